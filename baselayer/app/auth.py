@@ -1,0 +1,35 @@
+"""API tokens: made once, shown once, stored as a hash, looked up by that hash."""
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Token, User
+
+
+def hash_secret(secret: str) -> str:
+    # Tokens are long random strings, so a fast unsalted hash is enough: no
+    # dictionary attack applies, and lookups stay one indexed equality.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str) -> tuple[Token, str]:
+    """Add a token for ``user``; returns the row and the secret (not stored anywhere)."""
+    secret = secrets.token_urlsafe(32)
+    token = Token(name=name, user=user, secret_hash=hash_secret(secret))
+    session.add(token)
+    return token, secret
+
+
+def user_for_header(session: Session, header: str | None) -> User | None:
+    """The user an ``Authorization: token <secret>`` header belongs to, or None."""
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "token" or not secret:
+        return None
+    token = session.scalar(select(Token).where(Token.secret_hash == hash_secret(secret)))
+    return token.user if token else None

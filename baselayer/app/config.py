@@ -1,0 +1,73 @@
+"""Configuration: config.yaml.defaults, overridden by config.yaml, then by extra files."""
+
+import os
+from pathlib import Path
+
+import yaml
+
+#: Extra override files, colon-separated, for programs that cannot take --config.
+CONFIG_ENV = "BASELAYER_CONFIG"
+
+
+class Config(dict):
+    """A nested dict with dotted lookups: ``cfg["server.port"]`` or ``cfg["server"]["port"]``."""
+
+    def __init__(self, data: dict, root: Path):
+        super().__init__(data)
+        self.root = root
+        self.files: list[Path] = []
+
+    def __getitem__(self, key):
+        if isinstance(key, str) and "." in key:
+            value = self
+            for part in key.split("."):
+                value = dict.__getitem__(value, part)
+            return value
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def path(self, key) -> Path:
+        """A configured path, resolved against the project root."""
+        return (self.root / self[key]).resolve()
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(root: Path | str | None = None, extra_files=()) -> Config:
+    """Read the project's configuration.
+
+    Parameters
+    ----------
+    root : path, optional
+        Project root holding ``config.yaml.defaults``; the current directory by default.
+    extra_files : list of paths
+        Overrides applied after ``config.yaml``, in order; ``$BASELAYER_CONFIG`` adds more.
+    """
+    root = Path(root or os.getcwd()).resolve()
+    files = [root / "config.yaml.defaults"]
+    if (root / "config.yaml").exists():
+        files.append(root / "config.yaml")
+    files += [Path(f) for f in extra_files]
+    files += [Path(f) for f in os.environ.get(CONFIG_ENV, "").split(":") if f]
+
+    data: dict = {}
+    for file in files:
+        file = file if file.is_absolute() else root / file
+        with open(file) as f:
+            data = _merge(data, yaml.safe_load(f) or {})
+    cfg = Config(data, root)
+    cfg.files = [f if f.is_absolute() else root / f for f in files]
+    return cfg

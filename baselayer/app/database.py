@@ -1,0 +1,41 @@
+"""Connecting to PostgreSQL: the URL from config, the engine and the session factory."""
+
+from sqlalchemy import URL, create_engine
+from sqlalchemy.orm import sessionmaker
+
+from .config import Config
+
+
+def database_url(cfg: Config, database: str | None = None) -> URL:
+    """The SQLAlchemy URL for the configured (or embedded) server.
+
+    The embedded cluster listens only on a unix socket in ``run_dir/pgsock``.
+    """
+    db = cfg["database"]
+    if db.get("host"):
+        host, port = db["host"], db.get("port") or 5432
+    else:
+        host, port = str(embedded_socket_dir(cfg)), None
+    return URL.create(
+        "postgresql+psycopg2",
+        username=db["user"],
+        password=db.get("password") or None,
+        host=host,
+        port=port,
+        database=database or db["name"],
+    )
+
+
+def embedded_socket_dir(cfg: Config):
+    return cfg.path("app.run_dir") / "pgsock"
+
+
+def make_engine(cfg: Config, database: str | None = None, **kwargs):
+    kwargs.setdefault("pool_size", cfg.get("database.pool_size", 5))
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(database_url(cfg, database), **kwargs)
+
+
+def make_session_factory(engine) -> sessionmaker:
+    # expire_on_commit=False: handlers serialize rows after committing them.
+    return sessionmaker(engine, expire_on_commit=False)

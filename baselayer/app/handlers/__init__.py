@@ -1,0 +1,3 @@
+from .base import BaseHandler, NotFoundHandler
+
+__all__ = ["BaseHandler", "NotFoundHandler"]

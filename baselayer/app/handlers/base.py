@@ -1,0 +1,169 @@
+"""The handler every API endpoint derives from.
+
+Every response goes through ``success`` or ``error`` (or ``write_error`` for
+exceptions), so the envelope ``{"status", "data", "message", "version"}`` cannot
+drift, and no traceback ever reaches a client.
+"""
+
+import datetime
+import json
+import logging
+import traceback
+from http import HTTPStatus
+
+import marshmallow
+import tornado.web
+from sqlalchemy.orm import Session
+
+from ..auth import user_for_header
+from ..models import User
+
+log = logging.getLogger(__name__)
+
+
+class APIError(tornado.web.HTTPError):
+    """An error for the client: its message goes into the envelope."""
+
+    def __init__(self, status_code: int, message: str, data=None):
+        super().__init__(status_code, reason=HTTPStatus(status_code).phrase)
+        self.message = message
+        self.data = data
+
+
+def _json_default(value):
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(payload) -> str:
+    return json.dumps(payload, default=_json_default)
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Envelope, authentication, a database session and request-body validation.
+
+    Application settings used: ``session_factory``, ``version``.
+    Set ``auth_required = False`` on a handler that anyone may call.
+    """
+
+    auth_required = True
+    current_user: User | None
+
+    # ---- lifecycle -------------------------------------------------------
+    def initialize(self):
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self.settings["session_factory"]()
+        return self._session
+
+    def prepare(self):
+        user = user_for_header(self.session, self.request.headers.get("Authorization"))
+        self.current_user = user
+        if self.auth_required and user is None:
+            raise APIError(401, "Missing or invalid token: send 'Authorization: token <token>'")
+
+    def on_finish(self):
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # ---- responses -------------------------------------------------------
+    def _envelope(self, status: str, data, message: str) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(
+            to_json(
+                {
+                    "status": status,
+                    "data": data,
+                    "message": message,
+                    "version": self.settings.get("version", ""),
+                }
+            )
+        )
+
+    def success(self, data=None, message: str = "", status_code: int = 200) -> None:
+        self.set_status(status_code)
+        self._envelope("success", {} if data is None else data, message)
+
+    def error(self, message: str, status_code: int = 400, data=None) -> None:
+        self.set_status(status_code)
+        self._envelope("error", {} if data is None else data, message)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, APIError):
+            return self.error(exc.message, status_code, exc.data)
+        if status_code >= 500:
+            log.error("Unhandled error on %s %s:\n%s", self.request.method, self.request.uri,
+                      "".join(traceback.format_exception(*kwargs["exc_info"]))
+                      if "exc_info" in kwargs else "")
+            message = "Internal server error; the service log has the details"
+        else:
+            message = (getattr(exc, "log_message", None) or self._reason or "").strip()
+            message = message or HTTPStatus(status_code).phrase
+        self.error(message, status_code)
+
+    def log_exception(self, typ, value, tb):
+        # Client errors are expected; only 5xx are logged with a traceback (in write_error).
+        if not isinstance(value, tornado.web.HTTPError):
+            return
+        super().log_exception(typ, value, tb)
+
+    # ---- requests --------------------------------------------------------
+    def json_body(self) -> dict:
+        """The request body as a JSON object, or a 400."""
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise APIError(400, f"Request body is not valid JSON: {exc}")
+        if not isinstance(body, dict):
+            raise APIError(400, "Request body must be a JSON object")
+        return body
+
+    def load_body(self, schema: marshmallow.Schema) -> dict:
+        """The request body validated by ``schema``; a 400 names every bad field."""
+        try:
+            return schema.load(self.json_body())
+        except marshmallow.ValidationError as exc:
+            raise APIError(400, f"Invalid request body: {_describe(exc.messages)}",
+                           {"errors": exc.messages})
+
+    def load_query(self, schema: marshmallow.Schema) -> dict:
+        """Query arguments validated by ``schema`` (last value wins unless a field is a list)."""
+        raw = {}
+        for key, values in self.request.query_arguments.items():
+            field = schema.fields.get(key)
+            decoded = [v.decode("utf-8", "replace") for v in values]
+            raw[key] = decoded if isinstance(field, marshmallow.fields.List) else decoded[-1]
+        try:
+            return schema.load(raw)
+        except marshmallow.ValidationError as exc:
+            raise APIError(400, f"Invalid query arguments: {_describe(exc.messages)}",
+                           {"errors": exc.messages})
+
+    def require_admin(self) -> None:
+        if not self.current_user.is_admin:
+            raise APIError(403, "Only a system admin may do this")
+
+
+def _describe(messages) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(f"{key}: {_describe(value)}" for key, value in messages.items())
+    if isinstance(messages, list):
+        return " ".join(_describe(m) for m in messages)
+    return str(messages)
+
+
+class NotFoundHandler(BaseHandler):
+    """Any path no route matches: a 404 in the envelope."""
+
+    auth_required = False
+
+    def prepare(self):
+        raise APIError(404, f"No such endpoint: {self.request.path}")

@@ -1,0 +1,96 @@
+"""The framework's tables: users, their roles and permissions (ACLs), and API tokens.
+
+Every row has ``id``, ``created_at`` and ``modified``.
+"""
+
+import datetime
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: The permission that lets a user see and act on everything.
+ADMIN_ACL = "System admin"
+#: The role provisioned for administrators; it carries ADMIN_ACL.
+ADMIN_ROLE = "Super admin"
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow, server_default=func.now(), nullable=False
+    )
+    modified: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, server_default=func.now(), nullable=False
+    )
+
+
+role_acls = Table(
+    "role_acls",
+    Base.metadata,
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("acl_id", ForeignKey("acls.id", ondelete="CASCADE"), primary_key=True),
+)
+
+user_roles = Table(
+    "user_roles",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+user_acls = Table(
+    "user_acls",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("acl_id", ForeignKey("acls.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ACL(Base):
+    """A named permission, such as "System admin"."""
+
+    __tablename__ = "acls"
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+
+
+class Role(Base):
+    """A named set of ACLs given to users."""
+
+    __tablename__ = "roles"
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    acls: Mapped[list[ACL]] = relationship(secondary=role_acls, lazy="selectin")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String, unique=True, nullable=False)
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+    acls: Mapped[list[ACL]] = relationship(secondary=user_acls, lazy="selectin")
+    tokens: Mapped[list["Token"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def permissions(self) -> set[str]:
+        return {acl.id for acl in self.acls} | {acl.id for role in self.roles for acl in role.acls}
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ACL in self.permissions
+
+
+class Token(Base):
+    """An API token. Only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String, nullable=False)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")
