@@ -31,8 +31,9 @@ def embedded_socket_dir(cfg: Config):
 
 
 def make_engine(cfg: Config, database: str | None = None, **kwargs):
-    kwargs.setdefault("pool_size", cfg.get("database.pool_size", 5))
-    kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", cfg.get("database.pool_size", 5))
+        kwargs.setdefault("pool_pre_ping", True)
     return create_engine(database_url(cfg, database), **kwargs)
 
 

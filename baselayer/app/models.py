@@ -23,7 +23,11 @@ class Base(DeclarativeBase):
         DateTime, default=utcnow, server_default=func.now(), nullable=False
     )
     modified: Mapped[datetime.datetime] = mapped_column(
-        DateTime, default=utcnow, onupdate=utcnow, server_default=func.now(), nullable=False
+        DateTime,
+        default=utcnow,
+        onupdate=utcnow,
+        server_default=func.now(),
+        nullable=False,
     )
 
 

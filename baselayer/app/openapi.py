@@ -22,8 +22,15 @@ def openapi_path(pattern: str) -> str | None:
     return None if re.search(r"[()\[\]*+?\\]", path) else path
 
 
-def build_spec(*, title: str, version: str, description: str, routes, schemas: dict,
-               security_description: str) -> dict:
+def build_spec(
+    *,
+    title: str,
+    version: str,
+    description: str,
+    routes,
+    schemas: dict,
+    security_description: str,
+) -> dict:
     """The OpenAPI document as a dict.
 
     Parameters
@@ -42,8 +49,12 @@ def build_spec(*, title: str, version: str, description: str, routes, schemas: d
     )
     spec.components.security_scheme(
         "token",
-        {"type": "apiKey", "in": "header", "name": "Authorization",
-         "description": security_description},
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": security_description,
+        },
     )
     for name, schema in sorted(schemas.items()):
         spec.components.schema(name, schema=schema)

@@ -98,9 +98,14 @@ class BaseHandler(tornado.web.RequestHandler):
         if isinstance(exc, APIError):
             return self.error(exc.message, status_code, exc.data)
         if status_code >= 500:
-            log.error("Unhandled error on %s %s:\n%s", self.request.method, self.request.uri,
-                      "".join(traceback.format_exception(*kwargs["exc_info"]))
-                      if "exc_info" in kwargs else "")
+            log.error(
+                "Unhandled error on %s %s:\n%s",
+                self.request.method,
+                self.request.uri,
+                "".join(traceback.format_exception(*kwargs["exc_info"]))
+                if "exc_info" in kwargs
+                else "",
+            )
             message = "Internal server error; the service log has the details"
         else:
             message = (getattr(exc, "log_message", None) or self._reason or "").strip()
@@ -131,8 +136,11 @@ class BaseHandler(tornado.web.RequestHandler):
         try:
             return schema.load(self.json_body())
         except marshmallow.ValidationError as exc:
-            raise APIError(400, f"Invalid request body: {_describe(exc.messages)}",
-                           {"errors": exc.messages})
+            raise APIError(
+                400,
+                f"Invalid request body: {_describe(exc.messages)}",
+                {"errors": exc.messages},
+            )
 
     def load_query(self, schema: marshmallow.Schema) -> dict:
         """Query arguments validated by ``schema`` (last value wins unless a field is a list)."""
@@ -144,12 +152,26 @@ class BaseHandler(tornado.web.RequestHandler):
         try:
             return schema.load(raw)
         except marshmallow.ValidationError as exc:
-            raise APIError(400, f"Invalid query arguments: {_describe(exc.messages)}",
-                           {"errors": exc.messages})
+            raise APIError(
+                400,
+                f"Invalid query arguments: {_describe(exc.messages)}",
+                {"errors": exc.messages},
+            )
 
     def require_admin(self) -> None:
         if not self.current_user.is_admin:
             raise APIError(403, "Only a system admin may do this")
+
+
+#: Largest id a PostgreSQL integer column holds.
+MAX_INT_ID = 2**31 - 1
+
+
+def parse_int_id(value: str) -> int | None:
+    """A path segment as a row id, or None when it cannot be one (so: 404, not 500)."""
+    if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_INT_ID:
+        return int(value)
+    return None
 
 
 def _describe(messages) -> str:

@@ -1,0 +1,77 @@
+"""The API's own documentation: the OpenAPI document and the page at ``/``.
+
+The page is Swagger UI from the swagger-ui-bundle package, served locally, so
+it renders with no network; above it, the README's usage section.
+"""
+
+import json
+from pathlib import Path
+
+import markdown
+import swagger_ui_bundle
+import tornado.web
+
+from .base import BaseHandler
+
+SWAGGER_UI_PATH = swagger_ui_bundle.swagger_ui_path
+TEMPLATE = Path(__file__).parent.parent / "templates" / "docs.html"
+
+
+def readme_section(readme: Path, heading: str) -> str:
+    """The markdown under ``## heading`` in the README (up to the next ``## ``)."""
+    try:
+        lines = readme.read_text().splitlines()
+    except FileNotFoundError:
+        return ""
+    out, inside = [], False
+    for line in lines:
+        if line.startswith("## "):
+            if inside:
+                break
+            inside = line[3:].strip().lower() == heading.lower()
+            continue
+        if inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+class OpenAPIHandler(BaseHandler):
+    auth_required = False
+
+    def get(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(self.settings["openapi_spec"]))
+
+
+class DocsHandler(tornado.web.RequestHandler):
+    """The browsable docs page (HTML, not the JSON envelope)."""
+
+    def get(self):
+        spec = self.settings["openapi_spec"]
+        self.render(
+            str(TEMPLATE),
+            title=spec["info"]["title"],
+            version=spec["info"]["version"],
+            usage_html=self.settings["docs_usage_html"],
+        )
+
+
+def docs_settings(spec: dict, readme: Path, usage_heading: str = "Usage") -> dict:
+    """Tornado settings the docs handlers read; built once at start-up."""
+    usage = readme_section(readme, usage_heading)
+    return {
+        "openapi_spec": spec,
+        "docs_usage_html": markdown.markdown(usage, extensions=["fenced_code", "tables"]),
+    }
+
+
+def docs_routes() -> list:
+    return [
+        (r"/", DocsHandler),
+        (r"/api/openapi.json", OpenAPIHandler),
+        (
+            r"/static/swagger-ui/(.*)",
+            tornado.web.StaticFileHandler,
+            {"path": SWAGGER_UI_PATH},
+        ),
+    ]

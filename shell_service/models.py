@@ -1,0 +1,78 @@
+"""The application's tables: jobs and their event history."""
+
+import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from baselayer.app.models import Base, User
+
+from .job_states import JobStatus
+
+#: Job names: one token of letters, digits, '_', '.', '-'.
+JOB_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+
+
+class Job(Base):
+    """A user's script, its state, and once it ends its output.
+
+    The jobs table is also the queue: QUEUED rows are claimed by app workers.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    shell: Mapped[str] = mapped_column(String(64), nullable=False, default="sh")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=JobStatus.READY)
+    status_message: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    submitter_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    return_code: Mapped[int | None] = mapped_column(Integer)
+    stdout: Mapped[str | None] = mapped_column(Text)
+    stderr: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # Which app worker runs it ("host:pid") and the process id of the job.
+    worker: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+    submitter: Mapped[User] = relationship(lazy="raise")
+    events: Mapped[list["JobEvent"]] = relationship(
+        back_populates="job", order_by="JobEvent.id", passive_deletes=True, lazy="raise"
+    )
+
+    __table_args__ = (
+        # The claim query's scan: queued jobs in priority and age order.
+        Index(
+            "ix_jobs_queued",
+            priority.desc(),
+            queued_at,
+            postgresql_where=text("status = 'QUEUED'"),
+        ),
+        # Running jobs per user, for capacity and fairness.
+        Index("ix_jobs_running", submitter_id, postgresql_where=text("status = 'RUNNING'")),
+        # A user's history, newest first; and everyone's, for admins.
+        Index("ix_jobs_submitter_created", submitter_id, text("created_at DESC")),
+        Index("ix_jobs_created", text("created_at DESC")),
+    )
+
+
+class JobEvent(Base):
+    """One transition of a job: the job's history and the audit trail."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    job: Mapped[Job] = relationship(back_populates="events", lazy="raise")

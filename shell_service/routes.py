@@ -1,0 +1,21 @@
+"""The route table: every API path and the handler that serves it."""
+
+from .handlers.api.jobs import JobEventsHandler, JobExecuteHandler, JobHandler
+from .handlers.api.sysinfo import SysinfoHandler
+from .handlers.api.tokens import TokenHandler
+from .handlers.api.users import UserHandler
+
+_ID = r"[^/]+"
+
+ROUTES = [
+    (r"/api/jobs", JobHandler),
+    (rf"/api/jobs/(?P<job_id>{_ID})", JobHandler),
+    (rf"/api/jobs/(?P<job_id>{_ID})/execute", JobExecuteHandler),
+    (rf"/api/jobs/(?P<job_id>{_ID})/events", JobEventsHandler),
+    (rf"/api/execute/(?P<job_id>{_ID})", JobExecuteHandler),
+    (r"/api/users", UserHandler),
+    (rf"/api/users/(?P<user_id>{_ID})", UserHandler),
+    (r"/api/tokens", TokenHandler),
+    (rf"/api/tokens/(?P<token_id>{_ID})", TokenHandler),
+    (r"/api/sysinfo", SysinfoHandler),
+]

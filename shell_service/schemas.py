@@ -1,0 +1,213 @@
+"""Marshmallow schemas: request bodies are validated by them, responses dumped by
+them, and the OpenAPI document is generated from them."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from .job_states import JobStatus
+from .models import JOB_NAME_PATTERN
+
+# ---- envelope ---------------------------------------------------------------
+
+
+class ErrorEnvelope(Schema):
+    status = fields.String(required=True, metadata={"example": "error"})
+    data = fields.Dict(required=True)
+    message = fields.String(required=True, metadata={"description": "What went wrong"})
+    version = fields.String(required=True)
+
+
+def success_envelope(name: str, data_field: fields.Field) -> type[Schema]:
+    """The success envelope with ``data`` of a given shape, as a named schema class."""
+    return Schema.from_dict(
+        {
+            "status": fields.String(required=True, metadata={"example": "success"}),
+            "data": data_field,
+            "message": fields.String(required=True),
+            "version": fields.String(
+                required=True,
+                metadata={"description": "Package version with the git hash"},
+            ),
+        },
+        name=name,
+    )
+
+
+# ---- jobs -------------------------------------------------------------------
+
+
+class JobCreate(Schema):
+    id = fields.String(
+        validate=validate.Regexp(
+            JOB_NAME_PATTERN,
+            error="must be 1-128 characters, each a letter, digit, '_', '.' or '-'",
+        ),
+        metadata={
+            "description": "The job's name, unique across the service. "
+            "Made up (job_<random hex>) when left out.",
+            "example": "hello_world",
+        },
+    )
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, error="must not be empty"),
+        metadata={"description": "The script to run", "example": "echo 'hello world'"},
+    )
+
+    @validates("id")
+    def _not_only_dots(self, value: str, **kwargs) -> None:
+        # "." and ".." would name a directory that is not the job's own.
+        if set(value) == {"."}:
+            raise ValidationError("must not consist of dots only")
+
+
+class Job(Schema):
+    id = fields.String(required=True)
+    code = fields.String(required=True)
+    shell = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in JobStatus]))
+    status_message = fields.String(
+        allow_none=True,
+        metadata={"description": "Why the service ended the job, if it did"},
+    )
+    return_code = fields.Integer(allow_none=True)
+    stdout = fields.String(allow_none=True)
+    stderr = fields.String(allow_none=True)
+    submitter_id = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    modified = fields.DateTime(required=True)
+    queued_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class JobId(Schema):
+    id = fields.String(required=True, metadata={"example": "hello_world"})
+
+
+class JobSubmitted(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"example": "QUEUED"})
+
+
+class JobListQuery(Schema):
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=1000),
+        metadata={"description": "Most jobs to return (1-1000)"},
+    )
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=10**9),
+        metadata={"description": "Jobs to skip, for paging"},
+    )
+
+
+class JobEvent(Schema):
+    id = fields.Integer(required=True)
+    job_id = fields.String(required=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(required=True)
+    actor_id = fields.Integer(allow_none=True)
+    detail = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+# ---- users and tokens -------------------------------------------------------
+
+
+class UserCreate(Schema):
+    username = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9_.@-]{1,64}$",
+            error="must be 1-64 characters, each a letter, digit, '_', '.', '@' or '-'",
+        ),
+    )
+
+
+class User(Schema):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    is_admin = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class TokenCreate(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "A label to recognise the token by"},
+    )
+    user_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Whose token (admins only; yourself by default)"},
+    )
+
+
+class Token(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    user_id = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class NewToken(Schema):
+    id = fields.Integer(required=True)
+    token = fields.String(
+        required=True,
+        metadata={"description": "The secret: shown this once, never again"},
+    )
+
+
+class Sysinfo(Schema):
+    version = fields.String(required=True)
+    jobs_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+# Success envelopes, one per response shape, named for the docs.
+JobEnvelope = success_envelope("JobEnvelope", fields.Nested(Job, required=True))
+JobListEnvelope = success_envelope(
+    "JobListEnvelope", fields.List(fields.Nested(Job), required=True)
+)
+JobIdEnvelope = success_envelope("JobIdEnvelope", fields.Nested(JobId, required=True))
+JobSubmittedEnvelope = success_envelope(
+    "JobSubmittedEnvelope", fields.Nested(JobSubmitted, required=True)
+)
+JobEventListEnvelope = success_envelope(
+    "JobEventListEnvelope", fields.List(fields.Nested(JobEvent), required=True)
+)
+UserEnvelope = success_envelope("UserEnvelope", fields.Nested(User, required=True))
+UserListEnvelope = success_envelope(
+    "UserListEnvelope", fields.List(fields.Nested(User), required=True)
+)
+TokenListEnvelope = success_envelope(
+    "TokenListEnvelope", fields.List(fields.Nested(Token), required=True)
+)
+NewTokenEnvelope = success_envelope("NewTokenEnvelope", fields.Nested(NewToken, required=True))
+EmptyEnvelope = success_envelope("EmptyEnvelope", fields.Dict(required=True))
+SysinfoEnvelope = success_envelope("SysinfoEnvelope", fields.Nested(Sysinfo, required=True))
+
+#: Everything the OpenAPI document names, by component name.
+COMPONENTS = {
+    "Error": ErrorEnvelope,
+    "JobCreate": JobCreate,
+    "Job": Job,
+    "JobEvent": JobEvent,
+    "UserCreate": UserCreate,
+    "User": User,
+    "TokenCreate": TokenCreate,
+    "Token": Token,
+    "NewToken": NewToken,
+    "Sysinfo": Sysinfo,
+    "JobEnvelope": JobEnvelope,
+    "JobListEnvelope": JobListEnvelope,
+    "JobIdEnvelope": JobIdEnvelope,
+    "JobSubmittedEnvelope": JobSubmittedEnvelope,
+    "JobEventListEnvelope": JobEventListEnvelope,
+    "UserEnvelope": UserEnvelope,
+    "UserListEnvelope": UserListEnvelope,
+    "TokenListEnvelope": TokenListEnvelope,
+    "NewTokenEnvelope": NewTokenEnvelope,
+    "EmptyEnvelope": EmptyEnvelope,
+    "SysinfoEnvelope": SysinfoEnvelope,
+}
