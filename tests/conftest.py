@@ -1,0 +1,163 @@
+"""Fixtures: a test database, the app served in-process, users with tokens, an API client.
+
+`make test` runs pytest with BASELAYER_CONFIG=tests/config.test.yaml after starting
+the test stack (whose PostgreSQL the in-process tests use too, in a database of
+their own: ``<database.name>_unit``, so the stack's workers never claim their jobs).
+"""
+
+import asyncio
+import threading
+
+import pytest
+import requests
+import tornado.httpserver
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text
+from tornado.testing import bind_unused_port
+
+from baselayer.app.config import load_config
+from baselayer.app.database import make_engine, make_session_factory
+from shell_service.app_server import build_app
+from shell_service.executors.local import LocalExecutor
+
+from . import factories
+
+
+@pytest.fixture(scope="session")
+def cfg(tmp_path_factory):
+    cfg = load_config()
+    # In-process workers get their own jobs directory and database.
+    cfg["jobs"] = dict(cfg["jobs"], dir=str(tmp_path_factory.mktemp("jobs")))
+    cfg["database"] = dict(cfg["database"], name=cfg["database.name"] + "_unit")
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def engine(cfg):
+    """A freshly created and migrated database for the in-process tests."""
+    name = cfg["database.name"]
+    admin_engine = make_engine(cfg, database="postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.exit(f"No PostgreSQL for the tests ({exc}); run them with `make test`", 2)
+    finally:
+        admin_engine.dispose()
+    engine = make_engine(cfg)
+    alembic_cfg = AlembicConfig(str(cfg.root / "alembic.ini"))
+    alembic_cfg.attributes["engine"] = engine
+    command.upgrade(alembic_cfg, "head")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine):
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def db_session(session_factory):
+    """The session factories write through (the server uses sessions of its own)."""
+    with session_factory() as session:
+        factories.bind_session(session)
+        yield session
+
+
+class InProcessServer:
+    """The Tornado app and its executor on an event loop in a background thread."""
+
+    def __init__(self, cfg, session_factory):
+        self.cfg, self.session_factory = cfg, session_factory
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        sock, self.port = bind_unused_port()
+
+        async def start():
+            app = build_app(self.cfg, self.session_factory)
+            server = tornado.httpserver.HTTPServer(
+                app, max_body_size=int(self.cfg["server.max_body_bytes"])
+            )
+            server.add_sockets([sock])
+            self.executor = LocalExecutor(self.cfg, self.session_factory)
+            self.executor.start()
+            self.ready.set()
+
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def start(self):
+        self.thread.start()
+        assert self.ready.wait(30), "in-process server did not start"
+        return self
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def server(cfg, session_factory, engine):
+    return InProcessServer(cfg, session_factory).start()
+
+
+class Client:
+    """requests against a base URL, with a token; returns the response."""
+
+    def __init__(self, base_url: str, token: str | None):
+        self.base_url, self.token = base_url, token
+        self.http = requests.Session()
+
+    def request(self, method, path, token=..., **kwargs):
+        token = self.token if token is ... else token
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers.setdefault("Authorization", f"token {token}")
+        return self.http.request(method, self.base_url + path, headers=headers, timeout=30,
+                                 **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def user_token():
+    return factories.TokenFactory()
+
+
+@pytest.fixture
+def admin_token():
+    return factories.TokenFactory(user=factories.UserFactory(admin=True))
+
+
+@pytest.fixture
+def api(server, user_token):
+    """A client for the in-process app, as a normal user (``api.user``)."""
+    client = Client(server.url, user_token.secret)
+    client.user = user_token.user
+    return client
+
+
+@pytest.fixture
+def admin_api(server, admin_token):
+    client = Client(server.url, admin_token.secret)
+    client.user = admin_token.user
+    return client
+
+
+@pytest.fixture
+def anon_api(server):
+    return Client(server.url, None)

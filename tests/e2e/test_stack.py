@@ -1,0 +1,61 @@
+"""The stack's own behaviour: nginx in front, the status server when the app is down."""
+
+import time
+
+import requests
+
+from ..helpers import wait_for_job
+
+
+def test_docs_page_and_openapi_served_through_nginx(stack):
+    page = requests.get(stack + "/", timeout=10)
+    assert page.status_code == 200
+    assert "swagger-ui" in page.text
+    spec = requests.get(stack + "/api/openapi.json", timeout=10).json()
+    assert "/api/jobs" in spec["paths"]
+
+
+def test_unknown_api_path_is_a_404_envelope(stack):
+    response = requests.get(stack + "/api/no/such/thing", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["status"] == "error"
+
+
+def test_requests_without_token_get_401(stack):
+    response = requests.get(stack + "/api/jobs", timeout=10)
+    assert response.status_code == 401
+    assert response.json()["status"] == "error"
+
+
+def _wait_for(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+
+
+def test_status_server_answers_while_app_workers_are_down(stack, stack_admin, supervisorctl):
+    stopped = supervisorctl("stop", "app:*")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    try:
+        api = requests.get(stack + "/api/jobs", timeout=10)
+        assert api.status_code == 503
+        assert api.json()["status"] == "error"
+        assert "not available" in api.json()["message"]
+        page = requests.get(stack + "/", timeout=10)
+        assert page.status_code == 503
+        assert "text/html" in page.headers["Content-Type"]
+    finally:
+        started = supervisorctl("start", "app:*")
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    def app_answers():
+        try:
+            return requests.get(stack + "/api/sysinfo", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    _wait_for(app_answers)
+    job_id = stack_admin.post("/api/jobs", json={"code": "echo back"}).json()["data"]["id"]
+    stack_admin.post(f"/api/jobs/{job_id}/execute")
+    assert wait_for_job(stack_admin, job_id)["stdout"] == "back\n"
