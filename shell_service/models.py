@@ -2,7 +2,19 @@
 
 import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from baselayer.app.models import Base, User
@@ -22,8 +34,20 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # A serial number; the job's processes run as uid jobs.uid_base + number.
+    number: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True, nullable=False)
     code: Mapped[str] = mapped_column(Text, nullable=False)
     shell: Mapped[str] = mapped_column(String(64), nullable=False, default="sh")
+    args: Mapped[list] = mapped_column(JSONB, nullable=False, default=list, server_default="[]")
+    env: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict, server_default="{}")
+    stdin: Mapped[str | None] = mapped_column(Text)
+    timeout: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=3600, server_default="3600"
+    )
+    cpus: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    memory_mb: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1024, server_default="1024"
+    )
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=JobStatus.READY)
     status_message: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
@@ -33,6 +57,12 @@ class Job(Base):
     return_code: Mapped[int | None] = mapped_column(Integer)
     stdout: Mapped[str | None] = mapped_column(Text)
     stderr: Mapped[str | None] = mapped_column(Text)
+    stdout_truncated: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
+    stderr_truncated: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
     queued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)

@@ -5,6 +5,7 @@ The queue is the jobs table: submitting sets QUEUED and sends a NOTIFY on
 state change writes a JobEvent in the same transaction.
 """
 
+import datetime
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text, update
@@ -25,24 +26,32 @@ _CLAIM_LOCK_KEY = 0x5E11_0B5
 _CLAIM_SQL = text(
     """
     WITH running AS (
-        SELECT submitter_id, count(*) AS n
+        SELECT submitter_id, count(*) AS n, sum(memory_mb) AS memory_mb
         FROM jobs WHERE status = 'RUNNING' GROUP BY submitter_id
     ),
+    totals AS (
+        SELECT coalesce(sum(n), 0) AS n, coalesce(sum(memory_mb), 0) AS memory_mb FROM running
+    ),
     ranked AS (
-        SELECT q.id, q.priority, q.queued_at,
+        SELECT q.id, q.priority, q.queued_at, q.memory_mb,
                coalesce(r.n, 0)
                  + row_number() OVER (PARTITION BY q.submitter_id
-                                      ORDER BY q.priority DESC, q.queued_at) AS user_slot
+                                      ORDER BY q.priority DESC, q.queued_at, q.id) AS user_slot
         FROM jobs q LEFT JOIN running r USING (submitter_id)
         WHERE q.status = 'QUEUED'
     ),
-    chosen AS (
+    ordered AS (
         -- Fairness: a user's first waiting job outranks anyone's second, so the
         -- user with the fewest running jobs goes first; then priority, then age.
-        SELECT id FROM ranked
+        SELECT id, row_number() OVER w AS position, sum(memory_mb) OVER w AS memory_needed
+        FROM ranked
         WHERE user_slot <= :per_user
-        ORDER BY user_slot, priority DESC, queued_at
-        LIMIT greatest(:max_running - (SELECT coalesce(sum(n), 0) FROM running), 0)
+        WINDOW w AS (ORDER BY user_slot, priority DESC, queued_at, id)
+    ),
+    chosen AS (
+        SELECT ordered.id FROM ordered, totals
+        WHERE position <= :max_running - totals.n
+          AND memory_needed <= :memory_budget_mb - totals.memory_mb
     ),
     locked AS (
         SELECT id FROM jobs
@@ -51,19 +60,26 @@ _CLAIM_SQL = text(
     )
     UPDATE jobs SET status = 'RUNNING', started_at = :now, modified = :now, worker = :worker
     WHERE id IN (SELECT id FROM locked)
-    RETURNING id, code, shell, submitter_id
+    RETURNING id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb, started_at
     """
 )
 
 
 @dataclass(frozen=True)
 class ClaimedJob:
-    """What an executor needs to start a job."""
+    """What an executor needs to start (or adopt) a job."""
 
     id: str
+    number: int
     code: str
     shell: str
-    submitter_id: int
+    args: list
+    env: dict
+    stdin: str | None
+    timeout: int
+    cpus: int
+    memory_mb: int
+    started_at: datetime.datetime
 
 
 def add_event(session: Session, job_id: str, from_status, to_status, actor_id=None, detail=None):
@@ -105,7 +121,9 @@ def submit_job(session: Session, job: Job, actor_id: int) -> bool:
     return True
 
 
-def claim_jobs(session: Session, worker: str, max_running: int, per_user: int) -> list[ClaimedJob]:
+def claim_jobs(
+    session: Session, worker: str, *, max_running: int, per_user: int, memory_budget_mb: int
+) -> list[ClaimedJob]:
     """Move as many QUEUED jobs to RUNNING as capacity and fairness allow; commits."""
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
     rows = session.execute(
@@ -113,21 +131,15 @@ def claim_jobs(session: Session, worker: str, max_running: int, per_user: int) -
         {
             "max_running": max_running,
             "per_user": per_user,
+            "memory_budget_mb": memory_budget_mb,
             "worker": worker,
             "now": utcnow(),
         },
     ).all()
     for row in rows:
-        add_event(
-            session,
-            row.id,
-            JobStatus.QUEUED,
-            JobStatus.RUNNING,
-            None,
-            f"claimed by {worker}",
-        )
+        add_event(session, row.id, JobStatus.QUEUED, JobStatus.RUNNING, None, f"by {worker}")
     session.commit()
-    return [ClaimedJob(row.id, row.code, row.shell, row.submitter_id) for row in rows]
+    return [ClaimedJob(**row._asdict()) for row in rows]
 
 
 def set_pid(session: Session, job_id: str, pid: int) -> None:
@@ -135,39 +147,114 @@ def set_pid(session: Session, job_id: str, pid: int) -> None:
     session.commit()
 
 
+@dataclass(frozen=True)
+class JobOutput:
+    return_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+
+
 def finish_job(
     session: Session,
     job_id: str,
     status: JobStatus,
-    *,
-    return_code: int | None = None,
-    stdout: str | None = None,
-    stderr: str | None = None,
+    output: JobOutput | None = None,
     message: str | None = None,
 ) -> bool:
-    """RUNNING -> a final state, with the job's output; commits and wakes claimers."""
+    """RUNNING -> a final state, with the job's output; commits and wakes claimers.
+
+    A job cancelled while it ran is CANCELLED already: it keeps that state and
+    gets its output. Returns whether this call ended the job.
+    """
     assert status in FINISHED
+    output = output or JobOutput()
     now = utcnow()
+    output_values = {
+        "return_code": output.return_code,
+        "stdout": output.stdout,
+        "stderr": output.stderr,
+        "stdout_truncated": output.stdout_truncated,
+        "stderr_truncated": output.stderr_truncated,
+        "modified": now,
+    }
     updated = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
-        .values(
-            status=status,
-            return_code=return_code,
-            stdout=stdout,
-            stderr=stderr,
-            status_message=message,
-            finished_at=now,
-            modified=now,
-        )
+        .values(status=status, status_message=message, finished_at=now, **output_values)
         .returning(Job.id)
     ).first()
     if updated is not None:
-        detail = message or (f"exit code {return_code}" if return_code is not None else None)
+        detail = message or (
+            f"exit code {output.return_code}" if output.return_code is not None else None
+        )
         add_event(session, job_id, JobStatus.RUNNING, status, None, detail)
         notify(session)
+    else:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.CANCELLED, Job.stdout.is_(None))
+            .values(**output_values)
+        )
     session.commit()
     return updated is not None
+
+
+def cancel_job(session: Session, job_id: str, actor_id: int) -> str | None:
+    """READY, QUEUED or RUNNING -> CANCELLED; the state it had, or None if it had ended.
+
+    The caller ends a RUNNING job's processes; its output is stored when they exit.
+    """
+    previous = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
+    if previous not in (JobStatus.READY, JobStatus.QUEUED, JobStatus.RUNNING):
+        session.rollback()
+        return None
+    now = utcnow()
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status=JobStatus.CANCELLED,
+            status_message="cancelled by a user",
+            finished_at=now,
+            modified=now,
+        )
+    )
+    add_event(session, job_id, previous, JobStatus.CANCELLED, actor_id, "cancelled")
+    notify(session)
+    session.commit()
+    return previous
+
+
+def running_jobs_on_host(session: Session, host: str) -> list[Job]:
+    """RUNNING jobs started by any worker on this host (``worker`` is "host:pid")."""
+    return list(
+        session.scalars(
+            select(Job).where(Job.status == JobStatus.RUNNING, Job.worker.like(f"{host}:%"))
+        )
+    )
+
+
+def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker: str) -> bool:
+    """Take over a job whose worker is gone; False if another worker took it first."""
+    row = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.worker == old_worker)
+        .values(worker=new_worker)
+        .returning(Job.id)
+    ).first()
+    if row is not None:
+        add_event(
+            session,
+            job_id,
+            JobStatus.RUNNING,
+            JobStatus.RUNNING,
+            None,
+            f"adopted by {new_worker} from {old_worker}",
+        )
+    session.commit()
+    return row is not None
 
 
 def count_by_status(session: Session) -> dict[str, int]:

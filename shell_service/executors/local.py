@@ -1,16 +1,20 @@
-"""The local executor: each app worker claims queued jobs and runs them here.
+"""The local executor: each app worker claims queued jobs and runs them on this host.
 
-A job runs in its own directory under ``jobs.dir``: the script is written to
-``script`` and run by the job's shell, in a new session, with stdout and stderr
-going to files (never through the worker's memory) and a clean environment.
+A job runs under a small wrapper (``job_wrapper.sh``) in its own session, with
+stdout and stderr going to files in its directory and its exit status written
+to a file when it ends; so a job does not depend on the worker that started
+it. Every worker also looks for RUNNING jobs whose worker is gone and adopts
+them: it watches the wrapper if it still runs, or finishes the job from its
+status file, or, when both are gone, ends it as SERVER_ERROR.
 """
 
 import asyncio
+import datetime
 import logging
 import os
-import shutil
+import signal
 import socket
-from pathlib import Path
+from dataclasses import dataclass
 
 import psycopg2.extensions
 from sqlalchemy.orm import sessionmaker
@@ -18,48 +22,88 @@ from tornado.ioloop import IOLoop
 
 from baselayer.app.config import Config
 from baselayer.app.database import database_url
+from baselayer.app.models import utcnow
 
 from .. import queue
 from ..job_states import JobStatus
-from ..queue import ClaimedJob
+from ..models import Job
+from ..queue import ClaimedJob, JobOutput
+from .job_files import JobFiles
+from .processes import (
+    Limits,
+    job_command,
+    job_environment,
+    signal_job,
+    start_wrapper,
+    wait_for_exit,
+    wrapper_alive,
+)
 
 log = logging.getLogger(__name__)
 
-#: Variables a job gets besides its own; nothing of the service's environment leaks.
-BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: Seconds between looks for jobs whose worker has gone.
+ADOPT_INTERVAL = 5.0
+#: A RUNNING job with neither a wrapper nor a status file this long after it
+#: started is lost (its worker died before launching it).
+LAUNCH_GRACE = datetime.timedelta(seconds=10)
 
 
-def read_capped(path: Path, limit: int) -> str:
-    """The first ``limit`` bytes of a file as text (undecodable bytes replaced)."""
+@dataclass
+class RunningJob:
+    id: str
+    files: JobFiles
+    uid: int | None
+    deadline: datetime.datetime
+    wrapper_pid: int | None = None
+    timed_out: bool = False
+
+
+def host_memory_mb() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+
+
+def process_alive(pid: int) -> bool:
     try:
-        with open(path, "rb") as f:
-            # PostgreSQL text cannot hold NUL bytes.
-            return f.read(limit).decode("utf-8", "replace").replace("\x00", "\ufffd")
-    except FileNotFoundError:
-        return ""
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class LocalExecutor:
-    """Claims jobs from the queue and runs them as subprocesses of this worker."""
+    """Claims jobs from the queue, runs them, watches them, and adopts orphans."""
 
     def __init__(self, cfg: Config, session_factory: sessionmaker):
         self.cfg = cfg
         self.session_factory = session_factory
         self.jobs_dir = cfg.path("jobs.dir")
-        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
-        self.running: dict[str, asyncio.subprocess.Process] = {}
+        self.host = socket.gethostname()
+        self.worker_name = f"{self.host}:{os.getpid()}"
+        # Per-job uids need root (to switch to them); otherwise jobs run as us.
+        self.per_job_uid = os.geteuid() == 0
+        self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
+        self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
         self._listen_conn = None
-        self._loop_task: asyncio.Task | None = None
-        self._job_tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()
 
-    # ---- waking up -------------------------------------------------------
+    # ---- start-up and waking ---------------------------------------------
     def start(self) -> None:
-        """LISTEN for submissions and start the claim loop on the current IOLoop."""
+        """LISTEN for submissions; start the claim and adoption loops on this IOLoop."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
         self._listen()
-        self._loop_task = asyncio.get_event_loop().create_task(self._claim_loop())
+        self._spawn(self._claim_loop())
+        self._spawn(self._adopt_loop())
         self.wake()
+
+    def _spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.get_event_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _listen(self) -> None:
         # A dedicated connection outside any pool: it stays in LISTEN for good.
@@ -75,8 +119,7 @@ class LocalExecutor:
         try:
             self._listen_conn.poll()
         except psycopg2.Error:
-            # The server went away: stop listening; the poll interval keeps claiming,
-            # and the next restart of this worker listens again.
+            # The server went away: stop listening; the poll interval keeps claiming.
             log.exception("Lost the LISTEN connection; falling back to polling")
             IOLoop.current().remove_handler(fd)
             return
@@ -86,6 +129,7 @@ class LocalExecutor:
     def wake(self) -> None:
         self._wakeup.set()
 
+    # ---- claiming --------------------------------------------------------
     async def _claim_loop(self) -> None:
         interval = float(self.cfg["jobs.poll_interval"])
         while True:
@@ -106,83 +150,178 @@ class LocalExecutor:
                 self.worker_name,
                 max_running=int(self.cfg["jobs.max_running"]),
                 per_user=int(self.cfg["jobs.max_running_per_user"]),
+                memory_budget_mb=self.memory_budget_mb,
             )
         for job in claimed:
-            task = asyncio.get_event_loop().create_task(self._run(job))
-            self._job_tasks.add(task)
-            task.add_done_callback(self._job_tasks.discard)
+            self._spawn(self._launch(job))
 
-    # ---- running ---------------------------------------------------------
-    def job_dir(self, job_id: str) -> Path:
-        return self.jobs_dir / job_id
+    # ---- running -----------------------------------------------------------
+    def job_files(self, job_id: str) -> JobFiles:
+        return JobFiles(self.jobs_dir / job_id)
 
-    def _prepare_dir(self, job: ClaimedJob) -> Path:
-        job_dir = self.job_dir(job.id)
-        if job_dir.exists():
-            shutil.rmtree(job_dir)
-        job_dir.mkdir(parents=True)
-        (job_dir / "script").write_text(job.code)
-        return job_dir
+    def job_uid(self, number: int) -> int | None:
+        return int(self.cfg["jobs.uid_base"]) + number if self.per_job_uid else None
 
-    def _environment(self, job: ClaimedJob, job_dir: Path) -> dict[str, str]:
-        return {
-            "PATH": BASE_PATH,
-            "HOME": str(job_dir),
-            "LANG": "C.UTF-8",
-            "SHELL_SERVICE_JOB_ID": job.id,
-        }
-
-    async def _run(self, job: ClaimedJob) -> None:
-        try:
-            job_dir = self._prepare_dir(job)
-            with (
-                open(job_dir / "stdout", "wb") as out,
-                open(job_dir / "stderr", "wb") as err,
-            ):
-                process = await asyncio.create_subprocess_exec(
-                    job.shell,
-                    "script",
-                    cwd=job_dir,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=self._environment(job, job_dir),
-                    start_new_session=True,
-                )
-        except Exception as exc:  # the service, not the script, failed
-            log.exception("Could not start job %s", job.id)
-            self._finish(
-                job.id,
-                JobStatus.SERVER_ERROR,
-                message=f"could not start the job: {exc}",
-            )
-            return
-
-        self.running[job.id] = process
-        try:
-            with self.session_factory() as session:
-                queue.set_pid(session, job.id, process.pid)
-            return_code = await process.wait()
-        finally:
-            self.running.pop(job.id, None)
-
-        limit = int(self.cfg["jobs.max_output_bytes"])
-        status = JobStatus.COMPLETE if return_code == 0 else JobStatus.FAILED
-        message = None
-        if return_code < 0:
-            # asyncio reports death by signal N as -N; shells report 128+N.
-            message = f"killed by signal {-return_code}"
-        self._finish(
-            job.id,
-            status,
-            return_code=return_code,
-            stdout=read_capped(job_dir / "stdout", limit),
-            stderr=read_capped(job_dir / "stderr", limit),
-            message=message,
+    def limits(self, job: ClaimedJob) -> Limits:
+        return Limits(
+            cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
+            address_space_bytes=job.memory_mb * int(self.cfg["jobs.address_space_factor"]) * 2**20,
+            file_size_bytes=int(self.cfg["jobs.max_log_bytes"]),
         )
 
-    def _finish(self, job_id: str, status: JobStatus, **fields) -> None:
+    async def _launch(self, job: ClaimedJob) -> None:
+        running = RunningJob(
+            id=job.id,
+            files=self.job_files(job.id),
+            uid=self.job_uid(job.number),
+            deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
+        )
+        self.watching[job.id] = running
+        try:
+            running.files.prepare(job.code, job.stdin, running.uid)
+            process = await start_wrapper(
+                running.files,
+                job_command(job.shell, list(job.args), running.uid),
+                job_environment(job.id, running.files, dict(job.env)),
+                self.limits(job),
+            )
+        except Exception as exc:  # the service, not the script, failed
+            log.exception("Could not start job %s", job.id)
+            self.watching.pop(job.id, None)
+            self._finish(job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}")
+            return
+        running.wrapper_pid = process.pid
         with self.session_factory() as session:
-            queue.finish_job(session, job_id, status, **fields)
+            queue.set_pid(session, job.id, process.pid)
+        await self._watch(running, process)
+
+    async def _watch(self, running: RunningJob, process=None) -> None:
+        """Wait for the job to end (killing it at its deadline), then record how it ended."""
+        try:
+            waiting = self._spawn(
+                process.wait() if process is not None else wait_for_exit(running.wrapper_pid)
+            )
+            remaining = (running.deadline - utcnow()).total_seconds()
+            try:
+                await asyncio.wait_for(asyncio.shield(waiting), timeout=max(remaining, 0))
+            except TimeoutError:
+                running.timed_out = True
+                await self.terminate(running.uid, running.wrapper_pid, grace=self.kill_grace)
+                await waiting
+            self._record_end(running, process.returncode if process is not None else None)
+        finally:
+            self.watching.pop(running.id, None)
+
+    @property
+    def kill_grace(self) -> float:
+        return float(self.cfg["jobs.kill_grace"])
+
+    def _record_end(self, running: RunningJob, wrapper_code: int | None) -> None:
+        limit = int(self.cfg["jobs.max_output_bytes"])
+        stdout, stdout_cut = running.files.read_output(running.files.stdout, limit)
+        stderr, stderr_cut = running.files.read_output(running.files.stderr, limit)
+        code = running.files.read_exit_status()
+        message = None
+        if code is None and wrapper_code is not None:
+            # The wrapper itself was killed; asyncio reports signal N as -N.
+            code = wrapper_code if wrapper_code >= 0 else 128 - wrapper_code
+        if code is None:
+            status = JobStatus.SERVER_ERROR
+            message = "the job's wrapper ended without recording an exit status"
+        elif running.timed_out:
+            status = JobStatus.TIMED_OUT
+            message = "ran past its timeout and was killed"
+        elif code == 0:
+            status = JobStatus.COMPLETE
+        else:
+            status = JobStatus.FAILED
+            if code > 128:
+                message = f"killed by signal {code - 128} ({signal_name(code - 128)})"
+        max_log = int(self.cfg["jobs.max_log_bytes"])
+        for name in ("stdout", "stderr"):
+            if running.files.size(getattr(running.files, name)) >= max_log:
+                note = f"{name} reached jobs.max_log_bytes; later output was dropped"
+                message = f"{message}; {note}" if message else note
+        output = JobOutput(code, stdout, stderr, stdout_cut, stderr_cut)
+        self._finish(running.id, status, output, message)
+
+    def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
+        with self.session_factory() as session:
+            queue.finish_job(session, job_id, status, output or JobOutput(), message)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
+
+    # ---- ending jobs -------------------------------------------------------
+    async def terminate(self, uid: int | None, wrapper_pid: int | None, grace: float) -> None:
+        """TERM to the job's whole process tree, then KILL after ``grace`` seconds."""
+        signal_job(signal.SIGTERM, uid=uid, wrapper_pid=wrapper_pid)
+        deadline = asyncio.get_running_loop().time() + grace
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            if uid is not None and not signal_job(0, uid=uid, wrapper_pid=None):
+                return
+            if uid is None and wrapper_pid and not process_alive(wrapper_pid):
+                return
+        signal_job(signal.SIGKILL, uid=uid, wrapper_pid=wrapper_pid)
+
+    def cancel_running(self, job: Job) -> None:
+        """End a cancelled job's processes, whichever worker on this host watches it."""
+        if not (job.worker or "").startswith(f"{self.host}:"):
+            return  # another host's job: its own workers' adoption loop cannot see this
+        uid = self.job_uid(job.number)
+        pid = job.pid or self.job_files(job.id).read_wrapper_pid()
+        self._spawn(self.terminate(uid, pid, grace=1.0))
+
+    # ---- adopting orphans --------------------------------------------------
+    async def _adopt_loop(self) -> None:
+        while True:
+            try:
+                await self._adopt_orphans()
+            except Exception:
+                log.exception("Looking for orphaned jobs failed")
+            await asyncio.sleep(ADOPT_INTERVAL)
+
+    def _worker_alive(self, worker: str | None) -> bool:
+        pid = (worker or "").rpartition(":")[2]
+        return pid.isdigit() and process_alive(int(pid))
+
+    async def _adopt_orphans(self) -> None:
+        with self.session_factory() as session:
+            jobs = queue.running_jobs_on_host(session, self.host)
+        for job in jobs:
+            if job.id in self.watching:
+                continue
+            if job.worker != self.worker_name:
+                if self._worker_alive(job.worker):
+                    continue
+                with self.session_factory() as session:
+                    if not queue.adopt_job(session, job.id, job.worker, self.worker_name):
+                        continue
+                log.info("Adopting job %s from %s", job.id, job.worker)
+            files = self.job_files(job.id)
+            running = RunningJob(
+                id=job.id,
+                files=files,
+                uid=self.job_uid(job.number),
+                deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
+                wrapper_pid=job.pid or files.read_wrapper_pid(),
+            )
+            if files.read_exit_status() is not None:
+                self._record_end(running, None)
+            elif wrapper_alive(running.wrapper_pid, files):
+                self.watching[job.id] = running
+                self._spawn(self._watch(running))
+            elif running.wrapper_pid or utcnow() - job.started_at > LAUNCH_GRACE:
+                self._finish(
+                    job.id,
+                    JobStatus.SERVER_ERROR,
+                    message="the job's process and exit status are both gone "
+                    "(its worker or the host stopped while it ran)",
+                )
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"

@@ -1,0 +1,159 @@
+"""Starting a job's wrapper with its limits, and ending a job's whole process tree."""
+
+import asyncio
+import os
+import resource
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from .job_files import JobFiles
+
+WRAPPER = Path(__file__).with_name("job_wrapper.sh")
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-job rlimits; they are set on the wrapper and inherited by the job."""
+
+    cpu_seconds: int
+    address_space_bytes: int
+    file_size_bytes: int
+    processes: int = 512
+    open_files: int = 1024
+
+    def apply(self) -> None:
+        for which, value in (
+            (resource.RLIMIT_CPU, self.cpu_seconds),
+            (resource.RLIMIT_AS, self.address_space_bytes),
+            (resource.RLIMIT_FSIZE, self.file_size_bytes),
+            (resource.RLIMIT_NPROC, self.processes),
+            (resource.RLIMIT_NOFILE, self.open_files),
+            (resource.RLIMIT_CORE, 0),
+        ):
+            resource.setrlimit(which, (value, value))
+
+
+def job_command(shell: str, args: list[str], uid: int | None) -> list[str]:
+    """The command the wrapper runs: the shell on the script, as the job's uid if given."""
+    shell_path = shutil.which(shell, path=BASE_PATH) or shell
+    command = [shell_path, "./script", *args]
+    if uid is None:
+        return command
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--",
+        *command,
+    ]
+
+
+def job_environment(job_id: str, files: JobFiles, extra: dict[str, str]) -> dict[str, str]:
+    """A clean environment: nothing of the service's reaches the job."""
+    env = {
+        "PATH": BASE_PATH,
+        "HOME": str(files.work),
+        "LANG": "C.UTF-8",
+        "SHELL_SERVICE_JOB_ID": job_id,
+    }
+    env.update(extra)
+    return env
+
+
+async def start_wrapper(
+    files: JobFiles, command: list[str], env: dict[str, str], limits: Limits
+) -> asyncio.subprocess.Process:
+    """The wrapper in a new session, its stdio the job's files, cwd the job's work dir."""
+    with (
+        open(files.stdin, "rb") as stdin,
+        open(files.stdout, "wb") as stdout,
+        open(files.stderr, "wb") as stderr,
+    ):
+        return await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            str(WRAPPER),
+            str(files.root),
+            *command,
+            cwd=files.work,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            start_new_session=True,
+            preexec_fn=limits.apply,
+        )
+
+
+def pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def signal_job(sig: int, *, uid: int | None, wrapper_pid: int | None) -> int:
+    """Send ``sig`` to every process of the job; returns how many were signalled.
+
+    With a per-job uid that is every process of that uid, however it detached
+    (background, nohup, setsid); the root wrapper survives to record the exit.
+    Without one, the wrapper's process group (the job's session).
+    """
+    count = 0
+    if uid is not None:
+        # Repeat: a process may fork between the scan and the signal.
+        for _ in range(5):
+            pids = pids_of_uid(uid)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                    count += 1
+                except ProcessLookupError:
+                    pass
+            if sig != signal.SIGKILL:
+                break
+    elif wrapper_pid:
+        try:
+            os.killpg(wrapper_pid, sig)
+            count += 1
+        except ProcessLookupError:
+            pass
+    return count
+
+
+def wrapper_alive(pid: int | None, files: JobFiles) -> bool:
+    """Whether ``pid`` is still this job's wrapper (pids get reused)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return str(files.root).encode() in f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+async def wait_for_exit(pid: int) -> None:
+    """Wait until a process that is not our child ends (a pidfd turns readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
