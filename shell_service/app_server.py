@@ -22,6 +22,7 @@ from baselayer.app.version import version_with_git
 
 from . import __version__, schemas
 from .executors.local import LocalExecutor
+from .executors.processes import available_shells
 from .routes import ROUTES
 
 log = logging.getLogger("shell_service")
@@ -59,7 +60,7 @@ def wait_for_migrated_database(cfg: Config, engine, timeout: float = 300) -> Non
         time.sleep(1)
 
 
-def build_app(cfg: Config, session_factory, **settings):
+def build_app(cfg: Config, session_factory, executor: LocalExecutor):
     return make_app(
         cfg,
         ROUTES,
@@ -67,7 +68,8 @@ def build_app(cfg: Config, session_factory, **settings):
         version=version_with_git(__version__, cfg.root),
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,
-        **settings,
+        executor=executor,
+        allowed_shells=available_shells(cfg["jobs.shells"]),
     )
 
 
@@ -84,17 +86,20 @@ def main(argv=None) -> None:
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)
     session_factory = make_session_factory(engine)
-    app = build_app(cfg, session_factory)
+    executor = LocalExecutor(cfg, session_factory)
+    app = build_app(cfg, session_factory, executor)
 
     async def serve():
         server = tornado.httpserver.HTTPServer(
             app, xheaders=True, max_body_size=int(cfg["server.max_body_bytes"])
         )
         server.listen(args.port, address="127.0.0.1")
-        LocalExecutor(cfg, session_factory).start()
+        executor.start()
         log.info("App worker listening on 127.0.0.1:%d", args.port)
         await asyncio.Event().wait()
 
+    # One pidfd per running job instead of asyncio's default thread per child.
+    asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
     asyncio.run(serve())
 
 

@@ -1,6 +1,12 @@
 """The route table: every API path and the handler that serves it."""
 
-from .handlers.api.jobs import JobEventsHandler, JobExecuteHandler, JobHandler
+from .handlers.api.job_log import JobLogHandler
+from .handlers.api.jobs import (
+    JobCancelHandler,
+    JobEventsHandler,
+    JobExecuteHandler,
+    JobHandler,
+)
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
@@ -11,6 +17,8 @@ ROUTES = [
     (r"/api/jobs", JobHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})", JobHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/execute", JobExecuteHandler),
+    (rf"/api/jobs/(?P<job_id>{_ID})/cancel", JobCancelHandler),
+    (rf"/api/jobs/(?P<job_id>{_ID})/log", JobLogHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/events", JobEventsHandler),
     (rf"/api/execute/(?P<job_id>{_ID})", JobExecuteHandler),
     (r"/api/users", UserHandler),

@@ -6,6 +6,23 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from .job_states import JobStatus
 from .models import JOB_NAME_PATTERN
 
+
+class FullMatch(validate.Regexp):
+    """``validate.Regexp`` on the whole value: its ``re.match`` lets ``$`` accept a
+    trailing newline."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def no_nul(value: str) -> None:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail on insert.
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
 # ---- envelope ---------------------------------------------------------------
 
 
@@ -37,7 +54,7 @@ def success_envelope(name: str, data_field: fields.Field) -> type[Schema]:
 
 class JobCreate(Schema):
     id = fields.String(
-        validate=validate.Regexp(
+        validate=FullMatch(
             JOB_NAME_PATTERN,
             error="must be 1-128 characters, each a letter, digit, '_', '.' or '-'",
         ),
@@ -49,8 +66,58 @@ class JobCreate(Schema):
     )
     code = fields.String(
         required=True,
-        validate=validate.Length(min=1, error="must not be empty"),
+        validate=[validate.Length(min=1, error="must not be empty"), no_nul],
         metadata={"description": "The script to run", "example": "echo 'hello world'"},
+    )
+
+    shell = fields.String(
+        metadata={
+            "description": "Interpreter: one of config jobs.shells found on the host",
+            "example": "bash",
+        }
+    )
+    args = fields.List(
+        fields.String(validate=no_nul),
+        validate=validate.Length(max=1000),
+        metadata={"description": "Arguments: $1, $2, ... in the script"},
+    )
+    env = fields.Dict(
+        keys=fields.String(
+            validate=FullMatch(
+                r"[A-Za-z_][A-Za-z0-9_]{0,127}",
+                error="environment variable names are letters, digits and '_', "
+                "not starting with a digit",
+            )
+        ),
+        values=fields.String(validate=no_nul),
+        metadata={"description": "Variables added to the job's clean environment"},
+    )
+    stdin = fields.String(
+        validate=no_nul, metadata={"description": "Text given to the script on standard input"}
+    )
+    timeout = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "Seconds the job may run (at most config jobs.max_timeout)"},
+    )
+    priority = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=-100, max=100),
+        metadata={"description": "Higher starts first among your own queued jobs"},
+    )
+    cpus = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "CPUs the job may use (at most config jobs.max_cpus)"},
+    )
+    memory_mb = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=16),
+        metadata={"description": "Memory the job may use, MiB (at most config jobs.max_memory_mb)"},
+    )
+    execute = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Queue the job at once, as POST .../execute would"},
     )
 
     @validates("id")
@@ -64,6 +131,13 @@ class Job(Schema):
     id = fields.String(required=True)
     code = fields.String(required=True)
     shell = fields.String(required=True)
+    args = fields.List(fields.String(), required=True)
+    env = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    stdin = fields.String(allow_none=True)
+    timeout = fields.Integer(required=True)
+    priority = fields.Integer(required=True)
+    cpus = fields.Integer(required=True)
+    memory_mb = fields.Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf([s.value for s in JobStatus]))
     status_message = fields.String(
         allow_none=True,
@@ -72,6 +146,10 @@ class Job(Schema):
     return_code = fields.Integer(allow_none=True)
     stdout = fields.String(allow_none=True)
     stderr = fields.String(allow_none=True)
+    stdout_truncated = fields.Boolean(
+        required=True, metadata={"description": "stdout was longer than jobs.max_output_bytes"}
+    )
+    stderr_truncated = fields.Boolean(required=True)
     submitter_id = fields.Integer(required=True)
     created_at = fields.DateTime(required=True)
     modified = fields.DateTime(required=True)
@@ -102,6 +180,25 @@ class JobListQuery(Schema):
     )
 
 
+class JobLogQuery(Schema):
+    stream = fields.String(load_default="stdout", validate=validate.OneOf(["stdout", "stderr"]))
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "Byte to start from: the `offset` a previous call returned"},
+    )
+    follow = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Keep the response open, streaming text until the job ends"},
+    )
+
+
+class JobLog(Schema):
+    text = fields.String(required=True)
+    offset = fields.Integer(required=True, metadata={"description": "Where to continue from"})
+    finished = fields.Boolean(required=True, metadata={"description": "The job has ended"})
+
+
 class JobEvent(Schema):
     id = fields.Integer(required=True)
     job_id = fields.String(required=True)
@@ -118,8 +215,8 @@ class JobEvent(Schema):
 class UserCreate(Schema):
     username = fields.String(
         required=True,
-        validate=validate.Regexp(
-            r"^[A-Za-z0-9_.@-]{1,64}$",
+        validate=FullMatch(
+            r"[A-Za-z0-9_.@-]{1,64}",
             error="must be 1-64 characters, each a letter, digit, '_', '.', '@' or '-'",
         ),
     )
@@ -135,10 +232,12 @@ class User(Schema):
 class TokenCreate(Schema):
     name = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=128),
+        validate=[validate.Length(min=1, max=128), no_nul],
         metadata={"description": "A label to recognise the token by"},
     )
+    # strict: 1.5 is an error, not user 1.
     user_id = fields.Integer(
+        strict=True,
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Whose token (admins only; yourself by default)"},
     )
@@ -173,6 +272,7 @@ JobIdEnvelope = success_envelope("JobIdEnvelope", fields.Nested(JobId, required=
 JobSubmittedEnvelope = success_envelope(
     "JobSubmittedEnvelope", fields.Nested(JobSubmitted, required=True)
 )
+JobLogEnvelope = success_envelope("JobLogEnvelope", fields.Nested(JobLog, required=True))
 JobEventListEnvelope = success_envelope(
     "JobEventListEnvelope", fields.List(fields.Nested(JobEvent), required=True)
 )
@@ -204,6 +304,7 @@ COMPONENTS = {
     "JobIdEnvelope": JobIdEnvelope,
     "JobSubmittedEnvelope": JobSubmittedEnvelope,
     "JobEventListEnvelope": JobEventListEnvelope,
+    "JobLogEnvelope": JobLogEnvelope,
     "UserEnvelope": UserEnvelope,
     "UserListEnvelope": UserListEnvelope,
     "TokenListEnvelope": TokenListEnvelope,

@@ -81,12 +81,12 @@ class InProcessServer:
         sock, self.port = bind_unused_port()
 
         async def start():
-            app = build_app(self.cfg, self.session_factory)
+            self.executor = LocalExecutor(self.cfg, self.session_factory)
+            app = build_app(self.cfg, self.session_factory, self.executor)
             server = tornado.httpserver.HTTPServer(
                 app, max_body_size=int(self.cfg["server.max_body_bytes"])
             )
             server.add_sockets([sock])
-            self.executor = LocalExecutor(self.cfg, self.session_factory)
             self.executor.start()
             self.ready.set()
 
@@ -120,8 +120,9 @@ class Client:
         headers = kwargs.pop("headers", {})
         if token:
             headers.setdefault("Authorization", f"token {token}")
-        return self.http.request(method, self.base_url + path, headers=headers, timeout=30,
-                                 **kwargs)
+        return self.http.request(
+            method, self.base_url + path, headers=headers, timeout=30, **kwargs
+        )
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -36,6 +36,11 @@ class Limits:
             resource.setrlimit(which, (value, value))
 
 
+def available_shells(names: list[str]) -> list[str]:
+    """The configured interpreters that are installed here, in config order."""
+    return [name for name in names if shutil.which(name, path=BASE_PATH)]
+
+
 def job_command(shell: str, args: list[str], uid: int | None) -> list[str]:
     """The command the wrapper runs: the shell on the script, as the job's uid if given."""
     shell_path = shutil.which(shell, path=BASE_PATH) or shell

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, schemas
+from ...job_states import JobStatus
 from ...models import Job, JobEvent
 
 
@@ -81,7 +82,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
           summary: Create a job
           description: |
             Stores the script as a READY job owned by you. It does not run until
-            you execute it (`POST /api/jobs/{job_id}/execute`).
+            you execute it (`POST /api/jobs/{job_id}/execute`), or send
+            `"execute": true` to create and queue it in one call.
           tags: [jobs]
           security: [{token: []}]
           requestBody:
@@ -102,20 +104,49 @@ class JobHandler(JobAccessMixin, BaseHandler):
         if job_id is not None:
             raise APIError(405, "POST a new job to /api/jobs")
         body = self.load_body(schemas.JobCreate())
+        jobs_cfg = self.settings["config"]["jobs"]
+        check_job_options(body, jobs_cfg, self.settings["allowed_shells"])
         job = Job(
             id=body.get("id") or f"job_{uuid.uuid4().hex}",
             code=body["code"],
-            shell=self.settings["config"]["jobs.default_shell"],
-            status="READY",
+            shell=body.get("shell", jobs_cfg["default_shell"]),
+            args=body.get("args", []),
+            env=body.get("env", {}),
+            stdin=body.get("stdin"),
+            timeout=body.get("timeout", jobs_cfg["default_timeout"]),
+            priority=body.get("priority", 0),
+            cpus=body.get("cpus", jobs_cfg["default_cpus"]),
+            memory_mb=body.get("memory_mb", jobs_cfg["default_memory_mb"]),
+            status=JobStatus.READY,
             submitter_id=self.current_user.id,
         )
         queue.create_job(self.session, job, self.current_user.id)
         try:
-            self.session.commit()
+            self.session.flush()
         except IntegrityError:
             self.session.rollback()
             raise APIError(409, f"A job with id {job.id!r} exists already")
+        if body["execute"]:
+            queue.submit_job(self.session, job, self.current_user.id)
+        self.session.commit()
         self.success({"id": job.id})
+
+
+def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> None:
+    """The limits that come from config (the schema checks the rest); 400 naming the field."""
+    errors = {}
+    if "shell" in body and body["shell"] not in allowed_shells:
+        errors["shell"] = [f"must be one of: {', '.join(allowed_shells)}"]
+    for field, maximum in (
+        ("timeout", "max_timeout"),
+        ("cpus", "max_cpus"),
+        ("memory_mb", "max_memory_mb"),
+    ):
+        if body.get(field, 0) > int(jobs_cfg[maximum]):
+            errors[field] = [f"must be at most {jobs_cfg[maximum]} (config jobs.{maximum})"]
+    if errors:
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
 
 
 class JobExecuteHandler(JobAccessMixin, BaseHandler):
@@ -166,6 +197,38 @@ class JobExecuteHandler(JobAccessMixin, BaseHandler):
             content: {application/json: {schema: Error}}
         """
         self.submit(job_id)
+
+
+class JobCancelHandler(JobAccessMixin, BaseHandler):
+    async def post(self, job_id: str):
+        """
+        ---
+        summary: Cancel a job
+        description: |
+          A READY or QUEUED job becomes CANCELLED at once. A RUNNING one too, and
+          its processes get TERM, then KILL a second later; its output so far is kept.
+        tags: [jobs]
+        security: [{token: []}]
+        responses:
+          200:
+            content: {application/json: {schema: JobSubmittedEnvelope}}
+          401:
+            content: {application/json: {schema: Error}}
+          404:
+            content: {application/json: {schema: Error}}
+          409:
+            description: The job has ended already
+            content: {application/json: {schema: Error}}
+        """
+        job = self.get_job_or_404(job_id)
+        previous = queue.cancel_job(self.session, job.id, self.current_user.id)
+        if previous is None:
+            self.session.refresh(job)
+            raise APIError(409, f"Job {job_id!r} is {job.status}; it has ended already")
+        if previous == JobStatus.RUNNING:
+            self.session.refresh(job)
+            self.settings["executor"].cancel_running(job)
+        self.success({"id": job.id, "status": JobStatus.CANCELLED})
 
 
 class JobEventsHandler(JobAccessMixin, BaseHandler):

@@ -1,0 +1,89 @@
+"""A job's output while it runs: read from an offset, or follow it live."""
+
+import asyncio
+
+from tornado.iostream import StreamClosedError
+
+from baselayer.app.handlers.base import BaseHandler
+
+from ... import schemas
+from ...job_states import FINISHED
+from .jobs import JobAccessMixin
+
+#: Most bytes one response (or one streamed chunk) carries.
+CHUNK_BYTES = 65536
+#: Seconds between looks at a followed job's file.
+FOLLOW_INTERVAL = 0.25
+
+
+def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(limit)
+    except FileNotFoundError:
+        return b""
+
+
+class JobLogHandler(JobAccessMixin, BaseHandler):
+    async def get(self, job_id: str):
+        """
+        ---
+        summary: Read a job's output
+        description: |
+          Text of `stream` (stdout or stderr) from byte `offset`, at most 64 KiB, and
+          the offset to ask from next. With `follow=true` the response stays open and
+          streams plain text as the job writes it, until the job ends:
+          `curl -N -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?follow=true"`.
+        tags: [jobs]
+        security: [{token: []}]
+        parameters:
+          - {in: query, schema: JobLogQuery}
+        responses:
+          200:
+            content:
+              application/json: {schema: JobLogEnvelope}
+              text/plain: {schema: {type: string}}
+          400:
+            content: {application/json: {schema: Error}}
+          401:
+            content: {application/json: {schema: Error}}
+          404:
+            content: {application/json: {schema: Error}}
+        """
+        job = self.get_job_or_404(job_id)
+        args = self.load_query(schemas.JobLogQuery())
+        path = getattr(self.settings["executor"].job_files(job.id), args["stream"])
+        if not args["follow"]:
+            data = read_from(path, args["offset"])
+            return self.success(
+                {
+                    "text": data.decode("utf-8", "replace"),
+                    "offset": args["offset"] + len(data),
+                    "finished": job.status in FINISHED,
+                }
+            )
+        await self.follow(job, path, args["offset"])
+
+    async def follow(self, job, path, offset: int) -> None:
+        """Stream new bytes until the job has ended and the file is read to its end."""
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
+        finished = job.status in FINISHED
+        while True:
+            data = read_from(path, offset)
+            if data:
+                offset += len(data)
+                self.write(data)
+                try:
+                    await self.flush()
+                except StreamClosedError:
+                    return  # the client went away
+                continue
+            if finished:
+                break
+            await asyncio.sleep(FOLLOW_INTERVAL)
+            self.session.refresh(job)
+            self.session.commit()  # end the read transaction: don't hold a snapshot
+            finished = job.status in FINISHED
+        self.finish()
