@@ -6,8 +6,9 @@
 from logging.config import fileConfig
 from pathlib import Path
 
-import shell_service.models  # noqa: F401  (registers the app's tables on Base.metadata)
 from alembic import context
+
+import shell_service.models  # noqa: F401  (registers the app's tables on Base.metadata)
 from baselayer.app.config import load_config
 from baselayer.app.database import make_engine
 from baselayer.app.models import Base

@@ -6,7 +6,6 @@ Create Date: 2026-11-27 21:52:59.121703
 """
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision = "0001"
