@@ -1,0 +1,51 @@
+# shell_service: every target runs a module in baselayer/tools/ (see there for what it does).
+# make run | stop | status | log | db_init | test | lint
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+# Touched by ensure_venv after `pip install -r requirements.txt`: reinstall when requirements change.
+VENV_STAMP := $(VENV)/.requirements-installed
+TEST_CONFIG := tests/config.test.yaml
+# Extra pytest arguments: make test TEST_ARGS="-k jobs -x"
+TEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run stop status log db_init test lint
+
+help:
+	@echo "make run      set up and start the stack (again: start what is stopped)"
+	@echo "make stop     stop everything"
+	@echo "make status   supervisorctl status"
+	@echo "make log      follow every service's log"
+	@echo "make db_init  create the configured database"
+	@echo "make test     run the tests against their own stack (TEST_ARGS=... for pytest)"
+	@echo "make lint     ruff check + ruff format --check"
+
+$(VENV_STAMP): requirements.txt
+	$(PYTHON) -m baselayer.tools.ensure_venv
+
+venv: $(VENV_STAMP)
+
+run: $(VENV_STAMP)
+	$(VENV_PYTHON) -m baselayer.tools.stack start
+
+stop: $(VENV_STAMP)
+	$(VENV_PYTHON) -m baselayer.tools.stack stop
+
+status: $(VENV_STAMP)
+	$(VENV_PYTHON) -m baselayer.tools.stack status
+
+log: $(VENV_STAMP)
+	$(VENV_PYTHON) -m baselayer.tools.watch_logs
+
+db_init: $(VENV_STAMP)
+	$(VENV_PYTHON) -m baselayer.tools.stack db_init
+
+test: $(VENV_STAMP)
+	BASELAYER_CONFIG=$(TEST_CONFIG) $(VENV_PYTHON) -m baselayer.tools.test_runner $(TEST_ARGS)
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,1 @@
+"""One folder per supervised service: its program (if ours) and its supervisor.conf template."""

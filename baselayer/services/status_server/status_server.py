@@ -1,0 +1,92 @@
+"""NGINX's backup upstream: says "not available" (503) whenever no app worker answers.
+
+``/api/...`` gets the API's JSON envelope, any other path a small HTML page.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+
+import tornado.web
+
+MESSAGE = (
+    "shell_service is not available right now "
+    "(the app workers are down or restarting); try again shortly"
+)
+#: Seconds a client should wait before trying again.
+RETRY_AFTER = 5
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>shell_service: not available</title></head>
+<body style="font-family: sans-serif; margin: 3em;">
+<h1>shell_service is not available right now</h1>
+<p>The app workers are down or restarting; try again shortly.</p>
+</body>
+</html>
+"""
+
+
+class UnavailableHandler(tornado.web.RequestHandler):
+    """Answers every method with 503 before any method handler runs."""
+
+    def prepare(self):
+        self.set_status(503)
+        self.set_header("Retry-After", str(RETRY_AFTER))
+        self.set_header("Cache-Control", "no-store")
+        self.write_unavailable()
+        self.finish()
+
+    def write_unavailable(self):
+        raise NotImplementedError
+
+
+class ApiUnavailableHandler(UnavailableHandler):
+    def write_unavailable(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.write(json.dumps({"status": "error", "data": {}, "message": MESSAGE, "version": ""}))
+
+
+class PageUnavailableHandler(UnavailableHandler):
+    def write_unavailable(self):
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.write(HTML_PAGE)
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    # Answering 503 is this server's job, not an error (Tornado logs 5xx as errors).
+    request = handler.request
+    logging.info(
+        "%d %s %s (%s)", handler.get_status(), request.method, request.uri, request.remote_ip
+    )
+
+
+def make_app() -> tornado.web.Application:
+    return tornado.web.Application(
+        [
+            (r"/api(?:/.*)?", ApiUnavailableHandler),
+            (r"/.*", PageUnavailableHandler),
+        ],
+        log_function=log_request,
+    )
+
+
+async def serve(port: int) -> None:
+    make_app().listen(port, address="127.0.0.1")
+    logging.info("Status server listening on 127.0.0.1:%d", port)
+    await asyncio.Event().wait()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s status_server: %(message)s"
+    )
+    asyncio.run(serve(args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Render supervisord.conf and nginx.conf into run_dir from the templates beside each service.
+
+Templates use ``{{ name }}`` placeholders: ``$`` belongs to NGINX and
+``%(...)s`` to supervisor, so neither string.Template's nor str.format's
+syntax fits both.
+"""
+
+import os
+import re
+import shlex
+from pathlib import Path
+
+from baselayer.app.config import CONFIG_ENV, Config
+
+from .layout import StackLayout
+from .prepare_dirs import NGINX_TEMP_DIRS, nginx_temp_dir
+from .system_user import primary_group
+
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def service_template(service: str, name: str = "supervisor.conf.tmpl") -> Path:
+    """The template ``name`` of ``service`` (``baselayer/services/<service>/<name>``)."""
+    return SERVICES_DIR / service / name
+
+
+def render_template(path: Path, values: dict) -> str:
+    """``path``'s text with every ``{{ name }}`` replaced by ``values[name]``.
+
+    Raises
+    ------
+    KeyError
+        When the template names a value that is not given.
+    """
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"{path}: no value for {{{{ {name} }}}}")
+        return str(values[name])
+
+    return PLACEHOLDER.sub(substitute, path.read_text())
+
+
+def _double_quote(value) -> str:
+    """``value`` in double quotes, as both supervisor and NGINX read them."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _supervisor_escape(value) -> str:
+    # supervisor expands %(name)s in values: a literal % must be doubled.
+    return str(value).replace("%", "%%")
+
+
+def _supervisor_arg(value) -> str:
+    """A command-line argument for supervisor, which splits commands like a shell."""
+    return _supervisor_escape(shlex.quote(str(value)))
+
+
+def _supervisor_environment() -> str:
+    # Programs read the same config overrides as the tool that started them.
+    variables = {CONFIG_ENV: os.environ.get(CONFIG_ENV, ""), "PYTHONUNBUFFERED": "1"}
+    return _supervisor_escape(
+        ",".join(f"{key}={_double_quote(value)}" for key, value in variables.items())
+    )
+
+
+def _run_as_directive(user: str | None) -> str:
+    return f"user = {user}" if user else "; runs as the user who started the stack"
+
+
+def _program_values(layout: StackLayout) -> dict:
+    """Values every program template may use."""
+    return {
+        "root": _supervisor_escape(layout.root),
+        "python": _supervisor_arg(layout.python),
+        "log_dir": _supervisor_escape(layout.log_dir),
+        "environment": _supervisor_environment(),
+    }
+
+
+def _app_programs(cfg: Config, layout: StackLayout) -> list[str]:
+    # One program per worker so each gets its own port; the "app" group lets
+    # `supervisorctl stop app:*` act on all of them.
+    processes = int(cfg["server.processes"])
+    names = [f"app_{worker:02d}" for worker in range(processes)]
+    programs = [
+        render_template(
+            service_template("app"),
+            {
+                **_program_values(layout),
+                "worker": f"{worker:02d}",
+                "server_module": cfg["app.server_module"],
+                "port": int(cfg["server.app_port"]) + worker,
+            },
+        )
+        for worker in range(processes)
+    ]
+    programs.append(f"[group:app]\nprograms = {','.join(names)}\npriority = 30\n")
+    return programs
+
+
+def render_supervisord_conf(
+    cfg: Config,
+    layout: StackLayout,
+    nginx: Path,
+    nginx_error_log_flag: bool,
+    postgres_bindir: Path | None,
+) -> str:
+    """The text of ``run_dir/supervisord.conf``.
+
+    Parameters
+    ----------
+    cfg : Config
+    layout : StackLayout
+    nginx : Path
+        The nginx executable.
+    nginx_error_log_flag : bool
+        Whether nginx takes ``-e`` (see ``system_deps.nginx_accepts_error_log_flag``).
+    postgres_bindir : Path or None
+        The PostgreSQL bin directory, None when the database is not embedded.
+    """
+    common = _program_values(layout)
+    programs = []
+    if postgres_bindir is not None:
+        data_dir = layout.pgdata.resolve()
+        programs.append(
+            render_template(
+                service_template("postgres"),
+                {
+                    **common,
+                    "postgres": _supervisor_arg(postgres_bindir / "postgres"),
+                    "data_dir": _supervisor_escape(data_dir),
+                    "data_dir_arg": _supervisor_arg(data_dir),
+                    "run_as": _run_as_directive(layout.service_user),
+                },
+            )
+        )
+    programs.append(render_template(service_template("migrations"), common))
+    programs += _app_programs(cfg, layout)
+    programs.append(
+        render_template(
+            service_template("status_server"), {**common, "port": int(cfg["server.status_port"])}
+        )
+    )
+    programs.append(
+        render_template(
+            service_template("nginx"),
+            {
+                **common,
+                "nginx": _supervisor_arg(nginx),
+                # Keeps nginx from opening /var/log/nginx/error.log before it reads our config.
+                "error_log_flag": "-e stderr" if nginx_error_log_flag else "",
+                "conf_arg": _supervisor_arg(layout.nginx_conf),
+                "prefix_arg": _supervisor_arg(f"{layout.nginx_prefix}/"),
+            },
+        )
+    )
+    return render_template(
+        SERVICES_DIR / "supervisord.conf.tmpl",
+        {
+            "socket": _supervisor_escape(layout.supervisor_socket),
+            "pidfile": _supervisor_escape(layout.supervisord_pidfile),
+            "log_dir": _supervisor_escape(layout.log_dir),
+            "root": _supervisor_escape(layout.root),
+            "identifier": _supervisor_escape(f"shell_service:{layout.run_dir}"),
+            # Says "root on purpose" (the app workers start jobs as other users).
+            "user": "user = root" if layout.service_user else "",
+            "programs": "\n".join(programs),
+        },
+    )
+
+
+def _listen_address(host: str, port: int) -> str:
+    host = str(host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6
+    return f"{host}:{port}"
+
+
+def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
+    """The text of ``run_dir/nginx.conf``.
+
+    Parameters
+    ----------
+    cfg : Config
+    layout : StackLayout
+    state_dir : Path
+        Where the system user's files live; NGINX's temp dirs are under it.
+    """
+    app_port = int(cfg["server.app_port"])
+    app_servers = "\n".join(
+        # A failed worker is skipped for a second only, so a restarted one is back fast
+        # (a refused connection to a dead one costs next to nothing).
+        f"        server 127.0.0.1:{app_port + worker} max_fails=1 fail_timeout=1s;"
+        for worker in range(int(cfg["server.processes"]))
+    )
+    user = layout.service_user
+    # As root the master binds and opens logs; the workers run unprivileged.
+    user_directive = (
+        f"user {user} {primary_group(user)};"
+        if user
+        else "# runs as the user who started the stack"
+    )
+    return render_template(
+        service_template("nginx", "nginx.conf.tmpl"),
+        {
+            "user_directive": user_directive,
+            "pidfile": _double_quote(layout.nginx_pidfile),
+            "access_log": _double_quote(layout.log_dir / "nginx-access.log"),
+            **{
+                f"{name}_temp": _double_quote(nginx_temp_dir(state_dir) / name)
+                for name in NGINX_TEMP_DIRS
+            },
+            "max_body_bytes": int(cfg["server.max_body_bytes"]),
+            "app_servers": app_servers,
+            "status_port": int(cfg["server.status_port"]),
+            "listen": _listen_address(cfg["server.host"], int(cfg["server.port"])),
+        },
+    )
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it already holds it; True if it changed."""
+    if path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return True

@@ -1,0 +1,302 @@
+"""The supervised stack of one config: ``start``, ``stop``, ``status``, ``db_init``.
+
+Run from the project root: ``python -m baselayer.tools.stack start``. The
+config (and so run_dir, log_dir, ports) comes from ``load_config()``, which
+honours ``$BASELAYER_CONFIG``: ``make test`` runs its own stack beside ``make run``'s.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from baselayer.app.config import Config, load_config
+
+from .embedded_postgres import ClusterError, prepare_cluster, stop_orphan_server, temporary_server
+from .layout import StackLayout, stack_layout
+from .migrate import ensure_database, wait_for_server
+from .prepare_dirs import prepare_dirs
+from .processes import process_runs, read_pidfile, signal_pidfile_process
+from .render_configs import render_nginx_conf, render_supervisord_conf, write_if_changed
+from .supervisor_control import (
+    is_responsive,
+    process_states,
+    shutdown_supervisord,
+    start_supervisord,
+    supervisorctl,
+    supervisord_pid,
+    wait_until_responsive,
+)
+from .system_deps import (
+    MissingDependency,
+    ensure_system_deps,
+    find_nginx,
+    nginx_accepts_error_log_flag,
+)
+from .system_user import ensure_system_user
+from .watch_logs import print_log_tails
+
+START_TIMEOUT = 90
+STOP_TIMEOUT = 45
+#: Hosts that mean "every interface": we probe them on loopback.
+WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
+
+
+class StackError(RuntimeError):
+    """The stack could not be set up, started or stopped."""
+
+
+def set_up(cfg: Config) -> tuple[StackLayout, Path | None, Path]:
+    """System packages, the system user, directories and the embedded cluster.
+
+    Returns
+    -------
+    layout : StackLayout
+    postgres_bindir : Path or None
+        None when the database is not embedded.
+    state_dir : Path
+        Where the system user's files live.
+    """
+    try:
+        postgres_bindir = ensure_system_deps(cfg)
+    except MissingDependency as exc:
+        raise StackError(str(exc)) from exc
+    layout = stack_layout(cfg)
+    if layout.service_user:
+        ensure_system_user(layout.service_user)
+    state_dir = prepare_dirs(layout)
+    if postgres_bindir is not None:
+        try:
+            prepare_cluster(layout, state_dir, postgres_bindir, cfg["database.user"])
+        except ClusterError as exc:
+            raise StackError(str(exc)) from exc
+    return layout, postgres_bindir, state_dir
+
+
+def write_configs(
+    cfg: Config, layout: StackLayout, postgres_bindir: Path | None, state_dir: Path
+) -> bool:
+    """Render supervisord.conf and nginx.conf into run_dir and check the latter with ``nginx -t``.
+
+    Returns
+    -------
+    bool
+        Whether nginx.conf changed (a running NGINX must reload it).
+    """
+    nginx = find_nginx()
+    error_log_flag = nginx_accepts_error_log_flag(nginx)
+    nginx_changed = write_if_changed(layout.nginx_conf, render_nginx_conf(cfg, layout, state_dir))
+    test = [str(nginx), *(["-e", "stderr"] if error_log_flag else []), "-q", "-t"]
+    result = subprocess.run(
+        [*test, "-c", str(layout.nginx_conf), "-p", f"{layout.nginx_prefix}/"],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"nginx -t rejects {layout.nginx_conf}:\n{result.stdout}{result.stderr}")
+    supervisord_conf = render_supervisord_conf(cfg, layout, nginx, error_log_flag, postgres_bindir)
+    write_if_changed(layout.supervisord_conf, supervisord_conf)
+    return nginx_changed
+
+
+def stop_orphans(layout: StackLayout) -> None:
+    """Stop PostgreSQL and NGINX if they outlived their supervisord (it was killed)."""
+    stop_orphan_server(layout)
+    pid = signal_pidfile_process(layout.nginx_pidfile, "nginx", signal.SIGTERM, timeout=10)
+    if pid:
+        print(f"Stopped NGINX (pid {pid}), left running without supervisord", flush=True)
+
+
+def update_running_supervisord(layout: StackLayout, nginx_changed: bool) -> None:
+    """Apply changed program definitions and start whatever is not running."""
+    supervisorctl(layout, "reread")
+    supervisorctl(layout, "update")
+    started = supervisorctl(layout, "start", "all", capture=True)
+    for line in started.stdout.splitlines():
+        if "already started" not in line:
+            print(line)
+    if nginx_changed:
+        supervisorctl(layout, "signal", "HUP", "nginx")
+
+
+def probe_host(cfg: Config) -> str:
+    """Where to reach NGINX from this host (loopback when it listens on every interface)."""
+    host = str(cfg.get("server.host") or "")
+    return WILDCARD_HOSTS.get(host, host)
+
+
+def base_url(cfg: Config) -> str:
+    host = probe_host(cfg)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{cfg['server.port']}"
+
+
+def http_status(url: str) -> int | None:
+    """The HTTP status ``url`` answers with, None when nothing answers."""
+    # Bypass any http_proxy from the environment: this is our own loopback.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=3) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEOUT) -> None:
+    """Wait until ``/api/sysinfo`` answers 200 through NGINX.
+
+    Raises
+    ------
+    StackError
+        On timeout, or as soon as a program fails for good (FATAL) or supervisord exits.
+    """
+    url = f"{base_url(cfg)}/api/sysinfo"
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = http_status(url)
+        if status == 200:
+            return
+        failed = [name for name, state in process_states(layout).items() if state == "FATAL"]
+        if failed:
+            raise StackError(f"Could not start: {', '.join(failed)} (see the logs above)")
+        if supervisord_pid(layout) is None:
+            raise StackError("supervisord exited (see the logs above)")
+        time.sleep(0.5)
+    raise StackError(
+        f"{url} did not answer 200 within {timeout:.0f} s (last: {status or 'no answer'})"
+    )
+
+
+def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
+    """Set up, render, start (or update) supervisord, and wait until the API answers.
+
+    Running it on a stack that is up only applies config changes and starts
+    what is stopped.
+
+    Raises
+    ------
+    StackError
+    """
+    layout, postgres_bindir, state_dir = set_up(cfg)
+    nginx_changed = write_configs(cfg, layout, postgres_bindir, state_dir)
+    pid = supervisord_pid(layout)
+    if pid is not None:
+        if not wait_until_responsive(layout, timeout=15):
+            raise StackError(
+                f"supervisord (pid {pid}) does not answer on {layout.supervisor_socket}; "
+                "try make stop"
+            )
+        update_running_supervisord(layout, nginx_changed)
+    else:
+        stop_orphans(layout)
+        print(f"Starting supervisord ({layout.supervisord_conf})", flush=True)
+        start_supervisord(layout)
+    wait_until_up(cfg, layout, timeout)
+    return layout
+
+
+def start_or_explain(cfg: Config) -> bool:
+    """``start_stack``; on failure print every log's tail and the reason, and return False."""
+    try:
+        start_stack(cfg)
+    except StackError as exc:
+        log_dir = cfg.path("app.log_dir")
+        if log_dir.exists():
+            print_log_tails(log_dir)
+        print(f"\nshell_service did not come up: {exc}", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+def stop_stack(cfg: Config, timeout: float = STOP_TIMEOUT) -> bool:
+    """Stop every program and supervisord; wait until they are gone.
+
+    Returns
+    -------
+    bool
+        Whether anything was running.
+
+    Raises
+    ------
+    StackError
+        When supervisord does not exit within ``timeout`` seconds.
+    """
+    layout = stack_layout(cfg)
+    try:
+        was_running = shutdown_supervisord(layout, timeout)
+    except TimeoutError as exc:
+        raise StackError(str(exc)) from exc
+    stop_orphans(layout)
+    return was_running
+
+
+def show_status(cfg: Config) -> None:
+    """``supervisorctl status``, or a line saying nothing runs."""
+    layout = stack_layout(cfg)
+    if supervisord_pid(layout) is None or not is_responsive(layout):
+        print(f"shell_service is not running (run dir {layout.run_dir})")
+        return
+    # supervisorctl exits non-zero when any program is not RUNNING, which the
+    # one-shot migrations never is once done: its output says it all.
+    supervisorctl(layout, "status")
+    print(f"Listening on {base_url(cfg)}")
+
+
+def init_database(cfg: Config) -> None:
+    """Create the configured database, starting the embedded server for a moment if it is down."""
+    layout, postgres_bindir, _ = set_up(cfg)
+    # The stack's server (maybe still starting) or an external one: just use it.
+    server_running = postgres_bindir is None or process_runs(
+        read_pidfile(layout.pgdata / "postmaster.pid"), "postgres"
+    )
+    if server_running:
+        wait_for_server(cfg, timeout=30)
+        created = ensure_database(cfg)
+    else:
+        print("Starting the embedded PostgreSQL server for a moment", flush=True)
+        with temporary_server(layout, postgres_bindir, lambda: wait_for_server(cfg)):
+            created = ensure_database(cfg)
+    state = "created" if created else "already exists"
+    print(f"Database {cfg['database.name']} {state}.")
+
+
+def ready_message(cfg: Config) -> str:
+    return (
+        f"shell_service is up: {base_url(cfg)} (API docs at /). "
+        f"Admin token: {cfg.path('app.tokens_file')} (INITIAL_ADMIN). "
+        "Logs: make log. Stop: make stop."
+    )
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = ("start", "stop", "status", "db_init")
+    if len(argv) != 1 or argv[0] not in commands:
+        sys.exit(f"usage: python -m baselayer.tools.stack {{{'|'.join(commands)}}}")
+    cfg = load_config()
+    command = argv[0]
+    try:
+        if command == "start":
+            if not start_or_explain(cfg):
+                sys.exit(1)
+            print(ready_message(cfg))
+        elif command == "stop":
+            was_running = stop_stack(cfg)
+            print("shell_service stopped." if was_running else "shell_service was not running.")
+        elif command == "status":
+            show_status(cfg)
+        else:
+            init_database(cfg)
+    except (StackError, TimeoutError) as exc:
+        sys.exit(str(exc))
+
+
+if __name__ == "__main__":
+    main()

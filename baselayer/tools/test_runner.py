@@ -1,0 +1,58 @@
+"""``make test``: start the test stack, run pytest against it, always stop it.
+
+The test config (``tests/config.test.yaml`` through ``$BASELAYER_CONFIG``) gives
+the stack its own run_dir, log_dir, ports and database, so it runs beside a
+stack started with ``make run``. Extra arguments go to pytest.
+"""
+
+import os
+import subprocess
+import sys
+
+from baselayer.app.config import CONFIG_ENV, load_config
+
+from .stack import StackError, start_or_explain, stop_stack
+
+TEST_CONFIG = "tests/config.test.yaml"
+#: pytest's exit code when it collected no tests: a suite that tests nothing fails.
+NO_TESTS_COLLECTED = 5
+
+
+def pytest_command(pytest_args: list[str]) -> list[str]:
+    """``python -m pytest tests <args>``; without ``tests`` when the args name test paths."""
+    names_paths = any(
+        os.path.exists(arg.split("::")[0]) for arg in pytest_args if not arg.startswith("-")
+    )
+    return [sys.executable, "-m", "pytest", *([] if names_paths else ["tests"]), *pytest_args]
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """Run the suite against a freshly started test stack; return the exit code for make."""
+    # Never fall back to the main config: we stop this stack at the end.
+    os.environ.setdefault(CONFIG_ENV, TEST_CONFIG)
+    cfg = load_config()
+    print(f"Test stack: run dir {cfg.path('app.run_dir')}, logs {cfg.path('app.log_dir')}")
+    code = 1
+    try:
+        if start_or_explain(cfg):
+            command = pytest_command(pytest_args)
+            print(" ".join(command), flush=True)
+            code = subprocess.call(command)
+            if code == NO_TESTS_COLLECTED:
+                print("pytest collected no tests: failing", file=sys.stderr)
+    finally:
+        print("Stopping the test stack", flush=True)
+        try:
+            stop_stack(cfg)
+        except StackError as exc:
+            print(f"Could not stop the test stack: {exc}", file=sys.stderr)
+            code = code or 1
+    return code
+
+
+def main() -> None:
+    sys.exit(run_tests(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
