@@ -25,10 +25,10 @@ from . import factories
 
 
 @pytest.fixture(scope="session")
-def cfg(tmp_path_factory):
+def cfg():
     cfg = load_config()
     # In-process workers get their own jobs directory and database.
-    cfg["jobs"] = dict(cfg["jobs"], dir=str(tmp_path_factory.mktemp("jobs")))
+    cfg["jobs"] = dict(cfg["jobs"], dir=str(cfg.path("app.run_dir") / "jobs_unit"))
     cfg["database"] = dict(cfg["database"], name=cfg["database.name"] + "_unit")
     return cfg
 

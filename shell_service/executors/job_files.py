@@ -8,10 +8,41 @@
                               owned by the job's uid, 0700
 """
 
+import hashlib
+import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+
+log = logging.getLogger(__name__)
+
+#: Where job directories go when the configured place is not reachable by job users.
+FALLBACK_ROOT = Path("/var/lib/shell_service")
+
+
+def others_can_traverse(path: Path) -> bool:
+    """Whether a user with no rights but "others" can walk down to ``path``."""
+    for directory in [path, *path.parents]:
+        if directory.exists() and not directory.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def usable_jobs_dir(configured: Path, per_job_uid: bool) -> Path:
+    """``configured``, unless job users could not reach it (a project under a 0700
+    home, say): then a directory of its own under /var/lib/shell_service."""
+    if not per_job_uid or others_can_traverse(configured):
+        return configured
+    digest = hashlib.sha256(str(configured).encode()).hexdigest()[:12]
+    fallback = FALLBACK_ROOT / digest / "jobs"
+    log.warning("Job users cannot reach %s; job directories go to %s", configured, fallback)
+    fallback.parent.mkdir(parents=True, exist_ok=True)
+    fallback.parent.chmod(0o711)
+    FALLBACK_ROOT.chmod(0o711)
+    return fallback
 
 
 @dataclass(frozen=True)

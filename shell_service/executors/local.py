@@ -28,7 +28,7 @@ from .. import queue
 from ..job_states import JobStatus
 from ..models import Job
 from ..queue import ClaimedJob, JobOutput
-from .job_files import JobFiles
+from .job_files import JobFiles, usable_jobs_dir
 from .processes import (
     Limits,
     job_command,
@@ -78,11 +78,11 @@ class LocalExecutor:
     def __init__(self, cfg: Config, session_factory: sessionmaker):
         self.cfg = cfg
         self.session_factory = session_factory
-        self.jobs_dir = cfg.path("jobs.dir")
         self.host = socket.gethostname()
         self.worker_name = f"{self.host}:{os.getpid()}"
         # Per-job uids need root (to switch to them); otherwise jobs run as us.
         self.per_job_uid = os.geteuid() == 0
+        self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.per_job_uid)
         self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
         self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
@@ -237,12 +237,15 @@ class LocalExecutor:
             status = JobStatus.FAILED
             if code > 128:
                 message = f"killed by signal {code - 128} ({signal_name(code - 128)})"
+        # Truncated: the row's copy is shorter than the output, or the file hit its cap.
         max_log = int(self.cfg["jobs.max_log_bytes"])
-        for name in ("stdout", "stderr"):
+        truncated = {"stdout": stdout_cut, "stderr": stderr_cut}
+        for name in truncated:
             if running.files.size(getattr(running.files, name)) >= max_log:
+                truncated[name] = True
                 note = f"{name} reached jobs.max_log_bytes; later output was dropped"
                 message = f"{message}; {note}" if message else note
-        output = JobOutput(code, stdout, stderr, stdout_cut, stderr_cut)
+        output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
         self._finish(running.id, status, output, message)
 
     def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:

@@ -1,0 +1,74 @@
+"""A job runs as nobody the service trusts: it cannot read, signal or reach the service."""
+
+import os
+
+import pytest
+
+from ..helpers import run_job
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="per-job users need the service to run as root"
+)
+
+
+@needs_root
+def test_job_never_runs_as_root_and_each_job_has_its_own_uid(api):
+    first = run_job(api, "id -u")
+    second = run_job(api, "id -u")
+    assert first["stdout"].strip() != "0"
+    assert first["stdout"] != second["stdout"]
+
+
+@needs_root
+def test_job_cannot_read_the_tokens_file(api, cfg, tmp_path):
+    secret = tmp_path / "tokens.yaml"
+    secret.write_text("INITIAL_ADMIN: secret\n")
+    os.chmod(secret, 0o600)
+    job = run_job(api, f"cat {secret}")
+    assert job["status"] == "FAILED"
+    assert "Permission denied" in job["stderr"]
+
+
+@needs_root
+def test_job_cannot_read_another_jobs_directory(api, cfg):
+    first = run_job(api, "echo private > mine.txt; pwd")
+    other_dir = first["stdout"].strip()
+    job = run_job(api, f"cat {other_dir}/mine.txt; ls {os.path.dirname(other_dir)}/..")
+    assert "private" not in job["stdout"]
+    assert "Permission denied" in job["stderr"]
+
+
+@needs_root
+def test_kill_minus_one_in_a_job_leaves_the_service_running(api):
+    job = run_job(api, "kill -9 -1; sleep 0.2; echo still here")
+    assert job["status"] == "COMPLETE"
+    assert api.get("/api/sysinfo").status_code == 200
+    assert run_job(api, "echo next")["status"] == "COMPLETE"
+
+
+@needs_root
+def test_job_cannot_connect_to_the_service_database(api, cfg):
+    if cfg["database.host"]:
+        pytest.skip("the database is an external server; its own auth protects it")
+    socket_dir = cfg.path("app.run_dir") / "pgsock"
+    job = run_job(
+        api,
+        f"ls {socket_dir} && echo listed; "
+        f"cat < /dev/null > {socket_dir}/.s.PGSQL.5432 && echo opened",
+    )
+    assert "listed" not in job["stdout"]
+    assert "opened" not in job["stdout"]
+
+
+def test_job_output_past_the_log_cap_is_dropped_and_flagged(api, server):
+    cap = int(server.cfg["jobs.max_log_bytes"])
+    server.cfg["jobs"]["max_log_bytes"] = 100_000
+    try:
+        job = run_job(api, "head -c 300000 /dev/zero | tr '\\0' x; echo done >&2")
+    finally:
+        server.cfg["jobs"]["max_log_bytes"] = cap
+    assert job["stdout_truncated"] is True
+    assert "max_log_bytes" in job["status_message"]
+    files = server.executor.job_files(job["id"])
+    assert files.stdout.stat().st_size == 100_000
+    assert "done" in job["stderr"]

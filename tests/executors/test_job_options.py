@@ -1,0 +1,123 @@
+"""What a job can ask for: interpreter, arguments, environment, stdin, limits."""
+
+import shutil
+
+import pytest
+
+from ..helpers import create_job, run_job, wait_for_job
+
+
+def test_options_are_stored_and_returned(api):
+    job_id = create_job(
+        api,
+        "echo hi",
+        shell="sh",
+        args=["a"],
+        env={"X": "1"},
+        stdin="in",
+        timeout=60,
+        priority=5,
+        cpus=1,
+        memory_mb=128,
+    )
+    job = api.get(f"/api/jobs/{job_id}").json()["data"]
+    assert (job["shell"], job["args"], job["env"], job["stdin"]) == ("sh", ["a"], {"X": "1"}, "in")
+    assert (job["timeout"], job["priority"], job["cpus"], job["memory_mb"]) == (60, 5, 1, 128)
+
+
+def test_defaults_come_from_config(api, cfg):
+    job = api.get(f"/api/jobs/{create_job(api, 'true')}").json()["data"]
+    assert job["shell"] == cfg["jobs.default_shell"]
+    assert job["timeout"] == cfg["jobs.default_timeout"]
+    assert job["memory_mb"] == cfg["jobs.default_memory_mb"]
+
+
+def test_args_become_positional_parameters(api):
+    job = run_job(api, 'printf "%s|" "$@"; echo "$#"', args=["one two", "$HOME", "'q'"])
+    assert job["stdout"] == "one two|$HOME|'q'|3\n"
+
+
+def test_env_is_added_to_a_clean_environment(api):
+    job = run_job(api, "env | sort", env={"GREETING": "hello world"})
+    names = {line.split("=", 1)[0] for line in job["stdout"].splitlines()}
+    assert "GREETING=hello world" in job["stdout"]
+    assert names <= {
+        "GREETING",
+        "HOME",
+        "LANG",
+        "PATH",
+        "PWD",
+        "SHLVL",
+        "SHELL_SERVICE_JOB_ID",
+        "_",
+    }
+    for leaked in ("BASELAYER_CONFIG", "PGHOST", "SUPERVISOR_ENABLED", "VIRTUAL_ENV"):
+        assert leaked not in names
+
+
+def test_stdin_is_given_to_the_script(api):
+    assert run_job(api, "tr a-z A-Z", stdin="shout\n")["stdout"] == "SHOUT\n"
+
+
+def test_large_script_with_quotes_runs_intact(api):
+    code = "\n".join(f"echo 'line {i} \"quoted\" $((1+{i}))'" for i in range(5000))
+    job = run_job(api, code)
+    assert job["status"] == "COMPLETE"
+    assert job["stdout"].splitlines()[-1] == 'line 4999 "quoted" $((1+4999))'
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="bash is not installed")
+def test_bash_runs_bash_syntax(api):
+    assert run_job(api, "echo ${BASH_VERSION:+bash}", shell="bash")["stdout"] == "bash\n"
+
+
+@pytest.mark.skipif(not shutil.which("python3"), reason="python3 is not installed")
+def test_python3_runs_python(api):
+    job = run_job(api, "import sys; print(sys.argv[1:])", shell="python3", args=["x"])
+    assert job["stdout"] == "['x']\n"
+
+
+def test_unknown_shell_is_refused_naming_the_allowed_ones(api):
+    response = api.post("/api/jobs", json={"code": "x", "shell": "zsh-nope"})
+    assert response.status_code == 400
+    assert "shell" in response.json()["message"]
+    assert "sh" in response.json()["data"]["errors"]["shell"][0]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("timeout", 0),
+        ("timeout", 10**9),
+        ("timeout", "10"),
+        ("cpus", 0),
+        ("cpus", 1000),
+        ("memory_mb", 1),
+        ("memory_mb", 10**9),
+        ("priority", 1000),
+        ("args", "not a list"),
+        ("args", [1, 2]),
+        ("env", {"1BAD": "x"}),
+        ("env", {"GOOD": 5}),
+        ("env", ["x"]),
+        ("stdin", 5),
+        ("execute", "maybe"),
+    ],
+)
+def test_invalid_option_is_a_400_naming_the_field(api, field, value):
+    response = api.post("/api/jobs", json={"code": "true", field: value})
+    assert response.status_code == 400, response.text
+    assert field in response.json()["message"]
+
+
+def test_execute_true_creates_and_queues_in_one_call(api):
+    job_id = create_job(api, "echo now", execute=True)
+    job = wait_for_job(api, job_id)
+    assert job["status"] == "COMPLETE"
+    assert job["stdout"] == "now\n"
+
+
+def test_nonzero_exit_code_is_kept(api):
+    job = run_job(api, "echo out; echo err >&2; exit 7")
+    assert (job["status"], job["return_code"]) == ("FAILED", 7)
+    assert (job["stdout"], job["stderr"]) == ("out\n", "err\n")
