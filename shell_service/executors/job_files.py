@@ -16,7 +16,6 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-
 log = logging.getLogger(__name__)
 
 #: Where job directories go when the configured place is not reachable by job users.
