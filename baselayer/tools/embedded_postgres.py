@@ -160,10 +160,17 @@ def temporary_server(layout: StackLayout, bindir: Path, wait_until_ready):
             server.wait()
 
 
-def stop_orphan_server(layout: StackLayout, timeout: float = 30) -> None:
-    """Stop a cluster server left running without supervisord (e.g. supervisord was killed)."""
+def stop_orphan_server(layout: StackLayout, timeout: float = 30) -> int | None:
+    """Stop a cluster server left running without supervisord (e.g. supervisord was killed).
+
+    Returns
+    -------
+    int or None
+        The pid stopped, None when none was running.
+    """
     pid = signal_pidfile_process(
         layout.pgdata / "postmaster.pid", "postgres", signal.SIGINT, timeout
     )
     if pid:
         print(f"Stopped PostgreSQL (pid {pid}), left running without supervisord", flush=True)
+    return pid

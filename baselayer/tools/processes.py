@@ -1,6 +1,8 @@
-"""Small helpers about processes known by pid files."""
+"""Small helpers about processes: by pid file, or by exact command line."""
 
+import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -51,3 +53,33 @@ def signal_pidfile_process(path: Path, name: str, signum: int, timeout: float) -
     os.kill(pid, signum)
     wait_until_gone(pid, name, timeout)
     return pid
+
+
+def pids_with_command(argv: list[str]) -> list[int]:
+    """Pids of the processes whose command line is exactly ``argv``."""
+    wanted = b"\0".join(arg.encode() for arg in argv) + b"\0"
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "cmdline").read_bytes() == wanted:
+                pids.append(int(entry.name))
+        except OSError:
+            continue  # it exited meanwhile, or is not ours to read
+    return pids
+
+
+def terminate(pids: list[int], timeout: float) -> None:
+    """SIGTERM each pid, wait up to ``timeout`` seconds in all, then SIGKILL what is left."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(Path(f"/proc/{pid}/cmdline").exists() for pid in pids):
+        if time.monotonic() > deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            return
+        time.sleep(0.1)

@@ -19,7 +19,13 @@ from .embedded_postgres import ClusterError, prepare_cluster, stop_orphan_server
 from .layout import StackLayout, stack_layout
 from .migrate import ensure_database, wait_for_server
 from .prepare_dirs import prepare_dirs
-from .processes import process_runs, read_pidfile, signal_pidfile_process
+from .processes import (
+    pids_with_command,
+    process_runs,
+    read_pidfile,
+    signal_pidfile_process,
+    terminate,
+)
 from .render_configs import render_nginx_conf, render_supervisord_conf, write_if_changed
 from .supervisor_control import (
     is_responsive,
@@ -40,6 +46,8 @@ from .system_user import ensure_system_user
 from .watch_logs import print_log_tails
 
 START_TIMEOUT = 90
+#: As in baselayer/services/status_server/supervisor.conf.tmpl.
+STATUS_SERVER_MODULE = "baselayer.services.status_server.status_server"
 STOP_TIMEOUT = 45
 #: Hosts that mean "every interface": we probe them on loopback.
 WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
@@ -102,12 +110,38 @@ def write_configs(
     return nginx_changed
 
 
-def stop_orphans(layout: StackLayout) -> None:
-    """Stop PostgreSQL and NGINX if they outlived their supervisord (it was killed)."""
-    stop_orphan_server(layout)
-    pid = signal_pidfile_process(layout.nginx_pidfile, "nginx", signal.SIGTERM, timeout=10)
-    if pid:
-        print(f"Stopped NGINX (pid {pid}), left running without supervisord", flush=True)
+def our_python_programs(cfg: Config, layout: StackLayout) -> list[list[str]]:
+    """The exact command lines supervisord gives this stack's Python programs."""
+    python = str(layout.python)
+    app_port = int(cfg["server.app_port"])
+    return [
+        [python, "-m", "baselayer.tools.migrate"],
+        [python, "-m", STATUS_SERVER_MODULE, "--port", str(cfg["server.status_port"])],
+        *(
+            [python, "-m", cfg["app.server_module"], "--port", str(app_port + worker)]
+            for worker in range(int(cfg["server.processes"]))
+        ),
+    ]
+
+
+def stop_orphans(cfg: Config, layout: StackLayout) -> bool:
+    """Stop this stack's programs that outlived their supervisord (e.g. it was killed).
+
+    Returns
+    -------
+    bool
+        Whether there were any.
+    """
+    nginx_pid = signal_pidfile_process(layout.nginx_pidfile, "nginx", signal.SIGTERM, timeout=10)
+    if nginx_pid:
+        print(f"Stopped NGINX (pid {nginx_pid}), left running without supervisord", flush=True)
+    orphans = [pid for argv in our_python_programs(cfg, layout) for pid in pids_with_command(argv)]
+    if orphans:
+        print(f"Stopping programs left running without supervisord: {orphans}", flush=True)
+        terminate(orphans, timeout=10)
+    # Last, as supervisord would: the others may be its clients.
+    postgres_pid = stop_orphan_server(layout)
+    return bool(nginx_pid or orphans or postgres_pid)
 
 
 def update_running_supervisord(layout: StackLayout, nginx_changed: bool) -> None:
@@ -165,7 +199,7 @@ def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEO
             return
         failed = [name for name, state in process_states(layout).items() if state == "FATAL"]
         if failed:
-            raise StackError(f"Could not start: {', '.join(failed)} (see the logs above)")
+            raise StackError(f"{', '.join(failed)} failed to start (FATAL; see the logs above)")
         if supervisord_pid(layout) is None:
             raise StackError("supervisord exited (see the logs above)")
         time.sleep(0.5)
@@ -195,7 +229,7 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
             )
         update_running_supervisord(layout, nginx_changed)
     else:
-        stop_orphans(layout)
+        stop_orphans(cfg, layout)
         print(f"Starting supervisord ({layout.supervisord_conf})", flush=True)
         start_supervisord(layout)
     wait_until_up(cfg, layout, timeout)
@@ -233,8 +267,8 @@ def stop_stack(cfg: Config, timeout: float = STOP_TIMEOUT) -> bool:
         was_running = shutdown_supervisord(layout, timeout)
     except TimeoutError as exc:
         raise StackError(str(exc)) from exc
-    stop_orphans(layout)
-    return was_running
+    had_orphans = stop_orphans(cfg, layout)
+    return was_running or had_orphans
 
 
 def show_status(cfg: Config) -> None:
@@ -285,7 +319,7 @@ def main(argv=None) -> None:
     try:
         if command == "start":
             if not start_or_explain(cfg):
-                sys.exit(1)
+                sys.exit("What did start is left running: make status, make log; make stop.")
             print(ready_message(cfg))
         elif command == "stop":
             was_running = stop_stack(cfg)
