@@ -17,10 +17,14 @@ class FullMatch(validate.Regexp):
         return value
 
 
-def no_nul(value: str) -> None:
-    # PostgreSQL text cannot hold NUL: refuse it here rather than fail on insert.
+def storable_text(value: str) -> None:
+    """Refuse what JSON can carry but PostgreSQL text cannot hold, rather than fail on insert."""
     if "\x00" in value:
         raise ValidationError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must not contain unpaired surrogates (\\ud800-\\udfff)")
 
 
 # ---- envelope ---------------------------------------------------------------
@@ -66,7 +70,7 @@ class JobCreate(Schema):
     )
     code = fields.String(
         required=True,
-        validate=[validate.Length(min=1, error="must not be empty"), no_nul],
+        validate=[validate.Length(min=1, error="must not be empty"), storable_text],
         metadata={"description": "The script to run", "example": "echo 'hello world'"},
     )
 
@@ -77,7 +81,7 @@ class JobCreate(Schema):
         }
     )
     args = fields.List(
-        fields.String(validate=no_nul),
+        fields.String(validate=storable_text),
         validate=validate.Length(max=1000),
         metadata={"description": "Arguments: $1, $2, ... in the script"},
     )
@@ -89,11 +93,12 @@ class JobCreate(Schema):
                 "not starting with a digit",
             )
         ),
-        values=fields.String(validate=no_nul),
+        values=fields.String(validate=storable_text),
         metadata={"description": "Variables added to the job's clean environment"},
     )
     stdin = fields.String(
-        validate=no_nul, metadata={"description": "Text given to the script on standard input"}
+        validate=storable_text,
+        metadata={"description": "Text given to the script on standard input"},
     )
     timeout = fields.Integer(
         strict=True,
@@ -232,7 +237,7 @@ class User(Schema):
 class TokenCreate(Schema):
     name = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=128), no_nul],
+        validate=[validate.Length(min=1, max=128), storable_text],
         metadata={"description": "A label to recognise the token by"},
     )
     # strict: 1.5 is an error, not user 1.

@@ -125,7 +125,10 @@ class BaseHandler(tornado.web.RequestHandler):
             return {}
         try:
             body = json.loads(self.request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError:
+            raise APIError(400, "Request body is not valid JSON: nested too deeply")
+        except ValueError as exc:
+            # Also bad UTF-8, and integers longer than Python converts (4300 digits).
             raise APIError(400, f"Request body is not valid JSON: {exc}")
         if not isinstance(body, dict):
             raise APIError(400, "Request body must be a JSON object")
@@ -169,7 +172,8 @@ MAX_INT_ID = 2**31 - 1
 
 def parse_int_id(value: str) -> int | None:
     """A path segment as a row id, or None when it cannot be one (so: 404, not 500)."""
-    if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_INT_ID:
+    # The length check first: int() refuses strings of over 4300 digits.
+    if len(value) <= 10 and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_INT_ID:
         return int(value)
     return None
 
