@@ -52,6 +52,8 @@ _CLAIM_SQL = text(
         SELECT ordered.id FROM ordered, totals
         WHERE position <= :max_running - totals.n
           AND memory_needed <= :memory_budget_mb - totals.memory_mb
+        ORDER BY position
+        LIMIT :batch
     ),
     locked AS (
         SELECT id FROM jobs
@@ -122,9 +124,15 @@ def submit_job(session: Session, job: Job, actor_id: int) -> bool:
 
 
 def claim_jobs(
-    session: Session, worker: str, *, max_running: int, per_user: int, memory_budget_mb: int
+    session: Session,
+    worker: str,
+    *,
+    max_running: int,
+    per_user: int,
+    memory_budget_mb: int,
+    batch: int,
 ) -> list[ClaimedJob]:
-    """Move as many QUEUED jobs to RUNNING as capacity and fairness allow; commits."""
+    """Move up to ``batch`` QUEUED jobs to RUNNING, as capacity and fairness allow; commits."""
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
     rows = session.execute(
         _CLAIM_SQL,
@@ -132,6 +140,7 @@ def claim_jobs(
             "max_running": max_running,
             "per_user": per_user,
             "memory_budget_mb": memory_budget_mb,
+            "batch": batch,
             "worker": worker,
             "now": utcnow(),
         },

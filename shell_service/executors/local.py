@@ -151,9 +151,13 @@ class LocalExecutor:
                 max_running=int(self.cfg["jobs.max_running"]),
                 per_user=int(self.cfg["jobs.max_running_per_user"]),
                 memory_budget_mb=self.memory_budget_mb,
+                batch=int(self.cfg["jobs.claim_batch"]),
             )
         for job in claimed:
             self._spawn(self._launch(job))
+        if claimed:
+            # There may be more: claim again (other workers take their share meanwhile).
+            self.wake()
 
     # ---- running -----------------------------------------------------------
     def job_files(self, job_id: str) -> JobFiles:

@@ -1,0 +1,157 @@
+"""The queue: claims never start a job twice, and users share the host fairly."""
+
+import datetime
+import threading
+
+import pytest
+from sqlalchemy import delete, select
+
+from baselayer.app.models import utcnow
+from shell_service import queue
+from shell_service.models import Job, JobEvent
+
+from ..factories import JobFactory, UserFactory
+from ..helpers import wait_for_job
+
+UNLIMITED = {"max_running": 10**6, "per_user": 10**6, "memory_budget_mb": 10**9, "batch": 1000}
+
+
+@pytest.fixture
+def paused_executor(server):
+    """The in-process executor claims nothing while a test drives the queue itself."""
+    jobs_cfg = server.cfg["jobs"]
+    saved = jobs_cfg["max_running"]
+    jobs_cfg["max_running"] = 0
+    yield
+    jobs_cfg["max_running"] = saved
+    server.executor.wake()
+
+
+def queued_jobs(user, count, start=None, **fields):
+    start = start or utcnow() - datetime.timedelta(hours=1)
+    return [
+        JobFactory(
+            submitter=user,
+            status="QUEUED",
+            queued_at=start + datetime.timedelta(milliseconds=i),
+            **fields,
+        )
+        for i in range(count)
+    ]
+
+
+def running_total(session_factory) -> int:
+    with session_factory() as session:
+        return sum(1 for _ in session.scalars(select(Job.id).where(Job.status == "RUNNING")))
+
+
+def remove_jobs(session_factory, ids):
+    with session_factory() as session:
+        session.execute(delete(Job).where(Job.id.in_(ids)))
+        session.commit()
+
+
+def test_four_claimers_start_each_of_500_jobs_exactly_once(session_factory, paused_executor):
+    jobs = queued_jobs(UserFactory(), 500)
+    claims: list[str] = []
+    claimers: set[int] = set()
+    lock = threading.Lock()
+
+    def claimer(n):
+        while True:
+            with session_factory() as session:
+                # Small batches, so the four claimers really interleave.
+                got = queue.claim_jobs(session, f"elsewhere:{n}", **{**UNLIMITED, "batch": 5})
+            if not got:
+                # Nothing left for this claimer: done once all are RUNNING.
+                with session_factory() as session:
+                    left = session.scalar(
+                        select(Job.id).where(
+                            Job.id.in_([j.id for j in jobs]), Job.status == "QUEUED"
+                        )
+                    )
+                if left is None:
+                    return
+                continue
+            with lock:
+                claims.extend(job.id for job in got)
+                claimers.add(n)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    mine = [c for c in claims if c in {j.id for j in jobs}]
+    assert len(mine) == 500
+    assert len(set(mine)) == 500
+    assert len(claimers) > 1
+    with session_factory() as session:
+        starts = session.scalars(
+            select(JobEvent.job_id).where(
+                JobEvent.job_id.in_([j.id for j in jobs]), JobEvent.to_status == "RUNNING"
+            )
+        ).all()
+    assert sorted(starts) == sorted(j.id for j in jobs)
+    remove_jobs(session_factory, [j.id for j in jobs])
+
+
+def test_a_users_single_job_starts_before_another_users_backlog(session_factory, paused_executor):
+    busy, newcomer = UserFactory(), UserFactory()
+    backlog = queued_jobs(busy, 200)
+    # The newcomer's job is the newest in the queue.
+    late = queued_jobs(newcomer, 1, start=utcnow())[0]
+    free = running_total(session_factory) + 2
+    with session_factory() as session:
+        got = queue.claim_jobs(session, "elsewhere:1", **{**UNLIMITED, "max_running": free})
+    assert {job.id for job in got} == {backlog[0].id, late.id}
+    remove_jobs(session_factory, [j.id for j in backlog] + [late.id])
+
+
+def test_priority_orders_a_users_own_jobs(session_factory, paused_executor):
+    user = UserFactory()
+    low = queued_jobs(user, 3)
+    high = JobFactory(submitter=user, status="QUEUED", queued_at=utcnow(), priority=10)
+    free = running_total(session_factory) + 1
+    with session_factory() as session:
+        got = queue.claim_jobs(session, "elsewhere:1", **{**UNLIMITED, "max_running": free})
+    assert [job.id for job in got] == [high.id]
+    remove_jobs(session_factory, [j.id for j in low] + [high.id])
+
+
+def test_per_user_limit_keeps_the_rest_queued(session_factory, paused_executor):
+    user = UserFactory()
+    jobs = queued_jobs(user, 5)
+    with session_factory() as session:
+        got = queue.claim_jobs(session, "elsewhere:1", **{**UNLIMITED, "per_user": 2})
+    mine = [job for job in got if job.id in {j.id for j in jobs}]
+    assert len(mine) == 2
+    remove_jobs(session_factory, [j.id for j in jobs] + [j.id for j in got])
+
+
+def test_memory_budget_limits_what_starts(session_factory, paused_executor):
+    user = UserFactory()
+    jobs = queued_jobs(user, 3, memory_mb=1000)
+    with session_factory() as session:
+        used = sum(session.scalars(select(Job.memory_mb).where(Job.status == "RUNNING")).all())
+        got = queue.claim_jobs(
+            session, "elsewhere:1", **{**UNLIMITED, "memory_budget_mb": used + 2500}
+        )
+    assert [job.id for job in got] == [jobs[0].id, jobs[1].id]
+    remove_jobs(session_factory, [j.id for j in jobs])
+
+
+def test_queued_jobs_wait_instead_of_being_refused(api, server):
+    saved = server.cfg["jobs"]["max_running_per_user"]
+    server.cfg["jobs"]["max_running_per_user"] = 1
+    try:
+        ids = [
+            api.post("/api/jobs", json={"code": "sleep 0.3", "execute": True}).json()["data"]["id"]
+            for _ in range(3)
+        ]
+        statuses = {api.get(f"/api/jobs/{i}").json()["data"]["status"] for i in ids}
+        assert "QUEUED" in statuses
+    finally:
+        server.cfg["jobs"]["max_running_per_user"] = saved
+    for job_id in ids:
+        assert wait_for_job(api, job_id)["status"] == "COMPLETE"
