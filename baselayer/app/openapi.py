@@ -7,6 +7,7 @@ into ``single:`` and ``multiple:`` sections.
 """
 
 import re
+from http import HTTPStatus
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -20,6 +21,14 @@ def openapi_path(pattern: str) -> str | None:
     """``/api/jobs/(?P<job_id>[^/]+)`` -> ``/api/jobs/{job_id}``; None if not documentable."""
     path = _NAMED_GROUP.sub(lambda m: "{" + m.group(1) + "}", pattern).rstrip("$")
     return None if re.search(r"[()\[\]*+?\\]", path) else path
+
+
+def with_response_descriptions(operation: dict) -> dict:
+    """OpenAPI requires a description on every response: default to the status phrase."""
+    for code, response in operation.get("responses", {}).items():
+        if "description" not in response:
+            response["description"] = HTTPStatus(int(code)).phrase
+    return operation
 
 
 def build_spec(
@@ -73,7 +82,7 @@ def build_spec(
             if "single" in doc or "multiple" in doc:
                 doc = doc.get("single" if is_item else "multiple")
             if doc:
-                operations[method] = doc
+                operations[method] = with_response_descriptions(doc)
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"{(\w+)}", path)
