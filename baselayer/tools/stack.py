@@ -5,31 +5,23 @@ config (and so run_dir, log_dir, ports) comes from ``load_config()``, which
 honours ``$BASELAYER_CONFIG``: ``make test`` runs its own stack beside ``make run``'s.
 """
 
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from baselayer.app.config import Config, load_config
 
-from .embedded_postgres import ClusterError, prepare_cluster, stop_orphan_server, temporary_server
+from .embedded_postgres import ClusterError, prepare_cluster, temporary_server
+from .errors import StackError
 from .layout import StackLayout, stack_layout
 from .migrate import ensure_database, wait_for_server
+from .orphans import stop_orphans
 from .prepare_dirs import prepare_dirs
-from .processes import (
-    pids_with_command,
-    process_runs,
-    read_pidfile,
-    signal_pidfile_process,
-    terminate,
-)
+from .processes import process_runs, read_pidfile
+from .readiness import START_TIMEOUT, base_url, wait_until_up
 from .render_configs import render_nginx_conf, render_supervisord_conf, write_if_changed
 from .supervisor_control import (
     is_responsive,
-    process_states,
     shutdown_supervisord,
     start_supervisord,
     supervisorctl,
@@ -45,16 +37,7 @@ from .system_deps import (
 from .system_user import ensure_system_user
 from .watch_logs import print_log_tails
 
-START_TIMEOUT = 90
-#: As in baselayer/services/status_server/supervisor.conf.tmpl.
-STATUS_SERVER_MODULE = "baselayer.services.status_server.status_server"
 STOP_TIMEOUT = 45
-#: Hosts that mean "every interface": we probe them on loopback.
-WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
-
-
-class StackError(RuntimeError):
-    """The stack could not be set up, started or stopped."""
 
 
 def set_up(cfg: Config) -> tuple[StackLayout, Path | None, Path]:
@@ -110,40 +93,6 @@ def write_configs(
     return nginx_changed
 
 
-def our_python_programs(cfg: Config, layout: StackLayout) -> list[list[str]]:
-    """The exact command lines supervisord gives this stack's Python programs."""
-    python = str(layout.python)
-    app_port = int(cfg["server.app_port"])
-    return [
-        [python, "-m", "baselayer.tools.migrate"],
-        [python, "-m", STATUS_SERVER_MODULE, "--port", str(cfg["server.status_port"])],
-        *(
-            [python, "-m", cfg["app.server_module"], "--port", str(app_port + worker)]
-            for worker in range(int(cfg["server.processes"]))
-        ),
-    ]
-
-
-def stop_orphans(cfg: Config, layout: StackLayout) -> bool:
-    """Stop this stack's programs that outlived their supervisord (e.g. it was killed).
-
-    Returns
-    -------
-    bool
-        Whether there were any.
-    """
-    nginx_pid = signal_pidfile_process(layout.nginx_pidfile, "nginx", signal.SIGTERM, timeout=10)
-    if nginx_pid:
-        print(f"Stopped NGINX (pid {nginx_pid}), left running without supervisord", flush=True)
-    orphans = [pid for argv in our_python_programs(cfg, layout) for pid in pids_with_command(argv)]
-    if orphans:
-        print(f"Stopping programs left running without supervisord: {orphans}", flush=True)
-        terminate(orphans, timeout=10)
-    # Last, as supervisord would: the others may be its clients.
-    postgres_pid = stop_orphan_server(layout)
-    return bool(nginx_pid or orphans or postgres_pid)
-
-
 def update_running_supervisord(layout: StackLayout, nginx_changed: bool) -> None:
     """Apply changed program definitions and start whatever is not running."""
     supervisorctl(layout, "reread")
@@ -154,58 +103,6 @@ def update_running_supervisord(layout: StackLayout, nginx_changed: bool) -> None
             print(line)
     if nginx_changed:
         supervisorctl(layout, "signal", "HUP", "nginx")
-
-
-def probe_host(cfg: Config) -> str:
-    """Where to reach NGINX from this host (loopback when it listens on every interface)."""
-    host = str(cfg.get("server.host") or "")
-    return WILDCARD_HOSTS.get(host, host)
-
-
-def base_url(cfg: Config) -> str:
-    host = probe_host(cfg)
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{cfg['server.port']}"
-
-
-def http_status(url: str) -> int | None:
-    """The HTTP status ``url`` answers with, None when nothing answers."""
-    # Bypass any http_proxy from the environment: this is our own loopback.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=3) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, OSError):
-        return None
-
-
-def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEOUT) -> None:
-    """Wait until ``/api/sysinfo`` answers 200 through NGINX.
-
-    Raises
-    ------
-    StackError
-        On timeout, or as soon as a program fails for good (FATAL) or supervisord exits.
-    """
-    url = f"{base_url(cfg)}/api/sysinfo"
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        status = http_status(url)
-        if status == 200:
-            return
-        failed = [name for name, state in process_states(layout).items() if state == "FATAL"]
-        if failed:
-            raise StackError(f"{', '.join(failed)} failed to start (FATAL; see the logs above)")
-        if supervisord_pid(layout) is None:
-            raise StackError("supervisord exited (see the logs above)")
-        time.sleep(0.5)
-    raise StackError(
-        f"{url} did not answer 200 within {timeout:.0f} s (last: {status or 'no answer'})"
-    )
 
 
 def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:

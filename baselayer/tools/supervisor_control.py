@@ -6,6 +6,7 @@ import subprocess
 import time
 import xmlrpc.client
 
+from .errors import StackError
 from .layout import StackLayout
 from .processes import process_runs, read_pidfile, wait_until_gone
 
@@ -54,14 +55,20 @@ def supervisorctl(
 
 
 def start_supervisord(layout: StackLayout, timeout: float = 15) -> None:
-    """Start supervisord (it daemonizes) and wait until it answers."""
-    subprocess.run(
-        [str(layout.venv_bin / "supervisord"), "-c", str(layout.supervisord_conf)], check=True
-    )
+    """Start supervisord (it daemonizes) and wait until it answers.
+
+    Raises
+    ------
+    StackError
+        When it fails to start (its error is on stderr) or does not answer in time.
+    """
+    command = [str(layout.venv_bin / "supervisord"), "-c", str(layout.supervisord_conf)]
+    if subprocess.run(command).returncode != 0:
+        raise StackError(f"supervisord did not start ({layout.supervisord_conf})")
     deadline = time.monotonic() + timeout
     while not is_responsive(layout):
         if time.monotonic() > deadline:
-            raise RuntimeError(
+            raise StackError(
                 f"supervisord did not answer on {layout.supervisor_socket} within {timeout:.0f} s"
             )
         time.sleep(0.1)

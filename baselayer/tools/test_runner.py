@@ -11,7 +11,8 @@ import sys
 
 from baselayer.app.config import CONFIG_ENV, load_config
 
-from .stack import StackError, start_or_explain, stop_stack
+from .errors import StackError
+from .stack import start_or_explain, stop_stack
 
 TEST_CONFIG = "tests/config.test.yaml"
 #: pytest's exit code when it collected no tests: a suite that tests nothing fails.

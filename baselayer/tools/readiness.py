@@ -1,0 +1,67 @@
+"""Is the stack up? ``/api/sysinfo`` answering 200 through NGINX says so."""
+
+import time
+import urllib.error
+import urllib.request
+
+from baselayer.app.config import Config
+
+from .errors import StackError
+from .layout import StackLayout
+from .supervisor_control import process_states, supervisord_pid
+
+START_TIMEOUT = 90
+#: Hosts that mean "every interface": we probe them on loopback.
+WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
+
+
+def probe_host(cfg: Config) -> str:
+    """Where to reach NGINX from this host (loopback when it listens on every interface)."""
+    host = str(cfg.get("server.host") or "")
+    return WILDCARD_HOSTS.get(host, host)
+
+
+def base_url(cfg: Config) -> str:
+    host = probe_host(cfg)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{cfg['server.port']}"
+
+
+def http_status(url: str) -> int | None:
+    """The HTTP status ``url`` answers with, None when nothing answers."""
+    # Bypass any http_proxy from the environment: this is our own loopback.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=3) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEOUT) -> None:
+    """Wait until ``/api/sysinfo`` answers 200 through NGINX.
+
+    Raises
+    ------
+    StackError
+        On timeout, or as soon as a program fails for good (FATAL) or supervisord exits.
+    """
+    url = f"{base_url(cfg)}/api/sysinfo"
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = http_status(url)
+        if status == 200:
+            return
+        failed = [name for name, state in process_states(layout).items() if state == "FATAL"]
+        if failed:
+            raise StackError(f"{', '.join(failed)} failed to start (FATAL; see the logs above)")
+        if supervisord_pid(layout) is None:
+            raise StackError("supervisord exited (see the logs above)")
+        time.sleep(0.5)
+    raise StackError(
+        f"{url} did not answer 200 within {timeout:.0f} s (last: {status or 'no answer'})"
+    )
