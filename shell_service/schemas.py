@@ -266,6 +266,10 @@ class NewToken(Schema):
 class Sysinfo(Schema):
     version = fields.String(required=True)
     jobs_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    isolation = fields.Dict(
+        required=True,
+        metadata={"description": "per_job_uid, cgroups (version and controllers), rlimits"},
+    )
 
 
 # Success envelopes, one per response shape, named for the docs.

@@ -98,6 +98,19 @@ class InProcessServer:
         assert self.ready.wait(30), "in-process server did not start"
         return self
 
+    def stop(self):
+        """End jobs still running, so no test leaves processes behind."""
+
+        async def end_jobs():
+            await asyncio.gather(
+                *(
+                    self.executor.terminate(job.uid, job.wrapper_pid, grace=1.0)
+                    for job in list(self.executor.watching.values())
+                )
+            )
+
+        asyncio.run_coroutine_threadsafe(end_jobs(), self.loop).result(30)
+
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
@@ -105,7 +118,9 @@ class InProcessServer:
 
 @pytest.fixture(scope="session")
 def server(cfg, session_factory, engine):
-    return InProcessServer(cfg, session_factory).start()
+    server = InProcessServer(cfg, session_factory).start()
+    yield server
+    server.stop()
 
 
 class Client:

@@ -23,9 +23,11 @@ def create_job(client, code: str, **fields) -> str:
     return response.json()["data"]["id"]
 
 
-def run_job(client, code: str, timeout: float = 30, **fields) -> dict:
-    """Create, execute and wait for a job; returns it finished."""
+def run_job(client, code: str, wait: float = 30, **fields) -> dict:
+    """Create, execute and wait up to ``wait`` seconds for a job; returns it finished.
+
+    ``fields`` are the job's options (``timeout`` among them)."""
     job_id = create_job(client, code, **fields)
     response = client.post(f"/api/jobs/{job_id}/execute")
     assert response.status_code == 200, response.text
-    return wait_for_job(client, job_id, timeout)
+    return wait_for_job(client, job_id, wait)

@@ -1,11 +1,21 @@
 # Runs one job and records how it ended, whether or not the app worker that
 # started it is still there. Runs as root (or the service's user) in its own
 # session; the job itself runs as its own unprivileged user.
-# usage: sh job_wrapper.sh JOB_DIR COMMAND [ARG...]
+# usage: sh job_wrapper.sh JOB_DIR CGROUP_PROCS COMMAND [ARG...]
+#   CGROUP_PROCS: cgroup.procs files to join, separated by ':', or '-' for none.
 # stdin, stdout and stderr are already the job's files.
 job_dir=$1
-shift
+cgroup_procs=$2
+shift 2
 echo $$ > "$job_dir/wrapper.pid"
+if [ "$cgroup_procs" != "-" ]; then
+    # Join the job's cgroups before starting it, so all it forks is inside.
+    IFS=:
+    for procs in $cgroup_procs; do
+        echo $$ > "$procs" || exit 125
+    done
+    unset IFS
+fi
 # Writes past the file-size limit then fail (the output is dropped) instead of
 # killing the job; an ignored signal stays ignored in the job's processes.
 trap '' XFSZ

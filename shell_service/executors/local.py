@@ -28,6 +28,7 @@ from .. import queue
 from ..job_states import JobStatus
 from ..models import Job
 from ..queue import ClaimedJob, JobOutput
+from .cgroups import JobCgroup, detect
 from .job_files import JobFiles, usable_jobs_dir
 from .processes import (
     Limits,
@@ -54,6 +55,7 @@ class RunningJob:
     files: JobFiles
     uid: int | None
     deadline: datetime.datetime
+    cgroup: JobCgroup | None = None
     wrapper_pid: int | None = None
     timed_out: bool = False
 
@@ -84,6 +86,7 @@ class LocalExecutor:
         self.per_job_uid = os.geteuid() == 0
         self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.per_job_uid)
         self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
+        self.cgroups = detect() if self.per_job_uid else None
         self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
         self._listen_conn = None
@@ -166,6 +169,17 @@ class LocalExecutor:
     def job_uid(self, number: int) -> int | None:
         return int(self.cfg["jobs.uid_base"]) + number if self.per_job_uid else None
 
+    def job_cgroup(self, job_id: str) -> JobCgroup | None:
+        return JobCgroup(self.cgroups, job_id) if self.cgroups else None
+
+    def isolation(self) -> dict:
+        """What protects the host from jobs here (reported by /api/sysinfo)."""
+        return {
+            "per_job_uid": self.per_job_uid,
+            "cgroups": self.cgroups.describe() if self.cgroups else None,
+            "rlimits": True,
+        }
+
     def limits(self, job: ClaimedJob) -> Limits:
         return Limits(
             cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
@@ -179,15 +193,20 @@ class LocalExecutor:
             files=self.job_files(job.id),
             uid=self.job_uid(job.number),
             deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
+            cgroup=self.job_cgroup(job.id),
         )
         self.watching[job.id] = running
         try:
             running.files.prepare(job.code, job.stdin, running.uid)
+            limits = self.limits(job)
+            if running.cgroup:
+                running.cgroup.create(job.memory_mb, job.cpus, limits.processes)
             process = await start_wrapper(
                 running.files,
                 job_command(job.shell, list(job.args), running.uid),
                 job_environment(job.id, running.files, dict(job.env)),
-                self.limits(job),
+                limits,
+                running.cgroup.procs_files if running.cgroup else [],
             )
         except Exception as exc:  # the service, not the script, failed
             log.exception("Could not start job %s", job.id)
@@ -239,8 +258,12 @@ class LocalExecutor:
             status = JobStatus.COMPLETE
         else:
             status = JobStatus.FAILED
-            if code > 128:
+            if running.cgroup and running.cgroup.out_of_memory():
+                message = "killed: out of memory (the job's memory_mb limit)"
+            elif code > 128:
                 message = f"killed by signal {code - 128} ({signal_name(code - 128)})"
+                if code - 128 == signal.SIGXCPU:
+                    message += ": CPU time limit reached"
         # Truncated: the row's copy is shorter than the output, or the file hit its cap.
         max_log = int(self.cfg["jobs.max_log_bytes"])
         truncated = {"stdout": stdout_cut, "stderr": stderr_cut}
@@ -251,6 +274,8 @@ class LocalExecutor:
                 message = f"{message}; {note}" if message else note
         output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
         self._finish(running.id, status, output, message)
+        if running.cgroup:
+            running.cgroup.remove()
 
     def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
         with self.session_factory() as session:
@@ -311,6 +336,7 @@ class LocalExecutor:
                 files=files,
                 uid=self.job_uid(job.number),
                 deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
+                cgroup=self.job_cgroup(job.id),
                 wrapper_pid=job.pid or files.read_wrapper_pid(),
             )
             if files.read_exit_status() is not None:

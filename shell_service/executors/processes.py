@@ -71,9 +71,14 @@ def job_environment(job_id: str, files: JobFiles, extra: dict[str, str]) -> dict
 
 
 async def start_wrapper(
-    files: JobFiles, command: list[str], env: dict[str, str], limits: Limits
+    files: JobFiles,
+    command: list[str],
+    env: dict[str, str],
+    limits: Limits,
+    cgroup_procs: list[Path] = (),
 ) -> asyncio.subprocess.Process:
     """The wrapper in a new session, its stdio the job's files, cwd the job's work dir."""
+    cgroups = ":".join(str(p) for p in cgroup_procs) or "-"
     with (
         open(files.stdin, "rb") as stdin,
         open(files.stdout, "wb") as stdout,
@@ -83,6 +88,7 @@ async def start_wrapper(
             "/bin/sh",
             str(WRAPPER),
             str(files.root),
+            cgroups,
             *command,
             cwd=files.work,
             stdin=stdin,

@@ -12,7 +12,9 @@ class SysinfoHandler(BaseHandler):
         """
         ---
         summary: Service health
-        description: The version and how many jobs are in each state. No token needed.
+        description: |
+          The version, how many jobs are in each state, and which isolation layers
+          this host gives jobs. No token needed.
         tags: [system]
         responses:
           200:
@@ -22,5 +24,6 @@ class SysinfoHandler(BaseHandler):
             {
                 "version": self.settings["version"],
                 "jobs_by_status": queue.count_by_status(self.session),
+                "isolation": self.settings["executor"].isolation(),
             }
         )

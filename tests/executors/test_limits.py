@@ -1,0 +1,60 @@
+"""Limits from a job's resources: a job that passes one is stopped and told which."""
+
+import os
+import shutil
+
+import pytest
+
+from ..helpers import run_job
+
+needs_python = pytest.mark.skipif(not shutil.which("python3"), reason="python3 is not installed")
+
+
+@pytest.fixture
+def cgroups(server):
+    if server.executor.cgroups is None:
+        pytest.skip("this host gives the service no writable cgroup memory controller")
+    return server.executor.cgroups
+
+
+@needs_python
+def test_job_over_its_memory_is_killed_as_out_of_memory(api, cgroups):
+    job = run_job(
+        api, "import time; b = bytearray(200 * 2**20); time.sleep(1)", shell="python3", memory_mb=64
+    )
+    assert job["status"] == "FAILED"
+    assert "out of memory" in job["status_message"]
+
+
+@needs_python
+def test_job_within_its_memory_completes(api, cgroups):
+    job = run_job(api, "b = bytearray(20 * 2**20); print(len(b))", shell="python3", memory_mb=256)
+    assert job["status"] == "COMPLETE"
+
+
+def test_sysinfo_reports_the_isolation_layers(api, server):
+    isolation = api.get("/api/sysinfo").json()["data"]["isolation"]
+    assert isolation["per_job_uid"] is (os.geteuid() == 0)
+    assert isolation["rlimits"] is True
+    detected = server.executor.cgroups
+    assert isolation["cgroups"] == (detected.describe() if detected else None)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the process limit is per uid, and per-job uids need root"
+)
+def test_fork_bomb_is_stopped_by_the_process_limit(api):
+    job = run_job(
+        api, "i=0; while [ $i -lt 2000 ]; do sleep 3 & i=$((i+1)); done; wait", timeout=30
+    )
+    assert job["status"] == "FAILED"
+    assert "fork" in job["stderr"].lower() or "resource" in job["stderr"].lower()
+    assert api.get("/api/sysinfo").status_code == 200
+
+
+def test_cpu_time_limit_names_the_limit(api):
+    # A 1-second timeout gives 1 CPU-second; a busy loop reaches it about as the clock does.
+    job = run_job(api, "while :; do :; done", timeout=1, cpus=1)
+    assert job["status"] in ("FAILED", "TIMED_OUT")
+    if job["status"] == "FAILED":
+        assert "CPU time limit" in job["status_message"]
