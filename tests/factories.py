@@ -9,7 +9,7 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from baselayer.app.auth import hash_secret
-from baselayer.app.models import ADMIN_ACL, ADMIN_ROLE, ACL, Role, Token, User
+from baselayer.app.models import ACL, ADMIN_ACL, ADMIN_ROLE, Role, Token, User
 from shell_service.models import Job
 
 

@@ -57,7 +57,9 @@ def supervisorctl(cfg):
     def run(*args):
         return subprocess.run(
             [os.path.join(bindir, "supervisorctl"), "-c", str(conf), *args],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     return run
