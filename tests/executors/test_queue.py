@@ -1,5 +1,6 @@
 """The queue: claims never start a job twice, and users share the host fairly."""
 
+import asyncio
 import datetime
 import threading
 
@@ -22,6 +23,9 @@ def paused_executor(server):
     jobs_cfg = server.cfg["jobs"]
     saved = jobs_cfg["max_running"]
     jobs_cfg["max_running"] = 0
+    # Claims run on the server's loop: once this no-op has run there, no claim
+    # that read the old limit is still in flight.
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), server.loop).result(10)
     yield
     jobs_cfg["max_running"] = saved
     server.executor.wake()
