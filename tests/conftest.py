@@ -150,6 +150,20 @@ class Client:
 
 
 @pytest.fixture
+def paused_executor(server):
+    """The in-process executor claims nothing while a test drives the queue itself."""
+    jobs_cfg = server.cfg["jobs"]
+    saved = jobs_cfg["max_running"]
+    jobs_cfg["max_running"] = 0
+    # Claims run on the server's loop: once this no-op has run there, no claim
+    # that read the old limit is still in flight.
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), server.loop).result(10)
+    yield
+    jobs_cfg["max_running"] = saved
+    server.executor.wake()
+
+
+@pytest.fixture
 def user_token():
     return factories.TokenFactory()
 

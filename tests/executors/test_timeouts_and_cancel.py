@@ -96,22 +96,19 @@ def test_cancel_running_job_kills_the_tree_within_two_seconds(api, no_stray_slee
     )
 
 
-def test_cancel_ready_and_queued_jobs(api, server):
+def test_cancel_ready_and_queued_jobs(api, server, paused_executor):
     ready = create_job(api, "echo never")
     assert api.post(f"/api/jobs/{ready}/cancel").json()["data"]["status"] == "CANCELLED"
     assert api.get(f"/api/jobs/{ready}").json()["data"]["status"] == "CANCELLED"
     assert api.post(f"/api/jobs/{ready}/execute").status_code == 409
 
-    cap = server.cfg["jobs"]["max_running"]
-    server.cfg["jobs"]["max_running"] = 0  # nothing may start: the job stays QUEUED
-    try:
-        queued = create_job(api, "echo never", execute=True)
-        assert api.get(f"/api/jobs/{queued}").json()["data"]["status"] == "QUEUED"
-        assert api.post(f"/api/jobs/{queued}/cancel").status_code == 200
-    finally:
-        server.cfg["jobs"]["max_running"] = cap
+    # The executor is paused: the job stays QUEUED.
+    queued = create_job(api, "echo never", execute=True)
+    assert api.get(f"/api/jobs/{queued}").json()["data"]["status"] == "QUEUED"
+    assert api.post(f"/api/jobs/{queued}/cancel").status_code == 200
+    server.cfg["jobs"]["max_running"] = 64  # resume: the cancelled job must still not start
     server.executor.wake()
-    time.sleep(0.3)
+    time.sleep(0.5)
     job = api.get(f"/api/jobs/{queued}").json()["data"]
     assert job["status"] == "CANCELLED"
     assert job["started_at"] is None
