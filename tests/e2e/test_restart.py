@@ -1,0 +1,80 @@
+"""Restart safety: jobs outlive the app workers (and the whole stack) that started them."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from ..helpers import create_job, wait_for_job
+
+
+def job_ids(client, count, code, **fields):
+    return [create_job(client, code, execute=True, **fields) for _ in range(count)]
+
+
+def wait_all_running(client, ids, timeout=30):
+    for job_id in ids:
+        wait_for_job(client, job_id, timeout=timeout, statuses={"RUNNING"})
+
+
+def wait_until_answering(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/api/sysinfo", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not come back within {timeout} s")
+
+
+def app_worker_pids(supervisorctl) -> list[int]:
+    """Pids of the running app workers, from `supervisorctl status`."""
+    pids = []
+    for line in supervisorctl("status").stdout.splitlines():
+        words = line.replace(",", " ").split()
+        if words and words[0].startswith("app:") and "RUNNING" in words:
+            pids.append(int(words[words.index("pid") + 1]))
+    return pids
+
+
+def test_sigkill_of_every_app_worker_loses_no_job(stack, stack_admin, supervisorctl):
+    done_ids = job_ids(stack_admin, 20, "sleep 5; echo done")
+    failing = create_job(stack_admin, "sleep 4; exit 3", execute=True)
+    timed = create_job(stack_admin, "sleep 60", timeout=8, execute=True)
+    to_cancel = create_job(stack_admin, "sleep 60", execute=True)
+    wait_all_running(stack_admin, done_ids + [failing, timed, to_cancel])
+
+    pids = app_worker_pids(supervisorctl)
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    wait_until_answering(stack)  # supervisor restarts them
+
+    assert stack_admin.post(f"/api/jobs/{to_cancel}/cancel").status_code == 200
+    for job_id in done_ids:
+        job = wait_for_job(stack_admin, job_id, timeout=40)
+        assert (job["status"], job["return_code"], job["stdout"]) == ("COMPLETE", 0, "done\n")
+    job = wait_for_job(stack_admin, failing, timeout=40)
+    assert (job["status"], job["return_code"]) == ("FAILED", 3)
+    assert wait_for_job(stack_admin, timed, timeout=40)["status"] == "TIMED_OUT"
+    assert wait_for_job(stack_admin, to_cancel, timeout=10)["status"] == "CANCELLED"
+    assert not set(app_worker_pids(supervisorctl)) & set(pids)
+
+
+def test_stop_and_start_of_the_whole_stack_loses_no_job(stack, stack_admin):
+    ids = job_ids(stack_admin, 5, "sleep 6; echo survived")
+    wait_all_running(stack_admin, ids)
+    tool = [sys.executable, "-m", "baselayer.tools.stack"]
+    stopped = subprocess.run([*tool, "stop"], capture_output=True, text=True, timeout=120)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    started = subprocess.run([*tool, "start"], capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    wait_until_answering(stack)
+    for job_id in ids:
+        job = wait_for_job(stack_admin, job_id, timeout=40)
+        assert (job["status"], job["return_code"], job["stdout"]) == ("COMPLETE", 0, "survived\n")
