@@ -110,7 +110,8 @@ def postgres_is_embedded(cfg) -> bool:
 
 
 def ensure_system_deps(cfg) -> Path | None:
-    """Make sure NGINX (and, when embedded, the PostgreSQL server) is installed.
+    """Make sure NGINX (and, when embedded, the PostgreSQL server) is installed,
+    and the commands config ``app.system_commands`` names.
 
     Parameters
     ----------
@@ -130,6 +131,9 @@ def ensure_system_deps(cfg) -> Path | None:
     missing = []
     if find_nginx() is None:
         missing.append("nginx")
+    for command, package in (cfg.get("app.system_commands") or {}).items():
+        if shutil.which(command) is None and package not in missing:
+            missing.append(package)
     if embedded and find_postgres_bindir() is None:
         missing.append("postgresql")
     if missing:

@@ -12,6 +12,7 @@ import asyncio
 import datetime
 import logging
 import os
+import shutil
 import signal
 import socket
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from .cgroups import JobCgroup, detect
 from .job_files import JobFiles, usable_jobs_dir
 from .processes import (
     Limits,
+    bwrap_sandbox,
     job_command,
     job_environment,
     signal_job,
@@ -87,6 +89,11 @@ class LocalExecutor:
         self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.per_job_uid)
         self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
         self.cgroups = detect() if self.per_job_uid else None
+        self.sandbox = cfg["jobs.sandbox"] or None
+        if self.sandbox not in (None, "bwrap"):
+            raise SystemExit(f"jobs.sandbox must be empty or 'bwrap', not {self.sandbox!r}")
+        if self.sandbox == "bwrap" and not shutil.which("bwrap"):
+            raise SystemExit("jobs.sandbox is 'bwrap' but bwrap is not installed")
         self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
         self._listen_conn = None
@@ -172,12 +179,16 @@ class LocalExecutor:
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
         return JobCgroup(self.cgroups, job_id) if self.cgroups else None
 
+    def sandbox_prefix(self, files: JobFiles) -> list[str]:
+        return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
+
     def isolation(self) -> dict:
         """What protects the host from jobs here (reported by /api/sysinfo)."""
         return {
             "per_job_uid": self.per_job_uid,
             "cgroups": self.cgroups.describe() if self.cgroups else None,
             "rlimits": True,
+            "sandbox": self.sandbox,
         }
 
     def limits(self, job: ClaimedJob) -> Limits:
@@ -203,7 +214,9 @@ class LocalExecutor:
                 running.cgroup.create(job.memory_mb, job.cpus, limits.processes)
             process = await start_wrapper(
                 running.files,
-                job_command(job.shell, list(job.args), running.uid),
+                job_command(
+                    job.shell, list(job.args), running.uid, self.sandbox_prefix(running.files)
+                ),
                 job_environment(job.id, running.files, dict(job.env)),
                 limits,
                 running.cgroup.procs_files if running.cgroup else [],

@@ -41,10 +41,30 @@ def available_shells(names: list[str]) -> list[str]:
     return [name for name in names if shutil.which(name, path=BASE_PATH)]
 
 
-def job_command(shell: str, args: list[str], uid: int | None) -> list[str]:
-    """The command the wrapper runs: the shell on the script, as the job's uid if given."""
+def bwrap_sandbox(files: JobFiles, jobs_dir: Path) -> list[str]:
+    """bubblewrap: no network, the system read-only, a private /tmp, and of the
+    jobs directory only the job's own work directory."""
+    work = str(files.work)
+    return [
+        shutil.which("bwrap") or "bwrap",
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--tmpfs", "/tmp",
+        "--tmpfs", str(jobs_dir),
+        "--bind", work, work,
+        "--chdir", work,
+        "--unshare-net", "--unshare-ipc", "--unshare-uts",
+        "--new-session",
+        "--",
+    ]  # fmt: skip
+
+
+def job_command(shell: str, args: list[str], uid: int | None, sandbox: list[str] = ()) -> list[str]:
+    """The command the wrapper runs: the shell on the script, as the job's uid if
+    given, inside the sandbox if given."""
     shell_path = shutil.which(shell, path=BASE_PATH) or shell
-    command = [shell_path, "./script", *args]
+    command = [*sandbox, shell_path, "./script", *args]
     if uid is None:
         return command
     return [
