@@ -191,9 +191,11 @@ def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
     """
     app_port = int(cfg["server.app_port"])
     app_servers = "\n".join(
-        # A failed worker is skipped for a second only, so a restarted one is back fast
-        # (a refused connection to a dead one costs next to nothing).
-        f"        server 127.0.0.1:{app_port + worker} max_fails=1 fail_timeout=1s;"
+        # Never marked failed: each NGINX worker process keeps its own failure
+        # memory, and one that saw the app workers refuse at start-up sent whole
+        # bursts to the status server seconds later. A refused connection to a
+        # dead worker costs next to nothing, and the next server is tried at once.
+        f"        server 127.0.0.1:{app_port + worker} max_fails=0;"
         for worker in range(int(cfg["server.processes"]))
     )
     user = layout.service_user
