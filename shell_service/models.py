@@ -66,9 +66,9 @@ class Job(Base):
     queued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-    # Which app worker runs it ("host:pid") and the process id of the job.
+    # Which app worker watches it: "host:pid". (The job's own process id is in
+    # its directory, written by its wrapper.)
     worker: Mapped[str | None] = mapped_column(String(255))
-    pid: Mapped[int | None] = mapped_column(Integer)
 
     submitter: Mapped[User] = relationship(lazy="raise")
     events: Mapped[list["JobEvent"]] = relationship(

@@ -151,11 +151,6 @@ def claim_jobs(
     return [ClaimedJob(**row._asdict()) for row in rows]
 
 
-def set_pid(session: Session, job_id: str, pid: int) -> None:
-    session.execute(update(Job).where(Job.id == job_id).values(pid=pid))
-    session.commit()
-
-
 @dataclass(frozen=True)
 class JobOutput:
     return_code: int | None = None

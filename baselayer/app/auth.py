@@ -6,7 +6,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Token, User
+from .models import Token, User, permission_ids
 
 
 def hash_secret(secret: str) -> str:
@@ -31,5 +31,13 @@ def user_for_header(session: Session, header: str | None) -> User | None:
     secret = secret.strip()
     if scheme.lower() != "token" or not secret:
         return None
-    token = session.scalar(select(Token).where(Token.secret_hash == hash_secret(secret)))
-    return token.user if token else None
+    row = session.execute(
+        select(User, permission_ids(User.id))
+        .join(Token, Token.user_id == User.id)
+        .where(Token.secret_hash == hash_secret(secret))
+    ).first()
+    if row is None:
+        return None
+    user, permissions = row
+    user.loaded_permissions = set(permissions)
+    return user

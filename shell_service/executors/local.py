@@ -226,9 +226,8 @@ class LocalExecutor:
             self.watching.pop(job.id, None)
             self._finish(job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}")
             return
+        # The wrapper records its pid in its directory (wrapper.pid) for adopters.
         running.wrapper_pid = process.pid
-        with self.session_factory() as session:
-            queue.set_pid(session, job.id, process.pid)
         await self._watch(running, process)
 
     async def _watch(self, running: RunningJob, process=None) -> None:
@@ -314,7 +313,7 @@ class LocalExecutor:
         if not (job.worker or "").startswith(f"{self.host}:"):
             return  # another host's job: its own workers' adoption loop cannot see this
         uid = self.job_uid(job.number)
-        pid = job.pid or self.job_files(job.id).read_wrapper_pid()
+        pid = self.job_files(job.id).read_wrapper_pid()
         self._spawn(self.terminate(uid, pid, grace=1.0))
 
     # ---- adopting orphans --------------------------------------------------
@@ -350,7 +349,7 @@ class LocalExecutor:
                 uid=self.job_uid(job.number),
                 deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
                 cgroup=self.job_cgroup(job.id),
-                wrapper_pid=job.pid or files.read_wrapper_pid(),
+                wrapper_pid=files.read_wrapper_pid(),
             )
             if files.read_exit_status() is not None:
                 self._record_end(running, None)

@@ -48,9 +48,6 @@ def start_orphan_wrapper(server, job, files) -> subprocess.Popen:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-    session = JobFactory._meta.sqlalchemy_session
-    session.get(type(job), job.id).pid = wrapper.pid
-    session.commit()
     return wrapper
 
 
