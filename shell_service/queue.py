@@ -101,9 +101,15 @@ def notify(session: Session) -> None:
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-def create_job(session: Session, job: Job, actor_id: int) -> Job:
+def create_job(session: Session, job: Job, actor_id: int, submit: bool = False) -> Job:
+    """Add a READY job; with ``submit``, QUEUED at once (one round trip, not two)."""
     session.add(job)
     add_event(session, job.id, None, JobStatus.READY, actor_id, "created")
+    if submit:
+        job.status = JobStatus.QUEUED
+        job.queued_at = utcnow()
+        add_event(session, job.id, JobStatus.READY, JobStatus.QUEUED, actor_id, "submitted")
+        notify(session)
     return job
 
 
@@ -167,7 +173,9 @@ def finish_job(
     output: JobOutput | None = None,
     message: str | None = None,
 ) -> bool:
-    """RUNNING -> a final state, with the job's output; commits and wakes claimers.
+    """RUNNING -> a final state, with the job's output; commits.
+
+    No NOTIFY: the worker that ends a job claims the next one itself.
 
     A job cancelled while it ran is CANCELLED already: it keeps that state and
     gets its output. Returns whether this call ended the job.
@@ -194,7 +202,6 @@ def finish_job(
             f"exit code {output.return_code}" if output.return_code is not None else None
         )
         add_event(session, job_id, JobStatus.RUNNING, status, None, detail)
-        notify(session)
     else:
         session.execute(
             update(Job)
@@ -226,7 +233,6 @@ def cancel_job(session: Session, job_id: str, actor_id: int) -> str | None:
         )
     )
     add_event(session, job_id, previous, JobStatus.CANCELLED, actor_id, "cancelled")
-    notify(session)
     session.commit()
     return previous
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import resource
 import shutil
 import signal
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-job rlimits; they are set on the wrapper and inherited by the job."""
+    """Per-job rlimits; the wrapper sets them on itself and the job inherits them."""
 
     cpu_seconds: int
     address_space_bytes: int
@@ -24,16 +23,18 @@ class Limits:
     processes: int = 512
     open_files: int = 1024
 
-    def apply(self) -> None:
-        for which, value in (
-            (resource.RLIMIT_CPU, self.cpu_seconds),
-            (resource.RLIMIT_AS, self.address_space_bytes),
-            (resource.RLIMIT_FSIZE, self.file_size_bytes),
-            (resource.RLIMIT_NPROC, self.processes),
-            (resource.RLIMIT_NOFILE, self.open_files),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(which, (value, value))
+    def prlimit_options(self) -> str:
+        """The limits as ``prlimit`` options (soft = hard), one argument for the wrapper."""
+        return " ".join(
+            [
+                f"--cpu={self.cpu_seconds}",
+                f"--as={self.address_space_bytes}",
+                f"--fsize={self.file_size_bytes}",
+                f"--nproc={self.processes}",
+                f"--nofile={self.open_files}",
+                "--core=0",
+            ]
+        )
 
 
 def available_shells(names: list[str]) -> list[str]:
@@ -109,6 +110,7 @@ async def start_wrapper(
             str(WRAPPER),
             str(files.root),
             cgroups,
+            limits.prlimit_options(),
             *command,
             cwd=files.work,
             stdin=stdin,
@@ -116,7 +118,6 @@ async def start_wrapper(
             stderr=stderr,
             env=env,
             start_new_session=True,
-            preexec_fn=limits.apply,
         )
 
 

@@ -42,7 +42,7 @@ def start_orphan_wrapper(server, job, files) -> subprocess.Popen:
     command = job_command("sh", [], server.executor.job_uid(job.number))
     with open(files.stdout, "wb") as out:
         wrapper = subprocess.Popen(
-            ["/bin/sh", str(WRAPPER), str(files.root), "-", *command],
+            ["/bin/sh", str(WRAPPER), str(files.root), "-", "--core=0", *command],
             cwd=files.work,
             stdout=out,
             stderr=subprocess.DEVNULL,

@@ -120,15 +120,12 @@ class JobHandler(JobAccessMixin, BaseHandler):
             status=JobStatus.READY,
             submitter_id=self.current_user.id,
         )
-        queue.create_job(self.session, job, self.current_user.id)
+        queue.create_job(self.session, job, self.current_user.id, submit=body["execute"])
         try:
-            self.session.flush()
+            self.session.commit()
         except IntegrityError:
             self.session.rollback()
             raise APIError(409, f"A job with id {job.id!r} exists already")
-        if body["execute"]:
-            queue.submit_job(self.session, job, self.current_user.id)
-        self.session.commit()
         self.success({"id": job.id})
 
 
@@ -228,6 +225,8 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
         if previous == JobStatus.RUNNING:
             self.session.refresh(job)
             self.settings["executor"].cancel_running(job)
+        # Capacity was freed (or a queued job left): claim here at once.
+        self.settings["executor"].wake()
         self.success({"id": job.id, "status": JobStatus.CANCELLED})
 
 
