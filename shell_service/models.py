@@ -85,9 +85,20 @@ class Job(Base):
         ),
         # Running jobs per user, for capacity and fairness.
         Index("ix_jobs_running", submitter_id, postgresql_where=text("status = 'RUNNING'")),
-        # A user's history, newest first; and everyone's, for admins.
-        Index("ix_jobs_submitter_created", submitter_id, text("created_at DESC")),
-        Index("ix_jobs_created", text("created_at DESC")),
+        # History pages, newest first, with the id as tie-breaker (the cursor's
+        # order): a user's, everyone's (admins), and both by state.
+        Index("ix_jobs_submitter_created", submitter_id, text("created_at DESC"), text("id DESC")),
+        Index("ix_jobs_created", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_jobs_submitter_status_created",
+            submitter_id,
+            status,
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
+        Index("ix_jobs_status_created", status, text("created_at DESC"), text("id DESC")),
+        # id_prefix filters: LIKE 'prefix%' needs pattern ops under a non-C collation.
+        Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
     )
 
 

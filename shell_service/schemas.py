@@ -37,8 +37,9 @@ class ErrorEnvelope(Schema):
     version = fields.String(required=True)
 
 
-def success_envelope(name: str, data_field: fields.Field) -> type[Schema]:
-    """The success envelope with ``data`` of a given shape, as a named schema class."""
+def success_envelope(name: str, data_field: fields.Field, **extra: fields.Field) -> type[Schema]:
+    """The success envelope with ``data`` of a given shape (and ``extra`` fields beside
+    it), as a named schema class."""
     return Schema.from_dict(
         {
             "status": fields.String(required=True, metadata={"example": "success"}),
@@ -48,6 +49,7 @@ def success_envelope(name: str, data_field: fields.Field) -> type[Schema]:
                 required=True,
                 metadata={"description": "Package version with the git hash"},
             ),
+            **extra,
         },
         name=name,
     )
@@ -172,16 +174,48 @@ class JobSubmitted(Schema):
     status = fields.String(required=True, metadata={"example": "QUEUED"})
 
 
+class StatusList(fields.List):
+    """Job states, repeated (``status=A&status=B``) or comma-separated (``status=A,B``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = [value]
+        value = [part for item in value for part in str(item).split(",") if part]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class JobListQuery(Schema):
     limit = fields.Integer(
         load_default=100,
         validate=validate.Range(min=1, max=1000),
         metadata={"description": "Most jobs to return (1-1000)"},
     )
+    cursor = fields.String(
+        validate=[validate.Length(max=512), storable_text],
+        metadata={"description": "Continue after the last page: its `next_cursor`"},
+    )
     offset = fields.Integer(
         load_default=0,
-        validate=validate.Range(min=0, max=10**9),
-        metadata={"description": "Jobs to skip, for paging"},
+        validate=validate.Range(min=0, max=100_000),
+        metadata={"description": "Jobs to skip (a cursor is faster for deep pages)"},
+    )
+    status = StatusList(
+        fields.String(validate=validate.OneOf([s.value for s in JobStatus])),
+        metadata={"description": "Only jobs in these states (repeat, or comma-separate)"},
+    )
+    created_after = fields.NaiveDateTime(metadata={"description": "ISO 8601, UTC"})
+    created_before = fields.NaiveDateTime(metadata={"description": "ISO 8601, UTC"})
+    id_prefix = fields.String(
+        validate=[validate.Length(min=1, max=128), storable_text],
+        metadata={"description": "Only jobs whose id starts with this"},
+    )
+    submitter_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Only this user's jobs (admins; others see only their own)"},
+    )
+    include_output = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Include stdout and stderr (left out by default)"},
     )
 
 
@@ -275,7 +309,17 @@ class Sysinfo(Schema):
 # Success envelopes, one per response shape, named for the docs.
 JobEnvelope = success_envelope("JobEnvelope", fields.Nested(Job, required=True))
 JobListEnvelope = success_envelope(
-    "JobListEnvelope", fields.List(fields.Nested(Job), required=True)
+    "JobListEnvelope",
+    fields.List(fields.Nested(Job), required=True),
+    total=fields.Integer(
+        required=True, metadata={"description": "Jobs matching the filters (up to 10,000)"}
+    ),
+    total_capped=fields.Boolean(
+        required=True, metadata={"description": "More than `total` match: the count stopped"}
+    ),
+    next_cursor=fields.String(
+        allow_none=True, required=True, metadata={"description": "`cursor` for the next page"}
+    ),
 )
 JobIdEnvelope = success_envelope("JobIdEnvelope", fields.Nested(JobId, required=True))
 JobSubmittedEnvelope = success_envelope(

@@ -72,7 +72,7 @@ class BaseHandler(tornado.web.RequestHandler):
             self._session = None
 
     # ---- responses -------------------------------------------------------
-    def _envelope(self, status: str, data, message: str) -> None:
+    def _envelope(self, status: str, data, message: str, **extra) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(
             to_json(
@@ -81,13 +81,15 @@ class BaseHandler(tornado.web.RequestHandler):
                     "data": data,
                     "message": message,
                     "version": self.settings.get("version", ""),
+                    **extra,
                 }
             )
         )
 
-    def success(self, data=None, message: str = "", status_code: int = 200) -> None:
+    def success(self, data=None, message: str = "", status_code: int = 200, **extra) -> None:
+        """Answer with the envelope; ``extra`` keys travel beside ``data`` (paging, counts)."""
         self.set_status(status_code)
-        self._envelope("success", {} if data is None else data, message)
+        self._envelope("success", {} if data is None else data, message, **extra)
 
     def error(self, message: str, status_code: int = 400, data=None) -> None:
         self.set_status(status_code)

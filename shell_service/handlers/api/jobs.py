@@ -4,12 +4,16 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from baselayer.app.handlers.base import APIError, BaseHandler
 
-from ... import queue, schemas
+from ... import job_listing, queue, schemas
 from ...job_states import JobStatus
 from ...models import Job, JobEvent
+
+#: Fields a job list leaves out unless asked for (``include_output``).
+OUTPUT = ("stdout", "stderr")
 
 
 class JobAccessMixin:
@@ -51,7 +55,12 @@ class JobHandler(JobAccessMixin, BaseHandler):
               content: {application/json: {schema: Error}}
         multiple:
           summary: List jobs
-          description: Your jobs (for an admin, everyone's), newest first.
+          description: |
+            Your jobs (for an admin, everyone's), newest first, filtered and paged.
+            `data` is the list; beside it, `total` (how many match, counted up to
+            10,000; `total_capped` when more do) and `next_cursor` (pass it as
+            `cursor` for the next page; null on the last). stdout and stderr are
+            null unless `include_output=true`.
           tags: [jobs]
           security: [{token: []}]
           parameters:
@@ -67,13 +76,22 @@ class JobHandler(JobAccessMixin, BaseHandler):
         if job_id is not None:
             return self.success(schemas.Job().dump(self.get_job_or_404(job_id)))
         args = self.load_query(schemas.JobListQuery())
-        jobs = self.session.scalars(
-            self.visible_jobs()
-            .order_by(Job.created_at.desc(), Job.id.desc())
-            .limit(args["limit"])
-            .offset(args["offset"])
-        ).all()
-        self.success(schemas.Job(many=True).dump(jobs))
+        if not self.current_user.is_admin:
+            args.pop("submitter_id", None)  # a user's list is their own jobs anyway
+        visible = self.visible_jobs()
+        if not args["include_output"]:
+            visible = visible.options(defer(Job.stdout), defer(Job.stderr))
+        try:
+            jobs, next_cursor = job_listing.list_page(self.session, visible, args)
+        except job_listing.BadCursor as exc:
+            raise APIError(400, f"Invalid query arguments: cursor: {exc}")
+        total, capped = job_listing.count_matching(self.session, self.visible_jobs(), args)
+        left_out = () if args["include_output"] else OUTPUT
+        data = schemas.Job(many=True, exclude=left_out).dump(jobs)
+        for job in data:
+            # The keys stay (the seed's clients read them), without the output.
+            job.update(dict.fromkeys(left_out))
+        self.success(data, total=total, total_capped=capped, next_cursor=next_cursor)
 
     async def post(self, job_id: str | None = None):
         """

@@ -1,0 +1,101 @@
+"""GET /api/jobs at scale: filters, cursor paging, counts, output left out."""
+
+import datetime
+
+from baselayer.app.models import utcnow
+
+from ..factories import JobFactory, UserFactory
+
+
+def make_jobs(user, count, **fields):
+    start = utcnow() - datetime.timedelta(days=1)
+    return [
+        JobFactory(submitter=user, created_at=start + datetime.timedelta(seconds=i), **fields)
+        for i in range(count)
+    ]
+
+
+def test_cursor_pages_through_every_job_once_newest_first(api):
+    jobs = make_jobs(api.user, 25)
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 10, **({"cursor": cursor} if cursor else {})}
+        body = api.get("/api/jobs", params=params).json()
+        seen += [job["id"] for job in body["data"]]
+        assert body["total"] == 25 and body["total_capped"] is False
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [job.id for job in reversed(jobs)]
+
+
+def test_offset_paging_still_works(api):
+    jobs = make_jobs(api.user, 5)
+    data = api.get("/api/jobs", params={"limit": 2, "offset": 2}).json()["data"]
+    assert [job["id"] for job in data] == [jobs[2].id, jobs[1].id]
+
+
+def test_status_filter_takes_one_or_several_states(api):
+    make_jobs(api.user, 2, status="READY")
+    make_jobs(api.user, 3, status="FAILED")
+    make_jobs(api.user, 1, status="CANCELLED")
+    one = api.get("/api/jobs", params={"status": "FAILED"}).json()
+    assert {j["status"] for j in one["data"]} == {"FAILED"} and one["total"] == 3
+    repeated = api.get("/api/jobs", params=[("status", "FAILED"), ("status", "READY")]).json()
+    assert repeated["total"] == 5
+    commas = api.get("/api/jobs", params={"status": "FAILED,CANCELLED"}).json()
+    assert commas["total"] == 4
+
+
+def test_unknown_status_is_a_400_naming_the_field(api):
+    response = api.get("/api/jobs", params={"status": "DONE"})
+    assert response.status_code == 400
+    assert "status" in response.json()["message"]
+
+
+def test_created_window_filters(api):
+    jobs = make_jobs(api.user, 10)
+    after, before = jobs[2].created_at.isoformat(), jobs[6].created_at.isoformat()
+    body = api.get("/api/jobs", params={"created_after": after, "created_before": before}).json()
+    assert [j["id"] for j in body["data"]] == [j.id for j in reversed(jobs[3:6])]
+
+
+def test_bad_dates_and_cursors_are_400s(api):
+    for params in ({"created_after": "yesterday"}, {"cursor": "not-a-cursor"}, {"limit": 0}):
+        response = api.get("/api/jobs", params=params)
+        assert response.status_code == 400, params
+
+
+def test_id_prefix_filter_treats_wildcards_literally(api):
+    for name in ("etl_a", "etl_b", "etlXc", "other"):
+        JobFactory(submitter=api.user, id=f"{name}_{api.user.id}")
+    body = api.get("/api/jobs", params={"id_prefix": "etl_"}).json()
+    assert sorted(j["id"] for j in body["data"]) == [f"etl_a_{api.user.id}", f"etl_b_{api.user.id}"]
+
+
+def test_admin_filters_by_submitter_and_users_cannot_widen_their_view(api, admin_api):
+    other = UserFactory()
+    make_jobs(other, 3)
+    make_jobs(api.user, 2)
+    by_other = admin_api.get("/api/jobs", params={"submitter_id": other.id}).json()
+    assert by_other["total"] == 3
+    assert {j["submitter_id"] for j in by_other["data"]} == {other.id}
+    mine = api.get("/api/jobs", params={"submitter_id": other.id}).json()
+    assert {j["submitter_id"] for j in mine["data"]} == {api.user.id}
+
+
+def test_output_is_left_out_unless_asked(api):
+    JobFactory(submitter=api.user, status="COMPLETE", stdout="big output", stderr="warn")
+    plain = api.get("/api/jobs").json()["data"][0]
+    assert plain["stdout"] is None and plain["stderr"] is None
+    full = api.get("/api/jobs", params={"include_output": "true"}).json()["data"][0]
+    assert (full["stdout"], full["stderr"]) == ("big output", "warn")
+
+
+def test_count_stops_at_the_cap_and_says_so(api, monkeypatch):
+    from shell_service import job_listing
+
+    monkeypatch.setattr(job_listing, "COUNT_CAP", 3)
+    make_jobs(api.user, 5)
+    body = api.get("/api/jobs", params={"limit": 2}).json()
+    assert (body["total"], body["total_capped"]) == (3, True)
