@@ -8,7 +8,7 @@ state change writes a JobEvent in the same transaction.
 import datetime
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from baselayer.app.models import utcnow
@@ -101,10 +101,12 @@ def notify(session: Session) -> None:
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-def create_job(session: Session, job: Job, actor_id: int, submit: bool = False) -> Job:
+def create_job(
+    session: Session, job: Job, actor_id: int, submit: bool = False, detail: str = "created"
+) -> Job:
     """Add a READY job; with ``submit``, QUEUED at once (one round trip, not two)."""
     session.add(job)
-    add_event(session, job.id, None, JobStatus.READY, actor_id, "created")
+    add_event(session, job.id, None, JobStatus.READY, actor_id, detail)
     if submit:
         job.status = JobStatus.QUEUED
         job.queued_at = utcnow()
@@ -210,6 +212,38 @@ def finish_job(
         )
     session.commit()
     return updated is not None
+
+
+def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int) -> str | None:
+    """Apply ``changes`` to a READY job; None if done, else the state that forbids it."""
+    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job.status != JobStatus.READY:
+        session.rollback()
+        return job.status
+    for field, value in changes.items():
+        setattr(job, field, value)
+    job.modified = utcnow()
+    add_event(
+        session,
+        job_id,
+        JobStatus.READY,
+        JobStatus.READY,
+        actor_id,
+        f"changed: {', '.join(sorted(changes))}",
+    )
+    session.commit()
+    return None
+
+
+def delete_job(session: Session, job_id: str) -> str | None:
+    """Delete a job that is not QUEUED or RUNNING; None if done, else its state."""
+    status = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
+    if status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        session.rollback()
+        return status
+    session.execute(delete(Job).where(Job.id == job_id))
+    session.commit()
+    return None
 
 
 def cancel_job(session: Session, job_id: str, actor_id: int) -> str | None:

@@ -6,6 +6,7 @@ from .handlers.api.jobs import (
     JobEventsHandler,
     JobExecuteHandler,
     JobHandler,
+    JobRerunHandler,
 )
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
@@ -18,6 +19,7 @@ ROUTES = [
     (rf"/api/jobs/(?P<job_id>{_ID})", JobHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/execute", JobExecuteHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/cancel", JobCancelHandler),
+    (rf"/api/jobs/(?P<job_id>{_ID})/rerun", JobRerunHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/log", JobLogHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/events", JobEventsHandler),
     (rf"/api/execute/(?P<job_id>{_ID})", JobExecuteHandler),

@@ -134,6 +134,13 @@ class JobCreate(Schema):
             raise ValidationError("must not consist of dots only")
 
 
+class JobUpdate(JobCreate):
+    """A READY job's changes: any of the create fields but ``id`` and ``execute``."""
+
+    class Meta:
+        exclude = ("id", "execute")
+
+
 class Job(Schema):
     id = fields.String(required=True)
     code = fields.String(required=True)
@@ -344,6 +351,7 @@ SysinfoEnvelope = success_envelope("SysinfoEnvelope", fields.Nested(Sysinfo, req
 COMPONENTS = {
     "Error": ErrorEnvelope,
     "JobCreate": JobCreate,
+    "JobUpdate": JobUpdate,
     "Job": Job,
     "JobEvent": JobEvent,
     "UserCreate": UserCreate,

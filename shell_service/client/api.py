@@ -52,9 +52,7 @@ class Api:
         """
         url = self.settings.url + path
         try:
-            response = self.http.request(
-                method, url, timeout=(CONNECT_TIMEOUT, timeout), **kwargs
-            )
+            response = self.http.request(method, url, timeout=(CONNECT_TIMEOUT, timeout), **kwargs)
         except requests.ConnectionError:
             # Also a connect timeout: both mean nothing answers at that address.
             raise ClientError(

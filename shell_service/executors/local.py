@@ -176,6 +176,10 @@ class LocalExecutor:
     def job_uid(self, number: int) -> int | None:
         return int(self.cfg["jobs.uid_base"]) + number if self.per_job_uid else None
 
+    def remove_files(self, job_id: str) -> None:
+        """A deleted job's directory goes with it."""
+        shutil.rmtree(self.job_files(job_id).root, ignore_errors=True)
+
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
         return JobCgroup(self.cgroups, job_id) if self.cgroups else None
 

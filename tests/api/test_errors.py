@@ -35,7 +35,7 @@ def test_unknown_api_path_is_404_even_without_token(anon_api):
         ("PUT", "/api/jobs"),
         ("PATCH", "/api/jobs"),
         ("DELETE", "/api/jobs"),
-        ("DELETE", "/api/jobs/some_job"),
+        ("PUT", "/api/jobs/some_job"),
         ("POST", "/api/jobs/some_job"),
         ("PUT", "/api/jobs/some_job/execute"),
         ("POST", "/api/jobs/some_job/events"),

@@ -146,6 +146,71 @@ class JobHandler(JobAccessMixin, BaseHandler):
             raise APIError(409, f"A job with id {job.id!r} exists already")
         self.success({"id": job.id})
 
+    async def patch(self, job_id: str | None = None):
+        """
+        ---
+        single:
+          summary: Change a READY job
+          description: Its code and options; once executed a job cannot change (409).
+          tags: [jobs]
+          security: [{token: []}]
+          requestBody:
+            required: true
+            content: {application/json: {schema: JobUpdate}}
+          responses:
+            200:
+              content: {application/json: {schema: JobEnvelope}}
+            400:
+              content: {application/json: {schema: Error}}
+            401:
+              content: {application/json: {schema: Error}}
+            404:
+              content: {application/json: {schema: Error}}
+            409:
+              description: The job is not READY
+              content: {application/json: {schema: Error}}
+        """
+        if job_id is None:
+            raise APIError(405, "Name the job: PATCH /api/jobs/{job_id}")
+        job = self.get_job_or_404(job_id)
+        changes = self.load_body(schemas.JobUpdate(partial=True))
+        if not changes:
+            raise APIError(400, "Invalid request body: nothing to change")
+        check_job_options(changes, self.settings["config"]["jobs"], self.settings["allowed_shells"])
+        state = queue.update_ready_job(self.session, job.id, changes, self.current_user.id)
+        if state is not None:
+            raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
+        self.session.refresh(job)
+        self.success(schemas.Job().dump(job))
+
+    async def delete(self, job_id: str | None = None):
+        """
+        ---
+        single:
+          summary: Delete a job
+          description: The job, its history and its files. Cancel a QUEUED or RUNNING job first.
+          tags: [jobs]
+          security: [{token: []}]
+          responses:
+            200:
+              content: {application/json: {schema: EmptyEnvelope}}
+            401:
+              content: {application/json: {schema: Error}}
+            404:
+              content: {application/json: {schema: Error}}
+            409:
+              description: The job is QUEUED or RUNNING
+              content: {application/json: {schema: Error}}
+        """
+        if job_id is None:
+            raise APIError(405, "Name the job: DELETE /api/jobs/{job_id}")
+        job = self.get_job_or_404(job_id)
+        state = queue.delete_job(self.session, job.id)
+        if state is not None:
+            raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
+        self.settings["executor"].remove_files(job.id)
+        self.success()
+
 
 def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> None:
     """The limits that come from config (the schema checks the rest); 400 naming the field."""
@@ -246,6 +311,44 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
         # Capacity was freed (or a queued job left): claim here at once.
         self.settings["executor"].wake()
         self.success({"id": job.id, "status": JobStatus.CANCELLED})
+
+
+class JobRerunHandler(JobAccessMixin, BaseHandler):
+    async def post(self, job_id: str):
+        """
+        ---
+        summary: Run a job again
+        description: |
+          A new job with the same code and options, queued at once; the original
+          is untouched. Answers the new job's id.
+        tags: [jobs]
+        security: [{token: []}]
+        responses:
+          200:
+            content: {application/json: {schema: JobIdEnvelope}}
+          401:
+            content: {application/json: {schema: Error}}
+          404:
+            content: {application/json: {schema: Error}}
+        """
+        original = self.get_job_or_404(job_id)
+        job = Job(
+            id=f"job_{uuid.uuid4().hex}",
+            submitter_id=self.current_user.id,
+            status=JobStatus.READY,
+            **{field: getattr(original, field) for field in RERUN_FIELDS},
+        )
+        queue.create_job(
+            self.session, job, self.current_user.id, submit=True, detail=f"rerun of {job_id}"
+        )
+        self.session.commit()
+        self.success({"id": job.id})
+
+
+#: What a rerun copies from the original job.
+RERUN_FIELDS = (
+    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb"
+)  # fmt: skip
 
 
 class JobEventsHandler(JobAccessMixin, BaseHandler):

@@ -1,0 +1,158 @@
+"""Formatting for people: the job table, a job's fields, and the queued-job spinner."""
+
+import datetime
+import shlex
+import sys
+import time
+from typing import TextIO
+
+#: Columns of ``ls``: header and job field.
+LIST_COLUMNS = (
+    ("ID", "id"),
+    ("STATUS", "status"),
+    ("CODE", "return_code"),
+    ("CREATED", "created_at"),
+)
+
+
+def format_time(value: str | None) -> str:
+    """An API timestamp (ISO 8601, UTC) as ``YYYY-MM-DD HH:MM:SS``; ``-`` for none."""
+    if not value:
+        return "-"
+    return datetime.datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cell(job: dict, field: str) -> str:
+    """One table cell of a job."""
+    value = job.get(field)
+    if field.endswith("_at"):
+        return format_time(value)
+    return "-" if value is None else str(value)
+
+
+def job_table(jobs: list[dict]) -> str:
+    """Jobs as an aligned table with a header row (times in UTC)."""
+    rows = [[header for header, _ in LIST_COLUMNS]]
+    rows[0][-1] += " (UTC)"
+    rows += [[cell(job, field) for _, field in LIST_COLUMNS] for job in jobs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_COLUMNS))]
+    return "\n".join(
+        "  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def duration(start: str | None, end: str | None) -> str | None:
+    """Seconds between two API timestamps, as ``1.2 s``; None without both."""
+    if not (start and end):
+        return None
+    seconds = (
+        datetime.datetime.fromisoformat(end) - datetime.datetime.fromisoformat(start)
+    ).total_seconds()
+    return f"{seconds:.1f} s"
+
+
+def status_line(job: dict) -> str:
+    """``FAILED (killed by signal 9 (SIGKILL))``: the status and the service's reason."""
+    if job.get("status_message"):
+        return f"{job['status']} ({job['status_message']})"
+    return job["status"]
+
+
+def output_line(job: dict, stream: str) -> str | None:
+    """How much of a stream the job row keeps, once the job has ended."""
+    text = job.get(stream)
+    if text is None:
+        return None
+    size = len(text.encode("utf-8"))
+    cut = ", truncated" if job.get(f"{stream}_truncated") else ""
+    return f"{size} bytes{cut}"
+
+
+def job_fields(job: dict) -> list[tuple[str, str | None]]:
+    """A job's fields as (label, text) pairs, in reading order; text None: leave out."""
+    env = " ".join(f"{key}={shlex.quote(value)}" for key, value in job.get("env", {}).items())
+    stdin = job.get("stdin")
+    return [
+        ("id", job["id"]),
+        ("status", status_line(job)),
+        ("return code", None if job.get("return_code") is None else str(job["return_code"])),
+        ("shell", job.get("shell")),
+        ("args", shlex.join(job["args"]) if job.get("args") else None),
+        ("env", env or None),
+        ("stdin", None if stdin is None else f"{len(stdin.encode('utf-8'))} bytes"),
+        ("timeout", f"{job['timeout']} s" if "timeout" in job else None),
+        ("priority", str(job.get("priority", 0))),
+        ("cpus", str(job["cpus"]) if "cpus" in job else None),
+        ("memory", f"{job['memory_mb']} MiB" if "memory_mb" in job else None),
+        ("submitter", str(job.get("submitter_id"))),
+        ("created", format_time(job.get("created_at")) + " UTC"),
+        ("queued", job.get("queued_at") and format_time(job["queued_at"]) + " UTC"),
+        ("started", job.get("started_at") and format_time(job["started_at"]) + " UTC"),
+        ("finished", job.get("finished_at") and format_time(job["finished_at"]) + " UTC"),
+        ("waited", duration(job.get("queued_at"), job.get("started_at"))),
+        ("ran", duration(job.get("started_at"), job.get("finished_at"))),
+        ("stdout", output_line(job, "stdout")),
+        ("stderr", output_line(job, "stderr")),
+    ]
+
+
+def indented(text: str, prefix: str = "    ") -> str:
+    """Every line of ``text`` after ``prefix``."""
+    return "\n".join(prefix + line for line in text.splitlines()) or prefix
+
+
+def event_line(event: dict) -> str:
+    """One state change: time, transition, who and why."""
+    transition = f"{event.get('from_status') or '(new)'} -> {event['to_status']}"
+    actor = f" by user {event['actor_id']}" if event.get("actor_id") is not None else ""
+    detail = f": {event['detail']}" if event.get("detail") else ""
+    return f"{format_time(event['created_at'])}  {transition}{actor}{detail}"
+
+
+def job_details(job: dict, events: list[dict]) -> str:
+    """``show``: the job's fields, its script and its history."""
+    fields = [(label, text) for label, text in job_fields(job) if text is not None]
+    width = max(len(label) for label, _ in fields) + 1
+    lines = [f"{label + ':':<{width}} {text}" for label, text in fields]
+    lines += ["code:", indented(job.get("code", ""))]
+    if events:
+        lines += ["history (UTC):", *(indented(event_line(event)) for event in events)]
+    return "\n".join(lines)
+
+
+class Spinner:
+    """A one-line progress indicator on a terminal; nothing at all on anything else.
+
+    Parameters
+    ----------
+    stream
+        Where to draw (stderr).
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, stream: TextIO = sys.stderr):
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self.frame = 0
+        self.drawn = False
+
+    def tick(self, text: str) -> None:
+        """Redraw the line: the next frame, ``text`` and the seconds since the start."""
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        frame = self.FRAMES[self.frame % len(self.FRAMES)]
+        self.frame += 1
+        self.stream.write(f"\r\x1b[K{frame} {text} ({elapsed:.0f} s)")
+        self.stream.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        """Erase the line, so output that follows starts clean."""
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn = False

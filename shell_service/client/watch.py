@@ -1,0 +1,147 @@
+"""Waiting for a job: a spinner while it is queued, its output streamed live (stdout
+to stdout, stderr to stderr), then an exit code from how it ended."""
+
+import sys
+import threading
+import time
+from typing import BinaryIO, TextIO
+
+import requests
+
+from .api import Api
+from .errors import ClientError, ExitCode
+from .output import Spinner
+
+#: The job's final states (as shell_service.job_states.FINISHED).
+FINISHED = frozenset({"COMPLETE", "FAILED", "TIMED_OUT", "CANCELLED", "SERVER_ERROR"})
+#: Seconds between looks at a queued job, and between spinner frames.
+POLL_INTERVAL = 0.5
+SPIN_INTERVAL = 0.1
+#: Reconnections in a row a followed log may need before the client gives up.
+MAX_RECONNECTS = 5
+
+
+def wait_while_queued(api: Api, job_id: str, spinner: Spinner) -> dict:
+    """Poll the job until it has left QUEUED, drawing the spinner meanwhile; the job."""
+    next_poll = 0.0
+    job: dict = {}
+    try:
+        while True:
+            if time.monotonic() >= next_poll:
+                job = api.get_job(job_id)
+                if job["status"] != "QUEUED":
+                    return job
+                next_poll = time.monotonic() + POLL_INTERVAL
+            spinner.tick(f"{job_id} is queued, waiting for capacity")
+            time.sleep(SPIN_INTERVAL if spinner.enabled else POLL_INTERVAL)
+    finally:
+        spinner.clear()
+
+
+def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO) -> None:
+    """Write one of the job's streams to ``sink`` as it is written, until the job ends.
+
+    A broken connection (a restarted worker, nginx's read timeout) is resumed from
+    the bytes already copied.
+    """
+    offset = 0
+    failures = 0
+    while True:
+        try:
+            for chunk in api.follow_log(job_id, stream, offset):
+                sink.write(chunk)
+                sink.flush()
+                offset += len(chunk)
+                failures = 0
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ):
+            failures += 1
+            if failures > MAX_RECONNECTS:
+                raise ClientError(
+                    f"lost the {stream} of {job_id} {MAX_RECONNECTS} times in a row; "
+                    f"`shell-service logs {job_id}` shows it",
+                    ExitCode.UNREACHABLE,
+                )
+            time.sleep(min(2**failures * 0.1, 5))
+            continue
+        # The stream ends when the job has; make sure, since a proxy may end it early.
+        if api.get_job(job_id)["status"] in FINISHED:
+            return
+
+
+class StreamCopier(threading.Thread):
+    """``copy_stream`` in a daemon thread, keeping the exception it ended with."""
+
+    def __init__(self, api: Api, job_id: str, stream: str, sink: BinaryIO):
+        super().__init__(name=f"follow-{stream}", daemon=True)
+        self.args_ = (api, job_id, stream, sink)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            copy_stream(*self.args_)
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+
+
+def stream_output(api: Api, job_id: str, stdout: BinaryIO, stderr: BinaryIO) -> None:
+    """Copy the job's stdout and stderr, at the same time, until it has ended.
+
+    Raises
+    ------
+    BaseException
+        The first error of either copy (ClientError, BrokenPipeError...).
+    """
+    copiers = [
+        StreamCopier(api, job_id, "stdout", stdout),
+        StreamCopier(api, job_id, "stderr", stderr),
+    ]
+    for copier in copiers:
+        copier.start()
+    for copier in copiers:
+        # A join with a timeout lets Ctrl-C reach the main thread.
+        while copier.is_alive():
+            copier.join(0.2)
+    for copier in copiers:
+        if copier.error is not None:
+            raise copier.error
+
+
+def job_exit_code(job: dict, messages: TextIO = sys.stderr) -> int:
+    """The exit code for how the job ended, saying why on ``messages`` when it did
+    not simply exit: the job's own code, or 124/125/126 for TIMED_OUT, CANCELLED and
+    SERVER_ERROR."""
+    job_id, status, reason = job["id"], job["status"], job.get("status_message")
+    suffix = f": {reason}" if reason else ""
+    if status == "COMPLETE":
+        return ExitCode.OK
+    if status == "FAILED":
+        if reason:
+            print(f"shell-service: job {job_id} FAILED{suffix}", file=messages)
+        code = job.get("return_code")
+        # An exit status is 1-255; anything else could read as success.
+        return code if isinstance(code, int) and 0 < code < 256 else ExitCode.ERROR
+    if status == "TIMED_OUT":
+        print(
+            f"shell-service: job {job_id} TIMED_OUT after its timeout of {job.get('timeout')} s"
+            f"{suffix}",
+            file=messages,
+        )
+        return ExitCode.JOB_TIMED_OUT
+    if status == "CANCELLED":
+        print(f"shell-service: job {job_id} was CANCELLED{suffix}", file=messages)
+        return ExitCode.JOB_CANCELLED
+    print(f"shell-service: job {job_id} ended with {status}{suffix}", file=messages)
+    return ExitCode.JOB_SERVER_ERROR
+
+
+def wait_for_job(api: Api, job_id: str) -> int:
+    """Follow a submitted job to its end: spinner, live output, then its exit code."""
+    wait_while_queued(api, job_id, Spinner(sys.stderr))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    stream_output(api, job_id, sys.stdout.buffer, sys.stderr.buffer)
+    return job_exit_code(api.get_job(job_id))
