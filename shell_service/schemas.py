@@ -1,6 +1,8 @@
 """Marshmallow schemas: request bodies are validated by them, responses dumped by
 them, and the OpenAPI document is generated from them."""
 
+import datetime
+
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from .job_states import JobStatus
@@ -272,7 +274,18 @@ class User(Schema):
     id = fields.Integer(required=True)
     username = fields.String(required=True)
     is_admin = fields.Boolean(required=True)
+    disabled = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
+
+
+class UserUpdate(Schema):
+    disabled = fields.Boolean(
+        metadata={
+            "description": "true: the user's tokens stop working at once and their "
+            "unfinished jobs are cancelled"
+        }
+    )
+    admin = fields.Boolean(metadata={"description": "Grant (true) or remove the admin role"})
 
 
 class TokenCreate(Schema):
@@ -287,12 +300,21 @@ class TokenCreate(Schema):
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Whose token (admins only; yourself by default)"},
     )
+    expires_at = fields.NaiveDateTime(
+        metadata={"description": "When the token stops working (ISO 8601, UTC); never if left out"}
+    )
+
+    @validates("expires_at")
+    def _in_the_future(self, value, **kwargs) -> None:
+        if value <= datetime.datetime.now(datetime.UTC).replace(tzinfo=None):
+            raise ValidationError("must be in the future")
 
 
 class Token(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     user_id = fields.Integer(required=True)
+    expires_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime(required=True)
 
 
@@ -355,6 +377,7 @@ COMPONENTS = {
     "Job": Job,
     "JobEvent": JobEvent,
     "UserCreate": UserCreate,
+    "UserUpdate": UserUpdate,
     "User": User,
     "TokenCreate": TokenCreate,
     "Token": Token,

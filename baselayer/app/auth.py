@@ -3,10 +3,10 @@
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .models import Token, User, permission_ids
+from .models import Token, User, permission_ids, utcnow
 
 
 def hash_secret(secret: str) -> str:
@@ -15,10 +15,10 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str) -> tuple[Token, str]:
+def create_token(session: Session, user: User, name: str, expires_at=None) -> tuple[Token, str]:
     """Add a token for ``user``; returns the row and the secret (not stored anywhere)."""
     secret = secrets.token_urlsafe(32)
-    token = Token(name=name, user=user, secret_hash=hash_secret(secret))
+    token = Token(name=name, user=user, secret_hash=hash_secret(secret), expires_at=expires_at)
     session.add(token)
     return token, secret
 
@@ -34,7 +34,11 @@ def user_for_header(session: Session, header: str | None) -> User | None:
     row = session.execute(
         select(User, permission_ids(User.id))
         .join(Token, Token.user_id == User.id)
-        .where(Token.secret_hash == hash_secret(secret))
+        .where(
+            Token.secret_hash == hash_secret(secret),
+            User.disabled.is_(False),
+            or_(Token.expires_at.is_(None), Token.expires_at > utcnow()),
+        )
     ).first()
     if row is None:
         return None

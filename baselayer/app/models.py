@@ -5,7 +5,17 @@ Every row has ``id``, ``created_at`` and ``modified``.
 
 import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, func, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    func,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: The permission that lets a user see and act on everything.
@@ -72,6 +82,10 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String, unique=True, nullable=False)
+    # A disabled user's tokens stop working at once.
+    disabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
     roles: Mapped[list[Role]] = relationship(secondary=user_roles)
     acls: Mapped[list[ACL]] = relationship(secondary=user_acls)
     tokens: Mapped[list["Token"]] = relationship(
@@ -113,4 +127,6 @@ class Token(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
     )
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    # None: never expires.
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")

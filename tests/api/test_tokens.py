@@ -39,7 +39,9 @@ def test_token_list_shows_own_tokens_without_secrets(api):
     assert by_id[created["id"]]["user_id"] == api.user.id
     assert created["token"] not in response.text
     assert api.token not in response.text
-    assert all(set(t) == {"id", "name", "user_id", "created_at"} for t in tokens), tokens
+    assert all(set(t) == {"id", "name", "user_id", "expires_at", "created_at"} for t in tokens), (
+        tokens
+    )
 
 
 def test_token_list_excludes_other_users_tokens(api):

@@ -66,7 +66,7 @@ class TokenHandler(BaseHandler):
         user = self.session.get(User, user_id)
         if user is None:
             raise APIError(404, f"No user with id {user_id}")
-        token, secret = create_token(self.session, user, body["name"])
+        token, secret = create_token(self.session, user, body["name"], body.get("expires_at"))
         self.session.commit()
         self.success({"id": token.id, "token": secret})
 

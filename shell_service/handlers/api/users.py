@@ -4,9 +4,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
-from baselayer.app.models import User
+from baselayer.app.models import ACL, ADMIN_ACL, ADMIN_ROLE, Role, User
 
-from ... import schemas
+from ... import queue, schemas
+from ...job_states import JobStatus
+from ...models import Job
 
 
 def dump_user(user: User) -> dict:
@@ -15,6 +17,7 @@ def dump_user(user: User) -> dict:
             "id": user.id,
             "username": user.username,
             "is_admin": user.is_admin,
+            "disabled": user.disabled,
             "created_at": user.created_at,
         }
     )
@@ -94,3 +97,75 @@ class UserHandler(BaseHandler):
             self.session.rollback()
             raise APIError(409, f"Username {body['username']!r} is taken")
         self.success(dump_user(user))
+
+    async def patch(self, user_id: str | None = None):
+        """
+        ---
+        single:
+          summary: Disable or enable a user; grant or remove the admin role (admin)
+          description: |
+            Disabling stops the user's tokens at once and cancels their READY,
+            QUEUED and RUNNING jobs. You cannot change your own account here.
+          tags: [users]
+          security: [{token: []}]
+          requestBody:
+            required: true
+            content: {application/json: {schema: UserUpdate}}
+          responses:
+            200:
+              content: {application/json: {schema: UserEnvelope}}
+            400:
+              content: {application/json: {schema: Error}}
+            401:
+              content: {application/json: {schema: Error}}
+            403:
+              content: {application/json: {schema: Error}}
+            404:
+              content: {application/json: {schema: Error}}
+        """
+        if user_id is None:
+            raise APIError(405, "Name the user: PATCH /api/users/{user_id}")
+        self.require_admin()
+        user = self.session.get(User, parse_int_id(user_id) or 0)
+        if user is None:
+            raise APIError(404, f"No user with id {user_id!r}")
+        changes = self.load_body(schemas.UserUpdate())
+        if not changes:
+            raise APIError(400, "Invalid request body: nothing to change")
+        if user.id == self.current_user.id:
+            raise APIError(400, "You cannot disable yourself or change your own role")
+        if "admin" in changes:
+            set_admin(self.session, user, changes["admin"])
+        if "disabled" in changes:
+            user.disabled = changes["disabled"]
+        self.session.commit()
+        if changes.get("disabled"):
+            self.cancel_jobs_of(user)
+        self.session.refresh(user)
+        self.success(dump_user(user))
+
+    def cancel_jobs_of(self, user: User) -> None:
+        executor = self.settings["executor"]
+        unfinished = self.session.scalars(
+            select(Job).where(
+                Job.submitter_id == user.id,
+                Job.status.in_([JobStatus.READY, JobStatus.QUEUED, JobStatus.RUNNING]),
+            )
+        ).all()
+        for job in unfinished:
+            if queue.cancel_job(self.session, job.id, self.current_user.id) == JobStatus.RUNNING:
+                executor.cancel_running(job)
+        executor.wake()
+
+
+def set_admin(session, user: User, admin: bool) -> None:
+    role = session.get(Role, ADMIN_ROLE)
+    if role is None:
+        acl = session.get(ACL, ADMIN_ACL) or ACL(id=ADMIN_ACL)
+        role = Role(id=ADMIN_ROLE, acls=[acl])
+    if admin and role not in user.roles:
+        user.roles.append(role)
+    if not admin:
+        user.roles = [r for r in user.roles if r.id != ADMIN_ROLE]
+        user.acls = [a for a in user.acls if a.id != ADMIN_ACL]
+    user.loaded_permissions = None
