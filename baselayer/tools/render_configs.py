@@ -216,6 +216,8 @@ def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
                 for name in NGINX_TEMP_DIRS
             },
             "max_body_bytes": int(cfg["server.max_body_bytes"]),
+            "rate_limit_rate": int(cfg["server.rate_limit.per_second"]),
+            "rate_limit_burst": int(cfg["server.rate_limit.burst"]),
             "app_servers": app_servers,
             "status_port": int(cfg["server.status_port"]),
             "listen": _listen_address(cfg["server.host"], int(cfg["server.port"])),

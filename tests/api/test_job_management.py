@@ -73,3 +73,16 @@ def test_rerun_makes_and_queues_a_new_job_with_the_same_script(api):
 def test_rerun_of_someone_elses_job_is_a_404(api, admin_api):
     job_id = create_job(admin_api, "true")
     assert api.post(f"/api/jobs/{job_id}/rerun").status_code == 404
+
+
+def test_script_over_the_size_limit_is_a_413(api, server):
+    limit = server.cfg["jobs"]["max_script_bytes"]
+    server.cfg["jobs"]["max_script_bytes"] = 100
+    try:
+        response = api.post("/api/jobs", json={"code": "#" * 101})
+        ok = api.post("/api/jobs", json={"code": "#" * 100})
+    finally:
+        server.cfg["jobs"]["max_script_bytes"] = limit
+    assert response.status_code == 413
+    assert "max_script_bytes" in response.json()["message"]
+    assert ok.status_code == 200

@@ -113,6 +113,9 @@ class JobHandler(JobAccessMixin, BaseHandler):
             400:
               description: Bad JSON, a missing or unknown field, or an invalid name
               content: {application/json: {schema: Error}}
+            413:
+              description: The script is over jobs.max_script_bytes
+              content: {application/json: {schema: Error}}
             401:
               content: {application/json: {schema: Error}}
             409:
@@ -213,7 +216,13 @@ class JobHandler(JobAccessMixin, BaseHandler):
 
 
 def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> None:
-    """The limits that come from config (the schema checks the rest); 400 naming the field."""
+    """The limits that come from config (the schema checks the rest); 400 naming the field
+    (413 for a script over jobs.max_script_bytes)."""
+    max_script = int(jobs_cfg["max_script_bytes"])
+    if len(body.get("code", "").encode()) > max_script:
+        raise APIError(
+            413, f"code: the script is over {max_script} bytes (config jobs.max_script_bytes)"
+        )
     errors = {}
     if "shell" in body and body["shell"] not in allowed_shells:
         errors["shell"] = [f"must be one of: {', '.join(allowed_shells)}"]
