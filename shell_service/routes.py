@@ -7,6 +7,7 @@ from .handlers.api.jobs import (
     JobExecuteHandler,
     JobHandler,
     JobRerunHandler,
+    SeedExecuteHandler,
 )
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
@@ -22,7 +23,7 @@ ROUTES = [
     (rf"/api/jobs/(?P<job_id>{_ID})/rerun", JobRerunHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/log", JobLogHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/events", JobEventsHandler),
-    (rf"/api/execute/(?P<job_id>{_ID})", JobExecuteHandler),
+    (rf"/api/execute/(?P<job_id>{_ID})", SeedExecuteHandler),
     (r"/api/users", UserHandler),
     (rf"/api/users/(?P<user_id>{_ID})", UserHandler),
     (r"/api/tokens", TokenHandler),

@@ -263,6 +263,7 @@ class JobEvent(Schema):
 class UserCreate(Schema):
     username = fields.String(
         required=True,
+        metadata={"example": "ada"},
         validate=FullMatch(
             r"[A-Za-z0-9_.@-]{1,64}",
             error="must be 1-64 characters, each a letter, digit, '_', '.', '@' or '-'",
@@ -292,7 +293,7 @@ class TokenCreate(Schema):
     name = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=128), storable_text],
-        metadata={"description": "A label to recognise the token by"},
+        metadata={"description": "A label to recognise the token by", "example": "laptop"},
     )
     # strict: 1.5 is an error, not user 1.
     user_id = fields.Integer(

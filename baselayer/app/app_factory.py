@@ -36,6 +36,7 @@ def make_app(
         routes=routes,
         schemas=schemas,
         security_description="Send `Authorization: token <your token>`.",
+        base_url=f"http://{cfg['server.host']}:{cfg['server.port']}",
     )
     return tornado.web.Application(
         routes + docs_routes(),

@@ -6,7 +6,9 @@ and an item path (``/api/jobs`` and ``/api/jobs/{job_id}``) splits its YAML
 into ``single:`` and ``multiple:`` sections.
 """
 
+import json
 import re
+import shlex
 from http import HTTPStatus
 
 from apispec import APISpec
@@ -39,6 +41,7 @@ def build_spec(
     routes,
     schemas: dict,
     security_description: str,
+    base_url: str = "http://127.0.0.1:5000",
 ) -> dict:
     """The OpenAPI document as a dict.
 
@@ -89,4 +92,59 @@ def build_spec(
         ]
         if operations:
             spec.path(path=path, operations=operations, parameters=parameters or None)
-    return spec.to_dict()
+    document = spec.to_dict()
+    add_curl_examples(document, base_url)
+    return document
+
+
+#: Placeholder values for path parameters in examples.
+PATH_EXAMPLES = {"job_id": "hello", "user_id": "2", "token_id": "3"}
+TYPE_EXAMPLES = {
+    "string": "text",
+    "integer": 1,
+    "number": 1,
+    "boolean": True,
+    "array": [],
+    "object": {},
+}
+
+
+def example_body(schema: dict, components: dict) -> dict:
+    """A small request body for an example: required properties, else the first one."""
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    properties = schema.get("properties", {})
+    names = schema.get("required") or list(properties)[:1]
+    return {
+        name: properties[name].get("example", TYPE_EXAMPLES.get(properties[name].get("type")))
+        for name in names
+    }
+
+
+def curl_example(method: str, path: str, operation: dict, components: dict, base_url: str):
+    url = base_url + re.sub(r"{(\w+)}", lambda m: PATH_EXAMPLES.get(m.group(1), "ID"), path)
+    parts = ["curl -s"]
+    if method != "get":
+        parts.append(f"-X {method.upper()}")
+    if operation.get("security"):
+        parts.append('-H "Authorization: token $TOKEN"')
+    parts.append(url)
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body:
+        parts.append(f"-d {shlex.quote(json.dumps(example_body(body['schema'], components)))}")
+    return " ".join(parts)
+
+
+def add_curl_examples(document: dict, base_url: str) -> None:
+    """Every operation's description ends with a curl command that calls it."""
+    components = document.get("components", {}).get("schemas", {})
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            command = curl_example(method, path, operation, components, base_url)
+            operation["x-codeSamples"] = [{"lang": "Shell", "label": "curl", "source": command}]
+            example = f"Example:\n\n```\n{command}\n```"
+            description = operation.get("description", "").rstrip()
+            operation["description"] = f"{description}\n\n{example}" if description else example

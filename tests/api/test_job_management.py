@@ -86,3 +86,19 @@ def test_script_over_the_size_limit_is_a_413(api, server):
     assert response.status_code == 413
     assert "max_script_bytes" in response.json()["message"]
     assert ok.status_code == 200
+
+
+def test_each_execute_path_takes_only_its_own_method(api):
+    job_id = create_job(api, "true")
+    assert api.post(f"/api/execute/{job_id}").status_code == 405
+    assert api.get(f"/api/jobs/{job_id}/execute").status_code == 405
+    assert api.get(f"/api/execute/{job_id}").status_code == 200
+
+
+def test_every_documented_operation_has_a_curl_example(anon_api):
+    spec = anon_api.get("/api/openapi.json").json()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "patch", "delete"):
+                assert "curl -s" in operation["description"], (method, path)
+                assert path.split("{")[0] in operation["x-codeSamples"][0]["source"]

@@ -238,7 +238,7 @@ def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> 
         raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
 
 
-class JobExecuteHandler(JobAccessMixin, BaseHandler):
+class JobSubmitMixin(JobAccessMixin):
     def submit(self, job_id: str):
         job = self.get_job_or_404(job_id)
         if not queue.submit_job(self.session, job, self.current_user.id):
@@ -246,6 +246,8 @@ class JobExecuteHandler(JobAccessMixin, BaseHandler):
         self.session.commit()
         self.success({"id": job_id, "status": "QUEUED"})
 
+
+class JobExecuteHandler(JobSubmitMixin, BaseHandler):
     async def post(self, job_id: str):
         """
         ---
@@ -267,6 +269,10 @@ class JobExecuteHandler(JobAccessMixin, BaseHandler):
             content: {application/json: {schema: Error}}
         """
         self.submit(job_id)
+
+
+class SeedExecuteHandler(JobSubmitMixin, BaseHandler):
+    """``GET /api/execute/<id>``: the original service's call, kept for its clients."""
 
     async def get(self, job_id: str):
         """
