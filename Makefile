@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
-# Touched by ensure_venv after `pip install -r requirements.txt`: reinstall when requirements change.
+# Touched by ensure_venv after `pip install -r requirements.txt` and `pip install -e .`:
+# reinstall when the requirements or pyproject.toml (packages, console scripts) change.
 VENV_STAMP := $(VENV)/.requirements-installed
 TEST_CONFIG := tests/config.test.yaml
 # Extra pytest arguments: make test TEST_ARGS="-k jobs -x"
@@ -23,7 +24,7 @@ help:
 	@echo "make test     run the tests against their own stack (TEST_ARGS=... for pytest)"
 	@echo "make lint     ruff check + ruff format --check"
 
-$(VENV_STAMP): requirements.txt
+$(VENV_STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m baselayer.tools.ensure_venv
 
 venv: $(VENV_STAMP)

@@ -1,7 +1,8 @@
-"""Create ``.venv`` and install ``requirements.txt`` into it (stdlib only: runs before the venv).
+"""Create ``.venv``, install ``requirements.txt`` into it, then this project, editable
+(stdlib only: runs before the venv).
 
-``make`` calls this when ``requirements.txt`` is newer than the stamp file it
-writes, so an unchanged venv is never touched.
+``make`` calls this when ``requirements.txt`` or ``pyproject.toml`` is newer than
+the stamp file it writes, so an unchanged venv is never touched.
 """
 
 import os
@@ -11,7 +12,8 @@ import sys
 from pathlib import Path
 
 VENV_DIR = Path(".venv")
-#: Touched after a successful install; the Makefile compares it with requirements.txt.
+#: Touched after a successful install; the Makefile compares it with requirements.txt
+#: and pyproject.toml.
 STAMP = VENV_DIR / ".requirements-installed"
 #: As pyproject.toml's requires-python.
 MIN_PYTHON = (3, 11)
@@ -61,7 +63,7 @@ def create_venv(venv_dir: Path = VENV_DIR) -> None:
 def install_requirements(
     venv_dir: Path = VENV_DIR, requirements: Path = Path("requirements.txt")
 ) -> None:
-    """``pip install -r requirements``, then touch the stamp file."""
+    """``pip install -r requirements``."""
     subprocess.run(
         [
             str(venv_python(venv_dir)),
@@ -74,7 +76,28 @@ def install_requirements(
         ],
         check=True,
     )
-    (venv_dir / STAMP.name).touch()
+
+
+def install_project(venv_dir: Path = VENV_DIR, project_dir: Path = Path(".")) -> None:
+    """``pip install --no-deps -e .``: our packages and console scripts (``shell-service``).
+
+    Editable, so the installed packages are the source tree itself; only a change to
+    ``pyproject.toml`` (new scripts, packages) needs this again. ``--no-deps``: the
+    pinned requirements are installed already.
+    """
+    subprocess.run(
+        [
+            str(venv_python(venv_dir)),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--editable",
+            str(project_dir),
+        ],
+        check=True,
+    )
 
 
 def main() -> None:
@@ -85,8 +108,10 @@ def main() -> None:
         create_venv()
     try:
         install_requirements()
+        install_project()
     except subprocess.CalledProcessError as exc:
         sys.exit(f"pip install failed (exit {exc.returncode}); see the output above.")
+    STAMP.touch()
 
 
 if __name__ == "__main__":

@@ -126,8 +126,7 @@ def job_exit_code(job: dict, messages: TextIO = sys.stderr) -> int:
         return code if isinstance(code, int) and 0 < code < 256 else ExitCode.ERROR
     if status == "TIMED_OUT":
         print(
-            f"shell-service: job {job_id} TIMED_OUT after its timeout of {job.get('timeout')} s"
-            f"{suffix}",
+            f"shell-service: job {job_id} TIMED_OUT (timeout {job.get('timeout')} s){suffix}",
             file=messages,
         )
         return ExitCode.JOB_TIMED_OUT

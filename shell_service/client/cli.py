@@ -1,0 +1,366 @@
+"""``shell-service``: the command line (argparse), one function per command.
+
+Each command takes the Api and the parsed arguments and returns the exit code;
+``main`` turns a ClientError into one line on stderr and its exit code.
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from .api import Api
+from .errors import ClientError, ExitCode
+from .output import job_details, job_table
+from .settings import DEFAULT_URL, TOKEN_ENV, TOKENS_FILE, URL_ENV, resolve_settings
+from .watch import FINISHED, copy_stream, wait_for_job
+
+#: The job states ``ls --status`` accepts.
+STATES = ("READY", "QUEUED", "RUNNING", *sorted(FINISHED))
+#: Most jobs one list request asks for (the API's limit).
+PAGE_LIMIT = 1000
+
+DESCRIPTION = "Run shell scripts on a shell_service server, follow them, and read their output."
+
+EPILOG = f"""\
+server and token:
+  --url and --token, else ${URL_ENV} and ${TOKEN_ENV}, else the INITIAL_ADMIN
+  token in ./{TOKENS_FILE} (written by `make run`) and {DEFAULT_URL}.
+
+exit codes:
+  0     success (with --wait: the job was COMPLETE)
+  1     the service refused the request (400, 403, 413, 429, 5xx...), or a local error
+  2     bad command line
+  3     the service cannot be reached
+  4     401: no token, or one the service does not know
+  5     404: no such job (or not yours)
+  6     409: the job is in the wrong state (e.g. cancelling an ended job), or the id is taken
+  N     with --wait: the job FAILED with exit code N
+  124   with --wait: the job TIMED_OUT
+  125   with --wait: the job was CANCELLED
+  126   with --wait: the job ended with SERVER_ERROR (the service failed it)
+  130   interrupted (Ctrl-C); the job itself goes on
+
+examples:
+  shell-service submit job.sh --shell bash --arg input.csv --env MODE=fast --wait
+  echo 'echo hello' | shell-service submit - --id hello
+  shell-service ls --status RUNNING,QUEUED
+  shell-service logs hello -f
+"""
+
+
+# ---- argument types ---------------------------------------------------------
+
+
+def env_pair(value: str) -> tuple[str, str]:
+    """``--env NAME=VALUE`` as ``(NAME, VALUE)``."""
+    name, sep, text = value.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {value!r}")
+    return name, text
+
+
+def status_list(value: str) -> list[str]:
+    """``--status`` as a list of job states: comma-separated, any case."""
+    states = [part.strip().upper() for part in value.split(",") if part.strip()]
+    unknown = [state for state in states if state not in STATES]
+    if unknown or not states:
+        raise argparse.ArgumentTypeError(
+            f"unknown state {', '.join(unknown) or repr(value)}; one of {', '.join(STATES)}"
+        )
+    return states
+
+
+def positive_int(value: str) -> int:
+    """An integer of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+# ---- the parser -------------------------------------------------------------
+
+
+def add_connection_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--url`` and ``--token``: on the main parser, and again after each command."""
+    parser.add_argument(
+        "--url", default=default, help=f"server URL (${URL_ENV}; default {DEFAULT_URL})"
+    )
+    parser.add_argument(
+        "--token", default=default, help=f"API token (${TOKEN_ENV}; default from ./{TOKENS_FILE})"
+    )
+
+
+def add_job_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser):
+    """The commands on one job: show, logs, cancel, rerun."""
+    show = commands.add_parser("show", parents=[common], help="a job's fields and history")
+    show.add_argument("job_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="the job as JSON")
+    show.set_defaults(handler=cmd_show)
+
+    logs = commands.add_parser("logs", parents=[common], help="a job's output")
+    logs.add_argument("job_id", metavar="ID")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing output until the job ends"
+    )
+    logs.add_argument("--stderr", action="store_true", help="standard error instead of output")
+    logs.set_defaults(handler=cmd_logs)
+
+    cancel = commands.add_parser("cancel", parents=[common], help="cancel a job")
+    cancel.add_argument("job_id", metavar="ID")
+    cancel.set_defaults(handler=cmd_cancel)
+
+    rerun = commands.add_parser(
+        "rerun", parents=[common], help="run a job again as a new job; prints the new id"
+    )
+    rerun.add_argument("job_id", metavar="ID")
+    rerun.add_argument("--wait", action="store_true", help="as submit --wait, for the new job")
+    rerun.set_defaults(handler=cmd_rerun)
+
+
+def add_submit_command(commands: argparse._SubParsersAction, common: argparse.ArgumentParser):
+    """``submit FILE [options]``."""
+    submit = commands.add_parser(
+        "submit",
+        parents=[common],
+        help="run a script; prints the job id, or with --wait its output",
+        description="Create a job from a script and execute it. Without --wait, print its "
+        "id; with --wait, stream its output (stdout and stderr apart) and exit with its "
+        "exit code.",
+    )
+    submit.add_argument("file", metavar="FILE", help="the script; - reads it from stdin")
+    submit.add_argument("--shell", help="interpreter: sh (the default), bash, python3...")
+    submit.add_argument("--timeout", type=positive_int, metavar="SECONDS", help="time limit")
+    submit.add_argument(
+        "--arg",
+        dest="args",
+        action="append",
+        metavar="A",
+        help="an argument ($1, $2... in order); repeat for more (--arg=-x for a leading dash)",
+    )
+    submit.add_argument(
+        "--env",
+        action="append",
+        type=env_pair,
+        metavar="NAME=VALUE",
+        help="an environment variable; repeat for more",
+    )
+    submit.add_argument("--id", dest="job_id", metavar="NAME", help="the job's name")
+    submit.add_argument("--priority", type=int, help="-100..100; higher starts first (yours)")
+    submit.add_argument("--cpus", type=positive_int, help="CPUs the job may use")
+    submit.add_argument("--memory-mb", type=positive_int, help="memory the job may use, MiB")
+    submit.add_argument(
+        "--wait", action="store_true", help="stream the output; exit with the job's exit code"
+    )
+    submit.set_defaults(handler=cmd_submit)
+
+
+def add_list_command(commands: argparse._SubParsersAction, common: argparse.ArgumentParser):
+    """``ls [--status S] [--limit N]``."""
+    ls = commands.add_parser("ls", parents=[common], help="your jobs, newest first")
+    ls.add_argument(
+        "--status",
+        action="append",
+        type=status_list,
+        metavar="STATE",
+        help="only jobs in this state; repeat or comma-separate for several",
+    )
+    ls.add_argument("--limit", type=positive_int, default=20, help="most jobs (default 20)")
+    ls.add_argument("--json", action="store_true", help="the jobs as JSON")
+    ls.set_defaults(handler=cmd_ls)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``shell-service`` argument parser with all its commands."""
+    parser = argparse.ArgumentParser(
+        prog="shell-service",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_connection_options(parser, default=None)
+    # After a command, --url/--token are optional again; SUPPRESS keeps those given first.
+    common = argparse.ArgumentParser(add_help=False)
+    add_connection_options(common, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_submit_command(commands, common)
+    add_list_command(commands, common)
+    add_job_commands(commands, common)
+    return parser
+
+
+# ---- commands ---------------------------------------------------------------
+
+
+def read_script(path: str) -> str:
+    """The script in ``path`` (``-``: standard input), as text."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+    except OSError as exc:
+        raise ClientError(f"cannot read {path}: {exc.strerror}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ClientError(f"{'stdin' if path == '-' else path} is not UTF-8 text")
+
+
+def submit_body(args: argparse.Namespace, code: str) -> dict:
+    """The ``POST /api/jobs`` body: the script, the options given, and execute."""
+    body: dict = {"code": code, "execute": True}
+    options = {
+        "id": args.job_id,
+        "shell": args.shell,
+        "timeout": args.timeout,
+        "priority": args.priority,
+        "cpus": args.cpus,
+        "memory_mb": args.memory_mb,
+        "args": args.args,
+        "env": dict(args.env) if args.env else None,
+    }
+    body.update({key: value for key, value in options.items() if value is not None})
+    return body
+
+
+def follow_submitted(api: Api, job_id: str, wait: bool) -> int:
+    """After submitting: print the id, or (``wait``) follow the job to its end."""
+    if not wait:
+        print(job_id)
+        return ExitCode.OK
+    if sys.stderr.isatty():
+        print(f"shell-service: job {job_id}", file=sys.stderr)
+    try:
+        return wait_for_job(api, job_id)
+    except KeyboardInterrupt:
+        raise ClientError(
+            f"stopped waiting; job {job_id} goes on: `shell-service logs -f {job_id}` "
+            f"follows it, `shell-service cancel {job_id}` ends it",
+            ExitCode.INTERRUPTED,
+        )
+
+
+def cmd_submit(api: Api, args: argparse.Namespace) -> int:
+    """``submit``: create and execute a job."""
+    job_id = api.create_job(submit_body(args, read_script(args.file)))
+    return follow_submitted(api, job_id, args.wait)
+
+
+def fetch_jobs(api: Api, limit: int, states: list[str] | None) -> tuple[list[dict], dict]:
+    """Up to ``limit`` jobs, newest first, following the cursor past one page; and the
+    first page's envelope (with ``total`` when the service counts)."""
+    params: dict = {"limit": min(limit, PAGE_LIMIT)}
+    if states:
+        params["status"] = ",".join(states)
+    first = envelope = api.list_jobs(params)
+    jobs = list(envelope["data"])
+    while len(jobs) < limit and envelope["data"] and envelope.get("next_cursor"):
+        params.update(cursor=envelope["next_cursor"], limit=min(limit - len(jobs), PAGE_LIMIT))
+        envelope = api.list_jobs(params)
+        jobs += envelope["data"]
+    return jobs[:limit], first
+
+
+def cmd_ls(api: Api, args: argparse.Namespace) -> int:
+    """``ls``: a table of jobs."""
+    states = [state for group in args.status or [] for state in group]
+    jobs, first = fetch_jobs(api, args.limit, states)
+    if args.json:
+        print(json.dumps(jobs, indent=2))
+        return ExitCode.OK
+    if not jobs:
+        print("no jobs", file=sys.stderr)
+        return ExitCode.OK
+    print(job_table(jobs))
+    total = first.get("total")
+    if isinstance(total, int) and total > len(jobs):
+        more = "+" if first.get("total_capped") else ""
+        print(f"{len(jobs)} of {total}{more} jobs; --limit N shows more", file=sys.stderr)
+    return ExitCode.OK
+
+
+def cmd_show(api: Api, args: argparse.Namespace) -> int:
+    """``show``: one job's fields and history."""
+    job = api.get_job(args.job_id)
+    if args.json:
+        print(json.dumps(job, indent=2))
+    else:
+        print(job_details(job, api.job_events(args.job_id)))
+    return ExitCode.OK
+
+
+def print_log(api: Api, job_id: str, stream: str) -> None:
+    """The output a job has written so far, page by page."""
+    offset = 0
+    while True:
+        page = api.read_log(job_id, stream, offset)
+        if not page["text"] or page["offset"] <= offset:
+            return
+        sys.stdout.write(page["text"])
+        offset = page["offset"]
+
+
+def cmd_logs(api: Api, args: argparse.Namespace) -> int:
+    """``logs``: a job's stdout (or stderr); ``-f`` until it ends."""
+    stream = "stderr" if args.stderr else "stdout"
+    # The followed log is the exact bytes; it is also the way to read an ended job.
+    if args.follow or api.get_job(args.job_id)["status"] in FINISHED:
+        sys.stdout.flush()
+        copy_stream(api, args.job_id, stream, sys.stdout.buffer)
+    else:
+        print_log(api, args.job_id, stream)
+    return ExitCode.OK
+
+
+def cmd_cancel(api: Api, args: argparse.Namespace) -> int:
+    """``cancel``: end a job that has not ended."""
+    api.cancel_job(args.job_id)
+    print(f"cancelled {args.job_id}")
+    return ExitCode.OK
+
+
+def cmd_rerun(api: Api, args: argparse.Namespace) -> int:
+    """``rerun``: submit a copy of a job as a new job."""
+    return follow_submitted(api, api.rerun_job(args.job_id), args.wait)
+
+
+# ---- entry point ------------------------------------------------------------
+
+Handler = Callable[[Api, argparse.Namespace], int]
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the command, and return the exit code."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        settings = resolve_settings(args.url, args.token)
+        if settings.token is None:
+            raise ClientError(
+                f"no API token: pass --token, set ${TOKEN_ENV}, or run where "
+                f"{TOKENS_FILE} is (`make run` writes it)",
+                ExitCode.UNAUTHORIZED,
+            )
+        return handler(Api(settings), args)
+    except ClientError as exc:
+        print(f"shell-service: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\nshell-service: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and let no flush at exit complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``shell-service`` console script."""
+    sys.exit(run(argv))
