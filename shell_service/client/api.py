@@ -92,7 +92,7 @@ class Api:
             message = f"HTTP {status} {response.reason} from {response.url}"
         if status == 401:
             message += "; " + self.token_hint()
-        return ClientError(message, EXIT_FOR_HTTP_STATUS.get(status, ExitCode.ERROR))
+        return ClientError(message, EXIT_FOR_HTTP_STATUS.get(status, ExitCode.ERROR), status)
 
     def token_hint(self) -> str:
         """Where the rejected token came from, and how to give another."""

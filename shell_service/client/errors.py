@@ -46,9 +46,14 @@ class ClientError(Exception):
         What went wrong, for the user.
     exit_code
         What the process exits with.
+    http_status
+        The service's HTTP status, when it answered with an error.
     """
 
-    def __init__(self, message: str, exit_code: int = ExitCode.ERROR):
+    def __init__(
+        self, message: str, exit_code: int = ExitCode.ERROR, http_status: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.exit_code = int(exit_code)
+        self.http_status = http_status

@@ -17,8 +17,10 @@ FINISHED = frozenset({"COMPLETE", "FAILED", "TIMED_OUT", "CANCELLED", "SERVER_ER
 #: Seconds between looks at a queued job, and between spinner frames.
 POLL_INTERVAL = 0.5
 SPIN_INTERVAL = 0.1
-#: Reconnections in a row a followed log may need before the client gives up.
-MAX_RECONNECTS = 5
+#: How long a followed log keeps reconnecting (through a restart of the stack, say).
+RECONNECT_WINDOW = 60.0
+#: HTTP answers of a service on its way down or up: worth trying again.
+TRANSIENT_HTTP_STATUSES = frozenset({502, 503, 504})
 
 
 def wait_while_queued(api: Api, job_id: str, spinner: Spinner) -> dict:
@@ -38,38 +40,45 @@ def wait_while_queued(api: Api, job_id: str, spinner: Spinner) -> dict:
         spinner.clear()
 
 
+def is_transient(error: Exception) -> bool:
+    """Whether a failed request may work if sent again: no answer, or a restarting service."""
+    if isinstance(error, ClientError):
+        return (
+            error.exit_code == ExitCode.UNREACHABLE or error.http_status in TRANSIENT_HTTP_STATUSES
+        )
+    return isinstance(error, requests.RequestException)
+
+
 def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO) -> None:
     """Write one of the job's streams to ``sink`` as it is written, until the job ends.
 
-    A broken connection (a restarted worker, nginx's read timeout) is resumed from
-    the bytes already copied.
+    A broken connection (a restarted stack, nginx's read timeout) is resumed from the
+    bytes already copied, for up to RECONNECT_WINDOW seconds without progress.
     """
     offset = 0
-    failures = 0
+    broken_since: float | None = None
     while True:
         try:
             for chunk in api.follow_log(job_id, stream, offset):
                 sink.write(chunk)
                 sink.flush()
                 offset += len(chunk)
-                failures = 0
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-        ):
-            failures += 1
-            if failures > MAX_RECONNECTS:
+                broken_since = None
+            # The stream ends when the job has; make sure, since a proxy may end it early.
+            if api.get_job(job_id)["status"] in FINISHED:
+                return
+            time.sleep(POLL_INTERVAL)
+        except (ClientError, requests.RequestException) as error:
+            if not is_transient(error):
+                raise
+            broken_since = broken_since or time.monotonic()
+            if time.monotonic() - broken_since > RECONNECT_WINDOW:
                 raise ClientError(
-                    f"lost the {stream} of {job_id} {MAX_RECONNECTS} times in a row; "
-                    f"`shell-service logs {job_id}` shows it",
+                    f"lost the {stream} of {job_id} for {RECONNECT_WINDOW:.0f} s ({error}); "
+                    f"the job goes on: `shell-service logs -f {job_id}`",
                     ExitCode.UNREACHABLE,
                 )
-            time.sleep(min(2**failures * 0.1, 5))
-            continue
-        # The stream ends when the job has; make sure, since a proxy may end it early.
-        if api.get_job(job_id)["status"] in FINISHED:
-            return
+            time.sleep(POLL_INTERVAL)
 
 
 class StreamCopier(threading.Thread):

@@ -1,0 +1,71 @@
+"""Following a job's log: resumed from the right byte after a broken connection."""
+
+import io
+
+import pytest
+import requests
+
+from shell_service.client import watch
+from shell_service.client.errors import ClientError, ExitCode
+
+
+class FlakyLog:
+    """An Api stand-in: the log ``b"abcdef"`` whose first connection breaks after ``abc``."""
+
+    def __init__(self, breaks: list[Exception]):
+        self.breaks = breaks
+        self.offsets: list[int] = []
+
+    def follow_log(self, job_id, stream, offset):
+        self.offsets.append(offset)
+        if self.breaks:
+            error = self.breaks.pop(0)
+            if offset == 0:
+                yield b"abc"
+            raise error
+        yield b"abcdef"[offset:]
+
+    def get_job(self, job_id):
+        return {"id": job_id, "status": "COMPLETE"}
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    monkeypatch.setattr(watch, "POLL_INTERVAL", 0)
+
+
+def test_a_broken_stream_resumes_from_the_bytes_already_copied():
+    api = FlakyLog([requests.exceptions.ChunkedEncodingError("cut")])
+    sink = io.BytesIO()
+    watch.copy_stream(api, "j1", "stdout", sink)
+    assert sink.getvalue() == b"abcdef"
+    assert api.offsets == [0, 3]
+
+
+def test_a_restarting_service_is_waited_for():
+    restarting = ClientError("not available (HTTP 503)", ExitCode.ERROR, 503)
+    down = ClientError("cannot reach", ExitCode.UNREACHABLE)
+    api = FlakyLog([restarting, down])
+    sink = io.BytesIO()
+    watch.copy_stream(api, "j1", "stdout", sink)
+    assert sink.getvalue() == b"abcdef"
+
+
+def test_a_job_that_is_gone_ends_the_follow_at_once():
+    api = FlakyLog([ClientError("No job with id 'j1' (HTTP 404)", ExitCode.NOT_FOUND, 404)])
+    with pytest.raises(ClientError, match="No job"):
+        watch.copy_stream(api, "j1", "stdout", io.BytesIO())
+    assert api.offsets == [0]
+
+
+def test_reconnecting_gives_up_after_the_window(monkeypatch):
+    monkeypatch.setattr(watch, "RECONNECT_WINDOW", 0.05)
+
+    class Down(FlakyLog):
+        def follow_log(self, job_id, stream, offset):
+            raise requests.ConnectionError("refused")
+
+    api = Down([])
+    with pytest.raises(ClientError, match="the job goes on") as excinfo:
+        watch.copy_stream(api, "j1", "stdout", io.BytesIO())
+    assert excinfo.value.exit_code == ExitCode.UNREACHABLE
