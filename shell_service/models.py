@@ -117,3 +117,13 @@ class JobEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     job: Mapped[Job] = relationship(back_populates="events", lazy="raise")
+
+
+class Worker(Base):
+    """An app worker's heartbeat: which workers are alive, and how busy."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # "host:pid"
+    last_seen: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, index=True)
+    running: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

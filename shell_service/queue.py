@@ -9,12 +9,13 @@ import datetime
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from baselayer.app.models import utcnow
 
 from .job_states import FINISHED, JobStatus
-from .models import Job, JobEvent
+from .models import Job, JobEvent, Worker
 
 NOTIFY_CHANNEL = "shell_service_jobs"
 
@@ -62,7 +63,8 @@ _CLAIM_SQL = text(
     )
     UPDATE jobs SET status = 'RUNNING', started_at = :now, modified = :now, worker = :worker
     WHERE id IN (SELECT id FROM locked)
-    RETURNING id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb, started_at
+    RETURNING id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
+              queued_at, started_at
     """
 )
 
@@ -81,6 +83,7 @@ class ClaimedJob:
     timeout: int
     cpus: int
     memory_mb: int
+    queued_at: datetime.datetime | None
     started_at: datetime.datetime
 
 
@@ -299,6 +302,38 @@ def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker:
         )
     session.commit()
     return row is not None
+
+
+def heartbeat(session: Session, worker: str, running: int) -> None:
+    """Record that ``worker`` is alive and watches ``running`` jobs; forget long-dead ones."""
+    now = utcnow()
+    session.execute(
+        insert(Worker)
+        .values(id=worker, last_seen=now, running=running, created_at=now, modified=now)
+        .on_conflict_do_update(
+            index_elements=[Worker.id], set_={"last_seen": now, "running": running, "modified": now}
+        )
+    )
+    session.execute(delete(Worker).where(Worker.last_seen < now - datetime.timedelta(hours=1)))
+    session.commit()
+
+
+def live_workers(session: Session, within: datetime.timedelta) -> list[Worker]:
+    return list(
+        session.scalars(
+            select(Worker).where(Worker.last_seen > utcnow() - within).order_by(Worker.id)
+        )
+    )
+
+
+def running_load(session: Session) -> tuple[int, int]:
+    """Jobs running on the queue's hosts, and the memory they asked for (MiB)."""
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(Job.memory_mb), 0)).where(
+            Job.status == JobStatus.RUNNING
+        )
+    ).one()
+    return row[0], row[1]
 
 
 def count_by_status(session: Session) -> dict[str, int]:

@@ -12,6 +12,7 @@ from .handlers.api.jobs import (
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
+from .handlers.metrics import MetricsHandler
 
 _ID = r"[^/]+"
 
@@ -29,4 +30,5 @@ ROUTES = [
     (r"/api/tokens", TokenHandler),
     (rf"/api/tokens/(?P<token_id>{_ID})", TokenHandler),
     (r"/api/sysinfo", SysinfoHandler),
+    (r"/metrics", MetricsHandler),
 ]

@@ -329,6 +329,18 @@ class NewToken(Schema):
 
 class Sysinfo(Schema):
     version = fields.String(required=True)
+    workers = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "App workers alive: id (host:pid), last_seen, running"},
+    )
+    capacity = fields.Dict(
+        required=True,
+        metadata={
+            "description": "max_running, max_running_per_user, memory_budget_mb, "
+            "running, running_memory_mb"
+        },
+    )
     jobs_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     isolation = fields.Dict(
         required=True,

@@ -59,6 +59,11 @@ class StackLayout:
         return self.nginx_prefix / "nginx.pid"
 
     @property
+    def metrics_dir(self) -> Path:
+        """Where app workers keep Prometheus metrics to add up (multiprocess mode)."""
+        return self.run_dir / "metrics"
+
+    @property
     def pgdata(self) -> Path:
         """The cluster's data dir as seen from run_dir (maybe a symlink)."""
         return self.run_dir / "pgdata"

@@ -43,6 +43,7 @@ def prepare_dirs(layout: StackLayout) -> Path:
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     layout.nginx_prefix.mkdir(exist_ok=True)
+    layout.metrics_dir.mkdir(mode=0o700, exist_ok=True)
     state_dir = service_state_dir(layout)
     if state_dir != layout.run_dir:
         print(

@@ -58,9 +58,14 @@ def _supervisor_arg(value) -> str:
     return _supervisor_escape(shlex.quote(str(value)))
 
 
-def _supervisor_environment() -> str:
-    # Programs read the same config overrides as the tool that started them.
-    variables = {CONFIG_ENV: os.environ.get(CONFIG_ENV, ""), "PYTHONUNBUFFERED": "1"}
+def _supervisor_environment(layout: StackLayout) -> str:
+    # Programs read the same config overrides as the tool that started them, and
+    # the app workers add up their Prometheus metrics through files in one place.
+    variables = {
+        CONFIG_ENV: os.environ.get(CONFIG_ENV, ""),
+        "PYTHONUNBUFFERED": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(layout.metrics_dir),
+    }
     return _supervisor_escape(
         ",".join(f"{key}={_double_quote(value)}" for key, value in variables.items())
     )
@@ -76,7 +81,7 @@ def _program_values(layout: StackLayout) -> dict:
         "root": _supervisor_escape(layout.root),
         "python": _supervisor_arg(layout.python),
         "log_dir": _supervisor_escape(layout.log_dir),
-        "environment": _supervisor_environment(),
+        "environment": _supervisor_environment(layout),
     }
 
 

@@ -25,7 +25,7 @@ from baselayer.app.config import Config
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
 
-from .. import queue
+from .. import metrics, queue
 from ..job_states import JobStatus
 from ..models import Job
 from ..queue import ClaimedJob, JobOutput
@@ -56,6 +56,7 @@ class RunningJob:
     id: str
     files: JobFiles
     uid: int | None
+    started_at: datetime.datetime
     deadline: datetime.datetime
     cgroup: JobCgroup | None = None
     wrapper_pid: int | None = None
@@ -164,6 +165,8 @@ class LocalExecutor:
                 batch=int(self.cfg["jobs.claim_batch"]),
             )
         for job in claimed:
+            if job.queued_at is not None:
+                metrics.QUEUE_WAIT.observe((job.started_at - job.queued_at).total_seconds())
             self._spawn(self._launch(job))
         if claimed:
             # There may be more: claim again (other workers take their share meanwhile).
@@ -207,6 +210,7 @@ class LocalExecutor:
             id=job.id,
             files=self.job_files(job.id),
             uid=self.job_uid(job.number),
+            started_at=job.started_at,
             deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
             cgroup=self.job_cgroup(job.id),
         )
@@ -260,7 +264,7 @@ class LocalExecutor:
         stdout, stdout_cut = running.files.read_output(running.files.stdout, limit)
         stderr, stderr_cut = running.files.read_output(running.files.stderr, limit)
         code = running.files.read_exit_status()
-        message = None
+        message = limit = None
         if code is None and wrapper_code is not None:
             # The wrapper itself was killed; asyncio reports signal N as -N.
             code = wrapper_code if wrapper_code >= 0 else 128 - wrapper_code
@@ -270,16 +274,19 @@ class LocalExecutor:
         elif running.timed_out:
             status = JobStatus.TIMED_OUT
             message = "ran past its timeout and was killed"
+            limit = "timeout"
         elif code == 0:
             status = JobStatus.COMPLETE
         else:
             status = JobStatus.FAILED
             if running.cgroup and running.cgroup.out_of_memory():
                 message = "killed: out of memory (the job's memory_mb limit)"
+                limit = "memory"
             elif code > 128:
                 message = f"killed by signal {code - 128} ({signal_name(code - 128)})"
                 if code - 128 == signal.SIGXCPU:
                     message += ": CPU time limit reached"
+                    limit = "cpu"
         # Truncated: the row's copy is shorter than the output, or the file hit its cap.
         max_log = int(self.cfg["jobs.max_log_bytes"])
         truncated = {"stdout": stdout_cut, "stderr": stderr_cut}
@@ -290,6 +297,8 @@ class LocalExecutor:
                 message = f"{message}; {note}" if message else note
         output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
         self._finish(running.id, status, output, message)
+        run_seconds = (utcnow() - running.started_at).total_seconds()
+        metrics.record_end(status, run_seconds, limit)
         if running.cgroup:
             running.cgroup.remove()
 
@@ -324,9 +333,11 @@ class LocalExecutor:
     async def _adopt_loop(self) -> None:
         while True:
             try:
+                with self.session_factory() as session:
+                    queue.heartbeat(session, self.worker_name, len(self.watching))
                 await self._adopt_orphans()
             except Exception:
-                log.exception("Looking for orphaned jobs failed")
+                log.exception("Heartbeat or looking for orphaned jobs failed")
             await asyncio.sleep(ADOPT_INTERVAL)
 
     def _worker_alive(self, worker: str | None) -> bool:
@@ -351,6 +362,7 @@ class LocalExecutor:
                 id=job.id,
                 files=files,
                 uid=self.job_uid(job.number),
+                started_at=job.started_at,
                 deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
                 cgroup=self.job_cgroup(job.id),
                 wrapper_pid=files.read_wrapper_pid(),

@@ -59,3 +59,29 @@ def test_status_server_answers_while_app_workers_are_down(stack, stack_admin, su
     job_id = stack_admin.post("/api/jobs", json={"code": "echo back"}).json()["data"]["id"]
     stack_admin.post(f"/api/jobs/{job_id}/execute")
     assert wait_for_job(stack_admin, job_id)["stdout"] == "back\n"
+
+
+def test_metrics_add_up_over_every_app_worker(stack, stack_admin):
+    from ..api.test_health_and_metrics import metric_value
+
+    name, labels = "shell_service_jobs_finished_total", '{status="COMPLETE"}'
+    before = metric_value(requests.get(stack + "/metrics", timeout=10).text, name, labels)
+    ids = [
+        stack_admin.post("/api/jobs", json={"code": "true", "execute": True}).json()["data"]["id"]
+        for _ in range(12)
+    ]
+    for job_id in ids:
+        wait_for_job(stack_admin, job_id)
+    after = requests.get(stack + "/metrics", timeout=10).text
+    # Each scrape reaches one worker; the count covers the jobs all of them ran.
+    assert metric_value(after, name, labels) >= before + 12
+
+
+def test_sysinfo_sees_every_app_worker(stack, cfg):
+    deadline = time.monotonic() + 20
+    while True:
+        workers = requests.get(stack + "/api/sysinfo", timeout=10).json()["data"]["workers"]
+        if len(workers) >= int(cfg["server.processes"]):
+            break
+        assert time.monotonic() < deadline, workers
+        time.sleep(0.5)

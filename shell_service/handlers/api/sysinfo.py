@@ -1,8 +1,11 @@
 """Health: answers without a token, so load balancers and `make run` can ask."""
 
+from datetime import timedelta
+
 from baselayer.app.handlers.base import BaseHandler
 
 from ... import queue
+from ...executors.local import ADOPT_INTERVAL
 
 
 class SysinfoHandler(BaseHandler):
@@ -13,17 +16,32 @@ class SysinfoHandler(BaseHandler):
         ---
         summary: Service health
         description: |
-          The version, how many jobs are in each state, and which isolation layers
-          this host gives jobs. No token needed.
+          The version, the app workers alive (a heartbeat every few seconds), how
+          many jobs are in each state, running jobs against the host's capacity,
+          and which isolation layers this host gives jobs. No token needed.
         tags: [system]
         responses:
           200:
             content: {application/json: {schema: SysinfoEnvelope}}
         """
+        executor = self.settings["executor"]
+        jobs_cfg = self.settings["config"]["jobs"]
+        running, running_memory = queue.running_load(self.session)
+        workers = queue.live_workers(self.session, within=timedelta(seconds=3 * ADOPT_INTERVAL))
         self.success(
             {
                 "version": self.settings["version"],
+                "workers": [
+                    {"id": w.id, "last_seen": w.last_seen, "running": w.running} for w in workers
+                ],
                 "jobs_by_status": queue.count_by_status(self.session),
-                "isolation": self.settings["executor"].isolation(),
+                "capacity": {
+                    "max_running": int(jobs_cfg["max_running"]),
+                    "max_running_per_user": int(jobs_cfg["max_running_per_user"]),
+                    "memory_budget_mb": executor.memory_budget_mb,
+                    "running": running,
+                    "running_memory_mb": running_memory,
+                },
+                "isolation": executor.isolation(),
             }
         )

@@ -1,0 +1,80 @@
+"""Prometheus metrics: what the queue holds now, and how jobs waited, ran and ended.
+
+Counters and histograms are recorded by the app worker that sees the event;
+with several workers, prometheus_client's multiprocess mode (files under
+``<run_dir>/metrics``, set up by ``enable_multiprocess`` before the first use)
+adds them up at scrape time. Jobs by state come from the database at scrape time.
+"""
+
+import os
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from .job_states import JobStatus
+
+# Seconds: from a second to a day, for jobs from `true` to overnight runs.
+BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
+
+QUEUE_WAIT = Histogram(
+    "shell_service_job_queue_wait_seconds",
+    "Time from QUEUED to RUNNING",
+    buckets=BUCKETS,
+)
+RUN_TIME = Histogram(
+    "shell_service_job_run_seconds",
+    "Time from RUNNING to the job's end",
+    buckets=BUCKETS,
+)
+OUTCOMES = Counter(
+    "shell_service_jobs_finished",
+    "Jobs that ended, by final state",
+    ["status"],
+)
+LIMIT_KILLS = Counter(
+    "shell_service_job_limit_kills",
+    "Jobs ended by a limit: timeout, memory (out of memory) or cpu (CPU time)",
+    ["limit"],
+)
+
+
+def enable_multiprocess(run_dir: Path) -> None:
+    """Share metrics between app workers through files; call before recording any."""
+    directory = run_dir / "metrics"
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+class JobStateCollector:
+    """Jobs per state, counted in the database when scraped."""
+
+    def __init__(self, count_by_status):
+        self.count_by_status = count_by_status
+
+    def collect(self):
+        family = GaugeMetricFamily("shell_service_jobs", "Jobs per state", labels=["status"])
+        for status, count in self.count_by_status().items():
+            family.add_metric([status], count)
+        yield family
+
+
+def render(count_by_status) -> bytes:
+    """The text exposition of every metric."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:  # one process (tests): this process's own metrics
+        for metric in (QUEUE_WAIT, RUN_TIME, OUTCOMES, LIMIT_KILLS):
+            registry.register(metric)
+    registry.register(JobStateCollector(count_by_status))
+    return generate_latest(registry)
+
+
+def record_end(status: JobStatus, run_seconds: float | None, limit: str | None) -> None:
+    OUTCOMES.labels(status=status.value).inc()
+    if run_seconds is not None:
+        RUN_TIME.observe(run_seconds)
+    if limit:
+        LIMIT_KILLS.labels(limit=limit).inc()

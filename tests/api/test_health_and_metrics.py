@@ -1,0 +1,63 @@
+"""GET /api/sysinfo and GET /metrics: what an operator watches."""
+
+import re
+import time
+
+from ..helpers import create_job, run_job, wait_for_job
+
+
+def sysinfo(client):
+    return client.get("/api/sysinfo").json()["data"]
+
+
+def test_sysinfo_lists_live_workers_and_capacity(anon_api, server):
+    deadline = time.monotonic() + 15
+    while not sysinfo(anon_api)["workers"]:
+        assert time.monotonic() < deadline, "no worker heartbeat"
+        time.sleep(0.2)
+    data = sysinfo(anon_api)
+    assert server.executor.worker_name in {w["id"] for w in data["workers"]}
+    capacity = data["capacity"]
+    assert capacity["max_running"] == server.cfg["jobs"]["max_running"]
+    assert capacity["memory_budget_mb"] == server.executor.memory_budget_mb
+    assert set(data["jobs_by_status"]) >= {"QUEUED", "RUNNING", "COMPLETE"}
+
+
+def test_sysinfo_counts_running_jobs_and_their_memory(api):
+    before = sysinfo(api)["capacity"]
+    job_id = create_job(api, "sleep 30", memory_mb=300, execute=True)
+    wait_for_job(api, job_id, statuses={"RUNNING"})
+    during = sysinfo(api)["capacity"]
+    assert during["running"] >= 1
+    assert during["running_memory_mb"] >= before["running_memory_mb"] + 300 - 1024
+    assert during["running_memory_mb"] >= 300
+    api.post(f"/api/jobs/{job_id}/cancel")
+
+
+def metric_value(text: str, name: str, labels: str = "") -> float:
+    pattern = rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+]+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_count_outcomes_waits_and_run_times(anon_api, api):
+    before = anon_api.get("/metrics").text
+    run_job(api, "true")
+    run_job(api, "exit 1")
+    timed_out = create_job(api, "sleep 30", timeout=1, execute=True)
+    wait_for_job(api, timed_out, timeout=20)
+    response = anon_api.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    after = response.text
+    for status, more in (("COMPLETE", 1), ("FAILED", 1), ("TIMED_OUT", 1)):
+        name, labels = "shell_service_jobs_finished_total", f'{{status="{status}"}}'
+        assert metric_value(after, name, labels) >= metric_value(before, name, labels) + more
+    name, labels = "shell_service_job_limit_kills_total", '{limit="timeout"}'
+    assert metric_value(after, name, labels) >= metric_value(before, name, labels) + 1
+    for histogram in ("shell_service_job_queue_wait_seconds", "shell_service_job_run_seconds"):
+        assert (
+            metric_value(after, f"{histogram}_count")
+            >= metric_value(before, f"{histogram}_count") + 3
+        )
+    assert re.search(r'^shell_service_jobs\{status="COMPLETE"\} [0-9.]+$', after, re.MULTILINE)
