@@ -13,7 +13,7 @@ TEST_CONFIG := tests/config.test.yaml
 TEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run stop status log db_init test lint
+.PHONY: help venv run stop status log db_init test lint bench
 
 help:
 	@echo "make run      set up and start the stack (again: start what is stopped)"
@@ -50,3 +50,9 @@ test: $(VENV_STAMP)
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Every scenario of issue 5 on a bench stack of its own (bench/config.bench.yaml);
+# writes BENCHMARKS.md and bench/results/latest.json. BENCH_ARGS="--profile" or "--quick".
+BENCH_ARGS ?=
+bench: $(VENV_STAMP)
+	$(VENV_PYTHON) -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,300 @@
+"""The results of one bench run as a table, as JSON and as BENCHMARKS.md."""
+
+import json
+from pathlib import Path
+
+
+def _num(value, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _ratio(value, ceiling) -> float | None:
+    if value is None or not ceiling:
+        return None
+    return value / ceiling
+
+
+def _pct(ratio) -> str:
+    return "-" if ratio is None else f"{100 * ratio:.0f}%"
+
+
+def _met(condition) -> str:
+    if condition is None:
+        return "-"
+    return "yes" if condition else "NO"
+
+
+def _get(results: dict, *keys):
+    value = results
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def rows(results: dict) -> list[dict]:
+    """One row per ceiling and scenario: what was measured, against what, the goal."""
+    ceilings = results.get("ceilings", {})
+    scenarios = results.get("scenarios", {})
+    launch_tmpfs = _get(ceilings, "launch", "tmpfs", "per_second")
+    launch_jobs = _get(ceilings, "launch", "jobs_dir", "per_second")
+    http = _get(ceilings, "http", "per_second")
+    webhook = _get(ceilings, "webhook", "per_second")
+    table = [
+        {
+            "id": "ceiling",
+            "what": "bare launch of `sh -c true`, files in /dev/shm",
+            "result": f"{_num(launch_tmpfs)} launches/s",
+        },
+        {
+            "id": "ceiling",
+            "what": "bare launch of `sh -c true`, files in the jobs dir",
+            "result": f"{_num(launch_jobs)} launches/s",
+        },
+        {
+            "id": "ceiling",
+            "what": "HTTP: minimal Tornado POST /api/jobs behind the same NGINX, 64 conns",
+            "result": f"{_num(http)} req/s, p99 {_ms(_get(ceilings, 'http', 'p99_ms'))}",
+        },
+        {
+            "id": "peer",
+            "what": "webhook: `sh -c true` per request, 16 clients",
+            "result": f"{_num(webhook)} jobs/s",
+        },
+    ]
+
+    s1 = scenarios.get("1", {})
+    r1 = _ratio(s1.get("per_second"), http)
+    table.append(
+        {
+            "id": "1",
+            "what": "submit: POST /api/jobs (READY), 64 conns through NGINX",
+            "result": f"{_num(s1.get('per_second'))} req/s, p99 {_ms(s1.get('p99_ms'))}",
+            "ratio": f"{_pct(r1)} of HTTP ceiling",
+            "goal": ">= 50% of HTTP ceiling",
+            "met": _met(None if r1 is None else r1 >= 0.5),
+        }
+    )
+
+    s2 = scenarios.get("2", {})
+    r2 = _ratio(s2.get("per_second"), launch_jobs)
+    extra = [
+        f"{_pct(_ratio(s2.get('per_second'), launch_tmpfs))} of tmpfs launch",
+        f"{_num(_ratio(s2.get('per_second'), webhook), 2)}x webhook",
+    ]
+    table.append(
+        {
+            "id": "2",
+            "what": f"burst: {_num(s2.get('jobs'))} `true` jobs, execute, 16 clients, all end",
+            "result": f"{_num(s2.get('per_second'))} jobs/s"
+            + ("" if s2.get("all_complete", True) else f" (ended: {s2.get('ended')})"),
+            "ratio": f"{_pct(r2)} of jobs-dir launch; " + "; ".join(extra),
+            "goal": ">= 40% of bare launch",
+            "met": _met(None if r2 is None else r2 >= 0.4 and s2.get("all_complete")),
+        }
+    )
+
+    s3 = scenarios.get("3", {})
+    table.append(
+        {
+            "id": "3",
+            "what": f"round trip x{_num(s3.get('count'))}: submit, wait COMPLETE, read stdout",
+            "result": f"p50 {_ms(s3.get('p50_ms'))}, p99 {_ms(s3.get('p99_ms'))}",
+            "goal": "p50 <= 10 ms",
+            "met": _met(None if s3.get("p50_ms") is None else s3["p50_ms"] <= 10),
+        }
+    )
+
+    s4 = scenarios.get("4", {})
+    queries = s4.get("queries", {})
+    parts = []
+    for name, figures in queries.items():
+        if "/api/jobs" not in name:
+            continue
+        label = name.replace("/api/jobs?limit=100", "list").replace("&status=COMPLETE", "+status")
+        parts.append(
+            f"{label} p99 {_ms(figures.get('p99_ms'))}"
+            if figures.get("supported")
+            else f"{label}: not supported yet"
+        )
+    table.append(
+        {
+            "id": "4",
+            "what": f"history: GET /api/jobs?limit=100 (+status), "
+            f"{_num(_get(s4, 'fill', 'jobs'))} jobs in the table",
+            "result": "; ".join(parts) or "-",
+            "goal": "p99 < 20 ms",
+            "met": _met(None if s4.get("p99_ms") is None else s4["p99_ms"] < 20),
+        }
+    )
+
+    s5 = scenarios.get("5", {})
+    p99_5 = _get(s5, "api_all", "p99_ms")
+    table.append(
+        {
+            "id": "5",
+            "what": f"many at once: {_num(s5.get('jobs'))} x `sleep {s5.get('sleep', '?')}`",
+            "result": f"peak {_num(s5.get('peak_running'))} running, "
+            f"{'all COMPLETE' if s5.get('all_complete') else 'ended: ' + str(s5.get('ended'))} "
+            f"in {_num(s5.get('seconds'), 1)} s; API p99 {_ms(p99_5)}",
+            "goal": "all COMPLETE, API p99 < 50 ms",
+            "met": _met(None if not s5 else bool(s5.get("all_complete")) and (p99_5 or 1e9) < 50),
+        }
+    )
+
+    idle = _get(scenarios, "6", "idle", "max_mb")
+    under_burst = _get(scenarios, "2", "rss", "max_peak_mb")
+    under_many = _get(scenarios, "5", "rss", "max_peak_mb")
+    growth_2gb = _get(scenarios, "6", "big_output", "rss", "max_growth_mb")
+    peaks = [x for x in (idle, under_burst, under_many) if x is not None]
+    table.append(
+        {
+            "id": "6",
+            "what": "memory: largest app worker RSS",
+            "result": f"idle {_num(idle)} MB, burst {_num(under_burst)} MB, "
+            f"1,000 running {_num(under_many)} MB; 2 GB job +{_num(growth_2gb, 1)} MB",
+            "goal": "< 120 MB; 2 GB job adds < 50 MB",
+            "met": _met(
+                None if not peaks or growth_2gb is None else max(peaks) < 120 and growth_2gb < 50
+            ),
+        }
+    )
+    cancel = _get(results, "extra", "cancel")
+    if cancel:
+        table.append(
+            {
+                "id": "extra",
+                "what": "cancel a running job: call to CANCELLED, processes gone",
+                "result": f"p50 {_ms(cancel.get('p50_ms'))}, max {_ms(cancel.get('max_ms'))}",
+            }
+        )
+    for row in table:
+        for key in ("ratio", "goal", "met"):
+            row.setdefault(key, "")
+    return table
+
+
+COLUMNS = [("id", "#"), ("what", "scenario"), ("result", "result"), ("ratio", "vs ceiling")]
+COLUMNS += [("goal", "goal"), ("met", "met")]
+
+
+def text_table(table: list[dict]) -> str:
+    widths = {key: max(len(title), *(len(str(r[key])) for r in table)) for key, title in COLUMNS}
+    line = "  ".join(title.ljust(widths[key]) for key, title in COLUMNS)
+    out = [line, "  ".join("-" * widths[key] for key, _ in COLUMNS)]
+    for row in table:
+        out.append("  ".join(str(row[key]).ljust(widths[key]) for key, _ in COLUMNS))
+    return "\n".join(out)
+
+
+def markdown_table(table: list[dict]) -> str:
+    out = ["| " + " | ".join(title for _, title in COLUMNS) + " |"]
+    out.append("|" + "---|" * len(COLUMNS))
+    for row in table:
+        out.append(
+            "| " + " | ".join(str(row[key]).replace("|", "\\|") for key, _ in COLUMNS) + " |"
+        )
+    return "\n".join(out)
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _machine_lines(machine: dict) -> list[str]:
+    names = [
+        ("cpus", "CPUs"),
+        ("cpu_model", "CPU"),
+        ("memory_gb", "memory (GB)"),
+        ("os", "OS"),
+        ("kernel", "kernel"),
+        ("python", "Python"),
+        ("tornado", "Tornado"),
+        ("postgres", "PostgreSQL"),
+        ("nginx", "NGINX"),
+        ("wrk", "wrk"),
+        ("webhook", "webhook"),
+        ("app_workers", "app workers"),
+        ("running_as_root", "as root (jobs as their own uid, cgroups)"),
+        ("commit", "commit"),
+    ]
+    return [f"| {title} | {machine.get(key, '-')} |" for key, title in names]
+
+
+def markdown(results: dict) -> str:
+    """BENCHMARKS.md: the table, the machine, the commands, the details."""
+    machine = results.get("machine", {})
+    load = results.get("load_average", {})
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `make bench` on {machine.get('date', '?')}; do not edit by hand "
+        "(the numbers are in `bench/results/latest.json`). Every ceiling is measured in the same "
+        "run as the scenarios, on the same machine, so the ratios hold even when the machine "
+        "is busy with other work; the absolute numbers do not.",
+        "",
+        markdown_table(results.get("rows", [])),
+        "",
+        f"Load average (1, 5, 15 min) at the start: {load.get('start')}, at the end: "
+        f"{load.get('end')}. The whole run took {results.get('seconds', '?')} s.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *_machine_lines(machine),
+        "",
+        "## How it ran",
+        "",
+        "```shell",
+        *results.get("commands", []),
+        "```",
+        "",
+        "All scenarios run on a stack of their own (`bench/config.bench.yaml`: run/bench, "
+        "log/bench, port 5070, database shell_service_bench) with the capacity scenario 5 "
+        "needs: " + ", ".join(f"`{k}: {v}`" for k, v in results.get("config", {}).items()) + ". "
+        "It is made fresh at every run and stopped at the end.",
+        "",
+        "- Ceilings: `bench/launch_ceiling.py` (asyncio `create_subprocess_exec`, new session, "
+        "stdout and stderr to files in a fresh directory per launch, 16 in flight); "
+        "`bench/http_ceiling/` (a handler that parses the body and answers the envelope, "
+        "one process per app worker, behind NGINX rendered from the stack's own template); "
+        "`bench/peer_webhook.py` (adnanh/webhook, a hook running `sh -c true` and answering "
+        "with its output).",
+        "- Scenario 1 and the HTTP ceiling: wrk, 64 connections, the same body "
+        '(`{"code": "true"}`) and token header.',
+        "- Scenarios 2 and 5 submit from 16 keep-alive clients (`bench/client.py`) and poll "
+        "`GET /api/sysinfo` until every job has ended; the webhook peer gets the same clients.",
+        "- Scenario 4 fills the table with `bench/fill_jobs.py` (INSERT ... SELECT "
+        "generate_series, ended jobs for 5 users), then times sequential requests as the "
+        "admin (everyone's jobs) and as one of those users.",
+        "- Scenario 6 samples /proc/<pid>/status (VmRSS) of every app worker.",
+        "",
+        "## Details",
+        "",
+        "```json",
+        json.dumps(
+            {key: results.get(key) for key in ("ceilings", "scenarios", "extra")},
+            indent=2,
+            default=str,
+        ),
+        "```",
+    ]
+    if results.get("errors"):
+        lines += ["", "## Errors", "", "```", json.dumps(results["errors"], indent=2), "```"]
+    if results.get("profiles"):
+        lines += ["", "## Profiles (py-spy, all app workers, % of samples)", ""]
+        for name, summary in results["profiles"].items():
+            lines += [f"### {name} ({summary.get('samples')} samples, {summary.get('seconds')} s)"]
+            lines += ["", "| self | function |", "|---|---|"]
+            lines += [f"| {pct}% | `{fn}` |" for fn, pct in summary.get("self", [])[:12]]
+            lines += [""]
+    return "\n".join(lines) + "\n"

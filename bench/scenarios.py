@@ -1,0 +1,483 @@
+"""Issue 5's scenarios and their ceilings: each runs against the bench stack (or
+starts what it measures) and returns its figures as a dict."""
+
+import contextlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from baselayer.app.config import Config
+from baselayer.tools.layout import StackLayout
+
+from .client import ApiClient, latency_summary, run_in_clients
+from .fill_jobs import fill
+from .http_ceiling.server import http_ceiling
+from .launch_ceiling import launch_rate
+from .memory import PeakRss, app_worker_pids, rss_now
+from .peer_webhook import webhook_server
+from .profile import Recorder, summarize
+from .tools import BenchError, run_wrk
+
+FINISHED = {"COMPLETE", "FAILED", "TIMED_OUT", "CANCELLED", "SERVER_ERROR"}
+UNFINISHED = ("QUEUED", "RUNNING")
+#: The body of scenario 1 and of the HTTP ceiling: the same bytes on the wire.
+SUBMIT_BODY = json.dumps({"code": "true"})
+
+#: Where the ceilings listen (the bench stack has 5070, 65200+, 64200).
+CEILING_PORT, CEILING_APP_PORT, CEILING_STATUS_PORT = 5071, 65300, 64300
+WEBHOOK_PORT = 5072
+
+#: A job printing 2 GB; past jobs.max_log_bytes the file refuses more and it is dropped.
+PRINT_2GB = """
+import os
+chunk = b"x" * 2**20
+for _ in range(2048):
+    try:
+        os.write(1, chunk)
+    except OSError:
+        pass
+"""
+
+
+@dataclass
+class Scale:
+    """How big the scenarios are: the issue's sizes by default, smaller with --quick."""
+
+    seconds: float = 10  # each wrk run
+    launches: int = 1500  # bare launches per directory
+    burst_jobs: int = 1000
+    round_trips: int = 200
+    history_jobs: int = 1_000_000
+    history_requests: int = 200
+    many_jobs: int = 1000
+    many_sleep: int = 30
+
+    @classmethod
+    def quick(cls) -> "Scale":
+        return cls(5, 300, 200, 40, 50_000, 40, 100, 5)
+
+
+@dataclass
+class Bench:
+    """The bench stack and what the scenarios share."""
+
+    cfg: Config
+    layout: StackLayout
+    url: str
+    token: str
+    jobs_dir: Path
+    scale: Scale = field(default_factory=Scale)
+    profile_dir: Path | None = None
+    profiles: dict = field(default_factory=dict)
+
+    def client(self, token: str | None = None) -> ApiClient:
+        return ApiClient(self.url, token or self.token)
+
+    def worker_pids(self) -> dict[str, int]:
+        return app_worker_pids(self.layout)
+
+    @contextlib.contextmanager
+    def profiled(self, name: str):
+        """py-spy on every app worker during the block, when profiling is on."""
+        if self.profile_dir is None:
+            yield
+            return
+        recorder = Recorder(list(self.worker_pids().values()), self.profile_dir, name)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            files = recorder.stop()
+            summary = summarize(files)
+            summary["seconds"] = round(time.perf_counter() - started, 1)
+            summary["files"] = [str(path) for path in files]
+            self.profiles[name] = summary
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per state, from /api/sysinfo."""
+        response = self.client().get("/api/sysinfo")
+        if response.status != 200:
+            raise BenchError(f"/api/sysinfo answered {response.status}: {response.body[:300]!r}")
+        return response.data["jobs_by_status"]
+
+    def wait_until_done(
+        self, before: dict, count: int, timeout: float, interval: float = 0.05, on_poll=None
+    ) -> dict:
+        """Poll until ``count`` more jobs have finished than in ``before`` and none is
+        queued or running; the final counts. ``on_poll(counts)`` sees every poll."""
+        finished_before = sum(before.get(s, 0) for s in FINISHED)
+        deadline = time.monotonic() + timeout
+        client = self.client()
+        try:
+            while True:
+                response = client.get("/api/sysinfo")
+                counts = response.data["jobs_by_status"] if response.status == 200 else None
+                if counts is not None:
+                    if on_poll:
+                        on_poll(counts)
+                    finished = sum(counts.get(s, 0) for s in FINISHED)
+                    idle = not any(counts.get(s, 0) for s in UNFINISHED)
+                    if idle and finished >= finished_before + count:
+                        return counts
+                if time.monotonic() > deadline:
+                    raise BenchError(f"jobs not done after {timeout:.0f} s: {counts}")
+                time.sleep(interval)
+        finally:
+            client.close()
+
+
+def delta(after: dict, before: dict) -> dict:
+    return {s: after.get(s, 0) - before.get(s, 0) for s in after if after.get(s) != before.get(s)}
+
+
+def submit_jobs(bench: Bench, count: int, clients: int, code: str, **options) -> list[str]:
+    """Create and queue ``count`` jobs of ``code`` from ``clients`` connections."""
+    body = {"code": code, "execute": True, **options}
+
+    def submit(client: ApiClient, _):
+        response = client.post("/api/jobs", body)
+        if response.status != 200:
+            raise BenchError(f"POST /api/jobs answered {response.status}: {response.body[:300]!r}")
+        return response.data["id"]
+
+    return run_in_clients(count, clients, bench.client, submit)
+
+
+# ---- ceilings and the peer ----------------------------------------------------
+def launch_ceilings(bench: Bench) -> dict:
+    """Bare ``sh -c true`` launches per second, files in tmpfs and in the jobs directory."""
+    count = bench.scale.launches
+    return {
+        "tmpfs": launch_rate(Path("/dev/shm"), count),
+        "jobs_dir": launch_rate(bench.jobs_dir, count),
+    }
+
+
+def http_ceiling_rate(bench: Bench) -> dict:
+    """POST /api/jobs to minimal Tornado workers behind the same NGINX, 64 connections."""
+    ports = (CEILING_PORT, CEILING_APP_PORT, CEILING_STATUS_PORT)
+    with http_ceiling(bench.cfg, *ports) as url:
+        result = run_wrk(
+            f"{url}/api/jobs",
+            connections=64,
+            seconds=bench.scale.seconds,
+            method="POST",
+            body=SUBMIT_BODY,
+            token=bench.token,
+        )
+    if result["non_2xx"] or result["socket_errors"]:
+        raise BenchError(f"the HTTP ceiling answered errors: {result['errors']}")
+    return result
+
+
+def webhook_rate(bench: Bench) -> dict:
+    """webhook running ``sh -c true`` per request: jobs/s from 16 clients, as in scenario 2."""
+    count = bench.scale.burst_jobs
+    run_dir = bench.layout.run_dir / "webhook"
+    with webhook_server(run_dir, bench.layout.log_dir, WEBHOOK_PORT) as url:
+        parts = urlsplit(url)
+
+        def call(client: ApiClient, _):
+            response = client.post(parts.path, {"code": "true"})
+            if response.status != 200:
+                raise BenchError(f"webhook answered {response.status}: {response.body[:200]!r}")
+
+        started = time.perf_counter()
+        run_in_clients(count, 16, lambda: ApiClient(f"http://{parts.netloc}"), call)
+        seconds = time.perf_counter() - started
+    return {
+        "jobs": count,
+        "clients": 16,
+        "seconds": round(seconds, 2),
+        "per_second": count / seconds,
+    }
+
+
+# ---- the scenarios ---------------------------------------------------------------
+def submit_rate(bench: Bench) -> dict:
+    """Scenario 1: POST /api/jobs (READY) from 64 connections through NGINX."""
+    with bench.profiled("scenario_1"):
+        result = run_wrk(
+            f"{bench.url}/api/jobs",
+            connections=64,
+            seconds=bench.scale.seconds,
+            method="POST",
+            body=SUBMIT_BODY,
+            token=bench.token,
+        )
+    if result["non_2xx"]:
+        result["warning"] = f"{result['non_2xx']} responses were not 2xx"
+    return result
+
+
+def burst(bench: Bench) -> dict:
+    """Scenario 2: ``count`` true jobs created with execute from 16 clients, until all end.
+
+    Also the peak RSS of every worker meanwhile (scenario 6).
+    """
+    count = bench.scale.burst_jobs
+    before = bench.counts()
+    with PeakRss(bench.worker_pids()) as rss, bench.profiled("scenario_2"):
+        started = time.perf_counter()
+        submit_jobs(bench, count, 16, "true")
+        submitted = time.perf_counter() - started
+        after = bench.wait_until_done(before, count, timeout=600)
+        seconds = time.perf_counter() - started
+    ended = delta(after, before)
+    return {
+        "jobs": count,
+        "clients": 16,
+        "seconds": round(seconds, 2),
+        "per_second": count / seconds,
+        "submitted_per_second": count / submitted,
+        "ended": ended,
+        "all_complete": ended.get("COMPLETE", 0) == count,
+        "rss": rss.summary(),
+    }
+
+
+def round_trip(bench: Bench) -> dict:
+    """Scenario 3: one client submits ``echo hello``, polls until it ends, reads stdout."""
+    client = bench.client()
+    seconds, polls, bad = [], [], []
+    with bench.profiled("scenario_3"):
+        for _ in range(bench.scale.round_trips):
+            started = time.perf_counter()
+            response = client.post("/api/jobs", {"code": "echo hello", "execute": True})
+            if response.status != 200:
+                raise BenchError(f"POST /api/jobs answered {response.status}")
+            job_id = response.data["id"]
+            n = 0
+            while True:
+                n += 1
+                job = client.get(f"/api/jobs/{job_id}").data
+                if job["status"] in FINISHED:
+                    break
+                time.sleep(0.001)
+            seconds.append(time.perf_counter() - started)
+            polls.append(n)
+            if job["status"] != "COMPLETE" or job.get("stdout") != "hello\n":
+                bad.append({"id": job_id, "status": job["status"], "stdout": job.get("stdout")})
+    client.close()
+    return {
+        **latency_summary(seconds),
+        "mean_polls": round(sum(polls) / len(polls), 1),
+        "not_complete_or_wrong_stdout": len(bad),
+        "examples_of_bad": bad[:3],
+    }
+
+
+def big_output(bench: Bench) -> dict:
+    """Scenario 6, last part: worker RSS while a job prints 2 GB."""
+    client = bench.client()
+    with PeakRss(bench.worker_pids()) as rss:
+        started = time.perf_counter()
+        response = client.post(
+            "/api/jobs", {"code": PRINT_2GB, "shell": "python3", "execute": True}
+        )
+        if response.status != 200:
+            raise BenchError(f"POST /api/jobs answered {response.status}: {response.body[:300]!r}")
+        job_id = response.data["id"]
+        deadline = time.monotonic() + 300
+        while (job := client.get(f"/api/jobs/{job_id}").data)["status"] not in FINISHED:
+            if time.monotonic() > deadline:
+                raise BenchError(f"the 2 GB job is still {job['status']} after 300 s")
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    client.close()
+    return {
+        "status": job["status"],
+        "stdout_truncated": job.get("stdout_truncated"),
+        "seconds": round(seconds, 1),
+        "rss": rss.summary(),
+    }
+
+
+def idle_rss(bench: Bench) -> dict:
+    """Scenario 6, first part: every app worker's RSS before any load."""
+    rss = rss_now(bench.worker_pids())
+    return {"rss_mb": rss, "max_mb": max(rss.values(), default=0.0)}
+
+
+def many_at_once(bench: Bench, api_clients: int = 4, pause: float = 0.1) -> dict:
+    """Scenario 5: ``count`` sleep jobs at once; API latency from a few clients meanwhile."""
+    count, sleep = bench.scale.many_jobs, bench.scale.many_sleep
+    paths = ["/api/jobs?limit=10", "/api/sysinfo"]
+    latencies: dict[str, list[float]] = {path: [] for path in paths}
+    errors: dict[str, int] = dict.fromkeys(paths, 0)
+    stop = threading.Event()
+
+    def api_user(path: str) -> None:
+        client = bench.client()
+        while not stop.is_set():
+            try:
+                response = client.get(path)
+            except OSError:
+                errors[path] += 1
+                continue
+            if response.status == 200:
+                latencies[path].append(response.seconds)
+            else:
+                errors[path] += 1
+            stop.wait(pause)
+        client.close()
+
+    running = {"peak": 0, "all_running_after": None}
+
+    def watch(counts):
+        running["peak"] = max(running["peak"], counts.get("RUNNING", 0))
+        if running["all_running_after"] is None and counts.get("RUNNING", 0) >= count:
+            running["all_running_after"] = round(time.perf_counter() - started, 1)
+
+    before = bench.counts()
+    users = [
+        threading.Thread(target=api_user, args=(paths[i % len(paths)],), daemon=True)
+        for i in range(api_clients)
+    ]
+    with PeakRss(bench.worker_pids(), interval=0.5) as rss, bench.profiled("scenario_5"):
+        started = time.perf_counter()
+        for user in users:
+            user.start()
+        try:
+            submit_jobs(bench, count, 16, f"sleep {sleep}")
+            submitted = time.perf_counter() - started
+            after = bench.wait_until_done(
+                before, count, timeout=sleep + 300, interval=0.5, on_poll=watch
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            stop.set()
+            for user in users:
+                user.join()
+    ended = delta(after, before)
+    everything = [x for values in latencies.values() for x in values]
+    return {
+        "jobs": count,
+        "sleep": sleep,
+        "seconds": round(seconds, 1),
+        "submitted_after": round(submitted, 1),
+        "peak_running": running["peak"],
+        "all_running_after": running["all_running_after"],
+        "ended": ended,
+        "all_complete": ended.get("COMPLETE", 0) == count,
+        "api": {path: latency_summary(values) for path, values in latencies.items()},
+        "api_all": latency_summary(everything),
+        "api_errors": errors,
+        "rss": rss.summary(),
+    }
+
+
+def history(bench: Bench) -> dict:
+    """Scenario 4: list latency with ``history_jobs`` ended jobs in the table."""
+    filled = fill(bench.cfg, bench.scale.history_jobs)
+    admin = bench.client()
+    response = admin.post(
+        "/api/tokens", {"name": "bench history", "user_id": filled["user_ids"][0]}
+    )
+    if response.status != 200:
+        raise BenchError(f"POST /api/tokens answered {response.status}: {response.body[:300]!r}")
+    user = bench.client(response.data["token"])
+    queries = {
+        "admin: /api/jobs?limit=100": (admin, "/api/jobs?limit=100"),
+        "admin: /api/jobs?limit=100&status=COMPLETE": (
+            admin,
+            "/api/jobs?limit=100&status=COMPLETE",
+        ),
+        "user: /api/jobs?limit=100": (user, "/api/jobs?limit=100"),
+        "user: /api/jobs?limit=100&status=COMPLETE": (user, "/api/jobs?limit=100&status=COMPLETE"),
+    }
+    results = {}
+    with bench.profiled("scenario_4"):
+        for name, (client, path) in queries.items():
+            results[name] = time_requests(client, path, bench.scale.history_requests)
+        # Not a goal of the issue, but every health check pays it.
+        results["admin: /api/sysinfo"] = time_requests(admin, "/api/sysinfo", 20)
+    admin.close()
+    user.close()
+    measured = [
+        r["p99_ms"] for name, r in results.items() if "/api/jobs" in name and r["supported"]
+    ]
+    return {
+        "fill": filled,
+        "queries": results,
+        "p99_ms": max(measured) if measured else None,
+        "status_filter_supported": all(
+            r["supported"] for name, r in results.items() if "status=" in name
+        ),
+    }
+
+
+def time_requests(client: ApiClient, path: str, count: int, warm_up: int = 5) -> dict:
+    """Latency of ``count`` sequential GETs of ``path``; ``supported`` False on a 400."""
+    first = client.get(path)
+    if first.status == 400:
+        return {"supported": False, "message": first.json().get("message", "")}
+    if first.status != 200:
+        raise BenchError(f"GET {path} answered {first.status}: {first.body[:300]!r}")
+    for _ in range(warm_up):
+        client.get(path)
+    seconds = [client.get(path).seconds for _ in range(count)]
+    return {"supported": True, "rows": len(first.data), **latency_summary(seconds)}
+
+
+def cancel_latency(bench: Bench, repeats: int = 5) -> dict:
+    """Extra: from a cancel call to CANCELLED with the job's processes gone."""
+    client = bench.client()
+    seconds = []
+    try:
+        for _ in range(repeats):
+            response = client.post("/api/jobs", {"code": "sleep 300 & sleep 300", "execute": True})
+            job_id = response.data["id"]
+            deadline = time.monotonic() + 60
+            while client.get(f"/api/jobs/{job_id}").data["status"] != "RUNNING":
+                if time.monotonic() > deadline:
+                    raise BenchError(f"job {job_id} did not start within 60 s")
+                time.sleep(0.01)
+            while not processes_of(b"sleep\x00300\x00"):
+                time.sleep(0.01)
+            started = time.perf_counter()
+            client.post(f"/api/jobs/{job_id}/cancel")
+            while client.get(f"/api/jobs/{job_id}").data["status"] != "CANCELLED":
+                time.sleep(0.005)
+            while processes_of(b"sleep\x00300\x00"):
+                time.sleep(0.005)
+            seconds.append(time.perf_counter() - started)
+    finally:
+        client.close()
+    return latency_summary(seconds)
+
+
+def processes_of(cmdline: bytes) -> list[int]:
+    """Pids whose command line is exactly ``cmdline`` (NUL-separated)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read() == cmdline:
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def cancel_leftovers(bench: Bench) -> int:
+    """Cancel whatever the bench left queued or running (its jobs outlive the stack)."""
+    client = bench.client()
+    cancelled = 0
+    paths = [f"/api/jobs?limit=1000&status={status}" for status in UNFINISHED]
+    try:
+        for path in [*paths, "/api/jobs?limit=1000"]:
+            response = client.get(path)
+            if response.status != 200:
+                continue  # e.g. a 400 where the status filter is not there
+            for job in response.data:
+                if job["status"] in UNFINISHED:
+                    client.post(f"/api/jobs/{job['id']}/cancel")
+                    cancelled += 1
+    finally:
+        client.close()
+    return cancelled
