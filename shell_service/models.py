@@ -97,6 +97,12 @@ class Job(Base):
             text("id DESC"),
         ),
         Index("ix_jobs_status_created", status, text("created_at DESC"), text("id DESC")),
+        # Retention: the oldest finished jobs first.
+        Index(
+            "ix_jobs_finished_at",
+            finished_at,
+            postgresql_where=text("finished_at IS NOT NULL"),
+        ),
         # id_prefix filters: LIKE 'prefix%' needs pattern ops under a non-C collation.
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
     )

@@ -304,6 +304,34 @@ def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker:
     return row is not None
 
 
+# Only one worker at a time sweeps old jobs (a session-level try-lock).
+_RETENTION_LOCK_KEY = 0x5E11_0B6
+
+
+def delete_finished_before(
+    session: Session, cutoff: datetime.datetime, batch: int = 500
+) -> list[str] | None:
+    """Delete up to ``batch`` jobs that finished before ``cutoff``; their ids.
+
+    None when another worker holds the sweep. Each batch is its own short
+    transaction, so the table is never locked for long.
+    """
+    if not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RETENTION_LOCK_KEY}
+    ):
+        session.rollback()
+        return None
+    oldest = (
+        select(Job.id)
+        .where(Job.finished_at < cutoff, Job.status.in_([s.value for s in FINISHED]))
+        .order_by(Job.finished_at)
+        .limit(batch)
+    )
+    ids = list(session.scalars(delete(Job).where(Job.id.in_(oldest)).returning(Job.id)))
+    session.commit()
+    return ids
+
+
 def heartbeat(session: Session, worker: str, running: int) -> None:
     """Record that ``worker`` is alive and watches ``running`` jobs; forget long-dead ones."""
     now = utcnow()

@@ -108,6 +108,8 @@ class LocalExecutor:
         self._listen()
         self._spawn(self._claim_loop())
         self._spawn(self._adopt_loop())
+        if self.cfg["jobs.retention_days"]:
+            self._spawn(self._retention_loop())
         self.wake()
 
     def _spawn(self, coroutine) -> asyncio.Task:
@@ -328,6 +330,29 @@ class LocalExecutor:
         uid = self.job_uid(job.number)
         pid = self.job_files(job.id).read_wrapper_pid()
         self._spawn(self.terminate(uid, pid, grace=1.0))
+
+    # ---- retention -----------------------------------------------------------
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                await self.sweep_old_jobs()
+            except Exception:
+                log.exception("Deleting old jobs failed")
+            await asyncio.sleep(float(self.cfg["jobs.retention_interval"]))
+
+    async def sweep_old_jobs(self) -> int:
+        """Delete finished jobs older than jobs.retention_days, batch by batch; how many."""
+        cutoff = utcnow() - datetime.timedelta(days=float(self.cfg["jobs.retention_days"]))
+        deleted = 0
+        while True:
+            with self.session_factory() as session:
+                ids = queue.delete_finished_before(session, cutoff)
+            for job_id in ids or ():
+                self.remove_files(job_id)
+            deleted += len(ids or ())
+            if not ids:
+                return deleted
+            await asyncio.sleep(0)  # let requests in between batches
 
     # ---- adopting orphans --------------------------------------------------
     async def _adopt_loop(self) -> None:
