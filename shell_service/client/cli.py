@@ -92,7 +92,10 @@ def add_connection_options(parser: argparse.ArgumentParser, default: object) -> 
         "--url", default=default, help=f"server URL (${URL_ENV}; default {DEFAULT_URL})"
     )
     parser.add_argument(
-        "--token", default=default, help=f"API token (${TOKEN_ENV}; default from ./{TOKENS_FILE})"
+        "--token",
+        default=default,
+        help=f"API token (${TOKEN_ENV}; default from ./{TOKENS_FILE}); "
+        "write --token=TOKEN when it starts with '-'",
     )
 
 

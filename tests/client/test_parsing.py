@@ -65,6 +65,7 @@ def test_connection_options_are_accepted_before_or_after_the_command():
     assert (before.url, before.token) == ("http://a:1", "t1")
     assert (after.url, after.token) == ("http://b:2", "t2")
     assert parse("ls").url is None
+    assert parse("--token=-starts-with-dash", "ls").token == "-starts-with-dash"
 
 
 def test_ls_status_takes_several_states_in_any_case():

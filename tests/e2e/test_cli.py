@@ -31,7 +31,8 @@ class Cli:
 
     def command(self, args, url=None, token=None) -> list[str]:
         url, token = url or self.url, token or self.token
-        return [SHELL_SERVICE, "--url", url, "--token", token, *args]
+        # --token=...: a token may start with "-", which argparse would take for an option.
+        return [SHELL_SERVICE, f"--url={url}", f"--token={token}", *args]
 
     def __call__(self, *args, input=None, url=None, token=None, timeout=60):
         return subprocess.run(
