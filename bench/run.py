@@ -14,6 +14,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,6 +82,37 @@ def fresh_stack_dirs(cfg, jobs_dir: Path) -> None:
     shutil.rmtree(layout.system_state_dir, ignore_errors=True)
 
 
+def busy_ports(ports: list[int]) -> list[int]:
+    """Those of ``ports`` that something on 127.0.0.1 accepts connections on."""
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    return busy
+
+
+def wait_for_free_ports(cfg, timeout: float = 15) -> None:
+    """The bench stack's and the ceilings' ports must be free before we start.
+
+    Raises
+    ------
+    BenchError
+        Naming the ports still taken (a leftover NGINX, say) after ``timeout`` seconds.
+    """
+    processes = int(cfg["server.processes"])
+    ports = [int(cfg["server.port"]), int(cfg["server.status_port"])]
+    ports += [int(cfg["server.app_port"]) + i for i in range(processes)]
+    ports += [scenarios.CEILING_PORT, scenarios.WEBHOOK_PORT]
+    ports += [scenarios.CEILING_APP_PORT + i for i in range(processes)]
+    deadline = time.monotonic() + timeout
+    while busy := busy_ports(ports):
+        if time.monotonic() > deadline:
+            raise BenchError(f"ports {busy} are taken; `ss -ltnp` says by what")
+        time.sleep(0.5)
+
+
 def set_in(results: dict, path: tuple, value) -> None:
     for key in path[:-1]:
         results = results.setdefault(key, {})
@@ -143,6 +175,7 @@ def main(argv=None) -> None:
     print("Stopping any earlier bench stack and starting a fresh one", flush=True)
     stack_command("stop")
     fresh_stack_dirs(cfg, jobs_dir)
+    wait_for_free_ports(cfg)
     bench = None
     try:
         stack_command("start")
