@@ -29,6 +29,22 @@ def storable_text(value: str) -> None:
         raise ValidationError("must not contain unpaired surrogates (\\ud800-\\udfff)")
 
 
+class UTCDateTime(fields.DateTime):
+    """ISO 8601, with or without a zone ("Z", "+02:00"); stored as naive UTC, and
+    answered with its zone (RFC 3339, as OpenAPI's date-time requires)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        return parsed
+
+
 # ---- envelope ---------------------------------------------------------------
 
 
@@ -167,11 +183,11 @@ class Job(Schema):
     )
     stderr_truncated = fields.Boolean(required=True)
     submitter_id = fields.Integer(required=True)
-    created_at = fields.DateTime(required=True)
-    modified = fields.DateTime(required=True)
-    queued_at = fields.DateTime(allow_none=True)
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UTCDateTime(required=True)
+    modified = UTCDateTime(required=True)
+    queued_at = UTCDateTime(allow_none=True)
+    started_at = UTCDateTime(allow_none=True)
+    finished_at = UTCDateTime(allow_none=True)
 
 
 class JobId(Schema):
@@ -212,8 +228,8 @@ class JobListQuery(Schema):
         fields.String(validate=validate.OneOf([s.value for s in JobStatus])),
         metadata={"description": "Only jobs in these states (repeat, or comma-separate)"},
     )
-    created_after = fields.NaiveDateTime(metadata={"description": "ISO 8601, UTC"})
-    created_before = fields.NaiveDateTime(metadata={"description": "ISO 8601, UTC"})
+    created_after = UTCDateTime(metadata={"description": "ISO 8601 (UTC unless zoned)"})
+    created_before = UTCDateTime(metadata={"description": "ISO 8601 (UTC unless zoned)"})
     id_prefix = fields.String(
         validate=[validate.Length(min=1, max=128), storable_text],
         metadata={"description": "Only jobs whose id starts with this"},
@@ -254,7 +270,7 @@ class JobEvent(Schema):
     to_status = fields.String(required=True)
     actor_id = fields.Integer(allow_none=True)
     detail = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UTCDateTime(required=True)
 
 
 # ---- users and tokens -------------------------------------------------------
@@ -276,7 +292,7 @@ class User(Schema):
     username = fields.String(required=True)
     is_admin = fields.Boolean(required=True)
     disabled = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UTCDateTime(required=True)
 
 
 class UserUpdate(Schema):
@@ -301,7 +317,7 @@ class TokenCreate(Schema):
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Whose token (admins only; yourself by default)"},
     )
-    expires_at = fields.NaiveDateTime(
+    expires_at = UTCDateTime(
         metadata={"description": "When the token stops working (ISO 8601, UTC); never if left out"}
     )
 
@@ -315,8 +331,8 @@ class Token(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     user_id = fields.Integer(required=True)
-    expires_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    expires_at = UTCDateTime(allow_none=True)
+    created_at = UTCDateTime(required=True)
 
 
 class NewToken(Schema):

@@ -31,6 +31,9 @@ class APIError(tornado.web.HTTPError):
 
 
 def _json_default(value):
+    # Stored datetimes are naive UTC: answer them with their zone (RFC 3339).
+    if isinstance(value, datetime.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC).isoformat()
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

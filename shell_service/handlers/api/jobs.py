@@ -141,8 +141,9 @@ class JobHandler(JobAccessMixin, BaseHandler):
             status=JobStatus.READY,
             submitter_id=self.current_user.id,
         )
-        queue.create_job(self.session, job, self.current_user.id, submit=body["execute"])
         try:
+            # The insert may happen on commit or earlier (an autoflush): both in here.
+            queue.create_job(self.session, job, self.current_user.id, submit=body["execute"])
             self.session.commit()
         except IntegrityError:
             self.session.rollback()
