@@ -149,11 +149,6 @@ def test_submit_without_wait_prints_the_id_of_a_submitted_job(cli, stack_user):
     assert (named.returncode, named.stdout) == (0, job_id + "\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: POST /api/jobs with a taken id and execute=true answers 500, not 409 "
-    "(queue.create_job's NOTIFY flushes the insert before the handler catches IntegrityError)",
-)
 def test_submitting_a_taken_id_is_a_409_and_exit_6(cli):
     job_id = f"cli_taken_{time.time_ns()}"
     assert cli("submit", cli.script("b.sh", "true"), "--id", job_id).returncode == 0

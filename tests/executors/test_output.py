@@ -101,3 +101,12 @@ def test_follow_ends_when_the_client_goes_away(api, server):
     assert done.wait(10)
     assert api.get("/api/sysinfo").status_code == 200
     assert api.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+
+
+def test_log_pages_never_cut_a_character_in_two(api):
+    # 65535 ASCII bytes then "é" (2 bytes): the first 64 KiB page would end mid-character.
+    job = run_job(api, "head -c 65535 /dev/zero | tr '\\0' a; printf '\\303\\251 done'")
+    first = api.get(f"/api/jobs/{job['id']}/log").json()["data"]
+    assert first["offset"] == 65535 and first["text"] == "a" * 65535
+    second = api.get(f"/api/jobs/{job['id']}/log?offset={first['offset']}").json()["data"]
+    assert second["text"] == "é done"
