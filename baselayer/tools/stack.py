@@ -40,6 +40,17 @@ from .watch_logs import print_log_tails
 STOP_TIMEOUT = 45
 
 
+def keep_config_private(cfg: Config) -> None:
+    """config files other than the shipped defaults may hold secrets (a database
+    password): make them readable by their owner only, so no job can read them."""
+    for path in cfg.files:
+        if path.name == "config.yaml.defaults" or not path.exists():
+            continue
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+            print(f"{path} may hold secrets: now readable by its owner only", flush=True)
+
+
 def set_up(cfg: Config) -> tuple[StackLayout, Path | None, Path]:
     """System packages, the system user, directories and the embedded cluster.
 
@@ -58,6 +69,7 @@ def set_up(cfg: Config) -> tuple[StackLayout, Path | None, Path]:
     layout = stack_layout(cfg)
     if layout.service_user:
         ensure_system_user(layout.service_user)
+    keep_config_private(cfg)
     state_dir = prepare_dirs(layout)
     if postgres_bindir is not None:
         try:
