@@ -4,7 +4,8 @@ from baselayer.app.config import load_config
 from baselayer.tools.stack import keep_config_private
 
 
-def test_config_overrides_become_owner_only_and_defaults_stay(tmp_path):
+def test_config_overrides_become_owner_only_and_defaults_stay(tmp_path, monkeypatch):
+    monkeypatch.delenv("BASELAYER_CONFIG", raising=False)
     (tmp_path / "config.yaml.defaults").write_text("database: {password: null}\n")
     (tmp_path / "config.yaml").write_text("database: {password: secret}\n")
     (tmp_path / "config.yaml.defaults").chmod(0o644)
