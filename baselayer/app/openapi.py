@@ -16,6 +16,15 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.yaml_utils import load_yaml_from_docstring
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+#: Shared error responses (the ``Error`` envelope), by the name docstrings use.
+ERROR_RESPONSES = {
+    "BadRequest": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "NotFound": 404,
+    "Conflict": 409,
+    "TooLarge": 413,
+}
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
@@ -28,7 +37,7 @@ def openapi_path(pattern: str) -> str | None:
 def with_response_descriptions(operation: dict) -> dict:
     """OpenAPI requires a description on every response: default to the status phrase."""
     for code, response in operation.get("responses", {}).items():
-        if "description" not in response:
+        if isinstance(response, dict) and "description" not in response:
             response["description"] = HTTPStatus(int(code)).phrase
     return operation
 
@@ -70,6 +79,15 @@ def build_spec(
     )
     for name, schema in sorted(schemas.items()):
         spec.components.schema(name, schema=schema)
+    # Docstrings name these instead of spelling out each error response.
+    for name, code in ERROR_RESPONSES.items():
+        spec.components.response(
+            name,
+            {
+                "description": HTTPStatus(code).phrase,
+                "content": {"application/json": {"schema": "Error"}},
+            },
+        )
 
     for pattern, handler in routes:
         path = openapi_path(pattern)

@@ -56,12 +56,9 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             content:
               application/json: {schema: JobLogEnvelope}
               text/plain: {schema: {type: string}}
-          400:
-            content: {application/json: {schema: Error}}
-          401:
-            content: {application/json: {schema: Error}}
-          404:
-            content: {application/json: {schema: Error}}
+          400: BadRequest
+          401: Unauthorized
+          404: NotFound
         """
         job = self.get_job_or_404(job_id)
         args = self.load_query(schemas.JobLogQuery())

@@ -48,8 +48,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
           responses:
             200:
               content: {application/json: {schema: JobEnvelope}}
-            401:
-              content: {application/json: {schema: Error}}
+            401: Unauthorized
             404:
               description: No such job, or not yours
               content: {application/json: {schema: Error}}
@@ -68,10 +67,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
           responses:
             200:
               content: {application/json: {schema: JobListEnvelope}}
-            400:
-              content: {application/json: {schema: Error}}
-            401:
-              content: {application/json: {schema: Error}}
+            400: BadRequest
+            401: Unauthorized
         """
         if job_id is not None:
             return self.success(schemas.Job().dump(self.get_job_or_404(job_id)))
@@ -116,8 +113,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
             413:
               description: The script is over jobs.max_script_bytes
               content: {application/json: {schema: Error}}
-            401:
-              content: {application/json: {schema: Error}}
+            401: Unauthorized
             409:
               description: A job with this id exists already
               content: {application/json: {schema: Error}}
@@ -164,12 +160,9 @@ class JobHandler(JobAccessMixin, BaseHandler):
           responses:
             200:
               content: {application/json: {schema: JobEnvelope}}
-            400:
-              content: {application/json: {schema: Error}}
-            401:
-              content: {application/json: {schema: Error}}
-            404:
-              content: {application/json: {schema: Error}}
+            400: BadRequest
+            401: Unauthorized
+            404: NotFound
             409:
               description: The job is not READY
               content: {application/json: {schema: Error}}
@@ -198,10 +191,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
           responses:
             200:
               content: {application/json: {schema: EmptyEnvelope}}
-            401:
-              content: {application/json: {schema: Error}}
-            404:
-              content: {application/json: {schema: Error}}
+            401: Unauthorized
+            404: NotFound
             409:
               description: The job is QUEUED or RUNNING
               content: {application/json: {schema: Error}}
@@ -261,10 +252,8 @@ class JobExecuteHandler(JobSubmitMixin, BaseHandler):
         responses:
           200:
             content: {application/json: {schema: JobSubmittedEnvelope}}
-          401:
-            content: {application/json: {schema: Error}}
-          404:
-            content: {application/json: {schema: Error}}
+          401: Unauthorized
+          404: NotFound
           409:
             description: The job is not READY (it was executed already)
             content: {application/json: {schema: Error}}
@@ -285,12 +274,9 @@ class SeedExecuteHandler(JobSubmitMixin, BaseHandler):
         responses:
           200:
             content: {application/json: {schema: JobSubmittedEnvelope}}
-          401:
-            content: {application/json: {schema: Error}}
-          404:
-            content: {application/json: {schema: Error}}
-          409:
-            content: {application/json: {schema: Error}}
+          401: Unauthorized
+          404: NotFound
+          409: Conflict
         """
         self.submit(job_id)
 
@@ -308,10 +294,8 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
         responses:
           200:
             content: {application/json: {schema: JobSubmittedEnvelope}}
-          401:
-            content: {application/json: {schema: Error}}
-          404:
-            content: {application/json: {schema: Error}}
+          401: Unauthorized
+          404: NotFound
           409:
             description: The job has ended already
             content: {application/json: {schema: Error}}
@@ -342,10 +326,8 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
         responses:
           200:
             content: {application/json: {schema: JobIdEnvelope}}
-          401:
-            content: {application/json: {schema: Error}}
-          404:
-            content: {application/json: {schema: Error}}
+          401: Unauthorized
+          404: NotFound
         """
         original = self.get_job_or_404(job_id)
         job = Job(
@@ -378,10 +360,8 @@ class JobEventsHandler(JobAccessMixin, BaseHandler):
         responses:
           200:
             content: {application/json: {schema: JobEventListEnvelope}}
-          401:
-            content: {application/json: {schema: Error}}
-          404:
-            content: {application/json: {schema: Error}}
+          401: Unauthorized
+          404: NotFound
         """
         job = self.get_job_or_404(job_id)
         events = self.session.scalars(

@@ -21,8 +21,7 @@ class TokenHandler(BaseHandler):
           responses:
             200:
               content: {application/json: {schema: TokenListEnvelope}}
-            401:
-              content: {application/json: {schema: Error}}
+            401: Unauthorized
         """
         if token_id is not None:
             raise APIError(405, "List tokens with GET /api/tokens")
@@ -47,15 +46,12 @@ class TokenHandler(BaseHandler):
           responses:
             200:
               content: {application/json: {schema: NewTokenEnvelope}}
-            400:
-              content: {application/json: {schema: Error}}
-            401:
-              content: {application/json: {schema: Error}}
+            400: BadRequest
+            401: Unauthorized
             403:
               description: Only an admin makes tokens for others
               content: {application/json: {schema: Error}}
-            404:
-              content: {application/json: {schema: Error}}
+            404: NotFound
         """
         if token_id is not None:
             raise APIError(405, "POST a new token to /api/tokens")
@@ -81,10 +77,8 @@ class TokenHandler(BaseHandler):
           responses:
             200:
               content: {application/json: {schema: EmptyEnvelope}}
-            401:
-              content: {application/json: {schema: Error}}
-            404:
-              content: {application/json: {schema: Error}}
+            401: Unauthorized
+            404: NotFound
         """
         if token_id is None:
             raise APIError(405, "Name the token: DELETE /api/tokens/{token_id}")

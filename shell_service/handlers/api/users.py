@@ -34,12 +34,9 @@ class UserHandler(BaseHandler):
           responses:
             200:
               content: {application/json: {schema: UserEnvelope}}
-            401:
-              content: {application/json: {schema: Error}}
-            403:
-              content: {application/json: {schema: Error}}
-            404:
-              content: {application/json: {schema: Error}}
+            401: Unauthorized
+            403: Forbidden
+            404: NotFound
         multiple:
           summary: List users (admin)
           tags: [users]
@@ -47,10 +44,8 @@ class UserHandler(BaseHandler):
           responses:
             200:
               content: {application/json: {schema: UserListEnvelope}}
-            401:
-              content: {application/json: {schema: Error}}
-            403:
-              content: {application/json: {schema: Error}}
+            401: Unauthorized
+            403: Forbidden
         """
         self.require_admin()
         if user_id is None:
@@ -75,12 +70,9 @@ class UserHandler(BaseHandler):
           responses:
             200:
               content: {application/json: {schema: UserEnvelope}}
-            400:
-              content: {application/json: {schema: Error}}
-            401:
-              content: {application/json: {schema: Error}}
-            403:
-              content: {application/json: {schema: Error}}
+            400: BadRequest
+            401: Unauthorized
+            403: Forbidden
             409:
               description: The username is taken
               content: {application/json: {schema: Error}}
@@ -114,14 +106,10 @@ class UserHandler(BaseHandler):
           responses:
             200:
               content: {application/json: {schema: UserEnvelope}}
-            400:
-              content: {application/json: {schema: Error}}
-            401:
-              content: {application/json: {schema: Error}}
-            403:
-              content: {application/json: {schema: Error}}
-            404:
-              content: {application/json: {schema: Error}}
+            400: BadRequest
+            401: Unauthorized
+            403: Forbidden
+            404: NotFound
         """
         if user_id is None:
             raise APIError(405, "Name the user: PATCH /api/users/{user_id}")
