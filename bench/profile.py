@@ -5,7 +5,10 @@
 py-spy samples each worker 100 times a second (``--nonblocking``: the worker
 never pauses) and writes collapsed stacks (``-f raw``). The summary names the
 functions that hold the most samples, by self time and including callees,
-as a share of all the workers' non-idle samples.
+as a share of all the workers' samples. By default a sample blocked in a
+PostgreSQL call counts (the event loop can do nothing else meanwhile: wall
+time); with ``gil_only`` (``--profile gil``) only samples holding the GIL do,
+which is close to CPU time.
 """
 
 import argparse
@@ -21,15 +24,37 @@ PY_SPY = Path(".venv/bin/py-spy")
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::\d+)?\)$")
 
 
+#: The app's steps worth a line of their own in a summary (inclusive share): a
+#: name that no longer exists simply drops out.
+KEY_FUNCTIONS = {
+    "authenticate (user_for_header)": "user_for_header",
+    "create a job (JobHandler.post)": "JobHandler.post",
+    "list or read jobs (JobHandler.get)": "JobHandler.get",
+    "health (SysinfoHandler.get)": "SysinfoHandler.get",
+    "claim (claim_jobs)": "claim_jobs",
+    "prepare the job directory (JobFiles.prepare)": "JobFiles.prepare",
+    "cgroup set-up (JobCgroup.create)": "JobCgroup.create",
+    "spawn the wrapper (start_wrapper)": "start_wrapper",
+    "record the end (LocalExecutor._record_end)": "LocalExecutor._record_end",
+    "finish in the database (finish_job)": "finish_job",
+    "ORM flush (Session.flush)": "Session.flush",
+    "pool pre-ping (do_ping)": "_PGDialect_common_psycopg.do_ping",
+    "waiting on PostgreSQL (do_execute, self)": "DefaultDialect.do_execute",
+    "serialize (Schema.dump)": "Schema.dump",
+    "log lines (StreamHandler.emit)": "StreamHandler.emit",
+}
+
+
 class Recorder:
     """py-spy record on every given pid until ``stop()``."""
 
-    def __init__(self, pids: list[int], out_dir: Path, name: str):
+    def __init__(self, pids: list[int], out_dir: Path, name: str, gil_only: bool = False):
         self.files = [out_dir / f"{name}_{pid}.txt" for pid in pids]
         out_dir.mkdir(parents=True, exist_ok=True)
         self.processes = [
             subprocess.Popen(
                 [str(PY_SPY), "record", "--nonblocking", "-f", "raw", "-r", "100"]
+                + (["--gil"] if gil_only else [])
                 + ["-p", str(pid), "-o", str(path)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -90,13 +115,30 @@ def summarize(paths: list[Path], top: int = 15) -> dict:
         return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)]
 
     if not total:
-        return {"samples": 0, "self": [], "inclusive": []}
-    return {"samples": total, "self": ranked(own), "inclusive": ranked(inclusive)}
+        return {"samples": 0, "self": [], "inclusive": [], "steps": []}
+    by_function: Counter = Counter()
+    for frame, n in inclusive.items():
+        by_function[frame.rpartition(" (")[0]] += n
+    # do_execute's own samples: the time spent waiting on the server, not below it.
+    by_function["DefaultDialect.do_execute"] = sum(
+        n for frame, n in own.items() if frame.startswith("DefaultDialect.do_execute ")
+    )
+    steps = [
+        [label, round(100 * by_function[function] / total, 1)]
+        for label, function in KEY_FUNCTIONS.items()
+        if by_function[function]
+    ]
+    return {
+        "samples": total,
+        "steps": sorted(steps, key=lambda step: -step[1]),
+        "self": ranked(own),
+        "inclusive": ranked(inclusive),
+    }
 
 
 def format_summary(summary: dict) -> str:
     lines = [f"{summary['samples']} samples"]
-    for kind in ("self", "inclusive"):
+    for kind in ("steps", "self", "inclusive"):
         lines.append(f"  top {kind}:")
         lines += [f"    {percent:5.1f}%  {name}" for name, percent in summary[kind]]
     return "\n".join(lines)

@@ -293,8 +293,17 @@ def markdown(results: dict) -> str:
     if results.get("profiles"):
         lines += ["", "## Profiles (py-spy, all app workers, % of samples)", ""]
         for name, summary in results["profiles"].items():
-            lines += [f"### {name} ({summary.get('samples')} samples, {summary.get('seconds')} s)"]
-            lines += ["", "| self | function |", "|---|---|"]
-            lines += [f"| {pct}% | `{fn}` |" for fn, pct in summary.get("self", [])[:12]]
-            lines += [""]
+            lines += [
+                f"### {name} ({summary.get('mode')}: {summary.get('samples')} samples, "
+                f"{summary.get('seconds')} s)",
+                "",
+                "| including callees | step |",
+                "|---|---|",
+                *(f"| {pct}% | {step} |" for step, pct in summary.get("steps", [])),
+                "",
+                "| self | function |",
+                "|---|---|",
+                *(f"| {pct}% | `{fn}` |" for fn, pct in summary.get("self", [])[:12]),
+                "",
+            ]
     return "\n".join(lines) + "\n"

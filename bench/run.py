@@ -1,6 +1,6 @@
 """``make bench``: every scenario of issue 5 and its ceilings, in one run.
 
-    .venv/bin/python -m bench.run [--profile] [--quick] [--only ceilings,1,2,...]
+    .venv/bin/python -m bench.run [--profile [wall|gil]] [--quick] [--only ceilings,1,2,...]
 
 Starts a bench stack of its own (``bench/config.bench.yaml``; made fresh each
 run), measures the ceilings (bare launch, HTTP, the webhook peer) and the six
@@ -126,7 +126,13 @@ def raise_on_term(signum, frame):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", action="store_true", help="py-spy the app workers")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="wall",
+        choices=["wall", "gil"],
+        help="py-spy the app workers: wall (the default: blocking waits count) or gil (CPU)",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying it out")
     parser.add_argument(
         "--only", help="comma-separated steps: ceilings,1,2,3,4,5,6,cancel (default: all)"
@@ -151,7 +157,7 @@ def main(argv=None) -> None:
         "load_average": {"start": machine.load_average()},
         "commands": [
             "make bench   # .venv/bin/python -m bench.run"
-            + (" --profile" if args.profile else "")
+            + (f" --profile {args.profile}" if args.profile else "")
             + (" --quick" if args.quick else "")
             + (f" --only {args.only}" if args.only else ""),
             f"{CONFIG_ENV}={BENCH_CONFIG} .venv/bin/python -m baselayer.tools.stack start",
@@ -160,6 +166,7 @@ def main(argv=None) -> None:
             key: cfg[key]
             for key in (
                 "server.processes",
+                "server.rate_limit.per_second",
                 "jobs.max_running",
                 "jobs.max_running_per_user",
                 "jobs.memory_budget_mb",
@@ -188,6 +195,7 @@ def main(argv=None) -> None:
             jobs_dir=jobs_dir,
             scale=scale,
             profile_dir=layout.run_dir / "profiles" if args.profile else None,
+            profile_mode=args.profile or "wall",
         )
         results["machine"] = machine.describe(cfg)
         for step, path, function in STEPS:
