@@ -253,4 +253,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt as exc:
+        sys.exit(f"make bench interrupted ({exc or 'Ctrl-C'}); what it started is stopped")
