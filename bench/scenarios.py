@@ -220,6 +220,9 @@ def submit_rate(bench: Bench) -> dict:
         )
     if result["non_2xx"]:
         result["warning"] = f"{result['non_2xx']} responses were not 2xx"
+    # wrk stops with requests still queued in the workers: let them finish
+    # before the next scenario counts jobs.
+    time.sleep(2)
     return result
 
 
