@@ -23,8 +23,8 @@ class BadCursor(ValueError):
     pass
 
 
-def encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+def encode_cursor(job: dict) -> str:
+    raw = f"{job['created_at'].isoformat()}|{job['id']}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -53,9 +53,16 @@ def filtered(query: Select, args: dict) -> Select:
     return query
 
 
-def list_page(session: Session, visible: Select, args: dict) -> tuple[list[Job], str | None]:
-    """One page of jobs, newest first, and the cursor of the next page (None at the end)."""
-    query = filtered(visible, args)
+def list_page(
+    session: Session, visible: Select, args: dict, columns
+) -> tuple[list[dict], str | None]:
+    """One page of jobs as dicts of ``columns``, newest first, and the cursor of
+    the next page (None at the end).
+
+    Plain rows, not ORM objects: a page of 100 is read and answered in a few
+    milliseconds (ORM loading and a marshmallow dump cost ten times that).
+    """
+    query = filtered(visible.with_only_columns(*columns), args)
     if args.get("cursor"):
         created_at, job_id = decode_cursor(args["cursor"])
         query = query.where(
@@ -65,9 +72,9 @@ def list_page(session: Session, visible: Select, args: dict) -> tuple[list[Job],
             )
         )
     query = query.order_by(Job.created_at.desc(), Job.id.desc()).offset(args.get("offset", 0))
-    jobs = list(session.scalars(query.limit(args["limit"] + 1)))
-    more = len(jobs) > args["limit"]
-    jobs = jobs[: args["limit"]]
+    rows = session.execute(query.limit(args["limit"] + 1)).mappings().all()
+    more = len(rows) > args["limit"]
+    jobs = [dict(row) for row in rows[: args["limit"]]]
     return jobs, encode_cursor(jobs[-1]) if more else None
 
 

@@ -190,6 +190,10 @@ class Job(Schema):
     finished_at = UTCDateTime(allow_none=True)
 
 
+#: The fields of a job in responses, in order (job lists read exactly these columns).
+JOB_FIELDS = tuple(Job._declared_fields)
+
+
 class JobId(Schema):
     id = fields.String(required=True, metadata={"example": "hello_world"})
 

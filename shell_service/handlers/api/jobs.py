@@ -4,7 +4,6 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 
 from baselayer.app.handlers.base import APIError, BaseHandler
 
@@ -75,16 +74,15 @@ class JobHandler(JobAccessMixin, BaseHandler):
         args = self.load_query(schemas.JobListQuery())
         if not self.current_user.is_admin:
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
-        visible = self.visible_jobs()
-        if not args["include_output"]:
-            visible = visible.options(defer(Job.stdout), defer(Job.stderr))
+        left_out = () if args["include_output"] else OUTPUT
+        columns = [getattr(Job, name) for name in schemas.JOB_FIELDS if name not in left_out]
         try:
-            jobs, next_cursor = job_listing.list_page(self.session, visible, args)
+            data, next_cursor = job_listing.list_page(
+                self.session, self.visible_jobs(), args, columns
+            )
         except job_listing.BadCursor as exc:
             raise APIError(400, f"Invalid query arguments: cursor: {exc}")
         total, capped = job_listing.count_matching(self.session, self.visible_jobs(), args)
-        left_out = () if args["include_output"] else OUTPUT
-        data = schemas.Job(many=True, exclude=left_out).dump(jobs)
         for job in data:
             # The keys stay (the seed's clients read them), without the output.
             job.update(dict.fromkeys(left_out))
