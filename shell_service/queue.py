@@ -364,7 +364,21 @@ def running_load(session: Session) -> tuple[int, int]:
     return row[0], row[1]
 
 
+def count_active(session: Session) -> dict[str, int]:
+    """QUEUED and RUNNING jobs: exact and cheap (partial indexes)."""
+    rows = session.execute(
+        select(Job.status, func.count())
+        .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+        .group_by(Job.status)
+    ).all()
+    counts = {JobStatus.QUEUED.value: 0, JobStatus.RUNNING.value: 0}
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
 def count_by_status(session: Session) -> dict[str, int]:
+    """Jobs in every state. It reads the whole table: keep it off request paths
+    (``StatusCounts`` refreshes it in a thread)."""
     rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
     counts = {status.value: 0 for status in JobStatus}
     counts.update({status: n for status, n in rows})

@@ -33,7 +33,9 @@ def embedded_socket_dir(cfg: Config):
 def make_engine(cfg: Config, database: str | None = None, **kwargs):
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", cfg.get("database.pool_size", 5))
-        kwargs.setdefault("pool_pre_ping", True)
+        # No ping before each checkout (a round trip per request): a connection
+        # the server dropped fails its request, and SQLAlchemy then replaces
+        # every pooled connection.
     return create_engine(database_url(cfg, database), **kwargs)
 
 

@@ -44,6 +44,8 @@ from .processes import (
 
 log = logging.getLogger(__name__)
 
+#: Seconds between recounts of jobs per state (a whole-table count).
+STATUS_COUNT_INTERVAL = 15.0
 #: Seconds between looks for jobs whose worker has gone.
 ADOPT_INTERVAL = 5.0
 #: A RUNNING job with neither a wrapper nor a status file this long after it
@@ -96,6 +98,9 @@ class LocalExecutor:
         if self.sandbox == "bwrap" and not shutil.which("bwrap"):
             raise SystemExit("jobs.sandbox is 'bwrap' but bwrap is not installed")
         self.watching: dict[str, RunningJob] = {}
+        # Jobs per state, recounted in a thread every STATUS_COUNT_INTERVAL seconds:
+        # with a million rows the count takes long enough to stall the event loop.
+        self.status_counts: dict[str, int] = {status.value: 0 for status in JobStatus}
         self._wakeup = asyncio.Event()
         self._listen_conn = None
         self._tasks: set[asyncio.Task] = set()
@@ -108,6 +113,7 @@ class LocalExecutor:
         self._listen()
         self._spawn(self._claim_loop())
         self._spawn(self._adopt_loop())
+        self._spawn(self._count_loop())
         if self.cfg["jobs.retention_days"]:
             self._spawn(self._retention_loop())
         self.wake()
@@ -330,6 +336,28 @@ class LocalExecutor:
         uid = self.job_uid(job.number)
         pid = self.job_files(job.id).read_wrapper_pid()
         self._spawn(self.terminate(uid, pid, grace=1.0))
+
+    # ---- jobs per state ------------------------------------------------------
+    async def _count_loop(self) -> None:
+        while True:
+            try:
+                await self.recount()
+            except Exception:
+                log.exception("Counting jobs per state failed")
+            await asyncio.sleep(STATUS_COUNT_INTERVAL)
+
+    async def recount(self) -> dict[str, int]:
+        def count():
+            with self.session_factory() as session:
+                return queue.count_by_status(session)
+
+        self.status_counts = await asyncio.to_thread(count)
+        return self.status_counts
+
+    def jobs_by_status(self, session) -> dict[str, int]:
+        """Every state's count: the finished ones as of the last recount, the
+        active ones (QUEUED, RUNNING) exact, now."""
+        return {**self.status_counts, **queue.count_active(session)}
 
     # ---- retention -----------------------------------------------------------
     async def _retention_loop(self) -> None:

@@ -4,14 +4,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from baselayer.app.handlers.base import BaseHandler
 
-from .. import metrics, queue
+from .. import metrics
 
 
 class MetricsHandler(BaseHandler):
     auth_required = False
 
     async def get(self):
-        with self.settings["session_factory"]() as session:
-            body = metrics.render(lambda: queue.count_by_status(session))
+        executor = self.settings["executor"]
+        body = metrics.render(lambda: executor.jobs_by_status(self.session))
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(body)

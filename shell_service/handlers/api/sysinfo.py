@@ -17,7 +17,8 @@ class SysinfoHandler(BaseHandler):
         summary: Service health
         description: |
           The version, the app workers alive (a heartbeat every few seconds), how
-          many jobs are in each state, running jobs against the host's capacity,
+          many jobs are in each state (QUEUED and RUNNING exact; the others as of
+          a recount every 15 s), running jobs against the host's capacity,
           and which isolation layers this host gives jobs. No token needed.
         tags: [system]
         responses:
@@ -34,7 +35,7 @@ class SysinfoHandler(BaseHandler):
                 "workers": [
                     {"id": w.id, "last_seen": w.last_seen, "running": w.running} for w in workers
                 ],
-                "jobs_by_status": queue.count_by_status(self.session),
+                "jobs_by_status": executor.jobs_by_status(self.session),
                 "capacity": {
                     "max_running": int(jobs_cfg["max_running"]),
                     "max_running_per_user": int(jobs_cfg["max_running_per_user"]),
