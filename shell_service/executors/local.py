@@ -45,7 +45,7 @@ from .processes import (
 log = logging.getLogger(__name__)
 
 #: Seconds between recounts of jobs per state (a whole-table count).
-STATUS_COUNT_INTERVAL = 15.0
+STATUS_COUNT_INTERVAL = 60.0
 #: Seconds between looks for jobs whose worker has gone.
 ADOPT_INTERVAL = 5.0
 #: A RUNNING job with neither a wrapper nor a status file this long after it

@@ -5,13 +5,13 @@ exceptions), so the envelope ``{"status", "data", "message", "version"}`` cannot
 drift, and no traceback ever reaches a client.
 """
 
-import datetime
 import json
 import logging
 import traceback
 from http import HTTPStatus
 
 import marshmallow
+import orjson
 import tornado.web
 from sqlalchemy.orm import Session
 
@@ -30,17 +30,10 @@ class APIError(tornado.web.HTTPError):
         self.data = data
 
 
-def _json_default(value):
-    # Stored datetimes are naive UTC: answer them with their zone (RFC 3339).
-    if isinstance(value, datetime.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=datetime.UTC).isoformat()
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def to_json(payload) -> str:
-    return json.dumps(payload, default=_json_default)
+def to_json(payload) -> bytes:
+    """JSON with orjson (several times faster than json for job lists). Stored
+    datetimes are naive UTC: they are answered with their zone (RFC 3339)."""
+    return orjson.dumps(payload, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS)
 
 
 class BaseHandler(tornado.web.RequestHandler):

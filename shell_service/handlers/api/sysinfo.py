@@ -18,7 +18,7 @@ class SysinfoHandler(BaseHandler):
         description: |
           The version, the app workers alive (a heartbeat every few seconds), how
           many jobs are in each state (QUEUED and RUNNING exact; the others as of
-          a recount every 15 s), running jobs against the host's capacity,
+          a recount every minute), running jobs against the host's capacity,
           and which isolation layers this host gives jobs. No token needed.
         tags: [system]
         responses:
