@@ -110,3 +110,29 @@ def test_log_pages_never_cut_a_character_in_two(api):
     assert first["offset"] == 65535 and first["text"] == "a" * 65535
     second = api.get(f"/api/jobs/{job['id']}/log?offset={first['offset']}").json()["data"]
     assert second["text"] == "é done"
+
+
+def test_many_follows_at_once_hold_no_database_connection(api, server):
+    """More followers than the pool has connections, and the API still answers."""
+    job_id = create_job(api, "sleep 3; echo end", execute=True)
+    wait_for_job(api, job_id, statuses={"RUNNING"})
+    outputs = []
+
+    def follow():
+        with requests.get(
+            f"{server.url}/api/jobs/{job_id}/log?follow=true",
+            headers={"Authorization": f"token {api.token}"},
+            timeout=30,
+        ) as response:
+            outputs.append(response.text)
+
+    followers = [threading.Thread(target=follow) for _ in range(25)]
+    for thread in followers:
+        thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert api.get("/api/sysinfo").status_code == 200
+    assert time.monotonic() - started < 2
+    for thread in followers:
+        thread.join(30)
+    assert outputs == ["end\n"] * 25

@@ -2,12 +2,14 @@
 
 import asyncio
 
+from sqlalchemy import select
 from tornado.iostream import StreamClosedError
 
 from baselayer.app.handlers.base import BaseHandler
 
 from ... import schemas
 from ...job_states import FINISHED
+from ...models import Job
 from .jobs import JobAccessMixin
 
 #: Most bytes one response (or one streamed chunk) carries.
@@ -79,6 +81,9 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
         finished = job.status in FINISHED
+        job_id = job.id
+        # Give the pooled connection back while streaming: a follow may last hours.
+        self.session.close()
         while True:
             data = read_from(path, offset)
             if data:
@@ -92,7 +97,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             if finished:
                 break
             await asyncio.sleep(FOLLOW_INTERVAL)
-            self.session.refresh(job)
-            self.session.commit()  # end the read transaction: don't hold a snapshot
-            finished = job.status in FINISHED
+            status = self.session.scalar(select(Job.status).where(Job.id == job_id))
+            self.session.close()  # hold no connection (nor snapshot) between looks
+            finished = status is None or status in FINISHED  # None: deleted meanwhile
         self.finish()
