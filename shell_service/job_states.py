@@ -1,4 +1,11 @@
-"""Job states and the transitions between them: the one place they are defined."""
+"""Job states: the one place they are defined.
+
+    READY --execute--> QUEUED --claim--> RUNNING --> COMPLETE | FAILED | TIMED_OUT
+                                                     | CANCELLED | SERVER_ERROR
+    READY | QUEUED --cancel--> CANCELLED
+
+Each transition is one conditional UPDATE in ``shell_service.queue``.
+"""
 
 from enum import StrEnum
 
@@ -23,13 +30,3 @@ FINISHED = frozenset(
         JobStatus.SERVER_ERROR,
     }
 )
-
-TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.READY: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
-    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.SERVER_ERROR}),
-    JobStatus.RUNNING: FINISHED,
-}
-
-
-def can_transition(current: str, new: str) -> bool:
-    return JobStatus(new) in TRANSITIONS.get(JobStatus(current), frozenset())

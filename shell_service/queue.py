@@ -8,7 +8,7 @@ state change writes a JobEvent in the same transaction.
 import datetime
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -279,6 +279,24 @@ def running_jobs_on_host(session: Session, host: str) -> list[Job]:
     return list(
         session.scalars(
             select(Job).where(Job.status == JobStatus.RUNNING, Job.worker.like(f"{host}:%"))
+        )
+    )
+
+
+def jobs_of_silent_workers(
+    session: Session, host: str, silent_for: datetime.timedelta
+) -> list[str]:
+    """RUNNING jobs of other hosts' workers that sent no heartbeat for ``silent_for``
+    (their host is gone, or renamed: nobody there will ever end them)."""
+    heard_from = select(Worker.id).where(Worker.last_seen > utcnow() - silent_for)
+    return list(
+        session.scalars(
+            select(Job.id).where(
+                Job.status == JobStatus.RUNNING,
+                Job.started_at < utcnow() - silent_for,
+                Job.worker.not_like(f"{host}:%"),
+                or_(Job.worker.is_(None), Job.worker.not_in(heard_from)),
+            )
         )
     )
 

@@ -64,18 +64,7 @@ def install_requirements(
     venv_dir: Path = VENV_DIR, requirements: Path = Path("requirements.txt")
 ) -> None:
     """``pip install -r requirements``."""
-    subprocess.run(
-        [
-            str(venv_python(venv_dir)),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-r",
-            str(requirements),
-        ],
-        check=True,
-    )
+    _pip_install(venv_dir, "-r", str(requirements))
 
 
 def install_project(venv_dir: Path = VENV_DIR, project_dir: Path = Path(".")) -> None:
@@ -85,17 +74,12 @@ def install_project(venv_dir: Path = VENV_DIR, project_dir: Path = Path(".")) ->
     ``pyproject.toml`` (new scripts, packages) needs this again. ``--no-deps``: the
     pinned requirements are installed already.
     """
+    _pip_install(venv_dir, "--no-deps", "--editable", str(project_dir))
+
+
+def _pip_install(venv_dir: Path, *args: str) -> None:
     subprocess.run(
-        [
-            str(venv_python(venv_dir)),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--editable",
-            str(project_dir),
-        ],
+        [str(venv_python(venv_dir)), "-m", "pip", "install", "--disable-pip-version-check", *args],
         check=True,
     )
 

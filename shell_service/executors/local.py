@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 STATUS_COUNT_INTERVAL = 60.0
 #: Seconds between looks for jobs whose worker has gone.
 ADOPT_INTERVAL = 5.0
+#: Another host's worker silent this long has lost its RUNNING jobs for good.
+SILENT_HOST = datetime.timedelta(minutes=5)
 #: A RUNNING job with neither a wrapper nor a status file this long after it
 #: started is lost (its worker died before launching it).
 LAUNCH_GRACE = datetime.timedelta(seconds=10)
@@ -400,6 +402,14 @@ class LocalExecutor:
     async def _adopt_orphans(self) -> None:
         with self.session_factory() as session:
             jobs = queue.running_jobs_on_host(session, self.host)
+            lost_elsewhere = queue.jobs_of_silent_workers(session, self.host, SILENT_HOST)
+        for job_id in lost_elsewhere:
+            self._finish(
+                job_id,
+                JobStatus.SERVER_ERROR,
+                message="the host running the job stopped answering (no worker heartbeat "
+                f"for {SILENT_HOST.seconds // 60} minutes)",
+            )
         for job in jobs:
             if job.id in self.watching:
                 continue

@@ -7,6 +7,7 @@ no longer exists. The in-process executor's adoption loop must take the job over
 import datetime
 import socket
 import subprocess
+import time
 
 from baselayer.app.models import utcnow
 from shell_service.executors.processes import WRAPPER, job_command
@@ -85,3 +86,31 @@ def test_orphan_with_no_process_and_no_status_becomes_server_error(api, server):
     done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT)
     assert done["status"] == "SERVER_ERROR"
     assert "gone" in done["status_message"]
+
+
+def test_job_of_a_host_that_went_silent_becomes_server_error(api):
+    job = JobFactory(
+        submitter=api.user,
+        status="RUNNING",
+        worker="a-host-that-is-gone:4242",
+        queued_at=utcnow() - datetime.timedelta(minutes=10),
+        started_at=utcnow() - datetime.timedelta(minutes=10),
+    )
+    done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT)
+    assert done["status"] == "SERVER_ERROR"
+    assert "heartbeat" in done["status_message"]
+
+
+def test_recent_job_of_another_host_is_left_alone(api):
+    job = JobFactory(
+        submitter=api.user,
+        status="RUNNING",
+        worker="another-host:4242",
+        queued_at=utcnow(),
+        started_at=utcnow(),
+    )
+    time.sleep(7)  # more than one adoption round
+    assert api.get(f"/api/jobs/{job.id}").json()["data"]["status"] == "RUNNING"
+    session = JobFactory._meta.sqlalchemy_session
+    session.delete(session.get(type(job), job.id))
+    session.commit()
