@@ -65,6 +65,7 @@ def build_app(cfg: Config, session_factory, executor: LocalExecutor):
         cfg,
         ROUTES,
         session_factory=session_factory,
+        sql=executor.sql,
         version=version_with_git(__version__, cfg.root),
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,

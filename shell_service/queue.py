@@ -3,6 +3,9 @@
 The queue is the jobs table: submitting sets QUEUED and sends a NOTIFY on
 ``NOTIFY_CHANNEL``; app workers LISTEN, then claim with ``claim_jobs``. Each
 state change writes a JobEvent in the same transaction.
+
+The hot paths (create, submit, claim, finish) are plain SQL, one round trip
+each (see ``baselayer.app.plain_sql``); the rest use the ORM.
 """
 
 import datetime
@@ -13,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import Json, PlainSQL
 
 from .job_states import FINISHED, JobStatus
 from .models import Job, JobEvent, Worker
@@ -20,12 +24,14 @@ from .models import Job, JobEvent, Worker
 NOTIFY_CHANNEL = "shell_service_jobs"
 
 # Serializes claims across all workers (and hosts sharing the database) so the
-# capacity count a claim reads cannot be raced by another claim. A claim is one
-# short transaction, so waiting on this lock is brief.
+# capacity count a claim reads cannot be raced by another claim. The lock and
+# the claim travel as one string: one round trip and one transaction, and the
+# claim's snapshot is taken once the lock is held. A claim is short, so waiting
+# on this lock is brief.
 _CLAIM_LOCK_KEY = 0x5E11_0B5
 
-_CLAIM_SQL = text(
-    """
+_CLAIM_SQL = """
+    SELECT pg_advisory_xact_lock(%(lock)s);
     WITH running AS (
         SELECT submitter_id, count(*) AS n, sum(memory_mb) AS memory_mb
         FROM jobs WHERE status = 'RUNNING' GROUP BY submitter_id
@@ -46,27 +52,34 @@ _CLAIM_SQL = text(
         -- user with the fewest running jobs goes first; then priority, then age.
         SELECT id, row_number() OVER w AS position, sum(memory_mb) OVER w AS memory_needed
         FROM ranked
-        WHERE user_slot <= :per_user
+        WHERE user_slot <= %(per_user)s
         WINDOW w AS (ORDER BY user_slot, priority DESC, queued_at, id)
     ),
     chosen AS (
         SELECT ordered.id FROM ordered, totals
-        WHERE position <= :max_running - totals.n
-          AND memory_needed <= :memory_budget_mb - totals.memory_mb
+        WHERE position <= %(max_running)s - totals.n
+          AND memory_needed <= %(memory_budget_mb)s - totals.memory_mb
         ORDER BY position
-        LIMIT :batch
+        LIMIT %(batch)s
     ),
     locked AS (
         SELECT id FROM jobs
         WHERE id IN (SELECT id FROM chosen) AND status = 'QUEUED'
         FOR UPDATE SKIP LOCKED
+    ),
+    claimed AS (
+        UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
+                        worker = %(worker)s
+        WHERE id IN (SELECT id FROM locked)
+        RETURNING id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
+                  queued_at, started_at
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, 'QUEUED', 'RUNNING', %(detail)s, %(now)s, %(now)s FROM claimed
     )
-    UPDATE jobs SET status = 'RUNNING', started_at = :now, modified = :now, worker = :worker
-    WHERE id IN (SELECT id FROM locked)
-    RETURNING id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
-              queued_at, started_at
-    """
-)
+    SELECT * FROM claimed
+"""
 
 
 @dataclass(frozen=True)
@@ -104,38 +117,83 @@ def notify(session: Session) -> None:
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-def create_job(
-    session: Session, job: Job, actor_id: int, submit: bool = False, detail: str = "created"
-) -> Job:
-    """Add a READY job; with ``submit``, QUEUED at once (one round trip, not two)."""
-    session.add(job)
-    add_event(session, job.id, None, JobStatus.READY, actor_id, detail)
-    if submit:
-        job.status = JobStatus.QUEUED
-        job.queued_at = utcnow()
-        add_event(session, job.id, JobStatus.READY, JobStatus.QUEUED, actor_id, "submitted")
-        notify(session)
-    return job
+_INSERT_JOB = """
+    WITH job AS (
+        INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
+                          memory_mb, status, queued_at, submitter_id, created_at, modified)
+        VALUES (%(id)s, %(code)s, %(shell)s, %(args)s, %(env)s, %(stdin)s, %(timeout)s,
+                %(priority)s, %(cpus)s, %(memory_mb)s, %(status)s, %(queued_at)s,
+                %(submitter_id)s, %(now)s, %(now)s)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT job.id, e.from_status, e.to_status, %(actor_id)s, e.detail, %(now)s, %(now)s
+        FROM job, (VALUES (1, NULL, 'READY', %(detail)s),
+                          (2, 'READY', 'QUEUED', 'submitted'))
+                  AS e(n, from_status, to_status, detail)
+        WHERE e.n = 1 OR %(submit)s
+        ORDER BY e.n
+    )
+    SELECT job.id FROM job
+    LEFT JOIN LATERAL (SELECT pg_notify(%(channel)s, '') WHERE %(submit)s) AS woken ON true
+"""
+
+#: The fields a new job is made from (``insert_job``).
+JOB_FIELDS = (
+    "id", "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb",
+    "submitter_id",
+)  # fmt: skip
 
 
-def submit_job(session: Session, job: Job, actor_id: int) -> bool:
-    """READY -> QUEUED. False if the job is in any other state (checked under a row lock)."""
+def insert_job(
+    sql: PlainSQL, job: dict, actor_id: int, submit: bool = False, detail: str = "created"
+) -> bool:
+    """Store a READY job (``JOB_FIELDS``); with ``submit``, QUEUED at once and the
+    claimers woken. One statement. False if the id is taken."""
     now = utcnow()
-    updated = session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.status == JobStatus.READY)
-        .values(status=JobStatus.QUEUED, queued_at=now, modified=now)
-        .returning(Job.id)
-    ).first()
-    if updated is None:
-        return False
-    add_event(session, job.id, JobStatus.READY, JobStatus.QUEUED, actor_id, "submitted")
-    notify(session)
-    return True
+    params = {name: job[name] for name in JOB_FIELDS}
+    params.update(
+        args=Json(job["args"]),
+        env=Json(job["env"]),
+        status=JobStatus.QUEUED.value if submit else JobStatus.READY.value,
+        queued_at=now if submit else None,
+        now=now,
+        actor_id=actor_id,
+        detail=detail,
+        submit=submit,
+        channel=NOTIFY_CHANNEL,
+    )
+    return sql.value(_INSERT_JOB, params) is not None
+
+
+_SUBMIT_JOB = """
+    WITH submitted AS (
+        UPDATE jobs SET status = 'QUEUED', queued_at = %(now)s, modified = %(now)s
+        WHERE id = %(id)s AND status = 'READY'
+        RETURNING id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT id, 'READY', 'QUEUED', %(actor_id)s, 'submitted', %(now)s, %(now)s
+        FROM submitted
+    )
+    SELECT submitted.id FROM submitted
+    CROSS JOIN LATERAL (SELECT pg_notify(%(channel)s, '')) AS woken
+"""
+
+
+def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
+    """READY -> QUEUED. False if the job is in any other state (checked under a row lock)."""
+    params = {"id": job_id, "now": utcnow(), "actor_id": actor_id, "channel": NOTIFY_CHANNEL}
+    return sql.value(_SUBMIT_JOB, params) is not None
 
 
 def claim_jobs(
-    session: Session,
+    sql: PlainSQL,
     worker: str,
     *,
     max_running: int,
@@ -143,23 +201,21 @@ def claim_jobs(
     memory_budget_mb: int,
     batch: int,
 ) -> list[ClaimedJob]:
-    """Move up to ``batch`` QUEUED jobs to RUNNING, as capacity and fairness allow; commits."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
-    rows = session.execute(
+    """Move up to ``batch`` QUEUED jobs to RUNNING, as capacity and fairness allow."""
+    rows = sql.rows(
         _CLAIM_SQL,
         {
+            "lock": _CLAIM_LOCK_KEY,
             "max_running": max_running,
             "per_user": per_user,
             "memory_budget_mb": memory_budget_mb,
             "batch": batch,
             "worker": worker,
+            "detail": f"by {worker}",
             "now": utcnow(),
         },
-    ).all()
-    for row in rows:
-        add_event(session, row.id, JobStatus.QUEUED, JobStatus.RUNNING, None, f"by {worker}")
-    session.commit()
-    return [ClaimedJob(**row._asdict()) for row in rows]
+    )
+    return [ClaimedJob(**row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -171,14 +227,40 @@ class JobOutput:
     stderr_truncated: bool = False
 
 
+_FINISH_JOB = """
+    WITH ended AS (
+        UPDATE jobs SET status = %(status)s, status_message = %(message)s,
+                        finished_at = %(now)s, modified = %(now)s, return_code = %(return_code)s,
+                        stdout = %(stdout)s, stderr = %(stderr)s,
+                        stdout_truncated = %(stdout_truncated)s,
+                        stderr_truncated = %(stderr_truncated)s
+        WHERE id = %(id)s AND status = 'RUNNING'
+        RETURNING id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, 'RUNNING', %(status)s, %(detail)s, %(now)s, %(now)s FROM ended
+    ),
+    -- Cancelled while it ran: it stays CANCELLED and gets its output. (Both
+    -- updates read the same snapshot, so at most one of them matches.)
+    cancelled AS (
+        UPDATE jobs SET return_code = %(return_code)s, stdout = %(stdout)s, stderr = %(stderr)s,
+                        stdout_truncated = %(stdout_truncated)s,
+                        stderr_truncated = %(stderr_truncated)s, modified = %(now)s
+        WHERE id = %(id)s AND status = 'CANCELLED' AND stdout IS NULL
+    )
+    SELECT count(*) FROM ended
+"""
+
+
 def finish_job(
-    session: Session,
+    sql: PlainSQL,
     job_id: str,
     status: JobStatus,
     output: JobOutput | None = None,
     message: str | None = None,
 ) -> bool:
-    """RUNNING -> a final state, with the job's output; commits.
+    """RUNNING -> a final state, with the job's output. One statement.
 
     No NOTIFY: the worker that ends a job claims the next one itself.
 
@@ -187,34 +269,22 @@ def finish_job(
     """
     assert status in FINISHED
     output = output or JobOutput()
-    now = utcnow()
-    output_values = {
+    detail = message or (
+        f"exit code {output.return_code}" if output.return_code is not None else None
+    )
+    params = {
+        "id": job_id,
+        "status": status.value,
+        "message": message,
+        "detail": detail,
+        "now": utcnow(),
         "return_code": output.return_code,
         "stdout": output.stdout,
         "stderr": output.stderr,
         "stdout_truncated": output.stdout_truncated,
         "stderr_truncated": output.stderr_truncated,
-        "modified": now,
     }
-    updated = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
-        .values(status=status, status_message=message, finished_at=now, **output_values)
-        .returning(Job.id)
-    ).first()
-    if updated is not None:
-        detail = message or (
-            f"exit code {output.return_code}" if output.return_code is not None else None
-        )
-        add_event(session, job_id, JobStatus.RUNNING, status, None, detail)
-    else:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.CANCELLED, Job.stdout.is_(None))
-            .values(**output_values)
-        )
-    session.commit()
-    return updated is not None
+    return sql.value(_FINISH_JOB, params) == 1
 
 
 def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int) -> str | None:
@@ -364,33 +434,28 @@ def heartbeat(session: Session, worker: str, running: int) -> None:
     session.commit()
 
 
-def live_workers(session: Session, within: datetime.timedelta) -> list[Worker]:
-    return list(
-        session.scalars(
-            select(Worker).where(Worker.last_seen > utcnow() - within).order_by(Worker.id)
-        )
+def live_workers(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
+    return sql.rows(
+        "SELECT id, last_seen, running FROM workers WHERE last_seen > %s ORDER BY id",
+        (utcnow() - within,),
     )
 
 
-def running_load(session: Session) -> tuple[int, int]:
+def running_load(sql: PlainSQL) -> tuple[int, int]:
     """Jobs running on the queue's hosts, and the memory they asked for (MiB)."""
-    row = session.execute(
-        select(func.count(), func.coalesce(func.sum(Job.memory_mb), 0)).where(
-            Job.status == JobStatus.RUNNING
-        )
-    ).one()
-    return row[0], row[1]
+    row = sql.tuples(
+        "SELECT count(*), coalesce(sum(memory_mb), 0) FROM jobs WHERE status = 'RUNNING'"
+    )[0]
+    return row[0], int(row[1])
 
 
-def count_active(session: Session) -> dict[str, int]:
+def count_active(sql: PlainSQL) -> dict[str, int]:
     """QUEUED and RUNNING jobs: exact and cheap (partial indexes)."""
-    rows = session.execute(
-        select(Job.status, func.count())
-        .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-        .group_by(Job.status)
-    ).all()
+    rows = sql.tuples(
+        "SELECT status, count(*) FROM jobs WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status"
+    )
     counts = {JobStatus.QUEUED.value: 0, JobStatus.RUNNING.value: 0}
-    counts.update({status: n for status, n in rows})
+    counts.update(dict(rows))
     return counts
 
 

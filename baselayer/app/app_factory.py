@@ -1,11 +1,30 @@
 """Building the Tornado application from an app's route table."""
 
+import logging
+
 import tornado.web
 
 from .config import Config
 from .handlers.base import NotFoundHandler
 from .handlers.docs import docs_routes, docs_settings
 from .openapi import build_spec
+
+access_log = logging.getLogger("tornado.access")
+
+#: Requests slower than this are logged even when they succeed.
+SLOW_REQUEST_SECONDS = 1.0
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Log errors and slow requests only: NGINX's access log has every request,
+    and a line per request costs the worker (and supervisor) more than some
+    requests do."""
+    status = handler.get_status()
+    seconds = handler.request.request_time()
+    if status < 400 and seconds < SLOW_REQUEST_SECONDS:
+        return
+    level = logging.ERROR if status >= 500 else logging.WARNING
+    access_log.log(level, "%d %s %.1f ms", status, handler._request_summary(), 1000 * seconds)
 
 
 def make_app(
@@ -41,6 +60,7 @@ def make_app(
     return tornado.web.Application(
         routes + docs_routes(),
         default_handler_class=NotFoundHandler,
+        log_function=log_request,
         session_factory=session_factory,
         version=version,
         config=cfg,

@@ -2,11 +2,12 @@
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .models import Token, User, permission_ids, utcnow
+from .models import ADMIN_ACL, Token, User, utcnow
+from .plain_sql import PlainSQL
 
 
 def hash_secret(secret: str) -> str:
@@ -23,7 +24,34 @@ def create_token(session: Session, user: User, name: str, expires_at=None) -> tu
     return token, secret
 
 
-def user_for_header(session: Session, header: str | None) -> User | None:
+@dataclass(frozen=True)
+class CurrentUser:
+    """Who sent a request: read once per request, in one query."""
+
+    id: int
+    username: str
+    permissions: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ACL in self.permissions
+
+
+# A user's ACLs come directly and through roles. Checked on every request (no
+# cache), so a revoked token, a disabled user or an expired token stops at once.
+_USER_FOR_TOKEN = """
+    SELECT u.id, u.username,
+           ARRAY(SELECT acl_id FROM user_acls WHERE user_id = u.id
+                 UNION
+                 SELECT ra.acl_id FROM role_acls ra JOIN user_roles ur USING (role_id)
+                 WHERE ur.user_id = u.id) AS permissions
+    FROM tokens t JOIN users u ON u.id = t.user_id
+    WHERE t.secret_hash = %(hash)s AND NOT u.disabled
+      AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
+"""
+
+
+def user_for_header(sql: PlainSQL, header: str | None) -> CurrentUser | None:
     """The user an ``Authorization: token <secret>`` header belongs to, or None."""
     if not header:
         return None
@@ -31,17 +59,7 @@ def user_for_header(session: Session, header: str | None) -> User | None:
     secret = secret.strip()
     if scheme.lower() != "token" or not secret:
         return None
-    row = session.execute(
-        select(User, permission_ids(User.id))
-        .join(Token, Token.user_id == User.id)
-        .where(
-            Token.secret_hash == hash_secret(secret),
-            User.disabled.is_(False),
-            or_(Token.expires_at.is_(None), Token.expires_at > utcnow()),
-        )
-    ).first()
+    row = sql.row(_USER_FOR_TOKEN, {"hash": hash_secret(secret), "now": utcnow()})
     if row is None:
         return None
-    user, permissions = row
-    user.loaded_permissions = set(permissions)
-    return user
+    return CurrentUser(row["id"], row["username"], frozenset(row["permissions"]))

@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     Table,
     func,
-    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -92,29 +91,13 @@ class User(Base):
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    # Set by the query that authenticates a request (one round trip for user and ACLs).
-    loaded_permissions = None
-
     @property
     def permissions(self) -> set[str]:
-        if self.loaded_permissions is not None:
-            return self.loaded_permissions
         return {acl.id for acl in self.acls} | {acl.id for role in self.roles for acl in role.acls}
 
     @property
     def is_admin(self) -> bool:
         return ADMIN_ACL in self.permissions
-
-
-def permission_ids(user_id_column):
-    """SQL for the array of a user's ACL ids, direct and through roles."""
-    direct = select(user_acls.c.acl_id).where(user_acls.c.user_id == user_id_column)
-    via_roles = (
-        select(role_acls.c.acl_id)
-        .join(user_roles, user_roles.c.role_id == role_acls.c.role_id)
-        .where(user_roles.c.user_id == user_id_column)
-    )
-    return func.array(direct.union(via_roles).scalar_subquery())
 
 
 class Token(Base):

@@ -24,6 +24,7 @@ from tornado.ioloop import IOLoop
 from baselayer.app.config import Config
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL
 
 from .. import metrics, queue
 from ..job_states import JobStatus
@@ -84,9 +85,12 @@ def process_alive(pid: int) -> bool:
 class LocalExecutor:
     """Claims jobs from the queue, runs them, watches them, and adopts orphans."""
 
-    def __init__(self, cfg: Config, session_factory: sessionmaker):
+    def __init__(self, cfg: Config, session_factory: sessionmaker, sql: PlainSQL | None = None):
         self.cfg = cfg
         self.session_factory = session_factory
+        # The hot paths (claim, finish) use plain SQL; it is shared with the app's
+        # handlers (one connection per process, used on the IOLoop's thread only).
+        self.sql = sql or PlainSQL(database_url(cfg))
         self.host = socket.gethostname()
         self.worker_name = f"{self.host}:{os.getpid()}"
         # Per-job uids need root (to switch to them); otherwise jobs run as us.
@@ -165,15 +169,14 @@ class LocalExecutor:
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
     def _claim_and_launch(self) -> None:
-        with self.session_factory() as session:
-            claimed = queue.claim_jobs(
-                session,
-                self.worker_name,
-                max_running=int(self.cfg["jobs.max_running"]),
-                per_user=int(self.cfg["jobs.max_running_per_user"]),
-                memory_budget_mb=self.memory_budget_mb,
-                batch=int(self.cfg["jobs.claim_batch"]),
-            )
+        claimed = queue.claim_jobs(
+            self.sql,
+            self.worker_name,
+            max_running=int(self.cfg["jobs.max_running"]),
+            per_user=int(self.cfg["jobs.max_running_per_user"]),
+            memory_budget_mb=self.memory_budget_mb,
+            batch=int(self.cfg["jobs.claim_batch"]),
+        )
         for job in claimed:
             if job.queued_at is not None:
                 metrics.QUEUE_WAIT.observe((job.started_at - job.queued_at).total_seconds())
@@ -313,8 +316,7 @@ class LocalExecutor:
             running.cgroup.remove()
 
     def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
-        with self.session_factory() as session:
-            queue.finish_job(session, job_id, status, output or JobOutput(), message)
+        queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
 
@@ -356,10 +358,10 @@ class LocalExecutor:
         self.status_counts = await asyncio.to_thread(count)
         return self.status_counts
 
-    def jobs_by_status(self, session) -> dict[str, int]:
+    def jobs_by_status(self) -> dict[str, int]:
         """Every state's count: the finished ones as of the last recount, the
         active ones (QUEUED, RUNNING) exact, now."""
-        return {**self.status_counts, **queue.count_active(session)}
+        return {**self.status_counts, **queue.count_active(self.sql)}
 
     # ---- retention -----------------------------------------------------------
     async def _retention_loop(self) -> None:

@@ -12,6 +12,6 @@ class MetricsHandler(BaseHandler):
 
     async def get(self):
         executor = self.settings["executor"]
-        body = metrics.render(lambda: executor.jobs_by_status(self.session))
+        body = metrics.render(lambda: executor.jobs_by_status())
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(body)

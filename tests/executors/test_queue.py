@@ -5,7 +5,9 @@ import threading
 
 from sqlalchemy import delete, select
 
+from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL
 from shell_service import queue
 from shell_service.models import Job, JobEvent
 
@@ -28,6 +30,15 @@ def queued_jobs(user, count, start=None, **fields):
     ]
 
 
+def claim(cfg, worker: str, **limits):
+    """One claim on a connection of its own (as another worker's would be)."""
+    sql = PlainSQL(database_url(cfg))
+    try:
+        return queue.claim_jobs(sql, worker, **{**UNLIMITED, **limits})
+    finally:
+        sql.close()
+
+
 def running_total(session_factory) -> int:
     with session_factory() as session:
         return sum(1 for _ in session.scalars(select(Job.id).where(Job.status == "RUNNING")))
@@ -39,7 +50,7 @@ def remove_jobs(session_factory, ids):
         session.commit()
 
 
-def test_four_claimers_start_each_of_500_jobs_exactly_once(session_factory, paused_executor):
+def test_four_claimers_start_each_of_500_jobs_exactly_once(cfg, session_factory, paused_executor):
     jobs = queued_jobs(UserFactory(), 500)
     claims: list[str] = []
     claimers: set[int] = set()
@@ -47,9 +58,8 @@ def test_four_claimers_start_each_of_500_jobs_exactly_once(session_factory, paus
 
     def claimer(n):
         while True:
-            with session_factory() as session:
-                # Small batches, so the four claimers really interleave.
-                got = queue.claim_jobs(session, f"elsewhere:{n}", **{**UNLIMITED, "batch": 5})
+            # Small batches, so the four claimers really interleave.
+            got = claim(cfg, f"elsewhere:{n}", batch=5)
             if not got:
                 # Nothing left for this claimer: done once all are RUNNING.
                 with session_factory() as session:
@@ -84,47 +94,42 @@ def test_four_claimers_start_each_of_500_jobs_exactly_once(session_factory, paus
     remove_jobs(session_factory, [j.id for j in jobs] + claims)
 
 
-def test_a_users_single_job_starts_before_another_users_backlog(session_factory, paused_executor):
+def test_one_users_job_starts_before_anothers_backlog(cfg, session_factory, paused_executor):
     busy, newcomer = UserFactory(), UserFactory()
     backlog = queued_jobs(busy, 200)
     # The newcomer's job is the newest in the queue.
     late = queued_jobs(newcomer, 1, start=utcnow())[0]
     free = running_total(session_factory) + 2
-    with session_factory() as session:
-        got = queue.claim_jobs(session, "elsewhere:1", **{**UNLIMITED, "max_running": free})
+    got = claim(cfg, "elsewhere:1", max_running=free)
     assert {job.id for job in got} == {backlog[0].id, late.id}
     remove_jobs(session_factory, [j.id for j in backlog] + [late.id] + [j.id for j in got])
 
 
-def test_priority_orders_a_users_own_jobs(session_factory, paused_executor):
+def test_priority_orders_a_users_own_jobs(cfg, session_factory, paused_executor):
     user = UserFactory()
     low = queued_jobs(user, 3)
     high = JobFactory(submitter=user, status="QUEUED", queued_at=utcnow(), priority=10)
     free = running_total(session_factory) + 1
-    with session_factory() as session:
-        got = queue.claim_jobs(session, "elsewhere:1", **{**UNLIMITED, "max_running": free})
+    got = claim(cfg, "elsewhere:1", max_running=free)
     assert [job.id for job in got] == [high.id]
     remove_jobs(session_factory, [j.id for j in low] + [high.id] + [j.id for j in got])
 
 
-def test_per_user_limit_keeps_the_rest_queued(session_factory, paused_executor):
+def test_per_user_limit_keeps_the_rest_queued(cfg, session_factory, paused_executor):
     user = UserFactory()
     jobs = queued_jobs(user, 5)
-    with session_factory() as session:
-        got = queue.claim_jobs(session, "elsewhere:1", **{**UNLIMITED, "per_user": 2})
+    got = claim(cfg, "elsewhere:1", per_user=2)
     mine = [job for job in got if job.id in {j.id for j in jobs}]
     assert len(mine) == 2
     remove_jobs(session_factory, [j.id for j in jobs] + [j.id for j in got])
 
 
-def test_memory_budget_limits_what_starts(session_factory, paused_executor):
+def test_memory_budget_limits_what_starts(cfg, session_factory, paused_executor):
     user = UserFactory()
     jobs = queued_jobs(user, 3, memory_mb=1000)
     with session_factory() as session:
         used = sum(session.scalars(select(Job.memory_mb).where(Job.status == "RUNNING")).all())
-        got = queue.claim_jobs(
-            session, "elsewhere:1", **{**UNLIMITED, "memory_budget_mb": used + 2500}
-        )
+    got = claim(cfg, "elsewhere:1", memory_budget_mb=used + 2500)
     # Other tests' leftovers may share the queue: the budget holds for all of it.
     assert sum(job.memory_mb for job in got) <= 2500
     mine = [job.id for job in got if job.id in {j.id for j in jobs}]

@@ -15,8 +15,8 @@ import orjson
 import tornado.web
 from sqlalchemy.orm import Session
 
-from ..auth import user_for_header
-from ..models import User
+from ..auth import CurrentUser, user_for_header
+from ..plain_sql import DatabaseUnavailable, PlainSQL
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +39,31 @@ def to_json(payload) -> bytes:
 class BaseHandler(tornado.web.RequestHandler):
     """Envelope, authentication, a database session and request-body validation.
 
-    Application settings used: ``session_factory``, ``version``.
+    Application settings used: ``sql`` (PlainSQL), ``session_factory``, ``version``.
     Set ``auth_required = False`` on a handler that anyone may call.
     """
 
     auth_required = True
-    current_user: User | None
+    current_user: CurrentUser | None
 
     # ---- lifecycle -------------------------------------------------------
     def initialize(self):
         self._session: Session | None = None
 
     @property
+    def sql(self) -> PlainSQL:
+        """Plain SQL on the process's connection: for the hot paths."""
+        return self.settings["sql"]
+
+    @property
     def session(self) -> Session:
+        """An ORM session, opened on first use and closed when the request ends."""
         if self._session is None:
             self._session = self.settings["session_factory"]()
         return self._session
 
     def prepare(self):
-        user = user_for_header(self.session, self.request.headers.get("Authorization"))
+        user = user_for_header(self.sql, self.request.headers.get("Authorization"))
         self.current_user = user
         if self.auth_required and user is None:
             raise APIError(401, "Missing or invalid token: send 'Authorization: token <token>'")
@@ -95,6 +101,9 @@ class BaseHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, APIError):
             return self.error(exc.message, status_code, exc.data)
+        if isinstance(exc, DatabaseUnavailable):
+            log.warning("%s %s: database unavailable", self.request.method, self.request.uri)
+            return self.error("The database is unavailable; try again shortly", 503)
         if status_code >= 500:
             log.error(
                 "Unhandled error on %s %s:\n%s",

@@ -3,7 +3,6 @@
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from baselayer.app.handlers.base import APIError, BaseHandler
 
@@ -17,6 +16,19 @@ OUTPUT = ("stdout", "stderr")
 
 class JobAccessMixin:
     """Finding jobs the current user may see: their own, or any for an admin."""
+
+    def job_row_or_404(self, job_id: str, columns=schemas.JOB_FIELDS) -> dict:
+        """The job's ``columns`` as a dict (plain SQL: the hot paths use this)."""
+        row = None
+        if "\x00" not in job_id:
+            row = self.sql.row(
+                f"SELECT {', '.join(columns)}, submitter_id AS _owner FROM jobs WHERE id = %s",
+                (job_id,),
+            )
+        if row is None or not (self.current_user.is_admin or row["_owner"] == self.current_user.id):
+            raise APIError(404, f"No job with id {job_id!r}")
+        del row["_owner"]
+        return row
 
     def visible_jobs(self):
         query = select(Job)
@@ -70,19 +82,19 @@ class JobHandler(JobAccessMixin, BaseHandler):
             401: Unauthorized
         """
         if job_id is not None:
-            return self.success(schemas.Job().dump(self.get_job_or_404(job_id)))
+            return self.success(self.job_row_or_404(job_id))
         args = self.load_query(schemas.JobListQuery())
         if not self.current_user.is_admin:
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
         left_out = () if args["include_output"] else OUTPUT
-        columns = [getattr(Job, name) for name in schemas.JOB_FIELDS if name not in left_out]
+        columns = [name for name in schemas.JOB_FIELDS if name not in left_out]
+        owner_id = None if self.current_user.is_admin else self.current_user.id
         try:
-            data, next_cursor = job_listing.list_page(
-                self.session, self.visible_jobs(), args, columns
+            data, next_cursor, total, capped = job_listing.list_page(
+                self.sql, args, owner_id, columns
             )
         except job_listing.BadCursor as exc:
             raise APIError(400, f"Invalid query arguments: cursor: {exc}")
-        total, capped = job_listing.count_matching(self.session, self.visible_jobs(), args)
         for job in data:
             # The keys stay (the seed's clients read them), without the output.
             job.update(dict.fromkeys(left_out))
@@ -121,28 +133,22 @@ class JobHandler(JobAccessMixin, BaseHandler):
         body = self.load_body(schemas.JobCreate())
         jobs_cfg = self.settings["config"]["jobs"]
         check_job_options(body, jobs_cfg, self.settings["allowed_shells"])
-        job = Job(
-            id=body.get("id") or f"job_{uuid.uuid4().hex}",
-            code=body["code"],
-            shell=body.get("shell", jobs_cfg["default_shell"]),
-            args=body.get("args", []),
-            env=body.get("env", {}),
-            stdin=body.get("stdin"),
-            timeout=body.get("timeout", jobs_cfg["default_timeout"]),
-            priority=body.get("priority", 0),
-            cpus=body.get("cpus", jobs_cfg["default_cpus"]),
-            memory_mb=body.get("memory_mb", jobs_cfg["default_memory_mb"]),
-            status=JobStatus.READY,
-            submitter_id=self.current_user.id,
-        )
-        try:
-            # The insert may happen on commit or earlier (an autoflush): both in here.
-            queue.create_job(self.session, job, self.current_user.id, submit=body["execute"])
-            self.session.commit()
-        except IntegrityError:
-            self.session.rollback()
-            raise APIError(409, f"A job with id {job.id!r} exists already")
-        self.success({"id": job.id})
+        job = {
+            "id": body.get("id") or f"job_{uuid.uuid4().hex}",
+            "code": body["code"],
+            "shell": body.get("shell", jobs_cfg["default_shell"]),
+            "args": body.get("args", []),
+            "env": body.get("env", {}),
+            "stdin": body.get("stdin"),
+            "timeout": body.get("timeout", jobs_cfg["default_timeout"]),
+            "priority": body.get("priority", 0),
+            "cpus": body.get("cpus", jobs_cfg["default_cpus"]),
+            "memory_mb": body.get("memory_mb", jobs_cfg["default_memory_mb"]),
+            "submitter_id": self.current_user.id,
+        }
+        if not queue.insert_job(self.sql, job, self.current_user.id, submit=body["execute"]):
+            raise APIError(409, f"A job with id {job['id']!r} exists already")
+        self.success({"id": job["id"]})
 
     async def patch(self, job_id: str | None = None):
         """
@@ -230,10 +236,10 @@ def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> 
 
 class JobSubmitMixin(JobAccessMixin):
     def submit(self, job_id: str):
-        job = self.get_job_or_404(job_id)
-        if not queue.submit_job(self.session, job, self.current_user.id):
-            raise APIError(409, f"Job {job_id!r} is {job.status}; only a READY job can be executed")
-        self.session.commit()
+        self.job_row_or_404(job_id, ("id",))
+        if not queue.submit_job(self.sql, job_id, self.current_user.id):
+            status = self.job_row_or_404(job_id, ("status",))["status"]
+            raise APIError(409, f"Job {job_id!r} is {status}; only a READY job can be executed")
         self.success({"id": job_id, "status": "QUEUED"})
 
 
@@ -327,18 +333,12 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        original = self.get_job_or_404(job_id)
-        job = Job(
-            id=f"job_{uuid.uuid4().hex}",
-            submitter_id=self.current_user.id,
-            status=JobStatus.READY,
-            **{field: getattr(original, field) for field in RERUN_FIELDS},
+        job = self.job_row_or_404(job_id, RERUN_FIELDS)
+        job.update(id=f"job_{uuid.uuid4().hex}", submitter_id=self.current_user.id)
+        queue.insert_job(
+            self.sql, job, self.current_user.id, submit=True, detail=f"rerun of {job_id}"
         )
-        queue.create_job(
-            self.session, job, self.current_user.id, submit=True, detail=f"rerun of {job_id}"
-        )
-        self.session.commit()
-        self.success({"id": job.id})
+        self.success({"id": job["id"]})
 
 
 #: What a rerun copies from the original job.

@@ -27,15 +27,13 @@ class SysinfoHandler(BaseHandler):
         """
         executor = self.settings["executor"]
         jobs_cfg = self.settings["config"]["jobs"]
-        running, running_memory = queue.running_load(self.session)
-        workers = queue.live_workers(self.session, within=timedelta(seconds=3 * ADOPT_INTERVAL))
+        running, running_memory = queue.running_load(self.sql)
+        workers = queue.live_workers(self.sql, within=timedelta(seconds=3 * ADOPT_INTERVAL))
         self.success(
             {
                 "version": self.settings["version"],
-                "workers": [
-                    {"id": w.id, "last_seen": w.last_seen, "running": w.running} for w in workers
-                ],
-                "jobs_by_status": executor.jobs_by_status(self.session),
+                "workers": workers,
+                "jobs_by_status": executor.jobs_by_status(),
                 "capacity": {
                     "max_running": int(jobs_cfg["max_running"]),
                     "max_running_per_user": int(jobs_cfg["max_running_per_user"]),

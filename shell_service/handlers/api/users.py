@@ -156,4 +156,3 @@ def set_admin(session, user: User, admin: bool) -> None:
     if not admin:
         user.roles = [r for r in user.roles if r.id != ADMIN_ROLE]
         user.acls = [a for a in user.acls if a.id != ADMIN_ACL]
-    user.loaded_permissions = None
