@@ -13,7 +13,7 @@ import base64
 import binascii
 import datetime
 
-from baselayer.app.plain_sql import PlainSQL
+from baselayer.app.plain_sql import PlainSQL, statement
 
 #: Past this many matching jobs the count stops (and says so).
 COUNT_CAP = 10_000
@@ -86,12 +86,14 @@ def list_page(
     params["limit"] = args["limit"] + 1
     # The count rides along as a column (computed once), saving a round trip.
     rows = sql.rows(
-        f"SELECT {', '.join(columns)}, ({count_sql}) AS _total FROM jobs "
-        f"{_where_sql(page_where)} ORDER BY created_at DESC, id DESC "
-        "OFFSET %(offset)s LIMIT %(limit)s",
+        statement(
+            f"SELECT {', '.join(columns)}, ({count_sql}) AS _total FROM jobs "
+            f"{_where_sql(page_where)} ORDER BY created_at DESC, id DESC "
+            "OFFSET %(offset)s LIMIT %(limit)s"
+        ),
         params,
     )
-    total = rows[0]["_total"] if rows else sql.value(count_sql, params)
+    total = rows[0]["_total"] if rows else sql.value(statement(count_sql), params)
     for row in rows:
         del row["_total"]
     more = len(rows) > args["limit"]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from baselayer.app.models import utcnow
-from baselayer.app.plain_sql import Json, PlainSQL
+from baselayer.app.plain_sql import Json, PlainSQL, Statement
 
 from .job_states import FINISHED, JobStatus
 from .models import Job, JobEvent, Worker
@@ -30,8 +30,8 @@ NOTIFY_CHANNEL = "shell_service_jobs"
 # on this lock is brief.
 _CLAIM_LOCK_KEY = 0x5E11_0B5
 
-_CLAIM_SQL = """
-    SELECT pg_advisory_xact_lock(%(lock)s);
+_CLAIM_SQL = Statement(
+    """
     WITH running AS (
         SELECT submitter_id, count(*) AS n, sum(memory_mb) AS memory_mb
         FROM jobs WHERE status = 'RUNNING' GROUP BY submitter_id
@@ -79,7 +79,8 @@ _CLAIM_SQL = """
         SELECT id, 'QUEUED', 'RUNNING', %(detail)s, %(now)s, %(now)s FROM claimed
     )
     SELECT * FROM claimed
-"""
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def notify(session: Session) -> None:
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-_INSERT_JOB = """
+_INSERT_JOB = Statement(
+    """
     WITH job AS (
         INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
                           memory_mb, status, queued_at, submitter_id, created_at, modified)
@@ -139,7 +141,8 @@ _INSERT_JOB = """
     )
     SELECT job.id FROM job
     LEFT JOIN LATERAL (SELECT pg_notify(%(channel)s, '') WHERE %(submit)s) AS woken ON true
-"""
+    """
+)
 
 #: The fields a new job is made from (``insert_job``).
 JOB_FIELDS = (
@@ -169,7 +172,8 @@ def insert_job(
     return sql.value(_INSERT_JOB, params) is not None
 
 
-_SUBMIT_JOB = """
+_SUBMIT_JOB = Statement(
+    """
     WITH submitted AS (
         UPDATE jobs SET status = 'QUEUED', queued_at = %(now)s, modified = %(now)s
         WHERE id = %(id)s AND status = 'READY'
@@ -183,7 +187,8 @@ _SUBMIT_JOB = """
     )
     SELECT submitted.id FROM submitted
     CROSS JOIN LATERAL (SELECT pg_notify(%(channel)s, '')) AS woken
-"""
+    """
+)
 
 
 def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
@@ -205,7 +210,6 @@ def claim_jobs(
     rows = sql.rows(
         _CLAIM_SQL,
         {
-            "lock": _CLAIM_LOCK_KEY,
             "max_running": max_running,
             "per_user": per_user,
             "memory_budget_mb": memory_budget_mb,
@@ -214,6 +218,7 @@ def claim_jobs(
             "detail": f"by {worker}",
             "now": utcnow(),
         },
+        lock=_CLAIM_LOCK_KEY,
     )
     return [ClaimedJob(**row) for row in rows]
 
@@ -227,7 +232,8 @@ class JobOutput:
     stderr_truncated: bool = False
 
 
-_FINISH_JOB = """
+_FINISH_JOB = Statement(
+    """
     WITH ended AS (
         UPDATE jobs SET status = %(status)s, status_message = %(message)s,
                         finished_at = %(now)s, modified = %(now)s, return_code = %(return_code)s,
@@ -250,7 +256,8 @@ _FINISH_JOB = """
         WHERE id = %(id)s AND status = 'CANCELLED' AND stdout IS NULL
     )
     SELECT count(*) FROM ended
-"""
+    """
+)
 
 
 def finish_job(
@@ -434,26 +441,30 @@ def heartbeat(session: Session, worker: str, running: int) -> None:
     session.commit()
 
 
+_LIVE_WORKERS = Statement(
+    "SELECT id, last_seen, running FROM workers WHERE last_seen > %(since)s ORDER BY id"
+)
+_RUNNING_LOAD = Statement(
+    "SELECT count(*), coalesce(sum(memory_mb), 0) FROM jobs WHERE status = 'RUNNING'"
+)
+_COUNT_ACTIVE = Statement(
+    "SELECT status, count(*) FROM jobs WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status"
+)
+
+
 def live_workers(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
-    return sql.rows(
-        "SELECT id, last_seen, running FROM workers WHERE last_seen > %s ORDER BY id",
-        (utcnow() - within,),
-    )
+    return sql.rows(_LIVE_WORKERS, {"since": utcnow() - within})
 
 
 def running_load(sql: PlainSQL) -> tuple[int, int]:
     """Jobs running on the queue's hosts, and the memory they asked for (MiB)."""
-    row = sql.tuples(
-        "SELECT count(*), coalesce(sum(memory_mb), 0) FROM jobs WHERE status = 'RUNNING'"
-    )[0]
+    row = sql.tuples(_RUNNING_LOAD)[0]
     return row[0], int(row[1])
 
 
 def count_active(sql: PlainSQL) -> dict[str, int]:
     """QUEUED and RUNNING jobs: exact and cheap (partial indexes)."""
-    rows = sql.tuples(
-        "SELECT status, count(*) FROM jobs WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status"
-    )
+    rows = sql.tuples(_COUNT_ACTIVE)
     counts = {JobStatus.QUEUED.value: 0, JobStatus.RUNNING.value: 0}
     counts.update(dict(rows))
     return counts

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from .models import ADMIN_ACL, Token, User, utcnow
-from .plain_sql import PlainSQL
+from .plain_sql import PlainSQL, Statement
 
 
 def hash_secret(secret: str) -> str:
@@ -39,7 +39,8 @@ class CurrentUser:
 
 # A user's ACLs come directly and through roles. Checked on every request (no
 # cache), so a revoked token, a disabled user or an expired token stops at once.
-_USER_FOR_TOKEN = """
+_USER_FOR_TOKEN = Statement(
+    """
     SELECT u.id, u.username,
            ARRAY(SELECT acl_id FROM user_acls WHERE user_id = u.id
                  UNION
@@ -48,7 +49,8 @@ _USER_FOR_TOKEN = """
     FROM tokens t JOIN users u ON u.id = t.user_id
     WHERE t.secret_hash = %(hash)s AND NOT u.disabled
       AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
-"""
+    """
+)
 
 
 def user_for_header(sql: PlainSQL, header: str | None) -> CurrentUser | None:

@@ -6,13 +6,19 @@ through a SQLAlchemy session costs about 2 ms of CPU and a plain psycopg2 query
 the models, the migrations and the rarely called handlers.
 
 Each call is its own transaction (autocommit), so a path that writes several
-rows does so in one statement (CTEs) or one multi-statement string, both of
-which PostgreSQL runs atomically. Tornado serves every request of a process
-on one thread and no caller awaits while it uses the connection, so one
-connection serves the whole process.
+rows does so in one statement (CTEs), which PostgreSQL runs atomically.
+Tornado serves every request of a process on one thread and no caller awaits
+while it uses the connection, so one connection serves the whole process.
+
+A ``Statement`` is prepared once per connection: PostgreSQL then neither
+parses nor plans it again, which halves the server's CPU per request here (the
+authentication query: 0.56 ms of server CPU as text, 0.14 ms prepared).
 """
 
+import functools
+import hashlib
 import logging
+import re
 
 import psycopg2
 import psycopg2.extensions
@@ -21,11 +27,39 @@ from sqlalchemy import URL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatabaseUnavailable", "Json", "PlainSQL"]
+__all__ = ["DatabaseUnavailable", "Json", "PlainSQL", "Statement", "statement"]
 
 
 class DatabaseUnavailable(Exception):
     """The connection to PostgreSQL broke; the next call reconnects."""
+
+
+class Statement:
+    """SQL with ``%(name)s`` parameters, run as a server-side prepared statement."""
+
+    def __init__(self, sql: str):
+        self.sql = sql
+        self.params: list[str] = []
+
+        def placeholder(match: re.Match) -> str:
+            if match.group(1) not in self.params:
+                self.params.append(match.group(1))
+            return f"${self.params.index(match.group(1)) + 1}"
+
+        text = re.sub(r"%\((\w+)\)s", placeholder, sql).replace("%%", "%")
+        self.name = "st_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+        self.prepare_sql = f"PREPARE {self.name} AS {text}"
+        arguments = f"({', '.join(['%s'] * len(self.params))})" if self.params else ""
+        self.execute_sql = f"EXECUTE {self.name}{arguments}"
+
+    def arguments(self, params: dict | None) -> list:
+        return [params[name] for name in self.params] if self.params else []
+
+
+@functools.lru_cache(maxsize=512)
+def statement(sql: str) -> Statement:
+    """The Statement for SQL built at run time (such as a list with its filters)."""
+    return Statement(sql)
 
 
 class PlainSQL:
@@ -34,16 +68,27 @@ class PlainSQL:
         self._connect_args = connect_args
         self._connect_kwargs = {**connect_kwargs, "application_name": application_name}
         self._conn = None
+        self._prepared: set[str] = set()
 
     def connection(self):
         if self._conn is None or self._conn.closed:
             self._conn = psycopg2.connect(*self._connect_args, **self._connect_kwargs)
             self._conn.autocommit = True
+            self._prepared = set()
         return self._conn
 
-    def _cursor_run(self, sql: str, params, fetch):
+    def _cursor_run(self, sql: "str | Statement", params, fetch, lock: int | None = None):
         try:
             with self.connection().cursor() as cursor:
+                if isinstance(sql, Statement):
+                    if sql.name not in self._prepared:
+                        cursor.execute(sql.prepare_sql)
+                        self._prepared.add(sql.name)
+                    sql, params = sql.execute_sql, sql.arguments(params)
+                if lock is not None:
+                    # Sent with the statement: one round trip, one transaction,
+                    # and the statement's snapshot is taken once the lock is held.
+                    sql = f"SELECT pg_advisory_xact_lock({int(lock)}); {sql}"
                 cursor.execute(sql, params)
                 return fetch(cursor)
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
@@ -53,16 +98,17 @@ class PlainSQL:
                 raise DatabaseUnavailable(str(exc).strip()) from exc
             raise
 
-    def rows(self, sql: str, params=None) -> list[dict]:
-        """Every row of the result, as dicts keyed by column name."""
+    def rows(self, sql: "str | Statement", params=None, lock: int | None = None) -> list[dict]:
+        """Every row of the result, as dicts keyed by column name. With ``lock``,
+        the statement runs holding that transaction-level advisory lock."""
 
         def fetch(cursor):
             names = [column.name for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-        return self._cursor_run(sql, params, fetch)
+        return self._cursor_run(sql, params, fetch, lock)
 
-    def row(self, sql: str, params=None) -> dict | None:
+    def row(self, sql: "str | Statement", params=None) -> dict | None:
         """The first row, or None."""
 
         def fetch(cursor):
@@ -73,15 +119,15 @@ class PlainSQL:
 
         return self._cursor_run(sql, params, fetch)
 
-    def tuples(self, sql: str, params=None) -> list[tuple]:
+    def tuples(self, sql: "str | Statement", params=None) -> list[tuple]:
         return self._cursor_run(sql, params, lambda cursor: cursor.fetchall())
 
-    def value(self, sql: str, params=None):
+    def value(self, sql: "str | Statement", params=None):
         """The first column of the first row, or None."""
         row = self._cursor_run(sql, params, lambda cursor: cursor.fetchone())
         return None if row is None else row[0]
 
-    def execute(self, sql: str, params=None) -> int:
+    def execute(self, sql: "str | Statement", params=None) -> int:
         """Run a statement; how many rows it touched."""
         return self._cursor_run(sql, params, lambda cursor: cursor.rowcount)
 

@@ -5,6 +5,7 @@ exceptions), so the envelope ``{"status", "data", "message", "version"}`` cannot
 drift, and no traceback ever reaches a client.
 """
 
+import functools
 import json
 import logging
 import traceback
@@ -141,10 +142,10 @@ class BaseHandler(tornado.web.RequestHandler):
             raise APIError(400, "Request body must be a JSON object")
         return body
 
-    def load_body(self, schema: marshmallow.Schema) -> dict:
-        """The request body validated by ``schema``; a 400 names every bad field."""
+    def load_body(self, schema_class: type[marshmallow.Schema], partial: bool = False) -> dict:
+        """The request body validated by ``schema_class``; a 400 names every bad field."""
         try:
-            return schema.load(self.json_body())
+            return schema_instance(schema_class, partial).load(self.json_body())
         except marshmallow.ValidationError as exc:
             raise APIError(
                 400,
@@ -152,8 +153,10 @@ class BaseHandler(tornado.web.RequestHandler):
                 {"errors": exc.messages},
             )
 
-    def load_query(self, schema: marshmallow.Schema) -> dict:
-        """Query arguments validated by ``schema`` (last value wins unless a field is a list)."""
+    def load_query(self, schema_class: type[marshmallow.Schema]) -> dict:
+        """Query arguments validated by ``schema_class`` (last value wins unless a field
+        is a list)."""
+        schema = schema_instance(schema_class)
         raw = {}
         for key, values in self.request.query_arguments.items():
             field = schema.fields.get(key)
@@ -171,6 +174,13 @@ class BaseHandler(tornado.web.RequestHandler):
     def require_admin(self) -> None:
         if not self.current_user.is_admin:
             raise APIError(403, "Only a system admin may do this")
+
+
+@functools.cache
+def schema_instance(schema_class: type[marshmallow.Schema], partial: bool = False):
+    """One instance per schema, reused: making one copies every field (a third of
+    a small request's CPU), and loading keeps no state in it."""
+    return schema_class(partial=partial)
 
 
 #: Largest id a PostgreSQL integer column holds.

@@ -5,6 +5,7 @@ import uuid
 from sqlalchemy import select
 
 from baselayer.app.handlers.base import APIError, BaseHandler
+from baselayer.app.plain_sql import statement
 
 from ... import job_listing, queue, schemas
 from ...job_states import JobStatus
@@ -22,8 +23,11 @@ class JobAccessMixin:
         row = None
         if "\x00" not in job_id:
             row = self.sql.row(
-                f"SELECT {', '.join(columns)}, submitter_id AS _owner FROM jobs WHERE id = %s",
-                (job_id,),
+                statement(
+                    f"SELECT {', '.join(columns)}, submitter_id AS _owner FROM jobs"
+                    " WHERE id = %(id)s"
+                ),
+                {"id": job_id},
             )
         if row is None or not (self.current_user.is_admin or row["_owner"] == self.current_user.id):
             raise APIError(404, f"No job with id {job_id!r}")
@@ -83,7 +87,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is not None:
             return self.success(self.job_row_or_404(job_id))
-        args = self.load_query(schemas.JobListQuery())
+        args = self.load_query(schemas.JobListQuery)
         if not self.current_user.is_admin:
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
         left_out = () if args["include_output"] else OUTPUT
@@ -130,7 +134,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is not None:
             raise APIError(405, "POST a new job to /api/jobs")
-        body = self.load_body(schemas.JobCreate())
+        body = self.load_body(schemas.JobCreate)
         jobs_cfg = self.settings["config"]["jobs"]
         check_job_options(body, jobs_cfg, self.settings["allowed_shells"])
         job = {
@@ -174,7 +178,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         if job_id is None:
             raise APIError(405, "Name the job: PATCH /api/jobs/{job_id}")
         job = self.get_job_or_404(job_id)
-        changes = self.load_body(schemas.JobUpdate(partial=True))
+        changes = self.load_body(schemas.JobUpdate, partial=True)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
         check_job_options(changes, self.settings["config"]["jobs"], self.settings["allowed_shells"])

@@ -55,7 +55,7 @@ class TokenHandler(BaseHandler):
         """
         if token_id is not None:
             raise APIError(405, "POST a new token to /api/tokens")
-        body = self.load_body(schemas.TokenCreate())
+        body = self.load_body(schemas.TokenCreate)
         user_id = body.get("user_id", self.current_user.id)
         if user_id != self.current_user.id:
             self.require_admin()

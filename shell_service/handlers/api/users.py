@@ -80,7 +80,7 @@ class UserHandler(BaseHandler):
         if user_id is not None:
             raise APIError(405, "POST a new user to /api/users")
         self.require_admin()
-        body = self.load_body(schemas.UserCreate())
+        body = self.load_body(schemas.UserCreate)
         user = User(username=body["username"])
         self.session.add(user)
         try:
@@ -117,7 +117,7 @@ class UserHandler(BaseHandler):
         user = self.session.get(User, parse_int_id(user_id) or 0)
         if user is None:
             raise APIError(404, f"No user with id {user_id!r}")
-        changes = self.load_body(schemas.UserUpdate())
+        changes = self.load_body(schemas.UserUpdate)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
         if user.id == self.current_user.id:
