@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from baselayer.app.app_factory import make_app
+from baselayer.app.auth import TokenCache
 from baselayer.app.config import Config, load_config
 from baselayer.app.database import make_engine, make_session_factory
 from baselayer.app.version import version_with_git
@@ -66,6 +67,7 @@ def build_app(cfg: Config, session_factory, executor: LocalExecutor):
         ROUTES,
         session_factory=session_factory,
         sql=executor.sql,
+        token_cache=TokenCache(executor.listener),
         version=version_with_git(__version__, cfg.root),
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,

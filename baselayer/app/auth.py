@@ -1,4 +1,9 @@
-"""API tokens: made once, shown once, stored as a hash, looked up by that hash."""
+"""API tokens: made once, shown once, stored as a hash, looked up by that hash.
+
+Lookups are cached per process (``TokenCache``) until anything about who may do
+what changes: a trigger on the users, tokens, roles and ACL tables sends a
+NOTIFY on ``AUTH_CHANNEL`` (migration 0008) and every process drops its cache.
+"""
 
 import hashlib
 import secrets
@@ -7,7 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from .models import ADMIN_ACL, Token, User, utcnow
+from .notifications import Listener
 from .plain_sql import PlainSQL, Statement
+
+#: NOTIFY channel of changes to tokens, users, roles and ACLs (see migration 0008).
+AUTH_CHANNEL = "baselayer_auth"
 
 
 def hash_secret(secret: str) -> str:
@@ -37,11 +46,51 @@ class CurrentUser:
         return ADMIN_ACL in self.permissions
 
 
-# A user's ACLs come directly and through roles. Checked on every request (no
-# cache), so a revoked token, a disabled user or an expired token stops at once.
+class TokenCache:
+    """Token lookups of this process, kept until an auth change is notified.
+
+    Before each hit it reads notifications already sent (a non-blocking read),
+    so a change made elsewhere applies as soon as PostgreSQL has delivered it,
+    within milliseconds. Expiry is checked on every hit. Without a working
+    listener nothing is cached.
+    """
+
+    #: Entries kept at most (the whole cache is dropped past this).
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, listener: Listener):
+        self._listener = listener
+        self._entries: dict[str, tuple[CurrentUser, object]] = {}
+        listener.subscribe(AUTH_CHANNEL, self.clear)
+
+    def get(self, token_hash: str) -> "CurrentUser | None":
+        if not self._listener.poll():
+            self._entries.clear()
+            return None
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        user, expires_at = entry
+        if expires_at is not None and expires_at <= utcnow():
+            del self._entries[token_hash]
+            return None
+        return user
+
+    def put(self, token_hash: str, user: "CurrentUser", expires_at) -> None:
+        if not self._listener.alive:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[token_hash] = (user, expires_at)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+# A user's ACLs come directly and through roles.
 _USER_FOR_TOKEN = Statement(
     """
-    SELECT u.id, u.username,
+    SELECT u.id, u.username, t.expires_at,
            ARRAY(SELECT acl_id FROM user_acls WHERE user_id = u.id
                  UNION
                  SELECT ra.acl_id FROM role_acls ra JOIN user_roles ur USING (role_id)
@@ -53,7 +102,9 @@ _USER_FOR_TOKEN = Statement(
 )
 
 
-def user_for_header(sql: PlainSQL, header: str | None) -> CurrentUser | None:
+def user_for_header(
+    sql: PlainSQL, header: str | None, cache: TokenCache | None = None
+) -> CurrentUser | None:
     """The user an ``Authorization: token <secret>`` header belongs to, or None."""
     if not header:
         return None
@@ -61,7 +112,14 @@ def user_for_header(sql: PlainSQL, header: str | None) -> CurrentUser | None:
     secret = secret.strip()
     if scheme.lower() != "token" or not secret:
         return None
-    row = sql.row(_USER_FOR_TOKEN, {"hash": hash_secret(secret), "now": utcnow()})
+    token_hash = hash_secret(secret)
+    user = cache.get(token_hash) if cache else None
+    if user is not None:
+        return user
+    row = sql.row(_USER_FOR_TOKEN, {"hash": token_hash, "now": utcnow()})
     if row is None:
         return None
-    return CurrentUser(row["id"], row["username"], frozenset(row["permissions"]))
+    user = CurrentUser(row["id"], row["username"], frozenset(row["permissions"]))
+    if cache:
+        cache.put(token_hash, user, row["expires_at"])
+    return user

@@ -17,13 +17,12 @@ import signal
 import socket
 from dataclasses import dataclass
 
-import psycopg2.extensions
 from sqlalchemy.orm import sessionmaker
-from tornado.ioloop import IOLoop
 
 from baselayer.app.config import Config
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
+from baselayer.app.notifications import Listener
 from baselayer.app.plain_sql import PlainSQL
 
 from .. import metrics, queue
@@ -108,7 +107,9 @@ class LocalExecutor:
         # with a million rows the count takes long enough to stall the event loop.
         self.status_counts: dict[str, int] = {status.value: 0 for status in JobStatus}
         self._wakeup = asyncio.Event()
-        self._listen_conn = None
+        # Submissions NOTIFY; the connection is shared with the app (the token cache).
+        self.listener = Listener(database_url(cfg))
+        self.listener.subscribe(queue.NOTIFY_CHANNEL, self.wake)
         self._tasks: set[asyncio.Task] = set()
 
     # ---- start-up and waking ---------------------------------------------
@@ -116,7 +117,7 @@ class LocalExecutor:
         """LISTEN for submissions; start the claim and adoption loops on this IOLoop."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
-        self._listen()
+        self.listener.start()
         self._spawn(self._claim_loop())
         self._spawn(self._adopt_loop())
         self._spawn(self._count_loop())
@@ -129,27 +130,6 @@ class LocalExecutor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def _listen(self) -> None:
-        # A dedicated connection outside any pool: it stays in LISTEN for good.
-        url = database_url(self.cfg)
-        connect_args, connect_kwargs = url.get_dialect()().create_connect_args(url)
-        self._listen_conn = psycopg2.connect(*connect_args, **connect_kwargs)
-        self._listen_conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
-        with self._listen_conn.cursor() as cursor:
-            cursor.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
-        IOLoop.current().add_handler(self._listen_conn.fileno(), self._on_notify, IOLoop.READ)
-
-    def _on_notify(self, fd, events) -> None:
-        try:
-            self._listen_conn.poll()
-        except psycopg2.Error:
-            # The server went away: stop listening; the poll interval keeps claiming.
-            log.exception("Lost the LISTEN connection; falling back to polling")
-            IOLoop.current().remove_handler(fd)
-            return
-        self._listen_conn.notifies.clear()
-        self.wake()
 
     def wake(self) -> None:
         self._wakeup.set()

@@ -1,10 +1,13 @@
 """Authentication: `Authorization: token <secret>`, tokens stored hashed, revocation."""
 
+import time
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
-from baselayer.app.models import Token
+from baselayer.app.models import Token, User
 
+from ..factories import TokenFactory
 from .envelope import assert_error, assert_success
 
 PROTECTED = [
@@ -92,3 +95,32 @@ def test_token_is_stored_hashed_never_as_its_secret(api, session_factory):
 def test_unknown_token_on_unauthenticated_endpoint_is_not_an_error(anon_api):
     # Health checks must answer whatever header a load balancer sends.
     assert_success(anon_api.get("/api/sysinfo", token="garbage"))
+
+
+def _refused_soon(client, token: str, wait: float = 5.0) -> bool:
+    """Whether requests with ``token`` turn 401 within ``wait`` seconds (a change made
+    in the database reaches the worker's token cache by NOTIFY, not by a request)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if client.get("/api/jobs", token=token).status_code == 401:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_token_deleted_in_the_database_stops_working(anon_api, session_factory):
+    token = TokenFactory()
+    assert anon_api.get("/api/jobs", token=token.secret).status_code == 200  # now cached
+    with session_factory() as session:
+        session.execute(delete(Token).where(Token.id == token.id))
+        session.commit()
+    assert _refused_soon(anon_api, token.secret)
+
+
+def test_user_disabled_in_the_database_is_refused(anon_api, session_factory):
+    token = TokenFactory()
+    assert anon_api.get("/api/jobs", token=token.secret).status_code == 200  # now cached
+    with session_factory() as session:
+        session.execute(update(User).where(User.id == token.user_id).values(disabled=True))
+        session.commit()
+    assert _refused_soon(anon_api, token.secret)

@@ -64,10 +64,19 @@ class BaseHandler(tornado.web.RequestHandler):
         return self._session
 
     def prepare(self):
-        user = user_for_header(self.sql, self.request.headers.get("Authorization"))
+        user = user_for_header(
+            self.sql, self.request.headers.get("Authorization"), self.settings.get("token_cache")
+        )
         self.current_user = user
         if self.auth_required and user is None:
             raise APIError(401, "Missing or invalid token: send 'Authorization: token <token>'")
+
+    def auth_changed(self) -> None:
+        """After this request changed tokens, users or roles: drop this process's
+        cached lookups now (other processes drop theirs on the trigger's NOTIFY)."""
+        cache = self.settings.get("token_cache")
+        if cache:
+            cache.clear()
 
     def on_finish(self):
         if self._session is not None:

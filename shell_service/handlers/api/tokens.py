@@ -89,4 +89,5 @@ class TokenHandler(BaseHandler):
             raise APIError(404, f"No token with id {token_id!r}")
         self.session.delete(token)
         self.session.commit()
+        self.auth_changed()
         self.success()

@@ -127,6 +127,7 @@ class UserHandler(BaseHandler):
         if "disabled" in changes:
             user.disabled = changes["disabled"]
         self.session.commit()
+        self.auth_changed()
         if changes.get("disabled"):
             self.cancel_jobs_of(user)
         self.session.refresh(user)

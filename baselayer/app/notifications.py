@@ -1,0 +1,68 @@
+"""PostgreSQL LISTEN/NOTIFY for a Tornado process: one connection, callbacks per channel."""
+
+import logging
+from collections.abc import Callable
+
+import psycopg2
+import psycopg2.extensions
+from sqlalchemy import URL
+from tornado.ioloop import IOLoop
+
+log = logging.getLogger(__name__)
+
+
+class Listener:
+    """Calls each channel's callbacks when a NOTIFY on it arrives.
+
+    Subscribe first, then ``start`` on the IOLoop. ``alive`` turns False for
+    good if the connection is lost: users of the listener then stop trusting
+    what it would have told them (the executor polls; the token cache stops
+    caching).
+    """
+
+    def __init__(self, url: URL):
+        self._url = url
+        self._callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._conn = None
+        self._fd = None
+        self.alive = False
+
+    def subscribe(self, channel: str, callback: Callable[[], None]) -> None:
+        self._callbacks.setdefault(channel, []).append(callback)
+
+    def start(self) -> None:
+        connect_args, connect_kwargs = self._url.get_dialect()().create_connect_args(self._url)
+        # A dedicated connection outside any pool: it stays in LISTEN for good.
+        self._conn = psycopg2.connect(*connect_args, **connect_kwargs)
+        self._conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        with self._conn.cursor() as cursor:
+            for channel in self._callbacks:
+                cursor.execute(f'LISTEN "{channel}"')
+        self.alive = True
+        self._fd = self._conn.fileno()
+        IOLoop.current().add_handler(self._fd, self._on_readable, IOLoop.READ)
+
+    def _on_readable(self, fd, events) -> None:
+        self.poll()
+
+    def poll(self) -> bool:
+        """Deliver any notifications already received (a non-blocking read); whether
+        the listener still works."""
+        if not self.alive:
+            return False
+        try:
+            self._conn.poll()
+        except psycopg2.Error:
+            log.exception("Lost the LISTEN connection")
+            self.alive = False
+            IOLoop.current().remove_handler(self._fd)
+            for callbacks in self._callbacks.values():
+                for callback in callbacks:
+                    callback()
+            return False
+        channels = {notify.channel for notify in self._conn.notifies}
+        self._conn.notifies.clear()
+        for channel in channels:
+            for callback in self._callbacks.get(channel, ()):
+                callback()
+        return True
