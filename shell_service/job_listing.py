@@ -13,6 +13,8 @@ import base64
 import binascii
 import datetime
 
+import orjson
+
 from baselayer.app.plain_sql import PlainSQL, statement
 
 #: Past this many matching jobs the count stops (and says so).
@@ -37,19 +39,35 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, str]:
         raise BadCursor("is not a cursor this service gave out") from exc
 
 
-def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict]:
+def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, str]:
     """SQL conditions (joined with AND) and their parameters for the list filters in
-    ``args`` (validated by JobListQuery); ``owner_id`` limits to one user's jobs."""
-    where, params = [], {}
+    ``args`` (validated by JobListQuery), ``owner_id`` limiting to one user's jobs;
+    and the ORDER BY that walks the matching history index.
+
+    The order names the columns fixed by equality first, so it is exactly one
+    index's order: the planner then reads the page straight off that index,
+    instead of walking all jobs newest first and filtering (which it prefers
+    when a state is common, and which is slow when the newest jobs are in
+    another state)."""
+    where, params, fixed = [], {}, []
     if owner_id is not None:
         where.append("submitter_id = %(owner_id)s")
         params["owner_id"] = owner_id
+        fixed = ["submitter_id"]
     if args.get("submitter_id") is not None:
         where.append("submitter_id = %(submitter_id)s")
         params["submitter_id"] = args["submitter_id"]
-    if args.get("status"):
-        where.append("status = ANY(%(status)s)")
-        params["status"] = list(args["status"])
+        fixed = ["submitter_id"]
+    statuses = list(args.get("status") or ())
+    if len(statuses) == 1:
+        # Equality, not ANY: then the (status, created_at, id) index gives the
+        # page in order (with ANY the planner walks the newest jobs and filters).
+        where.append("status = %(status)s")
+        params["status"] = statuses[0]
+        fixed.append("status")
+    elif statuses:
+        where.append("status = ANY(%(statuses)s)")
+        params["statuses"] = statuses
     if args.get("created_after"):
         where.append("created_at > %(created_after)s")
         params["created_after"] = args["created_after"]
@@ -60,23 +78,47 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict]:
         prefix = args["id_prefix"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("id LIKE %(id_like)s ESCAPE '\\'")
         params["id_like"] = prefix + "%"
-    return where, params
+    order = ", ".join([*fixed, "created_at DESC", "id DESC"])
+    return where, params, order
 
 
 def _where_sql(conditions: list[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
+#: Job columns that are timestamps (answered in UTC with their zone, as elsewhere).
+TIMESTAMPS = ("created_at", "modified", "queued_at", "started_at", "finished_at")
+
+
+def _json_column(name: str, left_out: tuple[str, ...]) -> str:
+    if name in left_out:
+        return f"NULL AS {name}"
+    if name in TIMESTAMPS:
+        # Written as orjson writes the API's other timestamps (stored naive UTC):
+        # microseconds, six digits, only when there are any; then +00:00.
+        return (
+            f"CASE WHEN date_trunc('second', {name}) = {name} "
+            f"""THEN to_char({name}, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') """
+            f"""ELSE to_char({name}, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END AS {name}"""
+        )
+    return name
+
+
 def list_page(
-    sql: PlainSQL, args: dict, owner_id: int | None, columns
-) -> tuple[list[dict], str | None, int, bool]:
-    """One page of jobs as dicts of ``columns``, newest first; the cursor of the
-    next page (None at the end); and how many match, up to COUNT_CAP, and
-    whether the count stopped there."""
-    where, params = filters(args, owner_id)
+    sql: PlainSQL, args: dict, owner_id: int | None, columns, left_out: tuple[str, ...] = ()
+) -> tuple[orjson.Fragment, str | None, int, bool]:
+    """One page of jobs, newest first, as a JSON array of objects of ``columns``
+    (``left_out`` ones null); the cursor of the next page (None at the end); and
+    how many match, up to COUNT_CAP, and whether the count stopped there.
+
+    PostgreSQL writes each job's JSON: Python handles three values per row
+    instead of twenty (building dicts for a page of 100 cost more than the query).
+    """
+    where, params, order = filters(args, owner_id)
+    # Ordered like the page, the count reads the same index (index only).
     count_sql = (
         f"SELECT count(*) FROM (SELECT 1 FROM jobs {_where_sql(where)} "
-        f"LIMIT {COUNT_CAP + 1}) AS matching"
+        f"ORDER BY {order} LIMIT {COUNT_CAP + 1}) AS matching"
     )
     page_where = list(where)
     if args.get("cursor"):
@@ -84,18 +126,22 @@ def list_page(
         page_where.append("(created_at, id) < (%(cursor_created_at)s, %(cursor_id)s)")
     params["offset"] = args.get("offset", 0)
     params["limit"] = args["limit"] + 1
+    json_columns = ", ".join(_json_column(name, left_out) for name in columns)
     # The count rides along as a column (computed once), saving a round trip.
-    rows = sql.rows(
+    rows = sql.tuples(
         statement(
-            f"SELECT {', '.join(columns)}, ({count_sql}) AS _total FROM jobs "
-            f"{_where_sql(page_where)} ORDER BY created_at DESC, id DESC "
+            f"SELECT (SELECT to_json(job) FROM (SELECT {json_columns}) AS job)::text, "
+            f"created_at, id, ({count_sql}) FROM jobs "
+            f"{_where_sql(page_where)} ORDER BY {order} "
             "OFFSET %(offset)s LIMIT %(limit)s"
         ),
         params,
     )
-    total = rows[0]["_total"] if rows else sql.value(statement(count_sql), params)
-    for row in rows:
-        del row["_total"]
+    total = rows[0][3] if rows else sql.value(statement(count_sql), params)
     more = len(rows) > args["limit"]
-    jobs = rows[: args["limit"]]
-    return jobs, encode_cursor(jobs[-1]) if more else None, min(total, COUNT_CAP), total > COUNT_CAP
+    rows = rows[: args["limit"]]
+    data = orjson.Fragment("[" + ",".join(row[0] for row in rows) + "]")
+    next_cursor = None
+    if more:
+        next_cursor = encode_cursor({"created_at": rows[-1][1], "id": rows[-1][2]})
+    return data, next_cursor, min(total, COUNT_CAP), total > COUNT_CAP

@@ -20,9 +20,10 @@ import hashlib
 import logging
 import re
 
+import orjson
 import psycopg2
 import psycopg2.extensions
-from psycopg2.extras import Json
+from psycopg2.extras import Json, register_default_json, register_default_jsonb
 from sqlalchemy import URL
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,10 @@ class PlainSQL:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg2.connect(*self._connect_args, **self._connect_kwargs)
             self._conn.autocommit = True
+            # orjson reads json columns several times faster (a page of 100 jobs
+            # has 200 of them).
+            register_default_json(self._conn, loads=orjson.loads)
+            register_default_jsonb(self._conn, loads=orjson.loads)
             self._prepared = set()
         return self._conn
 

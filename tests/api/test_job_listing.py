@@ -99,3 +99,29 @@ def test_count_stops_at_the_cap_and_says_so(api, monkeypatch):
     make_jobs(api.user, 5)
     body = api.get("/api/jobs", params={"limit": 2}).json()
     assert (body["total"], body["total_capped"]) == (3, True)
+
+
+def test_a_listed_job_reads_exactly_like_the_job_itself(api):
+    """The list's JSON is written by PostgreSQL, a single job's by the app: same shape,
+    same values, timestamps with the same zone, microseconds or not."""
+    whole_second = utcnow().replace(microsecond=0) - datetime.timedelta(hours=1)
+    JobFactory(
+        submitter=api.user,
+        status="FAILED",
+        args=["a b", "ü"],
+        env={"K": 'v\n"q"'},
+        stdin="in",
+        stdout="out ✓",
+        stderr="",
+        return_code=3,
+        status_message="exit 3",
+        queued_at=whole_second,
+        started_at=whole_second + datetime.timedelta(microseconds=1500),
+        finished_at=whole_second + datetime.timedelta(seconds=2),
+        stdout_truncated=True,
+    )
+    listed = api.get("/api/jobs", params={"include_output": "true", "limit": 1}).json()["data"]
+    single = api.get(f"/api/jobs/{listed[0]['id']}").json()["data"]
+    assert listed[0] == single
+    assert list(listed[0]) == list(single)
+    assert single["queued_at"].endswith("+00:00")
