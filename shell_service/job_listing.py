@@ -44,7 +44,7 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, str]:
     ``args`` (validated by JobListQuery), ``owner_id`` limiting to one user's jobs;
     and the ORDER BY that walks the matching history index.
 
-    The order names the columns fixed by equality first, so it is exactly one
+    The order names the columns fixed by the filters first, so it is exactly one
     index's order: the planner then reads the page straight off that index,
     instead of walking all jobs newest first and filtering (which it prefers
     when a state is common, and which is slow when the newest jobs are in
@@ -60,9 +60,11 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, str]:
         fixed = ["submitter_id"]
     statuses = list(args.get("status") or ())
     if len(statuses) == 1:
-        # Equality, not ANY: then the (status, created_at, id) index gives the
-        # page in order (with ANY the planner walks the newest jobs and filters).
-        where.append("status = %(status)s")
+        # A range of one value, not equality: with equality the planner drops
+        # status from the ORDER BY (it is constant) and, when the state is a
+        # common one, walks all jobs newest first and filters; with the range,
+        # only the (…, status, created_at, id) index gives this order.
+        where.append("status >= %(status)s AND status <= %(status)s")
         params["status"] = statuses[0]
         fixed.append("status")
     elif statuses:
