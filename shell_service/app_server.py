@@ -18,12 +18,14 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from baselayer.app.app_factory import make_app
 from baselayer.app.auth import TokenCache
 from baselayer.app.config import Config, load_config
-from baselayer.app.database import make_engine, make_session_factory
+from baselayer.app.database import database_url, make_engine, make_session_factory
+from baselayer.app.plain_sql import PlainSQL
 from baselayer.app.version import version_with_git
 
 from . import __version__, schemas
 from .executors.local import LocalExecutor
 from .executors.processes import available_shells
+from .job_writer import JobWriter
 from .routes import ROUTES
 
 log = logging.getLogger("shell_service")
@@ -68,6 +70,7 @@ def build_app(cfg: Config, session_factory, executor: LocalExecutor):
         session_factory=session_factory,
         sql=executor.sql,
         token_cache=TokenCache(executor.listener),
+        job_writer=JobWriter(PlainSQL(database_url(cfg))),
         version=version_with_git(__version__, cfg.root),
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,

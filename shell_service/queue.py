@@ -9,14 +9,15 @@ each (see ``baselayer.app.plain_sql``); the rest use the ORM.
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import orjson
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from baselayer.app.models import utcnow
-from baselayer.app.plain_sql import Json, PlainSQL, Statement
+from baselayer.app.plain_sql import PlainSQL, Statement
 
 from .job_states import FINISHED, JobStatus
 from .models import Job, JobEvent, Worker
@@ -118,58 +119,79 @@ def notify(session: Session) -> None:
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-_INSERT_JOB = Statement(
+_INSERT_JOBS = Statement(
     """
-    WITH job AS (
+    WITH new AS (
+        SELECT * FROM unnest(
+            %(id)s::text[], %(code)s::text[], %(shell)s::text[], %(args)s::text[],
+            %(env)s::text[], %(stdin)s::text[], %(timeout)s::int[], %(priority)s::int[],
+            %(cpus)s::int[], %(memory_mb)s::int[], %(submitter_id)s::int[],
+            %(submit)s::boolean[], %(actor_id)s::int[], %(detail)s::text[],
+            %(created_at)s::timestamp[]
+        ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
+                 submitter_id, submit, actor_id, detail, created_at)
+    ),
+    job AS (
         INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
                           memory_mb, status, queued_at, submitter_id, created_at, modified)
-        VALUES (%(id)s, %(code)s, %(shell)s, %(args)s, %(env)s, %(stdin)s, %(timeout)s,
-                %(priority)s, %(cpus)s, %(memory_mb)s, %(status)s, %(queued_at)s,
-                %(submitter_id)s, %(now)s, %(now)s)
+        SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
+               memory_mb, CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
+               CASE WHEN submit THEN created_at END,
+               submitter_id, created_at, created_at
+        FROM new
         ON CONFLICT (id) DO NOTHING
         RETURNING id
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
                                 created_at, modified)
-        SELECT job.id, e.from_status, e.to_status, %(actor_id)s, e.detail, %(now)s, %(now)s
-        FROM job, (VALUES (1, NULL, 'READY', %(detail)s),
-                          (2, 'READY', 'QUEUED', 'submitted'))
-                  AS e(n, from_status, to_status, detail)
-        WHERE e.n = 1 OR %(submit)s
-        ORDER BY e.n
+        SELECT new.id, e.from_status, e.to_status, new.actor_id,
+               CASE WHEN e.n = 1 THEN new.detail ELSE 'submitted' END,
+               new.created_at, new.created_at
+        FROM job JOIN new USING (id),
+             (VALUES (1, NULL, 'READY'), (2, 'READY', 'QUEUED')) AS e(n, from_status, to_status)
+        WHERE e.n = 1 OR new.submit
+        ORDER BY new.created_at, new.id, e.n
     )
     SELECT job.id FROM job
-    LEFT JOIN LATERAL (SELECT pg_notify(%(channel)s, '') WHERE %(submit)s) AS woken ON true
+    LEFT JOIN LATERAL (SELECT pg_notify(%(channel)s, '') WHERE %(any_submit)s) AS woken ON true
     """
 )
 
-#: The fields a new job is made from (``insert_job``).
+#: The fields a new job is made from (``insert_jobs``).
 JOB_FIELDS = (
     "id", "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb",
     "submitter_id",
 )  # fmt: skip
 
 
-def insert_job(
-    sql: PlainSQL, job: dict, actor_id: int, submit: bool = False, detail: str = "created"
-) -> bool:
-    """Store a READY job (``JOB_FIELDS``); with ``submit``, QUEUED at once and the
-    claimers woken. One statement. False if the id is taken."""
-    now = utcnow()
-    params = {name: job[name] for name in JOB_FIELDS}
+@dataclass
+class NewJob:
+    """A job to store: its ``JOB_FIELDS``, who made it, and whether it is queued at once."""
+
+    fields: dict
+    actor_id: int
+    submit: bool = False
+    detail: str = "created"
+    created_at: datetime.datetime = field(default_factory=utcnow)
+
+
+def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
+    """Store new jobs, READY or (``submit``) QUEUED with the claimers woken, in one
+    statement; the ids stored (a taken id is not). Ids must differ within a call."""
+    params = {name: [job.fields[name] for job in jobs] for name in JOB_FIELDS}
     params.update(
-        args=Json(job["args"]),
-        env=Json(job["env"]),
-        status=JobStatus.QUEUED.value if submit else JobStatus.READY.value,
-        queued_at=now if submit else None,
-        now=now,
-        actor_id=actor_id,
-        detail=detail,
-        submit=submit,
+        # As JSON text (an array of json values cannot be a statement parameter).
+        args=[orjson.dumps(job.fields["args"]).decode() for job in jobs],
+        env=[orjson.dumps(job.fields["env"]).decode() for job in jobs],
+        submit=[job.submit for job in jobs],
+        actor_id=[job.actor_id for job in jobs],
+        detail=[job.detail for job in jobs],
+        created_at=[job.created_at for job in jobs],
+        any_submit=any(job.submit for job in jobs),
         channel=NOTIFY_CHANNEL,
     )
-    return sql.value(_INSERT_JOB, params) is not None
+    return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
 
 
 _SUBMIT_JOB = Statement(
@@ -300,8 +322,8 @@ def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int
     if job.status != JobStatus.READY:
         session.rollback()
         return job.status
-    for field, value in changes.items():
-        setattr(job, field, value)
+    for name, value in changes.items():
+        setattr(job, name, value)
     job.modified = utcnow()
     add_event(
         session,

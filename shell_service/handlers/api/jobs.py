@@ -147,7 +147,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
             "memory_mb": body.get("memory_mb", jobs_cfg["default_memory_mb"]),
             "submitter_id": self.current_user.id,
         }
-        if not queue.insert_job(self.sql, job, self.current_user.id, submit=body["execute"]):
+        new_job = queue.NewJob(job, self.current_user.id, submit=body["execute"])
+        if not await self.settings["job_writer"].insert(new_job):
             raise APIError(409, f"A job with id {job['id']!r} exists already")
         self.success({"id": job["id"]})
 
@@ -336,8 +337,9 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
         """
         job = self.job_row_or_404(job_id, RERUN_FIELDS)
         job.update(id=f"job_{uuid.uuid4().hex}", submitter_id=self.current_user.id)
-        queue.insert_job(
-            self.sql, job, self.current_user.id, submit=True, detail=f"rerun of {job_id}"
+        detail = f"rerun of {job_id}"
+        await self.settings["job_writer"].insert(
+            queue.NewJob(job, self.current_user.id, submit=True, detail=detail)
         )
         self.success({"id": job["id"]})
 

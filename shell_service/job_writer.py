@@ -1,0 +1,63 @@
+"""Storing new jobs in batches, off the event loop.
+
+Requests that arrive while a batch is being written wait for the next one, so
+under load one statement and one commit store many jobs (the commit's disk
+flush is shared), and the event loop goes on serving while PostgreSQL works.
+With one request at a time, a batch is that one job.
+"""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from baselayer.app.plain_sql import PlainSQL
+
+from . import queue
+
+#: Jobs stored by one statement at most.
+MAX_BATCH = 256
+
+
+class JobWriter:
+    def __init__(self, sql: PlainSQL):
+        # Used only on the writer's own thread.
+        self._sql = sql
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="job-writer")
+        self._waiting: list[tuple[queue.NewJob, asyncio.Future]] = []
+        self._writing = False
+
+    async def insert(self, job: queue.NewJob) -> bool:
+        """Store ``job`` (in the next batch); False if its id is taken."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, future))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write_batches())
+        return await future
+
+    async def _write_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                # One id twice in a batch: the later one is refused like a taken id.
+                first: dict[str, tuple[queue.NewJob, asyncio.Future]] = {}
+                for job, future in batch:
+                    if job.fields["id"] in first:
+                        future.set_result(False)
+                    else:
+                        first[job.fields["id"]] = (job, future)
+                jobs = [job for job, _ in first.values()]
+                try:
+                    stored = await loop.run_in_executor(
+                        self._thread, queue.insert_jobs, self._sql, jobs
+                    )
+                except Exception as exc:
+                    for _, future in first.values():
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for job_id, (_, future) in first.items():
+                    if not future.done():
+                        future.set_result(job_id in stored)
+        finally:
+            self._writing = False
