@@ -2,6 +2,7 @@
 starts what it measures) and returns its figures as a dict."""
 
 import contextlib
+import datetime
 import json
 import os
 import threading
@@ -21,6 +22,11 @@ from .memory import PeakRss, app_worker_pids, rss_now
 from .peer_webhook import webhook_server
 from .profile import Recorder, summarize
 from .tools import BenchError, run_wrk
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
 
 FINISHED = {"COMPLETE", "FAILED", "TIMED_OUT", "CANCELLED", "SERVER_ERROR"}
 UNFINISHED = ("QUEUED", "RUNNING")
@@ -106,19 +112,12 @@ class Bench:
             summary["files"] = [str(path) for path in files]
             self.profiles[name] = summary
 
-    def counts(self) -> dict[str, int]:
-        """Jobs per state, from /api/sysinfo."""
-        response = self.client().get("/api/sysinfo")
-        if response.status != 200:
-            raise BenchError(f"/api/sysinfo answered {response.status}: {response.body[:300]!r}")
-        return response.data["jobs_by_status"]
-
     def wait_until_done(
-        self, before: dict, count: int, timeout: float, interval: float = 0.05, on_poll=None
+        self, since: datetime.datetime, timeout: float, interval: float = 0.05, on_poll=None
     ) -> dict:
-        """Poll until ``count`` more jobs have finished than in ``before`` and none is
-        queued or running; the final counts. ``on_poll(counts)`` sees every poll."""
-        finished_before = sum(before.get(s, 0) for s in FINISHED)
+        """Poll /api/sysinfo until no job is queued or running (those two counts are
+        exact there); then how the jobs created since ``since`` ended, per state.
+        ``on_poll(counts)`` sees every poll."""
         deadline = time.monotonic() + timeout
         client = self.client()
         try:
@@ -128,19 +127,27 @@ class Bench:
                 if counts is not None:
                     if on_poll:
                         on_poll(counts)
-                    finished = sum(counts.get(s, 0) for s in FINISHED)
-                    idle = not any(counts.get(s, 0) for s in UNFINISHED)
-                    if idle and finished >= finished_before + count:
-                        return counts
+                    if not any(counts.get(s, 0) for s in UNFINISHED):
+                        return self.outcomes(client, since)
                 if time.monotonic() > deadline:
                     raise BenchError(f"jobs not done after {timeout:.0f} s: {counts}")
                 time.sleep(interval)
         finally:
             client.close()
 
-
-def delta(after: dict, before: dict) -> dict:
-    return {s: after.get(s, 0) - before.get(s, 0) for s in after if after.get(s) != before.get(s)}
+    @staticmethod
+    def outcomes(client: ApiClient, since: datetime.datetime) -> dict[str, int]:
+        """Jobs created since ``since`` per finished state (the list's counts; the
+        per-state counts in /api/sysinfo are recounted only once a minute)."""
+        outcomes = {}
+        for state in sorted(FINISHED):
+            path = f"/api/jobs?limit=1&status={state}&created_after={since.isoformat()}"
+            response = client.get(path)
+            if response.status != 200:
+                raise BenchError(f"GET {path} answered {response.status}")
+            if response.json()["total"]:
+                outcomes[state] = response.json()["total"]
+        return outcomes
 
 
 def submit_jobs(bench: Bench, count: int, clients: int, code: str, **options) -> list[str]:
@@ -232,16 +239,15 @@ def burst(bench: Bench) -> dict:
     Also the peak RSS of every worker meanwhile (scenario 6).
     """
     count = bench.scale.burst_jobs
-    before = bench.counts()
+    since = utcnow()
     with PeakRss(bench.worker_pids()) as rss, bench.profiled("scenario_2"):
         started = time.perf_counter()
         submit_jobs(bench, count, 16, "true")
         submitted = time.perf_counter() - started
         # Polls are requests too: every 0.1 s costs the workers little, and the
         # end is seen within 0.1 s of a run of many seconds.
-        after = bench.wait_until_done(before, count, timeout=600, interval=0.1)
+        ended = bench.wait_until_done(since, timeout=600, interval=0.1)
         seconds = time.perf_counter() - started
-    ended = delta(after, before)
     return {
         "jobs": count,
         "clients": 16,
@@ -347,7 +353,7 @@ def many_at_once(bench: Bench, api_clients: int = 4, pause: float = 0.1) -> dict
         if running["all_running_after"] is None and counts.get("RUNNING", 0) >= count:
             running["all_running_after"] = round(time.perf_counter() - started, 1)
 
-    before = bench.counts()
+    since = utcnow()
     users = [
         threading.Thread(target=api_user, args=(paths[i % len(paths)],), daemon=True)
         for i in range(api_clients)
@@ -359,15 +365,12 @@ def many_at_once(bench: Bench, api_clients: int = 4, pause: float = 0.1) -> dict
         try:
             submit_jobs(bench, count, 16, f"sleep {sleep}")
             submitted = time.perf_counter() - started
-            after = bench.wait_until_done(
-                before, count, timeout=sleep + 300, interval=0.5, on_poll=watch
-            )
+            ended = bench.wait_until_done(since, timeout=sleep + 300, interval=0.5, on_poll=watch)
             seconds = time.perf_counter() - started
         finally:
             stop.set()
             for user in users:
                 user.join()
-    ended = delta(after, before)
     everything = [x for values in latencies.values() for x in values]
     return {
         "jobs": count,

@@ -209,10 +209,10 @@ class LocalExecutor:
         )
         self.watching[job.id] = running
         try:
-            running.files.prepare(job.code, job.stdin, running.uid)
             limits = self.limits(job)
-            if running.cgroup:
-                running.cgroup.create(job.memory_mb, job.cpus, limits.processes)
+            # Files and cgroups are made in a thread: each takes the disk or the
+            # kernel a while, and the event loop serves requests meanwhile.
+            await asyncio.to_thread(self._prepare, running, job, limits)
             process = await start_wrapper(
                 running.files,
                 job_command(
@@ -231,6 +231,12 @@ class LocalExecutor:
         running.wrapper_pid = process.pid
         await self._watch(running, process)
 
+    @staticmethod
+    def _prepare(running: RunningJob, job: ClaimedJob, limits: Limits) -> None:
+        running.files.prepare(job.code, job.stdin, running.uid)
+        if running.cgroup:
+            running.cgroup.create(job.memory_mb, job.cpus, limits.processes)
+
     async def _watch(self, running: RunningJob, process=None) -> None:
         """Wait for the job to end (killing it at its deadline), then record how it ended."""
         try:
@@ -244,7 +250,7 @@ class LocalExecutor:
                 running.timed_out = True
                 await self.terminate(running.uid, running.wrapper_pid, grace=self.kill_grace)
                 await waiting
-            self._record_end(running, process.returncode if process is not None else None)
+            await self._record_end(running, process.returncode if process is not None else None)
         finally:
             self.watching.pop(running.id, None)
 
@@ -252,7 +258,19 @@ class LocalExecutor:
     def kill_grace(self) -> float:
         return float(self.cfg["jobs.kill_grace"])
 
-    def _record_end(self, running: RunningJob, wrapper_code: int | None) -> None:
+    async def _record_end(self, running: RunningJob, wrapper_code: int | None) -> None:
+        # Reading the files and removing the cgroups block: in a thread.
+        status, output, message, limit = await asyncio.to_thread(
+            self._how_it_ended, running, wrapper_code
+        )
+        self._finish(running.id, status, output, message)
+        run_seconds = (utcnow() - running.started_at).total_seconds()
+        metrics.record_end(status, run_seconds, limit)
+        if running.cgroup:
+            await asyncio.to_thread(running.cgroup.remove)
+
+    def _how_it_ended(self, running: RunningJob, wrapper_code: int | None):
+        """The job's final state, output, message and the limit that killed it, if any."""
         limit = int(self.cfg["jobs.max_output_bytes"])
         stdout, stdout_cut = running.files.read_output(running.files.stdout, limit)
         stderr, stderr_cut = running.files.read_output(running.files.stderr, limit)
@@ -289,11 +307,7 @@ class LocalExecutor:
                 note = f"{name} reached jobs.max_log_bytes; later output was dropped"
                 message = f"{message}; {note}" if message else note
         output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
-        self._finish(running.id, status, output, message)
-        run_seconds = (utcnow() - running.started_at).total_seconds()
-        metrics.record_end(status, run_seconds, limit)
-        if running.cgroup:
-            running.cgroup.remove()
+        return status, output, message, limit
 
     def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
         queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
@@ -413,7 +427,7 @@ class LocalExecutor:
                 wrapper_pid=files.read_wrapper_pid(),
             )
             if files.read_exit_status() is not None:
-                self._record_end(running, None)
+                await self._record_end(running, None)
             elif wrapper_alive(running.wrapper_pid, files):
                 self.watching[job.id] = running
                 self._spawn(self._watch(running))

@@ -10,6 +10,8 @@ from pathlib import Path
 from .job_files import JobFiles
 
 WRAPPER = Path(__file__).with_name("job_wrapper.sh")
+#: The wrapper is written for dash (its ulimit flags; Debian and Ubuntu have it).
+WRAPPER_SHELL = "/bin/dash"
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -23,16 +25,17 @@ class Limits:
     processes: int = 512
     open_files: int = 1024
 
-    def prlimit_options(self) -> str:
-        """The limits as ``prlimit`` options (soft = hard), one argument for the wrapper."""
+    def ulimit_settings(self) -> str:
+        """The limits as the wrapper's dash ``ulimit`` settings (flag=value), one argument."""
         return " ".join(
             [
-                f"--cpu={self.cpu_seconds}",
-                f"--as={self.address_space_bytes}",
-                f"--fsize={self.file_size_bytes}",
-                f"--nproc={self.processes}",
-                f"--nofile={self.open_files}",
-                "--core=0",
+                f"t={self.cpu_seconds}",
+                f"v={self.address_space_bytes // 1024}",
+                # 512-byte blocks, rounded up: the file may reach the byte limit.
+                f"f={-(-self.file_size_bytes // 512)}",
+                f"p={self.processes}",
+                f"n={self.open_files}",
+                "c=0",
             ]
         )
 
@@ -101,16 +104,16 @@ async def start_wrapper(
     """The wrapper in a new session, its stdio the job's files, cwd the job's work dir."""
     cgroups = ":".join(str(p) for p in cgroup_procs) or "-"
     with (
-        open(files.stdin, "rb") as stdin,
-        open(files.stdout, "wb") as stdout,
-        open(files.stderr, "wb") as stderr,
+        open(files.stdin if files.stdin.exists() else os.devnull, "rb") as stdin,
+        open(files.open_output(files.stdout), "wb") as stdout,
+        open(files.open_output(files.stderr), "wb") as stderr,
     ):
         return await asyncio.create_subprocess_exec(
-            "/bin/sh",
+            WRAPPER_SHELL,
             str(WRAPPER),
             str(files.root),
             cgroups,
-            limits.prlimit_options(),
+            limits.ulimit_settings(),
             *command,
             cwd=files.work,
             stdin=stdin,

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from baselayer.app.models import utcnow
-from shell_service.executors.processes import WRAPPER, job_command
+from shell_service.executors.processes import WRAPPER, WRAPPER_SHELL, job_command
 
 from ..factories import JobFactory
 from ..helpers import wait_for_job
@@ -43,7 +43,7 @@ def start_orphan_wrapper(server, job, files) -> subprocess.Popen:
     command = job_command("sh", [], server.executor.job_uid(job.number))
     with open(files.stdout, "wb") as out:
         wrapper = subprocess.Popen(
-            ["/bin/sh", str(WRAPPER), str(files.root), "-", "--core=0", *command],
+            [WRAPPER_SHELL, str(WRAPPER), str(files.root), "-", "c=0", *command],
             cwd=files.work,
             stdout=out,
             stderr=subprocess.DEVNULL,
