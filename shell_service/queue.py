@@ -25,10 +25,9 @@ from .models import Job, JobEvent, Worker
 NOTIFY_CHANNEL = "shell_service_jobs"
 
 # Serializes claims across all workers (and hosts sharing the database) so the
-# capacity count a claim reads cannot be raced by another claim. The lock and
-# the claim travel as one string: one round trip and one transaction, and the
-# claim's snapshot is taken once the lock is held. A claim is short, so waiting
-# on this lock is brief.
+# capacity count a claim reads cannot be raced by another claim. A worker that
+# finds it taken does not wait (its event loop would stall): it looks again a
+# moment later.
 _CLAIM_LOCK_KEY = 0x5E11_0B5
 
 _CLAIM_SQL = Statement(
@@ -227,9 +226,10 @@ def claim_jobs(
     per_user: int,
     memory_budget_mb: int,
     batch: int,
-) -> list[ClaimedJob]:
-    """Move up to ``batch`` QUEUED jobs to RUNNING, as capacity and fairness allow."""
-    rows = sql.rows(
+) -> list[ClaimedJob] | None:
+    """Move up to ``batch`` QUEUED jobs to RUNNING, as capacity and fairness allow;
+    None when another claim is under way (try again shortly)."""
+    rows = sql.rows_if_unlocked(
         _CLAIM_SQL,
         {
             "max_running": max_running,
@@ -242,7 +242,7 @@ def claim_jobs(
         },
         lock=_CLAIM_LOCK_KEY,
     )
-    return [ClaimedJob(**row) for row in rows]
+    return None if rows is None else [ClaimedJob(**row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,11 @@ def statement(sql: str) -> Statement:
     return Statement(sql)
 
 
+def _dicts(cursor) -> list[dict]:
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 class PlainSQL:
     def __init__(self, url: URL, application_name: str = "shell_service"):
         connect_args, connect_kwargs = url.get_dialect()().create_connect_args(url)
@@ -82,7 +87,7 @@ class PlainSQL:
             self._prepared = set()
         return self._conn
 
-    def _cursor_run(self, sql: "str | Statement", params, fetch, lock: int | None = None):
+    def _cursor_run(self, sql: "str | Statement", params, fetch, try_lock: int | None = None):
         try:
             with self.connection().cursor() as cursor:
                 if isinstance(sql, Statement):
@@ -90,12 +95,10 @@ class PlainSQL:
                         cursor.execute(sql.prepare_sql)
                         self._prepared.add(sql.name)
                     sql, params = sql.execute_sql, sql.arguments(params)
-                if lock is not None:
-                    # Sent with the statement: one round trip, one transaction,
-                    # and the statement's snapshot is taken once the lock is held.
-                    sql = f"SELECT pg_advisory_xact_lock({int(lock)}); {sql}"
-                cursor.execute(sql, params)
-                return fetch(cursor)
+                if try_lock is None:
+                    cursor.execute(sql, params)
+                    return fetch(cursor)
+                return self._run_locked(cursor, sql, params, fetch, try_lock)
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             if self._conn is not None and self._conn.closed:
                 self._conn = None
@@ -103,15 +106,33 @@ class PlainSQL:
                 raise DatabaseUnavailable(str(exc).strip()) from exc
             raise
 
-    def rows(self, sql: "str | Statement", params=None, lock: int | None = None) -> list[dict]:
-        """Every row of the result, as dicts keyed by column name. With ``lock``,
-        the statement runs holding that transaction-level advisory lock."""
+    @staticmethod
+    def _run_locked(cursor, sql: str, params, fetch, key: int):
+        """The statement in a transaction holding advisory lock ``key``; None (and
+        nothing run) if another session holds it. The statement's snapshot is
+        taken once the lock is held."""
+        cursor.execute(f"BEGIN; SELECT pg_try_advisory_xact_lock({int(key)})")
+        if not cursor.fetchone()[0]:
+            cursor.execute("ROLLBACK")
+            return None
+        try:
+            cursor.execute(sql, params)
+            result = fetch(cursor)
+            cursor.execute("COMMIT")
+        except Exception:
+            if not cursor.connection.closed:
+                cursor.execute("ROLLBACK")
+            raise
+        return result
 
-        def fetch(cursor):
-            names = [column.name for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    def rows(self, sql: "str | Statement", params=None) -> list[dict]:
+        """Every row of the result, as dicts keyed by column name."""
+        return self._cursor_run(sql, params, _dicts)
 
-        return self._cursor_run(sql, params, fetch, lock)
+    def rows_if_unlocked(self, sql: "str | Statement", params, lock: int) -> list[dict] | None:
+        """``rows``, run holding the transaction-level advisory lock ``lock``; None
+        (and nothing run) when another session holds it."""
+        return self._cursor_run(sql, params, _dicts, try_lock=lock)
 
     def row(self, sql: "str | Statement", params=None) -> dict | None:
         """The first row, or None."""

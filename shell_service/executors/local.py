@@ -44,6 +44,8 @@ from .processes import (
 
 log = logging.getLogger(__name__)
 
+#: Seconds before looking again when another worker held the claim.
+CLAIM_RETRY = 0.005
 #: Seconds between recounts of jobs per state (a whole-table count).
 STATUS_COUNT_INTERVAL = 60.0
 #: Seconds between looks for jobs whose worker has gone.
@@ -149,20 +151,26 @@ class LocalExecutor:
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
     def _claim_and_launch(self) -> None:
+        batch = int(self.cfg["jobs.claim_batch"])
         claimed = queue.claim_jobs(
             self.sql,
             self.worker_name,
             max_running=int(self.cfg["jobs.max_running"]),
             per_user=int(self.cfg["jobs.max_running_per_user"]),
             memory_budget_mb=self.memory_budget_mb,
-            batch=int(self.cfg["jobs.claim_batch"]),
+            batch=batch,
         )
+        if claimed is None:
+            # Another worker is claiming; it may leave jobs (or miss ones queued
+            # since it looked): look again in a moment.
+            asyncio.get_running_loop().call_later(CLAIM_RETRY, self.wake)
+            return
         for job in claimed:
             if job.queued_at is not None:
                 metrics.QUEUE_WAIT.observe((job.started_at - job.queued_at).total_seconds())
             self._spawn(self._launch(job))
-        if claimed:
-            # There may be more: claim again (other workers take their share meanwhile).
+        if len(claimed) == batch:
+            # A full batch: there may be more (other workers take their share meanwhile).
             self.wake()
 
     # ---- running -----------------------------------------------------------

@@ -3,7 +3,7 @@
 import datetime
 import threading
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
@@ -34,7 +34,10 @@ def claim(cfg, worker: str, **limits):
     """One claim on a connection of its own (as another worker's would be)."""
     sql = PlainSQL(database_url(cfg))
     try:
-        return queue.claim_jobs(sql, worker, **{**UNLIMITED, **limits})
+        while True:
+            claimed = queue.claim_jobs(sql, worker, **{**UNLIMITED, **limits})
+            if claimed is not None:  # None: another claim was under way
+                return claimed
     finally:
         sql.close()
 
@@ -151,3 +154,18 @@ def test_queued_jobs_wait_instead_of_being_refused(api, server):
         server.cfg["jobs"]["max_running_per_user"] = saved
     for job_id in ids:
         assert wait_for_job(api, job_id)["status"] == "COMPLETE"
+
+
+def test_a_claim_does_not_wait_while_another_is_under_way(cfg, session_factory, paused_executor):
+    jobs = queued_jobs(UserFactory(), 1)
+    with session_factory() as holder:
+        holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": queue._CLAIM_LOCK_KEY})
+        sql = PlainSQL(database_url(cfg))
+        try:
+            assert queue.claim_jobs(sql, "elsewhere:1", **UNLIMITED) is None
+        finally:
+            sql.close()
+        holder.rollback()
+    got = claim(cfg, "elsewhere:1")
+    assert jobs[0].id in {job.id for job in got}
+    remove_jobs(session_factory, [j.id for j in jobs] + [j.id for j in got])
