@@ -25,6 +25,7 @@ from baselayer.app.version import version_with_git
 from . import __version__, schemas
 from .executors.local import LocalExecutor
 from .executors.processes import available_shells
+from .job_waiters import JobEndWaiters
 from .job_writer import JobWriter
 from .routes import ROUTES
 
@@ -71,6 +72,7 @@ def build_app(cfg: Config, session_factory, executor: LocalExecutor):
         sql=executor.sql,
         token_cache=TokenCache(executor.listener),
         job_writer=JobWriter(PlainSQL(database_url(cfg))),
+        job_waiters=JobEndWaiters(executor.listener),
         version=version_with_git(__version__, cfg.root),
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,

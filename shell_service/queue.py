@@ -23,6 +23,8 @@ from .job_states import FINISHED, JobStatus
 from .models import Job, JobEvent, Worker
 
 NOTIFY_CHANNEL = "shell_service_jobs"
+#: A job ended (its id is the payload): requests waiting for it answer.
+ENDED_CHANNEL = "shell_service_ended"
 
 # Serializes claims across all workers (and hosts sharing the database) so the
 # capacity count a claim reads cannot be raced by another claim. A worker that
@@ -276,8 +278,13 @@ _FINISH_JOB = Statement(
                         stdout_truncated = %(stdout_truncated)s,
                         stderr_truncated = %(stderr_truncated)s, modified = %(now)s
         WHERE id = %(id)s AND status = 'CANCELLED' AND stdout IS NULL
+        RETURNING id
+    ),
+    woken AS (
+        SELECT pg_notify(%(ended_channel)s, id)
+        FROM (SELECT id FROM ended UNION ALL SELECT id FROM cancelled) AS changed
     )
-    SELECT count(*) FROM ended
+    SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM woken)
     """
 )
 
@@ -312,6 +319,7 @@ def finish_job(
         "stderr": output.stderr,
         "stdout_truncated": output.stdout_truncated,
         "stderr_truncated": output.stderr_truncated,
+        "ended_channel": ENDED_CHANNEL,
     }
     return sql.value(_FINISH_JOB, params) == 1
 
@@ -369,6 +377,9 @@ def cancel_job(session: Session, job_id: str, actor_id: int) -> str | None:
         )
     )
     add_event(session, job_id, previous, JobStatus.CANCELLED, actor_id, "cancelled")
+    session.execute(
+        text("SELECT pg_notify(:channel, :job_id)"), {"channel": ENDED_CHANNEL, "job_id": job_id}
+    )
     session.commit()
     return previous
 

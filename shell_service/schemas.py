@@ -248,6 +248,17 @@ class JobListQuery(Schema):
     )
 
 
+class JobReadQuery(Schema):
+    wait = fields.Float(
+        load_default=0,
+        validate=validate.Range(min=0, max=60),
+        metadata={
+            "description": "Seconds (at most 60) to wait for the job to end before "
+            "answering; it answers as soon as the job ends"
+        },
+    )
+
+
 class JobLogQuery(Schema):
     stream = fields.String(load_default="stdout", validate=validate.OneOf(["stdout", "stderr"]))
     offset = fields.Integer(

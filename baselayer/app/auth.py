@@ -61,7 +61,7 @@ class TokenCache:
     def __init__(self, listener: Listener):
         self._listener = listener
         self._entries: dict[str, tuple[CurrentUser, object]] = {}
-        listener.subscribe(AUTH_CHANNEL, self.clear)
+        listener.subscribe(AUTH_CHANNEL, lambda payloads: self.clear())
 
     def get(self, token_hash: str) -> "CurrentUser | None":
         if not self._listener.poll():

@@ -12,22 +12,23 @@ log = logging.getLogger(__name__)
 
 
 class Listener:
-    """Calls each channel's callbacks when a NOTIFY on it arrives.
+    """Calls each channel's callbacks when NOTIFYs on it arrive, with their payloads.
 
     Subscribe first, then ``start`` on the IOLoop. ``alive`` turns False for
-    good if the connection is lost: users of the listener then stop trusting
-    what it would have told them (the executor polls; the token cache stops
-    caching).
+    good if the connection is lost: each callback is called once more with no
+    payloads, and users of the listener stop trusting what it would have told
+    them (the executor polls; the token cache stops caching).
     """
 
     def __init__(self, url: URL):
         self._url = url
-        self._callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._callbacks: dict[str, list[Callable[[list[str]], None]]] = {}
         self._conn = None
         self._fd = None
         self.alive = False
 
-    def subscribe(self, channel: str, callback: Callable[[], None]) -> None:
+    def subscribe(self, channel: str, callback: Callable[[list[str]], None]) -> None:
+        """``callback(payloads)`` for the notifications on ``channel`` read at once."""
         self._callbacks.setdefault(channel, []).append(callback)
 
     def start(self) -> None:
@@ -58,11 +59,13 @@ class Listener:
             IOLoop.current().remove_handler(self._fd)
             for callbacks in self._callbacks.values():
                 for callback in callbacks:
-                    callback()
+                    callback([])
             return False
-        channels = {notify.channel for notify in self._conn.notifies}
+        payloads: dict[str, list[str]] = {}
+        for notify in self._conn.notifies:
+            payloads.setdefault(notify.channel, []).append(notify.payload)
         self._conn.notifies.clear()
-        for channel in channels:
+        for channel, sent in payloads.items():
             for callback in self._callbacks.get(channel, ()):
-                callback()
+                callback(sent)
         return True

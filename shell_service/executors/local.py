@@ -111,7 +111,7 @@ class LocalExecutor:
         self._wakeup = asyncio.Event()
         # Submissions NOTIFY; the connection is shared with the app (the token cache).
         self.listener = Listener(database_url(cfg))
-        self.listener.subscribe(queue.NOTIFY_CHANNEL, self.wake)
+        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
         self._tasks: set[asyncio.Task] = set()
 
     # ---- start-up and waking ---------------------------------------------

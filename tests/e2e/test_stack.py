@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from ..helpers import wait_for_job
+from ..helpers import create_job, wait_for_job
 
 
 def test_docs_page_and_openapi_served_through_nginx(stack):
@@ -85,3 +85,11 @@ def test_sysinfo_sees_every_app_worker(stack, cfg):
             break
         assert time.monotonic() < deadline, workers
         time.sleep(0.5)
+
+
+def test_waiting_for_jobs_that_other_workers_run(stack_admin):
+    """The end of a job reaches a waiting request on any app worker (NOTIFY)."""
+    for _ in range(8):  # NGINX spreads them over the workers
+        job_id = create_job(stack_admin, "sleep 0.5; echo ok", execute=True)
+        job = stack_admin.get(f"/api/jobs/{job_id}", params={"wait": 30}).json()["data"]
+        assert (job["status"], job["stdout"]) == ("COMPLETE", "ok\n")

@@ -1,5 +1,6 @@
 """Jobs: create, list, read, execute, and read a job's history."""
 
+import asyncio
 import uuid
 
 from sqlalchemy import select
@@ -8,7 +9,7 @@ from baselayer.app.handlers.base import APIError, BaseHandler
 from baselayer.app.plain_sql import statement
 
 from ... import job_listing, queue, schemas
-from ...job_states import JobStatus
+from ...job_states import FINISHED, JobStatus
 from ...models import Job, JobEvent
 
 #: Fields a job list leaves out unless asked for (``include_output``).
@@ -40,6 +41,18 @@ class JobAccessMixin:
             query = query.where(Job.submitter_id == self.current_user.id)
         return query
 
+    async def job_when_ended(self, job_id: str, wait: float) -> dict:
+        """The job once it has ended, or after ``wait`` seconds, whichever is first."""
+        with self.settings["job_waiters"].watching(job_id) as ended:
+            job = self.job_row_or_404(job_id)
+            if job["status"] in FINISHED or not wait:
+                return job
+            try:
+                await asyncio.wait_for(ended.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+        return self.job_row_or_404(job_id)
+
     def get_job_or_404(self, job_id: str) -> Job:
         # Someone else's job answers exactly like a missing one. (No stored id
         # holds a NUL, and PostgreSQL refuses one in a query.)
@@ -57,12 +70,18 @@ class JobHandler(JobAccessMixin, BaseHandler):
         ---
         single:
           summary: Read one job
-          description: The job's state and, once it has ended, its output and return code.
+          description: |
+            The job's state and, once it has ended, its output and return code.
+            With `wait=N`, the answer waits up to N seconds for the job to end
+            and comes as soon as it does: wait for a job without polling.
           tags: [jobs]
           security: [{token: []}]
+          parameters:
+            - {in: query, schema: JobReadQuery}
           responses:
             200:
               content: {application/json: {schema: JobEnvelope}}
+            400: BadRequest
             401: Unauthorized
             404:
               description: No such job, or not yours
@@ -86,7 +105,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
             401: Unauthorized
         """
         if job_id is not None:
-            return self.success(self.job_row_or_404(job_id))
+            wait = self.load_query(schemas.JobReadQuery)["wait"]
+            return self.success(await self.job_when_ended(job_id, wait))
         args = self.load_query(schemas.JobListQuery)
         if not self.current_user.is_admin:
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
