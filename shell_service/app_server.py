@@ -106,8 +106,6 @@ def main(argv=None) -> None:
         log.info("App worker listening on 127.0.0.1:%d", args.port)
         await asyncio.Event().wait()
 
-    # One pidfd per running job instead of asyncio's default thread per child.
-    asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
     asyncio.run(serve())
 
 

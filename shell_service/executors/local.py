@@ -38,6 +38,7 @@ from .processes import (
     job_environment,
     signal_job,
     start_wrapper,
+    wait_for_child,
     wait_for_exit,
     wrapper_alive,
 )
@@ -218,18 +219,9 @@ class LocalExecutor:
         self.watching[job.id] = running
         try:
             limits = self.limits(job)
-            # Files and cgroups are made in a thread: each takes the disk or the
-            # kernel a while, and the event loop serves requests meanwhile.
-            await asyncio.to_thread(self._prepare, running, job, limits)
-            process = await start_wrapper(
-                running.files,
-                job_command(
-                    job.shell, list(job.args), running.uid, self.sandbox_prefix(running.files)
-                ),
-                job_environment(job.id, running.files, dict(job.env)),
-                limits,
-                running.cgroup.procs_files if running.cgroup else [],
-            )
+            # Files, cgroups and the fork happen in a thread: each takes the disk
+            # or the kernel a while, and the event loop serves requests meanwhile.
+            process = await asyncio.to_thread(self._prepare_and_start, running, job, limits)
         except Exception as exc:  # the service, not the script, failed
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
@@ -239,17 +231,25 @@ class LocalExecutor:
         running.wrapper_pid = process.pid
         await self._watch(running, process)
 
-    @staticmethod
-    def _prepare(running: RunningJob, job: ClaimedJob, limits: Limits) -> None:
+    def _prepare_and_start(self, running: RunningJob, job: ClaimedJob, limits: Limits):
         running.files.prepare(job.code, job.stdin, running.uid)
         if running.cgroup:
             running.cgroup.create(job.memory_mb, job.cpus, limits.processes)
+        return start_wrapper(
+            running.files,
+            job_command(job.shell, list(job.args), running.uid, self.sandbox_prefix(running.files)),
+            job_environment(job.id, running.files, dict(job.env)),
+            limits,
+            running.cgroup.procs_files if running.cgroup else [],
+        )
 
     async def _watch(self, running: RunningJob, process=None) -> None:
         """Wait for the job to end (killing it at its deadline), then record how it ended."""
         try:
             waiting = self._spawn(
-                process.wait() if process is not None else wait_for_exit(running.wrapper_pid)
+                wait_for_child(process)
+                if process is not None
+                else wait_for_exit(running.wrapper_pid)
             )
             remaining = (running.deadline - utcnow()).total_seconds()
             try:

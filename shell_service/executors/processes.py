@@ -4,6 +4,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,27 +95,32 @@ def job_environment(job_id: str, files: JobFiles, extra: dict[str, str]) -> dict
     return env
 
 
-async def start_wrapper(
+def start_wrapper(
     files: JobFiles,
     command: list[str],
     env: dict[str, str],
     limits: Limits,
     cgroup_procs: list[Path] = (),
-) -> asyncio.subprocess.Process:
-    """The wrapper in a new session, its stdio the job's files, cwd the job's work dir."""
+) -> subprocess.Popen:
+    """The wrapper in a new session, its stdio the job's files, cwd the job's work dir.
+
+    Blocking (it makes the output files and forks): the executor calls it in a
+    thread, and watches the process with ``wait_for_child``."""
     cgroups = ":".join(str(p) for p in cgroup_procs) or "-"
     with (
         open(files.stdin if files.stdin.exists() else os.devnull, "rb") as stdin,
         open(files.open_output(files.stdout), "wb") as stdout,
         open(files.open_output(files.stderr), "wb") as stderr,
     ):
-        return await asyncio.create_subprocess_exec(
-            WRAPPER_SHELL,
-            str(WRAPPER),
-            str(files.root),
-            cgroups,
-            limits.ulimit_settings(),
-            *command,
+        return subprocess.Popen(
+            [
+                WRAPPER_SHELL,
+                str(WRAPPER),
+                str(files.root),
+                cgroups,
+                limits.ulimit_settings(),
+                *command,
+            ],
             cwd=files.work,
             stdin=stdin,
             stdout=stdout,
@@ -122,6 +128,13 @@ async def start_wrapper(
             env=env,
             start_new_session=True,
         )
+
+
+async def wait_for_child(process: subprocess.Popen) -> int:
+    """Wait for our child ``process`` to end (a pidfd turns readable); its exit code
+    (-N for signal N)."""
+    await wait_for_exit(process.pid)
+    return process.wait()
 
 
 def pids_of_uid(uid: int) -> list[int]:
