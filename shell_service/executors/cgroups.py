@@ -39,6 +39,22 @@ class CgroupLayout:
     def describe(self) -> str:
         return f"cgroup v{self.version} ({', '.join(sorted(self.roots))})"
 
+    def weigh_jobs(self, weight: int) -> None:
+        """Give all jobs together ``weight`` of CPU against the service's own
+        processes (100 each, the cgroup v2 scale): when jobs saturate the CPU,
+        the API and PostgreSQL still get it first; idle CPU still goes to jobs."""
+        if "cpu" not in self.roots:
+            return
+        group = self.roots["cpu"] / GROUP
+        name, value = (
+            ("cpu.weight", weight) if self.version == 2 else ("cpu.shares", weight * 1024 // 100)
+        )
+        try:
+            group.mkdir(exist_ok=True)
+            (group / name).write_text(str(max(value, 2)))
+        except OSError as exc:
+            log.warning("Could not set the jobs' CPU weight (%s): %s", group / name, exc)
+
 
 def detect(root: Path = CGROUP_ROOT) -> CgroupLayout | None:
     """The cgroup layout this host lets us use, or None."""

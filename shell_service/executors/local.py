@@ -120,6 +120,8 @@ class LocalExecutor:
         """LISTEN for submissions; start the claim and adoption loops on this IOLoop."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
+        if self.cgroups:
+            self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
         self.listener.start()
         self._spawn(self._claim_loop())
         self._spawn(self._adopt_loop())

@@ -58,3 +58,14 @@ def test_cpu_time_limit_names_the_limit(api):
     assert job["status"] in ("FAILED", "TIMED_OUT")
     if job["status"] == "FAILED":
         assert "CPU time limit" in job["status_message"]
+
+
+def test_jobs_together_weigh_less_cpu_than_the_service(server, cgroups):
+    if "cpu" not in cgroups.roots:
+        pytest.skip("this host gives the service no cgroup cpu controller")
+    group = cgroups.roots["cpu"] / "shell_service"
+    weight = int(server.cfg["jobs.cpu_weight"])
+    if cgroups.version == 2:
+        assert int((group / "cpu.weight").read_text()) == weight
+    else:
+        assert int((group / "cpu.shares").read_text()) == weight * 1024 // 100
