@@ -384,13 +384,17 @@ def cancel_job(session: Session, job_id: str, actor_id: int) -> str | None:
     return previous
 
 
-def running_jobs_on_host(session: Session, host: str) -> list[Job]:
-    """RUNNING jobs started by any worker on this host (``worker`` is "host:pid")."""
-    return list(
-        session.scalars(
-            select(Job).where(Job.status == JobStatus.RUNNING, Job.worker.like(f"{host}:%"))
-        )
-    )
+_RUNNING_ON_HOST = Statement(
+    "SELECT id, number, worker, started_at, timeout FROM jobs "
+    "WHERE status = 'RUNNING' AND worker LIKE %(pattern)s"
+)
+
+
+def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
+    """RUNNING jobs started by any worker on this host (``worker`` is "host:pid"):
+    their id, number, worker, started_at and timeout."""
+    pattern = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+    return sql.rows(_RUNNING_ON_HOST, {"pattern": pattern})
 
 
 def jobs_of_silent_workers(

@@ -10,11 +10,13 @@ status file, or, when both are gone, ends it as SERVER_ERROR.
 
 import asyncio
 import datetime
+import functools
 import logging
 import os
 import shutil
 import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.orm import sessionmaker
@@ -93,6 +95,11 @@ class LocalExecutor:
         # The hot paths (claim, finish) use plain SQL; it is shared with the app's
         # handlers (one connection per process, used on the IOLoop's thread only).
         self.sql = sql or PlainSQL(database_url(cfg))
+        # Claims and finishes run on a thread of their own with its own connection:
+        # with a thousand jobs running a claim takes milliseconds, and the event
+        # loop serves requests meanwhile.
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="executor-db")
+        self._thread_sql = PlainSQL(database_url(cfg))
         self.host = socket.gethostname()
         self.worker_name = f"{self.host}:{os.getpid()}"
         # Per-job uids need root (to switch to them); otherwise jobs run as us.
@@ -149,14 +156,20 @@ class LocalExecutor:
                 pass
             self._wakeup.clear()
             try:
-                self._claim_and_launch()
+                await self._claim_and_launch()
             except Exception:
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
-    def _claim_and_launch(self) -> None:
+    async def _in_db_thread(self, function, *args, **kwargs):
+        """``function(thread_sql, *args, **kwargs)`` on the executor's database thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._db_thread, functools.partial(function, self._thread_sql, *args, **kwargs)
+        )
+
+    async def _claim_and_launch(self) -> None:
         batch = int(self.cfg["jobs.claim_batch"])
-        claimed = queue.claim_jobs(
-            self.sql,
+        claimed = await self._in_db_thread(
+            queue.claim_jobs,
             self.worker_name,
             max_running=int(self.cfg["jobs.max_running"]),
             per_user=int(self.cfg["jobs.max_running_per_user"]),
@@ -227,7 +240,9 @@ class LocalExecutor:
         except Exception as exc:  # the service, not the script, failed
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
-            self._finish(job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}")
+            await self._finish(
+                job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}"
+            )
             return
         # The wrapper records its pid in its directory (wrapper.pid) for adopters.
         running.wrapper_pid = process.pid
@@ -273,7 +288,7 @@ class LocalExecutor:
         status, output, message, limit = await asyncio.to_thread(
             self._how_it_ended, running, wrapper_code
         )
-        self._finish(running.id, status, output, message)
+        await self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(status, run_seconds, limit)
         if running.cgroup:
@@ -319,8 +334,8 @@ class LocalExecutor:
         output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
         return status, output, message, limit
 
-    def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
-        queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
+    async def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
+        await self._in_db_thread(queue.finish_job, job_id, status, output or JobOutput(), message)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
 
@@ -406,44 +421,44 @@ class LocalExecutor:
         return pid.isdigit() and process_alive(int(pid))
 
     async def _adopt_orphans(self) -> None:
+        jobs = queue.running_jobs_on_host(self.sql, self.host)
         with self.session_factory() as session:
-            jobs = queue.running_jobs_on_host(session, self.host)
             lost_elsewhere = queue.jobs_of_silent_workers(session, self.host, SILENT_HOST)
         for job_id in lost_elsewhere:
-            self._finish(
+            await self._finish(
                 job_id,
                 JobStatus.SERVER_ERROR,
                 message="the host running the job stopped answering (no worker heartbeat "
                 f"for {SILENT_HOST.seconds // 60} minutes)",
             )
         for job in jobs:
-            if job.id in self.watching:
+            if job["id"] in self.watching:
                 continue
-            if job.worker != self.worker_name:
-                if self._worker_alive(job.worker):
+            if job["worker"] != self.worker_name:
+                if self._worker_alive(job["worker"]):
                     continue
                 with self.session_factory() as session:
-                    if not queue.adopt_job(session, job.id, job.worker, self.worker_name):
+                    if not queue.adopt_job(session, job["id"], job["worker"], self.worker_name):
                         continue
-                log.info("Adopting job %s from %s", job.id, job.worker)
-            files = self.job_files(job.id)
+                log.info("Adopting job %s from %s", job["id"], job["worker"])
+            files = self.job_files(job["id"])
             running = RunningJob(
-                id=job.id,
+                id=job["id"],
                 files=files,
-                uid=self.job_uid(job.number),
-                started_at=job.started_at,
-                deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
-                cgroup=self.job_cgroup(job.id),
+                uid=self.job_uid(job["number"]),
+                started_at=job["started_at"],
+                deadline=job["started_at"] + datetime.timedelta(seconds=job["timeout"]),
+                cgroup=self.job_cgroup(job["id"]),
                 wrapper_pid=files.read_wrapper_pid(),
             )
             if files.read_exit_status() is not None:
                 await self._record_end(running, None)
             elif wrapper_alive(running.wrapper_pid, files):
-                self.watching[job.id] = running
+                self.watching[job["id"]] = running
                 self._spawn(self._watch(running))
-            elif running.wrapper_pid or utcnow() - job.started_at > LAUNCH_GRACE:
-                self._finish(
-                    job.id,
+            elif running.wrapper_pid or utcnow() - job["started_at"] > LAUNCH_GRACE:
+                await self._finish(
+                    job["id"],
                     JobStatus.SERVER_ERROR,
                     message="the job's process and exit status are both gone "
                     "(its worker or the host stopped while it ran)",
