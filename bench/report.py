@@ -272,10 +272,13 @@ def markdown(results: dict) -> str:
         "- Scenario 1 and the HTTP ceiling: wrk, 64 connections, the same body "
         '(`{"code": "true"}`) and token header.',
         "- Scenarios 2 and 5 submit from 16 keep-alive clients (`bench/client.py`) and poll "
-        "`GET /api/sysinfo` until every job has ended; the webhook peer gets the same clients.",
+        "`GET /api/sysinfo` until no job is queued or running (exact counts there), then "
+        "count the outcomes with the job list; the webhook peer gets the same clients.",
+        "- Scenario 3 waits for each job with `GET /api/jobs/<id>?wait=30`, which answers "
+        "when the job ends.",
         "- Scenario 4 fills the table with `bench/fill_jobs.py` (INSERT ... SELECT "
-        "generate_series, ended jobs for 5 users), then times sequential requests as the "
-        "admin (everyone's jobs) and as one of those users.",
+        "generate_series, ended jobs for 5 users, then VACUUM ANALYZE), then times "
+        "sequential requests as the admin (everyone's jobs) and as one of those users.",
         "- Scenario 6 samples /proc/<pid>/status (VmRSS) of every app worker.",
         "",
         "## Details",
