@@ -65,13 +65,16 @@ def wait_for_migrated_database(cfg: Config, engine, timeout: float = 300) -> Non
 
 
 def build_app(cfg: Config, session_factory, executor: LocalExecutor):
+    # PostgreSQL went away (restarted, say): the ORM's pooled connections are
+    # dropped too, so no request meets a dead one.
+    executor.listener.on_lost(session_factory.kw["bind"].dispose)
     return make_app(
         cfg,
         ROUTES,
         session_factory=session_factory,
         sql=executor.sql,
         token_cache=TokenCache(executor.listener),
-        job_writer=JobWriter(PlainSQL(database_url(cfg))),
+        job_writer=JobWriter(PlainSQL(database_url(cfg)), executor.listener),
         job_waiters=JobEndWaiters(executor.listener),
         version=version_with_git(__version__, cfg.root),
         schemas=schemas.COMPONENTS,

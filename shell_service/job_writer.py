@@ -9,6 +9,7 @@ With one request at a time, a batch is that one job.
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from baselayer.app.notifications import Listener
 from baselayer.app.plain_sql import PlainSQL
 
 from . import queue
@@ -18,9 +19,10 @@ MAX_BATCH = 256
 
 
 class JobWriter:
-    def __init__(self, sql: PlainSQL):
+    def __init__(self, sql: PlainSQL, listener: Listener):
         # Used only on the writer's own thread.
         self._sql = sql
+        listener.on_lost(sql.mark_stale)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="job-writer")
         self._waiting: list[tuple[queue.NewJob, asyncio.Future]] = []
         self._writing = False

@@ -14,15 +14,22 @@ log = logging.getLogger(__name__)
 class Listener:
     """Calls each channel's callbacks when NOTIFYs on it arrive, with their payloads.
 
-    Subscribe first, then ``start`` on the IOLoop. ``alive`` turns False for
-    good if the connection is lost: each callback is called once more with no
-    payloads, and users of the listener stop trusting what it would have told
-    them (the executor polls; the token cache stops caching).
+    Subscribe first, then ``start`` on the IOLoop. When the connection is lost
+    (PostgreSQL restarted, say) ``alive`` turns False, the ``on_lost`` callbacks
+    run (so other connections of the process reconnect before their next use),
+    and every second it tries to connect again. While it is down and once more
+    when it is back (notifications may have been missed), each callback is
+    called with no payloads; users of the listener do not trust it meanwhile
+    (the token cache does not cache).
     """
+
+    #: Seconds between attempts to connect again.
+    RECONNECT_INTERVAL = 1.0
 
     def __init__(self, url: URL):
         self._url = url
         self._callbacks: dict[str, list[Callable[[list[str]], None]]] = {}
+        self._lost_callbacks: list[Callable[[], None]] = []
         self._conn = None
         self._fd = None
         self.alive = False
@@ -30,6 +37,10 @@ class Listener:
     def subscribe(self, channel: str, callback: Callable[[list[str]], None]) -> None:
         """``callback(payloads)`` for the notifications on ``channel`` read at once."""
         self._callbacks.setdefault(channel, []).append(callback)
+
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """``callback()`` when the connection to PostgreSQL is lost."""
+        self._lost_callbacks.append(callback)
 
     def start(self) -> None:
         connect_args, connect_kwargs = self._url.get_dialect()().create_connect_args(self._url)
@@ -53,13 +64,15 @@ class Listener:
             return False
         try:
             self._conn.poll()
-        except psycopg2.Error:
-            log.exception("Lost the LISTEN connection")
+        except psycopg2.Error as exc:
+            log.warning("Lost the LISTEN connection: %s", str(exc).strip())
             self.alive = False
             IOLoop.current().remove_handler(self._fd)
-            for callbacks in self._callbacks.values():
-                for callback in callbacks:
-                    callback([])
+            self._conn.close()
+            for callback in self._lost_callbacks:
+                callback()
+            self._call_all()
+            IOLoop.current().call_later(self.RECONNECT_INTERVAL, self._reconnect)
             return False
         payloads: dict[str, list[str]] = {}
         for notify in self._conn.notifies:
@@ -69,3 +82,17 @@ class Listener:
             for callback in self._callbacks.get(channel, ()):
                 callback(sent)
         return True
+
+    def _reconnect(self) -> None:
+        try:
+            self.start()
+        except psycopg2.Error:
+            IOLoop.current().call_later(self.RECONNECT_INTERVAL, self._reconnect)
+            return
+        log.info("LISTEN connection back")
+        self._call_all()
+
+    def _call_all(self) -> None:
+        for callbacks in self._callbacks.values():
+            for callback in callbacks:
+                callback([])

@@ -75,8 +75,17 @@ class PlainSQL:
         self._connect_kwargs = {**connect_kwargs, "application_name": application_name}
         self._conn = None
         self._prepared: set[str] = set()
+        self._stale = False
+
+    def mark_stale(self) -> None:
+        """Reconnect before the next statement (the server went away, say). Safe
+        to call from any thread: the connection's own thread acts on it."""
+        self._stale = True
 
     def connection(self):
+        if self._stale:
+            self._stale = False
+            self.close()
         if self._conn is None or self._conn.closed:
             self._conn = psycopg2.connect(*self._connect_args, **self._connect_kwargs)
             self._conn.autocommit = True

@@ -113,6 +113,8 @@ class LocalExecutor:
         # Submissions NOTIFY; the connection is shared with the app (the token cache).
         self.listener = Listener(database_url(cfg))
         self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
+        # The server went away: this worker's connections reconnect before their next use.
+        self.listener.on_lost(self.sql.mark_stale)
         self._tasks: set[asyncio.Task] = set()
 
     # ---- start-up and waking ---------------------------------------------

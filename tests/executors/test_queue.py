@@ -2,6 +2,7 @@
 
 import datetime
 import threading
+import time
 
 from sqlalchemy import delete, select, text
 
@@ -12,7 +13,7 @@ from shell_service import queue
 from shell_service.models import Job, JobEvent
 
 from ..factories import JobFactory, UserFactory
-from ..helpers import wait_for_job
+from ..helpers import create_job, wait_for_job
 
 UNLIMITED = {"max_running": 10**6, "per_user": 10**6, "memory_budget_mb": 10**9, "batch": 1000}
 
@@ -169,3 +170,25 @@ def test_a_claim_does_not_wait_while_another_is_under_way(cfg, session_factory, 
     got = claim(cfg, "elsewhere:1")
     assert jobs[0].id in {job.id for job in got}
     remove_jobs(session_factory, [j.id for j in jobs] + [j.id for j in got])
+
+
+def test_the_service_recovers_when_its_database_connections_are_cut(api, server, engine):
+    """As after a PostgreSQL restart: every connection of the worker is cut; the
+    listener sees it, the others reconnect before their next use, and the
+    listener comes back."""
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not server.executor.listener.alive:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert server.executor.listener.alive
+    job_id = create_job(api, "echo back", execute=True)
+    job = api.get(f"/api/jobs/{job_id}", params={"wait": 30}).json()["data"]
+    assert (job["status"], job["stdout"]) == ("COMPLETE", "back\n")
+    assert api.get("/api/tokens").status_code == 200  # the ORM's pool, too
