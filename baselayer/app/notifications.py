@@ -33,6 +33,8 @@ class Listener:
         self._conn = None
         self._fd = None
         self.alive = False
+        #: How many times it has connected (a reconnect adds one).
+        self.connects = 0
 
     def subscribe(self, channel: str, callback: Callable[[list[str]], None]) -> None:
         """``callback(payloads)`` for the notifications on ``channel`` read at once."""
@@ -51,6 +53,7 @@ class Listener:
             for channel in self._callbacks:
                 cursor.execute(f'LISTEN "{channel}"')
         self.alive = True
+        self.connects += 1
         self._fd = self._conn.fileno()
         IOLoop.current().add_handler(self._fd, self._on_readable, IOLoop.READ)
 
