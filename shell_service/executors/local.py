@@ -68,6 +68,10 @@ class RunningJob:
     cgroup: JobCgroup | None = None
     wrapper_pid: int | None = None
     timed_out: bool = False
+    # Ended in the database by someone else (a cancel) while this worker ran it.
+    ended_elsewhere: bool = False
+    # This worker is recording its end.
+    recording_end: bool = False
 
 
 def host_memory_mb() -> int:
@@ -113,6 +117,7 @@ class LocalExecutor:
         # Submissions NOTIFY; the connection is shared with the app (the token cache).
         self.listener = Listener(database_url(cfg))
         self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
+        self.listener.subscribe(queue.ENDED_CHANNEL, self._on_jobs_ended)
         # The server went away: this worker's connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
         self._tasks: set[asyncio.Task] = set()
@@ -237,7 +242,22 @@ class LocalExecutor:
             return
         # The wrapper records its pid in its directory (wrapper.pid) for adopters.
         running.wrapper_pid = process.pid
+        if running.ended_elsewhere:
+            # Cancelled while it was being started: the cancel found no process.
+            self._spawn(self.terminate(running.uid, running.wrapper_pid, grace=1.0))
         await self._watch(running, process)
+
+    def _on_jobs_ended(self, job_ids: list[str]) -> None:
+        """Jobs ended in the database (their ids, from a NOTIFY): one this worker is
+        still starting or running was cancelled, so its processes go, including
+        when the cancel came before its wrapper started."""
+        for job_id in job_ids:
+            running = self.watching.get(job_id)
+            if running is None or running.recording_end:
+                continue
+            running.ended_elsewhere = True
+            if running.wrapper_pid is not None:
+                self._spawn(self.terminate(running.uid, running.wrapper_pid, grace=1.0))
 
     def _prepare_and_start(self, running: RunningJob, job: ClaimedJob, limits: Limits):
         running.files.prepare(job.code, job.stdin, running.uid)
@@ -275,6 +295,7 @@ class LocalExecutor:
         return float(self.cfg["jobs.kill_grace"])
 
     async def _record_end(self, running: RunningJob, wrapper_code: int | None) -> None:
+        running.recording_end = True
         # Reading the files and removing the cgroups block: in a thread.
         status, output, message, limit = await asyncio.to_thread(
             self._how_it_ended, running, wrapper_code

@@ -140,3 +140,32 @@ def test_events_record_every_transition(api):
         ("RUNNING", "CANCELLED"),
     ]
     assert events[-1]["actor_id"] == api.user.id
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="detached children are reached through the per-job uid, which needs root",
+)
+def test_a_cancel_while_the_job_is_being_started_still_ends_it(
+    api, server, monkeypatch, no_stray_sleepers
+):
+    """The cancel lands after the claim and before the wrapper runs: it finds no
+    process to signal, so the worker starting the job ends it (it hears of the
+    cancel by NOTIFY)."""
+    executor = server.executor
+    start = executor._prepare_and_start
+
+    def cancel_then_start(running, job, limits):
+        # On the executor's thread, while the event loop is free to serve the cancel.
+        assert api.post(f"/api/jobs/{job.id}/cancel").status_code == 200
+        time.sleep(0.2)  # the NOTIFY has reached the listener by now (or soon will)
+        return start(running, job, limits)
+
+    monkeypatch.setattr(executor, "_prepare_and_start", cancel_then_start)
+    job_id = create_job(api, DETACHING_SCRIPT, execute=True)
+    assert wait_until(lambda: job_id in executor.watching or not sleepers_alive(), timeout=5)
+    monkeypatch.setattr(executor, "_prepare_and_start", start)
+    # Without the fix the job would run its `sleep 303` to the end.
+    assert wait_until(lambda: job_id not in executor.watching, timeout=10)
+    assert not sleepers_alive()
+    assert api.get(f"/api/jobs/{job_id}").json()["data"]["status"] == "CANCELLED"
