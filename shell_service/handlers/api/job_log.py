@@ -2,20 +2,21 @@
 
 import asyncio
 
-from sqlalchemy import select
 from tornado.iostream import StreamClosedError
 
 from baselayer.app.handlers.base import BaseHandler
+from baselayer.app.plain_sql import Statement
 
 from ... import schemas
 from ...job_states import FINISHED
-from ...models import Job
 from .jobs import JobAccessMixin
 
 #: Most bytes one response (or one streamed chunk) carries.
 CHUNK_BYTES = 65536
 #: Seconds between looks at a followed job's file.
 FOLLOW_INTERVAL = 0.25
+
+_JOB_STATUS = Statement("SELECT status FROM jobs WHERE id = %(id)s")
 
 
 def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
@@ -76,28 +77,39 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             )
         await self.follow(job, path, args["offset"])
 
+    def job_has_ended(self, job_id: str) -> bool:
+        status = self.sql.value(_JOB_STATUS, {"id": job_id})
+        return status is None or status in FINISHED  # None: deleted meanwhile
+
     async def follow(self, job, path, offset: int) -> None:
-        """Stream new bytes until the job has ended and the file is read to its end."""
+        """Stream new bytes until the job has ended and the file is read to its end.
+
+        The file is looked at every FOLLOW_INTERVAL; the job's state only when
+        its end is announced (the NOTIFY behind ``wait=N``), so a follow costs
+        the database nothing while the job runs."""
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
-        finished = job.status in FINISHED
         job_id = job.id
         # Give the pooled connection back while streaming: a follow may last hours.
         self.session.close()
-        while True:
-            data = read_from(path, offset)
-            if data:
-                offset += len(data)
-                self.write(data)
-                try:
-                    await self.flush()
-                except StreamClosedError:
-                    return  # the client went away
-                continue
-            if finished:
-                break
-            await asyncio.sleep(FOLLOW_INTERVAL)
-            status = self.session.scalar(select(Job.status).where(Job.id == job_id))
-            self.session.close()  # hold no connection (nor snapshot) between looks
-            finished = status is None or status in FINISHED  # None: deleted meanwhile
+        with self.settings["job_waiters"].watching(job_id) as ended:
+            # Read the state once watching, so an end just before is not missed.
+            finished = self.job_has_ended(job_id)
+            while True:
+                data = read_from(path, offset)
+                if data:
+                    offset += len(data)
+                    self.write(data)
+                    try:
+                        await self.flush()
+                    except StreamClosedError:
+                        return  # the client went away
+                    continue
+                if finished:
+                    break
+                await asyncio.sleep(FOLLOW_INTERVAL)
+                if ended.is_set():
+                    # Announced (or the listener was lost): the database says.
+                    ended.clear()
+                    finished = self.job_has_ended(job_id)
         self.finish()
