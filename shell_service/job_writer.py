@@ -10,7 +10,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from baselayer.app.notifications import Listener
-from baselayer.app.plain_sql import PlainSQL
+from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL
 
 from . import queue
 
@@ -48,18 +48,26 @@ class JobWriter:
                         future.set_result(False)
                     else:
                         first[job.fields["id"]] = (job, future)
-                jobs = [job for job, _ in first.values()]
-                try:
-                    stored = await loop.run_in_executor(
-                        self._thread, queue.insert_jobs, self._sql, jobs
-                    )
-                except Exception as exc:
-                    for _, future in first.values():
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for job_id, (_, future) in first.items():
-                    if not future.done():
-                        future.set_result(job_id in stored)
+                await self._write(loop, list(first.values()))
         finally:
             self._writing = False
+
+    async def _write(self, loop, batch: list[tuple[queue.NewJob, asyncio.Future]]) -> None:
+        try:
+            stored = await loop.run_in_executor(
+                self._thread, queue.insert_jobs, self._sql, [job for job, _ in batch]
+            )
+        except Exception as exc:
+            if len(batch) > 1 and not isinstance(exc, DatabaseUnavailable):
+                # One job the database refuses must not fail the others that
+                # happened to share its batch: each again, on its own.
+                for one in batch:
+                    await self._write(loop, [one])
+                return
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for job, future in batch:
+            if not future.done():
+                future.set_result(job.fields["id"] in stored)

@@ -115,11 +115,6 @@ def add_event(session: Session, job_id: str, from_status, to_status, actor_id=No
     )
 
 
-def notify(session: Session) -> None:
-    """Wake every worker's claimer once this transaction commits."""
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-
-
 _INSERT_JOBS = Statement(
     """
     WITH new AS (
@@ -160,7 +155,7 @@ _INSERT_JOBS = Statement(
 )
 
 #: The fields a new job is made from (``insert_jobs``).
-JOB_FIELDS = (
+NEW_JOB_FIELDS = (
     "id", "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb",
     "submitter_id",
 )  # fmt: skip
@@ -168,7 +163,7 @@ JOB_FIELDS = (
 
 @dataclass
 class NewJob:
-    """A job to store: its ``JOB_FIELDS``, who made it, and whether it is queued at once."""
+    """A job to store: its ``NEW_JOB_FIELDS``, who made it, and whether it is queued at once."""
 
     fields: dict
     actor_id: int
@@ -180,7 +175,7 @@ class NewJob:
 def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
     """Store new jobs, READY or (``submit``) QUEUED with the claimers woken, in one
     statement; the ids stored (a taken id is not). Ids must differ within a call."""
-    params = {name: [job.fields[name] for job in jobs] for name in JOB_FIELDS}
+    params = {name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS}
     params.update(
         # As JSON text (an array of json values cannot be a statement parameter).
         args=[orjson.dumps(job.fields["args"]).decode() for job in jobs],

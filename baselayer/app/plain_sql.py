@@ -23,12 +23,12 @@ import re
 import orjson
 import psycopg2
 import psycopg2.extensions
-from psycopg2.extras import Json, register_default_json, register_default_jsonb
+from psycopg2.extras import register_default_json, register_default_jsonb
 from sqlalchemy import URL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatabaseUnavailable", "Json", "PlainSQL", "Statement", "statement"]
+__all__ = ["DatabaseUnavailable", "PlainSQL", "Statement", "statement"]
 
 
 class DatabaseUnavailable(Exception):
@@ -63,9 +63,14 @@ def statement(sql: str) -> Statement:
     return Statement(sql)
 
 
-def _dicts(cursor) -> list[dict]:
+def _named(cursor, rows: list[tuple]) -> list[dict]:
+    """``rows`` fetched from ``cursor`` as dicts keyed by column name."""
     names = [column.name for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _dicts(cursor) -> list[dict]:
+    return _named(cursor, cursor.fetchall())
 
 
 class PlainSQL:
@@ -145,14 +150,8 @@ class PlainSQL:
 
     def row(self, sql: "str | Statement", params=None) -> dict | None:
         """The first row, or None."""
-
-        def fetch(cursor):
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            return dict(zip([column.name for column in cursor.description], row, strict=True))
-
-        return self._cursor_run(sql, params, fetch)
+        rows = self._cursor_run(sql, params, lambda cursor: _named(cursor, cursor.fetchmany(1)))
+        return rows[0] if rows else None
 
     def tuples(self, sql: "str | Statement", params=None) -> list[tuple]:
         return self._cursor_run(sql, params, lambda cursor: cursor.fetchall())
@@ -161,10 +160,6 @@ class PlainSQL:
         """The first column of the first row, or None."""
         row = self._cursor_run(sql, params, lambda cursor: cursor.fetchone())
         return None if row is None else row[0]
-
-    def execute(self, sql: "str | Statement", params=None) -> int:
-        """Run a statement; how many rows it touched."""
-        return self._cursor_run(sql, params, lambda cursor: cursor.rowcount)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -50,3 +50,21 @@ def test_the_same_new_id_sent_at_once_is_stored_once(api):
             )
         )
     assert sorted(codes) == [200] + [409] * 15
+
+
+def test_a_job_the_database_refuses_does_not_fail_its_batch(api, monkeypatch):
+    from shell_service import queue
+
+    insert_jobs = queue.insert_jobs
+
+    def refusing(sql, jobs):
+        if any(job.fields["code"] == "refused" for job in jobs):
+            raise ValueError("refused by the database")
+        return insert_jobs(sql, jobs)
+
+    monkeypatch.setattr(queue, "insert_jobs", refusing)
+    codes = ["refused"] + [f"echo {n}" for n in range(30)]
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(lambda code: api.post("/api/jobs", json={"code": code}), codes))
+    assert responses[0].status_code == 500
+    assert [r.status_code for r in responses[1:]] == [200] * 30

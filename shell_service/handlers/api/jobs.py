@@ -17,7 +17,14 @@ OUTPUT = ("stdout", "stderr")
 
 
 class JobAccessMixin:
-    """Finding jobs the current user may see: their own, or any for an admin."""
+    """Finding jobs the current user may see: their own, or any for an admin.
+
+    Someone else's job answers exactly like a missing one. (No stored id holds
+    a NUL, and PostgreSQL refuses one in a query.)
+    """
+
+    def may_see(self, submitter_id: int) -> bool:
+        return self.current_user.is_admin or submitter_id == self.current_user.id
 
     def job_row_or_404(self, job_id: str, columns=schemas.JOB_FIELDS) -> dict:
         """The job's ``columns`` as a dict (plain SQL: the hot paths use this)."""
@@ -30,16 +37,16 @@ class JobAccessMixin:
                 ),
                 {"id": job_id},
             )
-        if row is None or not (self.current_user.is_admin or row["_owner"] == self.current_user.id):
+        if row is None or not self.may_see(row.pop("_owner")):
             raise APIError(404, f"No job with id {job_id!r}")
-        del row["_owner"]
         return row
 
-    def visible_jobs(self):
-        query = select(Job)
-        if not self.current_user.is_admin:
-            query = query.where(Job.submitter_id == self.current_user.id)
-        return query
+    def get_job_or_404(self, job_id: str) -> Job:
+        """The job as an ORM object (for the handlers that change it)."""
+        job = self.session.get(Job, job_id) if "\x00" not in job_id else None
+        if job is None or not self.may_see(job.submitter_id):
+            raise APIError(404, f"No job with id {job_id!r}")
+        return job
 
     async def job_when_ended(self, job_id: str, wait: float) -> dict:
         """The job once it has ended, or after ``wait`` seconds, whichever is first."""
@@ -52,16 +59,6 @@ class JobAccessMixin:
             except TimeoutError:
                 pass
         return self.job_row_or_404(job_id)
-
-    def get_job_or_404(self, job_id: str) -> Job:
-        # Someone else's job answers exactly like a missing one. (No stored id
-        # holds a NUL, and PostgreSQL refuses one in a query.)
-        job = None
-        if "\x00" not in job_id:
-            job = self.session.scalar(self.visible_jobs().where(Job.id == job_id))
-        if job is None:
-            raise APIError(404, f"No job with id {job_id!r}")
-        return job
 
 
 class JobHandler(JobAccessMixin, BaseHandler):
