@@ -1,4 +1,5 @@
-"""Resident memory (RSS) of the app workers: now, and the peak while something runs."""
+"""Resident memory (RSS) of the app workers and the executor: now, and the peak while
+something runs."""
 
 import threading
 from pathlib import Path
@@ -7,13 +8,14 @@ from baselayer.tools.layout import StackLayout
 from baselayer.tools.supervisor_control import rpc
 
 
-def app_worker_pids(layout: StackLayout) -> dict[str, int]:
-    """``{"app_00": pid, ...}`` of the stack's running app workers."""
+def worker_pids(layout: StackLayout) -> dict[str, int]:
+    """``{"app_00": pid, ..., "executor": pid}``: the stack's running app workers
+    and its executor (the Python processes that serve requests and run jobs)."""
     infos = rpc(layout).supervisor.getAllProcessInfo()
     return {
         info["name"]: info["pid"]
         for info in infos
-        if info["group"] == "app" and info["statename"] == "RUNNING"
+        if info["group"] in ("app", "executor") and info["statename"] == "RUNNING"
     }
 
 

@@ -157,7 +157,7 @@ def rows(results: dict) -> list[dict]:
     table.append(
         {
             "id": "6",
-            "what": "memory: largest app worker RSS",
+            "what": "memory: largest app worker or executor RSS",
             "result": f"idle {_num(idle)} MB, burst {_num(under_burst)} MB, "
             f"1,000 running {_num(under_many)} MB; 2 GB job +{_num(growth_2gb, 1)} MB",
             "goal": "< 120 MB; 2 GB job adds < 50 MB",
@@ -279,7 +279,7 @@ def markdown(results: dict) -> str:
         "- Scenario 4 fills the table with `bench/fill_jobs.py` (INSERT ... SELECT "
         "generate_series, ended jobs for 5 users, then VACUUM ANALYZE), then times "
         "sequential requests as the admin (everyone's jobs) and as one of those users.",
-        "- Scenario 6 samples /proc/<pid>/status (VmRSS) of every app worker.",
+        "- Scenario 6 samples /proc/<pid>/status (VmRSS) of every app worker and the executor.",
         "",
         "## Details",
         "",
@@ -294,7 +294,7 @@ def markdown(results: dict) -> str:
     if results.get("errors"):
         lines += ["", "## Errors", "", "```", json.dumps(results["errors"], indent=2), "```"]
     if results.get("profiles"):
-        lines += ["", "## Profiles (py-spy, all app workers, % of samples)", ""]
+        lines += ["", "## Profiles (py-spy, all app workers and the executor, % of samples)", ""]
         for name, summary in results["profiles"].items():
             lines += [
                 f"### {name} ({summary.get('mode')}: {summary.get('samples')} samples, "

@@ -18,7 +18,7 @@ from .client import ApiClient, latency_summary, run_in_clients
 from .fill_jobs import fill
 from .http_ceiling.server import http_ceiling
 from .launch_ceiling import launch_rate
-from .memory import PeakRss, app_worker_pids, rss_now
+from .memory import PeakRss, rss_now, worker_pids
 from .peer_webhook import webhook_server
 from .profile import Recorder, summarize
 from .tools import BenchError, run_wrk
@@ -87,11 +87,11 @@ class Bench:
         return ApiClient(self.url, token or self.token)
 
     def worker_pids(self) -> dict[str, int]:
-        return app_worker_pids(self.layout)
+        return worker_pids(self.layout)
 
     @contextlib.contextmanager
     def profiled(self, name: str):
-        """py-spy on every app worker during the block, when profiling is on."""
+        """py-spy on every app worker and the executor during the block, when profiling is on."""
         if self.profile_dir is None:
             yield
             return
@@ -319,7 +319,7 @@ def big_output(bench: Bench) -> dict:
 
 
 def idle_rss(bench: Bench) -> dict:
-    """Scenario 6, first part: every app worker's RSS before any load."""
+    """Scenario 6, first part: the RSS of every app worker and the executor before any load."""
     rss = rss_now(bench.worker_pids())
     return {"rss_mb": rss, "max_mb": max(rss.values(), default=0.0)}
 

@@ -1,7 +1,7 @@
 """Every database operation of the job queue, in one place.
 
 The queue is the jobs table: submitting sets QUEUED and sends a NOTIFY on
-``NOTIFY_CHANNEL``; app workers LISTEN, then claim with ``claim_jobs``. Each
+``NOTIFY_CHANNEL``; executors LISTEN, then claim with ``claim_jobs``. Each
 state change writes a JobEvent in the same transaction.
 
 The hot paths (create, submit, claim, finish) are plain SQL, one round trip
@@ -26,8 +26,8 @@ NOTIFY_CHANNEL = "shell_service_jobs"
 #: A job ended (its id is the payload): requests waiting for it answer.
 ENDED_CHANNEL = "shell_service_ended"
 
-# Serializes claims across all workers (and hosts sharing the database) so the
-# capacity count a claim reads cannot be raced by another claim. A worker that
+# Serializes claims across executors (one per host sharing the database) so the
+# capacity count a claim reads cannot be raced by another claim. An executor that
 # finds it taken does not wait (its event loop would stall): it looks again a
 # moment later.
 _CLAIM_LOCK_KEY = 0x5E11_0B5

@@ -363,7 +363,7 @@ class Sysinfo(Schema):
     workers = fields.List(
         fields.Dict(),
         required=True,
-        metadata={"description": "App workers alive: id (host:pid), last_seen, running"},
+        metadata={"description": "Executors alive (one a host): id (host:pid), last_seen, running"},
     )
     capacity = fields.Dict(
         required=True,

@@ -68,7 +68,8 @@ def db_session(session_factory):
 
 
 class InProcessServer:
-    """The Tornado app and its executor on an event loop in a background thread."""
+    """The Tornado app and an executor on an event loop in a background thread (in
+    the stack they are separate processes; here the executor is the app's JobHost)."""
 
     def __init__(self, cfg, session_factory):
         self.cfg, self.session_factory = cfg, session_factory
@@ -82,12 +83,13 @@ class InProcessServer:
 
         async def start():
             self.executor = LocalExecutor(self.cfg, self.session_factory)
-            app = build_app(self.cfg, self.session_factory, self.executor)
+            app = build_app(self.cfg, self.session_factory, self.executor, self.executor.listener)
             server = tornado.httpserver.HTTPServer(
                 app, max_body_size=int(self.cfg["server.max_body_bytes"])
             )
             server.add_sockets([sock])
             self.executor.start()
+            self.executor.start_counting()
             self.ready.set()
 
         self.loop.run_until_complete(start())

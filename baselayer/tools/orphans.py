@@ -11,6 +11,7 @@ from baselayer.app.config import Config
 from .embedded_postgres import stop_orphan_server
 from .layout import StackLayout
 from .processes import pids_with_command, signal_pidfile_process, terminate
+from .render_configs import app_service_command, app_services
 
 #: As in baselayer/services/status_server/supervisor.conf.tmpl.
 STATUS_SERVER_MODULE = "baselayer.services.status_server.status_server"
@@ -27,6 +28,7 @@ def our_python_programs(cfg: Config, layout: StackLayout) -> list[list[str]]:
             [python, "-m", cfg["app.server_module"], "--port", str(app_port + worker)]
             for worker in range(int(cfg["server.processes"]))
         ),
+        *(app_service_command(layout, name) for name in app_services(layout.root)),
     ]
 
 

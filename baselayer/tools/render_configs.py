@@ -17,6 +17,9 @@ from .prepare_dirs import NGINX_TEMP_DIRS, nginx_temp_dir
 from .system_user import primary_group
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+#: The app's own services: ``<root>/services/<name>/`` holds the program
+#: ``<name>.py`` and its ``supervisor.conf.tmpl``.
+APP_SERVICES_DIR = "services"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -85,6 +88,36 @@ def _program_values(layout: StackLayout) -> dict:
     }
 
 
+def app_services(root: Path) -> list[str]:
+    """The names of the app's own services (``services/<name>/supervisor.conf.tmpl``)."""
+    return sorted(
+        path.parent.name for path in (root / APP_SERVICES_DIR).glob("*/supervisor.conf.tmpl")
+    )
+
+
+def app_service_command(layout: StackLayout, name: str) -> list[str]:
+    """How supervisord starts the app's service ``name``. ``--run-dir`` tells this
+    stack's program from another stack's on the same host (``make stop`` finds
+    leftovers by their command lines)."""
+    module = f"{APP_SERVICES_DIR}.{name}.{name}"
+    return [str(layout.python), "-m", module, "--run-dir", str(layout.run_dir)]
+
+
+def _app_service_programs(layout: StackLayout) -> list[str]:
+    return [
+        render_template(
+            layout.root / APP_SERVICES_DIR / name / "supervisor.conf.tmpl",
+            {
+                **_program_values(layout),
+                "command": " ".join(
+                    _supervisor_arg(arg) for arg in app_service_command(layout, name)
+                ),
+            },
+        )
+        for name in app_services(layout.root)
+    ]
+
+
 def _app_programs(cfg: Config, layout: StackLayout) -> list[str]:
     # One program per worker so each gets its own port; the "app" group lets
     # `supervisorctl stop app:*` act on all of them.
@@ -144,6 +177,7 @@ def render_supervisord_conf(
         )
     programs.append(render_template(service_template("migrations"), common))
     programs += _app_programs(cfg, layout)
+    programs += _app_service_programs(layout)
     programs.append(
         render_template(
             service_template("status_server"), {**common, "port": int(cfg["server.status_port"])}

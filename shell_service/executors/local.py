@@ -1,4 +1,7 @@
-"""The local executor: each app worker claims queued jobs and runs them on this host.
+"""This host's jobs: ``JobHost`` (what the app workers need: where a job's files
+are, which uid runs it, how to end it, how many jobs are in each state) and
+``LocalExecutor``, the executor service's program (``services/executor``), one
+per host: it claims queued jobs and runs them here.
 
 A job runs under a small wrapper (``job_wrapper.sh``) in its own session, with
 stdout and stderr going to files in its directory and its exit status written
@@ -88,17 +91,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-class LocalExecutor:
-    """Claims jobs from the queue, runs them, watches them, and adopts orphans."""
+class JobHost:
+    """This host's jobs as the app workers see them: their files, their uids,
+    the isolation they get, how to end them, and the count of jobs per state."""
 
-    def __init__(self, cfg: Config, session_factory: sessionmaker, sql: PlainSQL | None = None):
+    def __init__(self, cfg: Config, session_factory: sessionmaker, sql: PlainSQL):
         self.cfg = cfg
         self.session_factory = session_factory
-        # The hot paths (claim, finish) use plain SQL; it is shared with the app's
-        # handlers (one connection per process, used on the IOLoop's thread only).
-        self.sql = sql or PlainSQL(database_url(cfg))
+        self.sql = sql
         self.host = socket.gethostname()
-        self.worker_name = f"{self.host}:{os.getpid()}"
         # Per-job uids need root (to switch to them); otherwise jobs run as us.
         self.per_job_uid = os.geteuid() == 0
         self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.per_job_uid)
@@ -109,18 +110,108 @@ class LocalExecutor:
             raise SystemExit(f"jobs.sandbox must be empty or 'bwrap', not {self.sandbox!r}")
         if self.sandbox == "bwrap" and not shutil.which("bwrap"):
             raise SystemExit("jobs.sandbox is 'bwrap' but bwrap is not installed")
-        self.watching: dict[str, RunningJob] = {}
         # Jobs per state, recounted in a thread every STATUS_COUNT_INTERVAL seconds:
         # with a million rows the count takes long enough to stall the event loop.
         self.status_counts: dict[str, int] = {status.value: 0 for status in JobStatus}
+        self._tasks: set[asyncio.Task] = set()
+
+    def start_counting(self) -> None:
+        """Recount the jobs per state now and every STATUS_COUNT_INTERVAL seconds."""
+        self._spawn(self._count_loop())
+
+    def _spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.get_event_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---- files, uids, isolation -------------------------------------------
+    def job_files(self, job_id: str) -> JobFiles:
+        return JobFiles(self.jobs_dir / job_id)
+
+    def job_uid(self, number: int) -> int | None:
+        return int(self.cfg["jobs.uid_base"]) + number if self.per_job_uid else None
+
+    def remove_files(self, job_id: str) -> None:
+        """A deleted job's directory goes with it."""
+        shutil.rmtree(self.job_files(job_id).root, ignore_errors=True)
+
+    def job_cgroup(self, job_id: str) -> JobCgroup | None:
+        return JobCgroup(self.cgroups, job_id) if self.cgroups else None
+
+    def sandbox_prefix(self, files: JobFiles) -> list[str]:
+        return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
+
+    def isolation(self) -> dict:
+        """What protects the host from jobs here (reported by /api/sysinfo)."""
+        return {
+            "per_job_uid": self.per_job_uid,
+            "cgroups": self.cgroups.describe() if self.cgroups else None,
+            "rlimits": True,
+            "sandbox": self.sandbox,
+        }
+
+    # ---- ending jobs -------------------------------------------------------
+    async def terminate(self, uid: int | None, wrapper_pid: int | None, grace: float) -> None:
+        """TERM to the job's whole process tree, then KILL after ``grace`` seconds."""
+        signal_job(signal.SIGTERM, uid=uid, wrapper_pid=wrapper_pid)
+        deadline = asyncio.get_running_loop().time() + grace
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            if uid is not None and not signal_job(0, uid=uid, wrapper_pid=None):
+                return
+            if uid is None and wrapper_pid and not process_alive(wrapper_pid):
+                return
+        signal_job(signal.SIGKILL, uid=uid, wrapper_pid=wrapper_pid)
+
+    def cancel_running(self, job: Job) -> None:
+        """End a cancelled job's processes at once, if they run on this host.
+
+        The cancel's NOTIFY tells the job's executor too (on whichever host), which
+        ends them as well; this covers the moments it is down or restarting."""
+        if not (job.worker or "").startswith(f"{self.host}:"):
+            return
+        uid = self.job_uid(job.number)
+        pid = self.job_files(job.id).read_wrapper_pid()
+        self._spawn(self.terminate(uid, pid, grace=1.0))
+
+    # ---- jobs per state ------------------------------------------------------
+    async def _count_loop(self) -> None:
+        while True:
+            try:
+                await self.recount()
+            except Exception:
+                log.exception("Counting jobs per state failed")
+            await asyncio.sleep(STATUS_COUNT_INTERVAL)
+
+    async def recount(self) -> dict[str, int]:
+        def count():
+            with self.session_factory() as session:
+                return queue.count_by_status(session)
+
+        self.status_counts = await asyncio.to_thread(count)
+        return self.status_counts
+
+    def jobs_by_status(self) -> dict[str, int]:
+        """Every state's count: the finished ones as of the last recount, the
+        active ones (QUEUED, RUNNING) exact, now."""
+        return {**self.status_counts, **queue.count_active(self.sql)}
+
+
+class LocalExecutor(JobHost):
+    """Claims jobs from the queue, runs them, watches them, and adopts orphans."""
+
+    def __init__(self, cfg: Config, session_factory: sessionmaker):
+        # The hot paths (claim, finish) use plain SQL on the event loop's thread.
+        super().__init__(cfg, session_factory, PlainSQL(database_url(cfg)))
+        self.worker_name = f"{self.host}:{os.getpid()}"
+        self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
-        # Submissions NOTIFY; the connection is shared with the app (the token cache).
         self.listener = Listener(database_url(cfg))
         self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
         self.listener.subscribe(queue.ENDED_CHANNEL, self._on_jobs_ended)
-        # The server went away: this worker's connections reconnect before their next use.
+        # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
-        self._tasks: set[asyncio.Task] = set()
 
     # ---- start-up and waking ---------------------------------------------
     def start(self) -> None:
@@ -132,16 +223,9 @@ class LocalExecutor:
         self.listener.start()
         self._spawn(self._claim_loop())
         self._spawn(self._adopt_loop())
-        self._spawn(self._count_loop())
         if self.cfg["jobs.retention_days"]:
             self._spawn(self._retention_loop())
         self.wake()
-
-    def _spawn(self, coroutine) -> asyncio.Task:
-        task = asyncio.get_event_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -186,31 +270,6 @@ class LocalExecutor:
             self.wake()
 
     # ---- running -----------------------------------------------------------
-    def job_files(self, job_id: str) -> JobFiles:
-        return JobFiles(self.jobs_dir / job_id)
-
-    def job_uid(self, number: int) -> int | None:
-        return int(self.cfg["jobs.uid_base"]) + number if self.per_job_uid else None
-
-    def remove_files(self, job_id: str) -> None:
-        """A deleted job's directory goes with it."""
-        shutil.rmtree(self.job_files(job_id).root, ignore_errors=True)
-
-    def job_cgroup(self, job_id: str) -> JobCgroup | None:
-        return JobCgroup(self.cgroups, job_id) if self.cgroups else None
-
-    def sandbox_prefix(self, files: JobFiles) -> list[str]:
-        return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
-
-    def isolation(self) -> dict:
-        """What protects the host from jobs here (reported by /api/sysinfo)."""
-        return {
-            "per_job_uid": self.per_job_uid,
-            "cgroups": self.cgroups.describe() if self.cgroups else None,
-            "rlimits": True,
-            "sandbox": self.sandbox,
-        }
-
     def limits(self, job: ClaimedJob) -> Limits:
         return Limits(
             cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
@@ -350,49 +409,6 @@ class LocalExecutor:
         queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
-
-    # ---- ending jobs -------------------------------------------------------
-    async def terminate(self, uid: int | None, wrapper_pid: int | None, grace: float) -> None:
-        """TERM to the job's whole process tree, then KILL after ``grace`` seconds."""
-        signal_job(signal.SIGTERM, uid=uid, wrapper_pid=wrapper_pid)
-        deadline = asyncio.get_running_loop().time() + grace
-        while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-            if uid is not None and not signal_job(0, uid=uid, wrapper_pid=None):
-                return
-            if uid is None and wrapper_pid and not process_alive(wrapper_pid):
-                return
-        signal_job(signal.SIGKILL, uid=uid, wrapper_pid=wrapper_pid)
-
-    def cancel_running(self, job: Job) -> None:
-        """End a cancelled job's processes, whichever worker on this host watches it."""
-        if not (job.worker or "").startswith(f"{self.host}:"):
-            return  # another host's job: its own workers' adoption loop cannot see this
-        uid = self.job_uid(job.number)
-        pid = self.job_files(job.id).read_wrapper_pid()
-        self._spawn(self.terminate(uid, pid, grace=1.0))
-
-    # ---- jobs per state ------------------------------------------------------
-    async def _count_loop(self) -> None:
-        while True:
-            try:
-                await self.recount()
-            except Exception:
-                log.exception("Counting jobs per state failed")
-            await asyncio.sleep(STATUS_COUNT_INTERVAL)
-
-    async def recount(self) -> dict[str, int]:
-        def count():
-            with self.session_factory() as session:
-                return queue.count_by_status(session)
-
-        self.status_counts = await asyncio.to_thread(count)
-        return self.status_counts
-
-    def jobs_by_status(self) -> dict[str, int]:
-        """Every state's count: the finished ones as of the last recount, the
-        active ones (QUEUED, RUNNING) exact, now."""
-        return {**self.status_counts, **queue.count_active(self.sql)}
 
     # ---- retention -----------------------------------------------------------
     async def _retention_loop(self) -> None:

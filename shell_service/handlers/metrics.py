@@ -11,7 +11,7 @@ class MetricsHandler(BaseHandler):
     auth_required = False
 
     async def get(self):
-        executor = self.settings["executor"]
-        body = metrics.render(lambda: executor.jobs_by_status())
+        job_host = self.settings["job_host"]
+        body = metrics.render(lambda: job_host.jobs_by_status())
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(body)

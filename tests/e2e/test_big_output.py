@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from ..helpers import create_job, wait_for_job
-from .test_restart import app_worker_pids
+from .test_restart import worker_pids
 
 PRINT_2GB = """
 import os
@@ -29,7 +29,7 @@ def rss_mb(pid: int) -> float:
 
 @pytest.mark.skipif(not shutil.which("python3"), reason="python3 is not installed")
 def test_2gb_of_output_raises_no_worker_memory_by_50mb(stack_admin, supervisorctl):
-    pids = app_worker_pids(supervisorctl)
+    pids = worker_pids(supervisorctl)  # the app workers and the executor
     before = {pid: rss_mb(pid) for pid in pids}
     peak = dict(before)
     done = threading.Event()

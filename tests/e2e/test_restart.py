@@ -1,4 +1,5 @@
-"""Restart safety: jobs outlive the app workers (and the whole stack) that started them."""
+"""Restart safety: jobs outlive the executor that started them, the app workers, and
+the whole stack."""
 
 import os
 import signal
@@ -32,28 +33,30 @@ def wait_until_answering(url, timeout=60):
     raise AssertionError(f"{url} did not come back within {timeout} s")
 
 
-def app_worker_pids(supervisorctl) -> list[int]:
-    """Pids of the running app workers, from `supervisorctl status`."""
+def worker_pids(supervisorctl) -> list[int]:
+    """Pids of the running app workers and the executor, from `supervisorctl status`."""
     pids = []
     for line in supervisorctl("status").stdout.splitlines():
         words = line.replace(",", " ").split()
-        if words and words[0].startswith("app:") and "RUNNING" in words:
+        if words and words[0].startswith(("app:", "executor")) and "RUNNING" in words:
             pids.append(int(words[words.index("pid") + 1]))
     return pids
 
 
-def test_sigkill_of_every_app_worker_loses_no_job(stack, stack_admin, supervisorctl):
+def test_sigkill_of_the_executor_and_every_app_worker_loses_no_job(
+    stack, stack_admin, supervisorctl, cfg
+):
     done_ids = job_ids(stack_admin, 20, "sleep 5; echo done")
     failing = create_job(stack_admin, "sleep 4; exit 3", execute=True)
     timed = create_job(stack_admin, "sleep 60", timeout=8, execute=True)
     to_cancel = create_job(stack_admin, "sleep 60", execute=True)
     wait_all_running(stack_admin, done_ids + [failing, timed, to_cancel])
 
-    pids = app_worker_pids(supervisorctl)
-    assert pids
+    pids = worker_pids(supervisorctl)
+    assert len(pids) == int(cfg["server.processes"]) + 1
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    wait_until_answering(stack)  # supervisor restarts them
+    wait_until_answering(stack)  # supervisor restarts them; the new executor adopts the jobs
 
     assert stack_admin.post(f"/api/jobs/{to_cancel}/cancel").status_code == 200
     for job_id in done_ids:
@@ -63,7 +66,7 @@ def test_sigkill_of_every_app_worker_loses_no_job(stack, stack_admin, supervisor
     assert (job["status"], job["return_code"]) == ("FAILED", 3)
     assert wait_for_job(stack_admin, timed, timeout=40)["status"] == "TIMED_OUT"
     assert wait_for_job(stack_admin, to_cancel, timeout=10)["status"] == "CANCELLED"
-    assert not set(app_worker_pids(supervisorctl)) & set(pids)
+    assert not set(worker_pids(supervisorctl)) & set(pids)
 
 
 def test_stop_and_start_of_the_whole_stack_loses_no_job(stack, stack_admin):

@@ -65,7 +65,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         """
         job = self.get_job_or_404(job_id)
         args = self.load_query(schemas.JobLogQuery)
-        path = getattr(self.settings["executor"].job_files(job.id), args["stream"])
+        path = getattr(self.settings["job_host"].job_files(job.id), args["stream"])
         if not args["follow"]:
             data = whole_characters(read_from(path, args["offset"]))
             return self.success(

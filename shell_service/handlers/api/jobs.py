@@ -226,7 +226,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         state = queue.delete_job(self.session, job.id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
-        self.settings["executor"].remove_files(job.id)
+        self.settings["job_host"].remove_files(job.id)
         self.success()
 
 
@@ -330,9 +330,7 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
             raise APIError(409, f"Job {job_id!r} is {job.status}; it has ended already")
         if previous == JobStatus.RUNNING:
             self.session.refresh(job)
-            self.settings["executor"].cancel_running(job)
-        # Capacity was freed (or a queued job left): claim here at once.
-        self.settings["executor"].wake()
+            self.settings["job_host"].cancel_running(job)
         self.success({"id": job.id, "status": JobStatus.CANCELLED})
 
 

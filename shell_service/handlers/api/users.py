@@ -134,7 +134,7 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     def cancel_jobs_of(self, user: User) -> None:
-        executor = self.settings["executor"]
+        job_host = self.settings["job_host"]
         unfinished = self.session.scalars(
             select(Job).where(
                 Job.submitter_id == user.id,
@@ -143,8 +143,7 @@ class UserHandler(BaseHandler):
         ).all()
         for job in unfinished:
             if queue.cancel_job(self.session, job.id, self.current_user.id) == JobStatus.RUNNING:
-                executor.cancel_running(job)
-        executor.wake()
+                job_host.cancel_running(job)
 
 
 def set_admin(session, user: User, admin: bool) -> None:

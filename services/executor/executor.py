@@ -1,0 +1,47 @@
+"""The executor service: one per host. It claims queued jobs, runs them here,
+watches them to their end, adopts jobs whose executor is gone, and deletes
+jobs past their retention. The app workers only serve the API, so starting a
+thousand jobs never stalls a request.
+
+    python -m services.executor.executor --run-dir RUN_DIR
+"""
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from baselayer.app.config import load_config
+from baselayer.app.database import make_engine, make_session_factory
+from baselayer.app.migrated import wait_for_migrated_database
+from shell_service.executors.local import LocalExecutor
+
+log = logging.getLogger("shell_service.executor")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--run-dir", type=Path, required=True, help="the stack's run directory (from config)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s [executor] %(name)s: %(message)s"
+    )
+    cfg = load_config()
+    if args.run_dir.resolve() != cfg.path("app.run_dir").resolve():
+        raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")
+    engine = make_engine(cfg)
+    wait_for_migrated_database(cfg, engine)
+    executor = LocalExecutor(cfg, make_session_factory(engine))
+
+    async def run():
+        executor.start()
+        log.info("Executor %s running jobs in %s", executor.worker_name, executor.jobs_dir)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
