@@ -98,3 +98,10 @@ def test_waiting_for_jobs_that_other_workers_run(stack_admin):
         job_id = create_job(stack_admin, "sleep 0.5; echo ok", execute=True)
         job = stack_admin.get(f"/api/jobs/{job_id}", params={"wait": 30}).json()["data"]
         assert (job["status"], job["stdout"]) == ("COMPLETE", "ok\n")
+
+
+def test_jobs_run_at_the_executors_niceness(stack_admin, cfg):
+    # Field 19 of /proc/<pid>/stat is the niceness (the comm field, "(sh)", has no space).
+    code = 'read -r stat < /proc/$$/stat; set -- $stat; echo "${19}"'
+    job = wait_for_job(stack_admin, create_job(stack_admin, code, execute=True))
+    assert (job["status"], job["stdout"]) == ("COMPLETE", f"{int(cfg['jobs.nice'])}\n")

@@ -12,6 +12,7 @@ from baselayer.tools.render_configs import (
     app_services,
     render_supervisord_conf,
 )
+from services.executor.executor import lower_priority
 from services.executor.executor import main as executor_main
 
 
@@ -35,3 +36,8 @@ def test_the_executor_is_an_app_service_with_this_stacks_run_dir(cfg, tmp_path):
 def test_the_executor_refuses_another_stacks_run_dir(tmp_path):
     with pytest.raises(SystemExit, match="is not this config's"):
         executor_main(["--run-dir", str(tmp_path)])
+
+
+def test_the_executor_refuses_a_niceness_outside_0_to_19():
+    with pytest.raises(SystemExit, match="jobs.nice must be 0 to 19, not 20"):
+        lower_priority(20)
