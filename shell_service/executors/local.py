@@ -5,9 +5,9 @@ per host: it claims queued jobs and runs them here.
 
 A job runs under a small wrapper (``job_wrapper.sh``) in its own session, with
 stdout and stderr going to files in its directory and its exit status written
-to a file when it ends; so a job does not depend on the worker that started
-it. Every worker also looks for RUNNING jobs whose worker is gone and adopts
-them: it watches the wrapper if it still runs, or finishes the job from its
+to a file when it ends; so a job does not depend on the executor that started
+it. The executor also looks for RUNNING jobs on its host whose executor is gone,
+and adopts them: it watches the wrapper if it still runs, or finishes the job from its
 status file, or, when both are gone, ends it as SERVER_ERROR.
 """
 
@@ -48,16 +48,16 @@ from .processes import (
 
 log = logging.getLogger(__name__)
 
-#: Seconds before looking again when another worker held the claim.
+#: Seconds before looking again when another executor held the claim.
 CLAIM_RETRY = 0.005
 #: Seconds between recounts of jobs per state (a whole-table count).
 STATUS_COUNT_INTERVAL = 60.0
-#: Seconds between looks for jobs whose worker has gone.
+#: Seconds between looks for jobs whose executor has gone (and heartbeats).
 ADOPT_INTERVAL = 5.0
-#: Another host's worker silent this long has lost its RUNNING jobs for good.
+#: Another host's executor silent this long has lost its RUNNING jobs for good.
 SILENT_HOST = datetime.timedelta(minutes=5)
 #: A RUNNING job with neither a wrapper nor a status file this long after it
-#: started is lost (its worker died before launching it).
+#: started is lost (its executor died before launching it).
 LAUNCH_GRACE = datetime.timedelta(seconds=10)
 
 
@@ -71,9 +71,9 @@ class RunningJob:
     cgroup: JobCgroup | None = None
     wrapper_pid: int | None = None
     timed_out: bool = False
-    # Ended in the database by someone else (a cancel) while this worker ran it.
+    # Ended in the database by someone else (a cancel) while this executor ran it.
     ended_elsewhere: bool = False
-    # This worker is recording its end.
+    # This executor is recording its end.
     recording_end: bool = False
 
 
@@ -257,7 +257,7 @@ class LocalExecutor(JobHost):
             batch=batch,
         )
         if claimed is None:
-            # Another worker is claiming; it may leave jobs (or miss ones queued
+            # Another host's executor is claiming; it may leave jobs (or miss ones queued
             # since it looked): look again in a moment.
             asyncio.get_running_loop().call_later(CLAIM_RETRY, self.wake)
             return
@@ -266,7 +266,7 @@ class LocalExecutor(JobHost):
                 metrics.QUEUE_WAIT.observe((job.started_at - job.queued_at).total_seconds())
             self._spawn(self._launch(job))
         if len(claimed) == batch:
-            # A full batch: there may be more (other workers take their share meanwhile).
+            # A full batch: there may be more (other hosts' executors take their share).
             self.wake()
 
     # ---- running -----------------------------------------------------------
@@ -307,7 +307,7 @@ class LocalExecutor(JobHost):
         await self._watch(running, process)
 
     def _on_jobs_ended(self, job_ids: list[str]) -> None:
-        """Jobs ended in the database (their ids, from a NOTIFY): one this worker is
+        """Jobs ended in the database (their ids, from a NOTIFY): one this executor is
         still starting or running was cancelled, so its processes go, including
         when the cancel came before its wrapper started."""
         for job_id in job_ids:
@@ -456,7 +456,7 @@ class LocalExecutor(JobHost):
             await self._finish(
                 job_id,
                 JobStatus.SERVER_ERROR,
-                message="the host running the job stopped answering (no worker heartbeat "
+                message="the host running the job stopped answering (no executor heartbeat "
                 f"for {SILENT_HOST.seconds // 60} minutes)",
             )
         for job in jobs:
@@ -489,7 +489,7 @@ class LocalExecutor(JobHost):
                     job["id"],
                     JobStatus.SERVER_ERROR,
                     message="the job's process and exit status are both gone "
-                    "(its worker or the host stopped while it ran)",
+                    "(its executor or the host stopped while it ran)",
                 )
 
 
