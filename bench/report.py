@@ -45,6 +45,8 @@ def rows(results: dict) -> list[dict]:
     scenarios = results.get("scenarios", {})
     launch_tmpfs = _get(ceilings, "launch", "tmpfs", "per_second")
     launch_jobs = _get(ceilings, "launch", "jobs_dir", "per_second")
+    isolated = _get(ceilings, "launch", "isolated", "per_second")
+    isolated_p50 = _get(ceilings, "launch", "isolated", "one_at_a_time", "p50_ms")
     http = _get(ceilings, "http", "per_second")
     webhook = _get(ceilings, "webhook", "per_second")
     table = [
@@ -57,6 +59,12 @@ def rows(results: dict) -> list[dict]:
             "id": "ceiling",
             "what": "bare launch of `sh -c true`, files in the jobs dir",
             "result": f"{_num(launch_jobs)} launches/s",
+        },
+        {
+            "id": "floor",
+            "what": "isolated launch: the executor's job start (uid, cgroups, rlimits), no DB/HTTP",
+            "result": f"{_num(isolated)} launches/s; one at a time p50 {_ms(isolated_p50)}",
+            "ratio": f"{_pct(_ratio(isolated, launch_jobs))} of jobs-dir launch",
         },
         {
             "id": "ceiling",
@@ -87,6 +95,7 @@ def rows(results: dict) -> list[dict]:
     r2 = _ratio(s2.get("per_second"), launch_jobs)
     extra = [
         f"{_pct(_ratio(s2.get('per_second'), launch_tmpfs))} of tmpfs launch",
+        f"{_pct(_ratio(s2.get('per_second'), isolated))} of isolated launch",
         f"{_num(_ratio(s2.get('per_second'), webhook), 2)}x webhook",
     ]
     table.append(
@@ -107,6 +116,7 @@ def rows(results: dict) -> list[dict]:
             "id": "3",
             "what": f"round trip x{_num(s3.get('count'))}: submit, wait COMPLETE, read stdout",
             "result": f"p50 {_ms(s3.get('p50_ms'))}, p99 {_ms(s3.get('p99_ms'))}",
+            "ratio": f"{_num(_ratio(s3.get('p50_ms'), isolated_p50), 1)}x isolated launch p50",
             "goal": "p50 <= 10 ms",
             "met": _met(None if s3.get("p50_ms") is None else s3["p50_ms"] <= 10),
         }
@@ -269,6 +279,10 @@ def markdown(results: dict) -> str:
         "one process per app worker, behind NGINX rendered from the stack's own template); "
         "`bench/peer_webhook.py` (adnanh/webhook, a hook running `sh -c true` and answering "
         "with its output).",
+        "- Floor: `bench/isolated_launch.py` starts `true` the way the executor starts a job, "
+        "with its code (directory and script, per-job uid, cgroups, the dash wrapper with "
+        "rlimits and setpriv, pidfd wait, reading the exit status and output), 16 in flight, "
+        "then one at a time; no database and no HTTP. What the isolation alone costs.",
         "- Scenario 1 and the HTTP ceiling: wrk, 64 connections, the same body "
         '(`{"code": "true"}`) and token header.',
         "- Scenarios 2 and 5 submit from 16 keep-alive clients (`bench/client.py`) and poll "

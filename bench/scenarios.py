@@ -17,6 +17,7 @@ from baselayer.tools.layout import StackLayout
 from .client import ApiClient, latency_summary, run_in_clients
 from .fill_jobs import fill
 from .http_ceiling.server import http_ceiling
+from .isolated_launch import isolated_launch
 from .launch_ceiling import launch_rate
 from .memory import PeakRss, rss_now, worker_pids
 from .peer_webhook import webhook_server
@@ -165,11 +166,13 @@ def submit_jobs(bench: Bench, count: int, clients: int, code: str, **options) ->
 
 # ---- ceilings and the peer ----------------------------------------------------
 def launch_ceilings(bench: Bench) -> dict:
-    """Bare ``sh -c true`` launches per second, files in tmpfs and in the jobs directory."""
+    """Bare ``sh -c true`` launches per second, files in tmpfs and in the jobs directory;
+    and the executor's isolated launch (uid, cgroups, rlimits, wrapper), no DB or HTTP."""
     count = bench.scale.launches
     return {
         "tmpfs": launch_rate(Path("/dev/shm"), count),
         "jobs_dir": launch_rate(bench.jobs_dir, count),
+        "isolated": isolated_launch(bench.jobs_dir, int(bench.cfg["jobs.uid_base"]), count),
     }
 
 
