@@ -21,7 +21,8 @@ def _ratio(value, ceiling) -> float | None:
 
 
 def _pct(ratio) -> str:
-    return "-" if ratio is None else f"{100 * ratio:.0f}%"
+    # One decimal: 49.6% of a 50% goal must not read as 50%.
+    return "-" if ratio is None else f"{100 * ratio:.1f}%"
 
 
 def _met(condition) -> str:

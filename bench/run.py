@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.run [--profile [wall|gil]] [--quick] [--only ceilings,1,2,...]
 
 Starts a bench stack of its own (``bench/config.bench.yaml``; made fresh each
-run), measures the ceilings (bare launch, HTTP, the webhook peer), the isolated launch floor and the six
-scenarios, stops everything it started (also on failure or Ctrl-C), prints the
-table, and writes ``bench/results/latest.json`` and ``BENCHMARKS.md``. With
-``--quick`` or ``--only`` the results go to ``run/bench-results.json`` instead,
-so the committed figures are always those of a full run.
+run), measures the ceilings (bare launch, HTTP, the webhook peer), the isolated
+launch floor and the six scenarios, stops everything it started (also on
+failure or Ctrl-C), prints the table, and writes ``bench/results/latest.json``
+and ``BENCHMARKS.md``. With ``--quick`` or ``--only`` the results go to
+``run/bench-results.json`` instead, so the committed figures are always those
+of a full run.
 """
 
 import argparse
