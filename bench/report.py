@@ -295,6 +295,8 @@ def markdown(results: dict) -> str:
         "generate_series, ended jobs for 5 users, then VACUUM ANALYZE), then times "
         "sequential requests as the admin (everyone's jobs) and as one of those users.",
         "- Scenario 6 samples /proc/<pid>/status (VmRSS) of every app worker and the executor.",
+        "- Before each step the bench calls sync(2): no step pays for the disk writeback "
+        "of the one before it.",
         "",
         "## Details",
         "",
