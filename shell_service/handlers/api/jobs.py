@@ -49,10 +49,11 @@ class JobAccessMixin:
         return job
 
     async def job_when_ended(self, job_id: str, wait: float) -> dict:
-        """The job once it has ended, or after ``wait`` seconds, whichever is first."""
+        """The job once it has ended, or after ``wait`` seconds, whichever is first.
+        A READY job is answered at once: it cannot end before someone executes it."""
         with self.settings["job_waiters"].watching(job_id) as ended:
             job = self.job_row_or_404(job_id)
-            if job["status"] in FINISHED or not wait:
+            if job["status"] in FINISHED or job["status"] == JobStatus.READY or not wait:
                 return job
             try:
                 await asyncio.wait_for(ended.wait(), timeout=wait)
@@ -69,8 +70,10 @@ class JobHandler(JobAccessMixin, BaseHandler):
           summary: Read one job
           description: |
             The job's state and, once it has ended, its output and return code.
-            With `wait=N`, the answer waits up to N seconds for the job to end
-            and comes as soon as it does: wait for a job without polling.
+            With `wait=N`, the answer waits up to N seconds for a QUEUED or
+            RUNNING job to end and comes as soon as it does: wait for a job
+            without polling. A READY job is answered at once (it cannot end
+            before it is executed).
           tags: [jobs]
           security: [{token: []}]
           parameters:
