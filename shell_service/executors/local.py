@@ -117,7 +117,18 @@ class JobHost:
 
     def start_counting(self) -> None:
         """Recount the jobs per state now and every STATUS_COUNT_INTERVAL seconds."""
-        self._spawn(self._count_loop())
+        self._spawn(self._every(STATUS_COUNT_INTERVAL, self.recount, "Counting jobs per state"))
+
+    @staticmethod
+    async def _every(seconds: float, step, what: str) -> None:
+        """``await step()`` now and every ``seconds``; a failure is logged, and the
+        loop goes on."""
+        while True:
+            try:
+                await step()
+            except Exception:
+                log.exception("%s failed", what)
+            await asyncio.sleep(seconds)
 
     def _spawn(self, coroutine) -> asyncio.Task:
         task = asyncio.get_event_loop().create_task(coroutine)
@@ -153,16 +164,20 @@ class JobHost:
 
     # ---- ending jobs -------------------------------------------------------
     async def terminate(self, uid: int | None, wrapper_pid: int | None, grace: float) -> None:
-        """TERM to the job's whole process tree, then KILL after ``grace`` seconds."""
-        signal_job(signal.SIGTERM, uid=uid, wrapper_pid=wrapper_pid)
+        """TERM to the job's whole process tree, then KILL after ``grace`` seconds.
+
+        With a per-job uid each signal scans /proc (thousands of entries with many
+        jobs running): in a thread, so the event loop serves requests meanwhile."""
+        await asyncio.to_thread(signal_job, signal.SIGTERM, uid=uid, wrapper_pid=wrapper_pid)
         deadline = asyncio.get_running_loop().time() + grace
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.1)
-            if uid is not None and not signal_job(0, uid=uid, wrapper_pid=None):
+            if uid is not None:
+                if not await asyncio.to_thread(signal_job, 0, uid=uid, wrapper_pid=None):
+                    return
+            elif wrapper_pid and not process_alive(wrapper_pid):
                 return
-            if uid is None and wrapper_pid and not process_alive(wrapper_pid):
-                return
-        signal_job(signal.SIGKILL, uid=uid, wrapper_pid=wrapper_pid)
+        await asyncio.to_thread(signal_job, signal.SIGKILL, uid=uid, wrapper_pid=wrapper_pid)
 
     def cancel_running(self, job: Job) -> None:
         """End a cancelled job's processes at once, if they run on this host.
@@ -176,14 +191,6 @@ class JobHost:
         self._spawn(self.terminate(uid, pid, grace=1.0))
 
     # ---- jobs per state ------------------------------------------------------
-    async def _count_loop(self) -> None:
-        while True:
-            try:
-                await self.recount()
-            except Exception:
-                log.exception("Counting jobs per state failed")
-            await asyncio.sleep(STATUS_COUNT_INTERVAL)
-
     async def recount(self) -> dict[str, int]:
         def count():
             with self.session_factory() as session:
@@ -222,9 +229,10 @@ class LocalExecutor(JobHost):
             self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
         self.listener.start()
         self._spawn(self._claim_loop())
-        self._spawn(self._adopt_loop())
+        self._spawn(self._every(ADOPT_INTERVAL, self._heartbeat_and_adopt, "Adopting jobs"))
         if self.cfg["jobs.retention_days"]:
-            self._spawn(self._retention_loop())
+            interval = float(self.cfg["jobs.retention_interval"])
+            self._spawn(self._every(interval, self.sweep_old_jobs, "Deleting old jobs"))
         self.wake()
 
     def wake(self) -> None:
@@ -240,11 +248,11 @@ class LocalExecutor(JobHost):
                 pass
             self._wakeup.clear()
             try:
-                await self._claim_and_launch()
+                self._claim_and_launch()
             except Exception:
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
-    async def _claim_and_launch(self) -> None:
+    def _claim_and_launch(self) -> None:
         batch = int(self.cfg["jobs.claim_batch"])
         # On the event loop: a hop to a thread and back costs a single job more
         # latency (measured: round trip p50 +15 ms) than the claim blocks the loop.
@@ -295,9 +303,7 @@ class LocalExecutor(JobHost):
         except Exception as exc:  # the service, not the script, failed
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
-            await self._finish(
-                job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}"
-            )
+            self._finish(job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}")
             return
         # The wrapper records its pid in its directory (wrapper.pid) for adopters.
         running.wrapper_pid = process.pid
@@ -359,7 +365,7 @@ class LocalExecutor(JobHost):
         status, output, message, limit = await asyncio.to_thread(
             self._how_it_ended, running, wrapper_code
         )
-        await self._finish(running.id, status, output, message)
+        self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(status, run_seconds, limit)
         if running.cgroup:
@@ -405,20 +411,12 @@ class LocalExecutor(JobHost):
         output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
         return status, output, message, limit
 
-    async def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
+    def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
         queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
 
     # ---- retention -----------------------------------------------------------
-    async def _retention_loop(self) -> None:
-        while True:
-            try:
-                await self.sweep_old_jobs()
-            except Exception:
-                log.exception("Deleting old jobs failed")
-            await asyncio.sleep(float(self.cfg["jobs.retention_interval"]))
-
     async def sweep_old_jobs(self) -> int:
         """Delete finished jobs older than jobs.retention_days, batch by batch; how many."""
         cutoff = utcnow() - datetime.timedelta(days=float(self.cfg["jobs.retention_days"]))
@@ -434,15 +432,10 @@ class LocalExecutor(JobHost):
             await asyncio.sleep(0)  # let requests in between batches
 
     # ---- adopting orphans --------------------------------------------------
-    async def _adopt_loop(self) -> None:
-        while True:
-            try:
-                with self.session_factory() as session:
-                    queue.heartbeat(session, self.worker_name, len(self.watching))
-                await self._adopt_orphans()
-            except Exception:
-                log.exception("Heartbeat or looking for orphaned jobs failed")
-            await asyncio.sleep(ADOPT_INTERVAL)
+    async def _heartbeat_and_adopt(self) -> None:
+        with self.session_factory() as session:
+            queue.heartbeat(session, self.worker_name, len(self.watching))
+        await self._adopt_orphans()
 
     def _worker_alive(self, worker: str | None) -> bool:
         pid = (worker or "").rpartition(":")[2]
@@ -453,7 +446,7 @@ class LocalExecutor(JobHost):
         with self.session_factory() as session:
             lost_elsewhere = queue.jobs_of_silent_workers(session, self.host, SILENT_HOST)
         for job_id in lost_elsewhere:
-            await self._finish(
+            self._finish(
                 job_id,
                 JobStatus.SERVER_ERROR,
                 message="the host running the job stopped answering (no executor heartbeat "
@@ -485,7 +478,7 @@ class LocalExecutor(JobHost):
                 self.watching[job["id"]] = running
                 self._spawn(self._watch(running))
             elif running.wrapper_pid or utcnow() - job["started_at"] > LAUNCH_GRACE:
-                await self._finish(
+                self._finish(
                     job["id"],
                     JobStatus.SERVER_ERROR,
                     message="the job's process and exit status are both gone "
