@@ -1,6 +1,6 @@
 # Runs one job and records how it ended, whether or not the app worker that
 # started it is still there. Runs as root (or the service's user) in its own
-# session; the job itself runs as its own unprivileged user.
+# process group; the job itself runs as its own unprivileged user.
 # usage: dash job_wrapper.sh JOB_DIR CGROUP_PROCS RLIMITS COMMAND [ARG...]
 #   CGROUP_PROCS: cgroup.procs files to join, separated by ':', or '-' for none.
 #   RLIMITS: dash ulimit settings (t=CPU_SECONDS v=KB ...), inherited by the job.

@@ -3,7 +3,7 @@ are, which uid runs it, how to end it, how many jobs are in each state) and
 ``LocalExecutor``, the executor service's program (``services/executor``), one
 per host: it claims queued jobs and runs them here.
 
-A job runs under a small wrapper (``job_wrapper.sh``) in its own session, with
+A job runs under a small wrapper (``job_wrapper.sh``) in its own process group, with
 stdout and stderr going to files in its directory and its exit status written
 to a file when it ends; so a job does not depend on the executor that started
 it. The executor also looks for RUNNING jobs on its host whose executor is gone,

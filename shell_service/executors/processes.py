@@ -102,7 +102,14 @@ def start_wrapper(
     limits: Limits,
     cgroup_procs: list[Path] = (),
 ) -> subprocess.Popen:
-    """The wrapper in a new session, its stdio the job's files, cwd the job's work dir.
+    """The wrapper in a process group of its own, its stdio the job's files, cwd the
+    job's work dir.
+
+    A process group, not a new session: where the kernel groups CPU time by
+    session (``sched_autogroup``, on in Debian's kernels), each new session
+    weighs as much as the whole service, whatever its niceness, until the
+    wrapper joins the job's CPU cgroup; on a host without cgroups, for the
+    job's whole life. In the executor's session the job keeps ``jobs.nice``.
 
     Blocking (it makes the output files and forks): the executor calls it in a
     thread, and watches the process with ``wait_for_child``."""
@@ -126,7 +133,7 @@ def start_wrapper(
             stdout=stdout,
             stderr=stderr,
             env=env,
-            start_new_session=True,
+            process_group=0,
         )
 
 
@@ -154,7 +161,7 @@ def signal_job(sig: int, *, uid: int | None, wrapper_pid: int | None) -> int:
 
     With a per-job uid that is every process of that uid, however it detached
     (background, nohup, setsid); the root wrapper survives to record the exit.
-    Without one, the wrapper's process group (the job's session).
+    Without one, the wrapper's process group.
     """
     count = 0
     if uid is not None:

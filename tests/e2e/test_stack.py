@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 import requests
 
 from ..helpers import create_job, wait_for_job
@@ -105,3 +106,27 @@ def test_jobs_run_at_the_executors_niceness(stack_admin, cfg):
     code = 'read -r stat < /proc/$$/stat; set -- $stat; echo "${19}"'
     job = wait_for_job(stack_admin, create_job(stack_admin, code, execute=True))
     assert (job["status"], job["stdout"]) == ("COMPLETE", f"{int(cfg['jobs.nice'])}\n")
+
+
+AUTOGROUP_SWITCH = "/proc/sys/kernel/sched_autogroup_enabled"
+
+
+def autogroup_is_on() -> bool:
+    try:
+        with open(AUTOGROUP_SWITCH) as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
+def test_jobs_share_the_executors_cpu_autogroup(stack_admin, supervisorctl):
+    # With sched_autogroup on, a process in a new session is weighed like a whole
+    # session, whatever its niceness: a job must not start one of its own.
+    if not autogroup_is_on():
+        pytest.skip(f"the kernel groups no CPU time by session ({AUTOGROUP_SWITCH} is not 1)")
+    executor = supervisorctl("pid", "executor").stdout.strip()
+    with open(f"/proc/{executor}/autogroup") as f:
+        executors_group = f.read().split()[0]
+    code = "read -r group nice < /proc/self/autogroup; echo $group"
+    job = wait_for_job(stack_admin, create_job(stack_admin, code, execute=True))
+    assert (job["status"], job["stdout"]) == ("COMPLETE", f"{executors_group}\n")

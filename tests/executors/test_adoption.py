@@ -47,7 +47,7 @@ def start_orphan_wrapper(server, job, files) -> subprocess.Popen:
             cwd=files.work,
             stdout=out,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            process_group=0,
         )
     return wrapper
 
