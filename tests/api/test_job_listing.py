@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from sqlalchemy import text
 
 from baselayer.app.models import utcnow
 
@@ -160,3 +161,17 @@ def test_the_count_and_the_page_each_read_one_index_without_sorting(session_fact
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Index" in plan and "Sort" not in plan, plan
         session.rollback()
+
+
+def test_the_jobs_table_is_vacuumed_after_a_small_share_changes(session_factory):
+    # Until a vacuum marks fresh pages all-visible, the lists' index-only scans
+    # visit the heap for every new job (migration 0009).
+    with session_factory() as session:
+        options = session.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'jobs'")
+        ).scalar_one()
+    assert set(options or []) >= {
+        "autovacuum_vacuum_insert_scale_factor=0.01",
+        "autovacuum_vacuum_scale_factor=0.02",
+        "autovacuum_analyze_scale_factor=0.02",
+    }
