@@ -11,6 +11,7 @@ from pathlib import Path
 
 from baselayer.app.config import Config, load_config
 
+from .code_version import code_digest, record_digest, recorded_digest
 from .embedded_postgres import ClusterError, prepare_cluster, temporary_server
 from .errors import StackError
 from .layout import StackLayout, stack_layout
@@ -22,6 +23,7 @@ from .readiness import START_TIMEOUT, base_url, wait_until_up
 from .render_configs import render_nginx_conf, render_supervisord_conf, write_if_changed
 from .supervisor_control import (
     is_responsive,
+    process_states,
     shutdown_supervisord,
     start_supervisord,
     supervisorctl,
@@ -117,11 +119,32 @@ def update_running_supervisord(layout: StackLayout, nginx_changed: bool) -> None
         supervisorctl(layout, "signal", "HUP", "nginx")
 
 
+#: Programs that run none of our code: a code change leaves them running.
+NOT_OUR_CODE = ("postgres", "nginx", "migrations")
+
+
+def restart_programs_on_new_code(layout: StackLayout, digest: str) -> None:
+    """The code changed since the stack's programs started (``git pull``, say):
+    restart each program that runs it, one at a time, so the other app workers
+    keep answering (a request that was at the restarting worker gets the 503
+    "restarting" envelope). The migrations have just run again (``start all``),
+    and a new worker waits for them."""
+    if recorded_digest(layout.run_dir) in (None, digest):
+        return
+    programs = sorted(
+        name for name in process_states(layout) if name.split(":")[0] not in NOT_OUR_CODE
+    )
+    print(f"The code changed since the stack started: restarting {', '.join(programs)}")
+    for name in programs:
+        supervisorctl(layout, "restart", name, capture=True)
+
+
 def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
     """Set up, render, start (or update) supervisord, and wait until the API answers.
 
-    Running it on a stack that is up only applies config changes and starts
-    what is stopped.
+    Running it on a stack that is up applies config changes, starts what is
+    stopped (the one-shot migrations run again) and, when the code changed
+    since its programs started, restarts them one by one.
 
     Raises
     ------
@@ -129,6 +152,7 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
     """
     layout, postgres_bindir, state_dir = set_up(cfg)
     nginx_changed = write_configs(cfg, layout, postgres_bindir, state_dir)
+    digest = code_digest(cfg.root)
     pid = supervisord_pid(layout)
     if pid is not None:
         if not wait_until_responsive(layout, timeout=15):
@@ -137,10 +161,12 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
                 "try make stop"
             )
         update_running_supervisord(layout, nginx_changed)
+        restart_programs_on_new_code(layout, digest)
     else:
         stop_orphans(cfg, layout)
         print(f"Starting supervisord ({layout.supervisord_conf})", flush=True)
         start_supervisord(layout)
+    record_digest(layout.run_dir, digest)
     wait_until_up(cfg, layout, timeout)
     return layout
 

@@ -81,3 +81,43 @@ def test_stop_and_start_of_the_whole_stack_loses_no_job(stack, stack_admin):
     for job_id in ids:
         job = wait_for_job(stack_admin, job_id, timeout=40)
         assert (job["status"], job["return_code"], job["stdout"]) == ("COMPLETE", 0, "survived\n")
+
+
+def program_pids(supervisorctl) -> dict[str, int]:
+    """``{program: pid}`` of every running program, from `supervisorctl status`."""
+    pids = {}
+    for line in supervisorctl("status").stdout.splitlines():
+        words = line.replace(",", " ").split()
+        if "RUNNING" in words:
+            pids[words[0]] = int(words[words.index("pid") + 1])
+    return pids
+
+
+def test_make_run_after_a_code_change_restarts_what_runs_the_code(
+    stack, stack_admin, supervisorctl, cfg
+):
+    from baselayer.tools.code_version import code_digest, recorded_digest
+
+    ids = job_ids(stack_admin, 2, "sleep 4; echo survived")
+    wait_all_running(stack_admin, ids)
+    before = program_pids(supervisorctl)
+    # As if the stack had started from other code, before a `git pull`.
+    (cfg.path("app.run_dir") / "code.sha256").write_text("0" * 64 + "\n")
+    tool = [sys.executable, "-m", "baselayer.tools.stack"]
+    started = subprocess.run([*tool, "start"], capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "The code changed since the stack started" in started.stdout
+    after = program_pids(supervisorctl)
+    ours = [name for name in before if not name.startswith(("postgres", "nginx", "migrations"))]
+    assert ours and all(after[name] != before[name] for name in ours), (before, after)
+    assert after["postgres"] == before["postgres"] and after["nginx"] == before["nginx"]
+    assert recorded_digest(cfg.path("app.run_dir")) == code_digest(cfg.root)
+    for job_id in ids:  # adopted by the new executor
+        job = wait_for_job(stack_admin, job_id, timeout=40)
+        assert (job["status"], job["stdout"]) == ("COMPLETE", "survived\n")
+    # Nothing changed since: a second `make run` restarts nothing.
+    again = subprocess.run([*tool, "start"], capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0 and "The code changed" not in again.stdout
+    # (The one-shot migrations run again at every `make run`.)
+    now = {name: pid for name, pid in program_pids(supervisorctl).items() if name in ours}
+    assert now == {name: after[name] for name in ours}

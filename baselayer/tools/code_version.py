@@ -1,0 +1,40 @@
+"""Which code a running stack runs, so ``make run`` after an update restarts it.
+
+supervisord keeps the programs it started: after ``git pull`` (or any edit),
+``make run`` on a stack that is up would rerun the migrations and leave the app
+workers and the executor on the old code. The stack records a digest of the
+code when it starts its programs; a later ``make run`` that finds another
+digest restarts them, one at a time (``restart_programs``).
+"""
+
+import hashlib
+from pathlib import Path
+
+#: The directories whose files the supervised programs run.
+CODE_DIRS = ("baselayer", "shell_service", "services", "alembic")
+CODE_SUFFIXES = {".py", ".sh", ".tmpl", ".ini", ".mako"}
+
+
+def code_digest(root: Path) -> str:
+    """A digest of every code file (path and content) under the code dirs."""
+    digest = hashlib.sha256()
+    for directory in CODE_DIRS:
+        for path in sorted((root / directory).rglob("*")):
+            if path.suffix in CODE_SUFFIXES and path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for name in ("requirements.txt", "alembic.ini"):
+        if (root / name).is_file():
+            digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return digest.hexdigest()
+
+
+def recorded_digest(run_dir: Path) -> str | None:
+    try:
+        return (run_dir / "code.sha256").read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def record_digest(run_dir: Path, digest: str) -> None:
+    (run_dir / "code.sha256").write_text(digest + "\n")
