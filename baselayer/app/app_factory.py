@@ -24,7 +24,12 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     if status < 400 and seconds < SLOW_REQUEST_SECONDS:
         return
     level = logging.ERROR if status >= 500 else logging.WARNING
-    access_log.log(level, "%d %s %.1f ms", status, handler._request_summary(), 1000 * seconds)
+    request = handler.request
+    # The client's address as NGINX saw it (the worker's peer is NGINX).
+    client = request.headers.get("X-Real-Ip", request.remote_ip)
+    access_log.log(
+        level, "%d %s %s (%s) %.1f ms", status, request.method, request.uri, client, 1000 * seconds
+    )
 
 
 def make_app(

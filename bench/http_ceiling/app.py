@@ -36,9 +36,7 @@ def main() -> None:
     app = tornado.web.Application([(r"/api/jobs", JobsHandler), (r"/api/sysinfo", JobsHandler)])
 
     async def serve():
-        server = tornado.httpserver.HTTPServer(
-            app, xheaders=True, max_body_size=args.max_body_bytes
-        )
+        server = tornado.httpserver.HTTPServer(app, max_body_size=args.max_body_bytes)
         server.listen(args.port, address="127.0.0.1")
         await asyncio.Event().wait()
 

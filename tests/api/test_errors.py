@@ -4,6 +4,7 @@ import asyncio
 import json
 import re
 import subprocess
+import time
 
 import pytest
 import tornado.httpserver
@@ -154,3 +155,17 @@ def test_json_body_is_read_whatever_the_content_type(admin_api):
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert assert_success(response)["token"]
+
+
+def test_an_error_is_logged_with_the_clients_address_from_nginx(api, caplog):
+    def logged():
+        return [record.getMessage() for record in caplog.records]
+
+    with caplog.at_level("WARNING", logger="tornado.access"):
+        response = api.get("/api/jobs/no_such_job", headers={"X-Real-IP": "203.0.113.7"})
+        # The line is written on the server's thread just after the answer went out.
+        deadline = time.monotonic() + 5
+        while not logged() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert response.status_code == 404
+    assert any("404 GET /api/jobs/no_such_job (203.0.113.7)" in line for line in logged()), logged()
