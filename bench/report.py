@@ -290,7 +290,7 @@ def markdown(results: dict) -> str:
         "rlimits and setpriv, pidfd wait, reading the exit status and output), 16 in flight, "
         "then one at a time; no database and no HTTP. What the isolation alone costs.",
         "- Scenario 1 and the HTTP ceiling: wrk, 64 connections, the same body "
-        '(`{"code": "true"}`) and token header. Scenario 1 runs in 3 rounds of half the '
+        '(`{"code": "true"}`) and token header. Scenario 1 runs in 5 rounds of half the '
         "ceiling's time, each right after a run of the ceiling; its ratio is the median of "
         "the rounds' ratios (the ceiling alone moves by a third between runs minutes apart).",
         "- Scenarios 2 and 5 submit from 16 keep-alive clients (`bench/client.py`) and poll "

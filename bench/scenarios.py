@@ -218,7 +218,7 @@ def webhook_rate(bench: Bench) -> dict:
 
 
 # ---- the scenarios ---------------------------------------------------------------
-def submit_rate(bench: Bench, rounds: int = 3) -> dict:
+def submit_rate(bench: Bench, rounds: int = 5) -> dict:
     """Scenario 1: POST /api/jobs (READY) from 64 connections through NGINX, in
     ``rounds`` rounds, each right after a run of the HTTP ceiling: on a shared
     machine the ceiling drifts by a third within minutes, so each round's ratio
