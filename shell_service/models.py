@@ -133,3 +133,13 @@ class Worker(Base):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)  # "host:pid"
     last_seen: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, index=True)
     running: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class JobCount(Base):
+    """Jobs in one state as of the last recount (``modified``), shared by every app
+    worker (``queue.recount_if_stale``)."""
+
+    __tablename__ = "job_counts"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -12,7 +12,7 @@ import datetime
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -502,10 +502,47 @@ def count_active(sql: PlainSQL) -> dict[str, int]:
     return counts
 
 
-def count_by_status(session: Session) -> dict[str, int]:
-    """Jobs in every state. It reads the whole table: keep it off request paths
-    (``StatusCounts`` refreshes it in a thread)."""
-    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+#: Whoever holds it is recounting the jobs per state; the others do not wait.
+_RECOUNT_LOCK_KEY = 0x5E11_C0C
+
+# Replaces the counts when the last recount is older than %(before)s, in one
+# statement: the states counted are stored, the states no job is in go to 0.
+_RECOUNT_SQL = Statement(
+    """
+    WITH stale AS (
+        SELECT 1 WHERE coalesce((SELECT max(modified) FROM job_counts), '-infinity')
+                       < %(before)s
+    ),
+    fresh AS (
+        SELECT status, count(*) AS n FROM jobs
+        WHERE EXISTS (SELECT 1 FROM stale) GROUP BY status
+    ),
+    emptied AS (
+        UPDATE job_counts SET count = 0, modified = %(now)s
+        WHERE EXISTS (SELECT 1 FROM stale) AND status NOT IN (SELECT status FROM fresh)
+    )
+    INSERT INTO job_counts (status, count, created_at, modified)
+    SELECT status, n, %(now)s, %(now)s FROM fresh
+    ON CONFLICT (status) DO UPDATE SET count = excluded.count, modified = excluded.modified
+    RETURNING status
+    """
+)
+_JOB_COUNTS = Statement("SELECT status, count FROM job_counts")
+
+
+def recount_if_stale(sql: PlainSQL, max_age: datetime.timedelta) -> bool:
+    """Count the jobs per state (the whole table) if the stored counts are older
+    than ``max_age`` and no one else is counting; whether this call counted.
+    Blocking for as long as the count takes: call it in a thread."""
+    now = utcnow()
+    rows = sql.rows_if_unlocked(
+        _RECOUNT_SQL, {"before": now - max_age, "now": now}, _RECOUNT_LOCK_KEY
+    )
+    return bool(rows)
+
+
+def stored_counts(sql: PlainSQL) -> dict[str, int]:
+    """Jobs in every state as of the last recount (zero for the states never seen)."""
     counts = {status.value: 0 for status in JobStatus}
-    counts.update({status: n for status, n in rows})
+    counts.update(dict(sql.tuples(_JOB_COUNTS)))
     return counts

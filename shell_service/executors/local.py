@@ -26,7 +26,7 @@ from baselayer.app.config import Config
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
 from baselayer.app.notifications import Listener
-from baselayer.app.plain_sql import PlainSQL
+from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL
 
 from .. import metrics, queue
 from ..job_states import JobStatus
@@ -50,8 +50,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds before looking again when another executor held the claim.
 CLAIM_RETRY = 0.005
-#: Seconds between recounts of jobs per state (a whole-table count).
+#: Seconds between recounts of jobs per state (a whole-table count, shared by
+#: every app worker), and between looks at the shared counts.
 STATUS_COUNT_INTERVAL = 60.0
+STATUS_COUNT_CHECK = 15.0
 #: Seconds between looks for jobs whose executor has gone (and heartbeats).
 ADOPT_INTERVAL = 5.0
 #: Another host's executor silent this long has lost its RUNNING jobs for good.
@@ -116,8 +118,11 @@ class JobHost:
         self._tasks: set[asyncio.Task] = set()
 
     def start_counting(self) -> None:
-        """Recount the jobs per state now and every STATUS_COUNT_INTERVAL seconds."""
-        self._spawn(self._every(STATUS_COUNT_INTERVAL, self.recount, "Counting jobs per state"))
+        """Read the shared jobs-per-state counts now and every STATUS_COUNT_CHECK
+        seconds, recounting them when they are STATUS_COUNT_INTERVAL old."""
+        # Its own connection: the count runs in a thread, beside the event loop's.
+        self._counting_sql = PlainSQL(database_url(self.cfg), "shell_service counts")
+        self._spawn(self._every(STATUS_COUNT_CHECK, self.recount, "Counting jobs per state"))
 
     @staticmethod
     async def _every(seconds: float, step, what: str) -> None:
@@ -192,9 +197,17 @@ class JobHost:
 
     # ---- jobs per state ------------------------------------------------------
     async def recount(self) -> dict[str, int]:
+        """Recount the jobs per state if the shared counts are a minute old (one
+        app worker of all does, in a thread: with a million jobs the count takes
+        a third of a second), then read them."""
+
         def count():
-            with self.session_factory() as session:
-                return queue.count_by_status(session)
+            sql = self._counting_sql
+            try:
+                queue.recount_if_stale(sql, datetime.timedelta(seconds=STATUS_COUNT_INTERVAL))
+                return queue.stored_counts(sql)
+            except DatabaseUnavailable:
+                return self.status_counts
 
         self.status_counts = await asyncio.to_thread(count)
         return self.status_counts
