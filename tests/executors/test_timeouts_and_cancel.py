@@ -155,17 +155,21 @@ def test_a_cancel_while_the_job_is_being_started_still_ends_it(
     executor = server.executor
     start = executor._prepare_and_start
 
+    cancelled = set()
+
     def cancel_then_start(running, job, limits):
         # On the executor's thread, while the event loop is free to serve the cancel.
         assert api.post(f"/api/jobs/{job.id}/cancel").status_code == 200
+        cancelled.add(job.id)
         time.sleep(0.2)  # the NOTIFY has reached the listener by now (or soon will)
         return start(running, job, limits)
 
     monkeypatch.setattr(executor, "_prepare_and_start", cancel_then_start)
     job_id = create_job(api, DETACHING_SCRIPT, execute=True)
-    assert wait_until(lambda: job_id in executor.watching or not sleepers_alive(), timeout=5)
+    # (Waiting for the claim itself: the job is not running before it.)
+    assert wait_until(lambda: job_id in cancelled, timeout=10)
     monkeypatch.setattr(executor, "_prepare_and_start", start)
     # Without the fix the job would run its `sleep 303` to the end.
     assert wait_until(lambda: job_id not in executor.watching, timeout=10)
-    assert not sleepers_alive()
+    assert wait_until(lambda: not sleepers_alive(), timeout=10)
     assert api.get(f"/api/jobs/{job_id}").json()["data"]["status"] == "CANCELLED"
