@@ -177,18 +177,24 @@ def launch_ceilings(bench: Bench) -> dict:
     }
 
 
+def post_flood(bench: Bench, url: str, seconds: float) -> dict:
+    """wrk: scenario 1's POST /api/jobs from 64 connections to ``url`` (the stack or
+    the HTTP ceiling) for ``seconds``."""
+    return run_wrk(
+        f"{url}/api/jobs",
+        connections=64,
+        seconds=seconds,
+        method="POST",
+        body=SUBMIT_BODY,
+        token=bench.token,
+    )
+
+
 def http_ceiling_rate(bench: Bench) -> dict:
     """POST /api/jobs to minimal Tornado workers behind the same NGINX, 64 connections."""
     ports = (CEILING_PORT, CEILING_APP_PORT, CEILING_STATUS_PORT)
     with http_ceiling(bench.cfg, *ports) as url:
-        result = run_wrk(
-            f"{url}/api/jobs",
-            connections=64,
-            seconds=bench.scale.seconds,
-            method="POST",
-            body=SUBMIT_BODY,
-            token=bench.token,
-        )
+        result = post_flood(bench, url, bench.scale.seconds)
     if result["non_2xx"] or result["socket_errors"]:
         raise BenchError(f"the HTTP ceiling answered errors: {result['errors']}")
     return result
@@ -223,30 +229,16 @@ def submit_rate(bench: Bench, rounds: int = 5) -> dict:
     ``rounds`` rounds, each right after a run of the HTTP ceiling: on a shared
     machine the ceiling drifts by a third within minutes, so each round's ratio
     compares two runs seconds apart, and the median ratio is the result."""
-    seconds = bench.scale.seconds / 2
+    seconds = max(1, round(bench.scale.seconds / 2))  # wrk takes whole seconds
     results = []
     ports = (CEILING_PORT, CEILING_APP_PORT, CEILING_STATUS_PORT)
     with http_ceiling(bench.cfg, *ports) as ceiling_url:
         for round_ in range(rounds):
-            ceiling = run_wrk(
-                f"{ceiling_url}/api/jobs",
-                connections=64,
-                seconds=seconds,
-                method="POST",
-                body=SUBMIT_BODY,
-                token=bench.token,
-            )
+            ceiling = post_flood(bench, ceiling_url, seconds)
             # With --profile, the last round is profiled.
             last = round_ == rounds - 1
             with bench.profiled("scenario_1") if last else contextlib.nullcontext():
-                submit = run_wrk(
-                    f"{bench.url}/api/jobs",
-                    connections=64,
-                    seconds=seconds,
-                    method="POST",
-                    body=SUBMIT_BODY,
-                    token=bench.token,
-                )
+                submit = post_flood(bench, bench.url, seconds)
             # wrk stops with requests still queued in the workers: let them
             # finish before the next run (and the next scenario counts jobs).
             time.sleep(2)

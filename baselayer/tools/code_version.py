@@ -4,7 +4,7 @@ supervisord keeps the programs it started: after ``git pull`` (or any edit),
 ``make run`` on a stack that is up would rerun the migrations and leave the app
 workers and the executor on the old code. The stack records a digest of the
 code when it starts its programs; a later ``make run`` that finds another
-digest restarts them, one at a time (``restart_programs``).
+digest restarts them, one at a time (``stack.restart_programs_on_new_code``).
 """
 
 import hashlib

@@ -136,7 +136,9 @@ def restart_programs_on_new_code(layout: StackLayout, digest: str) -> None:
     )
     print(f"The code changed since the stack started: restarting {', '.join(programs)}")
     for name in programs:
-        supervisorctl(layout, "restart", name, capture=True)
+        restarted = supervisorctl(layout, "restart", name, capture=True)
+        if restarted.returncode != 0:  # make run then waits for the API and says why
+            print(restarted.stdout + restarted.stderr, end="")
 
 
 def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:

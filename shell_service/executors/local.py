@@ -115,13 +115,14 @@ class JobHost:
         # Jobs per state, recounted in a thread every STATUS_COUNT_INTERVAL seconds:
         # with a million rows the count takes long enough to stall the event loop.
         self.status_counts: dict[str, int] = {status.value: 0 for status in JobStatus}
+        # Its own connection (it connects on first use): the count runs in a
+        # thread, beside the event loop's statements.
+        self._counting_sql = PlainSQL(database_url(cfg), "shell_service counts")
         self._tasks: set[asyncio.Task] = set()
 
     def start_counting(self) -> None:
         """Read the shared jobs-per-state counts now and every STATUS_COUNT_CHECK
         seconds, recounting them when they are STATUS_COUNT_INTERVAL old."""
-        # Its own connection: the count runs in a thread, beside the event loop's.
-        self._counting_sql = PlainSQL(database_url(self.cfg), "shell_service counts")
         self._spawn(self._every(STATUS_COUNT_CHECK, self.recount, "Counting jobs per state"))
 
     @staticmethod
