@@ -3,76 +3,90 @@ and no HTTP. It is the floor under scenarios 2 and 3 that the isolation sets.
 
     .venv/bin/python -m bench.isolated_launch [--count 1000]
 
-Each launch does what ``LocalExecutor`` does for a job, with its code: the job
-directory and script (owned by a uid of its own, as root), the job's cgroups
-where the host has them, the wrapper (dash: rlimits, joining the cgroups, then
-setpriv to the job's uid and ``sh ./script`` running ``true``), a pidfd wait,
-then reading the exit status and output and removing the cgroups. Set-up and
-start run in a thread, as in the executor. Measured twice: ``concurrency``
-launches in flight (a rate, against scenario 2) and one at a time (a latency,
-against scenario 3).
+Each launch does what ``LocalExecutor`` does for a job, with its code: the
+launch request (``LocalExecutor.launch_request``'s shape) to the launcher,
+which forks the job's init in a PID namespace of its own; the init makes the
+job directory and script, the job's cgroups where the host has them, a mount
+namespace with a fresh /proc and the user's /tmp, pipes for the output, forks
+the job (rlimits, the user's uid, no new privileges) which execs ``sh
+./script`` running ``true``, copies the output, ends the job and writes its end
+record; the bench waits on the init's pidfd, then reads the record and output.
+As root the job runs as ``nobody``. Measured twice: ``concurrency`` launches
+in flight (a rate, against scenario 2) and one at a time (a latency, against
+scenario 3).
 """
 
 import argparse
 import asyncio
 import os
+import pwd
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from shell_service.executors.cgroups import JobCgroup, detect
+from shell_service.executors.cgroups import JobCgroup, detect, own_cgroup_procs
 from shell_service.executors.job_files import JobFiles
-from shell_service.executors.processes import (
-    Limits,
-    job_command,
-    job_environment,
-    start_wrapper,
-    wait_for_child,
-)
+from shell_service.executors.launcher import LauncherClient
+from shell_service.executors.processes import Limits, job_environment, wait_for_pidfd
 
-#: Far above any job number the bench stack reaches, so no uid is a real job's.
-UID_OFFSET = 900_000_000
-LIMITS = Limits(cpu_seconds=60, address_space_bytes=2**32, file_size_bytes=2**30)
+LIMITS = Limits(cpu_seconds=60, address_space_bytes=2**32)
 
 
 class IsolatedLauncher:
-    def __init__(self, root: Path, uid_base: int):
+    def __init__(self, root: Path):
         self.root = root
-        self.per_job_uid = os.geteuid() == 0
-        self.uid_base = uid_base + UID_OFFSET
-        self.cgroups = detect() if self.per_job_uid else None
+        self.as_root = os.geteuid() == 0
+        self.cgroups = detect() if self.as_root else None
+        self.cgroup_home = own_cgroup_procs(self.cgroups) if self.cgroups else []
+        self.user = pwd.getpwnam("nobody") if self.as_root else pwd.getpwuid(os.geteuid())
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(mode=0o700)
+        if self.as_root:
+            os.chown(self.tmp, self.user.pw_uid, self.user.pw_gid)
+        self.client: LauncherClient | None = None
 
-    def _start(self, number: int):
-        files = JobFiles(self.root / f"job_{number}")
-        uid = self.uid_base + number if self.per_job_uid else None
-        cgroup = JobCgroup(self.cgroups, f"bench_launch_{number}") if self.cgroups else None
-        files.prepare("true", None, uid)
-        if cgroup:
-            cgroup.create(256, 1, LIMITS.processes)
-        process = start_wrapper(
-            files,
-            job_command("sh", [], uid),
-            job_environment(f"bench_{number}", files, {}),
-            LIMITS,
-            cgroup.procs_files if cgroup else [],
-        )
-        return files, cgroup, process
-
-    @staticmethod
-    def _end(files: JobFiles, cgroup: JobCgroup | None) -> None:
-        if files.read_exit_status() != 0:
-            raise RuntimeError(f"the isolated launch in {files.root} did not exit 0")
-        files.read_output(files.stdout, 2**20)
-        files.read_output(files.stderr, 2**20)
-        if cgroup:
-            cgroup.remove()
+    def request(self, number: int, files: JobFiles, cgroup: JobCgroup | None) -> dict:
+        return {
+            "id": f"bench_{number}",
+            "root": str(files.root),
+            "script": "true",
+            "stdin": None,
+            "uid": self.user.pw_uid if self.as_root else None,
+            "gid": self.user.pw_gid if self.as_root else None,
+            "tmp": str(self.tmp) if self.as_root else None,
+            "private_mounts": self.as_root,
+            "argv": ["/bin/sh", "./script"],
+            "env": job_environment(f"bench_{number}", self.user.pw_name, "/", "/bin/sh", {}),
+            "umask": 0o022,
+            "rlimits": LIMITS.rlimits(),
+            "cgroup": cgroup.request(256, 1, 512) if cgroup else None,
+            "kill_grace": 5,
+            "max_log_bytes": 2**20,
+        }
 
     async def launch(self, number: int) -> None:
-        files, cgroup, process = await asyncio.to_thread(self._start, number)
-        await wait_for_child(process)
-        await asyncio.to_thread(self._end, files, cgroup)
+        files = JobFiles(self.root / f"job_{number}")
+        cgroup = (
+            JobCgroup(self.cgroups, f"bench_launch_{number}", self.cgroup_home)
+            if self.cgroups
+            else None
+        )
+        _, pidfd = await self.client.launch(self.request(number, files, cgroup))
+        try:
+            await wait_for_pidfd(pidfd)
+        finally:
+            os.close(pidfd)
+        await asyncio.to_thread(self._end, files)
+
+    @staticmethod
+    def _end(files: JobFiles) -> None:
+        record = files.read_end()
+        if not record or record.get("code") != 0:
+            raise RuntimeError(f"the isolated launch in {files.root} did not exit 0: {record}")
+        files.read_output(files.stdout, 2**20)
+        files.read_output(files.stderr, 2**20)
 
 
 async def _rate(launcher: IsolatedLauncher, count: int, concurrency: int) -> float:
@@ -97,23 +111,32 @@ async def _latencies(launcher: IsolatedLauncher, count: int, first: int) -> list
     return seconds
 
 
-def isolated_launch(jobs_dir: Path, uid_base: int, count: int = 1000, concurrency: int = 16):
+def isolated_launch(jobs_dir: Path, count: int = 1000, concurrency: int = 16):
     """Isolated launches per second (``concurrency`` in flight) and the latency of
     one at a time (a fifth of ``count``), with job directories under ``jobs_dir``."""
     jobs_dir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="bench_isolated_", dir=jobs_dir))
     os.chmod(root, 0o711)  # job users walk through it to their own directory
-    launcher = IsolatedLauncher(root, uid_base)
+    launcher = IsolatedLauncher(root)
     sequential = max(count // 5, 10)
+
+    async def measure():
+        launcher.client = LauncherClient()
+        try:
+            return (
+                await _rate(launcher, count, concurrency),
+                await _latencies(launcher, sequential, count),
+            )
+        finally:
+            launcher.client.close()
+
     try:
-        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
-        seconds = asyncio.run(_rate(launcher, count, concurrency))
-        one_at_a_time = asyncio.run(_latencies(launcher, sequential, count))
+        seconds, one_at_a_time = asyncio.run(measure())
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return {
         "dir": str(jobs_dir),
-        "per_job_uid": launcher.per_job_uid,
+        "run_as": "nobody" if launcher.as_root else "service user",
         "cgroups": launcher.cgroups.describe() if launcher.cgroups else None,
         "count": count,
         "concurrency": concurrency,
@@ -135,9 +158,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     cfg = load_config()
-    result = isolated_launch(
-        cfg.path("jobs.dir"), int(cfg["jobs.uid_base"]), args.count, args.concurrency
-    )
+    result = isolated_launch(cfg.path("jobs.dir"), args.count, args.concurrency)
     print(
         f"{result['per_second']:.0f} isolated launches/s; one at a time "
         f"p50 {result['one_at_a_time']['p50_ms']} ms"

@@ -286,8 +286,9 @@ def markdown(results: dict) -> str:
         "`bench/peer_webhook.py` (adnanh/webhook, a hook running `sh -c true` and answering "
         "with its output).",
         "- Floor: `bench/isolated_launch.py` starts `true` the way the executor starts a job, "
-        "with its code (directory and script, per-job uid, cgroups, the dash wrapper with "
-        "rlimits and setpriv, pidfd wait, reading the exit status and output), 16 in flight, "
+        "with its code (the launcher forks a job init in a PID namespace, which makes the "
+        "directory and script, cgroups, a mount namespace, output pipes, forks the job as "
+        "`nobody` with rlimits; pidfd wait, reading the end record and output), 16 in flight, "
         "then one at a time; no database and no HTTP. What the isolation alone costs.",
         "- Scenario 1 and the HTTP ceiling: wrk, 64 connections, the same body "
         '(`{"code": "true"}`) and token header. Scenario 1 runs in 5 rounds of half the '

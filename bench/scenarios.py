@@ -173,7 +173,7 @@ def launch_ceilings(bench: Bench) -> dict:
     return {
         "tmpfs": launch_rate(Path("/dev/shm"), count),
         "jobs_dir": launch_rate(bench.jobs_dir, count),
-        "isolated": isolated_launch(bench.jobs_dir, int(bench.cfg["jobs.uid_base"]), count),
+        "isolated": isolated_launch(bench.jobs_dir, count),
     }
 
 

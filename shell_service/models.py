@@ -34,7 +34,7 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    # A serial number; the job's processes run as uid jobs.uid_base + number.
+    # A serial number (the order jobs were created in).
     number: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True, nullable=False)
     code: Mapped[str] = mapped_column(Text, nullable=False)
     shell: Mapped[str] = mapped_column(String(64), nullable=False, default="sh")
@@ -66,6 +66,9 @@ class Job(Base):
     queued_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # A user asked to cancel it while it ran: its executor ends it, then records
+    # it CANCELLED with its final output.
+    cancel_requested_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     # Which app worker watches it: "host:pid". (The job's own process id is in
     # its directory, written by its wrapper.)
     worker: Mapped[str | None] = mapped_column(String(255))

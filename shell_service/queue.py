@@ -25,6 +25,8 @@ from .models import Job, JobEvent, Worker
 NOTIFY_CHANNEL = "shell_service_jobs"
 #: A job ended (its id is the payload): requests waiting for it answer.
 ENDED_CHANNEL = "shell_service_ended"
+#: A user asked to cancel a RUNNING job (its id): its executor ends it.
+CANCEL_CHANNEL = "shell_service_cancel"
 
 # Serializes claims across executors (one per host sharing the database) so the
 # capacity count a claim reads cannot be raced by another claim. An executor that
@@ -74,7 +76,8 @@ _CLAIM_SQL = Statement(
                         worker = %(worker)s
         WHERE id IN (SELECT id FROM locked)
         RETURNING id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
-                  queued_at, started_at
+                  queued_at, started_at, submitter_id,
+                  (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
@@ -101,6 +104,8 @@ class ClaimedJob:
     memory_mb: int
     queued_at: datetime.datetime | None
     started_at: datetime.datetime
+    submitter_id: int
+    username: str
 
 
 def add_event(session: Session, job_id: str, from_status, to_status, actor_id=None, detail=None):
@@ -251,34 +256,34 @@ class JobOutput:
     stderr_truncated: bool = False
 
 
+# A job whose cancel was asked for ends CANCELLED unless it completed first;
+# either way with its final record, in the one statement that ends it.
 _FINISH_JOB = Statement(
     """
-    WITH ended AS (
-        UPDATE jobs SET status = %(status)s, status_message = %(message)s,
+    WITH target AS (
+        SELECT id, CASE WHEN cancel_requested_at IS NOT NULL AND %(status)s <> 'COMPLETE'
+                        THEN 'CANCELLED' ELSE %(status)s END AS status
+        FROM jobs WHERE id = %(id)s AND status = 'RUNNING'
+        FOR UPDATE
+    ),
+    ended AS (
+        UPDATE jobs SET status = target.status,
+                        status_message = CASE
+                            WHEN target.status = 'CANCELLED' AND %(status)s <> 'CANCELLED'
+                            THEN 'cancelled by a user' || coalesce('; ' || %(message)s, '')
+                            ELSE %(message)s END,
                         finished_at = %(now)s, modified = %(now)s, return_code = %(return_code)s,
                         stdout = %(stdout)s, stderr = %(stderr)s,
                         stdout_truncated = %(stdout_truncated)s,
                         stderr_truncated = %(stderr_truncated)s
-        WHERE id = %(id)s AND status = 'RUNNING'
-        RETURNING id
+        FROM target WHERE jobs.id = target.id
+        RETURNING jobs.id, jobs.status
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
-        SELECT id, 'RUNNING', %(status)s, %(detail)s, %(now)s, %(now)s FROM ended
+        SELECT id, 'RUNNING', status, %(detail)s, %(now)s, %(now)s FROM ended
     ),
-    -- Cancelled while it ran: it stays CANCELLED and gets its output. (Both
-    -- updates read the same snapshot, so at most one of them matches.)
-    cancelled AS (
-        UPDATE jobs SET return_code = %(return_code)s, stdout = %(stdout)s, stderr = %(stderr)s,
-                        stdout_truncated = %(stdout_truncated)s,
-                        stderr_truncated = %(stderr_truncated)s, modified = %(now)s
-        WHERE id = %(id)s AND status = 'CANCELLED' AND stdout IS NULL
-        RETURNING id
-    ),
-    woken AS (
-        SELECT pg_notify(%(ended_channel)s, id)
-        FROM (SELECT id FROM ended UNION ALL SELECT id FROM cancelled) AS changed
-    )
+    woken AS (SELECT pg_notify(%(ended_channel)s, id) FROM ended)
     SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM woken)
     """
 )
@@ -291,13 +296,13 @@ def finish_job(
     output: JobOutput | None = None,
     message: str | None = None,
 ) -> bool:
-    """RUNNING -> a final state, with the job's output. One statement.
+    """RUNNING -> a final state, with the job's final record (return code, output,
+    finished_at): one statement, so no reader ever sees the one without the other.
+    Called only once every process of the job has ended (or its host is lost).
 
-    No NOTIFY: the worker that ends a job claims the next one itself.
-
-    A job cancelled while it ran is CANCELLED already: it keeps that state and
-    gets its output. Returns whether this call ended the job.
-    """
+    A job whose cancel was asked for (``cancel_requested_at``) ends CANCELLED
+    unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer). Returns
+    whether this call ended the job (False: it was not RUNNING)."""
     assert status in FINISHED
     output = output or JobOutput()
     detail = message or (
@@ -352,42 +357,58 @@ def delete_job(session: Session, job_id: str) -> str | None:
 
 
 def cancel_job(session: Session, job_id: str, actor_id: int) -> str | None:
-    """READY, QUEUED or RUNNING -> CANCELLED; the state it had, or None if it had ended.
+    """Cancel a job; the state it had, or None if it had ended already.
 
-    The caller ends a RUNNING job's processes; its output is stored when they exit.
+    A READY or QUEUED job becomes CANCELLED at once (it never ran: no return code,
+    no output). For a RUNNING job the cancel is recorded (``cancel_requested_at``,
+    an event) and its executor is told on ``CANCEL_CHANNEL``: it ends the job's
+    processes and then records it CANCELLED with its output (``finish_job``). A
+    final state thus always comes with its final record.
     """
     previous = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
     if previous not in (JobStatus.READY, JobStatus.QUEUED, JobStatus.RUNNING):
         session.rollback()
         return None
     now = utcnow()
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(
-            status=JobStatus.CANCELLED,
-            status_message="cancelled by a user",
-            finished_at=now,
-            modified=now,
+    if previous == JobStatus.RUNNING:
+        requested = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.cancel_requested_at.is_(None))
+            .values(cancel_requested_at=now, modified=now)
+            .returning(Job.id)
+        ).first()
+        if requested is not None:
+            add_event(session, job_id, previous, previous, actor_id, "cancel requested")
+        channel = CANCEL_CHANNEL
+    else:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status=JobStatus.CANCELLED,
+                status_message="cancelled by a user",
+                finished_at=now,
+                modified=now,
+            )
         )
-    )
-    add_event(session, job_id, previous, JobStatus.CANCELLED, actor_id, "cancelled")
+        add_event(session, job_id, previous, JobStatus.CANCELLED, actor_id, "cancelled")
+        channel = ENDED_CHANNEL
     session.execute(
-        text("SELECT pg_notify(:channel, :job_id)"), {"channel": ENDED_CHANNEL, "job_id": job_id}
+        text("SELECT pg_notify(:channel, :job_id)"), {"channel": channel, "job_id": job_id}
     )
     session.commit()
     return previous
 
 
 _RUNNING_ON_HOST = Statement(
-    "SELECT id, number, worker, started_at, timeout FROM jobs "
+    "SELECT id, number, worker, started_at, timeout, cancel_requested_at FROM jobs "
     "WHERE status = 'RUNNING' AND worker LIKE %(pattern)s"
 )
 
 
 def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
     """RUNNING jobs started by any worker on this host (``worker`` is "host:pid"):
-    their id, number, worker, started_at and timeout."""
+    their id, number, worker, started_at, timeout and cancel_requested_at."""
     pattern = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
     return sql.rows(_RUNNING_ON_HOST, {"pattern": pattern})
 

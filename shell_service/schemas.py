@@ -188,6 +188,10 @@ class Job(Schema):
     queued_at = UTCDateTime(allow_none=True)
     started_at = UTCDateTime(allow_none=True)
     finished_at = UTCDateTime(allow_none=True)
+    cancel_requested_at = UTCDateTime(
+        allow_none=True,
+        metadata={"description": "when a cancel was asked for while it ran (it ends soon)"},
+    )
 
 
 #: The fields of a job in responses, in order (job lists read exactly these columns).

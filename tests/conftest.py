@@ -103,15 +103,7 @@ class InProcessServer:
     def stop(self):
         """End jobs still running, so no test leaves processes behind."""
 
-        async def end_jobs():
-            await asyncio.gather(
-                *(
-                    self.executor.terminate(job.uid, job.wrapper_pid, grace=1.0)
-                    for job in list(self.executor.watching.values())
-                )
-            )
-
-        asyncio.run_coroutine_threadsafe(end_jobs(), self.loop).result(30)
+        asyncio.run_coroutine_threadsafe(self.executor.end_all(), self.loop).result(60)
 
     @property
     def url(self):

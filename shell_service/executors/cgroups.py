@@ -3,8 +3,10 @@
 Detected once at start: cgroup v2 where the unified hierarchy offers the
 controllers, else v1 where memory, cpu and pids are mounted separately, else
 none (the job still has its rlimits). Each job gets
-``<controller root>/shell_service/<job dir name>``; the wrapper moves itself
-there before it starts the job, so everything the job forks is inside.
+``<controller root>/shell_service/<job dir name>``; the job's init
+(``job_init.py``) makes it, moves itself in before it forks the job, so
+everything the job forks is inside, reads whether the kernel killed for
+memory there, and removes it when the job has ended.
 """
 
 import logging
@@ -76,66 +78,74 @@ def detect(root: Path = CGROUP_ROOT) -> CgroupLayout | None:
     return None
 
 
-class JobCgroup:
-    """One job's cgroup(s): created with its limits, joined by its wrapper, removed after."""
+def own_cgroup_procs(
+    layout: CgroupLayout, proc_cgroup: Path = Path("/proc/self/cgroup")
+) -> list[str]:
+    """The cgroup.procs files of the cgroups this process is in, for each of the
+    layout's roots: where a job's init moves back to before removing the job's cgroup."""
+    paths: dict[str, str] = {}
+    for line in proc_cgroup.read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else ["unified"]:
+            paths[controller] = path.lstrip("/")
+    files = set()
+    for controller, root in layout.roots.items():
+        path = paths.get("unified" if layout.version == 2 else controller)
+        if path is not None:
+            files.add(str(root / path / "cgroup.procs"))
+    return sorted(files)
 
-    def __init__(self, layout: CgroupLayout, name: str):
+
+class JobCgroup:
+    """One job's cgroup(s): what its init makes, joins and removes (see ``request``)."""
+
+    def __init__(self, layout: CgroupLayout, name: str, home_procs: list[str] = ()):
         self.layout = layout
         self.dirs = {controller: root / GROUP / name for controller, root in layout.roots.items()}
+        self.home_procs = list(home_procs)
 
-    @property
-    def procs_files(self) -> list[Path]:
-        return sorted({d / "cgroup.procs" for d in self.dirs.values()})
+    def request(self, memory_mb: int, cpus: int, max_processes: int) -> dict:
+        """What the job's init needs to make the cgroup with these limits (bytes of
+        memory from ``memory_mb`` MiB, ``cpus`` whole CPUs of CFS quota), join it,
+        tell an out-of-memory kill, and remove it: the ``cgroup`` of a launch request.
 
-    def create(self, memory_mb: int, cpus: int, max_processes: int) -> None:
-        for directory in self.dirs.values():
-            if self.layout.version == 2:
-                self._enable_v2_controllers(directory.parent)
-            directory.mkdir(parents=True, exist_ok=True)
-        memory = str(memory_mb * 2**20)
+        Each limit is ``[file, value, optional]``: an optional one the host may lack
+        (swap accounting, the CPU controller)."""
+        memory = memory_mb * 2**20
         quota = cpus * CFS_PERIOD_US
         if self.layout.version == 2:
             group = self.dirs["memory"]
-            self._write(group / "memory.max", memory)
-            self._write(group / "memory.swap.max", "0", optional=True)
-            self._write(group / "pids.max", str(max_processes))
-            self._write(group / "cpu.max", f"{quota} {CFS_PERIOD_US}", optional=True)
+            limits = [
+                [group / "memory.max", memory, False],
+                [group / "memory.swap.max", 0, True],
+                [group / "pids.max", max_processes, False],
+                [group / "cpu.max", f"{quota} {CFS_PERIOD_US}", True],
+            ]
+            enable_in = [str(group.parent)]
+            events = group / "memory.events"
         else:
-            self._write(self.dirs["memory"] / "memory.limit_in_bytes", memory)
-            self._write(self.dirs["memory"] / "memory.memsw.limit_in_bytes", memory, optional=True)
+            memory_dir = self.dirs["memory"]
+            limits = [
+                [memory_dir / "memory.limit_in_bytes", memory, False],
+                [memory_dir / "memory.memsw.limit_in_bytes", memory, True],
+            ]
             if "pids" in self.dirs:
-                self._write(self.dirs["pids"] / "pids.max", str(max_processes))
+                limits.append([self.dirs["pids"] / "pids.max", max_processes, False])
             if "cpu" in self.dirs:
-                self._write(self.dirs["cpu"] / "cpu.cfs_period_us", str(CFS_PERIOD_US))
-                self._write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(quota))
-
-    def _enable_v2_controllers(self, parent: Path) -> None:
-        parent.mkdir(exist_ok=True)
-        for controller in ("memory", "pids", "cpu"):
-            self._write(parent / "cgroup.subtree_control", f"+{controller}", optional=True)
-
-    @staticmethod
-    def _write(path: Path, value: str, optional: bool = False) -> None:
-        try:
-            path.write_text(value)
-        except OSError:
-            if not optional:
-                raise
-
-    def out_of_memory(self) -> bool:
-        """Whether the kernel killed something in the job for exceeding its memory."""
-        memory = self.dirs["memory"]
-        name = "memory.events" if self.layout.version == 2 else "memory.oom_control"
-        try:
-            for line in (memory / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill" and int(value) > 0:
-                    return True
-        except (OSError, ValueError):
-            pass
-        return False
+                limits.append([self.dirs["cpu"] / "cpu.cfs_period_us", CFS_PERIOD_US, False])
+                limits.append([self.dirs["cpu"] / "cpu.cfs_quota_us", quota, False])
+            enable_in = []
+            events = memory_dir / "memory.oom_control"
+        return {
+            "dirs": sorted({str(d) for d in self.dirs.values()}),
+            "limits": [[str(path), value, optional] for path, value, optional in limits],
+            "enable_in": enable_in,
+            "memory_events": str(events),
+            "home_procs": self.home_procs,
+        }
 
     def remove(self) -> None:
+        """Remove the directories left behind (by a job init that was killed)."""
         for directory in self.dirs.values():
             try:
                 directory.rmdir()

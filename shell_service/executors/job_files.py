@@ -1,17 +1,18 @@
 """A job's directory: what the executor writes there and reads back.
 
-<jobs.dir>/<job id>/          root-owned, 0711: the wrapper's files
-    stdout, stderr            the job's output (0600, opened for it by the worker)
+<jobs.dir>/<job id>/          root-owned, 0711; made and written by the job's init
+    stdout, stderr            the job's output, copied from its pipes (0600)
     stdin                     what the job reads on standard input (if anything)
-    wrapper.pid, exit_status  written by the wrapper
-    work/                     the job's own: cwd and HOME, holds ``script``;
-                              owned by the job's uid, 0700
+    wrapper.pid               the job init's pid and start time (for adopters)
+    exit_status               the end record (JSON), written once every process ended
+    work/                     the job's own: its cwd, holds ``script``;
+                              owned by the job's user, 0700
 """
 
 import hashlib
+import json
 import logging
 import os
-import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,41 +84,16 @@ class JobFiles:
     def wrapper_pid(self) -> Path:
         return self.root / "wrapper.pid"
 
-    def prepare(self, code: str, stdin: str | None, uid: int | None) -> None:
-        """A clean directory holding the script (and stdin, if any), owned by the
-        job's uid when given. stdout and stderr are made when the job starts.
-
-        Each file made costs a few hundred microseconds on our disks, so only
-        what the job needs is made (no stdin file for a job without stdin)."""
+    def read_end(self) -> dict | None:
+        """The end record the job's init wrote (``code``: the exit code, 128 + N for
+        signal N, or None; ``out_of_memory``; ``error`` when the service failed to
+        start it; ``exec_error`` when the interpreter could not be run), or None
+        while the job runs (or when its init died without writing it)."""
         try:
-            self.root.mkdir(parents=True, mode=0o711)
-        except FileExistsError:  # a rerun under the same id: start clean
-            shutil.rmtree(self.root)
-            self.root.mkdir(mode=0o711)
-        os.chmod(self.root, 0o711)  # whatever the umask
-        self.work.mkdir(mode=0o700)
-        self.script.write_text(code)
-        if stdin:
-            write_private(self.stdin, stdin.encode())
-        if uid is not None:
-            for path in (self.work, self.script):
-                os.chown(path, uid, uid)
-
-    def open_output(self, path: Path) -> int:
-        """A new, empty output file only root (and the wrapper) can read: its fd."""
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-
-    def read_exit_status(self) -> int | None:
-        try:
-            return int(self.exit_status.read_text().strip())
+            record = json.loads(self.exit_status.read_text())
         except (FileNotFoundError, ValueError):
             return None
-
-    def read_wrapper_pid(self) -> int | None:
-        try:
-            return int(self.wrapper_pid.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
+        return record if isinstance(record, dict) else None
 
     def read_output(self, path: Path, limit: int) -> tuple[str, bool]:
         """The first ``limit`` bytes as text, and whether there was more."""

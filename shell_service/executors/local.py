@@ -1,14 +1,16 @@
 """This host's jobs: ``JobHost`` (what the app workers need: where a job's files
-are, which uid runs it, how to end it, how many jobs are in each state) and
+are, what isolates jobs here, how many jobs are in each state) and
 ``LocalExecutor``, the executor service's program (``services/executor``), one
 per host: it claims queued jobs and runs them here.
 
-A job runs under a small wrapper (``job_wrapper.sh``) in its own process group, with
-stdout and stderr going to files in its directory and its exit status written
-to a file when it ends; so a job does not depend on the executor that started
-it. The executor also looks for RUNNING jobs on its host whose executor is gone,
-and adopts them: it watches the wrapper if it still runs, or finishes the job from its
-status file, or, when both are gone, ends it as SERVER_ERROR.
+Each job is started by the launcher (``launcher.py``) as a job init
+(``job_init.py``): process 1 of the job's own PID namespace, which runs the
+job as its user's Unix account, copies its output, ends every process of it
+and writes its end record. The executor holds a pidfd of each job's init;
+when it turns readable the job's record is final and the executor stores it.
+A job does not depend on the executor: a restarted executor adopts its host's
+jobs (their init's pid and start time are in their directory), or finishes
+them from their end record, or, when both are gone, ends them as SERVER_ERROR.
 """
 
 import asyncio
@@ -30,20 +32,20 @@ from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL
 
 from .. import metrics, queue
 from ..job_states import JobStatus
-from ..models import Job
 from ..queue import ClaimedJob, JobOutput
-from .cgroups import JobCgroup, detect
+from .accounts import Account, AccountError, Accounts, service_account
+from .cgroups import JobCgroup, detect, own_cgroup_procs
 from .job_files import JobFiles, usable_jobs_dir
+from .launcher import LauncherClient, LaunchError
 from .processes import (
     Limits,
+    available_shells,
     bwrap_sandbox,
-    job_command,
+    end_job,
     job_environment,
-    signal_job,
-    start_wrapper,
-    wait_for_child,
-    wait_for_exit,
-    wrapper_alive,
+    open_job_init,
+    script_text,
+    wait_for_pidfd,
 )
 
 log = logging.getLogger(__name__)
@@ -58,29 +60,40 @@ STATUS_COUNT_CHECK = 15.0
 ADOPT_INTERVAL = 5.0
 #: Another host's executor silent this long has lost its RUNNING jobs for good.
 SILENT_HOST = datetime.timedelta(minutes=5)
-#: A RUNNING job with neither a wrapper nor a status file this long after it
+#: A RUNNING job with neither an init nor an end record this long after it
 #: started is lost (its executor died before launching it).
 LAUNCH_GRACE = datetime.timedelta(seconds=10)
+#: Seconds past ``kill_grace`` an ended job's init may take to write its record
+#: before the executor kills it (and with it, the kernel, the whole job).
+INIT_EXIT_GRACE = 10.0
 
 
 @dataclass
 class RunningJob:
     id: str
     files: JobFiles
-    uid: int | None
     started_at: datetime.datetime
     deadline: datetime.datetime
     cgroup: JobCgroup | None = None
-    wrapper_pid: int | None = None
+    # A pidfd of the job's init, once launched.
+    pidfd: int | None = None
     timed_out: bool = False
-    # Ended in the database by someone else (a cancel) while this executor ran it.
-    ended_elsewhere: bool = False
-    # This executor is recording its end.
-    recording_end: bool = False
+    # A user asked to cancel it.
+    cancel_requested: bool = False
+    # The executor asked its init to end it (timeout or cancel).
+    ending: bool = False
 
 
 def host_memory_mb() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+
+
+def umask_setting(value) -> int:
+    """``jobs.umask`` as a mode: "022" (octal text, as umask(1) takes it) or a number."""
+    mode = int(value, 8) if isinstance(value, str) else int(value)
+    if not 0 <= mode <= 0o777:
+        raise SystemExit(f"jobs.umask must be an octal mode such as 022, not {value!r}")
+    return mode
 
 
 def process_alive(pid: int) -> bool:
@@ -94,19 +107,20 @@ def process_alive(pid: int) -> bool:
 
 
 class JobHost:
-    """This host's jobs as the app workers see them: their files, their uids,
-    the isolation they get, how to end them, and the count of jobs per state."""
+    """This host's jobs as the app workers see them: their files, the isolation
+    they get, and the count of jobs per state."""
 
     def __init__(self, cfg: Config, session_factory: sessionmaker, sql: PlainSQL):
         self.cfg = cfg
         self.session_factory = session_factory
         self.sql = sql
         self.host = socket.gethostname()
-        # Per-job uids need root (to switch to them); otherwise jobs run as us.
-        self.per_job_uid = os.geteuid() == 0
-        self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.per_job_uid)
+        # Each API user's own Unix account needs root (to switch to it); otherwise
+        # jobs run as the service's own user.
+        self.as_root = os.geteuid() == 0
+        self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.as_root)
         self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
-        self.cgroups = detect() if self.per_job_uid else None
+        self.cgroups = detect() if self.as_root else None
         self.sandbox = cfg["jobs.sandbox"] or None
         if self.sandbox not in (None, "bwrap"):
             raise SystemExit(f"jobs.sandbox must be empty or 'bwrap', not {self.sandbox!r}")
@@ -142,59 +156,37 @@ class JobHost:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # ---- files, uids, isolation -------------------------------------------
+    # ---- files and isolation ------------------------------------------------
     def job_files(self, job_id: str) -> JobFiles:
         return JobFiles(self.jobs_dir / job_id)
 
-    def job_uid(self, number: int) -> int | None:
-        return int(self.cfg["jobs.uid_base"]) + number if self.per_job_uid else None
-
     def remove_files(self, job_id: str) -> None:
-        """A deleted job's directory goes with it."""
+        """A deleted job's directory goes with it (``rmtree`` never follows the
+        job's symlinks)."""
         shutil.rmtree(self.job_files(job_id).root, ignore_errors=True)
-
-    def job_cgroup(self, job_id: str) -> JobCgroup | None:
-        return JobCgroup(self.cgroups, job_id) if self.cgroups else None
 
     def sandbox_prefix(self, files: JobFiles) -> list[str]:
         return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
 
     def isolation(self) -> dict:
-        """What protects the host from jobs here (reported by /api/sysinfo)."""
+        """What protects the host and other users from jobs here (/api/sysinfo):
+
+        - ``run_as``: "user account" (each API user's own Unix account) or
+          "service user" (the service does not run as root);
+        - ``containment``: how every process of a job is ended with it: "pid
+          namespace" (the job's init is its process 1) or "subreaper" (not root:
+          its init ends its descendants one by one);
+        - ``private_tmp``: each user's jobs get their own /tmp and /var/tmp;
+        - ``cgroups``: the cgroup version and controllers of the per-job limits;
+        - ``rlimits``, ``sandbox``: as configured."""
         return {
-            "per_job_uid": self.per_job_uid,
+            "run_as": "user account" if self.as_root else "service user",
+            "containment": "pid namespace" if self.as_root else "subreaper",
+            "private_tmp": self.as_root,
             "cgroups": self.cgroups.describe() if self.cgroups else None,
             "rlimits": True,
             "sandbox": self.sandbox,
         }
-
-    # ---- ending jobs -------------------------------------------------------
-    async def terminate(self, uid: int | None, wrapper_pid: int | None, grace: float) -> None:
-        """TERM to the job's whole process tree, then KILL after ``grace`` seconds.
-
-        With a per-job uid each signal scans /proc (thousands of entries with many
-        jobs running): in a thread, so the event loop serves requests meanwhile."""
-        await asyncio.to_thread(signal_job, signal.SIGTERM, uid=uid, wrapper_pid=wrapper_pid)
-        deadline = asyncio.get_running_loop().time() + grace
-        while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-            if uid is not None:
-                if not await asyncio.to_thread(signal_job, 0, uid=uid, wrapper_pid=None):
-                    return
-            elif wrapper_pid and not process_alive(wrapper_pid):
-                return
-        await asyncio.to_thread(signal_job, signal.SIGKILL, uid=uid, wrapper_pid=wrapper_pid)
-
-    def cancel_running(self, job: Job) -> None:
-        """End a cancelled job's processes at once, if they run on this host.
-
-        The cancel's NOTIFY tells the job's executor too (on whichever host), which
-        ends them as well; this covers the moments it is down or restarting."""
-        if not (job.worker or "").startswith(f"{self.host}:"):
-            return
-        uid = self.job_uid(job.number)
-        pid = self.job_files(job.id).read_wrapper_pid()
-        self._spawn(self.terminate(uid, pid, grace=1.0))
 
     # ---- jobs per state ------------------------------------------------------
     async def recount(self) -> dict[str, int]:
@@ -230,7 +222,12 @@ class LocalExecutor(JobHost):
         self._wakeup = asyncio.Event()
         self.listener = Listener(database_url(cfg))
         self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
-        self.listener.subscribe(queue.ENDED_CHANNEL, self._on_jobs_ended)
+        self.listener.subscribe(queue.CANCEL_CHANNEL, self._on_cancel_requested)
+        self.accounts = Accounts(cfg, session_factory) if self.as_root else None
+        self.shells = available_shells(list(cfg["jobs.shells"]))
+        self.umask = umask_setting(cfg["jobs.umask"])
+        self.cgroup_home = own_cgroup_procs(self.cgroups) if self.cgroups else []
+        self.launcher: LauncherClient | None = None
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
 
@@ -239,6 +236,7 @@ class LocalExecutor(JobHost):
         """LISTEN for submissions; start the claim and adoption loops on this IOLoop."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
+        self.launcher = LauncherClient()
         if self.cgroups:
             self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
         self.listener.start()
@@ -296,108 +294,150 @@ class LocalExecutor(JobHost):
         return Limits(
             cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
             address_space_bytes=job.memory_mb * int(self.cfg["jobs.address_space_factor"]) * 2**20,
-            file_size_bytes=int(self.cfg["jobs.max_log_bytes"]),
         )
+
+    def account(self, job: ClaimedJob) -> Account:
+        """The Unix account the job runs as (blocking the first time a user's job
+        runs on this host: it may make the account)."""
+        if self.accounts is None:
+            return service_account(self.cfg, job.username)
+        return self.accounts.ensure(job.submitter_id, job.username)
+
+    def launch_request(self, job: ClaimedJob, running: RunningJob, account: Account) -> dict:
+        """Everything the job's init needs (``job_init.run``), as plain data."""
+        limits = self.limits(job)
+        shell_path = self.shells.get(job.shell)
+        if shell_path is None:
+            raise LaunchError(f"the shell {job.shell!r} is not installed on this host")
+        return {
+            "id": job.id,
+            "root": str(running.files.root),
+            "script": script_text(job.code, job.shell),
+            "stdin": job.stdin,
+            "uid": account.uid if self.as_root else None,
+            "gid": account.gid if self.as_root else None,
+            "tmp": str(account.tmp) if self.as_root and account.tmp else None,
+            "private_mounts": self.as_root,
+            "argv": [
+                *self.sandbox_prefix(running.files),
+                shell_path,
+                "./script",
+                *job.args,
+            ],
+            "env": job_environment(
+                job.id, account.name, str(account.home), "/bin/sh", dict(job.env)
+            ),
+            "umask": self.umask,
+            "rlimits": limits.rlimits(),
+            "cgroup": (
+                running.cgroup.request(job.memory_mb, job.cpus, int(self.cfg["jobs.max_processes"]))
+                if running.cgroup
+                else None
+            ),
+            "kill_grace": self.kill_grace,
+            "max_log_bytes": int(self.cfg["jobs.max_log_bytes"]),
+        }
 
     async def _launch(self, job: ClaimedJob) -> None:
         running = RunningJob(
             id=job.id,
             files=self.job_files(job.id),
-            uid=self.job_uid(job.number),
             started_at=job.started_at,
             deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
             cgroup=self.job_cgroup(job.id),
         )
         self.watching[job.id] = running
         try:
-            limits = self.limits(job)
-            # Files, cgroups and the fork happen in a thread: each takes the disk
-            # or the kernel a while, and the event loop serves requests meanwhile.
-            process = await asyncio.to_thread(self._prepare_and_start, running, job, limits)
-        except Exception as exc:  # the service, not the script, failed
+            account = (
+                self.accounts.cached(job.submitter_id) if self.accounts else None
+            ) or await asyncio.to_thread(self.account, job)
+            request = self.launch_request(job, running, account)
+            _, running.pidfd = await self.launcher.launch(request)
+        except (LaunchError, AccountError, OSError) as exc:  # the service, not the script
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
             self._finish(job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}")
             return
-        # The wrapper records its pid in its directory (wrapper.pid) for adopters.
-        running.wrapper_pid = process.pid
-        if running.ended_elsewhere:
-            # Cancelled while it was being started: the cancel found no process.
-            self._spawn(self.terminate(running.uid, running.wrapper_pid, grace=1.0))
-        await self._watch(running, process)
+        if running.cancel_requested:
+            # Cancelled while it was being started: the request found no init yet.
+            self._end(running)
+        await self._watch(running)
 
-    def _on_jobs_ended(self, job_ids: list[str]) -> None:
-        """Jobs ended in the database (their ids, from a NOTIFY): one this executor is
-        still starting or running was cancelled, so its processes go, including
-        when the cancel came before its wrapper started."""
+    def job_cgroup(self, job_id: str) -> JobCgroup | None:
+        return JobCgroup(self.cgroups, job_id, self.cgroup_home) if self.cgroups else None
+
+    def _end(self, running: RunningJob) -> None:
+        """Ask the job's init to end every process of the job (TERM, kill_grace,
+        KILL): the one way this executor ends a job."""
+        running.ending = True
+        if running.pidfd is not None:
+            end_job(running.pidfd)
+
+    def _on_cancel_requested(self, job_ids: list[str]) -> None:
+        """A user asked to cancel these jobs (ids, from a NOTIFY): end the ones this
+        executor runs, including one whose init is still being started."""
         for job_id in job_ids:
             running = self.watching.get(job_id)
-            if running is None or running.recording_end:
-                continue
-            running.ended_elsewhere = True
-            if running.wrapper_pid is not None:
-                self._spawn(self.terminate(running.uid, running.wrapper_pid, grace=1.0))
+            if running is not None and not running.cancel_requested:
+                running.cancel_requested = True
+                self._end(running)
 
-    def _prepare_and_start(self, running: RunningJob, job: ClaimedJob, limits: Limits):
-        running.files.prepare(job.code, job.stdin, running.uid)
-        if running.cgroup:
-            running.cgroup.create(job.memory_mb, job.cpus, limits.processes)
-        return start_wrapper(
-            running.files,
-            job_command(job.shell, list(job.args), running.uid, self.sandbox_prefix(running.files)),
-            job_environment(job.id, running.files, dict(job.env)),
-            limits,
-            running.cgroup.procs_files if running.cgroup else [],
-        )
-
-    async def _watch(self, running: RunningJob, process=None) -> None:
-        """Wait for the job to end (killing it at its deadline), then record how it ended."""
+    async def _watch(self, running: RunningJob) -> None:
+        """Wait for the job's init to exit (asking it to end the job at the
+        deadline), then record how the job ended."""
         try:
-            waiting = self._spawn(
-                wait_for_child(process)
-                if process is not None
-                else wait_for_exit(running.wrapper_pid)
-            )
+            waiting = self._spawn(wait_for_pidfd(running.pidfd))
             remaining = (running.deadline - utcnow()).total_seconds()
             try:
                 await asyncio.wait_for(asyncio.shield(waiting), timeout=max(remaining, 0))
             except TimeoutError:
                 running.timed_out = True
-                await self.terminate(running.uid, running.wrapper_pid, grace=self.kill_grace)
+                self._end(running)
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(waiting), timeout=self.kill_grace + INIT_EXIT_GRACE
+                )
+            except TimeoutError:
+                # The init itself is stuck: killing it ends its PID namespace.
+                log.error("Job %s: its init did not exit; killing it", running.id)
+                signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
                 await waiting
-            await self._record_end(running, process.returncode if process is not None else None)
+            await self._record_end(running)
         finally:
             self.watching.pop(running.id, None)
+            if running.pidfd is not None:
+                os.close(running.pidfd)
 
     @property
     def kill_grace(self) -> float:
         return float(self.cfg["jobs.kill_grace"])
 
-    async def _record_end(self, running: RunningJob, wrapper_code: int | None) -> None:
-        running.recording_end = True
-        # Reading the files and removing the cgroups block: in a thread.
-        status, output, message, limit = await asyncio.to_thread(
-            self._how_it_ended, running, wrapper_code
-        )
+    async def _record_end(self, running: RunningJob) -> None:
+        # Reading the files (and removing a cgroup an init left) blocks: in a thread.
+        status, output, message, limit = await asyncio.to_thread(self._how_it_ended, running)
         self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(status, run_seconds, limit)
-        if running.cgroup:
-            await asyncio.to_thread(running.cgroup.remove)
 
-    def _how_it_ended(self, running: RunningJob, wrapper_code: int | None):
+    def _how_it_ended(self, running: RunningJob):
         """The job's final state, output, message and the limit that killed it, if any."""
+        files = running.files
         limit = int(self.cfg["jobs.max_output_bytes"])
-        stdout, stdout_cut = running.files.read_output(running.files.stdout, limit)
-        stderr, stderr_cut = running.files.read_output(running.files.stderr, limit)
-        code = running.files.read_exit_status()
+        stdout, stdout_cut = files.read_output(files.stdout, limit)
+        stderr, stderr_cut = files.read_output(files.stderr, limit)
+        record = files.read_end() or {}
+        if running.cgroup and any(d.exists() for d in running.cgroup.dirs.values()):
+            running.cgroup.remove()  # its init was killed before it could
+        code = record.get("code")
         message = limit = None
-        if code is None and wrapper_code is not None:
-            # The wrapper itself was killed; asyncio reports signal N as -N.
-            code = wrapper_code if wrapper_code >= 0 else 128 - wrapper_code
-        if code is None:
+        if record.get("error") or record.get("exec_error"):
             status = JobStatus.SERVER_ERROR
-            message = "the job's wrapper ended without recording an exit status"
+            message = f"could not start the job: {record.get('error') or record['exec_error']}"
+        elif running.cancel_requested:
+            status = JobStatus.CANCELLED
+        elif code is None:
+            status = JobStatus.SERVER_ERROR
+            message = "the job's init ended without recording how the job ended"
         elif running.timed_out:
             status = JobStatus.TIMED_OUT
             message = "ran past its timeout and was killed"
@@ -406,7 +446,7 @@ class LocalExecutor(JobHost):
             status = JobStatus.COMPLETE
         else:
             status = JobStatus.FAILED
-            if running.cgroup and running.cgroup.out_of_memory():
+            if record.get("out_of_memory"):
                 message = "killed: out of memory (the job's memory_mb limit)"
                 limit = "memory"
             elif code > 128:
@@ -418,7 +458,8 @@ class LocalExecutor(JobHost):
         max_log = int(self.cfg["jobs.max_log_bytes"])
         truncated = {"stdout": stdout_cut, "stderr": stderr_cut}
         for name in truncated:
-            if running.files.size(getattr(running.files, name)) >= max_log:
+            # The init cuts at a character boundary: up to 3 bytes short of the cap.
+            if files.size(getattr(files, name)) > max_log - 4:
                 truncated[name] = True
                 note = f"{name} reached jobs.max_log_bytes; later output was dropped"
                 message = f"{message}; {note}" if message else note
@@ -429,6 +470,15 @@ class LocalExecutor(JobHost):
         queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
+
+    async def end_all(self) -> None:
+        """End every job this executor runs and wait until they are recorded (for
+        tests that stop their in-process server)."""
+        waiting = list(self.watching.values())
+        for running in waiting:
+            self._end(running)
+        while any(running.id in self.watching for running in waiting):
+            await asyncio.sleep(0.05)
 
     # ---- retention -----------------------------------------------------------
     async def sweep_old_jobs(self) -> int:
@@ -467,7 +517,10 @@ class LocalExecutor(JobHost):
                 f"for {SILENT_HOST.seconds // 60} minutes)",
             )
         for job in jobs:
-            if job["id"] in self.watching:
+            watched = self.watching.get(job["id"])
+            if watched is not None:
+                if job["cancel_requested_at"] and not watched.cancel_requested:
+                    self._on_cancel_requested([job["id"]])  # its NOTIFY was missed
                 continue
             if job["worker"] != self.worker_name:
                 if self._worker_alive(job["worker"]):
@@ -480,18 +533,21 @@ class LocalExecutor(JobHost):
             running = RunningJob(
                 id=job["id"],
                 files=files,
-                uid=self.job_uid(job["number"]),
                 started_at=job["started_at"],
                 deadline=job["started_at"] + datetime.timedelta(seconds=job["timeout"]),
                 cgroup=self.job_cgroup(job["id"]),
-                wrapper_pid=files.read_wrapper_pid(),
+                cancel_requested=job["cancel_requested_at"] is not None,
             )
-            if files.read_exit_status() is not None:
-                await self._record_end(running, None)
-            elif wrapper_alive(running.wrapper_pid, files):
+            if files.read_end() is not None:
+                await self._record_end(running)
+                continue
+            running.pidfd = open_job_init(files)
+            if running.pidfd is not None:
                 self.watching[job["id"]] = running
+                if running.cancel_requested:
+                    self._end(running)
                 self._spawn(self._watch(running))
-            elif running.wrapper_pid or utcnow() - job["started_at"] > LAUNCH_GRACE:
+            elif files.wrapper_pid.exists() or utcnow() - job["started_at"] > LAUNCH_GRACE:
                 self._finish(
                     job["id"],
                     JobStatus.SERVER_ERROR,

@@ -1,49 +1,59 @@
-"""Starting a job's wrapper with its limits, and ending a job's whole process tree."""
+"""What a job runs as and with: its limits, environment, command and script, and
+watching or ending its init (``job_init.py``) through a pidfd."""
 
 import asyncio
 import os
 import shutil
 import signal
-import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .job_files import JobFiles
 
-WRAPPER = Path(__file__).with_name("job_wrapper.sh")
-#: The wrapper is written for dash (its ulimit flags; Debian and Ubuntu have it).
-WRAPPER_SHELL = "/bin/dash"
+#: Where the service looks for interpreters, and the PATH a job starts with.
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: Interpreters whose scripts get Windows line ends and a byte-order mark removed.
+POSIX_SHELLS = ("sh", "bash", "dash", "ksh", "zsh")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-job rlimits; the wrapper sets them on itself and the job inherits them."""
+    """Per-job rlimits, set on the job's process before it drops to its user.
+
+    ``processes`` (RLIMIT_NPROC) counts every process of the job's Unix user, all
+    of that user's jobs together: it is a safety net; the per-job process limit is
+    the cgroup's ``pids.max``. No file-size limit: ``jobs.max_log_bytes`` caps only
+    stdout and stderr (the job's init copies them), never the job's own files."""
 
     cpu_seconds: int
     address_space_bytes: int
-    file_size_bytes: int
-    processes: int = 512
+    processes: int = 4096
     open_files: int = 1024
+    core_bytes: int = 0
 
-    def ulimit_settings(self) -> str:
-        """The limits as the wrapper's dash ``ulimit`` settings (flag=value), one argument."""
-        return " ".join(
-            [
-                f"t={self.cpu_seconds}",
-                f"v={self.address_space_bytes // 1024}",
-                # 512-byte blocks, rounded up: the file may reach the byte limit.
-                f"f={-(-self.file_size_bytes // 512)}",
-                f"p={self.processes}",
-                f"n={self.open_files}",
-                "c=0",
-            ]
-        )
+    def rlimits(self) -> dict[str, int]:
+        """The limits by ``job_init.RLIMITS`` name."""
+        return asdict(self)
 
 
-def available_shells(names: list[str]) -> list[str]:
-    """The configured interpreters that are installed here, in config order."""
-    return [name for name in names if shutil.which(name, path=BASE_PATH)]
+def available_shells(names: list[str]) -> dict[str, str]:
+    """The configured interpreters installed here, in config order: name -> absolute path."""
+    found = {}
+    for name in names:
+        path = shutil.which(name, path=BASE_PATH)
+        if path:
+            found[name] = path
+    return found
+
+
+def script_text(code: str, shell: str) -> str:
+    """The script as the interpreter gets it. For POSIX shells a leading byte-order
+    mark is dropped and CRLF line ends become LF (scripts saved on Windows would
+    otherwise fail: ``\\ufeffecho: not found``, or carry ``\\r`` into every
+    command's last argument); other interpreters get the script as stored."""
+    if shell not in POSIX_SHELLS:
+        return code
+    return code.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
 def bwrap_sandbox(files: JobFiles, jobs_dir: Path) -> list[str]:
@@ -51,7 +61,7 @@ def bwrap_sandbox(files: JobFiles, jobs_dir: Path) -> list[str]:
     jobs directory only the job's own work directory."""
     work = str(files.work)
     return [
-        shutil.which("bwrap") or "bwrap",
+        shutil.which("bwrap", path=BASE_PATH) or "/usr/bin/bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
@@ -65,29 +75,18 @@ def bwrap_sandbox(files: JobFiles, jobs_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def job_command(shell: str, args: list[str], uid: int | None, sandbox: list[str] = ()) -> list[str]:
-    """The command the wrapper runs: the shell on the script, as the job's uid if
-    given, inside the sandbox if given."""
-    shell_path = shutil.which(shell, path=BASE_PATH) or shell
-    command = [*sandbox, shell_path, "./script", *args]
-    if uid is None:
-        return command
-    return [
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
-        *command,
-    ]
-
-
-def job_environment(job_id: str, files: JobFiles, extra: dict[str, str]) -> dict[str, str]:
-    """A clean environment: nothing of the service's reaches the job."""
+def job_environment(
+    job_id: str, user: str, home: str, login_shell: str, extra: dict[str, str]
+) -> dict[str, str]:
+    """A clean environment, as a login on a cluster node gives: nothing of the
+    service's reaches the job. The job's own ``env`` comes last (it may override
+    these; it is applied only in the job's process, after it dropped to its user)."""
     env = {
         "PATH": BASE_PATH,
-        "HOME": str(files.work),
+        "HOME": home,
+        "USER": user,
+        "LOGNAME": user,
+        "SHELL": login_shell,
         "LANG": "C.UTF-8",
         "SHELL_SERVICE_JOB_ID": job_id,
     }
@@ -95,120 +94,53 @@ def job_environment(job_id: str, files: JobFiles, extra: dict[str, str]) -> dict
     return env
 
 
-def start_wrapper(
-    files: JobFiles,
-    command: list[str],
-    env: dict[str, str],
-    limits: Limits,
-    cgroup_procs: list[Path] = (),
-) -> subprocess.Popen:
-    """The wrapper in a process group of its own, its stdio the job's files, cwd the
-    job's work dir.
-
-    A process group, not a new session: where the kernel groups CPU time by
-    session (``sched_autogroup``, on in Debian's kernels), each new session
-    weighs as much as the whole service, whatever its niceness, until the
-    wrapper joins the job's CPU cgroup; on a host without cgroups, for the
-    job's whole life. In the executor's session the job keeps ``jobs.nice``.
-
-    Blocking (it makes the output files and forks): the executor calls it in a
-    thread, and watches the process with ``wait_for_child``."""
-    cgroups = ":".join(str(p) for p in cgroup_procs) or "-"
-    with (
-        open(files.stdin if files.stdin.exists() else os.devnull, "rb") as stdin,
-        open(files.open_output(files.stdout), "wb") as stdout,
-        open(files.open_output(files.stderr), "wb") as stderr,
-    ):
-        return subprocess.Popen(
-            [
-                WRAPPER_SHELL,
-                str(WRAPPER),
-                str(files.root),
-                cgroups,
-                limits.ulimit_settings(),
-                *command,
-            ],
-            cwd=files.work,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            env=env,
-            process_group=0,
-        )
-
-
-async def wait_for_child(process: subprocess.Popen) -> int:
-    """Wait for our child ``process`` to end (a pidfd turns readable); its exit code
-    (-N for signal N)."""
-    await wait_for_exit(process.pid)
-    return process.wait()
-
-
-def pids_of_uid(uid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    pids.append(int(entry))
-            except FileNotFoundError:
-                pass
-    return pids
-
-
-def signal_job(sig: int, *, uid: int | None, wrapper_pid: int | None) -> int:
-    """Send ``sig`` to every process of the job; returns how many were signalled.
-
-    With a per-job uid that is every process of that uid, however it detached
-    (background, nohup, setsid); the root wrapper survives to record the exit.
-    Without one, the wrapper's process group.
-    """
-    count = 0
-    if uid is not None:
-        # Repeat: a process may fork between the scan and the signal.
-        for _ in range(5):
-            pids = pids_of_uid(uid)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                    count += 1
-                except ProcessLookupError:
-                    pass
-            if sig != signal.SIGKILL:
-                break
-    elif wrapper_pid:
-        try:
-            os.killpg(wrapper_pid, sig)
-            count += 1
-        except ProcessLookupError:
-            pass
-    return count
-
-
-def wrapper_alive(pid: int | None, files: JobFiles) -> bool:
-    """Whether ``pid`` is still this job's wrapper (pids get reused)."""
-    if not pid:
-        return False
+def read_init_pid(files: JobFiles) -> tuple[int, int] | None:
+    """The job init's pid and start time from its directory, or None."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return str(files.root).encode() in f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+        pid, started = files.wrapper_pid.read_text().split()
+        return int(pid), int(started)
+    except (FileNotFoundError, ValueError):
+        return None
 
 
-async def wait_for_exit(pid: int) -> None:
-    """Wait until a process that is not our child ends (a pidfd turns readable)."""
+def open_job_init(files: JobFiles) -> int | None:
+    """A pidfd of the job's init if it still runs (its pid and start time both
+    match what it recorded: pids get reused), else None."""
+    recorded = read_init_pid(files)
+    if recorded is None:
+        return None
+    pid, started = recorded
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
-        return
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            now = int(f.read().rpartition(")")[2].split()[19])
+    except (OSError, ValueError):
+        now = None
+    if now != started:
+        os.close(fd)
+        return None
+    return fd
+
+
+def end_job(pidfd: int) -> None:
+    """Ask the job's init to end the job: TERM to all its processes, KILL after
+    ``kill_grace``; the init then records the end and exits. The one way a job is
+    ended (timeout, cancel, a disabled user, shutting the test server down)."""
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+async def wait_for_pidfd(pidfd: int) -> None:
+    """Wait until the process behind ``pidfd`` has ended (the fd turns readable)."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    loop.add_reader(pidfd, lambda: done.done() or done.set_result(None))
     try:
         await done
     finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+        loop.remove_reader(pidfd)

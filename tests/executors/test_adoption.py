@@ -4,13 +4,20 @@ These tests fake a dead worker: a RUNNING row whose ``worker`` names a process t
 no longer exists. The in-process executor's adoption loop must take the job over.
 """
 
+import asyncio
 import datetime
+import json
 import socket
 import subprocess
 import time
 
+import pytest
+
 from baselayer.app.models import utcnow
-from shell_service.executors.processes import WRAPPER, WRAPPER_SHELL, job_command
+from shell_service.executors.launcher import LauncherClient
+from shell_service.executors.local import RunningJob
+from shell_service.executors.processes import wait_for_pidfd
+from shell_service.queue import ClaimedJob
 
 from ..factories import JobFactory
 from ..helpers import wait_for_job
@@ -33,49 +40,79 @@ def orphan(api, server, **fields):
         queued_at=utcnow(),
         **fields,
     )
-    files = server.executor.job_files(job.id)
-    files.prepare(job.code, None, server.executor.job_uid(job.number))
-    return job, files
+    return job, server.executor.job_files(job.id)
 
 
-def start_orphan_wrapper(server, job, files) -> subprocess.Popen:
-    """A wrapper that no live worker started, as after a worker was SIGKILLed."""
-    command = job_command("sh", [], server.executor.job_uid(job.number))
-    with open(files.stdout, "wb") as out:
-        wrapper = subprocess.Popen(
-            [WRAPPER_SHELL, str(WRAPPER), str(files.root), "-", "c=0", *command],
-            cwd=files.work,
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            process_group=0,
-        )
-    return wrapper
+@pytest.fixture
+def other_launcher():
+    """A launcher of no live executor's, as after an executor was SIGKILLed."""
+    loop = asyncio.new_event_loop()
+    launcher = loop.run_until_complete(asyncio.to_thread(LauncherClient))
+    yield loop, launcher
+    launcher.sock.close()
+    launcher.process.wait(10)
+    loop.close()
+
+
+def start_orphan(server, other_launcher, job, username):
+    """Start ``job`` through another launcher, exactly as the executor would have;
+    returns a coroutine-free waiter: call it to wait for the job's init to exit."""
+    loop, launcher = other_launcher
+    executor = server.executor
+    claimed = ClaimedJob(
+        id=job.id, number=job.number, code=job.code, shell=job.shell, args=job.args,
+        env=job.env, stdin=job.stdin, timeout=job.timeout, cpus=job.cpus,
+        memory_mb=job.memory_mb, queued_at=job.queued_at, started_at=job.started_at,
+        submitter_id=job.submitter_id, username=username,
+    )  # fmt: skip
+    running = RunningJob(
+        id=job.id,
+        files=executor.job_files(job.id),
+        started_at=job.started_at,
+        deadline=job.started_at,
+        cgroup=executor.job_cgroup(job.id),
+    )
+    request = executor.launch_request(claimed, running, executor.account(claimed))
+    _, pidfd = loop.run_until_complete(launcher.launch(request))
+    return lambda: loop.run_until_complete(wait_for_pidfd(pidfd))
 
 
 def test_finished_orphan_is_finalized_from_its_status_file(api, server):
     job, files = orphan(api, server, code="echo hi; exit 3")
+    files.root.mkdir(parents=True)
     files.stdout.write_text("hi\n")
-    files.exit_status.write_text("3\n")
+    files.exit_status.write_text(json.dumps({"code": 3}))
     done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT)
     assert (done["status"], done["return_code"], done["stdout"]) == ("FAILED", 3, "hi\n")
     events = api.get(f"/api/jobs/{job.id}/events").json()["data"]
     assert any("adopted" in (e["detail"] or "") for e in events)
 
 
-def test_running_orphan_is_watched_to_completion(api, server):
+def test_running_orphan_is_watched_to_completion(api, server, other_launcher):
     job, files = orphan(api, server, code="sleep 2; echo done; exit 4")
-    wrapper = start_orphan_wrapper(server, job, files)
+    wait_for_init = start_orphan(server, other_launcher, job, api.user.username)
     done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT)
-    wrapper.wait()
+    wait_for_init()
     assert (done["status"], done["return_code"], done["stdout"]) == ("FAILED", 4, "done\n")
 
 
-def test_orphan_past_its_timeout_is_killed_as_timed_out(api, server):
+def test_orphan_past_its_timeout_is_killed_as_timed_out(api, server, other_launcher):
     job, files = orphan(api, server, code="sleep 60", timeout=1)
-    wrapper = start_orphan_wrapper(server, job, files)
+    wait_for_init = start_orphan(server, other_launcher, job, api.user.username)
     done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT + 10)
-    wrapper.wait(10)
+    wait_for_init()
     assert done["status"] == "TIMED_OUT"
+
+
+def test_cancel_of_an_orphan_is_carried_out_by_its_adopter(api, server, other_launcher):
+    """The cancel came while no executor ran the job (its NOTIFY reached nobody):
+    the adopter sees ``cancel_requested_at`` and ends it, with its final record."""
+    job, files = orphan(api, server, code="echo started; sleep 60")
+    wait_for_init = start_orphan(server, other_launcher, job, api.user.username)
+    assert api.post(f"/api/jobs/{job.id}/cancel").status_code == 200
+    done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT + 10)
+    wait_for_init()
+    assert (done["status"], done["return_code"], done["stdout"]) == ("CANCELLED", 143, "started\n")
 
 
 def test_orphan_with_no_process_and_no_status_becomes_server_error(api, server):

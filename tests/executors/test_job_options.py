@@ -6,6 +6,8 @@ import pytest
 
 from ..helpers import create_job, run_job, wait_for_job
 
+needs_python = pytest.mark.skipif(not shutil.which("python3"), reason="python3 is not installed")
+
 
 def test_options_are_stored_and_returned(api):
     job_id = create_job(
@@ -121,3 +123,31 @@ def test_nonzero_exit_code_is_kept(api):
     job = run_job(api, "echo out; echo err >&2; exit 7")
     assert (job["status"], job["return_code"]) == ("FAILED", 7)
     assert (job["stdout"], job["stderr"]) == ("out\n", "err\n")
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize(
+    "code, stdout",
+    [
+        ("echo one\r\necho two\r\n", "one\ntwo\n"),  # the input
+        ("\ufeffecho hi", "hi\n"),  # the input: a byte-order mark
+        ("\ufeffx=1\r\nif [ $x = 1 ]; then\r\n  echo yes\r\nfi\r\n", "yes\n"),
+        ('printf "%s|" a\\\r\nb\r\necho', "ab|\n"),  # a CRLF line continuation
+    ],
+)
+def test_scripts_written_on_windows_run_in_posix_shells(api, shell, code, stdout):
+    job = run_job(api, code, shell=shell)
+    assert (job["status"], job["stdout"], job["stderr"]) == ("COMPLETE", stdout, "")
+    # Stored as given: the conversion happens only where the script is written.
+    assert api.get(f"/api/jobs/{job['id']}").json()["data"]["code"] == code
+
+
+def test_a_lone_carriage_return_inside_a_line_is_kept(api):
+    job = run_job(api, "printf 'a\\rb' | od -c | head -1")
+    assert "\\r" in job["stdout"]
+
+
+@needs_python
+def test_other_interpreters_get_the_script_as_is(api):
+    job = run_job(api, "print(repr(open(__file__, newline='').read()))\r\n", shell="python3")
+    assert job["stdout"] == "\"print(repr(open(__file__, newline='').read()))\\r\\n\"\n"

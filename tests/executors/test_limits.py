@@ -34,16 +34,14 @@ def test_job_within_its_memory_completes(api, cgroups):
 
 def test_sysinfo_reports_the_isolation_layers(api, server):
     isolation = api.get("/api/sysinfo").json()["data"]["isolation"]
-    assert isolation["per_job_uid"] is (os.geteuid() == 0)
+    assert isolation["run_as"] == ("user account" if os.geteuid() == 0 else "service user")
     assert isolation["rlimits"] is True
     detected = server.executor.cgroups
     assert isolation["cgroups"] == (detected.describe() if detected else None)
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0, reason="the process limit is per uid, and per-job uids need root"
-)
-def test_fork_bomb_is_stopped_by_the_process_limit(api):
+def test_fork_bomb_is_stopped_by_the_process_limit(api, cgroups):
+    """The job's cgroup holds at most ``jobs.max_processes``."""
     job = run_job(
         api, "i=0; while [ $i -lt 2000 ]; do sleep 3 & i=$((i+1)); done; wait", timeout=30
     )
@@ -69,3 +67,27 @@ def test_jobs_together_weigh_less_cpu_than_the_service(server, cgroups):
         assert int((group / "cpu.weight").read_text()) == weight
     else:
         assert int((group / "cpu.shares").read_text()) == weight * 1024 // 100
+
+
+def test_the_log_cap_limits_only_stdout_and_stderr_not_the_jobs_files(api, server):
+    """Issue 11 section 4: ``head -c 104857601 /dev/zero > f`` gave "File too large"
+    when the cap was a file-size rlimit. Here with a 1 MB cap and a 3 MB file."""
+    cap = server.cfg["jobs"]["max_log_bytes"]
+    server.cfg["jobs"]["max_log_bytes"] = 1_000_000
+    try:
+        job = run_job(
+            api,
+            "head -c 3000001 /dev/zero > f && stat -c %s f && "
+            "dd if=/dev/zero of=g bs=1M count=2 2>/dev/null && wc -c < g",
+        )
+    finally:
+        server.cfg["jobs"]["max_log_bytes"] = cap
+    assert job["status"] == "COMPLETE", job
+    assert job["stdout"] == "3000001\n2097152\n"
+
+
+def test_the_default_log_cap_does_not_stop_a_large_data_file(api):
+    """The issue's exact input: one byte more than the default 100 MiB cap."""
+    job = run_job(api, "head -c 104857601 /dev/zero > f && stat -c %s f; rm -f f", timeout=120)
+    assert job["status"] == "COMPLETE", job
+    assert job["stdout"] == "104857601\n"

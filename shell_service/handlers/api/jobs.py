@@ -313,8 +313,11 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
         ---
         summary: Cancel a job
         description: |
-          A READY or QUEUED job becomes CANCELLED at once. A RUNNING one too, and
-          its processes get TERM, then KILL a second later; its output so far is kept.
+          A READY or QUEUED job becomes CANCELLED at once. For a RUNNING job the
+          cancel is recorded (`cancel_requested_at`) and the answer comes at once;
+          its executor then ends every process of it (TERM, then KILL after
+          `jobs.kill_grace` seconds) and records it CANCELLED together with its
+          return code and output. Read it with `wait=N` to see that final record.
         tags: [jobs]
         security: [{token: []}]
         responses:
@@ -331,10 +334,8 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
         if previous is None:
             self.session.refresh(job)
             raise APIError(409, f"Job {job_id!r} is {job.status}; it has ended already")
-        if previous == JobStatus.RUNNING:
-            self.session.refresh(job)
-            self.settings["job_host"].cancel_running(job)
-        self.success({"id": job.id, "status": JobStatus.CANCELLED})
+        self.session.refresh(job)
+        self.success({"id": job.id, "status": job.status})
 
 
 class JobRerunHandler(JobAccessMixin, BaseHandler):

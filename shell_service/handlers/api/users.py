@@ -134,7 +134,6 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     def cancel_jobs_of(self, user: User) -> None:
-        job_host = self.settings["job_host"]
         unfinished = self.session.scalars(
             select(Job).where(
                 Job.submitter_id == user.id,
@@ -142,8 +141,8 @@ class UserHandler(BaseHandler):
             )
         ).all()
         for job in unfinished:
-            if queue.cancel_job(self.session, job.id, self.current_user.id) == JobStatus.RUNNING:
-                job_host.cancel_running(job)
+            # A RUNNING one is ended by its executor, which records it CANCELLED.
+            queue.cancel_job(self.session, job.id, self.current_user.id)
 
 
 def set_admin(session, user: User, admin: bool) -> None:

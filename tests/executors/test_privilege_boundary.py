@@ -1,0 +1,114 @@
+"""Issue 11 section 1: nothing a job controls reaches a process with the service's
+rights. The job's ``env`` is applied only in the job's own process, after it
+dropped to its user; every privileged step names programs by absolute path and
+never follows or writes what a job can write."""
+
+import os
+import uuid
+
+import pytest
+
+from ..helpers import run_job
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the boundary is root's")
+
+
+def planted_program(api, name: str, where: str) -> str:
+    """A job plants ``where/name``: a program that records who runs it, then does
+    what the real one would. Returns the path of its record."""
+    record = f"{where}/who-ran-{name}"
+    job = run_job(
+        api,
+        f"mkdir -p {where} && chmod 777 {where} && "
+        f"printf '#!/bin/sh\\nid -u >> {record}\\nexec /usr/bin/{name} \"$@\"\\n' > {where}/{name} "
+        f"&& chmod 755 {where}/{name}",
+    )
+    assert job["status"] == "COMPLETE", job
+    return record
+
+
+@pytest.mark.parametrize("program", ["setpriv", "sh", "dash", "bash", "python3", "bwrap", "id"])
+def test_a_job_path_never_runs_a_planted_program_as_root(api, program):
+    """The issue's input (a planted ``setpriv`` on the PATH of the next job), and the
+    other programs a privileged step could be tempted to run by bare name."""
+    where = f"/tmp/planted-{uuid.uuid4().hex[:8]}"
+    record = planted_program(api, program, where)
+    job = run_job(api, "echo hi", env={"PATH": f"{where}:/usr/bin:/bin"})
+    assert job["status"] == "COMPLETE"
+    assert job["stdout"] == "hi\n"
+    # Read through a job: the job's /tmp is its user's own, not the host's.
+    seen = run_job(api, f"cat {record} 2>/dev/null; echo end")["stdout"]
+    assert "0\n" not in seen.splitlines(keepends=True)
+    assert seen.endswith("end\n")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LD_PRELOAD": "/tmp/evil.so"},
+        {"PYTHONPATH": "/tmp/evil", "PYTHONSTARTUP": "/tmp/evil.py", "PYTHONHOME": "/tmp"},
+        {"BASH_ENV": "/tmp/evil.sh", "ENV": "/tmp/evil.sh"},
+        {"IFS": "/", "PATH": "."},
+    ],
+)
+def test_hostile_env_reaches_only_the_job(api, env):
+    """Variables that steer a dynamic loader, Python or a shell: a privileged process
+    given them would run the job's code as root. The job itself just gets them."""
+    job = run_job(api, "id -u; printenv | sort", env=env, shell="sh")
+    assert job["status"] in ("COMPLETE", "FAILED")  # PATH=. may break `id`: the job's own doing
+    assert not job["stdout"].startswith("0\n")
+    for name, value in env.items():
+        if name != "PATH":
+            assert f"{name}={value}" in job["stdout"]
+
+
+def test_env_cannot_change_who_the_job_runs_as(api, server):
+    job = run_job(
+        api, "id -u; echo $USER", env={"USER": "root", "HOME": "/root", "LOGNAME": "root"}
+    )
+    uid, user = job["stdout"].split()
+    assert uid != "0"
+    assert user == "root"  # the job's own variable, nothing more
+
+
+def test_no_new_privileges_a_setuid_program_cannot_raise_the_job(api):
+    """``su`` and friends: the job runs with no_new_privs, so a setuid bit is ignored."""
+    job = run_job(
+        api, "grep NoNewPrivs /proc/self/status; ls -l /bin/su >/dev/null && su -c id root"
+    )
+    assert "NoNewPrivs:\t1" in job["stdout"]
+    assert "uid=0" not in job["stdout"]
+
+
+def test_the_job_cannot_swap_its_directory_files_for_symlinks(api, server, tmp_path):
+    """The output files and the end record live in a root-owned directory the job
+    cannot write: a job that tries to replace them fails, and root never follows."""
+    secret = tmp_path / "secret"
+    secret.write_text("root only\n")
+    os.chmod(secret, 0o600)
+    job = run_job(
+        api,
+        f"cd ..; ln -sf {secret} stdout 2>&1; ln -sf {secret} exit_status 2>&1; "
+        f"rm -f stderr 2>&1; echo done",
+    )
+    assert "Permission denied" in job["stdout"]
+    assert job["stdout"].endswith("done\n")
+    assert secret.read_text() == "root only\n"
+    files = server.executor.job_files(job["id"])
+    assert not files.stdout.is_symlink()
+    assert files.root.stat().st_uid == 0
+
+
+def test_a_rerun_under_the_same_id_does_not_follow_the_old_jobs_symlinks(api, server, tmp_path):
+    """The job directory is made fresh by root on each run; what the last run left in
+    its work directory (a symlink to a root file) is removed, never followed."""
+    target = tmp_path / "precious"
+    target.write_text("keep\n")
+    os.chmod(tmp_path, 0o755)
+    job = run_job(api, f"ln -s {target} script.bak; ln -s {tmp_path} dir; echo planted")
+    assert job["stdout"] == "planted\n"
+    files = server.executor.job_files(job["id"])
+    server.executor.remove_files(job["id"])
+    assert not files.root.exists()
+    assert target.read_text() == "keep\n"
+    assert tmp_path.exists()
