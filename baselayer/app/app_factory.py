@@ -23,7 +23,8 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     seconds = handler.request.request_time()
     if status < 400 and seconds < SLOW_REQUEST_SECONDS:
         return
-    level = logging.ERROR if status >= 500 else logging.WARNING
+    # A 503 (the database restarting, say) is for the client to retry, not a bug.
+    level = logging.ERROR if status >= 500 and status != 503 else logging.WARNING
     request = handler.request
     # The client's address as NGINX saw it (the worker's peer is NGINX).
     client = request.headers.get("X-Real-Ip", request.remote_ip)

@@ -47,11 +47,16 @@ class Listener:
     def start(self) -> None:
         connect_args, connect_kwargs = self._url.get_dialect()().create_connect_args(self._url)
         # A dedicated connection outside any pool: it stays in LISTEN for good.
-        self._conn = psycopg2.connect(*connect_args, **connect_kwargs)
-        self._conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
-        with self._conn.cursor() as cursor:
-            for channel in self._callbacks:
-                cursor.execute(f'LISTEN "{channel}"')
+        conn = psycopg2.connect(*connect_args, **connect_kwargs)
+        try:
+            conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+            with conn.cursor() as cursor:
+                for channel in self._callbacks:
+                    cursor.execute(f'LISTEN "{channel}"')
+        except BaseException:
+            conn.close()  # a server that went away again between connect and LISTEN
+            raise
+        self._conn = conn
         self.alive = True
         self.connects += 1
         self._fd = self._conn.fileno()

@@ -22,17 +22,61 @@ import re
 
 import orjson
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
+import sqlalchemy.exc
 from psycopg2.extras import register_default_json, register_default_jsonb
 from sqlalchemy import URL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatabaseUnavailable", "PlainSQL", "Statement", "statement"]
+__all__ = ["DatabaseUnavailable", "PlainSQL", "Statement", "database_unavailable", "statement"]
 
 
 class DatabaseUnavailable(Exception):
-    """The connection to PostgreSQL broke; the next call reconnects."""
+    """PostgreSQL cannot be reached now (down, restarting, or the connection broke);
+    the next call connects again. Handlers answer it with 503 and ``Retry-After``."""
+
+
+#: SQLSTATEs of a server that cannot serve us now, beside class 08 (connection
+#: exception): admin_shutdown (a fast shutdown, pg_terminate_backend),
+#: crash_shutdown (another backend crashed), cannot_connect_now (starting up or
+#: in recovery), idle_session_timeout, too_many_connections.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57P05", "53300"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now, rather than that a
+    statement is wrong: the caller answers 503 (try again) instead of 500 (a bug).
+
+    Parameters
+    ----------
+    exc
+        Any exception: a DatabaseUnavailable, a psycopg2 error, or SQLAlchemy's
+        wrapper of one (``DBAPIError``, whose ``orig`` is the driver's error).
+
+    Returns
+    -------
+    bool
+        True for a failed connect, a connection the server closed or reset, and
+        the SQLSTATEs of class 08 and UNAVAILABLE_SQLSTATES; False for anything
+        else (syntax errors, constraint violations, serialization failures,
+        statement timeouts, errors that are not the database's).
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig
+    if not isinstance(exc, psycopg2.Error):
+        return False
+    code = exc.pgcode
+    if code:
+        return code.startswith("08") or code in UNAVAILABLE_SQLSTATES
+    # No SQLSTATE: libpq's own failure (connect refused, server closed the
+    # connection unexpectedly, connection already closed).
+    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
 
 
 class Statement:
@@ -88,37 +132,63 @@ class PlainSQL:
         self._stale = True
 
     def connection(self):
+        """The open connection, made (and its statements forgotten) when there is
+        none, it closed, or ``mark_stale`` was called.
+
+        Raises
+        ------
+        psycopg2.Error
+            The connect failed (``_cursor_run`` turns that into DatabaseUnavailable).
+        """
         if self._stale:
             self._stale = False
             self.close()
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg2.connect(*self._connect_args, **self._connect_kwargs)
-            self._conn.autocommit = True
-            # orjson reads json columns several times faster (a page of 100 jobs
-            # has 200 of them).
-            register_default_json(self._conn, loads=orjson.loads)
-            register_default_jsonb(self._conn, loads=orjson.loads)
+            self._conn = None
             self._prepared = set()
+            conn = psycopg2.connect(*self._connect_args, **self._connect_kwargs)
+            try:
+                conn.autocommit = True
+                # orjson reads json columns several times faster (a page of 100 jobs
+                # has 200 of them).
+                register_default_json(conn, loads=orjson.loads)
+                register_default_jsonb(conn, loads=orjson.loads)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     def _cursor_run(self, sql: "str | Statement", params, fetch, try_lock: int | None = None):
         try:
-            with self.connection().cursor() as cursor:
-                if isinstance(sql, Statement):
-                    if sql.name not in self._prepared:
-                        cursor.execute(sql.prepare_sql)
-                        self._prepared.add(sql.name)
-                    sql, params = sql.execute_sql, sql.arguments(params)
-                if try_lock is None:
-                    cursor.execute(sql, params)
-                    return fetch(cursor)
-                return self._run_locked(cursor, sql, params, fetch, try_lock)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            if self._conn is not None and self._conn.closed:
-                self._conn = None
+            try:
+                return self._cursor_run_once(sql, params, fetch, try_lock)
+            except psycopg2.errors.InvalidSqlStatementName:
+                # Our prepared statements were dropped behind our back (DEALLOCATE,
+                # DISCARD ALL): prepare them again, once.
+                self._prepared = set()
+                return self._cursor_run_once(sql, params, fetch, try_lock)
+        except psycopg2.Error as exc:
+            broken = self._conn is None or self._conn.closed
+            if not (broken or database_unavailable(exc)):
+                raise
+            # The next call connects again (and prepares its statements again).
+            if self._conn is not None:
                 log.warning("Lost the database connection: %s", str(exc).strip())
-                raise DatabaseUnavailable(str(exc).strip()) from exc
-            raise
+            self.close()
+            raise DatabaseUnavailable(str(exc).strip() or type(exc).__name__) from exc
+
+    def _cursor_run_once(self, sql: "str | Statement", params, fetch, try_lock: int | None):
+        with self.connection().cursor() as cursor:
+            if isinstance(sql, Statement):
+                if sql.name not in self._prepared:
+                    cursor.execute(sql.prepare_sql)
+                    self._prepared.add(sql.name)
+                sql, params = sql.execute_sql, sql.arguments(params)
+            if try_lock is None:
+                cursor.execute(sql, params)
+                return fetch(cursor)
+            return self._run_locked(cursor, sql, params, fetch, try_lock)
 
     @staticmethod
     def _run_locked(cursor, sql: str, params, fetch, key: int):
@@ -162,6 +232,8 @@ class PlainSQL:
         return None if row is None else row[0]
 
     def close(self) -> None:
+        """Close the connection (if any); the next call connects again."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._prepared = set()

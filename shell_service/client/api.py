@@ -1,13 +1,18 @@
 """HTTP calls to the shell_service API with ``requests``: the envelope is unwrapped, and
 every failure becomes a ClientError with a message for people and an exit code."""
 
-from collections.abc import Iterator
+import email.utils
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
+import urllib3.exceptions
 
 from .errors import EXIT_FOR_HTTP_STATUS, ClientError, ExitCode
-from .settings import TOKEN_ENV, Settings
+from .settings import RETRY_ENV, TOKEN_ENV, Settings
 
 #: Seconds to wait for a connection, and for an ordinary answer.
 CONNECT_TIMEOUT = 10
@@ -15,6 +20,62 @@ READ_TIMEOUT = 60
 #: A followed log may stay silent as long as the job does: just over nginx's
 #: proxy_read_timeout, after which the client reconnects.
 FOLLOW_READ_TIMEOUT = 3700
+#: The answer of a service that cannot serve now (restarting, its database away):
+#: try again after its Retry-After.
+RETRY_STATUSES = frozenset({503})
+#: Seconds between tries when no Retry-After says (no connection): doubling from
+#: the first up to the last.
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 5.0
+
+#: Retry policies of ``Api.request``: repeat on 503 and on any failed connection;
+#: or only when the request was surely not sent (the connection was refused).
+IDEMPOTENT = "idempotent"
+UNSENT_ONLY = "unsent-only"
+
+
+#: The clock and the sleep of retries (tests replace them).
+clock = time.monotonic
+sleep = time.sleep
+
+
+def retry_after_seconds(response: requests.Response, default: float) -> float:
+    """The response's ``Retry-After`` in seconds (delay-seconds or an HTTP date);
+    ``default`` when it has none or it cannot be read."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return default
+    return max(0.0, when.timestamp() - time.time())
+
+
+def never_sent(error: requests.RequestException) -> bool:
+    """Whether a failed request surely never reached the service (the connection
+    could not be made), so that sending it again cannot do anything twice."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, urllib3.exceptions.NewConnectionError):
+            return True
+        if isinstance(exc, urllib3.exceptions.MaxRetryError):
+            pending.append(exc.reason)
+        pending += [arg for arg in exc.args if isinstance(arg, BaseException)]
+        pending += [exc.__cause__, exc.__context__]
+    return False
+
+
+def note_on_stderr(message: str) -> None:
+    """How the client says it is waiting for the service: one line on stderr."""
+    print(f"shell-service: {message}", file=sys.stderr, flush=True)
 
 
 class Api:
@@ -28,18 +89,40 @@ class Api:
         The session to send with (a new one by default).
     """
 
-    def __init__(self, settings: Settings, http: requests.Session | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        http: requests.Session | None = None,
+        note: Callable[[str], None] = note_on_stderr,
+    ):
         self.settings = settings
         self.http = http or requests.Session()
+        #: Says (once per call) that the client is waiting for the service.
+        self.note = note
         if settings.token:
             self.http.headers["Authorization"] = f"token {settings.token}"
 
     # ---- transport ---------------------------------------------------------
 
     def request(
-        self, method: str, path: str, *, timeout: float = READ_TIMEOUT, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float = READ_TIMEOUT,
+        retry: str | None = None,
+        **kwargs: Any,
     ) -> requests.Response:
-        """Send one request; a ClientError for no answer or an error status.
+        """Send a request, again while the service cannot answer; a ClientError for
+        no answer or an error status.
+
+        A call that may be repeated (``retry`` IDEMPOTENT, the default for GET) is
+        sent again after a 503 (waiting its ``Retry-After``) or a failed connection
+        (waiting 0.5 s, doubling up to 5 s), for up to ``settings.retry_seconds``
+        in all, with one note on stderr. Any other call (UNSENT_ONLY, the default
+        for other methods) is sent again only when it surely never left (the
+        connection was refused): after a 503 or a broken connection it may have
+        taken effect.
 
         Parameters
         ----------
@@ -47,18 +130,81 @@ class Api:
             HTTP method, and the path from the base URL (``/api/...``).
         timeout
             Seconds to wait for the answer (or between streamed chunks).
+        retry
+            IDEMPOTENT or UNSENT_ONLY; by default from the method.
         **kwargs
             Passed on to ``requests`` (``params``, ``json``, ``stream``).
         """
+        retry = retry or (IDEMPOTENT if method in ("GET", "HEAD") else UNSENT_ONLY)
+        deadline = clock() + self.settings.retry_seconds
+        backoff = FIRST_BACKOFF
+        noted = False
+
+        def wait(seconds: float, why: str) -> bool:
+            """Sleep ``seconds`` (at most what is left) unless the time is up."""
+            nonlocal noted
+            left = deadline - clock()
+            if left <= 0:
+                return False
+            if not noted:
+                noted = True
+                self.note(
+                    f"{why}; trying again for up to {self.settings.retry_seconds:.0f} s "
+                    f"(--retry / ${RETRY_ENV})"
+                )
+            sleep(min(seconds, left))
+            return True
+
+        # Whether a try before this one may have reached the service.
+        maybe_done = False
+        while True:
+            try:
+                response = self.send(method, path, timeout, **kwargs)
+            except requests.ConnectionError as error:
+                unsent = never_sent(error)
+                if (retry == IDEMPOTENT or unsent) and wait(
+                    backoff, f"cannot reach {self.settings.url}"
+                ):
+                    maybe_done = maybe_done or not unsent
+                    backoff = min(2 * backoff, MAX_BACKOFF)
+                    continue
+                raise ClientError(
+                    f"cannot reach shell_service at {self.settings.url}: is it running? `make run`",
+                    ExitCode.UNREACHABLE,
+                    after_retry=maybe_done,
+                )
+            except ClientError as error:
+                error.after_retry = maybe_done
+                raise
+            if response.status_code in RETRY_STATUSES and retry == IDEMPOTENT:
+                error = self.error_for(response)
+                if wait(retry_after_seconds(response, backoff), error.message):
+                    response.close()
+                    maybe_done = True
+                    backoff = min(2 * backoff, MAX_BACKOFF)
+                    continue
+            if response.status_code >= 400:
+                error = self.error_for(response)
+                error.after_retry = maybe_done
+                raise error
+            return response
+
+    def send(self, method: str, path: str, timeout: float, **kwargs: Any) -> requests.Response:
+        """Send one request; the response whatever its status.
+
+        Raises
+        ------
+        requests.ConnectionError
+            No connection, or it broke (Also a connect timeout: both mean nothing
+            answers at that address.)
+        ClientError
+            No answer within ``timeout`` seconds, or another failure of ``requests``.
+        """
         url = self.settings.url + path
         try:
-            response = self.http.request(method, url, timeout=(CONNECT_TIMEOUT, timeout), **kwargs)
+            return self.http.request(method, url, timeout=(CONNECT_TIMEOUT, timeout), **kwargs)
         except requests.ConnectionError:
-            # Also a connect timeout: both mean nothing answers at that address.
-            raise ClientError(
-                f"cannot reach shell_service at {self.settings.url}: is it running? `make run`",
-                ExitCode.UNREACHABLE,
-            )
+            raise  # a connect timeout too (it is also a Timeout): ``request`` decides
         except requests.Timeout:
             raise ClientError(
                 f"shell_service at {self.settings.url} did not answer {method} {path} "
@@ -67,9 +213,6 @@ class Api:
             )
         except requests.RequestException as exc:
             raise ClientError(f"{method} {url} failed: {exc}")
-        if response.status_code >= 400:
-            raise self.error_for(response)
-        return response
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict:
         """Send a request and return the whole envelope of a successful answer."""
@@ -103,8 +246,39 @@ class Api:
     # ---- jobs --------------------------------------------------------------
 
     def create_job(self, body: dict) -> str:
-        """``POST /api/jobs``; the new job's id."""
-        return self.call("POST", "/api/jobs", json=body)["data"]["id"]
+        """``POST /api/jobs``; the new job's id.
+
+        Sent again while the service cannot answer (as a GET is): the job's id is
+        chosen here when ``body`` has none, so a try whose answer was lost (a 503
+        or a broken connection after the job was stored) is recognised, not
+        doubled. When such a retry answers 409 (the id is taken), the job of that
+        id is read: if it has the script and options sent (and is executed when
+        ``execute`` was asked) it is this one, and its id is returned.
+
+        Raises
+        ------
+        ClientError
+            The service refused it (a 409 for an id taken by another job), or
+            could not be reached within ``settings.retry_seconds``.
+        """
+        body = {**body, "id": body.get("id") or f"job_{uuid.uuid4().hex}"}
+        try:
+            return self.call("POST", "/api/jobs", json=body, retry=IDEMPOTENT)["data"]["id"]
+        except ClientError as error:
+            if error.http_status == 409 and error.after_retry and self._stored_as_sent(body):
+                return body["id"]
+            raise
+
+    def _stored_as_sent(self, body: dict) -> bool:
+        """Whether the job named ``body["id"]`` is the one ``body`` describes."""
+        try:
+            job = self.get_job(body["id"])
+        except ClientError:
+            return False
+        fields = {key: value for key, value in body.items() if key not in ("id", "execute")}
+        if any(job.get(key) != value for key, value in fields.items()):
+            return False
+        return not body.get("execute") or job.get("status") != "READY"
 
     def get_job(self, job_id: str) -> dict:
         """``GET /api/jobs/<id>``: the job."""
@@ -120,12 +294,29 @@ class Api:
         return self.call("GET", job_path(job_id, "events"))["data"]
 
     def cancel_job(self, job_id: str) -> dict:
-        """``POST /api/jobs/<id>/cancel``."""
-        return self.call("POST", job_path(job_id, "cancel"))["data"]
+        """``POST /api/jobs/<id>/cancel``: ``{id, status}``.
+
+        Sent again while the service cannot answer: cancelling twice changes
+        nothing more. A retry that answers 409 (ended already) after a try whose
+        answer was lost counts as done when the job is CANCELLED.
+        """
+        try:
+            return self.call("POST", job_path(job_id, "cancel"), retry=IDEMPOTENT)["data"]
+        except ClientError as error:
+            if error.http_status == 409 and error.after_retry:
+                job = self.get_job(job_id)
+                if job["status"] == "CANCELLED":
+                    return {"id": job_id, "status": "CANCELLED"}
+            raise
 
     def rerun_job(self, job_id: str) -> str:
-        """``POST /api/jobs/<id>/rerun``: a new job like this one, submitted; its id."""
-        return self.call("POST", job_path(job_id, "rerun"))["data"]["id"]
+        """``POST /api/jobs/<id>/rerun``: a new job like this one, submitted; its id.
+
+        Not sent again after a 503 or a broken connection (the service names the
+        new job, so a second try could make a second one): only when the
+        connection was refused.
+        """
+        return self.call("POST", job_path(job_id, "rerun"), retry=UNSENT_ONLY)["data"]["id"]
 
     def read_log(self, job_id: str, stream: str, offset: int) -> dict:
         """``GET /api/jobs/<id>/log``: ``{text, offset, finished}`` from ``offset``."""

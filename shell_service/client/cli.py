@@ -13,7 +13,15 @@ from collections.abc import Callable, Sequence
 from .api import Api
 from .errors import ClientError, ExitCode
 from .output import job_details, job_table
-from .settings import DEFAULT_URL, TOKEN_ENV, TOKENS_FILE, URL_ENV, resolve_settings
+from .settings import (
+    DEFAULT_RETRY_SECONDS,
+    DEFAULT_URL,
+    RETRY_ENV,
+    TOKEN_ENV,
+    TOKENS_FILE,
+    URL_ENV,
+    resolve_settings,
+)
 from .watch import FINISHED, copy_stream, wait_for_job
 
 #: The job states ``ls --status`` accepts.
@@ -27,6 +35,13 @@ EPILOG = f"""\
 server and token:
   --url and --token, else ${URL_ENV} and ${TOKEN_ENV}, else the INITIAL_ADMIN
   token in ./{TOKENS_FILE} (written by `make run`) and {DEFAULT_URL}.
+
+when the service cannot answer (503: restarting, its database away; or no
+connection), reads, submit and cancel are sent again after its Retry-After,
+for up to {DEFAULT_RETRY_SECONDS:.0f} s (--retry SECONDS or ${RETRY_ENV}; 0: never), with a
+note on stderr. A submit retried after an answer was lost finds its job by its
+id (chosen by the client when --id is not given) instead of making a second.
+rerun is sent again only when the connection was refused.
 
 exit codes:
   0     success (with --wait: the job was COMPLETE)
@@ -87,7 +102,8 @@ def positive_int(value: str) -> int:
 
 
 def add_connection_options(parser: argparse.ArgumentParser, default: object) -> None:
-    """``--url`` and ``--token``: on the main parser, and again after each command."""
+    """``--url``, ``--token`` and ``--retry``: on the main parser, and again after each
+    command."""
     parser.add_argument(
         "--url", default=default, help=f"server URL (${URL_ENV}; default {DEFAULT_URL})"
     )
@@ -96,6 +112,13 @@ def add_connection_options(parser: argparse.ArgumentParser, default: object) -> 
         default=default,
         help=f"API token (${TOKEN_ENV}; default from ./{TOKENS_FILE}); "
         "write --token=TOKEN when it starts with '-'",
+    )
+    parser.add_argument(
+        "--retry",
+        default=default,
+        metavar="SECONDS",
+        help=f"keep trying a call the service cannot answer now for this long (${RETRY_ENV}; "
+        f"default {DEFAULT_RETRY_SECONDS:.0f}; 0: never)",
     )
 
 
@@ -344,7 +367,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        settings = resolve_settings(args.url, args.token)
+        settings = resolve_settings(args.url, args.token, retry_flag=args.retry)
         if settings.token is None:
             raise ClientError(
                 f"no API token: pass --token, set ${TOKEN_ENV}, or run where "

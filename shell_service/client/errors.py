@@ -48,12 +48,20 @@ class ClientError(Exception):
         What the process exits with.
     http_status
         The service's HTTP status, when it answered with an error.
+    after_retry
+        The request was sent more than once, and a try before the last may have
+        reached the service (its answer was a 503, or the connection broke).
     """
 
     def __init__(
-        self, message: str, exit_code: int = ExitCode.ERROR, http_status: int | None = None
+        self,
+        message: str,
+        exit_code: int = ExitCode.ERROR,
+        http_status: int | None = None,
+        after_retry: bool = False,
     ):
         super().__init__(message)
         self.message = message
         self.exit_code = int(exit_code)
         self.http_status = http_status
+        self.after_retry = after_retry

@@ -13,6 +13,10 @@ from .errors import ClientError, ExitCode
 DEFAULT_URL = "http://127.0.0.1:5000"
 URL_ENV = "SHELL_SERVICE_URL"
 TOKEN_ENV = "SHELL_SERVICE_TOKEN"
+RETRY_ENV = "SHELL_SERVICE_RETRY"
+#: Seconds the client keeps trying a call the service cannot answer now (503,
+#: no connection) before it gives up.
+DEFAULT_RETRY_SECONDS = 60.0
 #: Written by the service on first start (``app.tokens_file``), in the project directory.
 TOKENS_FILE = ".tokens.yaml"
 TOKENS_FILE_KEY = "INITIAL_ADMIN"
@@ -31,11 +35,15 @@ class Settings:
     token_source
         Where the token came from, for error messages (``--token``,
         ``$SHELL_SERVICE_TOKEN``, the tokens file), or None.
+    retry_seconds
+        How long, in seconds, to keep retrying a call the service answers with
+        503 or that cannot connect (0: never retry).
     """
 
     url: str
     token: str | None
     token_source: str | None
+    retry_seconds: float = DEFAULT_RETRY_SECONDS
 
 
 def resolve_url(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -84,6 +92,27 @@ def read_tokens_file(path: Path) -> str | None:
     return None
 
 
+def resolve_retry(flag: str | float | None, environ: Mapping[str, str]) -> float:
+    """Seconds to keep retrying: ``--retry``, else ``$SHELL_SERVICE_RETRY``, else
+    DEFAULT_RETRY_SECONDS.
+
+    Raises
+    ------
+    ClientError
+        The value is not a number of seconds of at least 0.
+    """
+    value = flag if flag is not None else environ.get(RETRY_ENV) or DEFAULT_RETRY_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ClientError(
+            f"the retry time must be a number of seconds, 0 or more: {value!r}", ExitCode.USAGE
+        )
+    return seconds
+
+
 def resolve_token(
     flag: str | None, environ: Mapping[str, str], cwd: Path
 ) -> tuple[str | None, str | None]:
@@ -113,6 +142,7 @@ def resolve_settings(
     token_flag: str | None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    retry_flag: str | float | None = None,
 ) -> Settings:
     """Settings from the flags, the environment and the current directory.
 
@@ -124,8 +154,16 @@ def resolve_settings(
         The environment (default ``os.environ``).
     cwd
         Where to look for ``.tokens.yaml`` (default the current directory).
+    retry_flag
+        ``--retry`` (seconds), or None.
+
+    Raises
+    ------
+    ClientError
+        A bad URL or retry time, or an unreadable tokens file.
     """
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     token, source = resolve_token(token_flag, environ, cwd)
-    return Settings(resolve_url(url_flag, environ), token, source)
+    retry = resolve_retry(retry_flag, environ)
+    return Settings(resolve_url(url_flag, environ), token, source, retry)

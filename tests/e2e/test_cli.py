@@ -343,11 +343,18 @@ def test_an_unreachable_url_says_to_start_the_service_and_exits_3(cli):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    result = cli("ls", url=url)
-    assert result.returncode == 3
-    assert result.stderr == (
+    error = (
         f"shell-service: error: cannot reach shell_service at {url}: is it running? `make run`\n"
     )
+    result = cli("ls", "--retry=0", url=url)
+    assert result.returncode == 3
+    assert result.stderr == error
+    # By default it keeps trying for a while first, and says so.
+    result = cli("ls", "--retry=1", url=url)
+    assert result.returncode == 3
+    note, rest = result.stderr.split("\n", 1)
+    assert note.startswith(f"shell-service: cannot reach {url}; trying again for up to 1 s"), note
+    assert rest == error
 
 
 def test_an_unknown_job_is_a_404_and_exit_5(cli):

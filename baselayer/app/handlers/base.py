@@ -17,9 +17,16 @@ import tornado.web
 from sqlalchemy.orm import Session
 
 from ..auth import CurrentUser, user_for_header
-from ..plain_sql import DatabaseUnavailable, PlainSQL
+from ..plain_sql import PlainSQL, database_unavailable
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client should wait before trying again after a 503 (PostgreSQL
+#: restarted by supervisor is back within a few).
+RETRY_AFTER_SECONDS = 2
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The database is unavailable (restarting?); try again shortly (see Retry-After)"
+)
 
 
 class APIError(tornado.web.HTTPError):
@@ -80,8 +87,15 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def on_finish(self):
         if self._session is not None:
-            self._session.close()
-            self._session = None
+            session, self._session = self._session, None
+            try:
+                session.close()
+            except Exception as exc:
+                # The answer has gone; a connection the server dropped is the
+                # pool's to replace.
+                if not database_unavailable(exc):
+                    request = self.request
+                    log.exception("Closing the session of %s %s", request.method, request.uri)
 
     # ---- responses -------------------------------------------------------
     def _envelope(self, status: str, data, message: str, **extra) -> None:
@@ -104,16 +118,32 @@ class BaseHandler(tornado.web.RequestHandler):
         self._envelope("success", {} if data is None else data, message, **extra)
 
     def error(self, message: str, status_code: int = 400, data=None) -> None:
+        """Answer with the error envelope; a 503 also says when to try again
+        (``Retry-After``, RETRY_AFTER_SECONDS)."""
         self.set_status(status_code)
+        if status_code == 503:
+            self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            self.set_header("Cache-Control", "no-store")
         self._envelope("error", {} if data is None else data, message)
 
     def write_error(self, status_code: int, **kwargs) -> None:
+        """Every exception's answer: an APIError's own status and message; 503 when
+        the database cannot be reached (``database_unavailable``: a connect that
+        failed, a connection the server closed, a shutdown), from any path (the
+        ORM, plain SQL, the job writer); any other exception is a bug: 500, its
+        traceback logged, none sent."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, APIError):
             return self.error(exc.message, status_code, exc.data)
-        if isinstance(exc, DatabaseUnavailable):
-            log.warning("%s %s: database unavailable", self.request.method, self.request.uri)
-            return self.error("The database is unavailable; try again shortly", 503)
+        if exc is not None and database_unavailable(exc):
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            log.warning(
+                "%s %s: database unavailable: %s",
+                self.request.method,
+                self.request.uri,
+                reason[0] if reason else type(exc).__name__,
+            )
+            return self.error(DATABASE_UNAVAILABLE_MESSAGE, 503)
         if status_code >= 500:
             log.error(
                 "Unhandled error on %s %s:\n%s",
