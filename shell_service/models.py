@@ -146,3 +146,21 @@ class JobCount(Base):
 
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class UnixAccount(Base):
+    """The Unix identity an API user's jobs run as (``executors/accounts.py``): made
+    once per user, the same on every host. ``uid`` is ``jobs.accounts.uid_base`` +
+    ``user_id`` (its group has the same number); ``name`` is derived from the username.
+    ``key`` is random, written into the account's passwd comment (GECOS): a passwd
+    entry made for an earlier database's user of the same id does not carry it, so that
+    user's home is never handed to this one."""
+
+    __tablename__ = "unix_accounts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    uid: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
+    key: Mapped[str] = mapped_column(String(16), nullable=False)

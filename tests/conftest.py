@@ -22,15 +22,13 @@ from shell_service.app_server import build_app
 from shell_service.executors.local import LocalExecutor
 
 from . import factories
+from .stack_cleanup import unit_config
 
 
 @pytest.fixture(scope="session")
 def cfg():
-    cfg = load_config()
-    # In-process workers get their own jobs directory and database.
-    cfg["jobs"] = dict(cfg["jobs"], dir=str(cfg.path("app.run_dir") / "jobs_unit"))
-    cfg["database"] = dict(cfg["database"], name=cfg["database.name"] + "_unit")
-    return cfg
+    # In-process workers get their own jobs directory, database and Unix accounts.
+    return unit_config(load_config())
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,12 @@ the stack its own run_dir, log_dir, ports and database, so it runs beside a
 stack started with ``make run``. Extra arguments go to pytest.
 """
 
+import importlib
 import os
 import subprocess
 import sys
 
-from baselayer.app.config import CONFIG_ENV, load_config
+from baselayer.app.config import CONFIG_ENV, Config, load_config
 
 from .errors import StackError
 from .stack import start_or_explain, stop_stack
@@ -27,6 +28,21 @@ def pytest_command(pytest_args: list[str]) -> list[str]:
     return [sys.executable, "-m", "pytest", *([] if names_paths else ["tests"]), *pytest_args]
 
 
+def clean_up(cfg: Config) -> bool:
+    """Call ``cleanup(cfg)`` of the module named by ``app.test_cleanup_module``, if
+    any (what earlier runs left outside the run directory: the app's Unix accounts,
+    say); False, with the error printed, when it fails."""
+    module_name = cfg.get("app.test_cleanup_module")
+    if not module_name:
+        return True
+    try:
+        importlib.import_module(module_name).cleanup(cfg)
+    except Exception as exc:
+        print(f"Test clean-up ({module_name}) failed: {exc!r}", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
 def run_tests(pytest_args: list[str]) -> int:
     """Run the suite against a freshly started test stack; return the exit code for make."""
     # Never fall back to the main config: we stop this stack at the end.
@@ -35,7 +51,7 @@ def run_tests(pytest_args: list[str]) -> int:
     print(f"Test stack: run dir {cfg.path('app.run_dir')}, logs {cfg.path('app.log_dir')}")
     code = 1
     try:
-        if start_or_explain(cfg):
+        if clean_up(cfg) and start_or_explain(cfg):
             command = pytest_command(pytest_args)
             print(" ".join(command), flush=True)
             code = subprocess.call(command)
@@ -47,6 +63,8 @@ def run_tests(pytest_args: list[str]) -> int:
             stop_stack(cfg)
         except StackError as exc:
             print(f"Could not stop the test stack: {exc}", file=sys.stderr)
+            code = code or 1
+        if not clean_up(cfg):
             code = code or 1
     return code
 

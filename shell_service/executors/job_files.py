@@ -31,18 +31,28 @@ def others_can_traverse(path: Path) -> bool:
     return True
 
 
-def usable_jobs_dir(configured: Path, per_job_uid: bool) -> Path:
-    """``configured``, unless job users could not reach it (a project under a 0700
-    home, say): then a directory of its own under /var/lib/shell_service."""
+def usable_dir(configured: Path, per_job_uid: bool, kind: str) -> Path:
+    """``configured``, unless job users could not walk down to it (a project under a
+    0700 home, say): then ``/var/lib/shell_service/<digest>/<kind>``, the digest being
+    that of ``configured`` (so each configured place gets its own). Only the fallback's
+    parents are made here (root-owned, 0711); the caller makes ``<kind>`` itself.
+
+    ``kind`` is one word ("jobs", "homes", "tmp"): it names the fallback directory."""
     if not per_job_uid or others_can_traverse(configured):
         return configured
     digest = hashlib.sha256(str(configured).encode()).hexdigest()[:12]
-    fallback = FALLBACK_ROOT / digest / "jobs"
-    log.warning("Job users cannot reach %s; job directories go to %s", configured, fallback)
+    fallback = FALLBACK_ROOT / digest / kind
+    log.warning("Job users cannot reach %s; it goes to %s instead", configured, fallback)
     fallback.parent.mkdir(parents=True, exist_ok=True)
     fallback.parent.chmod(0o711)
     FALLBACK_ROOT.chmod(0o711)
     return fallback
+
+
+def usable_jobs_dir(configured: Path, per_job_uid: bool) -> Path:
+    """``configured``, unless job users could not reach it (a project under a 0700
+    home, say): then a directory of its own under /var/lib/shell_service."""
+    return usable_dir(configured, per_job_uid, "jobs")
 
 
 def write_private(path: Path, data: bytes) -> None:

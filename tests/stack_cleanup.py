@@ -1,0 +1,39 @@
+"""What `make test` removes before it starts and after it stops the test stack
+(``app.test_cleanup_module`` in tests/config.test.yaml): the Unix accounts of
+the test stack and of the in-process tests, made in earlier runs whose databases,
+and so user ids, are gone. Also the in-process tests' config (``unit_config``).
+"""
+
+import copy
+
+from baselayer.app.config import Config
+from shell_service.executors.accounts import remove_stack_accounts
+
+#: The in-process tests' accounts when the config names none (tests.unit_accounts).
+UNIT_ACCOUNTS = {"prefix": "ssu-", "uid_base": 3200000000}
+
+
+def unit_config(cfg: Config) -> Config:
+    """The in-process tests' config: ``cfg`` with a database of their own
+    (``<name>_unit``, so the stack's executor never claims their jobs), their own
+    jobs directory, and Unix accounts of their own (``tests.unit_accounts``: prefix
+    and uid_base; homes and tmp under the run dir), since their user ids collide
+    with the stack's."""
+    data = copy.deepcopy(dict(cfg))
+    run_dir = cfg.path("app.run_dir")
+    accounts = dict(cfg["jobs"].get("accounts", {}))
+    accounts.update(cfg.get("tests.unit_accounts") or UNIT_ACCOUNTS)
+    accounts.update(homes_dir=str(run_dir / "homes_unit"), tmp_dir=str(run_dir / "tmp_unit"))
+    data["jobs"] = dict(data["jobs"], dir=str(run_dir / "jobs_unit"), accounts=accounts)
+    data["database"] = dict(data["database"], name=data["database"]["name"] + "_unit")
+    unit = Config(data, cfg.root)
+    unit.files = list(cfg.files)
+    return unit
+
+
+def cleanup(cfg: Config) -> None:
+    """Remove the test stack's and the in-process tests' Unix accounts."""
+    for which, config in (("test stack", cfg), ("in-process tests", unit_config(cfg))):
+        removed = remove_stack_accounts(config)
+        if removed:
+            print(f"Removed {removed} Unix accounts of the {which}", flush=True)
