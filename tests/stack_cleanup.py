@@ -10,7 +10,7 @@ from baselayer.app.config import Config
 from shell_service.executors.accounts import remove_stack_accounts
 
 #: The in-process tests' accounts when the config names none (tests.unit_accounts).
-UNIT_ACCOUNTS = {"prefix": "ssu-", "uid_base": 3200000000}
+UNIT_ACCOUNTS = {"prefix": "ssu-", "uid_base": 1900000000}
 
 
 def unit_config(cfg: Config) -> Config:

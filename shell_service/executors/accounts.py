@@ -82,8 +82,9 @@ LOGIN_SHELL = "/bin/sh"
 MAX_NAME = 32
 #: User ids per stack: a stack's uids are [uid_base, uid_base + UID_SPAN).
 UID_SPAN = 2**24
-#: Highest usable uid: (uid_t)-1 means "no change" to the kernel, -2 is often nfsnobody.
-MAX_UID = 2**32 - 3
+#: Highest usable uid: the kernel takes uids to 2**32 - 2, but tools read them as
+#: signed 32-bit numbers (bubblewrap's uid map fails with EINVAL above 2**31 - 1).
+MAX_UID = 2**31 - 1
 PREFIX_PATTERN = re.compile(r"[a-z_][a-z0-9_-]{0,15}")
 NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 #: Exit codes of useradd/groupadd: the name or the number is taken (a concurrent
@@ -316,6 +317,11 @@ class Accounts:
         self._cache: dict[int, Account] = {}
         self._lock = threading.Lock()
         self._dirs: tuple[Path, Path] | None = None
+
+    def cached(self, user_id: int) -> Account | None:
+        """The account of user ``user_id`` if this process has it already (no
+        blocking: the executor's event loop asks this before ``ensure``)."""
+        return self._cache.get(user_id)
 
     def ensure(self, user_id: int, username: str) -> Account:
         """The account user ``user_id`` (named ``username``)'s jobs run as, made if

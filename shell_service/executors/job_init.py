@@ -210,13 +210,20 @@ def exec_job(
         os.dup2(stderr_fd, 2)
         for name, value in request["rlimits"].items():
             resource.setrlimit(RLIMITS[name], (value, value))
-        os.fchdir(work_fd)
         uid = request.get("uid")
         if uid is not None:
             gid = request["gid"]
             os.setgroups([gid])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
+        # By path, in the job's own mounts (a descriptor from before them would
+        # leave the job a cwd getcwd() cannot name), as the job's user; then
+        # checked against the directory the init made.
+        work = os.path.join(request["root"], "work")
+        os.chdir(work)
+        here, made = os.stat("."), os.fstat(work_fd)
+        if (here.st_dev, here.st_ino) != (made.st_dev, made.st_ino):
+            raise OSError(f"{work} is not the job's directory in its mounts (jobs.dir under /tmp?)")
         # setuid programs (su, sudo, ...) can no longer raise the job's rights.
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
         os.umask(request["umask"])
@@ -403,6 +410,7 @@ def run(request: dict, pid_namespace: bool) -> int:
     wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])  # blocked by the launcher
     os.setpgid(0, 0)  # out of the executor's group: supervisor's stop does not reach jobs
     cgroup = request.get("cgroup")
     cgroup_dirs: list[Path] = []

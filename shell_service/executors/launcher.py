@@ -31,6 +31,7 @@ import gc
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -81,16 +82,23 @@ class Launcher:
 
     def fork_job_init(self, request: dict) -> int:
         """Fork the job's init (in a new PID namespace when we may); its pid here."""
+        pid = None
         if self.pid_namespaces:
             # The next child becomes process 1 of a new namespace; then our own
             # children go back to ours (setns), so each job gets a namespace of its own.
             _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        # SIGTERM (the executor's "end the job") stays pending until the init has
+        # its handler: process 1 of a namespace ignores a signal it has none for.
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
         try:
             pid = os.fork()
         except BaseException:
             if self.pid_namespaces:
                 _libc.setns(self.own_pid_ns, CLONE_NEWPID)
             raise
+        finally:
+            if pid != 0:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
         if pid == 0:
             code = 1
             try:

@@ -33,7 +33,7 @@ from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL
 from .. import metrics, queue
 from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
-from .accounts import Account, AccountError, Accounts, service_account
+from .accounts import Account, AccountError, Accounts
 from .cgroups import JobCgroup, detect, own_cgroup_procs
 from .job_files import JobFiles, usable_jobs_dir
 from .launcher import LauncherClient, LaunchError
@@ -223,7 +223,7 @@ class LocalExecutor(JobHost):
         self.listener = Listener(database_url(cfg))
         self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
         self.listener.subscribe(queue.CANCEL_CHANNEL, self._on_cancel_requested)
-        self.accounts = Accounts(cfg, session_factory) if self.as_root else None
+        self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
         self.shells = available_shells(list(cfg["jobs.shells"]))
         self.umask = umask_setting(cfg["jobs.umask"])
         self.cgroup_home = own_cgroup_procs(self.cgroups) if self.cgroups else []
@@ -299,8 +299,6 @@ class LocalExecutor(JobHost):
     def account(self, job: ClaimedJob) -> Account:
         """The Unix account the job runs as (blocking the first time a user's job
         runs on this host: it may make the account)."""
-        if self.accounts is None:
-            return service_account(self.cfg, job.username)
         return self.accounts.ensure(job.submitter_id, job.username)
 
     def launch_request(self, job: ClaimedJob, running: RunningJob, account: Account) -> dict:
@@ -348,9 +346,9 @@ class LocalExecutor(JobHost):
         )
         self.watching[job.id] = running
         try:
-            account = (
-                self.accounts.cached(job.submitter_id) if self.accounts else None
-            ) or await asyncio.to_thread(self.account, job)
+            account = self.accounts.cached(job.submitter_id) or await asyncio.to_thread(
+                self.account, job
+            )
             request = self.launch_request(job, running, account)
             _, running.pidfd = await self.launcher.launch(request)
         except (LaunchError, AccountError, OSError) as exc:  # the service, not the script

@@ -43,9 +43,14 @@ def test_env_is_added_to_a_clean_environment(api):
     job = run_job(api, "env | sort", env={"GREETING": "hello world"})
     names = {line.split("=", 1)[0] for line in job["stdout"].splitlines()}
     assert "GREETING=hello world" in job["stdout"]
+    # What a login on a cluster node has, and nothing of the service's.
+    assert {"HOME", "USER", "LOGNAME", "SHELL", "PATH", "LANG", "SHELL_SERVICE_JOB_ID"} <= names
     assert names <= {
         "GREETING",
         "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
         "LANG",
         "PATH",
         "PWD",
