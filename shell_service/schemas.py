@@ -29,9 +29,49 @@ def storable_text(value: str) -> None:
         raise ValidationError("must not contain unpaired surrogates (\\ud800-\\udfff)")
 
 
+#: What PostgreSQL's ``integer`` holds: every integer column a request sets.
+INT32_RANGE = (-(2**31), 2**31 - 1)
+#: What PostgreSQL's ``bigint`` holds, which is also C's ``off_t``: the largest
+#: file offset Python hands to the kernel.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+class Integer(fields.Integer):
+    """An integer the system can hold: within ``representable`` (a PostgreSQL
+    ``integer`` by default; ``INT64_RANGE`` for a ``bigint`` or a file offset).
+
+    The bounds are folded into the field's own ``validate.Range`` (one check,
+    one message: "Must be greater than or equal to 1 and less than or equal to
+    2147483647."), so a value outside them is a 400 naming the field rather than
+    a database or OS error (a 500), and the OpenAPI document shows them as
+    ``minimum``/``maximum``. Request schemas use this, never ``fields.Integer``.
+    """
+
+    def __init__(self, *, representable: tuple[int, int] = INT32_RANGE, **kwargs):
+        low, high = representable
+        validators = kwargs.pop("validate", None) or []
+        if callable(validators):
+            validators = [validators]
+        others = []
+        for validator in validators:
+            if isinstance(validator, validate.Range):
+                if validator.min is not None:
+                    low = max(low, validator.min)
+                if validator.max is not None:
+                    high = min(high, validator.max)
+            else:
+                others.append(validator)
+        super().__init__(validate=[validate.Range(min=low, max=high), *others], **kwargs)
+
+
 class UTCDateTime(fields.DateTime):
     """ISO 8601, with or without a zone ("Z", "+02:00"); stored as naive UTC, and
-    answered with its zone (RFC 3339, as OpenAPI's date-time requires)."""
+    answered with its zone (RFC 3339, as OpenAPI's date-time requires).
+
+    A time whose UTC form falls outside years 1-9999 (Python's ``datetime``; the
+    ``timestamp`` columns hold more) is a ValidationError, so a 400 naming the
+    field: ``0001-01-01T00:00:00+14:00`` is in year 0 in UTC, and
+    ``9999-12-31T23:59:59-23:59`` in year 10000. Years past 9999 do not parse."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
@@ -41,7 +81,12 @@ class UTCDateTime(fields.DateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         parsed = super()._deserialize(value, attr, data, **kwargs)
         if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+            try:
+                parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+            except OverflowError:
+                raise ValidationError(
+                    "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in UTC"
+                )
         return parsed
 
 
@@ -120,22 +165,22 @@ class JobCreate(Schema):
         validate=storable_text,
         metadata={"description": "Text given to the script on standard input"},
     )
-    timeout = fields.Integer(
+    timeout = Integer(
         strict=True,
         validate=validate.Range(min=1),
         metadata={"description": "Seconds the job may run (at most config jobs.max_timeout)"},
     )
-    priority = fields.Integer(
+    priority = Integer(
         strict=True,
         validate=validate.Range(min=-100, max=100),
         metadata={"description": "Higher starts first among your own queued jobs"},
     )
-    cpus = fields.Integer(
+    cpus = Integer(
         strict=True,
         validate=validate.Range(min=1),
         metadata={"description": "CPUs the job may use (at most config jobs.max_cpus)"},
     )
-    memory_mb = fields.Integer(
+    memory_mb = Integer(
         strict=True,
         validate=validate.Range(min=16),
         metadata={"description": "Memory the job may use, MiB (at most config jobs.max_memory_mb)"},
@@ -214,7 +259,7 @@ class StatusList(fields.List):
 
 
 class JobListQuery(Schema):
-    limit = fields.Integer(
+    limit = Integer(
         load_default=100,
         validate=validate.Range(min=1, max=1000),
         metadata={"description": "Most jobs to return (1-1000)"},
@@ -223,7 +268,7 @@ class JobListQuery(Schema):
         validate=[validate.Length(max=512), storable_text],
         metadata={"description": "Continue after the last page: its `next_cursor`"},
     )
-    offset = fields.Integer(
+    offset = Integer(
         load_default=0,
         validate=validate.Range(min=0, max=100_000),
         metadata={"description": "Jobs to skip (a cursor is faster for deep pages)"},
@@ -238,7 +283,7 @@ class JobListQuery(Schema):
         validate=[validate.Length(min=1, max=128), storable_text],
         metadata={"description": "Only jobs whose id starts with this"},
     )
-    submitter_id = fields.Integer(
+    submitter_id = Integer(
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Only this user's jobs (admins; others see only their own)"},
     )
@@ -261,8 +306,9 @@ class JobReadQuery(Schema):
 
 class JobLogQuery(Schema):
     stream = fields.String(load_default="stdout", validate=validate.OneOf(["stdout", "stderr"]))
-    offset = fields.Integer(
+    offset = Integer(
         load_default=0,
+        representable=INT64_RANGE,
         validate=validate.Range(min=0),
         metadata={"description": "Byte to start from: the `offset` a previous call returned"},
     )
@@ -327,7 +373,7 @@ class TokenCreate(Schema):
         metadata={"description": "A label to recognise the token by", "example": "laptop"},
     )
     # strict: 1.5 is an error, not user 1.
-    user_id = fields.Integer(
+    user_id = Integer(
         strict=True,
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Whose token (admins only; yourself by default)"},
