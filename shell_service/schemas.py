@@ -2,8 +2,9 @@
 them, and the OpenAPI document is generated from them."""
 
 import datetime
+import os
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from .job_states import JobStatus
 from .models import JOB_NAME_PATTERN
@@ -27,6 +28,83 @@ def storable_text(value: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("must not contain unpaired surrogates (\\ud800-\\udfff)")
+
+
+#: execve(2): the longest single string the kernel copies into a new program,
+#: an argument or an environment entry "KEY=VALUE", its terminating NUL included
+#: (MAX_ARG_STRLEN = 32 pages, include/uapi/linux/binfmts.h). Longer: E2BIG,
+#: "Argument list too long".
+MAX_ARG_STRLEN = 32 * 4096
+#: What each string costs of the kernel's argument space besides its bytes and
+#: NUL: its pointer in argv or envp (fs/exec.c counts both).
+POINTER_BYTES = 8
+#: Argument space kept for what the service itself passes: the wrapper, setpriv
+#: and sandbox arguments, the job directory and cgroup paths, the interpreter
+#: and "./script", and the environment it sets (PATH, HOME, USER, LOGNAME,
+#: LANG, TMPDIR, SHELL_SERVICE_JOB_ID). About 2 KiB today; the rest is margin.
+RESERVED_EXEC_BYTES = 16 * 1024
+
+
+def exec_space() -> int:
+    """Bytes of argument space a job's ``args`` and ``env`` may fill together.
+
+    Linux gives a new program's arguments and environment (strings, NULs and
+    pointers) a quarter of the stack limit of the process that calls execve(2),
+    at most 3/4 of 8 MiB and at least 128 KiB (fs/exec.c); ``SC_ARG_MAX`` is
+    that quarter as this process sees it (2 MiB under the usual 8 MiB stack
+    limit; the executor runs under the same limit as the app). Less
+    ``RESERVED_EXEC_BYTES`` for the service's own."""
+    kernel = max(min(os.sysconf("SC_ARG_MAX"), 6 * 1024 * 1024), 128 * 1024)
+    return kernel - RESERVED_EXEC_BYTES
+
+
+def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
+    """Refuse ``args`` and ``env`` the kernel could not pass to the job's shell.
+
+    The limits are execve(2)'s ("Limits on size of arguments and environment"):
+    each argument and each environment entry ``KEY=VALUE`` is at most
+    MAX_ARG_STRLEN - 1 = 131071 bytes in UTF-8 (the NUL makes 131072); and all
+    of them together cost at most ``exec_space()`` bytes, each string counting
+    its UTF-8 length, its NUL and an 8-byte pointer. Past either, the job would
+    be accepted and then end SERVER_ERROR "Argument list too long".
+
+    ``args``: the job's arguments; ``env``: its variables (the values a job
+    will run with: on a change, the stored ones merged with the new).
+    Raises marshmallow.ValidationError keyed by field, ``args`` (naming the
+    item) or ``env`` (naming the variable); the messages give the limit."""
+    errors: dict[str, list[str]] = {}
+    longest = MAX_ARG_STRLEN - 1
+    arg_sizes = [len(arg.encode()) for arg in args]
+    for index, size in enumerate(arg_sizes):
+        if size > longest:
+            errors.setdefault("args", []).append(
+                f"item {index} is {size} bytes in UTF-8; one argument may be at most "
+                f"{longest} bytes (execve(2): MAX_ARG_STRLEN {MAX_ARG_STRLEN} with its NUL)"
+            )
+    entry_sizes = {key: len(f"{key}={value}".encode()) for key, value in env.items()}
+    for key, size in entry_sizes.items():
+        if size > longest:
+            errors.setdefault("env", []).append(
+                f"{key}: {key}=VALUE is {size} bytes in UTF-8; one variable may be at most "
+                f"{longest} bytes (execve(2): MAX_ARG_STRLEN {MAX_ARG_STRLEN} with its NUL)"
+            )
+    if errors:
+        raise ValidationError(errors)
+    total = sum(arg_sizes) + sum(entry_sizes.values())
+    total += (len(arg_sizes) + len(entry_sizes)) * (1 + POINTER_BYTES)
+    space = exec_space()
+    if total > space:
+        field = "args" if sum(arg_sizes) >= sum(entry_sizes.values()) else "env"
+        raise ValidationError(
+            {
+                field: [
+                    f"args and env together take {total} bytes of argument space (each string "
+                    f"its UTF-8 bytes, a NUL and an {POINTER_BYTES}-byte pointer); at most "
+                    f"{space} fit (execve(2): ARG_MAX {space + RESERVED_EXEC_BYTES} on this "
+                    f"host, less {RESERVED_EXEC_BYTES} for the service's own)"
+                ]
+            }
+        )
 
 
 #: What PostgreSQL's ``integer`` holds: every integer column a request sets.
@@ -195,6 +273,11 @@ class JobCreate(Schema):
         # "." and ".." would name a directory that is not the job's own.
         if set(value) == {"."}:
             raise ValidationError("must not consist of dots only")
+
+    @validates_schema
+    def _passable_to_execve(self, data: dict, **kwargs) -> None:
+        # On a change (JobUpdate) the handler checks again with the stored values.
+        check_exec_limits(data.get("args", []), data.get("env", {}))
 
 
 class JobUpdate(JobCreate):
