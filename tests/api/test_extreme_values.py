@@ -69,7 +69,12 @@ STRATEGIES = {
     "date-time": zoned_dates()
     | st.sampled_from(EXTREME_DATES)
     | st.integers(min_value=10000, max_value=10**6).map(lambda y: f"{y}-01-01T00:00:00Z"),
-    "path-id": INTS.map(str),
+    # Never a small positive id: an admin's DELETE would revoke a real token.
+    "path-id": (
+        st.integers(min_value=2**31 - 1, max_value=2**70)
+        | st.integers(min_value=-(2**70), max_value=0)
+        | st.sampled_from(EXTREME_INTS)
+    ).map(str),
 }
 #: The fixed extremes each target tries first, whatever hypothesis draws.
 EXAMPLES = {
