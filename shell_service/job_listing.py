@@ -31,10 +31,19 @@ def encode_cursor(job: dict) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime.datetime, str]:
+    """``(created_at, id)`` of the row an ``encode_cursor`` cursor names.
+
+    Raises BadCursor (a 400) for anything ``encode_cursor`` does not make: a
+    cursor is client input, and a zoned time (which PostgreSQL may not hold in
+    UTC: ``9999-12-31T23:59:59-23:59``) or a NUL in the id would fail in the
+    database instead (a 500)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, job_id = raw.split("|", 1)
-        return datetime.datetime.fromisoformat(created_at), job_id
+        created = datetime.datetime.fromisoformat(created_at)
+        if created.tzinfo is not None or "\x00" in job_id:
+            raise ValueError("not one of ours")
+        return created, job_id
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadCursor("is not a cursor this service gave out") from exc
 

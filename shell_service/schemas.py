@@ -2,8 +2,9 @@
 them, and the OpenAPI document is generated from them."""
 
 import datetime
+import os
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from .job_states import JobStatus
 from .models import JOB_NAME_PATTERN
@@ -29,9 +30,126 @@ def storable_text(value: str) -> None:
         raise ValidationError("must not contain unpaired surrogates (\\ud800-\\udfff)")
 
 
+#: execve(2): the longest single string the kernel copies into a new program,
+#: an argument or an environment entry "KEY=VALUE", its terminating NUL included
+#: (MAX_ARG_STRLEN = 32 pages, include/uapi/linux/binfmts.h). Longer: E2BIG,
+#: "Argument list too long".
+MAX_ARG_STRLEN = 32 * 4096
+#: What each string costs of the kernel's argument space besides its bytes and
+#: NUL: its pointer in argv or envp (fs/exec.c counts both).
+POINTER_BYTES = 8
+#: Argument space kept for what the service itself passes: the wrapper, setpriv
+#: and sandbox arguments, the job directory and cgroup paths, the interpreter
+#: and "./script", and the environment it sets (PATH, HOME, USER, LOGNAME,
+#: LANG, TMPDIR, SHELL_SERVICE_JOB_ID). About 2 KiB today; the rest is margin.
+RESERVED_EXEC_BYTES = 16 * 1024
+
+
+def exec_space() -> int:
+    """Bytes of argument space a job's ``args`` and ``env`` may fill together.
+
+    Linux gives a new program's arguments and environment (strings, NULs and
+    pointers) a quarter of the stack limit of the process that calls execve(2),
+    at most 3/4 of 8 MiB and at least 128 KiB (fs/exec.c); ``SC_ARG_MAX`` is
+    that quarter as this process sees it (2 MiB under the usual 8 MiB stack
+    limit; the executor runs under the same limit as the app). Less
+    ``RESERVED_EXEC_BYTES`` for the service's own."""
+    kernel = max(min(os.sysconf("SC_ARG_MAX"), 6 * 1024 * 1024), 128 * 1024)
+    return kernel - RESERVED_EXEC_BYTES
+
+
+def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
+    """Refuse ``args`` and ``env`` the kernel could not pass to the job's shell.
+
+    The limits are execve(2)'s ("Limits on size of arguments and environment"):
+    each argument and each environment entry ``KEY=VALUE`` is at most
+    MAX_ARG_STRLEN - 1 = 131071 bytes in UTF-8 (the NUL makes 131072); and all
+    of them together cost at most ``exec_space()`` bytes, each string counting
+    its UTF-8 length, its NUL and an 8-byte pointer. Past either, the job would
+    be accepted and then end SERVER_ERROR "Argument list too long".
+
+    ``args``: the job's arguments; ``env``: its variables (the values a job
+    will run with: on a change, the stored ones merged with the new).
+    Raises marshmallow.ValidationError keyed by field, ``args`` (naming the
+    item) or ``env`` (naming the variable); the messages give the limit."""
+    errors: dict[str, list[str]] = {}
+    longest = MAX_ARG_STRLEN - 1
+    arg_sizes = [len(arg.encode()) for arg in args]
+    for index, size in enumerate(arg_sizes):
+        if size > longest:
+            errors.setdefault("args", []).append(
+                f"item {index} is {size} bytes in UTF-8; one argument may be at most "
+                f"{longest} bytes (execve(2): MAX_ARG_STRLEN {MAX_ARG_STRLEN} with its NUL)"
+            )
+    entry_sizes = {key: len(f"{key}={value}".encode()) for key, value in env.items()}
+    for key, size in entry_sizes.items():
+        if size > longest:
+            errors.setdefault("env", []).append(
+                f"{key}: {key}=VALUE is {size} bytes in UTF-8; one variable may be at most "
+                f"{longest} bytes (execve(2): MAX_ARG_STRLEN {MAX_ARG_STRLEN} with its NUL)"
+            )
+    if errors:
+        raise ValidationError(errors)
+    total = sum(arg_sizes) + sum(entry_sizes.values())
+    total += (len(arg_sizes) + len(entry_sizes)) * (1 + POINTER_BYTES)
+    space = exec_space()
+    if total > space:
+        field = "args" if sum(arg_sizes) >= sum(entry_sizes.values()) else "env"
+        raise ValidationError(
+            {
+                field: [
+                    f"args and env together take {total} bytes of argument space (each string "
+                    f"its UTF-8 bytes, a NUL and an {POINTER_BYTES}-byte pointer); at most "
+                    f"{space} fit (execve(2): ARG_MAX {space + RESERVED_EXEC_BYTES} on this "
+                    f"host, less {RESERVED_EXEC_BYTES} for the service's own)"
+                ]
+            }
+        )
+
+
+#: What PostgreSQL's ``integer`` holds: every integer column a request sets.
+INT32_RANGE = (-(2**31), 2**31 - 1)
+#: What PostgreSQL's ``bigint`` holds, which is also C's ``off_t``: the largest
+#: file offset Python hands to the kernel.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+class Integer(fields.Integer):
+    """An integer the system can hold: within ``representable`` (a PostgreSQL
+    ``integer`` by default; ``INT64_RANGE`` for a ``bigint`` or a file offset).
+
+    The bounds are folded into the field's own ``validate.Range`` (one check,
+    one message: "Must be greater than or equal to 1 and less than or equal to
+    2147483647."), so a value outside them is a 400 naming the field rather than
+    a database or OS error (a 500), and the OpenAPI document shows them as
+    ``minimum``/``maximum``. Request schemas use this, never ``fields.Integer``.
+    """
+
+    def __init__(self, *, representable: tuple[int, int] = INT32_RANGE, **kwargs):
+        low, high = representable
+        validators = kwargs.pop("validate", None) or []
+        if callable(validators):
+            validators = [validators]
+        others = []
+        for validator in validators:
+            if isinstance(validator, validate.Range):
+                if validator.min is not None:
+                    low = max(low, validator.min)
+                if validator.max is not None:
+                    high = min(high, validator.max)
+            else:
+                others.append(validator)
+        super().__init__(validate=[validate.Range(min=low, max=high), *others], **kwargs)
+
+
 class UTCDateTime(fields.DateTime):
     """ISO 8601, with or without a zone ("Z", "+02:00"); stored as naive UTC, and
-    answered with its zone (RFC 3339, as OpenAPI's date-time requires)."""
+    answered with its zone (RFC 3339, as OpenAPI's date-time requires).
+
+    A time whose UTC form falls outside years 1-9999 (Python's ``datetime``; the
+    ``timestamp`` columns hold more) is a ValidationError, so a 400 naming the
+    field: ``0001-01-01T00:00:00+14:00`` is in year 0 in UTC, and
+    ``9999-12-31T23:59:59-23:59`` in year 10000. Years past 9999 do not parse."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
@@ -41,7 +159,12 @@ class UTCDateTime(fields.DateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         parsed = super()._deserialize(value, attr, data, **kwargs)
         if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+            try:
+                parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+            except OverflowError:
+                raise ValidationError(
+                    "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in UTC"
+                )
         return parsed
 
 
@@ -120,22 +243,22 @@ class JobCreate(Schema):
         validate=storable_text,
         metadata={"description": "Text given to the script on standard input"},
     )
-    timeout = fields.Integer(
+    timeout = Integer(
         strict=True,
         validate=validate.Range(min=1),
         metadata={"description": "Seconds the job may run (at most config jobs.max_timeout)"},
     )
-    priority = fields.Integer(
+    priority = Integer(
         strict=True,
         validate=validate.Range(min=-100, max=100),
         metadata={"description": "Higher starts first among your own queued jobs"},
     )
-    cpus = fields.Integer(
+    cpus = Integer(
         strict=True,
         validate=validate.Range(min=1),
         metadata={"description": "CPUs the job may use (at most config jobs.max_cpus)"},
     )
-    memory_mb = fields.Integer(
+    memory_mb = Integer(
         strict=True,
         validate=validate.Range(min=16),
         metadata={"description": "Memory the job may use, MiB (at most config jobs.max_memory_mb)"},
@@ -150,6 +273,11 @@ class JobCreate(Schema):
         # "." and ".." would name a directory that is not the job's own.
         if set(value) == {"."}:
             raise ValidationError("must not consist of dots only")
+
+    @validates_schema
+    def _passable_to_execve(self, data: dict, **kwargs) -> None:
+        # On a change (JobUpdate) the handler checks again with the stored values.
+        check_exec_limits(data.get("args", []), data.get("env", {}))
 
 
 class JobUpdate(JobCreate):
@@ -218,7 +346,7 @@ class StatusList(fields.List):
 
 
 class JobListQuery(Schema):
-    limit = fields.Integer(
+    limit = Integer(
         load_default=100,
         validate=validate.Range(min=1, max=1000),
         metadata={"description": "Most jobs to return (1-1000)"},
@@ -227,7 +355,7 @@ class JobListQuery(Schema):
         validate=[validate.Length(max=512), storable_text],
         metadata={"description": "Continue after the last page: its `next_cursor`"},
     )
-    offset = fields.Integer(
+    offset = Integer(
         load_default=0,
         validate=validate.Range(min=0, max=100_000),
         metadata={"description": "Jobs to skip (a cursor is faster for deep pages)"},
@@ -242,7 +370,7 @@ class JobListQuery(Schema):
         validate=[validate.Length(min=1, max=128), storable_text],
         metadata={"description": "Only jobs whose id starts with this"},
     )
-    submitter_id = fields.Integer(
+    submitter_id = Integer(
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Only this user's jobs (admins; others see only their own)"},
     )
@@ -265,8 +393,9 @@ class JobReadQuery(Schema):
 
 class JobLogQuery(Schema):
     stream = fields.String(load_default="stdout", validate=validate.OneOf(["stdout", "stderr"]))
-    offset = fields.Integer(
+    offset = Integer(
         load_default=0,
+        representable=INT64_RANGE,
         validate=validate.Range(min=0),
         metadata={"description": "Byte to start from: the `offset` a previous call returned"},
     )
@@ -331,7 +460,7 @@ class TokenCreate(Schema):
         metadata={"description": "A label to recognise the token by", "example": "laptop"},
     )
     # strict: 1.5 is an error, not user 1.
-    user_id = fields.Integer(
+    user_id = Integer(
         strict=True,
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Whose token (admins only; yourself by default)"},

@@ -17,6 +17,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..utf8 import decode, whole_characters
+
 log = logging.getLogger(__name__)
 
 #: Where job directories go when the configured place is not reachable by job users.
@@ -106,15 +108,21 @@ class JobFiles:
         return record if isinstance(record, dict) else None
 
     def read_output(self, path: Path, limit: int) -> tuple[str, bool]:
-        """The first ``limit`` bytes as text, and whether there was more."""
+        """The output file at ``path`` as text for the job row, and whether it had more.
+
+        ``limit``: most bytes kept (``jobs.max_output_bytes``). A longer file is cut
+        on a UTF-8 character boundary (``utf8.whole_characters``), up to 3 bytes
+        short of ``limit``, so the text kept is a true prefix of the whole
+        output's. Invalid bytes become U+FFFD, and so do NUL bytes (PostgreSQL
+        text cannot hold them). A missing file is empty."""
         try:
             with open(path, "rb") as f:
                 data = f.read(limit + 1)
         except FileNotFoundError:
             return "", False
-        # PostgreSQL text cannot hold NUL bytes.
-        text = data[:limit].decode("utf-8", "replace").replace("\x00", "\ufffd")
-        return text, len(data) > limit
+        more = len(data) > limit
+        kept = whole_characters(data[:limit]) if more else data
+        return decode(kept).replace("\x00", "\ufffd"), more
 
     def size(self, path: Path) -> int:
         try:

@@ -1,6 +1,7 @@
 """A job's output while it runs: read from an offset, or follow it live."""
 
 import asyncio
+import os
 
 from tornado.iostream import StreamClosedError
 
@@ -9,6 +10,7 @@ from baselayer.app.plain_sql import Statement
 
 from ... import schemas
 from ...job_states import FINISHED
+from ...utf8 import decode, whole_characters
 from .jobs import JobAccessMixin
 
 #: Most bytes one response (or one streamed chunk) carries.
@@ -20,24 +22,29 @@ _JOB_STATUS = Statement("SELECT status FROM jobs WHERE id = %(id)s")
 
 
 def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
+    """Up to ``limit`` bytes of the file at ``path`` from byte ``offset``; b"" when the
+    file is missing or ends before ``offset``.
+
+    An offset past the end is never handed to the kernel: ``lseek`` and ``pread``
+    refuse offsets past the file system's largest file (16 TiB on ext4) with
+    EINVAL, while the API accepts any offset a bigint holds."""
     try:
         with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read(limit)
+            if offset >= os.fstat(f.fileno()).st_size:
+                return b""
+            return os.pread(f.fileno(), limit, offset)
     except FileNotFoundError:
         return b""
 
 
-def whole_characters(data: bytes) -> bytes:
-    """``data`` without a UTF-8 character cut in two at its end (the next read gets it)."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte < 0x80:  # ASCII: nothing cut
-            return data
-        if byte >= 0xC0:  # a lead byte: is its sequence complete?
-            needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return data if back >= needed else data[:-back]
-    return data  # not UTF-8 at all: pass the bytes on as they are
+def piece_to_hand_out(data: bytes, at_the_end: bool) -> bytes:
+    """What to hand out of ``data``, bytes just read from the output at some offset.
+
+    ``at_the_end``: the job had ended before ``data`` was read, and ``data`` reaches
+    the end of the file: nothing more will come, so all of it goes (a character
+    cut short at the very end decodes to U+FFFD). Otherwise a character whose
+    last bytes are not in ``data`` waits for the next read."""
+    return data if at_the_end else whole_characters(data)
 
 
 class JobLogHandler(JobAccessMixin, BaseHandler):
@@ -67,13 +74,12 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         args = self.load_query(schemas.JobLogQuery)
         path = getattr(self.settings["job_host"].job_files(job.id), args["stream"])
         if not args["follow"]:
-            data = whole_characters(read_from(path, args["offset"]))
+            # The state before the file: once ended, the file read after is whole.
+            finished = job.status in FINISHED
+            data = read_from(path, args["offset"])
+            data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
             return self.success(
-                {
-                    "text": data.decode("utf-8", "replace"),
-                    "offset": args["offset"] + len(data),
-                    "finished": job.status in FINISHED,
-                }
+                {"text": decode(data), "offset": args["offset"] + len(data), "finished": finished}
             )
         await self.follow(job, path, args["offset"])
 
@@ -82,7 +88,11 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         return status is None or status in FINISHED  # None: deleted meanwhile
 
     async def follow(self, job, path, offset: int) -> None:
-        """Stream new bytes until the job has ended and the file is read to its end.
+        """Stream new text until the job has ended and the file is read to its end.
+
+        Each chunk is whole characters (invalid bytes as U+FFFD), cut as log
+        pages are: a character the job has only half written waits for its
+        other half, or for the job's end.
 
         The file is looked at every FOLLOW_INTERVAL; the job's state only when
         its end is announced (the NOTIFY behind ``wait=N``), so a follow costs
@@ -97,9 +107,10 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             finished = self.job_has_ended(job_id)
             while True:
                 data = read_from(path, offset)
+                data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
                 if data:
                     offset += len(data)
-                    self.write(data)
+                    self.write(decode(data).encode())
                     try:
                         await self.flush()
                     except StreamClosedError:

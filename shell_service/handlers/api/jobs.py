@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from baselayer.app.handlers.base import APIError, BaseHandler
@@ -199,6 +200,9 @@ class JobHandler(JobAccessMixin, BaseHandler):
         changes = self.load_body(schemas.JobUpdate, partial=True)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
+        if "args" in changes or "env" in changes:
+            # The job runs with both: new args with the stored env, or the reverse.
+            check_exec_limits(changes.get("args", job.args), changes.get("env", job.env))
         check_job_options(changes, self.settings["config"]["jobs"], self.settings["allowed_shells"])
         state = queue.update_ready_job(self.session, job.id, changes, self.current_user.id)
         if state is not None:
@@ -254,6 +258,15 @@ def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> 
     if errors:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
+
+
+def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
+    """``schemas.check_exec_limits`` as a 400 naming the field, as load_body answers."""
+    try:
+        schemas.check_exec_limits(args, env)
+    except ValidationError as exc:
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.messages.items())
+        raise APIError(400, f"Invalid request body: {message}", {"errors": exc.messages})
 
 
 class JobSubmitMixin(JobAccessMixin):
