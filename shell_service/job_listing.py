@@ -17,6 +17,8 @@ import orjson
 
 from baselayer.app.plain_sql import PlainSQL, statement
 
+from . import schemas
+
 #: Past this many matching jobs the count stops (and says so).
 COUNT_CAP = 10_000
 
@@ -119,8 +121,11 @@ def _where_sql(conditions: list[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
-#: Job columns that are timestamps (answered in UTC with their zone, as elsewhere).
-TIMESTAMPS = ("created_at", "modified", "queued_at", "started_at", "finished_at")
+#: Job columns that are timestamps (answered in UTC with their zone, as elsewhere):
+#: every UTCDateTime of the Job schema, so a new one cannot be missed.
+TIMESTAMPS = tuple(
+    name for name, field in schemas.Job().fields.items() if isinstance(field, schemas.UTCDateTime)
+)
 
 
 def _json_column(name: str, left_out: tuple[str, ...]) -> str:

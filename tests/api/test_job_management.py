@@ -49,6 +49,8 @@ def test_delete_of_a_running_job_is_refused_until_cancelled(api):
     wait_for_job(api, job_id, statuses={"RUNNING"})
     assert api.delete(f"/api/jobs/{job_id}").status_code == 409
     api.post(f"/api/jobs/{job_id}/cancel")
+    # Until its processes have ended it is RUNNING still, and still refused.
+    assert wait_for_job(api, job_id)["status"] == "CANCELLED"
     assert api.delete(f"/api/jobs/{job_id}").status_code == 200
 
 

@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from ..conftest import Client
+from ..factories import TokenFactory
 from ..helpers import run_job
 
 needs_root = pytest.mark.skipif(
@@ -18,20 +20,24 @@ def test_job_never_runs_as_root(api):
 
 
 @needs_root
-def test_job_cannot_read_the_tokens_file(api, cfg, tmp_path):
-    secret = tmp_path / "tokens.yaml"
-    secret.write_text("INITIAL_ADMIN: secret\n")
-    os.chmod(secret, 0o600)
+def test_job_cannot_read_the_tokens_file(api, cfg):
+    """The stack's own token file (outside /tmp: a job's /tmp is its user's own)."""
+    secret = cfg.path("app.tokens_file")
+    assert secret.exists() and secret.stat().st_mode & 0o077 == 0
     job = run_job(api, f"cat {secret}")
     assert job["status"] == "FAILED"
     assert "Permission denied" in job["stderr"]
 
 
 @needs_root
-def test_job_cannot_read_another_jobs_directory(api, cfg):
+def test_job_cannot_read_another_users_job_directory(api, server):
+    """One user's jobs share their account; another user's job cannot enter them."""
     first = run_job(api, "echo private > mine.txt; pwd")
     other_dir = first["stdout"].strip()
-    job = run_job(api, f"cat {other_dir}/mine.txt; ls {os.path.dirname(other_dir)}/..")
+    assert run_job(api, f"cat {other_dir}/mine.txt")["stdout"] == "private\n"
+    token = TokenFactory()
+    other = Client(server.url, token.secret)
+    job = run_job(other, f"cat {other_dir}/mine.txt; ls {os.path.dirname(other_dir)}/..")
     assert "private" not in job["stdout"]
     assert "Permission denied" in job["stderr"]
 
