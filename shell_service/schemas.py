@@ -508,7 +508,11 @@ class Sysinfo(Schema):
     jobs_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     isolation = fields.Dict(
         required=True,
-        metadata={"description": "per_job_uid, cgroups (version and controllers), rlimits"},
+        metadata={
+            "description": "run_as (user account | service user), containment (pid namespace"
+            " | subreaper: how every process of a job is ended with it), private_tmp, cgroups"
+            " (version and controllers), rlimits, sandbox"
+        },
     )
 
 

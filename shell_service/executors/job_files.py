@@ -33,14 +33,14 @@ def others_can_traverse(path: Path) -> bool:
     return True
 
 
-def usable_dir(configured: Path, per_job_uid: bool, kind: str) -> Path:
+def usable_dir(configured: Path, as_root: bool, kind: str) -> Path:
     """``configured``, unless job users could not walk down to it (a project under a
     0700 home, say): then ``/var/lib/shell_service/<digest>/<kind>``, the digest being
     that of ``configured`` (so each configured place gets its own). Only the fallback's
     parents are made here (root-owned, 0711); the caller makes ``<kind>`` itself.
 
     ``kind`` is one word ("jobs", "homes", "tmp"): it names the fallback directory."""
-    if not per_job_uid or others_can_traverse(configured):
+    if not as_root or others_can_traverse(configured):
         return configured
     digest = hashlib.sha256(str(configured).encode()).hexdigest()[:12]
     fallback = FALLBACK_ROOT / digest / kind
@@ -51,10 +51,10 @@ def usable_dir(configured: Path, per_job_uid: bool, kind: str) -> Path:
     return fallback
 
 
-def usable_jobs_dir(configured: Path, per_job_uid: bool) -> Path:
+def usable_jobs_dir(configured: Path, as_root: bool) -> Path:
     """``configured``, unless job users could not reach it (a project under a 0700
     home, say): then a directory of its own under /var/lib/shell_service."""
-    return usable_dir(configured, per_job_uid, "jobs")
+    return usable_dir(configured, as_root, "jobs")
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -126,6 +126,12 @@ def prepare_directory(request: dict) -> tuple[int, int]:
     return os.open(root, flags), os.open(work, flags)
 
 
+def set_oom_score_adj(value: int) -> None:
+    """How eagerly the OOM killer picks this process (-1000: never, 0: as usual)."""
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write(str(value))
+
+
 def join_cgroup(cgroup: dict) -> list[Path]:
     """Make the job's cgroup directories with their limits and move this process
     in (so everything the job forks is inside); the directories."""
@@ -210,6 +216,8 @@ def exec_job(
         os.dup2(stderr_fd, 2)
         for name, value in request["rlimits"].items():
             resource.setrlimit(RLIMITS[name], (value, value))
+        if request.get("cgroup"):
+            set_oom_score_adj(0)  # as any process (the init's -1000 is its own)
         uid = request.get("uid")
         if uid is not None:
             gid = request["gid"]
@@ -426,6 +434,9 @@ def run(request: dict, pid_namespace: bool) -> int:
         os.write(pid_file, f"{outer_pid} {started}\n".encode())
         os.close(pid_file)
         if cgroup:
+            # The kernel's OOM killer, when the job passes its memory, must pick the
+            # job's processes, never its init (which would lose the job's record).
+            set_oom_score_adj(-1000)
             cgroup_dirs = join_cgroup(cgroup)
         if not pid_namespace:
             _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(CHILD_SUBREAPER)")
