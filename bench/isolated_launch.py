@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from shell_service.executors.cgroups import JobCgroup, detect, own_cgroup_procs
+from shell_service.executors.cgroups import JobCgroup, detect
 from shell_service.executors.job_files import JobFiles
 from shell_service.executors.launcher import LauncherClient
 from shell_service.executors.processes import Limits, job_environment, wait_for_pidfd
@@ -39,7 +39,6 @@ class IsolatedLauncher:
         self.root = root
         self.as_root = os.geteuid() == 0
         self.cgroups = detect() if self.as_root else None
-        self.cgroup_home = own_cgroup_procs(self.cgroups) if self.cgroups else []
         self.user = pwd.getpwnam("nobody") if self.as_root else pwd.getpwuid(os.geteuid())
         self.tmp = root / "tmp"
         self.tmp.mkdir(mode=0o700)
@@ -68,11 +67,7 @@ class IsolatedLauncher:
 
     async def launch(self, number: int) -> None:
         files = JobFiles(self.root / f"job_{number}")
-        cgroup = (
-            JobCgroup(self.cgroups, f"bench_launch_{number}", self.cgroup_home)
-            if self.cgroups
-            else None
-        )
+        cgroup = JobCgroup(self.cgroups, f"bench_launch_{number}") if self.cgroups else None
         _, pidfd = await self.client.launch(self.request(number, files, cgroup))
         try:
             await wait_for_pidfd(pidfd)
@@ -115,6 +110,7 @@ def isolated_launch(jobs_dir: Path, count: int = 1000, concurrency: int = 16):
     """Isolated launches per second (``concurrency`` in flight) and the latency of
     one at a time (a fifth of ``count``), with job directories under ``jobs_dir``."""
     jobs_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(jobs_dir, 0o711)  # as the executor does: jobs walk through to their own
     root = Path(tempfile.mkdtemp(prefix="bench_isolated_", dir=jobs_dir))
     os.chmod(root, 0o711)  # job users walk through it to their own directory
     launcher = IsolatedLauncher(root)

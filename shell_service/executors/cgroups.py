@@ -4,9 +4,9 @@ Detected once at start: cgroup v2 where the unified hierarchy offers the
 controllers, else v1 where memory, cpu and pids are mounted separately, else
 none (the job still has its rlimits). Each job gets
 ``<controller root>/shell_service/<job dir name>``; the job's init
-(``job_init.py``) makes it, moves itself in before it forks the job, so
-everything the job forks is inside, reads whether the kernel killed for
-memory there, and removes it when the job has ended.
+(``job_init.py``) makes it, the job's process moves itself in before it
+execs, so everything the job forks is inside; the init reads whether the
+kernel killed for memory there, and removes it when the job has ended.
 """
 
 import logging
@@ -78,31 +78,12 @@ def detect(root: Path = CGROUP_ROOT) -> CgroupLayout | None:
     return None
 
 
-def own_cgroup_procs(
-    layout: CgroupLayout, proc_cgroup: Path = Path("/proc/self/cgroup")
-) -> list[str]:
-    """The cgroup.procs files of the cgroups this process is in, for each of the
-    layout's roots: where a job's init moves back to before removing the job's cgroup."""
-    paths: dict[str, str] = {}
-    for line in proc_cgroup.read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for controller in controllers.split(",") if controllers else ["unified"]:
-            paths[controller] = path.lstrip("/")
-    files = set()
-    for controller, root in layout.roots.items():
-        path = paths.get("unified" if layout.version == 2 else controller)
-        if path is not None:
-            files.add(str(root / path / "cgroup.procs"))
-    return sorted(files)
-
-
 class JobCgroup:
     """One job's cgroup(s): what its init makes, joins and removes (see ``request``)."""
 
-    def __init__(self, layout: CgroupLayout, name: str, home_procs: list[str] = ()):
+    def __init__(self, layout: CgroupLayout, name: str):
         self.layout = layout
         self.dirs = {controller: root / GROUP / name for controller, root in layout.roots.items()}
-        self.home_procs = list(home_procs)
 
     def request(self, memory_mb: int, cpus: int, max_processes: int) -> dict:
         """What the job's init needs to make the cgroup with these limits (bytes of
@@ -141,7 +122,6 @@ class JobCgroup:
             "limits": [[str(path), value, optional] for path, value, optional in limits],
             "enable_in": enable_in,
             "memory_events": str(events),
-            "home_procs": self.home_procs,
         }
 
     def remove(self) -> None:

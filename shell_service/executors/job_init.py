@@ -14,11 +14,14 @@ rights, so it follows the privilege boundary (ARCHITECTURE.md):
 
 The job's life here:
 
-1. the job directory (``JobFiles``), its cgroup (limits, and this process
-   joins it so all the job forks is inside), a private mount namespace with a
-   fresh ``/proc`` (only the job's processes) and the user's own ``/tmp``;
-2. fork the job: rlimits, stdio (stdin file, output pipes), the user's
-   groups, gid and uid, no new privileges, umask, then ``execve`` the shell;
+1. (``prepare``, in the launcher before the fork) the job directory
+   (``JobFiles``), its output files and its cgroup with its limits; (here) a
+   private mount namespace with a fresh ``/proc`` (only the job's processes)
+   and the user's own ``/tmp``;
+2. fork the job: rlimits, stdio (stdin file, output pipes), into its cgroup
+   (so all it forks is inside, and the init is not: the OOM killer never picks
+   it), the user's groups, gid and uid, no new privileges, umask, then
+   ``execve`` the shell;
 3. copy the job's output from the pipes to ``stdout``/``stderr`` up to
    ``max_log_bytes`` each (only the output is capped, not the job's files);
 4. when the job's main process ends, or SIGTERM arrives from the executor
@@ -30,10 +33,11 @@ The job's life here:
    ends its descendants one by one;
 5. write the end record (``exit_status``: exit code, whether the cgroup saw
    an out-of-memory kill, or the error that kept the job from starting),
-   leave and remove the cgroup, and exit. The job's output is final then.
+   remove the cgroup, and exit. The job's output is final then.
 """
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -41,6 +45,7 @@ import selectors
 import shutil
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..utf8 import whole_characters
@@ -107,8 +112,7 @@ def prepare_directory(request: dict) -> tuple[int, int]:
     root = Path(request["root"])
     if os.path.lexists(root):  # a rerun under the same id: start clean
         shutil.rmtree(root)  # fd-based, never follows the job's symlinks
-    root.mkdir(mode=0o711)
-    os.chmod(root, 0o711)
+    root.mkdir(mode=0o711)  # exact: the launcher's umask is 022
     work = root / "work"
     work.mkdir(mode=0o700)
     script = work / "script"
@@ -126,15 +130,10 @@ def prepare_directory(request: dict) -> tuple[int, int]:
     return os.open(root, flags), os.open(work, flags)
 
 
-def set_oom_score_adj(value: int) -> None:
-    """How eagerly the OOM killer picks this process (-1000: never, 0: as usual)."""
-    with open("/proc/self/oom_score_adj", "w") as f:
-        f.write(str(value))
-
-
-def join_cgroup(cgroup: dict) -> list[Path]:
-    """Make the job's cgroup directories with their limits and move this process
-    in (so everything the job forks is inside); the directories."""
+def make_cgroup(cgroup: dict) -> list[Path]:
+    """Make the job's cgroup directories with their limits (the job's process moves
+    itself in before it execs, so everything the job forks is inside); the
+    directories."""
     dirs = [Path(d) for d in cgroup["dirs"]]
     for parent in cgroup.get("enable_in", []):  # cgroup v2: let the jobs' group use controllers
         for controller in ("memory", "pids", "cpu"):
@@ -150,14 +149,12 @@ def join_cgroup(cgroup: dict) -> list[Path]:
         except OSError:
             if not optional:
                 raise
-    for directory in dirs:
-        (directory / "cgroup.procs").write_text("0")  # 0: this process
     return dirs
 
 
-def leave_cgroup(cgroup: dict, dirs: list[Path]) -> bool:
-    """Whether the kernel killed something in the job for memory; then move back to
-    where this process came from and remove the job's cgroup."""
+def remove_cgroup(cgroup: dict, dirs: list[Path]) -> bool:
+    """Whether the kernel killed something in the job for memory; then remove the
+    job's cgroup (empty: every process of the job has ended)."""
     memory = Path(cgroup["memory_events"])
     out_of_memory = False
     try:
@@ -167,11 +164,6 @@ def leave_cgroup(cgroup: dict, dirs: list[Path]) -> bool:
                 out_of_memory = True
     except (OSError, ValueError):
         pass
-    for procs in cgroup["home_procs"]:
-        try:
-            Path(procs).write_text("0")
-        except OSError:
-            pass
     for directory in dirs:
         try:
             directory.rmdir()
@@ -217,7 +209,11 @@ def exec_job(
         for name, value in request["rlimits"].items():
             resource.setrlimit(RLIMITS[name], (value, value))
         if request.get("cgroup"):
-            set_oom_score_adj(0)  # as any process (the init's -1000 is its own)
+            # The job joins it, not its init: when the job passes its memory the
+            # OOM killer picks among the job's processes, never the init.
+            for directory in request["cgroup"]["dirs"]:
+                with open(os.path.join(directory, "cgroup.procs"), "w") as f:
+                    f.write("0")  # 0: this process
         uid = request.get("uid")
         if uid is not None:
             gid = request["gid"]
@@ -251,10 +247,9 @@ class OutputCopy:
     """One output stream: pipe -> file, the file capped at ``cap`` bytes (cut on a
     UTF-8 character boundary); past the cap the pipe is still drained."""
 
-    def __init__(self, pipe_fd: int, name: str, root_fd: int, cap: int):
+    def __init__(self, pipe_fd: int, file_fd: int, cap: int):
         self.pipe_fd = pipe_fd
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-        self.file_fd = os.open(name, flags, 0o600, dir_fd=root_fd)
+        self.file_fd = file_fd
         self.room = cap
         self.open = True
 
@@ -407,10 +402,73 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def run(request: dict, pid_namespace: bool) -> int:
+@dataclass
+class Prepared:
+    """What ``prepare`` made for one job: open descriptors the init inherits."""
+
+    root_fd: int  # the job directory
+    work_fd: int  # its work/ directory
+    stdin_fd: int  # the stdin file, or /dev/null
+    stdout_fd: int  # the stdout file (the init copies the job's output into it)
+    stderr_fd: int
+    cgroup_dirs: list[Path]
+
+    def close(self) -> None:
+        """Close them all (the launcher, once the init has its copies)."""
+        for fd in (self.root_fd, self.work_fd, self.stdin_fd, self.stdout_fd, self.stderr_fd):
+            os.close(fd)
+
+
+def prepare(request: dict) -> Prepared:
+    """Everything on disk a job needs, made before its init is forked: its
+    directory, script, stdin, output files and cgroup. The launcher calls it: one
+    process making them one after another costs less than every init making its
+    own at once (the inits' copy-on-write faults, and the kernel's locks on the
+    jobs directory). Raises OSError (nothing is left behind but the directory,
+    which a rerun or the retention sweep removes)."""
+    if not os.path.isabs(request["root"]):
+        raise OSError(f"the job directory must be an absolute path, not {request['root']!r}")
+    root_fd, work_fd = prepare_directory(request)
+    opened = [root_fd, work_fd]
+    try:
+        try:
+            opened.append(os.open("stdin", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=root_fd))
+        except FileNotFoundError:
+            opened.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        for name in ("stdout", "stderr"):
+            opened.append(os.open(name, flags, 0o600, dir_fd=root_fd))
+        cgroup = request.get("cgroup")
+        dirs = make_cgroup(cgroup) if cgroup else []
+    except BaseException:
+        for fd in opened:
+            os.close(fd)
+        raise
+    return Prepared(*opened, dirs)
+
+
+def record_init_pid(prepared: Prepared, pid: int) -> None:
+    """``wrapper.pid``: the init's pid and start time, for an executor that adopts
+    the job after a restart. Written by the launcher once it has forked the init;
+    without it (it could not be written, or the init has ended already) an adopter
+    finds the job by its end record, or reports it lost."""
+    try:
+        record = f"{pid} {process_start_time(pid)}\n".encode()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open("wrapper.pid", flags, 0o644, dir_fd=prepared.root_fd)
+        try:
+            os.write(fd, record)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def run(request: dict, prepared: Prepared, pid_namespace: bool) -> int:
     """The job init's whole life (called in the launcher's fork); its exit code."""
     global _terminate_requested
     _terminate_requested = False
+    gc.disable()  # a short life: no collections (they would copy the launcher's heap)
     # From the executor: end the job (TERM, grace, KILL) and record its end.
     signal.signal(signal.SIGTERM, _on_terminate)
     for name in ("SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"):
@@ -421,35 +479,15 @@ def run(request: dict, pid_namespace: bool) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])  # blocked by the launcher
     os.setpgid(0, 0)  # out of the executor's group: supervisor's stop does not reach jobs
     cgroup = request.get("cgroup")
-    cgroup_dirs: list[Path] = []
-    root_fd = None
     try:
-        # Before the new /proc: our pid as the executor sees it, for adopters.
-        outer_pid = int(os.readlink("/proc/self"))
-        started = process_start_time(outer_pid)
-        root_fd, work_fd = prepare_directory(request)
-        pid_file = os.open(
-            "wrapper.pid", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=root_fd
-        )
-        os.write(pid_file, f"{outer_pid} {started}\n".encode())
-        os.close(pid_file)
-        if cgroup:
-            # The kernel's OOM killer, when the job passes its memory, must pick the
-            # job's processes, never its init (which would lose the job's record).
-            set_oom_score_adj(-1000)
-            cgroup_dirs = join_cgroup(cgroup)
         if not pid_namespace:
             _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(CHILD_SUBREAPER)")
-        try:
-            stdin_fd = os.open("stdin", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=root_fd)
-        except FileNotFoundError:
-            stdin_fd = os.open(os.devnull, os.O_RDONLY)
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         error_read, error_write = os.pipe2(os.O_CLOEXEC)
         cap = int(request["max_log_bytes"])
-        stdout = OutputCopy(out_read, "stdout", root_fd, cap)
-        stderr = OutputCopy(err_read, "stderr", root_fd, cap)
+        stdout = OutputCopy(out_read, prepared.stdout_fd, cap)
+        stderr = OutputCopy(err_read, prepared.stderr_fd, cap)
         # Last: from here on, paths mean what the job sees (its /tmp, its /proc).
         if request.get("private_mounts"):
             private_mounts(request, pid_namespace)
@@ -458,8 +496,10 @@ def run(request: dict, pid_namespace: bool) -> int:
         if init.job_pid == 0:
             os.close(wake_read)
             signal.set_wakeup_fd(-1)
-            exec_job(request, work_fd, stdin_fd, out_write, err_write, error_write)
-        for fd in (work_fd, stdin_fd, out_write, err_write, error_write):
+            exec_job(
+                request, prepared.work_fd, prepared.stdin_fd, out_write, err_write, error_write
+            )
+        for fd in (prepared.work_fd, prepared.stdin_fd, out_write, err_write, error_write):
             os.close(fd)
         # Empty at once when the exec succeeded (the pipe closes on exec).
         start_error = b""
@@ -475,12 +515,10 @@ def run(request: dict, pid_namespace: bool) -> int:
             record["exec_error"] = start_error.decode("utf-8", "replace")
     except Exception as exc:  # the service, not the script, failed
         record = {"code": None, "error": f"{type(exc).__name__}: {exc}"}
-    if cgroup and cgroup_dirs:
-        record["out_of_memory"] = leave_cgroup(cgroup, cgroup_dirs)
-    if root_fd is None:
-        return 1  # no directory to write the record in: the executor reports it lost
+    if cgroup and prepared.cgroup_dirs:
+        record["out_of_memory"] = remove_cgroup(cgroup, prepared.cgroup_dirs)
     try:
-        write_end(root_fd, record)
+        write_end(prepared.root_fd, record)
     except OSError:
         return 1
     return 0

@@ -81,34 +81,37 @@ class Launcher:
         self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
     def fork_job_init(self, request: dict) -> int:
-        """Fork the job's init (in a new PID namespace when we may); its pid here."""
+        """Prepare the job (``job_init.prepare``) and fork its init (in a new PID
+        namespace when we may); the init's pid here. Raises OSError."""
+        prepared = job_init.prepare(request)
         pid = None
-        if self.pid_namespaces:
-            # The next child becomes process 1 of a new namespace; then our own
-            # children go back to ours (setns), so each job gets a namespace of its own.
-            _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-        # SIGTERM (the executor's "end the job") stays pending until the init has
-        # its handler: process 1 of a namespace ignores a signal it has none for.
-        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
         try:
-            pid = os.fork()
-        except BaseException:
             if self.pid_namespaces:
-                _libc.setns(self.own_pid_ns, CLONE_NEWPID)
-            raise
+                # The next child becomes process 1 of a new namespace; then our own
+                # children go back to ours (setns): each job gets a namespace of its own.
+                _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            # SIGTERM (the executor's "end the job") stays pending until the init has
+            # its handler: process 1 of a namespace ignores a signal it has none for.
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+            try:
+                pid = os.fork()
+            finally:
+                if pid != 0:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+                    if self.pid_namespaces:
+                        _check(_libc.setns(self.own_pid_ns, CLONE_NEWPID), "setns")
+            if pid == 0:
+                code = 1
+                try:
+                    self.sock.close()
+                    os.close(self.own_pid_ns)
+                    code = job_init.run(request, prepared, pid_namespace=self.pid_namespaces)
+                finally:
+                    os._exit(code)
+            job_init.record_init_pid(prepared, pid)
         finally:
             if pid != 0:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
-        if pid == 0:
-            code = 1
-            try:
-                self.sock.close()
-                os.close(self.own_pid_ns)
-                code = job_init.run(request, pid_namespace=self.pid_namespaces)
-            finally:
-                os._exit(code)
-        if self.pid_namespaces:
-            _check(_libc.setns(self.own_pid_ns, CLONE_NEWPID), "setns")
+                prepared.close()
         return pid
 
     def reply(self, message: dict, fds: list[int] = ()) -> None:
@@ -280,4 +283,5 @@ def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     sock.setblocking(True)
     os.chdir("/")
+    os.umask(0o022)  # the modes job directories are made with are exact
     Launcher(sock).serve()

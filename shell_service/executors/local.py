@@ -34,7 +34,7 @@ from .. import metrics, queue
 from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, AccountError, Accounts
-from .cgroups import JobCgroup, detect, own_cgroup_procs
+from .cgroups import JobCgroup, detect
 from .job_files import JobFiles, usable_jobs_dir
 from .launcher import LauncherClient, LaunchError
 from .processes import (
@@ -226,7 +226,6 @@ class LocalExecutor(JobHost):
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
         self.shells = available_shells(list(cfg["jobs.shells"]))
         self.umask = umask_setting(cfg["jobs.umask"])
-        self.cgroup_home = own_cgroup_procs(self.cgroups) if self.cgroups else []
         self.launcher: LauncherClient | None = None
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
@@ -362,7 +361,7 @@ class LocalExecutor(JobHost):
         await self._watch(running)
 
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
-        return JobCgroup(self.cgroups, job_id, self.cgroup_home) if self.cgroups else None
+        return JobCgroup(self.cgroups, job_id) if self.cgroups else None
 
     def _end(self, running: RunningJob) -> None:
         """Ask the job's init to end every process of the job (TERM, kill_grace,
