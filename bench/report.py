@@ -63,7 +63,7 @@ def rows(results: dict) -> list[dict]:
         },
         {
             "id": "floor",
-            "what": "isolated launch: the executor's job start (uid, cgroups, rlimits), no DB/HTTP",
+            "what": "isolated launch: the executor's job start (launcher, init), no DB/HTTP",
             "result": f"{_num(isolated)} launches/s; one at a time p50 {_ms(isolated_p50)}",
             "ratio": f"{_pct(_ratio(isolated, launch_jobs))} of jobs-dir launch",
         },
@@ -239,7 +239,7 @@ def _machine_lines(machine: dict) -> list[str]:
         ("wrk", "wrk"),
         ("webhook", "webhook"),
         ("app_workers", "app workers"),
-        ("running_as_root", "as root (jobs as their own uid, cgroups)"),
+        ("running_as_root", "as root (jobs as their users' accounts, PID namespaces, cgroups)"),
         ("commit", "commit"),
     ]
     return [f"| {title} | {machine.get(key, '-')} |" for key, title in names]

@@ -168,7 +168,8 @@ def submit_jobs(bench: Bench, count: int, clients: int, code: str, **options) ->
 # ---- ceilings and the peer ----------------------------------------------------
 def launch_ceilings(bench: Bench) -> dict:
     """Bare ``sh -c true`` launches per second, files in tmpfs and in the jobs directory;
-    and the executor's isolated launch (uid, cgroups, rlimits, wrapper), no DB or HTTP."""
+    and the executor's isolated launch (launcher, job init, namespaces, cgroups, rlimits),
+    no DB or HTTP."""
     count = bench.scale.launches
     return {
         "tmpfs": launch_rate(Path("/dev/shm"), count),
