@@ -28,7 +28,7 @@ from pathlib import Path
 
 from shell_service.executors.cgroups import JobCgroup, detect
 from shell_service.executors.job_files import JobFiles
-from shell_service.executors.launcher import LauncherClient
+from shell_service.executors.launcher_client import LauncherClient
 from shell_service.executors.processes import Limits, job_environment, wait_for_pidfd
 
 LIMITS = Limits(cpu_seconds=60, address_space_bytes=2**32)

@@ -41,7 +41,7 @@ import gc
 import json
 import os
 import resource
-import selectors
+import select
 import shutil
 import signal
 import time
@@ -88,13 +88,16 @@ def mount(source: str, target: str, fstype: str | None, flags: int) -> None:
 
 
 def write_end(root_fd: int, record: dict) -> None:
-    """The end record, atomically (a reader sees all of it or none), in the job
-    directory open as ``root_fd`` (paths may mean other things in the job's mounts)."""
+    """The end record, in one write, in the job directory open as ``root_fd`` (paths
+    may mean other things in the job's mounts). A reader that races the write
+    sees a record it cannot parse, as if there were none (``JobFiles.read_end``),
+    and looks again once this process has exited."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    fd = os.open("exit_status.partial", flags, 0o600, dir_fd=root_fd)
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f)
-    os.rename("exit_status.partial", "exit_status", src_dir_fd=root_fd, dst_dir_fd=root_fd)
+    fd = os.open("exit_status", flags, 0o600, dir_fd=root_fd)
+    try:
+        os.write(fd, json.dumps(record).encode())
+    finally:
+        os.close(fd)
 
 
 def process_start_time(pid: str | int = "self") -> int:
@@ -325,23 +328,23 @@ class JobInit:
 
     def run(self, stdout: OutputCopy, stderr: OutputCopy, wakeup_fd: int) -> None:
         """Copy output and reap until every process of the job has ended."""
-        selector = selectors.DefaultSelector()
-        for copy in (stdout, stderr):
-            os.set_blocking(copy.pipe_fd, False)
-            selector.register(copy.pipe_fd, selectors.EVENT_READ, copy)
-        selector.register(wakeup_fd, selectors.EVENT_READ, None)
+        copies = {stdout.pipe_fd: stdout, stderr.pipe_fd: stderr}
+        poller = select.poll()
+        for fd in (*copies, wakeup_fd):
+            os.set_blocking(fd, False)
+            poller.register(fd, select.POLLIN)
         grace = float(self.request["kill_grace"])
         while True:
             timeout = None
             if self.ending_since is not None and not self.killed:
-                timeout = max(self.ending_since + grace - time.monotonic(), 0)
-            for key, _ in selector.select(timeout):
-                if key.data is None:
+                timeout = max(self.ending_since + grace - time.monotonic(), 0) * 1000
+            for fd, _ in poller.poll(timeout):
+                if fd == wakeup_fd:
                     drain(wakeup_fd)
                 else:
-                    key.data.pump()
-                    if not key.data.open:
-                        selector.unregister(key.fd)
+                    copies[fd].pump()
+                    if not copies[fd].open:
+                        poller.unregister(fd)
             if _terminate_requested:
                 self.begin_ending()
             left = self.reap()
@@ -352,11 +355,10 @@ class JobInit:
             if not left:
                 break
         # Every process of the job is gone: what is left in the pipes is the rest.
-        for copy in (stdout, stderr):
+        for copy in copies.values():
             if copy.open:
                 copy.pump()
                 copy.close()
-        selector.close()
 
     def exit_code(self) -> int | None:
         """The shell's way: the exit code, or 128 + the signal that killed it."""

@@ -1,7 +1,7 @@
 """The launcher: one small, long-lived, single-threaded process per executor that
 starts jobs by forking, never by running a program of its own.
 
-The executor (``LauncherClient``) sends it one request per job over a unix
+The executor (``launcher_client.LauncherClient``) sends it one request per job over a unix
 socket. For each, it forks a *job init* (``job_init.run``) as process 1 of a
 new PID namespace and hands the executor back a pidfd of it. The job init does
 the rest on its own (in parallel with the next launches): the job's directory,
@@ -15,8 +15,9 @@ has ended and its record is final.
 Why a process of its own: forking the executor (threads, a database
 connection, megabytes of heap) is unsafe and slow; a fresh program per job
 (the old dash wrapper and setpriv) cost three program starts. This process
-imports little, freezes its heap for copy-on-write, and forks in well under a
-millisecond.
+imports little (not asyncio: the executor's side of the protocol is
+``launcher_client.py``), freezes its heap for copy-on-write, and forks in a
+quarter of a millisecond.
 
 Protocol: each request is a 4-byte big-endian length and that many bytes of
 JSON (a ``job_init`` request); each reply is exactly ``REPLY_BYTES`` of
@@ -25,7 +26,6 @@ space-padded JSON, ``{"id", "pid"}`` with the pidfd attached (SCM_RIGHTS), or
 closes; jobs it started go on (their init does not depend on it).
 """
 
-import asyncio
 import ctypes
 import gc
 import json
@@ -34,21 +34,11 @@ import select
 import signal
 import socket
 import struct
-import subprocess
 import sys
-from pathlib import Path
 
 from . import job_init
 
 REPLY_BYTES = 256
-#: The code this package is in (by absolute path, not from the environment).
-PACKAGE_PARENT = Path(__file__).resolve().parents[2]
-LAUNCHER_MAIN = (
-    f"import sys; sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
-    "from shell_service.executors.launcher import main; main()"
-)
-#: The launcher's whole environment: nothing of the executor's reaches it.
-LAUNCHER_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWPID = 0x20000000
@@ -181,102 +171,6 @@ def read_frame(sock: socket.socket) -> dict | None:
 def frame(message: dict) -> bytes:
     body = json.dumps(message).encode()
     return struct.pack(">I", len(body)) + body
-
-
-class LaunchError(Exception):
-    """The launcher could not start a job (the message says why)."""
-
-
-class LauncherClient:
-    """The executor's side: starts the launcher and asks it for jobs.
-
-    ``launch`` is a coroutine: requests go out in order and replies come back
-    in the same order, each with the job init's pidfd. Not thread-safe: use it
-    from the executor's event loop only.
-    """
-
-    def __init__(self):
-        self.sock, launcher_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        # The launcher is one of ours: our interpreter by absolute path, a fixed
-        # environment, and only its end of the socket.
-        self.process = subprocess.Popen(
-            [sys.executable, "-E", "-s", "-c", LAUNCHER_MAIN, str(launcher_end.fileno())],
-            pass_fds=[launcher_end.fileno()],
-            env=LAUNCHER_ENV,
-            cwd="/",
-            stdin=subprocess.DEVNULL,
-        )
-        launcher_end.close()
-        self.sock.setblocking(False)
-        self._waiting: list[asyncio.Future] = []
-        self._buffer = b""
-        self._fds: list[int] = []
-        self._reading = False
-        self._lock = asyncio.Lock()
-
-    async def launch(self, request: dict) -> tuple[int, int]:
-        """Start one job; its init's pid and a pidfd of it (the caller closes it).
-
-        Raises LaunchError when the launcher refused or is gone."""
-        loop = asyncio.get_running_loop()
-        if not self._reading:
-            loop.add_reader(self.sock.fileno(), self._read_replies)
-            self._reading = True
-        reply = loop.create_future()
-        async with self._lock:  # one frame at a time on the stream
-            self._waiting.append(reply)
-            try:
-                await loop.sock_sendall(self.sock, frame(request))
-            except OSError as exc:
-                self._waiting.remove(reply)
-                raise LaunchError(f"the launcher is gone: {exc}") from exc
-        message, fds = await reply
-        if "error" in message:
-            for fd in fds:
-                os.close(fd)
-            raise LaunchError(message["error"])
-        return message["pid"], fds[0]
-
-    def _read_replies(self) -> None:
-        while self._waiting:
-            try:
-                data, fds, _, _ = socket.recv_fds(self.sock, REPLY_BYTES - len(self._buffer), 1)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                data, fds = b"", []
-                error = str(exc)
-            else:
-                error = "the launcher exited"
-            if not data:
-                for waiting in self._waiting:
-                    if not waiting.done():
-                        waiting.set_result(({"error": error}, []))
-                self._waiting.clear()
-                return
-            self._buffer += data
-            self._fds += fds
-            if len(self._buffer) == REPLY_BYTES:
-                message = json.loads(self._buffer)
-                self._buffer, received, self._fds = b"", self._fds, []
-                waiting = self._waiting.pop(0)
-                if not waiting.done():
-                    waiting.set_result((message, received))
-                else:
-                    for fd in received:
-                        os.close(fd)
-
-    def close(self) -> None:
-        """Close our end: the launcher exits; running jobs go on."""
-        try:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-        except (RuntimeError, ValueError):
-            pass
-        self.sock.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def main() -> None:

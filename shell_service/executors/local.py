@@ -36,7 +36,7 @@ from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, AccountError, Accounts
 from .cgroups import JobCgroup, detect
 from .job_files import JobFiles, usable_jobs_dir
-from .launcher import LauncherClient, LaunchError
+from .launcher_client import LauncherClient, LaunchError
 from .processes import (
     Limits,
     available_shells,

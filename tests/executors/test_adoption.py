@@ -14,7 +14,7 @@ import time
 import pytest
 
 from baselayer.app.models import utcnow
-from shell_service.executors.launcher import LauncherClient
+from shell_service.executors.launcher_client import LauncherClient
 from shell_service.executors.local import RunningJob
 from shell_service.executors.processes import wait_for_pidfd
 from shell_service.queue import ClaimedJob
