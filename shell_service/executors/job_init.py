@@ -80,9 +80,11 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def mount(source: str, target: str, fstype: str | None, flags: int) -> None:
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str = "") -> None:
     _check(
-        _libc.mount(source.encode(), target.encode(), fstype and fstype.encode(), flags, None),
+        _libc.mount(
+            source.encode(), target.encode(), fstype and fstype.encode(), flags, data.encode()
+        ),
         f"mount {target}",
     )
 
@@ -175,10 +177,16 @@ def remove_cgroup(cgroup: dict, dirs: list[Path]) -> bool:
     return out_of_memory
 
 
+#: World-writable directories other users' jobs could leave files in: each job
+#: gets an empty one of its own (memory, charged to the job's cgroup).
+PRIVATE_TMPFS = ("/dev/shm", "/run/lock")
+
+
 def private_mounts(request: dict, pid_namespace: bool) -> None:
     """A mount namespace of the job's own: a /proc that shows only the job's
-    processes, and the user's own directory over /tmp and /var/tmp (one user's
-    jobs share it; other users' jobs never see it)."""
+    processes; the user's own directory over /tmp and /var/tmp (one user's jobs
+    share it; other users' jobs never see it); an empty /dev/shm and /run/lock.
+    Nothing world-writable is shared with another user's jobs."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     if pid_namespace:
@@ -194,6 +202,9 @@ def private_mounts(request: dict, pid_namespace: bool) -> None:
                     mount(f"/proc/self/fd/{tmp_fd}", target, None, MS_BIND)
         finally:
             os.close(tmp_fd)
+    for target in PRIVATE_TMPFS:
+        if os.path.isdir(target) and not os.path.islink(target):
+            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=25%")
 
 
 # ---- 2. the job's own process ----------------------------------------------------------

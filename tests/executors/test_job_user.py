@@ -116,3 +116,13 @@ def test_a_job_cannot_signal_the_service(api):
     job = run_job(api, f"kill -TERM {service_pid} && echo reached; kill -9 -1; echo done")
     assert "reached" not in job["stdout"]
     assert api.get("/api/sysinfo").status_code == 200
+
+
+@pytest.mark.parametrize("shared", ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"])
+def test_no_world_writable_directory_is_shared_with_another_user(api, other_api, shared):
+    secret = uuid.uuid4().hex
+    mine = run_job(api, f"echo {secret} > {shared}/left-{secret} && echo written")
+    assert mine["stdout"] == "written\n", mine
+    theirs = run_job(other_api, f"cat {shared}/left-{secret}; ls {shared}; echo end")
+    assert secret not in theirs["stdout"]
+    assert theirs["stdout"].endswith("end\n")
