@@ -1,7 +1,8 @@
 """End-to-end fixtures: the test stack (nginx, app workers, status server) as users see it.
 
-`make test` starts the stack first and sets SHELL_SERVICE_E2E=required, so a
-missing stack fails these tests there; run alone, they skip and say why.
+`make test` starts the stack first and runs pytest with SHELL_SERVICE_TESTS=required
+(tests/skip_policy.py), so a missing stack fails these tests there; run alone, they
+skip and say why.
 """
 
 import os
@@ -13,6 +14,7 @@ import pytest
 import requests
 import yaml
 
+from .. import skip_policy
 from ..conftest import Client
 
 
@@ -23,7 +25,7 @@ def stack(cfg):
         requests.get(url + "/api/sysinfo", timeout=5).raise_for_status()
     except requests.RequestException as exc:
         reason = f"the test stack does not answer at {url} ({exc}); `make test` starts it"
-        if os.environ.get("SHELL_SERVICE_E2E") == "required":
+        if skip_policy.required():
             pytest.fail(reason)
         pytest.skip(reason)
     return url
