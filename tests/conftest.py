@@ -22,6 +22,7 @@ from shell_service.app_server import build_app
 from shell_service.executors.local import LocalExecutor
 
 from . import factories, skip_policy
+from .helpers import Gate
 from .stack_cleanup import unit_config
 
 
@@ -81,9 +82,11 @@ class InProcessServer:
 
         async def start():
             self.executor = LocalExecutor(self.cfg, self.session_factory)
-            app = build_app(self.cfg, self.session_factory, self.executor, self.executor.listener)
+            self.app = build_app(
+                self.cfg, self.session_factory, self.executor, self.executor.listener
+            )
             server = tornado.httpserver.HTTPServer(
-                app, max_body_size=int(self.cfg["server.max_body_bytes"])
+                self.app, max_body_size=int(self.cfg["server.max_body_bytes"])
             )
             server.add_sockets([sock])
             self.executor.start()
@@ -171,6 +174,12 @@ def api(server, user_token):
     client = Client(server.url, user_token.secret)
     client.user = user_token.user
     return client
+
+
+@pytest.fixture
+def gate(cfg, api):
+    """A ``helpers.Gate`` for a job of ``api``'s user."""
+    return Gate(cfg["jobs"]["accounts"]["uid_base"], api.user.id)
 
 
 @pytest.fixture

@@ -14,8 +14,11 @@ import pytest
 import requests
 import yaml
 
+from baselayer.app.config import load_config
+
 from .. import skip_policy
 from ..conftest import Client
+from ..helpers import Gate
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +52,13 @@ def stack_user(stack, stack_admin):
     client = Client(stack, token.json()["data"]["token"])
     client.user_id = user["id"]
     return client
+
+
+@pytest.fixture
+def stack_gate(stack_user):
+    """A ``helpers.Gate`` for a job of ``stack_user`` on the stack (the stack's own
+    accounts: its config, not the in-process tests' ``cfg``)."""
+    return Gate(load_config()["jobs"]["accounts"]["uid_base"], stack_user.user_id)
 
 
 @pytest.fixture(scope="session")
