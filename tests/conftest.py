@@ -179,7 +179,9 @@ def api(server, user_token):
 @pytest.fixture
 def gate(cfg, api):
     """A ``helpers.Gate`` for a job of ``api``'s user."""
-    return Gate(cfg["jobs"]["accounts"]["uid_base"], api.user.id)
+    gate = Gate(cfg["jobs"]["accounts"]["uid_base"], api.user.id)
+    yield gate
+    gate.release()
 
 
 @pytest.fixture

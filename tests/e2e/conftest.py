@@ -58,7 +58,9 @@ def stack_user(stack, stack_admin):
 def stack_gate(stack_user):
     """A ``helpers.Gate`` for a job of ``stack_user`` on the stack (the stack's own
     accounts: its config, not the in-process tests' ``cfg``)."""
-    return Gate(load_config()["jobs"]["accounts"]["uid_base"], stack_user.user_id)
+    gate = Gate(load_config()["jobs"]["accounts"]["uid_base"], stack_user.user_id)
+    yield gate
+    gate.release()
 
 
 @pytest.fixture(scope="session")

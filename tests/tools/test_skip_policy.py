@@ -66,8 +66,20 @@ def outcomes(result) -> dict[str, str]:
     return found
 
 
-def test_make_test_runs_pytest_with_skips_required():
-    assert test_runner.REQUIRE_EVERY_TEST == {skip_policy.ENV: skip_policy.REQUIRED}
+def test_make_test_runs_pytest_with_skips_required(monkeypatch):
+    """The runner (what `make test` and .ci/run call) hands pytest the variable."""
+    calls = []
+    monkeypatch.delenv(skip_policy.ENV, raising=False)
+    monkeypatch.setattr(test_runner, "start_or_explain", lambda cfg: True)
+    monkeypatch.setattr(test_runner, "stop_stack", lambda cfg: None)
+    monkeypatch.setattr(test_runner, "clean_up", lambda cfg: True)
+    monkeypatch.setattr(
+        test_runner.subprocess, "call", lambda command, **kw: calls.append((command, kw)) or 0
+    )
+    assert test_runner.run_tests(["-k", "nothing"]) == 0
+    [(command, kw)] = calls
+    assert command[1:4] == ["-m", "pytest", "tests"]
+    assert kw["env"][skip_policy.ENV] == skip_policy.REQUIRED
 
 
 def test_a_skip_fails_the_run_when_tests_are_required(tmp_path):
