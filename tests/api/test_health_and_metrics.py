@@ -3,9 +3,11 @@
 import re
 import time
 
+from sqlalchemy import text
+
 from shell_service.job_states import JobStatus
 
-from ..helpers import create_job, run_job, wait_for_job
+from ..helpers import create_job, run_job, wait_for_job, wait_until
 
 
 def sysinfo(client):
@@ -43,7 +45,17 @@ def metric_value(text: str, name: str, labels: str = "") -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_metrics_count_outcomes_waits_and_run_times(anon_api, api):
+def unfinished_jobs(session_factory) -> list:
+    with session_factory() as session:
+        return session.execute(
+            text("SELECT id, status FROM jobs WHERE status IN ('QUEUED', 'RUNNING')")
+        ).all()
+
+
+def test_metrics_count_outcomes_waits_and_run_times(anon_api, api, session_factory):
+    # Counted from a quiet moment: earlier tests' jobs have ended, so the counts
+    # move by this test's jobs alone.
+    wait_until(lambda: not unfinished_jobs(session_factory), "earlier tests' jobs ended")
     before = anon_api.get("/metrics").text
     run_job(api, "true")
     run_job(api, "exit 1")
@@ -53,8 +65,7 @@ def test_metrics_count_outcomes_waits_and_run_times(anon_api, api):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     after = response.text
-    # Exactly these three jobs ended so (earlier tests' jobs have ended: at most a
-    # cancelled one may still be recorded, and CANCELLED is not counted here).
+    # Exactly these three jobs ended so.
     for status in ("COMPLETE", "FAILED", "TIMED_OUT"):
         name, labels = "shell_service_jobs_finished_total", f'{{status="{status}"}}'
         assert metric_value(after, name, labels) == metric_value(before, name, labels) + 1, status
