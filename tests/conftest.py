@@ -21,7 +21,8 @@ from baselayer.app.database import make_engine, make_session_factory
 from shell_service.app_server import build_app
 from shell_service.executors.local import LocalExecutor
 
-from . import factories
+from . import factories, skip_policy
+from .helpers import Gate
 from .stack_cleanup import unit_config
 
 
@@ -81,9 +82,11 @@ class InProcessServer:
 
         async def start():
             self.executor = LocalExecutor(self.cfg, self.session_factory)
-            app = build_app(self.cfg, self.session_factory, self.executor, self.executor.listener)
+            self.app = build_app(
+                self.cfg, self.session_factory, self.executor, self.executor.listener
+            )
             server = tornado.httpserver.HTTPServer(
-                app, max_body_size=int(self.cfg["server.max_body_bytes"])
+                self.app, max_body_size=int(self.cfg["server.max_body_bytes"])
             )
             server.add_sockets([sock])
             self.executor.start()
@@ -174,6 +177,14 @@ def api(server, user_token):
 
 
 @pytest.fixture
+def gate(cfg, api):
+    """A ``helpers.Gate`` for a job of ``api``'s user."""
+    gate = Gate(cfg["jobs"]["accounts"]["uid_base"], api.user.id)
+    yield gate
+    gate.release()
+
+
+@pytest.fixture
 def admin_api(server, admin_token):
     client = Client(server.url, admin_token.secret)
     client.user = admin_token.user
@@ -183,3 +194,8 @@ def admin_api(server, admin_token):
 @pytest.fixture
 def anon_api(server):
     return Client(server.url, None)
+
+
+def pytest_configure(config):
+    # Under `make test`, a skip that hides a missing feature fails the run.
+    config.pluginmanager.register(skip_policy, "skip_policy")

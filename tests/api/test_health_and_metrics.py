@@ -3,7 +3,11 @@
 import re
 import time
 
-from ..helpers import create_job, run_job, wait_for_job
+from sqlalchemy import text
+
+from shell_service.job_states import JobStatus
+
+from ..helpers import create_job, run_job, wait_for_job, wait_until
 
 
 def sysinfo(client):
@@ -20,7 +24,8 @@ def test_sysinfo_lists_live_workers_and_capacity(anon_api, server):
     capacity = data["capacity"]
     assert capacity["max_running"] == server.cfg["jobs"]["max_running"]
     assert capacity["memory_budget_mb"] == server.executor.memory_budget_mb
-    assert set(data["jobs_by_status"]) >= {"QUEUED", "RUNNING", "COMPLETE"}
+    assert set(data["jobs_by_status"]) == {status.value for status in JobStatus}
+    assert all(isinstance(n, int) and n >= 0 for n in data["jobs_by_status"].values())
 
 
 def test_sysinfo_counts_running_jobs_and_their_memory(api):
@@ -40,7 +45,17 @@ def metric_value(text: str, name: str, labels: str = "") -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_metrics_count_outcomes_waits_and_run_times(anon_api, api):
+def unfinished_jobs(session_factory) -> list:
+    with session_factory() as session:
+        return session.execute(
+            text("SELECT id, status FROM jobs WHERE status IN ('QUEUED', 'RUNNING')")
+        ).all()
+
+
+def test_metrics_count_outcomes_waits_and_run_times(anon_api, api, session_factory):
+    # Counted from a quiet moment: earlier tests' jobs have ended, so the counts
+    # move by this test's jobs alone.
+    wait_until(lambda: not unfinished_jobs(session_factory), "earlier tests' jobs ended")
     before = anon_api.get("/metrics").text
     run_job(api, "true")
     run_job(api, "exit 1")
@@ -50,11 +65,12 @@ def test_metrics_count_outcomes_waits_and_run_times(anon_api, api):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     after = response.text
-    for status, more in (("COMPLETE", 1), ("FAILED", 1), ("TIMED_OUT", 1)):
+    # Exactly these three jobs ended so.
+    for status in ("COMPLETE", "FAILED", "TIMED_OUT"):
         name, labels = "shell_service_jobs_finished_total", f'{{status="{status}"}}'
-        assert metric_value(after, name, labels) >= metric_value(before, name, labels) + more
+        assert metric_value(after, name, labels) == metric_value(before, name, labels) + 1, status
     name, labels = "shell_service_job_limit_kills_total", '{limit="timeout"}'
-    assert metric_value(after, name, labels) >= metric_value(before, name, labels) + 1
+    assert metric_value(after, name, labels) == metric_value(before, name, labels) + 1
     for histogram in ("shell_service_job_queue_wait_seconds", "shell_service_job_run_seconds"):
         assert (
             metric_value(after, f"{histogram}_count")

@@ -1,6 +1,7 @@
 """Changing, deleting and re-running jobs."""
 
 from ..helpers import create_job, run_job, wait_for_job
+from .envelope import assert_error, assert_success
 
 
 def test_patch_changes_a_ready_jobs_code_and_options(api):
@@ -23,9 +24,13 @@ def test_patch_is_refused_once_the_job_was_executed(api):
 
 def test_patch_validates_like_create(api):
     job_id = create_job(api, "true")
-    for body in ({"code": ""}, {"id": "rename"}, {"execute": True}, {"timeout": -1}, {}):
-        response = api.request("PATCH", f"/api/jobs/{job_id}", json=body)
-        assert response.status_code == 400, body
+    for body in ({"code": ""}, {"id": "rename"}, {"execute": True}, {"timeout": -1}):
+        (field,) = body
+        assert_error(api.request("PATCH", f"/api/jobs/{job_id}", json=body), 400, field=field)
+    assert_error(api.request("PATCH", f"/api/jobs/{job_id}", json={}), 400)
+    # Nothing of it was applied.
+    job = api.get(f"/api/jobs/{job_id}").json()["data"]
+    assert (job["id"], job["code"], job["status"]) == (job_id, "true", "READY")
 
 
 def test_patch_of_someone_elses_job_is_a_404(api, admin_api):
@@ -47,11 +52,13 @@ def test_delete_removes_the_job_its_history_and_files(api, server):
 def test_delete_of_a_running_job_is_refused_until_cancelled(api):
     job_id = create_job(api, "sleep 30", execute=True)
     wait_for_job(api, job_id, statuses={"RUNNING"})
-    assert api.delete(f"/api/jobs/{job_id}").status_code == 409
+    assert_error(api.delete(f"/api/jobs/{job_id}"), 409, mentions=job_id)
+    assert api.get(f"/api/jobs/{job_id}").json()["data"]["status"] == "RUNNING"  # kept
     api.post(f"/api/jobs/{job_id}/cancel")
-    # Until its processes have ended it is RUNNING still, and still refused.
+    # A running job's cancel is a request: the job is CANCELLED once its processes end.
     assert wait_for_job(api, job_id)["status"] == "CANCELLED"
-    assert api.delete(f"/api/jobs/{job_id}").status_code == 200
+    assert_success(api.delete(f"/api/jobs/{job_id}"))
+    assert_error(api.get(f"/api/jobs/{job_id}"), 404)
 
 
 def test_delete_of_someone_elses_job_is_a_404(api, admin_api):

@@ -13,14 +13,14 @@ def test_executed_echo_completes_with_its_output(api):
     job = run_job(api, "echo 'hello world'")
     assert job["status"] == "COMPLETE"
     assert job["return_code"] == 0
-    assert "hello world" in job["stdout"]
+    assert job["stdout"] == "hello world\n"
 
 
 def test_unknown_command_fails_with_nonzero_code(api):
     job = run_job(api, "ecfdho 'hello world'")
     assert job["status"] == "FAILED"
-    assert job["return_code"] != 0
-    assert "not found" in job["stderr"]
+    assert job["return_code"] == 127  # the shell's "command not found"
+    assert "ecfdho: not found\n" in job["stderr"]
 
 
 def test_seed_execute_call_still_works(api):

@@ -148,8 +148,7 @@ def readme_usage_code_lines() -> list[str]:
 
 def test_docs_page_includes_the_readme_usage_section(docs_page):
     lines = readme_usage_code_lines()
-    if not lines:
-        pytest.skip("README.md has no '## Usage' section with examples")
+    assert lines, "README.md has no '## Usage' section with examples"
     page_text = html.unescape(docs_page)
     missing = [line for line in lines if line not in page_text]
     assert not missing, missing

@@ -1,12 +1,11 @@
 """Admins disable users and grant or remove the admin role; tokens may expire."""
 
 import datetime
-import time
 
 from baselayer.app.models import utcnow
 
 from ..factories import TokenFactory, UserFactory
-from ..helpers import create_job, wait_for_job
+from ..helpers import create_job, wait_for_job, wait_until
 
 
 def patch_user(client, user_id, body):
@@ -50,14 +49,27 @@ def test_users_list_shows_who_is_disabled(api, admin_api):
 
 
 def test_token_with_an_expiry_works_until_then(api):
-    soon = (utcnow() + datetime.timedelta(seconds=2)).isoformat()
+    expiry = utcnow() + datetime.timedelta(seconds=2)
+    soon = expiry.isoformat()
     body = api.post("/api/tokens", json={"name": "short", "expires_at": soon}).json()["data"]
-    headers = {"Authorization": f"token {body['token']}"}
-    assert api.get("/api/jobs", token=None, headers=headers).status_code == 200
     listed = {t["id"]: t for t in api.get("/api/tokens").json()["data"]}
     assert listed[body["id"]]["expires_at"].startswith(soon[:19])
-    time.sleep(2.2)
-    assert api.get("/api/jobs", token=None, headers=dict(headers)).status_code == 401
+    # Use it until it is refused: accepted before its expiry, refused from then on.
+    answers = []  # (asked at, answered at, status)
+
+    def refused():
+        asked = utcnow()
+        status = api.get("/api/jobs", token=body["token"]).status_code
+        answers.append((asked, utcnow(), status))
+        return status == 401
+
+    wait_until(refused, "the expired token refused", timeout=10)
+    assert all(status in (200, 401) for _, _, status in answers), answers
+    accepted = [asked for asked, _, status in answers if status == 200]
+    assert accepted and all(asked < expiry for asked in accepted), (expiry, answers)
+    first_refused = next(answered for _, answered, status in answers if status == 401)
+    assert first_refused >= expiry
+    assert api.get("/api/jobs", token=body["token"]).status_code == 401  # and it stays so
 
 
 def test_expired_token_from_the_database_is_refused(api):

@@ -1,7 +1,8 @@
 """End-to-end fixtures: the test stack (nginx, app workers, status server) as users see it.
 
-`make test` starts the stack first and sets SHELL_SERVICE_E2E=required, so a
-missing stack fails these tests there; run alone, they skip and say why.
+`make test` starts the stack first and runs pytest with SHELL_SERVICE_TESTS=required
+(tests/skip_policy.py), so a missing stack fails these tests there; run alone, they
+skip and say why.
 """
 
 import os
@@ -13,7 +14,11 @@ import pytest
 import requests
 import yaml
 
+from baselayer.app.config import load_config
+
+from .. import skip_policy
 from ..conftest import Client
+from ..helpers import Gate
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +28,7 @@ def stack(cfg):
         requests.get(url + "/api/sysinfo", timeout=5).raise_for_status()
     except requests.RequestException as exc:
         reason = f"the test stack does not answer at {url} ({exc}); `make test` starts it"
-        if os.environ.get("SHELL_SERVICE_E2E") == "required":
+        if skip_policy.required():
             pytest.fail(reason)
         pytest.skip(reason)
     return url
@@ -47,6 +52,15 @@ def stack_user(stack, stack_admin):
     client = Client(stack, token.json()["data"]["token"])
     client.user_id = user["id"]
     return client
+
+
+@pytest.fixture
+def stack_gate(stack_user):
+    """A ``helpers.Gate`` for a job of ``stack_user`` on the stack (the stack's own
+    accounts: its config, not the in-process tests' ``cfg``)."""
+    gate = Gate(load_config()["jobs"]["accounts"]["uid_base"], stack_user.user_id)
+    yield gate
+    gate.release()
 
 
 @pytest.fixture(scope="session")
