@@ -538,7 +538,9 @@ def test_make_test_cleans_up_before_and_after(monkeypatch):
     calls = []
     monkeypatch.setattr(test_runner, "start_or_explain", lambda cfg: calls.append("start") or True)
     monkeypatch.setattr(test_runner, "stop_stack", lambda cfg: calls.append("stop"))
-    monkeypatch.setattr(test_runner.subprocess, "call", lambda cmd: calls.append("pytest") or 0)
+    monkeypatch.setattr(
+        test_runner.subprocess, "call", lambda cmd, **kw: calls.append("pytest") or 0
+    )
     monkeypatch.setattr(
         test_runner.importlib,
         "import_module",

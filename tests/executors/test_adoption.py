@@ -9,7 +9,6 @@ import datetime
 import json
 import socket
 import subprocess
-import time
 
 import pytest
 
@@ -139,15 +138,24 @@ def test_job_of_a_host_that_went_silent_becomes_server_error(api):
 
 
 def test_recent_job_of_another_host_is_left_alone(api):
-    job = JobFactory(
+    """A stale job of a silent host beside it: once that one is ended, an adoption
+    round has looked at both rows, and the recent one must still be RUNNING."""
+    recent = JobFactory(
         submitter=api.user,
         status="RUNNING",
         worker="another-host:4242",
         queued_at=utcnow(),
         started_at=utcnow(),
     )
-    time.sleep(7)  # more than one adoption round
-    assert api.get(f"/api/jobs/{job.id}").json()["data"]["status"] == "RUNNING"
+    stale = JobFactory(
+        submitter=api.user,
+        status="RUNNING",
+        worker="a-host-that-is-gone:4243",
+        queued_at=utcnow() - datetime.timedelta(minutes=10),
+        started_at=utcnow() - datetime.timedelta(minutes=10),
+    )
+    assert wait_for_job(api, stale.id, timeout=ADOPTION_WAIT)["status"] == "SERVER_ERROR"
+    assert api.get(f"/api/jobs/{recent.id}").json()["data"]["status"] == "RUNNING"
     session = JobFactory._meta.sqlalchemy_session
-    session.delete(session.get(type(job), job.id))
+    session.delete(session.get(type(recent), recent.id))
     session.commit()
