@@ -27,6 +27,7 @@ import yaml
 from baselayer.app.config import CONFIG_ENV, load_config
 from baselayer.tools.layout import stack_layout
 from baselayer.tools.readiness import base_url
+from shell_service.executors.accounts import remove_stack_accounts
 from shell_service.executors.job_files import usable_jobs_dir
 
 from . import machine, report, scenarios
@@ -183,6 +184,11 @@ def main(argv=None) -> None:
     print("Stopping any earlier bench stack and starting a fresh one", flush=True)
     stack_command("stop")
     fresh_stack_dirs(cfg, jobs_dir)
+    # A fresh database numbers its users from 1 again: the last run's Unix accounts
+    # (made for its users) go, or the executor rightly refuses to reuse them.
+    removed = remove_stack_accounts(cfg)
+    if removed:
+        print(f"Removed {removed} Unix accounts of an earlier bench stack", flush=True)
     wait_for_free_ports(cfg)
     bench = None
     try:
