@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from shell_service.executors.cgroups import JobCgroup, detect
-from shell_service.executors.job_files import JobFiles
+from shell_service.executors.job_files import JobFiles, usable_jobs_dir
 from shell_service.executors.launcher_client import LauncherClient
 from shell_service.executors.processes import Limits, job_environment, wait_for_pidfd
 
@@ -154,7 +154,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     cfg = load_config()
-    result = isolated_launch(cfg.path("jobs.dir"), args.count, args.concurrency)
+    jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), os.geteuid() == 0)
+    result = isolated_launch(jobs_dir, args.count, args.concurrency)
     print(
         f"{result['per_second']:.0f} isolated launches/s; one at a time "
         f"p50 {result['one_at_a_time']['p50_ms']} ms"

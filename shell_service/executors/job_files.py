@@ -33,18 +33,31 @@ def others_can_traverse(path: Path) -> bool:
     return True
 
 
+#: Directories a job sees replaced by its own (``job_init.private_mounts``): job
+#: directories, homes and tmp dirs under them would be out of a job's sight.
+HIDDEN_FROM_JOBS = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"))
+
+
+def hidden_from_jobs(path: Path) -> bool:
+    """Whether ``path`` lies under a directory jobs see replaced by their own."""
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(hidden.resolve()) for hidden in HIDDEN_FROM_JOBS)
+
+
 def usable_dir(configured: Path, as_root: bool, kind: str) -> Path:
     """``configured``, unless job users could not walk down to it (a project under a
-    0700 home, say): then ``/var/lib/shell_service/<digest>/<kind>``, the digest being
-    that of ``configured`` (so each configured place gets its own). Only the fallback's
-    parents are made here (root-owned, 0711); the caller makes ``<kind>`` itself.
+    0700 home, say) or their jobs would not see it (a project under /tmp, whose
+    jobs get their user's own /tmp): then ``/var/lib/shell_service/<digest>/<kind>``,
+    the digest being that of ``configured`` (so each configured place gets its
+    own). Only the fallback's parents are made here (root-owned, 0711); the caller
+    makes ``<kind>`` itself.
 
     ``kind`` is one word ("jobs", "homes", "tmp"): it names the fallback directory."""
-    if not as_root or others_can_traverse(configured):
+    if not as_root or (others_can_traverse(configured) and not hidden_from_jobs(configured)):
         return configured
     digest = hashlib.sha256(str(configured).encode()).hexdigest()[:12]
     fallback = FALLBACK_ROOT / digest / kind
-    log.warning("Job users cannot reach %s; it goes to %s instead", configured, fallback)
+    log.warning("Jobs cannot reach %s; it goes to %s instead", configured, fallback)
     fallback.parent.mkdir(parents=True, exist_ok=True)
     fallback.parent.chmod(0o711)
     FALLBACK_ROOT.chmod(0o711)
@@ -52,8 +65,8 @@ def usable_dir(configured: Path, as_root: bool, kind: str) -> Path:
 
 
 def usable_jobs_dir(configured: Path, as_root: bool) -> Path:
-    """``configured``, unless job users could not reach it (a project under a 0700
-    home, say): then a directory of its own under /var/lib/shell_service."""
+    """``configured``, unless jobs could not reach it (``usable_dir``): then a
+    directory of its own under /var/lib/shell_service."""
     return usable_dir(configured, as_root, "jobs")
 
 

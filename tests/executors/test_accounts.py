@@ -561,3 +561,24 @@ def test_ensure_timing(cfg, accounts, made):
     cached = time.perf_counter() - start
     print(f"ensure: first {first * 1000:.1f} ms, cached {cached * 1e6:.1f} us")
     assert cached < first
+
+
+@pytest.mark.parametrize(
+    "configured, hidden",
+    [
+        ("/tmp/x/run/jobs", True),  # a clone under /tmp, as CI makes
+        ("/var/tmp/project/run/homes", True),
+        ("/dev/shm/jobs", True),
+        ("/tmp", True),
+        ("/srv/project/run/jobs", False),
+        ("/tmpfoo/run/jobs", False),
+    ],
+)
+def test_dirs_jobs_would_not_see_go_to_the_fallback(configured, hidden):
+    """A job's /tmp is its user's own: job directories, homes and tmp dirs of a
+    project under /tmp would be out of its sight, so they go elsewhere."""
+    from shell_service.executors.job_files import FALLBACK_ROOT, hidden_from_jobs, usable_dir
+
+    assert hidden_from_jobs(Path(configured)) is hidden
+    if hidden:
+        assert usable_dir(Path(configured), True, "jobs").is_relative_to(FALLBACK_ROOT)
