@@ -170,6 +170,11 @@ def test_submit_wait_of_a_job_cancelled_elsewhere_says_so_and_exits_125(cli, sta
     )  # fmt: skip
     try:
         wait_until_running(stack_user, job_id)
+        # RUNNING comes with the claim: wait for the script itself to have run.
+        deadline = time.monotonic() + 30
+        while not stack_user.get(f"/api/jobs/{job_id}/log").json()["data"]["text"]:
+            assert time.monotonic() < deadline, "the job wrote nothing in 30 s"
+            time.sleep(0.05)
         assert stack_user.post(f"/api/jobs/{job_id}/cancel").status_code == 200
         out, err = proc.communicate(timeout=30)
     finally:

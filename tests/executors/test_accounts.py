@@ -29,6 +29,7 @@ from shell_service.executors.accounts import (
     derived_name,
     remove_stack_accounts,
 )
+from shell_service.executors.job_files import usable_dir
 from shell_service.models import UnixAccount
 
 from .. import factories
@@ -36,6 +37,15 @@ from .. import factories
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="makes Unix accounts: needs root")
 
 NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+
+def homes_root(cfg):
+    """Where homes are as root: the configured place, or its fallback (usable_dir)."""
+    return usable_dir(cfg.path("jobs.accounts.homes_dir"), True, "homes")
+
+
+def tmp_root(cfg):
+    return usable_dir(cfg.path("jobs.accounts.tmp_dir"), True, "tmp")
 
 
 def run(*argv: str) -> subprocess.CompletedProcess:
@@ -118,8 +128,8 @@ def test_ensure_makes_a_user_with_a_private_home_and_tmp(cfg, accounts, session_
         name,
         uid,
         uid,
-        cfg.path("jobs.accounts.homes_dir") / name,
-        cfg.path("jobs.accounts.tmp_dir") / name,
+        homes_root(cfg) / name,
+        tmp_root(cfg) / name,
     )
     assert name.startswith(P + "ada_lovelace_")
     entry = pwd.getpwnam(name)
@@ -280,8 +290,8 @@ HOSTILE = [
 
 def test_hostile_usernames_give_valid_names_inside_the_dirs(cfg, accounts, made, session_factory):
     P = cfg["jobs.accounts.prefix"]
-    homes = cfg.path("jobs.accounts.homes_dir")
-    tmps = cfg.path("jobs.accounts.tmp_dir")
+    homes = homes_root(cfg)
+    tmps = tmp_root(cfg)
     suffix = os.urandom(2).hex()
     users = []
     for username in HOSTILE:
@@ -324,7 +334,7 @@ def test_a_symlink_at_the_home_path_is_refused_and_not_followed(cfg, accounts, m
     made.append(name)
     target = tmp_path / "target"
     target.mkdir(mode=0o755)
-    homes = cfg.path("jobs.accounts.homes_dir")
+    homes = homes_root(cfg)
     homes.mkdir(parents=True, exist_ok=True)
     (homes / name).symlink_to(target)
     with pytest.raises(AccountError, match="symbolic link"):
@@ -369,7 +379,7 @@ def test_our_name_and_uid_without_our_marker_is_refused(cfg, accounts, made):
     plant(name, uid, "an admin made this")
     with pytest.raises(AccountError, match="not made by this service"):
         accounts.ensure(user.id, user.username)
-    assert not (cfg.path("jobs.accounts.homes_dir") / name).exists()
+    assert not (homes_root(cfg) / name).exists()
 
 
 def test_a_recreated_database_never_hands_over_an_old_users_home(cfg, session_factory, made):

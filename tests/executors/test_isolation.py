@@ -26,7 +26,10 @@ def test_job_cannot_read_the_tokens_file(api, cfg):
     assert secret.exists() and secret.stat().st_mode & 0o077 == 0
     job = run_job(api, f"cat {secret}")
     assert job["status"] == "FAILED"
-    assert "Permission denied" in job["stderr"]
+    assert job["stdout"] == ""
+    # Denied; or, for a project under /tmp, out of sight (the job's /tmp is its own).
+    hidden = str(secret).startswith("/tmp/")
+    assert ("No such file" if hidden else "Permission denied") in job["stderr"]
 
 
 @needs_root
