@@ -495,10 +495,10 @@ def test_remove_stack_accounts_removes_exactly_ours(cfg, session_factory, made):
     stack = Config(copy.deepcopy(dict(cfg)), cfg.root)
     base = cfg["jobs.accounts.uid_base"] + UID_SPAN
     place = cfg.path("app.run_dir") / f"remove_{os.urandom(3).hex()}"
-    homes = place / "homes"
     stack["jobs"]["accounts"].update(
-        prefix=P + "r", uid_base=base, homes_dir=str(homes), tmp_dir=str(place / "tmp")
+        prefix=P + "r", uid_base=base, homes_dir=str(place / "homes"), tmp_dir=str(place / "tmp")
     )
+    homes = homes_root(stack)  # the usable place (a clone under /tmp has its fallback)
     try:
         users = [factories.UserFactory(), factories.UserFactory()]
         mine = [Accounts(stack, session_factory).ensure(u.id, u.username) for u in users]
@@ -538,7 +538,8 @@ def test_remove_stack_accounts_removes_exactly_ours(cfg, session_factory, made):
         assert remove_stack_accounts(stack) == 0
     finally:
         remove_stack_accounts(stack)
-        subprocess.run(["rm", "-rf", "--one-file-system", str(place)], check=True)
+        for directory in (place, homes, tmp_root(stack)):
+            subprocess.run(["rm", "-rf", "--one-file-system", str(directory)], check=True)
 
 
 def test_make_test_cleans_up_before_and_after(monkeypatch):
