@@ -3,12 +3,13 @@
 Detected once at start: cgroup v2 where the unified hierarchy offers the
 controllers, else v1 where memory, cpu and pids are mounted separately, else
 none (the job still has its rlimits). Each job gets
-``<controller root>/shell_service/<job dir name>``; the job's init
+``<controller root>/shell_service/<stack key>-<job id>``; the job's init
 (``job_init.py``) makes it, the job's process moves itself in before it
 execs, so everything the job forks is inside; the init reads whether the
 kernel killed for memory there, and removes it when the job has ended.
 """
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -78,8 +79,17 @@ def detect(root: Path = CGROUP_ROOT) -> CgroupLayout | None:
     return None
 
 
+def stack_key(jobs_dir: Path) -> str:
+    """A short name for one stack on this host (its jobs directory's digest): job
+    cgroups are ``shell_service/<stack key>-<job id>``, so two stacks' jobs with the
+    same id never share (and rewrite) each other's limits."""
+    return hashlib.sha256(str(jobs_dir).encode()).hexdigest()[:12]
+
+
 class JobCgroup:
-    """One job's cgroup(s): what its init makes, joins and removes (see ``request``)."""
+    """One job's cgroup(s): what its init makes, joins and removes (see ``request``).
+
+    ``name`` is unique on the host: ``<stack_key(jobs_dir)>-<job id>``."""
 
     def __init__(self, layout: CgroupLayout, name: str):
         self.layout = layout

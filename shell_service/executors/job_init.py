@@ -52,6 +52,7 @@ from ..utf8 import whole_characters
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
@@ -147,6 +148,10 @@ def make_cgroup(cgroup: dict) -> list[Path]:
             except OSError:
                 pass
     for directory in dirs:
+        try:
+            directory.rmdir()  # one a killed init left: its limits must not carry over
+        except OSError:
+            pass
         directory.mkdir(parents=True, exist_ok=True)
     for path, value, optional in cgroup["limits"]:
         try:
@@ -182,12 +187,14 @@ def remove_cgroup(cgroup: dict, dirs: list[Path]) -> bool:
 PRIVATE_TMPFS = ("/dev/shm", "/run/lock")
 
 
-def private_mounts(request: dict, pid_namespace: bool) -> None:
-    """A mount namespace of the job's own: a /proc that shows only the job's
+def private_namespaces(request: dict, pid_namespace: bool) -> None:
+    """Mount and IPC namespaces of the job's own: a /proc that shows only the job's
     processes; the user's own directory over /tmp and /var/tmp (one user's jobs
-    share it; other users' jobs never see it); an empty /dev/shm and /run/lock.
-    Nothing world-writable is shared with another user's jobs."""
-    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    share it; other users' jobs never see it); an empty /dev/shm and /run/lock;
+    System V shared memory, semaphores and message queues that no other job sees
+    and that go with the job's last process. Nothing writable by everyone is
+    shared with another user's jobs, and nothing there outlives the job but /tmp."""
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS | CLONE_NEWIPC)")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     if pid_namespace:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -503,7 +510,7 @@ def run(request: dict, prepared: Prepared, pid_namespace: bool) -> int:
         stderr = OutputCopy(err_read, prepared.stderr_fd, cap)
         # Last: from here on, paths mean what the job sees (its /tmp, its /proc).
         if request.get("private_mounts"):
-            private_mounts(request, pid_namespace)
+            private_namespaces(request, pid_namespace)
         init = JobInit(request, pid_namespace)
         init.job_pid = os.fork()
         if init.job_pid == 0:

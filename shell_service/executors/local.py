@@ -34,7 +34,7 @@ from .. import metrics, queue
 from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, AccountError, Accounts
-from .cgroups import JobCgroup, detect
+from .cgroups import JobCgroup, detect, stack_key
 from .job_files import JobFiles, usable_jobs_dir
 from .launcher_client import LauncherClient, LaunchError
 from .processes import (
@@ -361,7 +361,9 @@ class LocalExecutor(JobHost):
         await self._watch(running)
 
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
-        return JobCgroup(self.cgroups, job_id) if self.cgroups else None
+        if not self.cgroups:
+            return None
+        return JobCgroup(self.cgroups, f"{stack_key(self.jobs_dir)}-{job_id}")
 
     def _end(self, running: RunningJob) -> None:
         """Ask the job's init to end every process of the job (TERM, kill_grace,

@@ -4,6 +4,7 @@ user's jobs share files, other users' jobs cannot read or signal them."""
 
 import os
 import pwd
+import subprocess
 import uuid
 
 import pytest
@@ -126,3 +127,26 @@ def test_no_world_writable_directory_is_shared_with_another_user(api, other_api,
     theirs = run_job(other_api, f"cat {shared}/left-{secret}; ls {shared}; echo end")
     assert secret not in theirs["stdout"]
     assert theirs["stdout"].endswith("end\n")
+
+
+def test_system_v_ipc_is_the_jobs_own_and_goes_with_it(api, other_api):
+    """Shared memory and message queues: no other job sees them (another user's
+    job could attach), and none outlives the job (it would hold memory past any
+    memory_mb)."""
+    make = (
+        "import ctypes, sys\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "shm = libc.shmget(0x5EC0DE, 1 << 20, 0o1666)\n"  # IPC_CREAT | 0666
+        "msq = libc.msgget(0x5EC0DE, 0o1666)\n"
+        "print(shm >= 0, msq >= 0)\n"
+    )
+    assert run_job(api, make, shell="python3")["stdout"] == "True True\n"
+    look = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.shmget(0x5EC0DE, 0, 0) >= 0, libc.msgget(0x5EC0DE, 0) >= 0)\n"
+    )
+    assert run_job(other_api, look, shell="python3")["stdout"] == "False False\n"
+    assert run_job(api, look, shell="python3")["stdout"] == "False False\n"
+    host = subprocess.run(["ipcs", "-m", "-q"], capture_output=True, text=True).stdout
+    assert "0x005ec0de" not in host

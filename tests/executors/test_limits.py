@@ -91,3 +91,15 @@ def test_the_default_log_cap_does_not_stop_a_large_data_file(api):
     job = run_job(api, "head -c 104857601 /dev/zero > f && stat -c %s f; rm -f f", timeout=120)
     assert job["status"] == "COMPLETE", job
     assert job["stdout"] == "104857601\n"
+
+
+def test_two_stacks_jobs_with_one_id_get_cgroups_of_their_own(server, cgroups, tmp_path):
+    """Every stack on a host puts its jobs' cgroups under one parent: the names
+    carry the stack (its jobs directory), so one stack's job never rewrites the
+    limits of another's job with the same id."""
+    from shell_service.executors.cgroups import JobCgroup, stack_key
+
+    ours = server.executor.job_cgroup("hello")
+    theirs = JobCgroup(cgroups, f"{stack_key(tmp_path / 'jobs')}-hello")
+    assert set(ours.dirs.values()).isdisjoint(theirs.dirs.values())
+    assert all(d.name.endswith("-hello") for d in ours.dirs.values())
