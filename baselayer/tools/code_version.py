@@ -1,4 +1,5 @@
-"""Which code a running stack runs, so ``make run`` after an update restarts it.
+"""Which code and config a running stack runs, so ``make run`` after an update or
+a config change restarts it.
 
 supervisord keeps the programs it started: after ``git pull`` (or any edit),
 ``make run`` on a stack that is up would rerun the migrations and leave the app
@@ -15,8 +16,10 @@ CODE_DIRS = ("baselayer", "shell_service", "services", "alembic")
 CODE_SUFFIXES = {".py", ".sh", ".tmpl", ".ini", ".mako"}
 
 
-def code_digest(root: Path) -> str:
-    """A digest of every code file (path and content) under the code dirs."""
+def code_digest(root: Path, config_files=()) -> str:
+    """A digest of every code file (path and content) under the code dirs, and of
+    ``config_files`` (the config the programs read at their start: a change to
+    ``config.yaml`` must reach them too)."""
     digest = hashlib.sha256()
     for directory in CODE_DIRS:
         for path in sorted((root / directory).rglob("*")):
@@ -26,6 +29,9 @@ def code_digest(root: Path) -> str:
     for name in ("requirements.txt", "alembic.ini"):
         if (root / name).is_file():
             digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    for path in config_files:
+        if Path(path).is_file():
+            digest.update(str(path).encode() + b"\0" + Path(path).read_bytes())
     return digest.hexdigest()
 
 

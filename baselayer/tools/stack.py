@@ -134,7 +134,7 @@ def restart_programs_on_new_code(layout: StackLayout, digest: str) -> None:
     programs = sorted(
         name for name in process_states(layout) if name.split(":")[0] not in NOT_OUR_CODE
     )
-    print(f"The code changed since the stack started: restarting {', '.join(programs)}")
+    print(f"The code or config changed since the stack started: restarting {', '.join(programs)}")
     for name in programs:
         restarted = supervisorctl(layout, "restart", name, capture=True)
         if restarted.returncode != 0:  # make run then waits for the API and says why
@@ -154,7 +154,7 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
     """
     layout, postgres_bindir, state_dir = set_up(cfg)
     nginx_changed = write_configs(cfg, layout, postgres_bindir, state_dir)
-    digest = code_digest(cfg.root)
+    digest = code_digest(cfg.root, cfg.files)
     pid = supervisord_pid(layout)
     if pid is not None:
         if not wait_until_responsive(layout, timeout=15):
