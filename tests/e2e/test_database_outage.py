@@ -16,6 +16,8 @@ import requests
 
 from baselayer.tools.layout import stack_layout
 
+from ..helpers import wait_until
+
 #: Seconds the outage and the recovery may take, each, before the test gives up.
 DEADLINE = 90
 #: Successful job creations, started after the database is back, that show recovery.
@@ -55,18 +57,6 @@ def postmaster_pid(cfg) -> int | None:
         return None
     first_line = first_line.splitlines()[0] if first_line else ""
     return int(first_line) if first_line.strip().isdigit() else None
-
-
-def wait_until(predicate, what: str, timeout: float = DEADLINE, interval: float = 0.05):
-    """Poll ``predicate()`` until it returns a true value (returned); fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(interval)
 
 
 def client_thread(stack: str, token: str, name: str, load: Load) -> None:
@@ -119,8 +109,8 @@ def test_sigkill_of_postgres_under_load_answers_503_and_loses_no_acknowledged_jo
     for thread in threads:
         thread.start()
     try:
-        wait_until(lambda: len(load.acknowledged) >= 20, "jobs created before the kill")
-        old_pid = wait_until(lambda: postmaster_pid(cfg), "a postmaster.pid")
+        wait_until(lambda: len(load.acknowledged) >= 20, "jobs created before the kill", DEADLINE)
+        old_pid = wait_until(lambda: postmaster_pid(cfg), "a postmaster.pid", DEADLINE)
         os.kill(old_pid, signal.SIGKILL)
         killed_at = time.monotonic()
 
@@ -131,12 +121,14 @@ def test_sigkill_of_postgres_under_load_answers_503_and_loses_no_acknowledged_jo
                 and "RUNNING" in supervisorctl("status", "postgres").stdout
             ),
             "supervisor restarting postgres",
+            DEADLINE,
         )
         back_at = time.monotonic()
         # ... and the workers use it again without being restarted.
         wait_until(
             lambda: created_since(load, back_at) >= RECOVERED_AFTER,
             "job creation succeeding again after the restart",
+            DEADLINE,
         )
     finally:
         load.stop.set()
