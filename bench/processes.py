@@ -1,7 +1,9 @@
 """Programs the benchmark starts itself (the ceiling app, its NGINX, webhook), and
 waiting until they answer. Each is stopped by the pid it was started with."""
 
+import http.client
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -43,15 +45,49 @@ class Program:
             self.process.wait()
 
 
-def wait_until_answers(url: str, programs: list[Program], timeout: float = 30) -> None:
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to a server on the unix socket ``unix_path``."""
+
+    def __init__(self, unix_path: Path, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = unix_path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.unix_path))
+
+
+def _status(url: str, unix_socket: Path | None) -> int:
+    """The HTTP status ``url`` answers with (through ``unix_socket`` if given)."""
+    if unix_socket is not None:
+        connection = UnixHTTPConnection(unix_socket, timeout=2)
+        try:
+            connection.request("GET", url)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_until_answers(
+    url: str, programs: list[Program], timeout: float = 30, unix_socket: Path | None = None
+) -> None:
     """Poll ``url`` until it answers with any HTTP status below 500.
+
+    ``unix_socket``: the server's unix socket (``url`` is then a path, ``/api/...``).
 
     Raises
     ------
     BenchError
         When a program exits first, or nothing answers in time.
     """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    where = f"{unix_socket}:{url}" if unix_socket else url
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for program in programs:
@@ -59,13 +95,9 @@ def wait_until_answers(url: str, programs: list[Program], timeout: float = 30) -
                 tail = program.log_path.read_text(errors="replace")[-2000:]
                 raise BenchError(f"{program.name} exited ({program.process.returncode}):\n{tail}")
         try:
-            with opener.open(url, timeout=2) as response:
-                if response.status < 500:
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
+            if _status(url, unix_socket) < 500:
                 return
-        except OSError:
+        except (OSError, http.client.HTTPException):
             pass
         time.sleep(0.1)
-    raise BenchError(f"nothing answered on {url} within {timeout:.0f} s")
+    raise BenchError(f"nothing answered on {where} within {timeout:.0f} s")

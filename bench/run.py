@@ -96,18 +96,15 @@ def busy_ports(ports: list[int]) -> list[int]:
 
 
 def wait_for_free_ports(cfg, timeout: float = 15) -> None:
-    """The bench stack's and the ceilings' ports must be free before we start.
+    """The bench stack's and the ceilings' ports must be free before we start (the
+    workers behind them listen on unix sockets, which a restart replaces).
 
     Raises
     ------
     BenchError
         Naming the ports still taken (a leftover NGINX, say) after ``timeout`` seconds.
     """
-    processes = int(cfg["server.processes"])
-    ports = [int(cfg["server.port"]), int(cfg["server.status_port"])]
-    ports += [int(cfg["server.app_port"]) + i for i in range(processes)]
-    ports += [scenarios.CEILING_PORT, scenarios.WEBHOOK_PORT]
-    ports += [scenarios.CEILING_APP_PORT + i for i in range(processes)]
+    ports = [int(cfg["server.port"]), scenarios.CEILING_PORT, scenarios.WEBHOOK_PORT]
     deadline = time.monotonic() + timeout
     while busy := busy_ports(ports):
         if time.monotonic() > deadline:

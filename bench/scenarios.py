@@ -36,7 +36,7 @@ UNFINISHED = ("QUEUED", "RUNNING")
 SUBMIT_BODY = json.dumps({"code": "true"})
 
 #: Where the ceilings listen (the bench stack has 5070, 65200+, 64200).
-CEILING_PORT, CEILING_APP_PORT, CEILING_STATUS_PORT = 5071, 65300, 64300
+CEILING_PORT = 5071
 WEBHOOK_PORT = 5072
 
 #: A job printing 2 GB; past jobs.max_log_bytes the file refuses more and it is dropped.
@@ -193,8 +193,7 @@ def post_flood(bench: Bench, url: str, seconds: float) -> dict:
 
 def http_ceiling_rate(bench: Bench) -> dict:
     """POST /api/jobs to minimal Tornado workers behind the same NGINX, 64 connections."""
-    ports = (CEILING_PORT, CEILING_APP_PORT, CEILING_STATUS_PORT)
-    with http_ceiling(bench.cfg, *ports) as url:
+    with http_ceiling(bench.cfg, CEILING_PORT) as url:
         result = post_flood(bench, url, bench.scale.seconds)
     if result["non_2xx"] or result["socket_errors"]:
         raise BenchError(f"the HTTP ceiling answered errors: {result['errors']}")
@@ -232,8 +231,7 @@ def submit_rate(bench: Bench, rounds: int = 5) -> dict:
     compares two runs seconds apart, and the median ratio is the result."""
     seconds = max(1, round(bench.scale.seconds / 2))  # wrk takes whole seconds
     results = []
-    ports = (CEILING_PORT, CEILING_APP_PORT, CEILING_STATUS_PORT)
-    with http_ceiling(bench.cfg, *ports) as ceiling_url:
+    with http_ceiling(bench.cfg, CEILING_PORT) as ceiling_url:
         for round_ in range(rounds):
             ceiling = post_flood(bench, ceiling_url, seconds)
             # With --profile, the last round is profiled.

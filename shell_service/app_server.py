@@ -1,12 +1,14 @@
 """One app worker: serves the API.
 
-Supervisor starts ``server.processes`` of these, each with ``--port``. Jobs run
+Supervisor starts ``server.processes`` of these, each with ``--socket`` (a unix
+socket NGINX forwards to, in a directory no job can enter). Jobs run
 in the executor service (``services/executor``), one per host.
 """
 
 import argparse
 import asyncio
 import logging
+from pathlib import Path
 
 import tornado.httpserver
 
@@ -17,6 +19,7 @@ from baselayer.app.database import database_url, make_engine, make_session_facto
 from baselayer.app.migrated import wait_for_migrated_database
 from baselayer.app.notifications import Listener
 from baselayer.app.plain_sql import PlainSQL
+from baselayer.app.unix_socket import listen_on_unix_socket
 from baselayer.app.version import version_with_git
 
 from . import __version__, schemas
@@ -64,11 +67,11 @@ def build_app(cfg: Config, session_factory, job_host: JobHost, listener: Listene
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--socket", type=Path, required=True, help="the unix socket to listen on")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
-        format=f"%(asctime)s %(levelname)s [:{args.port}] %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s [{args.socket.stem}] %(name)s: %(message)s",
     )
 
     cfg = load_config()
@@ -84,10 +87,10 @@ def main(argv=None) -> None:
         # a worker's time under load) for the few lines the worker logs, which
         # read the header themselves (``log_request``).
         server = tornado.httpserver.HTTPServer(app, max_body_size=int(cfg["server.max_body_bytes"]))
-        server.listen(args.port, address="127.0.0.1")
+        listen_on_unix_socket(server, args.socket)
         listener.start()
         job_host.start_counting()
-        log.info("App worker listening on 127.0.0.1:%d", args.port)
+        log.info("App worker listening on %s", args.socket)
         await asyncio.Event().wait()
 
     asyncio.run(serve())

@@ -1,7 +1,7 @@
 """Programs of a stack that outlived their supervisord (e.g. it was killed with -9).
 
-A new supervisord could not start over them (ports and the cluster's lock are
-taken), and ``make stop`` must leave nothing behind.
+A new supervisord could not start over them (the public port and the cluster's
+lock are taken), and ``make stop`` must leave nothing behind.
 """
 
 import signal
@@ -11,21 +11,28 @@ from baselayer.app.config import Config
 from .embedded_postgres import stop_orphan_server
 from .layout import StackLayout
 from .processes import pids_with_command, signal_pidfile_process, terminate
-from .render_configs import app_service_command, app_services
-
-#: As in baselayer/services/status_server/supervisor.conf.tmpl.
-STATUS_SERVER_MODULE = "baselayer.services.status_server.status_server"
+from .render_configs import (
+    app_service_command,
+    app_services,
+    app_worker_command,
+    status_server_command,
+)
 
 
 def our_python_programs(cfg: Config, layout: StackLayout) -> list[list[str]]:
-    """The exact command lines supervisord gives this stack's Python programs."""
-    python = str(layout.python)
-    app_port = int(cfg["server.app_port"])
+    """The exact command lines supervisord gives this stack's Python programs.
+
+    The sockets (in their command lines) are under run_dir, or under the system
+    state dir when the system user cannot reach run_dir (``service_state_dir``,
+    which asks the system: not here): either is this stack's.
+    """
+    state_dirs = dict.fromkeys([layout.run_dir, layout.system_state_dir])
     return [
-        [python, "-m", "baselayer.tools.migrate"],
-        [python, "-m", STATUS_SERVER_MODULE, "--port", str(cfg["server.status_port"])],
+        [str(layout.python), "-m", "baselayer.tools.migrate"],
+        *(status_server_command(layout, state_dir) for state_dir in state_dirs),
         *(
-            [python, "-m", cfg["app.server_module"], "--port", str(app_port + worker)]
+            app_worker_command(cfg, layout, state_dir, worker)
+            for state_dir in state_dirs
             for worker in range(int(cfg["server.processes"]))
         ),
         *(app_service_command(layout, name) for name in app_services(layout.root)),

@@ -13,7 +13,7 @@ from pathlib import Path
 from baselayer.app.config import CONFIG_ENV, Config
 
 from .layout import StackLayout
-from .prepare_dirs import NGINX_TEMP_DIRS, nginx_temp_dir
+from .prepare_dirs import NGINX_TEMP_DIRS, app_socket, nginx_temp_dir, status_socket
 from .system_user import primary_group
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
@@ -21,6 +21,8 @@ SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 #: ``<name>.py`` and its ``supervisor.conf.tmpl``.
 APP_SERVICES_DIR = "services"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+#: As in baselayer/services/status_server/supervisor.conf.tmpl.
+STATUS_SERVER_MODULE = "baselayer.services.status_server.status_server"
 
 
 def service_template(service: str, name: str = "supervisor.conf.tmpl") -> Path:
@@ -109,17 +111,32 @@ def _app_service_programs(layout: StackLayout) -> list[str]:
             layout.root / APP_SERVICES_DIR / name / "supervisor.conf.tmpl",
             {
                 **_program_values(layout),
-                "command": " ".join(
-                    _supervisor_arg(arg) for arg in app_service_command(layout, name)
-                ),
+                "command": _command_line(app_service_command(layout, name)),
             },
         )
         for name in app_services(layout.root)
     ]
 
 
-def _app_programs(cfg: Config, layout: StackLayout) -> list[str]:
-    # One program per worker so each gets its own port; the "app" group lets
+def app_worker_command(cfg: Config, layout: StackLayout, state_dir: Path, worker: int) -> list[str]:
+    """How supervisord starts app worker ``worker``: on its unix socket (whose path
+    also tells this stack's worker from another stack's: see ``orphans``)."""
+    module = cfg["app.server_module"]
+    return [str(layout.python), "-m", module, "--socket", str(app_socket(state_dir, worker))]
+
+
+def status_server_command(layout: StackLayout, state_dir: Path) -> list[str]:
+    """How supervisord starts the status server, on its unix socket."""
+    socket = str(status_socket(state_dir))
+    return [str(layout.python), "-m", STATUS_SERVER_MODULE, "--socket", socket]
+
+
+def _command_line(argv: list[str]) -> str:
+    return " ".join(_supervisor_arg(arg) for arg in argv)
+
+
+def _app_programs(cfg: Config, layout: StackLayout, state_dir: Path) -> list[str]:
+    # One program per worker so each gets its own socket; the "app" group lets
     # `supervisorctl stop app:*` act on all of them.
     processes = int(cfg["server.processes"])
     names = [f"app_{worker:02d}" for worker in range(processes)]
@@ -129,8 +146,7 @@ def _app_programs(cfg: Config, layout: StackLayout) -> list[str]:
             {
                 **_program_values(layout),
                 "worker": f"{worker:02d}",
-                "server_module": cfg["app.server_module"],
-                "port": int(cfg["server.app_port"]) + worker,
+                "command": _command_line(app_worker_command(cfg, layout, state_dir, worker)),
             },
         )
         for worker in range(processes)
@@ -145,6 +161,7 @@ def render_supervisord_conf(
     nginx: Path,
     nginx_error_log_flag: bool,
     postgres_bindir: Path | None,
+    state_dir: Path,
 ) -> str:
     """The text of ``run_dir/supervisord.conf``.
 
@@ -158,6 +175,8 @@ def render_supervisord_conf(
         Whether nginx takes ``-e`` (see ``system_deps.nginx_accepts_error_log_flag``).
     postgres_bindir : Path or None
         The PostgreSQL bin directory, None when the database is not embedded.
+    state_dir : Path
+        Where the system user's files live; the programs' sockets are under it.
     """
     common = _program_values(layout)
     programs = []
@@ -176,11 +195,12 @@ def render_supervisord_conf(
             )
         )
     programs.append(render_template(service_template("migrations"), common))
-    programs += _app_programs(cfg, layout)
+    programs += _app_programs(cfg, layout, state_dir)
     programs += _app_service_programs(layout)
     programs.append(
         render_template(
-            service_template("status_server"), {**common, "port": int(cfg["server.status_port"])}
+            service_template("status_server"),
+            {**common, "command": _command_line(status_server_command(layout, state_dir))},
         )
     )
     programs.append(
@@ -218,6 +238,14 @@ def _listen_address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
+def _upstream_address(socket: Path) -> str:
+    """An NGINX upstream address for the unix socket ``socket``."""
+    address = f"unix:{socket}"
+    if re.search(r"[\s\"'{};\\$]", address):
+        return _double_quote(address)
+    return address
+
+
 def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
     """The text of ``run_dir/nginx.conf``.
 
@@ -226,15 +254,15 @@ def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
     cfg : Config
     layout : StackLayout
     state_dir : Path
-        Where the system user's files live; NGINX's temp dirs are under it.
+        Where the system user's files live; NGINX's temp dirs and the programs'
+        sockets are under it.
     """
-    app_port = int(cfg["server.app_port"])
     app_servers = "\n".join(
         # Never marked failed: each NGINX worker process keeps its own failure
         # memory, and one that saw the app workers refuse at start-up sent whole
         # bursts to the status server seconds later. A refused connection to a
         # dead worker costs next to nothing, and the next server is tried at once.
-        f"        server 127.0.0.1:{app_port + worker} max_fails=0;"
+        f"        server {_upstream_address(app_socket(state_dir, worker))} max_fails=0;"
         for worker in range(int(cfg["server.processes"]))
     )
     user = layout.service_user
@@ -258,7 +286,7 @@ def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
             "rate_limit_rate": int(cfg["server.rate_limit.per_second"]),
             "rate_limit_burst": int(cfg["server.rate_limit.burst"]),
             "app_servers": app_servers,
-            "status_port": int(cfg["server.status_port"]),
+            "status_server": _upstream_address(status_socket(state_dir)),
             "listen": _listen_address(cfg["server.host"], int(cfg["server.port"])),
         },
     )

@@ -1,7 +1,7 @@
 """The supervised stack of one config: ``start``, ``stop``, ``status``, ``db_init``.
 
 Run from the project root: ``python -m baselayer.tools.stack start``. The
-config (and so run_dir, log_dir, ports) comes from ``load_config()``, which
+config (and so run_dir, log_dir, the public port) comes from ``load_config()``, which
 honours ``$BASELAYER_CONFIG``: ``make test`` runs its own stack beside ``make run``'s.
 """
 
@@ -102,7 +102,9 @@ def write_configs(
     )
     if result.returncode != 0:
         raise StackError(f"nginx -t rejects {layout.nginx_conf}:\n{result.stdout}{result.stderr}")
-    supervisord_conf = render_supervisord_conf(cfg, layout, nginx, error_log_flag, postgres_bindir)
+    supervisord_conf = render_supervisord_conf(
+        cfg, layout, nginx, error_log_flag, postgres_bindir, state_dir
+    )
     write_if_changed(layout.supervisord_conf, supervisord_conf)
     return nginx_changed
 

@@ -1,10 +1,10 @@
 """The HTTP ceiling's app worker: the least a Tornado handler can do for POST /api/jobs.
 
-    .venv/bin/python bench/http_ceiling/app.py --port 65300
+    .venv/bin/python bench/http_ceiling/app.py --socket run/bench/ceiling/sockets/app_00.sock
 
 It parses the JSON body and answers the API's envelope with a made-up job id:
 no token check, no database, no logging. Run like an app worker (one process
-per port, behind the same NGINX config), it bounds what the real handler can reach.
+per unix socket, behind the same NGINX config), it bounds what the real handler can reach.
 """
 
 import argparse
@@ -13,6 +13,7 @@ import json
 import uuid
 
 import tornado.httpserver
+import tornado.netutil
 import tornado.web
 
 
@@ -30,14 +31,15 @@ class JobsHandler(tornado.web.RequestHandler):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--socket", required=True, help="the unix socket to listen on")
     parser.add_argument("--max-body-bytes", type=int, default=2097152)
     args = parser.parse_args()
     app = tornado.web.Application([(r"/api/jobs", JobsHandler), (r"/api/sysinfo", JobsHandler)])
 
     async def serve():
         server = tornado.httpserver.HTTPServer(app, max_body_size=args.max_body_bytes)
-        server.listen(args.port, address="127.0.0.1")
+        # As an app worker does (baselayer.app.unix_socket), in the same directory.
+        server.add_socket(tornado.netutil.bind_unix_socket(args.socket, mode=0o660))
         await asyncio.Event().wait()
 
     asyncio.run(serve())

@@ -1,5 +1,6 @@
 """The HTTP ceiling: ``server.processes`` minimal Tornado workers behind the stack's own
-NGINX config (the same template, rendered for other ports), run as plain subprocesses."""
+NGINX config (the same template, rendered for another port and run dir: the workers
+listen on unix sockets there), run as plain subprocesses."""
 
 import contextlib
 import copy
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from baselayer.app.config import Config
 from baselayer.tools.layout import stack_layout
-from baselayer.tools.prepare_dirs import prepare_dirs
+from baselayer.tools.prepare_dirs import app_socket, prepare_dirs
 from baselayer.tools.render_configs import render_nginx_conf
 from baselayer.tools.system_deps import find_nginx, nginx_accepts_error_log_flag
 
@@ -18,11 +19,11 @@ from ..tools import BenchError
 APP = Path(__file__).with_name("app.py")
 
 
-def ceiling_config(cfg: Config, port: int, app_port: int, status_port: int) -> Config:
-    """``cfg`` with NGINX and the workers on other ports, its files under run_dir/ceiling."""
+def ceiling_config(cfg: Config, port: int) -> Config:
+    """``cfg`` with NGINX on another port, its files (and the workers' sockets) under
+    run_dir/ceiling."""
     data = copy.deepcopy(dict(cfg))
-    data["server"] = {**data["server"], "port": port, "app_port": app_port}
-    data["server"]["status_port"] = status_port
+    data["server"] = {**data["server"], "port": port}
     data["app"] = {
         **data["app"],
         "run_dir": str(Path(cfg["app.run_dir"]) / "ceiling"),
@@ -32,18 +33,19 @@ def ceiling_config(cfg: Config, port: int, app_port: int, status_port: int) -> C
 
 
 @contextlib.contextmanager
-def http_ceiling(cfg: Config, port: int, app_port: int, status_port: int):
+def http_ceiling(cfg: Config, port: int):
     """Run the ceiling for the duration of the block; yields its base URL.
 
     Parameters
     ----------
     cfg : Config
         The bench stack's config: the same number of workers and NGINX settings.
-    port, app_port, status_port : int
-        Where NGINX listens, the first worker's port, and a backup port nothing
-        listens on (the stack's status server has no part in a ceiling).
+    port : int
+        Where NGINX listens. The workers listen on the unix sockets the stack's
+        would in run_dir/ceiling; nothing listens on the status server's (the
+        stack's status server has no part in a ceiling).
     """
-    ceiling_cfg = ceiling_config(cfg, port, app_port, status_port)
+    ceiling_cfg = ceiling_config(cfg, port)
     layout = stack_layout(ceiling_cfg)
     state_dir = prepare_dirs(layout)
     layout.nginx_conf.write_text(render_nginx_conf(ceiling_cfg, layout, state_dir))
@@ -53,7 +55,7 @@ def http_ceiling(cfg: Config, port: int, app_port: int, status_port: int):
     programs: list[Program] = []
     try:
         for worker in range(int(cfg["server.processes"])):
-            command = [sys.executable, str(APP), "--port", str(app_port + worker)]
+            command = [sys.executable, str(APP), "--socket", str(app_socket(state_dir, worker))]
             command += ["--max-body-bytes", str(cfg["server.max_body_bytes"])]
             programs.append(
                 Program(f"ceiling_app_{worker}", command, layout.log_dir / f"app_{worker}.log")
@@ -65,7 +67,8 @@ def http_ceiling(cfg: Config, port: int, app_port: int, status_port: int):
         url = f"http://127.0.0.1:{port}"
         # Every worker answers, not just one: NGINX would hide a late starter.
         for worker in range(int(cfg["server.processes"])):
-            wait_until_answers(f"http://127.0.0.1:{app_port + worker}/api/sysinfo", programs)
+            socket = app_socket(state_dir, worker)
+            wait_until_answers("/api/sysinfo", programs, unix_socket=socket)
         wait_until_answers(f"{url}/api/sysinfo", programs)
         yield url
     finally:

@@ -7,6 +7,7 @@ import pytest
 
 from baselayer.tools.layout import stack_layout
 from baselayer.tools.orphans import our_python_programs
+from baselayer.tools.prepare_dirs import app_socket, status_socket
 from baselayer.tools.render_configs import (
     app_service_command,
     app_services,
@@ -22,15 +23,44 @@ def test_the_executor_is_an_app_service_with_this_stacks_run_dir(cfg, tmp_path):
     command = app_service_command(layout, "executor")
     assert command[1:] == ["-m", "services.executor.executor", "--run-dir", str(layout.run_dir)]
 
-    text = render_supervisord_conf(cfg, layout, tmp_path / "nginx", False, None)
+    text = render_supervisord_conf(cfg, layout, tmp_path / "nginx", False, None, tmp_path)
+    assert program_command(text, "executor") == command
     section = text[text.index("[program:executor]") :].split("\n\n")[0]
-    line = next(x for x in section.splitlines() if x.startswith("command = "))
-    assert shlex.split(line.removeprefix("command = ").replace("%%", "%")) == command
     assert f"stdout_logfile = {layout.log_dir}/executor.log" in section
     # Its jobs outlive it: supervisor signals the executor alone, not its group.
     assert not any(x.startswith(("stopasgroup", "killasgroup")) for x in section.splitlines())
 
     assert command in our_python_programs(cfg, layout)
+
+
+def program_command(text: str, program: str) -> list[str]:
+    """The command line of ``[program:<program>]`` in supervisord.conf's ``text``."""
+    section = text[text.index(f"[program:{program}]") :].split("\n\n")[0]
+    line = next(x for x in section.splitlines() if x.startswith("command = "))
+    return shlex.split(line.removeprefix("command = ").replace("%%", "%"))
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["run_dir", "system_state_dir"])
+def test_app_workers_and_status_server_listen_on_unix_sockets(cfg, fallback):
+    cfg["server"] = dict(cfg["server"], processes=2)
+    layout = stack_layout(cfg)
+    state_dir = layout.system_state_dir if fallback else layout.run_dir
+    text = render_supervisord_conf(cfg, layout, state_dir / "nginx", False, None, state_dir)
+    worker = [str(layout.python), "-m", cfg["app.server_module"], "--socket"]
+    python = str(layout.python)
+    commands = {
+        "app_00": [*worker, str(app_socket(state_dir, 0))],
+        "app_01": [*worker, str(app_socket(state_dir, 1))],
+        "status_server": [
+            *(python, "-m", "baselayer.services.status_server.status_server"),
+            *("--socket", str(status_socket(state_dir))),
+        ],
+    }
+    for program, command in commands.items():
+        assert program_command(text, program) == command
+        # `make stop` finds it if it outlives supervisord, wherever its socket is.
+        assert command in our_python_programs(cfg, layout)
+    assert "--port" not in text
 
 
 def test_the_executor_refuses_another_stacks_run_dir(tmp_path):

@@ -1,14 +1,19 @@
 """NGINX's backup upstream: says "not available" (503) whenever no app worker answers.
 
 ``/api/...`` gets the API's JSON envelope, any other path a small HTML page.
+It listens on a unix socket (``--socket``), as the app workers do.
 """
 
 import argparse
 import asyncio
 import json
 import logging
+from pathlib import Path
 
+import tornado.httpserver
 import tornado.web
+
+from baselayer.app.unix_socket import listen_on_unix_socket
 
 MESSAGE = (
     "shell_service is not available right now "
@@ -56,10 +61,10 @@ class PageUnavailableHandler(UnavailableHandler):
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
     # Answering 503 is this server's job, not an error (Tornado logs 5xx as errors).
+    # On a unix socket the peer is NGINX: the client is in its X-Real-IP.
     request = handler.request
-    logging.info(
-        "%d %s %s (%s)", handler.get_status(), request.method, request.uri, request.remote_ip
-    )
+    client = request.headers.get("X-Real-Ip", request.remote_ip)
+    logging.info("%d %s %s (%s)", handler.get_status(), request.method, request.uri, client)
 
 
 def make_app() -> tornado.web.Application:
@@ -72,20 +77,21 @@ def make_app() -> tornado.web.Application:
     )
 
 
-async def serve(port: int) -> None:
-    make_app().listen(port, address="127.0.0.1")
-    logging.info("Status server listening on 127.0.0.1:%d", port)
+async def serve(socket: Path) -> None:
+    """Answer 503 on the unix socket ``socket`` until stopped."""
+    listen_on_unix_socket(tornado.httpserver.HTTPServer(make_app()), socket)
+    logging.info("Status server listening on %s", socket)
     await asyncio.Event().wait()
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--socket", type=Path, required=True, help="the unix socket to listen on")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s status_server: %(message)s"
     )
-    asyncio.run(serve(args.port))
+    asyncio.run(serve(args.socket))
 
 
 if __name__ == "__main__":
