@@ -28,12 +28,12 @@ from baselayer.app.config import Config
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
 from baselayer.app.notifications import Listener
-from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL
+from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL, database_unavailable
 
 from .. import metrics, queue
 from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
-from .accounts import Account, AccountError, Accounts
+from .accounts import Account, Accounts
 from .cgroups import JobCgroup, detect, stack_key
 from .job_files import JobFiles, usable_jobs_dir
 from .launcher_client import LauncherClient, LaunchError
@@ -63,6 +63,9 @@ SILENT_HOST = datetime.timedelta(minutes=5)
 #: A RUNNING job with neither an init nor an end record this long after it
 #: started is lost (its executor died before launching it).
 LAUNCH_GRACE = datetime.timedelta(seconds=10)
+#: Seconds a job's start waits for an unreachable database (to read or make its
+#: user's account) before it ends as SERVER_ERROR.
+ACCOUNT_WAIT = 60.0
 #: Seconds past ``kill_grace`` an ended job's init may take to write its record
 #: before the executor kills it (and with it, the kernel, the whole job).
 INIT_EXIT_GRACE = 10.0
@@ -345,20 +348,43 @@ class LocalExecutor(JobHost):
         )
         self.watching[job.id] = running
         try:
-            account = self.accounts.cached(job.submitter_id) or await asyncio.to_thread(
-                self.account, job
+            account = self.accounts.cached(job.submitter_id) or await self._account_when_reachable(
+                job
             )
             request = self.launch_request(job, running, account)
             _, running.pidfd = await self.launcher.launch(request)
-        except (LaunchError, AccountError, OSError) as exc:  # the service, not the script
+        except Exception as exc:  # the service, not the script, failed to start it
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
-            self._finish(job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}")
+            try:
+                self._finish(
+                    job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}"
+                )
+            except Exception:
+                # The database is away: the adoption loop finds the job RUNNING with
+                # no init and ends it as lost once it is back.
+                log.exception("Could not record that job %s could not start", job.id)
             return
         if running.cancel_requested:
             # Cancelled while it was being started: the request found no init yet.
             self._end(running)
         await self._watch(running)
+
+    async def _account_when_reachable(self, job: ClaimedJob) -> Account:
+        """``account(job)`` in a thread, waiting out a database that is away (it
+        comes back: supervisor restarts it) for up to ACCOUNT_WAIT seconds. Raises
+        what ``account`` raises otherwise (AccountError: the operator must act)."""
+        deadline = asyncio.get_running_loop().time() + ACCOUNT_WAIT
+        while True:
+            try:
+                return await asyncio.to_thread(self.account, job)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.warning("Job %s waits for the database to make its account", job.id)
+                await asyncio.sleep(1.0)
 
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
         if not self.cgroups:
