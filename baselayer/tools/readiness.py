@@ -1,5 +1,6 @@
 """Is the stack up? ``/api/sysinfo`` answering 200 through NGINX says so."""
 
+import os
 import time
 import urllib.error
 import urllib.request
@@ -55,6 +56,7 @@ def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEO
     while time.monotonic() < deadline:
         status = http_status(url)
         if status == 200:
+            check_port_owners(int(cfg["server.port"]))
             return
         failed = [name for name, state in process_states(layout).items() if state == "FATAL"]
         if failed:
@@ -65,3 +67,37 @@ def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEO
     raise StackError(
         f"{url} did not answer 200 within {timeout:.0f} s (last: {status or 'no answer'})"
     )
+
+
+def listening_uids(port: int, proc_net=("/proc/net/tcp", "/proc/net/tcp6")) -> set[int]:
+    """The uids owning the TCP sockets that listen on ``port`` on this host (any
+    address), from /proc/net/tcp and tcp6 (state 0A is LISTEN)."""
+    uids = set()
+    for table in proc_net:
+        try:
+            with open(table) as f:
+                next(f)  # the header
+                for line in f:
+                    fields = line.split()
+                    local, state, uid = fields[1], fields[3], fields[7]
+                    if state == "0A" and int(local.rpartition(":")[2], 16) == port:
+                        uids.add(int(uid))
+        except FileNotFoundError:
+            continue
+    return uids
+
+
+def check_port_owners(port: int) -> None:
+    """Only our own processes (nginx) listen on the public port. A job (another
+    uid) that bound it while nginx was stopped would answer users, and read their
+    tokens, while ``make run`` said the stack is up.
+
+    Raises StackError naming the uid and the remedy."""
+    strangers = listening_uids(port) - {os.geteuid()}
+    if strangers:
+        raise StackError(
+            f"port {port} is held by uid {', '.join(map(str, sorted(strangers)))}, not by"
+            " this stack's nginx (a job that bound it while nginx was stopped?): stop that"
+            " process, then make run again. Give server.port a number below 1024 so that"
+            " no job can ever bind it"
+        )

@@ -254,6 +254,24 @@ def prepare_parent(configured: Path, kind: str) -> Path:
     return path
 
 
+def refuse_leftover_dir(parent: Path, name: str, uid: int) -> None:
+    """Before an account is made: ``parent/name`` must not already hold a user's
+    files. One owned by a uid other than root's is what an earlier account left (its
+    passwd entry removed, its home kept): a new user with the same id would get the
+    earlier one's files. Raises AccountError saying what to remove."""
+    try:
+        st = os.stat(parent / name, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if st.st_uid != os.geteuid():
+        raise AccountError(
+            f"{parent / name} is left from an earlier account (owned by uid {st.st_uid}) and"
+            f" this host has no account {name}: a new user must not get its files. Remove"
+            f" it (rm -rf {parent / name}) or, if it is this user's, make the account again"
+            " with its earlier passwd entry"
+        )
+
+
 def make_private_dir(parent: Path, name: str, uid: int, gid: int) -> Path:
     """``parent/name``: made with mode 0700 and given to ``uid``:``gid``, or checked
     when it exists: a real directory (not a symlink) owned by ``uid``. Its mode is
@@ -371,6 +389,8 @@ class Accounts:
         home = homes / row.name
         marker = s.marker(user_id, row.key)
         if not self._host_has(row.name, row.uid, marker, home, user_id):
+            for parent in (homes, tmps):
+                refuse_leftover_dir(parent, row.name, row.uid)
             self._create(row.name, row.uid, marker, home, user_id)
         make_private_dir(homes, row.name, row.uid, row.uid)
         make_private_dir(tmps, row.name, row.uid, row.uid)

@@ -593,3 +593,24 @@ def test_dirs_jobs_would_not_see_go_to_the_fallback(configured, hidden):
     assert hidden_from_jobs(Path(configured)) is hidden
     if hidden:
         assert usable_dir(Path(configured), True, "jobs").is_relative_to(FALLBACK_ROOT)
+
+
+def test_a_home_left_by_a_removed_account_is_not_handed_to_a_new_one(
+    cfg, accounts, session_factory, made
+):
+    """userdel without removing the home, then a user with the same id (another
+    database, say): the new account must not get the earlier one's files."""
+    user = factories.UserFactory()
+    name = expected_name(cfg, user)
+    made.append(name)
+    uid = cfg["jobs.accounts.uid_base"] + user.id
+    home = homes_root(cfg) / name
+    home.mkdir(parents=True)
+    os.chown(home, uid, uid)
+    (home / "earlier.txt").write_text("someone else's\n")
+    with pytest.raises(AccountError, match="left from an earlier account"):
+        accounts.ensure(user.id, user.username)
+    assert passwd(name) is None
+    assert (home / "earlier.txt").read_text() == "someone else's\n"
+    subprocess.run(["rm", "-rf", "--one-file-system", str(home)], check=True)
+    assert accounts.ensure(user.id, user.username).home == home
