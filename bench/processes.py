@@ -6,9 +6,9 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from baselayer.tools.readiness import http_status
 
 from .tools import BenchError
 
@@ -67,12 +67,10 @@ def _status(url: str, unix_socket: Path | None) -> int:
             return connection.getresponse().status
         finally:
             connection.close()
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    status = http_status(url)  # the stack's own readiness probe
+    if status is None:
+        raise ConnectionError(f"{url}: no answer")
+    return status
 
 
 def wait_until_answers(

@@ -61,7 +61,7 @@ def build_app(cfg: Config, session_factory, job_host: JobHost, listener: Listene
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,
         job_host=job_host,
-        allowed_shells=available_shells(cfg["jobs.shells"]),
+        allowed_shells=list(available_shells(cfg["jobs.shells"])),
     )
 
 

@@ -12,7 +12,6 @@
 import hashlib
 import json
 import logging
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +69,6 @@ def usable_jobs_dir(configured: Path, as_root: bool) -> Path:
     return usable_dir(configured, as_root, "jobs")
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """``data`` into a new file of mode 0600."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
 @dataclass(frozen=True)
 class JobFiles:
     root: Path
@@ -111,7 +103,8 @@ class JobFiles:
 
     def read_end(self) -> dict | None:
         """The end record the job's init wrote (``code``: the exit code, 128 + N for
-        signal N, or None; ``out_of_memory``; ``error`` when the service failed to
+        signal N, or None; ``dropped``: the streams whose output passed
+        jobs.max_log_bytes; ``out_of_memory``; ``error`` when the service failed to
         start it; ``exec_error`` when the interpreter could not be run), or None
         while the job runs (or when its init died without writing it)."""
         try:
@@ -136,9 +129,3 @@ class JobFiles:
         more = len(data) > limit
         kept = whole_characters(data[:limit]) if more else data
         return decode(kept).replace("\x00", "\ufffd"), more
-
-    def size(self, path: Path) -> int:
-        try:
-            return path.stat().st_size
-        except FileNotFoundError:
-            return 0

@@ -31,8 +31,9 @@ The job's life here:
    whatever is left, so nothing outlives the job (not even ``setsid``
    daemons). Without a PID namespace (not root) it is a child subreaper and
    ends its descendants one by one;
-5. write the end record (``exit_status``: exit code, whether the cgroup saw
-   an out-of-memory kill, or the error that kept the job from starting),
+5. write the end record (``exit_status``: exit code, the streams whose output
+   passed the cap, whether the cgroup saw an out-of-memory kill, or the error
+   that kept the job from starting),
    remove the cgroup, and exit. The job's output is final then.
 """
 
@@ -273,6 +274,8 @@ class OutputCopy:
         self.file_fd = file_fd
         self.room = cap
         self.open = True
+        # Output past the cap was read and not kept.
+        self.dropped = False
 
     def pump(self) -> None:
         """Copy what the pipe holds now (non-blocking); at end of file, close."""
@@ -284,13 +287,14 @@ class OutputCopy:
             if not data:
                 self.close()
                 return
-            if self.room > 0:
-                kept = data[: self.room]
-                if len(kept) < len(data):
-                    kept = whole_characters(kept)
-                    self.room = 0
-                else:
-                    self.room -= len(kept)
+            kept = data[: self.room]
+            if len(kept) < len(data):
+                kept = whole_characters(kept)
+                self.room = 0
+                self.dropped = True
+            else:
+                self.room -= len(kept)
+            if kept:
                 os.write(self.file_fd, kept)
 
     def close(self) -> None:
@@ -530,7 +534,12 @@ def run(request: dict, prepared: Prepared, pid_namespace: bool) -> int:
             message = start_error.decode("utf-8", "replace")
             os.write(stderr.file_fd, f"could not start the job: {message}\n".encode())
         init.run(stdout, stderr, wake_read)
-        record = {"code": init.exit_code()}
+        record = {
+            "code": init.exit_code(),
+            "dropped": [
+                name for name, copy in (("stdout", stdout), ("stderr", stderr)) if copy.dropped
+            ],
+        }
         if start_error and init.exit_code() == EXEC_FAILED:
             record["exec_error"] = start_error.decode("utf-8", "replace")
     except Exception as exc:  # the service, not the script, failed

@@ -72,7 +72,9 @@ class Launcher:
 
     def fork_job_init(self, request: dict) -> int:
         """Prepare the job (``job_init.prepare``) and fork its init (in a new PID
-        namespace when we may); the init's pid here. Raises OSError."""
+        namespace when we may); the init's pid here. Raises OSError (or whatever a
+        malformed request makes ``prepare`` raise): ``serve`` answers it as this
+        job's error and goes on."""
         prepared = job_init.prepare(request)
         pid = None
         try:
@@ -127,8 +129,8 @@ class Launcher:
             job_id = request.get("id")
             try:
                 pid = self.fork_job_init(request)
-            except OSError as exc:
-                self.reply({"id": job_id, "error": f"could not start the job: {exc}"})
+            except Exception as exc:  # this job could not start; the next may
+                self.reply({"id": job_id, "error": f"{type(exc).__name__}: {exc}"[:200]})
                 continue
             pidfd = os.pidfd_open(pid)
             try:

@@ -3,6 +3,7 @@ launcher and ask it for jobs, from the executor's event loop."""
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 from .launcher import REPLY_BYTES, frame
+
+log = logging.getLogger(__name__)
 
 #: The code this package is in (by absolute path, not from the environment).
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]
@@ -34,6 +37,11 @@ class LauncherClient:
     """
 
     def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self._start()
+
+    def _start(self) -> None:
+        """A new launcher, and a socket to it."""
         self.sock, launcher_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # The launcher is one of ours: our interpreter by absolute path, a fixed
         # environment, and only its end of the socket.
@@ -52,11 +60,27 @@ class LauncherClient:
         self._reading = False
         self._lock = asyncio.Lock()
 
+    def _restart_if_gone(self) -> None:
+        """A launcher that died (killed, crashed) is replaced: the jobs it started
+        go on under their inits; the next ones need a launcher."""
+        if self.process.poll() is None:
+            return
+        log.error("The launcher exited (%s); starting another", self.process.returncode)
+        self._stop_reading()
+        self.sock.close()
+        self._start()
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self._reading = False
+
     async def launch(self, request: dict) -> tuple[int, int]:
         """Start one job; its init's pid and a pidfd of it (the caller closes it).
 
         Raises LaunchError when the launcher refused or is gone."""
         loop = asyncio.get_running_loop()
+        self._restart_if_gone()
         if not self._reading:
             loop.add_reader(self.sock.fileno(), self._read_replies)
             self._reading = True
@@ -76,7 +100,9 @@ class LauncherClient:
         return message["pid"], fds[0]
 
     def _read_replies(self) -> None:
-        while self._waiting:
+        """Read every reply there is (the socket is readable); at the end of the
+        stream (the launcher exited) fail the waiting launches."""
+        while True:
             try:
                 data, fds, _, _ = socket.recv_fds(self.sock, REPLY_BYTES - len(self._buffer), 1)
             except BlockingIOError:
@@ -87,6 +113,9 @@ class LauncherClient:
             else:
                 error = "the launcher exited"
             if not data:
+                # The launcher is gone: its socket stays readable (at its end),
+                # so stop watching it; the next launch starts another.
+                self._stop_reading()
                 for waiting in self._waiting:
                     if not waiting.done():
                         waiting.set_result(({"error": error}, []))
@@ -97,8 +126,8 @@ class LauncherClient:
             if len(self._buffer) == REPLY_BYTES:
                 message = json.loads(self._buffer)
                 self._buffer, received, self._fds = b"", self._fds, []
-                waiting = self._waiting.pop(0)
-                if not waiting.done():
+                waiting = self._waiting.pop(0) if self._waiting else None
+                if waiting is not None and not waiting.done():
                     waiting.set_result((message, received))
                 else:
                     for fd in received:
@@ -107,8 +136,8 @@ class LauncherClient:
     def close(self) -> None:
         """Close our end: the launcher exits; running jobs go on."""
         try:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-        except (RuntimeError, ValueError):
+            self._stop_reading()
+        except RuntimeError:  # no running loop
             pass
         self.sock.close()
         try:

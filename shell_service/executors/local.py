@@ -83,8 +83,6 @@ class RunningJob:
     timed_out: bool = False
     # A user asked to cancel it.
     cancel_requested: bool = False
-    # The executor asked its init to end it (timeout or cancel).
-    ending: bool = False
 
 
 def host_memory_mb() -> int:
@@ -394,7 +392,6 @@ class LocalExecutor(JobHost):
     def _end(self, running: RunningJob) -> None:
         """Ask the job's init to end every process of the job (TERM, kill_grace,
         KILL): the one way this executor ends a job."""
-        running.ending = True
         if running.pidfd is not None:
             end_job(running.pidfd)
 
@@ -479,12 +476,11 @@ class LocalExecutor(JobHost):
                 if code - 128 == signal.SIGXCPU:
                     message += ": CPU time limit reached"
                     limit = "cpu"
-        # Truncated: the row's copy is shorter than the output, or the file hit its cap.
-        max_log = int(self.cfg["jobs.max_log_bytes"])
+        # Truncated: the row's copy is shorter than the output, or the init dropped
+        # output past jobs.max_log_bytes (its record says which streams).
         truncated = {"stdout": stdout_cut, "stderr": stderr_cut}
         for name in truncated:
-            # The init cuts at a character boundary: up to 3 bytes short of the cap.
-            if files.size(getattr(files, name)) > max_log - 4:
+            if name in record.get("dropped", ()):
                 truncated[name] = True
                 note = f"{name} reached jobs.max_log_bytes; later output was dropped"
                 message = f"{message}; {note}" if message else note

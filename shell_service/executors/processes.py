@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .job_files import JobFiles
+from .job_init import process_start_time
 
 #: Where the service looks for interpreters, and the PATH a job starts with.
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -115,8 +116,7 @@ def open_job_init(files: JobFiles) -> int | None:
     except ProcessLookupError:
         return None
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            now = int(f.read().rpartition(")")[2].split()[19])
+        now = process_start_time(pid)
     except (OSError, ValueError):
         now = None
     if now != started:

@@ -92,3 +92,16 @@ def test_output_cut_at_the_cap_is_cut_on_a_character_boundary(api, server):
     data = server.executor.job_files(job["id"]).stdout.read_bytes()
     assert len(data) == 99_999
     assert data.decode("utf-8") == "€" * 33_333
+
+
+@pytest.mark.parametrize("extra, truncated", [(0, False), (1, True)])
+def test_output_exactly_at_the_cap_is_not_flagged_one_byte_more_is(api, server, extra, truncated):
+    cap = int(server.cfg["jobs.max_log_bytes"])
+    server.cfg["jobs"]["max_log_bytes"] = 5000
+    try:
+        job = run_job(api, f"head -c {5000 + extra} /dev/zero | tr '\\0' x")
+    finally:
+        server.cfg["jobs"]["max_log_bytes"] = cap
+    assert job["stdout_truncated"] is truncated
+    assert ("max_log_bytes" in (job["status_message"] or "")) is truncated
+    assert len(job["stdout"]) == 5000

@@ -1,9 +1,12 @@
 """A job whose start fails for the service's reasons is never left RUNNING."""
 
+import asyncio
+
 import pytest
 
 from baselayer.app.plain_sql import DatabaseUnavailable
 from shell_service.executors import local
+from shell_service.executors.launcher_client import LaunchError
 
 from ..helpers import run_job
 
@@ -40,3 +43,26 @@ def test_an_unexpected_failure_ends_the_job_as_server_error(api, flaky_accounts)
     assert job["status"] == "SERVER_ERROR"
     assert "something the service did not expect" in job["status_message"]
     assert job["stdout"] is None
+
+
+def test_a_launcher_that_died_is_replaced(api, server):
+    """Killed (the OOM killer, a crash): the next job starts through a new one."""
+    old = server.executor.launcher.process
+    old.kill()
+    old.wait(10)
+    job = run_job(api, "echo after")
+    assert (job["status"], job["stdout"]) == ("COMPLETE", "after\n")
+    assert server.executor.launcher.process.pid != old.pid
+
+
+def test_a_request_the_launcher_cannot_use_fails_that_job_only(api, server):
+    """Whatever a request makes the launcher raise is that job's error; the launcher
+    goes on serving."""
+    launcher = server.executor.launcher
+    bad = {"id": "bad", "root": "/nonexistent-root/bad"}  # no script, no argv
+    future = asyncio.run_coroutine_threadsafe(launcher.launch(bad), server.loop)
+    with pytest.raises(LaunchError):
+        future.result(10)
+    pid = launcher.process.pid
+    assert run_job(api, "echo still")["stdout"] == "still\n"
+    assert launcher.process.pid == pid

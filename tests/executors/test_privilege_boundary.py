@@ -31,12 +31,15 @@ def planted_program(api, name: str, where: str) -> str:
 def test_a_job_path_never_runs_a_planted_program_as_root(api, program):
     """The issue's input (a planted ``setpriv`` on the PATH of the next job), and the
     other programs a privileged step could be tempted to run by bare name."""
-    where = f"/tmp/planted-{uuid.uuid4().hex[:8]}"
+    # In the user's home: the same path for the host's processes and in the job's
+    # own mounts (a program planted in the job's /tmp would be out of sight of a
+    # privileged process outside them, and the test could not fail).
+    home = run_job(api, "echo $HOME")["stdout"].strip()
+    where = f"{home}/planted-{uuid.uuid4().hex[:8]}"
     record = planted_program(api, program, where)
     job = run_job(api, "echo hi", env={"PATH": f"{where}:/usr/bin:/bin"})
     assert job["status"] == "COMPLETE"
     assert job["stdout"] == "hi\n"
-    # Read through a job: the job's /tmp is its user's own, not the host's.
     seen = run_job(api, f"cat {record} 2>/dev/null; echo end")["stdout"]
     assert "0\n" not in seen.splitlines(keepends=True)
     assert seen.endswith("end\n")
