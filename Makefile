@@ -8,6 +8,8 @@ VENV_PYTHON := $(VENV)/bin/python
 # Touched by ensure_venv after `pip install -r requirements.txt` and `pip install -e .`:
 # reinstall when the requirements or pyproject.toml (packages, console scripts) change.
 VENV_STAMP := $(VENV)/.requirements-installed
+# The job init, built from C (shell_service/executors/init_program.py).
+JOB_INIT := build/job_init
 TEST_CONFIG := tests/config.test.yaml
 # Extra pytest arguments: make test TEST_ARGS="-k jobs -x"
 TEST_ARGS ?=
@@ -29,7 +31,10 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 
 venv: $(VENV_STAMP)
 
-run: $(VENV_STAMP)
+$(JOB_INIT): shell_service/executors/job_init.c shell_service/executors/init_program.py | $(VENV_STAMP)
+	$(VENV_PYTHON) -m shell_service.executors.init_program
+
+run: $(VENV_STAMP) $(JOB_INIT)
 	$(VENV_PYTHON) -m baselayer.tools.stack start
 
 stop: $(VENV_STAMP)
@@ -44,7 +49,7 @@ log: $(VENV_STAMP)
 db_init: $(VENV_STAMP)
 	$(VENV_PYTHON) -m baselayer.tools.stack db_init
 
-test: $(VENV_STAMP)
+test: $(VENV_STAMP) $(JOB_INIT)
 	BASELAYER_CONFIG=$(TEST_CONFIG) $(VENV_PYTHON) -m baselayer.tools.test_runner $(TEST_ARGS)
 
 lint: $(VENV_STAMP)
@@ -54,5 +59,5 @@ lint: $(VENV_STAMP)
 # Every scenario of issue 5 on a bench stack of its own (bench/config.bench.yaml);
 # writes BENCHMARKS.md and bench/results/latest.json. BENCH_ARGS="--profile" or "--quick".
 BENCH_ARGS ?=
-bench: $(VENV_STAMP)
+bench: $(VENV_STAMP) $(JOB_INIT)
 	$(VENV_PYTHON) -m bench.run $(BENCH_ARGS)

@@ -5,10 +5,11 @@ and no HTTP. It is the floor under scenarios 2 and 3 that the isolation sets.
 
 Each launch does what ``LocalExecutor`` does for a job, with its code: the
 launch request (``LocalExecutor.launch_request``'s shape) to the launcher,
-which forks the job's init in a PID namespace of its own; the init makes the
-job directory and script, the job's cgroups where the host has them, a mount
-namespace with a fresh /proc and the user's /tmp, pipes for the output, forks
-the job (rlimits, the user's uid, no new privileges) which execs ``sh
+which makes the job directory and script and the job's cgroups where the host
+has them, and starts the job's init (``job_init.c``) in a PID namespace of its
+own; the init makes a mount namespace with a fresh /proc and the user's /tmp,
+pipes for the output, forks the job (rlimits, the user's uid, no new
+privileges) which execs ``sh
 ./script`` running ``true``, copies the output, ends the job and writes its end
 record; the bench waits on the init's pidfd, then reads the record and output.
 As root the job runs as ``nobody``. Measured twice: ``concurrency`` launches

@@ -286,8 +286,9 @@ def markdown(results: dict) -> str:
         "`bench/peer_webhook.py` (adnanh/webhook, a hook running `sh -c true` and answering "
         "with its output).",
         "- Floor: `bench/isolated_launch.py` starts `true` the way the executor starts a job, "
-        "with its code (the launcher forks a job init in a PID namespace, which makes the "
-        "directory and script, cgroups, a mount namespace, output pipes, forks the job as "
+        "with its code (the launcher makes the directory and script and cgroups and starts "
+        "the C job init in a PID namespace, which makes a mount namespace and output "
+        "pipes, forks the job as "
         "`nobody` with rlimits; pidfd wait, reading the end record and output), 16 in flight, "
         "then one at a time; no database and no HTTP. What the isolation alone costs.",
         "- Scenario 1 and the HTTP ceiling: wrk, 64 connections, the same body "

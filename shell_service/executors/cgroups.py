@@ -3,10 +3,11 @@
 Detected once at start: cgroup v2 where the unified hierarchy offers the
 controllers, else v1 where memory, cpu and pids are mounted separately, else
 none (the job still has its rlimits). Each job gets
-``<controller root>/shell_service/<stack key>-<job id>``; the job's init
-(``job_init.py``) makes it, the job's process moves itself in before it
-execs, so everything the job forks is inside; the init reads whether the
-kernel killed for memory there, and removes it when the job has ended.
+``<controller root>/shell_service/<stack key>-<job id>``; the launcher makes it
+(``job_init.prepare``), the job's process moves itself in before it execs
+(``job_init.c``), so everything the job forks is inside; the init reads
+whether the kernel killed for memory there, and removes it when the job has
+ended.
 """
 
 import hashlib

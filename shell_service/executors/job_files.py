@@ -32,7 +32,7 @@ def others_can_traverse(path: Path) -> bool:
     return True
 
 
-#: Directories a job sees replaced by its own (``job_init.private_mounts``): job
+#: Directories a job sees replaced by its own (``job_init.c``, private_namespaces): job
 #: directories, homes and tmp dirs under them would be out of a job's sight.
 HIDDEN_FROM_JOBS = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"))
 

@@ -1,33 +1,34 @@
 """The launcher: one small, long-lived, single-threaded process per executor that
-starts jobs by forking, never by running a program of its own.
+starts job inits, and nothing else.
 
 The executor (``launcher_client.LauncherClient``) sends it one request per job over a unix
-socket. For each, it forks a *job init* (``job_init.run``) as process 1 of a
-new PID namespace and hands the executor back a pidfd of it. The job init does
-the rest on its own (in parallel with the next launches): the job's directory,
-cgroup, mount namespace, output pipes; it forks the job itself, which drops to
-the job's user and execs the shell; it copies the job's output to its files
-up to the cap, and when the script's main process ends it ends every other
-process of the job (TERM, ``kill_grace``, KILL), writes the job's end record
-and exits. The executor watches the pidfd; when it turns readable the job
-has ended and its record is final.
+socket. For each, it makes the job's directory, script, output files and cgroup
+(``job_init.prepare``), then starts a *job init* (``job_init.c``, built into
+``build/job_init``) with ``posix_spawn``: by absolute path, with an empty
+environment, as process 1 of a new PID namespace, holding the descriptors it
+needs and the request (``job_init.encode_request``) in an anonymous file. It
+hands the executor back a pidfd of the init. The init does the rest on its
+own (in parallel with the next launches): the job's mounts, output pipes; it
+forks the job itself, which drops to the job's user and execs the shell; it
+copies the job's output to its files up to the cap, and when the script's main
+process ends it ends every other process of the job (TERM, ``kill_grace``,
+KILL), writes the job's end record and exits. The executor watches the pidfd;
+when it turns readable the job has ended and its record is final.
 
-Why a process of its own: forking the executor (threads, a database
-connection, megabytes of heap) is unsafe and slow; a fresh program per job
-(the old dash wrapper and setpriv) cost three program starts. This process
-imports little (not asyncio: the executor's side of the protocol is
-``launcher_client.py``), freezes its heap for copy-on-write, and forks in a
-quarter of a millisecond.
+Why a process of its own: the executor (threads, a database connection,
+megabytes of heap) cannot fork safely or cheaply. ``posix_spawn`` here is a
+vfork: the launcher's memory is never copied, whatever its size.
 
 Protocol: each request is a 4-byte big-endian length and that many bytes of
-JSON (a ``job_init`` request); each reply is exactly ``REPLY_BYTES`` of
-space-padded JSON, ``{"id", "pid"}`` with the pidfd attached (SCM_RIGHTS), or
-``{"id", "error"}``. The launcher exits when the executor's end of the socket
-closes; jobs it started go on (their init does not depend on it).
+JSON (the shape of ``LocalExecutor.launch_request``); each reply is exactly
+``REPLY_BYTES`` of space-padded JSON, ``{"id", "pid"}`` with the pidfd attached
+(SCM_RIGHTS), or ``{"id", "error"}``. The launcher exits when the executor's
+end of the socket closes; jobs it started go on (their init does not depend
+on it).
 """
 
+import contextlib
 import ctypes
-import gc
 import json
 import os
 import select
@@ -37,6 +38,7 @@ import struct
 import sys
 
 from . import job_init
+from .init_program import PROGRAM
 
 REPLY_BYTES = 256
 
@@ -63,47 +65,60 @@ def can_use_pid_namespaces() -> bool:
 
 
 class Launcher:
-    """The launcher's side: reads requests, forks job inits, replies with pidfds."""
+    """The launcher's side: reads requests, starts job inits, replies with pidfds."""
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.pid_namespaces = can_use_pid_namespaces()
         self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
-    def fork_job_init(self, request: dict) -> int:
-        """Prepare the job (``job_init.prepare``) and fork its init (in a new PID
-        namespace when we may); the init's pid here. Raises OSError (or whatever a
-        malformed request makes ``prepare`` raise): ``serve`` answers it as this
-        job's error and goes on."""
+    def start_job_init(self, request: dict) -> int:
+        """Prepare the job (``job_init.prepare``) and start its init (``job_init.c``),
+        in a new PID namespace when we may; the init's pid here. Raises OSError or
+        ValueError (or whatever a malformed request makes ``prepare`` raise):
+        ``serve`` answers it as this job's error and goes on."""
+        encoded = job_init.encode_request(request, self.pid_namespaces)
         prepared = job_init.prepare(request)
         pid = None
         try:
-            if self.pid_namespaces:
-                # The next child becomes process 1 of a new namespace; then our own
-                # children go back to ours (setns): each job gets a namespace of its own.
-                _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-            # SIGTERM (the executor's "end the job") stays pending until the init has
-            # its handler: process 1 of a namespace ignores a signal it has none for.
-            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
-            try:
-                pid = os.fork()
-            finally:
-                if pid != 0:
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+            with open_request(encoded) as request_fd:
+                fds = job_init.JOB_INIT_FDS
+                file_actions = [
+                    (os.POSIX_SPAWN_DUP2, self.devnull, 0),
+                    (os.POSIX_SPAWN_DUP2, self.devnull, 1),
+                    (os.POSIX_SPAWN_DUP2, self.devnull, 2),
+                    (os.POSIX_SPAWN_DUP2, prepared.root_fd, fds["root"]),
+                    (os.POSIX_SPAWN_DUP2, prepared.work_fd, fds["work"]),
+                    (os.POSIX_SPAWN_DUP2, prepared.stdin_fd, fds["stdin"]),
+                    (os.POSIX_SPAWN_DUP2, prepared.stdout_fd, fds["stdout"]),
+                    (os.POSIX_SPAWN_DUP2, prepared.stderr_fd, fds["stderr"]),
+                    (os.POSIX_SPAWN_DUP2, request_fd, fds["request"]),
+                ]
+                if self.pid_namespaces:
+                    # The next child becomes process 1 of a new namespace; then our own
+                    # children go back to ours (setns): each job gets a namespace of its own.
+                    _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+                try:
+                    # By absolute path, with nothing in its environment. SIGTERM (the
+                    # executor's "end the job") stays pending until the init listens:
+                    # process 1 of a namespace ignores a signal it has no handler for.
+                    # Its own process group: supervisor's stop does not reach jobs.
+                    pid = os.posix_spawn(
+                        str(PROGRAM),
+                        [str(PROGRAM)],
+                        {},
+                        file_actions=file_actions,
+                        setpgroup=0,
+                        setsigmask=[signal.SIGTERM],
+                        setsigdef=[signal.SIGPIPE, signal.SIGXFSZ],
+                    )
+                finally:
                     if self.pid_namespaces:
                         _check(_libc.setns(self.own_pid_ns, CLONE_NEWPID), "setns")
-            if pid == 0:
-                code = 1
-                try:
-                    self.sock.close()
-                    os.close(self.own_pid_ns)
-                    code = job_init.run(request, prepared, pid_namespace=self.pid_namespaces)
-                finally:
-                    os._exit(code)
             job_init.record_init_pid(prepared, pid)
         finally:
-            if pid != 0:
-                prepared.close()
+            prepared.close()
         return pid
 
     def reply(self, message: dict, fds: list[int] = ()) -> None:
@@ -114,10 +129,6 @@ class Launcher:
 
     def serve(self) -> None:
         """Launch until the executor closes its end of the socket."""
-        # Our heap is shared copy-on-write with every job init: keep the
-        # collector from touching (and so copying) it in each of them.
-        gc.collect()
-        gc.freeze()
         while True:
             ready, _, _ = select.select([self.sock], [], [], 1.0)
             self.reap()
@@ -128,7 +139,7 @@ class Launcher:
                 return
             job_id = request.get("id")
             try:
-                pid = self.fork_job_init(request)
+                pid = self.start_job_init(request)
             except Exception as exc:  # this job could not start; the next may
                 self.reply({"id": job_id, "error": f"{type(exc).__name__}: {exc}"[:200]})
                 continue
@@ -148,6 +159,20 @@ class Launcher:
                 return
             if pid == 0:
                 return
+
+
+@contextlib.contextmanager
+def open_request(encoded: bytes):
+    """A descriptor of an anonymous file holding ``encoded`` (the init reads it
+    whole; a pipe could not hold a large request before the init starts)."""
+    fd = os.memfd_create("job-request", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(encoded)
+        while view:
+            view = view[os.write(fd, view) :]
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def read_exactly(sock: socket.socket, size: int) -> bytes | None:
@@ -177,7 +202,9 @@ def frame(message: dict) -> bytes:
 
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
+    sock.set_inheritable(False)  # passed to us inheritable; no job init may hold it
     sock.setblocking(True)
     os.chdir("/")
     os.umask(0o022)  # the modes job directories are made with are exact
+    job_init.set_process_name("shell_svc-launch")
     Launcher(sock).serve()

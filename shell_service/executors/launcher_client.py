@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .init_program import PROGRAM
 from .launcher import REPLY_BYTES, frame
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,13 @@ class LauncherClient:
 
     ``launch`` is a coroutine: requests go out in order and replies come back
     in the same order, each with the job init's pidfd. Not thread-safe: use it
-    from the executor's event loop only.
+    from the executor's event loop only. Raises SystemExit when the job init
+    program (``init_program.PROGRAM``) is not built.
     """
 
     def __init__(self):
+        if not os.access(PROGRAM, os.X_OK):
+            raise SystemExit(f"The job init {PROGRAM} is not built: run make run (it builds it)")
         self.process: subprocess.Popen | None = None
         self._start()
 

@@ -4,7 +4,7 @@ are, what isolates jobs here, how many jobs are in each state) and
 per host: it claims queued jobs and runs them here.
 
 Each job is started by the launcher (``launcher.py``) as a job init
-(``job_init.py``): process 1 of the job's own PID namespace, which runs the
+(``job_init.c``): process 1 of the job's own PID namespace, which runs the
 job as its user's Unix account, copies its output, ends every process of it
 and writes its end record. The executor holds a pidfd of each job's init;
 when it turns readable the job's record is final and the executor stores it.
@@ -302,7 +302,8 @@ class LocalExecutor(JobHost):
         return self.accounts.ensure(job.submitter_id, job.username)
 
     def launch_request(self, job: ClaimedJob, running: RunningJob, account: Account) -> dict:
-        """Everything the job's init needs (``job_init.run``), as plain data."""
+        """Everything the launcher and the job's init need (``job_init.prepare``,
+        ``job_init.encode_request``), as plain data."""
         limits = self.limits(job)
         shell_path = self.shells.get(job.shell)
         if shell_path is None:

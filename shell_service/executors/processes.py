@@ -1,5 +1,5 @@
 """What a job runs as and with: its limits, environment, command and script, and
-watching or ending its init (``job_init.py``) through a pidfd."""
+watching or ending its init (``job_init.c``) through a pidfd."""
 
 import asyncio
 import os

@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 
-from ..helpers import run_job
+from shell_service.executors.init_program import PROGRAM
+
+from ..helpers import create_job, run_job, wait_for_job, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the boundary is root's")
 
@@ -114,3 +116,40 @@ def test_a_rerun_under_the_same_id_does_not_follow_the_old_jobs_symlinks(api, se
     assert not files.root.exists()
     assert target.read_text() == "keep\n"
     assert tmp_path.exists()
+
+
+def test_the_job_init_is_our_program_with_nothing_of_the_job_or_the_launcher(api, server):
+    """The init runs as root for the job's whole life: it is ``build/job_init`` by
+    absolute path (static: no loader reads an environment), with an empty
+    environment whatever the job's ``env`` holds, and no descriptor of the
+    launcher's (its socket to the executor) or of the job's files beyond its
+    directory, output files and pipes."""
+    hostile = {"LD_PRELOAD": "/tmp/evil.so", "PATH": "/tmp", "GLIBC_TUNABLES": "glibc.x=1"}
+    job_id = create_job(api, "echo started; /bin/sleep 30", env=hostile)
+    assert api.post(f"/api/jobs/{job_id}/execute").status_code == 200
+    files = server.executor.job_files(job_id)
+    wait_until(lambda: files.wrapper_pid.exists(), "the init's pid file")
+    pid = int(files.wrapper_pid.read_text().split()[0])
+    try:
+        assert os.readlink(f"/proc/{pid}/exe") == str(PROGRAM)
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            assert f.read() == b""
+        with open(f"/proc/{pid}/status") as f:
+            assert "Uid:\t0\t0\t0\t0" in f.read()
+        held = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        in_job_dir = sorted(t for t in held if t.startswith(str(files.root)))
+        assert in_job_dir == sorted([str(files.root), str(files.stdout), str(files.stderr)])
+        # Besides: /dev/null as stdio, the two output pipes, its signalfd. Nothing else
+        # (the launcher's socket to the executor above all).
+        others = sorted(t for t in held if not t.startswith(str(files.root)))
+        assert [t.split(":")[0] for t in others] == [
+            "/dev/null",
+            "/dev/null",
+            "/dev/null",
+            "anon_inode",
+            "pipe",
+            "pipe",
+        ], held
+    finally:
+        assert api.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+    assert wait_for_job(api, job_id)["status"] == "CANCELLED"
