@@ -48,6 +48,7 @@ def rows(results: dict) -> list[dict]:
     launch_jobs = _get(ceilings, "launch", "jobs_dir", "per_second")
     isolated = _get(ceilings, "launch", "isolated", "per_second")
     isolated_p50 = _get(ceilings, "launch", "isolated", "one_at_a_time", "p50_ms")
+    isolated_cpu = _get(ceilings, "launch", "isolated", "cpu_ms_per_launch")
     http = _get(ceilings, "http", "per_second")
     webhook = _get(ceilings, "webhook", "per_second")
     table = [
@@ -64,7 +65,8 @@ def rows(results: dict) -> list[dict]:
         {
             "id": "floor",
             "what": "isolated launch: the executor's job start (launcher, init), no DB/HTTP",
-            "result": f"{_num(isolated)} launches/s; one at a time p50 {_ms(isolated_p50)}",
+            "result": f"{_num(isolated)} launches/s; one at a time p50 {_ms(isolated_p50)}; "
+            f"CPU {_ms(isolated_cpu)} per launch",
             "ratio": f"{_pct(_ratio(isolated, launch_jobs))} of jobs-dir launch",
         },
         {

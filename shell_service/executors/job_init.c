@@ -21,20 +21,27 @@
  * cost more CPU than the job's own shell. Measured in BENCHMARKS.md.
  *
  * Descriptors it is started with (JOB_INIT_FDS in job_init.py):
- *   3 the job directory, 4 its work/ directory, 5 the job's stdin,
- *   6 the stdout file, 7 the stderr file, 8 the request.
+ *   3 the job directory (made by the launcher, root 0711, empty),
+ *   4 the request, 5 the script's text, 6 the stdin's text (when there is one);
+ *   the last three are anonymous files, read from offset 0.
  * SIGTERM arrives blocked (the launcher's spawn mask) so that the executor's
  * "end the job" waits until we listen for it.
  *
  * The request (job_init.encode_request): NUL-terminated "key=value" entries,
  *   root=<job directory path>  uid=<n> gid=<n>  umask=<n>  tmp=<dir>
  *   private_mounts=0|1  pid_namespace=0|1  kill_grace_ms=<n>  max_log_bytes=<n>
+ *   stdin=0|1 (whether descriptor 6 holds the job's stdin)
  *   rlimit=<RLIMIT_* number>:<value, -1 for none>   (repeated)
  *   cgroup_dir=<path>   (repeated)     memory_events=<path>
  *   arg=<argv entry>    (repeated, argv[0] is the interpreter's absolute path)
  *   env=<NAME=value>    (repeated)
  *
  * The job's life here:
+ *   0. the job's files in its directory: work/ (0700) with the script (0600),
+ *      stdin, stdout and stderr (0600); work/ and the script are handed to the
+ *      job's user once the script is written. Here rather than in the launcher:
+ *      inits run in parallel, and on a busy disk making files is most of the
+ *      cost of a launch (BENCHMARKS.md);
  *   1. a mount and IPC namespace of the job's own: a fresh /proc (only the
  *      job's processes), the user's own directory over /tmp and /var/tmp, an
  *      empty /dev/shm and /run/lock, System V IPC no other job sees;
@@ -80,7 +87,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { ROOT_FD = 3, WORK_FD = 4, STDIN_FD = 5, STDOUT_FD = 6, STDERR_FD = 7, REQUEST_FD = 8 };
+enum { ROOT_FD = 3, REQUEST_FD = 4, SCRIPT_FD = 5, STDIN_DATA_FD = 6 };
 
 /* Exit status when the job's interpreter could not be executed (as sh does). */
 #define EXEC_FAILED 127
@@ -95,7 +102,7 @@ struct request {
     long uid, gid; /* -1: keep ours (not root) */
     mode_t umask;
     const char *tmp;
-    int private_mounts, pid_namespace;
+    int private_mounts, pid_namespace, has_stdin;
     long kill_grace_ms;
     long long max_log_bytes;
     int rlimit_count;
@@ -218,6 +225,7 @@ static int read_request(struct request *r) {
         else if (!strcmp(p, "umask")) r->umask = (mode_t)(number & 0777);
         else if (!strcmp(p, "private_mounts")) r->private_mounts = number != 0;
         else if (!strcmp(p, "pid_namespace")) r->pid_namespace = number != 0;
+        else if (!strcmp(p, "stdin")) r->has_stdin = number != 0;
         else if (!strcmp(p, "kill_grace_ms")) r->kill_grace_ms = (long)number;
         else if (!strcmp(p, "max_log_bytes")) r->max_log_bytes = number;
         else {
@@ -231,6 +239,84 @@ static int read_request(struct request *r) {
     }
     if ((r->uid < 0) != (r->gid < 0)) {
         fail("the request has a uid without a gid, or the other way round");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- 0. the job's files -------------------------------------------------------------- */
+
+/* Descriptors of what prepare_files made: work/, and the job's stdin, stdout and
+ * stderr files. */
+struct job_files {
+    int work, stdin_fd, stdout_fd, stderr_fd;
+};
+
+/* Copy the anonymous file `from` (from its start) into `to`; 0, or -1. */
+static int copy_file(int from, int to) {
+    char buffer[PIPE_CHUNK];
+    off_t at = 0;
+    for (;;) {
+        ssize_t n = pread(from, buffer, sizeof buffer, at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) return 0;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(to, buffer + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return -1;
+            done += w;
+        }
+        at += n;
+    }
+}
+
+/* A new file `name` in directory `dir` (never through a link) holding what the
+ * anonymous file `from` holds; 0, or -1 with `failure` set. */
+static int write_new_file(int dir, const char *name, int from) {
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || copy_file(from, fd) != 0) {
+        fail("writing %s: %s", name, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* The job's files, in the job directory the launcher made (ROOT_FD, root's and
+ * empty: nothing in it is the job's yet). 0, or -1 with `failure` set. */
+static int prepare_files(const struct request *r, struct job_files *f) {
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    if (mkdirat(ROOT_FD, "work", 0700) != 0) { /* exact: the launcher's umask is 022 */
+        fail("mkdir work: %s", strerror(errno));
+        return -1;
+    }
+    f->work = openat(ROOT_FD, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (f->work < 0) {
+        fail("open work: %s", strerror(errno));
+        return -1;
+    }
+    if (write_new_file(f->work, "script", SCRIPT_FD) != 0) return -1;
+    close(SCRIPT_FD);
+    if (r->has_stdin) {
+        if (write_new_file(ROOT_FD, "stdin", STDIN_DATA_FD) != 0) return -1;
+        close(STDIN_DATA_FD);
+        f->stdin_fd = openat(ROOT_FD, "stdin", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    } else {
+        f->stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    f->stdout_fd = openat(ROOT_FD, "stdout", flags, 0600);
+    f->stderr_fd = openat(ROOT_FD, "stderr", flags, 0600);
+    if (f->stdin_fd < 0 || f->stdout_fd < 0 || f->stderr_fd < 0) {
+        fail("opening the job's stdin, stdout or stderr: %s", strerror(errno));
+        return -1;
+    }
+    /* The work directory goes to the job's user last: until then nothing of the
+     * job could have replaced the script. */
+    if (r->uid >= 0 && (fchownat(f->work, "script", (uid_t)r->uid, (gid_t)r->gid, AT_SYMLINK_NOFOLLOW) ||
+                        fchown(f->work, (uid_t)r->uid, (gid_t)r->gid))) {
+        fail("handing work/ to the job's user: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -292,7 +378,8 @@ static int private_namespaces(const struct request *r) {
 
 /* In the forked child: become the job and exec its interpreter. Never returns;
  * a failure is written to error_fd (the parent reads it) and exits 127. */
-static void exec_job(const struct request *r, int out_w, int err_w, int error_fd) {
+static void exec_job(const struct request *r, const struct job_files *f, int out_w, int err_w,
+                     int error_fd) {
     const char *step = "signals";
     char path[PATH_MAX];
     for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
@@ -300,7 +387,7 @@ static void exec_job(const struct request *r, int out_w, int err_w, int error_fd
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     step = "stdio";
-    if (dup2(STDIN_FD, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) goto failed;
+    if (dup2(f->stdin_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) goto failed;
     for (int i = 0; i < r->rlimit_count; i++) {
         struct rlimit limit = {r->rlimit_value[i], r->rlimit_value[i]};
         step = "setrlimit";
@@ -331,7 +418,7 @@ static void exec_job(const struct request *r, int out_w, int err_w, int error_fd
     step = path;
     if (chdir(path) != 0) goto failed;
     struct stat here, made;
-    if (stat(".", &here) != 0 || fstat(WORK_FD, &made) != 0) goto failed;
+    if (stat(".", &here) != 0 || fstat(f->work, &made) != 0) goto failed;
     if (here.st_dev != made.st_dev || here.st_ino != made.st_ino) {
         dprintf(error_fd, "%s is not the job's directory in its mounts (jobs.dir under /tmp?)", path);
         _exit(EXEC_FAILED);
@@ -603,7 +690,8 @@ static int write_end(const char *record) {
 int main(void) {
     struct request r = {.uid = -1, .gid = -1};
     struct init in = {.r = &r, .job_pid = -1, .ending_since = -1};
-    struct output outputs[2] = {{.pipe_fd = -1, .file_fd = STDOUT_FD}, {.pipe_fd = -1, .file_fd = STDERR_FD}};
+    struct job_files files = {-1, -1, -1, -1};
+    struct output outputs[2] = {{.pipe_fd = -1}, {.pipe_fd = -1}};
     char exec_error[MESSAGE_BYTES] = "";
     int ok = 0;
 
@@ -623,7 +711,9 @@ int main(void) {
         fail("signalfd: %s", strerror(errno));
     } else if (read_request(&r) == 0) {
         int out[2], err[2], error[2];
-        if (!r.pid_namespace && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        if (prepare_files(&r, &files) != 0) {
+            /* failure says why */
+        } else if (!r.pid_namespace && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
             fail("prctl(CHILD_SUBREAPER): %s", strerror(errno));
         } else if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(error, O_CLOEXEC)) {
             fail("pipe: %s", strerror(errno));
@@ -632,10 +722,10 @@ int main(void) {
         } else if ((in.job_pid = fork()) < 0) {
             fail("fork: %s", strerror(errno));
         } else if (in.job_pid == 0) {
-            exec_job(&r, out[1], err[1], error[1]);
+            exec_job(&r, &files, out[1], err[1], error[1]);
         } else {
-            close(WORK_FD);
-            close(STDIN_FD);
+            close(files.work);
+            close(files.stdin_fd);
             close(out[1]);
             close(err[1]);
             close(error[1]);
@@ -648,9 +738,11 @@ int main(void) {
                 if (n > 0) got += (size_t)n;
             exec_error[got] = '\0';
             close(error[0]);
-            if (got) dprintf(STDERR_FD, "could not start the job: %s\n", exec_error);
+            if (got) dprintf(files.stderr_fd, "could not start the job: %s\n", exec_error);
             outputs[0].pipe_fd = out[0];
+            outputs[0].file_fd = files.stdout_fd;
             outputs[1].pipe_fd = err[0];
+            outputs[1].file_fd = files.stderr_fd;
             for (int i = 0; i < 2; i++) {
                 outputs[i].open = 1;
                 outputs[i].room = r.max_log_bytes;

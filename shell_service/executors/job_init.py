@@ -3,14 +3,14 @@
 The job init itself is a small C program, ``job_init.c`` (built by
 ``init_program.py``): process 1 of the job's own PID namespace, which runs,
 contains and ends one job; its comment says how. The launcher (``launcher.py``)
-calls ``prepare`` here for each job, then starts the init with ``posix_spawn``,
-handing it the descriptors ``prepare`` opened (at the numbers in
-``JOB_INIT_FDS``) and the request ``encode_request`` makes.
+calls ``prepare`` here for each job (its empty directory and its cgroup), then
+starts the init with ``posix_spawn``, handing it the descriptors in
+``JOB_INIT_FDS``: the directory, and the request ``encode_request`` makes, the
+script and the stdin, each in an anonymous file.
 
 Everything here runs with the service's rights, so it follows the privilege
-boundary (ARCHITECTURE.md): it makes the job's directory fresh (root-owned),
-writes the script before handing the work directory to the job's user, and
-never reads, follows or writes anything the job can write.
+boundary (ARCHITECTURE.md): it makes the job's directory fresh (root-owned)
+and never reads, follows or writes anything the job can write.
 """
 
 import ctypes
@@ -32,8 +32,8 @@ RLIMITS = {
 }
 
 #: The descriptors the init starts with (job_init.c's enum): the job directory,
-#: its work/, the job's stdin, the stdout and stderr files, and the request.
-JOB_INIT_FDS = {"root": 3, "work": 4, "stdin": 5, "stdout": 6, "stderr": 7, "request": 8}
+#: and anonymous files holding the request, the script and the stdin (if any).
+JOB_INIT_FDS = {"root": 3, "request": 4, "script": 5, "stdin": 6}
 
 
 def set_process_name(name: str) -> None:
@@ -48,30 +48,15 @@ def process_start_time(pid: str | int = "self") -> int:
         return int(f.read().rpartition(")")[2].split()[19])
 
 
-# ---- 1. before the job -------------------------------------------------------------
-def prepare_directory(request: dict) -> tuple[int, int]:
-    """A fresh job directory (``job_files.JobFiles`` names its files): root 0711,
-    ``work/`` with the script, handed to the job's user only once written.
-    File descriptors of the directory and of ``work/``."""
+# ---- before the job: what the launcher makes ------------------------------------------
+def make_job_directory(request: dict) -> int:
+    """A fresh, empty job directory (``job_files.JobFiles`` names its files), root
+    0711; its descriptor. The init makes the files in it (``job_init.c``)."""
     root = Path(request["root"])
     if os.path.lexists(root):  # a rerun under the same id: start clean
         shutil.rmtree(root)  # fd-based, never follows the job's symlinks
     root.mkdir(mode=0o711)  # exact: the launcher's umask is 022
-    work = root / "work"
-    work.mkdir(mode=0o700)
-    script = work / "script"
-    fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(request["script"])
-    if request.get("stdin"):
-        fd = os.open(root / "stdin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(request["stdin"])
-    if request.get("uid") is not None:
-        os.chown(script, request["uid"], request["gid"])
-        os.chown(work, request["uid"], request["gid"])
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    return os.open(root, flags), os.open(work, flags)
+    return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
 def make_cgroup(cgroup: dict) -> list[Path]:
@@ -102,47 +87,32 @@ def make_cgroup(cgroup: dict) -> list[Path]:
 
 @dataclass
 class Prepared:
-    """What ``prepare`` made for one job: open descriptors the init inherits."""
+    """What ``prepare`` made for one job."""
 
-    root_fd: int  # the job directory
-    work_fd: int  # its work/ directory
-    stdin_fd: int  # the stdin file, or /dev/null
-    stdout_fd: int  # the stdout file (the init copies the job's output into it)
-    stderr_fd: int
+    root_fd: int  # the job directory: the init inherits it
     cgroup_dirs: list[Path]
 
     def close(self) -> None:
-        """Close them all (the launcher, once the init has its copies)."""
-        for fd in (self.root_fd, self.work_fd, self.stdin_fd, self.stdout_fd, self.stderr_fd):
-            os.close(fd)
+        """Close the descriptor (the launcher, once the init has its copy)."""
+        os.close(self.root_fd)
 
 
 def prepare(request: dict) -> Prepared:
-    """Everything on disk a job needs, made before its init starts: its
-    directory, script, stdin, output files and cgroup. The launcher calls it: one
-    process making them one after another costs less than every init making its
-    own at once (the kernel's locks on the jobs directory). Raises OSError
-    (nothing is left behind but the directory, which a rerun or the retention
-    sweep removes)."""
+    """What the launcher makes for a job before its init starts: the job's empty
+    directory and its cgroup. The init makes the files (in parallel with other
+    inits: on a busy disk, making files is most of a launch's cost). Raises
+    OSError (nothing is left behind but the directory, which a rerun or the
+    retention sweep removes)."""
     if not os.path.isabs(request["root"]):
         raise OSError(f"the job directory must be an absolute path, not {request['root']!r}")
-    root_fd, work_fd = prepare_directory(request)
-    opened = [root_fd, work_fd]
+    root_fd = make_job_directory(request)
     try:
-        try:
-            opened.append(os.open("stdin", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=root_fd))
-        except FileNotFoundError:
-            opened.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        for name in ("stdout", "stderr"):
-            opened.append(os.open(name, flags, 0o600, dir_fd=root_fd))
         cgroup = request.get("cgroup")
         dirs = make_cgroup(cgroup) if cgroup else []
     except BaseException:
-        for fd in opened:
-            os.close(fd)
+        os.close(root_fd)
         raise
-    return Prepared(*opened, dirs)
+    return Prepared(root_fd, dirs)
 
 
 def record_init_pid(prepared: Prepared, pid: int) -> None:
@@ -173,6 +143,7 @@ def encode_request(request: dict, pid_namespace: bool) -> bytes:
         ("pid_namespace", int(pid_namespace)),
         ("kill_grace_ms", round(float(request["kill_grace"]) * 1000)),
         ("max_log_bytes", int(request["max_log_bytes"])),
+        ("stdin", int(bool(request.get("stdin")))),
     ]
     if request.get("uid") is not None:
         entries += [("uid", int(request["uid"])), ("gid", int(request["gid"]))]

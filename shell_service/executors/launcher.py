@@ -29,6 +29,7 @@ on it).
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import select
@@ -41,6 +42,8 @@ from . import job_init
 from .init_program import PROGRAM
 
 REPLY_BYTES = 256
+#: Above every descriptor number the init is given (``job_init.JOB_INIT_FDS``).
+FIRST_FREE_FD = 10
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWPID = 0x20000000
@@ -71,7 +74,9 @@ class Launcher:
         self.sock = sock
         self.pid_namespaces = can_use_pid_namespaces()
         self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self.devnull = fcntl.fcntl(devnull, fcntl.F_DUPFD_CLOEXEC, FIRST_FREE_FD)
+        os.close(devnull)
 
     def start_job_init(self, request: dict) -> int:
         """Prepare the job (``job_init.prepare``) and start its init (``job_init.c``),
@@ -82,19 +87,24 @@ class Launcher:
         prepared = job_init.prepare(request)
         pid = None
         try:
-            with open_request(encoded) as request_fd:
+            with contextlib.ExitStack() as stack:
                 fds = job_init.JOB_INIT_FDS
-                file_actions = [
-                    (os.POSIX_SPAWN_DUP2, self.devnull, 0),
-                    (os.POSIX_SPAWN_DUP2, self.devnull, 1),
-                    (os.POSIX_SPAWN_DUP2, self.devnull, 2),
-                    (os.POSIX_SPAWN_DUP2, prepared.root_fd, fds["root"]),
-                    (os.POSIX_SPAWN_DUP2, prepared.work_fd, fds["work"]),
-                    (os.POSIX_SPAWN_DUP2, prepared.stdin_fd, fds["stdin"]),
-                    (os.POSIX_SPAWN_DUP2, prepared.stdout_fd, fds["stdout"]),
-                    (os.POSIX_SPAWN_DUP2, prepared.stderr_fd, fds["stderr"]),
-                    (os.POSIX_SPAWN_DUP2, request_fd, fds["request"]),
-                ]
+                given = {
+                    fds["root"]: prepared.root_fd,
+                    fds["request"]: stack.enter_context(anonymous_file("request", encoded)),
+                    fds["script"]: stack.enter_context(
+                        anonymous_file("script", request["script"].encode())
+                    ),
+                }
+                if request.get("stdin"):
+                    given[fds["stdin"]] = stack.enter_context(
+                        anonymous_file("stdin", request["stdin"].encode())
+                    )
+                # The actions run in order: a source numbered like an earlier target
+                # would be replaced before its turn. Sources above every target.
+                given = {to: stack.enter_context(above(fd)) for to, fd in given.items()}
+                file_actions = [(os.POSIX_SPAWN_DUP2, self.devnull, fd) for fd in (0, 1, 2)]
+                file_actions += [(os.POSIX_SPAWN_DUP2, fd, to) for to, fd in given.items()]
                 if self.pid_namespaces:
                     # The next child becomes process 1 of a new namespace; then our own
                     # children go back to ours (setns): each job gets a namespace of its own.
@@ -162,12 +172,27 @@ class Launcher:
 
 
 @contextlib.contextmanager
-def open_request(encoded: bytes):
-    """A descriptor of an anonymous file holding ``encoded`` (the init reads it
-    whole; a pipe could not hold a large request before the init starts)."""
-    fd = os.memfd_create("job-request", os.MFD_CLOEXEC)
+def above(fd: int, lowest: int = FIRST_FREE_FD):
+    """``fd`` itself when its number is at least ``lowest``, else a copy numbered so
+    (closed on exit; the original is the caller's to close)."""
+    if fd >= lowest:
+        yield fd
+        return
+    copy = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest)
     try:
-        view = memoryview(encoded)
+        yield copy
+    finally:
+        os.close(copy)
+
+
+@contextlib.contextmanager
+def anonymous_file(name: str, data: bytes):
+    """A descriptor of an anonymous file (memfd) holding ``data``, closed on exit
+    (the init reads it from its start; a pipe could not hold a large script
+    before the init starts)."""
+    fd = os.memfd_create(f"job-{name}", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
         yield fd

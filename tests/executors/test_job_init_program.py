@@ -12,7 +12,7 @@ import pytest
 
 from shell_service.executors import job_init
 from shell_service.executors.init_program import PROGRAM, BuildError, build
-from shell_service.executors.launcher import Launcher
+from shell_service.executors.launcher import FIRST_FREE_FD, Launcher, above
 from shell_service.executors.processes import Limits
 
 from ..helpers import create_job, wait_for_job, wait_until
@@ -177,6 +177,37 @@ def test_an_interpreter_that_cannot_run_is_recorded_as_such(tmp_path):
     assert record["code"] == 127
     assert "/nonexistent/shell" in record["exec_error"]
     assert "could not start the job" in (root / "stderr").read_text()
+
+
+def test_a_large_script_and_stdin_arrive_whole(tmp_path):
+    """Both pass through anonymous files, far past a pipe's 64 KiB."""
+    root = tmp_path / "job"
+    filler = "# " + "x" * 78 + "\n"
+    script = filler * 4000 + "wc -c; echo end\n"  # 324 KB
+    stdin = "y" * 300_001
+    record = run_init(root, script, stdin=stdin)
+    assert record == {"code": 0, "dropped": []}
+    assert (root / "stdout").read_text() == "300001\nend\n"
+    assert (root / "work" / "script").read_text() == script
+    assert (root / "stdin").read_text() == stdin
+
+
+def test_the_init_is_given_descriptors_above_those_it_is_handed_on():
+    """posix_spawn's dup2 actions run in order: a source numbered 3 to 9 could be
+    replaced by an earlier action before its turn. ``above`` moves it out."""
+    assert max(job_init.JOB_INIT_FDS.values()) < FIRST_FREE_FD
+    fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        with above(fd, fd + 5) as moved:
+            assert moved >= fd + 5
+            assert os.path.samestat(os.fstat(moved), os.fstat(fd))
+        with pytest.raises(OSError):
+            os.fstat(moved)  # the copy is closed
+        os.fstat(fd)  # the original is the caller's
+        with above(fd, fd) as same:
+            assert same == fd
+    finally:
+        os.close(fd)
 
 
 # ---- the build -------------------------------------------------------------------------
