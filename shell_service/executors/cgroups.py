@@ -43,6 +43,16 @@ class CgroupLayout:
     def describe(self) -> str:
         return f"cgroup v{self.version} ({', '.join(sorted(self.roots))})"
 
+    def hide_jobs(self) -> None:
+        """Make each controller's ``shell_service`` group (the parent of every job's
+        cgroup) root's, mode 0711: a job reads its own cgroup's files (a JVM sizes
+        its heap from memory.max), whose path /proc/self/cgroup gives, but cannot
+        list the others (their names hold other users' job ids). Raises OSError."""
+        for root in self.roots.values():
+            group = root / GROUP
+            group.mkdir(mode=0o711, exist_ok=True)
+            os.chmod(group, 0o711)
+
     def weigh_jobs(self, weight: int) -> None:
         """Give all jobs together ``weight`` of CPU against the service's own
         processes (100 each, the cgroup v2 scale): when jobs saturate the CPU,

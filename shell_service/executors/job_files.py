@@ -104,7 +104,8 @@ class JobFiles:
     def read_end(self) -> dict | None:
         """The end record the job's init wrote (``code``: the exit code, 128 + N for
         signal N, or None; ``dropped``: the streams whose output passed
-        jobs.max_log_bytes; ``out_of_memory``; ``error`` when the service failed to
+        jobs.max_log_bytes; ``out_of_memory``; ``timed_out`` when the init ended it at
+        its deadline by itself; ``error`` when the service failed to
         start it; ``exec_error`` when the interpreter could not be run), or None
         while the job runs (or when its init died without writing it)."""
         try:

@@ -31,6 +31,7 @@
  *   root=<job directory path>  uid=<n> gid=<n>  umask=<n>  tmp=<dir>
  *   private_mounts=0|1  pid_namespace=0|1  kill_grace_ms=<n>  max_log_bytes=<n>
  *   stdin=0|1 (whether descriptor 6 holds the job's stdin)
+ *   timeout_ms=<n> (optional: from now, when the init ends the job by itself)
  *   rlimit=<RLIMIT_* number>:<value, -1 for none>   (repeated)
  *   cgroup_dir=<path>   (repeated)     memory_events=<path>
  *   arg=<argv entry>    (repeated, argv[0] is the interpreter's absolute path)
@@ -51,15 +52,16 @@
  *   3. copy its output from pipes to the stdout/stderr files, up to
  *      max_log_bytes each, cut on a UTF-8 character boundary (utf8.py's rule);
  *      past the cap the pipe is still drained, and the record says so;
- *   4. when the job's main process ends, or SIGTERM comes from the executor
- *      (timeout, cancel, a disabled user), end every other process of the job:
+ *   4. when the job's main process ends, SIGTERM comes from the executor
+ *      (timeout, cancel, a disabled user), or its timeout passes (the init
+ *      keeps it even while no executor runs), end every other process of the job:
  *      SIGCONT and SIGTERM, up to kill_grace, then SIGKILL. As process 1 of the
  *      namespace this process is every orphan's parent, and its exit kills
  *      whatever is left, so nothing outlives the job (not even setsid daemons).
  *      Without a PID namespace (not root) it is a child subreaper and ends its
  *      descendants one by one, found in /proc;
  *   5. write the end record, exit_status (JSON: "code", "dropped", and
- *      "exec_error", "error", "out_of_memory" when they apply), remove the
+ *      "exec_error", "error", "out_of_memory", "timed_out" when they apply), remove the
  *      cgroup and exit. The job's output is final then.
  */
 #define _GNU_SOURCE
@@ -104,6 +106,7 @@ struct request {
     const char *tmp;
     int private_mounts, pid_namespace, has_stdin;
     long kill_grace_ms;
+    long long timeout_ms; /* -1: none */
     long long max_log_bytes;
     int rlimit_count;
     int rlimit_resource[MAX_RLIMITS];
@@ -174,6 +177,7 @@ static int read_request(struct request *r) {
     }
     memset(r, 0, sizeof *r);
     r->uid = r->gid = -1;
+    r->timeout_ms = -1;
     r->umask = 077;
     r->argv = calloc(args + 1, sizeof *r->argv);
     r->envp = calloc(envs + 1, sizeof *r->envp);
@@ -227,6 +231,7 @@ static int read_request(struct request *r) {
         else if (!strcmp(p, "pid_namespace")) r->pid_namespace = number != 0;
         else if (!strcmp(p, "stdin")) r->has_stdin = number != 0;
         else if (!strcmp(p, "kill_grace_ms")) r->kill_grace_ms = (long)number;
+        else if (!strcmp(p, "timeout_ms")) r->timeout_ms = number < 0 ? 0 : number;
         else if (!strcmp(p, "max_log_bytes")) r->max_log_bytes = number;
         else {
             fail("an unknown request entry %s", p);
@@ -566,7 +571,8 @@ struct init {
     pid_t job_pid;
     int job_status, job_ended;
     long long ending_since; /* -1: not ending */
-    int killed;
+    long long deadline;     /* -1: none */
+    int killed, timed_out;
 };
 
 /* sig to every process of the job (not to this one). */
@@ -611,10 +617,13 @@ static void supervise(struct init *in, struct output *outputs, int signal_fd) {
         {.fd = outputs[1].pipe_fd, .events = POLLIN},
     };
     for (;;) {
+        long long wake = -1; /* when to look again without an event */
+        if (in->ending_since >= 0 && !in->killed) wake = in->ending_since + in->r->kill_grace_ms;
+        else if (in->ending_since < 0 && in->deadline >= 0) wake = in->deadline;
         int timeout = -1;
-        if (in->ending_since >= 0 && !in->killed) {
-            long long left = in->ending_since + in->r->kill_grace_ms - now_ms();
-            timeout = left > 0 ? (int)left : 0;
+        if (wake >= 0) {
+            long long left = wake - now_ms();
+            timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
         }
         if (poll(polled, 3, timeout) > 0) {
             if (polled[0].revents & POLLIN) {
@@ -628,6 +637,10 @@ static void supervise(struct init *in, struct output *outputs, int signal_fd) {
                     if (!outputs[i].open) polled[i + 1].fd = -1; /* poll skips it */
                 }
             }
+        }
+        if (in->ending_since < 0 && in->deadline >= 0 && now_ms() >= in->deadline) {
+            in->timed_out = 1;
+            begin_ending(in);
         }
         int left = reap(in);
         if (in->ending_since >= 0 && !in->killed && now_ms() >= in->ending_since + in->r->kill_grace_ms) {
@@ -689,7 +702,7 @@ static int write_end(const char *record) {
 
 int main(void) {
     struct request r = {.uid = -1, .gid = -1};
-    struct init in = {.r = &r, .job_pid = -1, .ending_since = -1};
+    struct init in = {.r = &r, .job_pid = -1, .ending_since = -1, .deadline = -1};
     struct job_files files = {-1, -1, -1, -1};
     struct output outputs[2] = {{.pipe_fd = -1}, {.pipe_fd = -1}};
     char exec_error[MESSAGE_BYTES] = "";
@@ -748,6 +761,7 @@ int main(void) {
                 outputs[i].room = r.max_log_bytes;
                 fcntl(outputs[i].pipe_fd, F_SETFL, O_NONBLOCK);
             }
+            if (r.timeout_ms >= 0) in.deadline = now_ms() + r.timeout_ms;
             supervise(&in, outputs, signal_fd);
             ok = 1;
         }
@@ -771,6 +785,7 @@ int main(void) {
                            outputs[0].dropped ? "\"stdout\"" : "",
                            outputs[0].dropped && outputs[1].dropped ? ", " : "",
                            outputs[1].dropped ? "\"stderr\"" : "");
+    if (in.timed_out) at += (size_t)snprintf(record + at, sizeof record - at, ", \"timed_out\": true");
     if (r.cgroup_count) {
         int oom = out_of_memory(r.memory_events);
         for (int i = 0; i < r.cgroup_count; i++) rmdir(r.cgroup_dirs[i]);

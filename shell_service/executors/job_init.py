@@ -123,7 +123,7 @@ def record_init_pid(prepared: Prepared, pid: int) -> None:
     try:
         record = f"{pid} {process_start_time(pid)}\n".encode()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        fd = os.open("wrapper.pid", flags, 0o644, dir_fd=prepared.root_fd)
+        fd = os.open("wrapper.pid", flags, 0o600, dir_fd=prepared.root_fd)
         try:
             os.write(fd, record)
         finally:
@@ -149,6 +149,8 @@ def encode_request(request: dict, pid_namespace: bool) -> bytes:
         entries += [("uid", int(request["uid"])), ("gid", int(request["gid"]))]
     if request.get("tmp"):
         entries.append(("tmp", request["tmp"]))
+    if request.get("timeout") is not None:
+        entries.append(("timeout_ms", max(round(float(request["timeout"]) * 1000), 0)))
     for name, value in request["rlimits"].items():
         entries.append(("rlimit", f"{RLIMITS[name]}:{int(value)}"))
     cgroup = request.get("cgroup")

@@ -238,6 +238,7 @@ class LocalExecutor(JobHost):
         os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
         self.launcher = LauncherClient()
         if self.cgroups:
+            self.cgroups.hide_jobs()
             self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
         self.listener.start()
         self._spawn(self._claim_loop())
@@ -333,6 +334,9 @@ class LocalExecutor(JobHost):
                 if running.cgroup
                 else None
             ),
+            # The init ends the job at its deadline by itself too: a job's timeout
+            # holds while no executor runs (a restart, make stop).
+            "timeout": max((running.deadline - utcnow()).total_seconds(), 0),
             "kill_grace": self.kill_grace,
             "max_log_bytes": int(self.cfg["jobs.max_log_bytes"]),
         }
@@ -461,7 +465,7 @@ class LocalExecutor(JobHost):
         elif code is None:
             status = JobStatus.SERVER_ERROR
             message = "the job's init ended without recording how the job ended"
-        elif running.timed_out:
+        elif running.timed_out or record.get("timed_out"):
             status = JobStatus.TIMED_OUT
             message = "ran past its timeout and was killed"
             limit = "timeout"

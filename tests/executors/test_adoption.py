@@ -53,9 +53,11 @@ def other_launcher():
     loop.close()
 
 
-def start_orphan(server, other_launcher, job, username):
+def start_orphan(server, other_launcher, job, username, init_keeps_timeout=True):
     """Start ``job`` through another launcher, exactly as the executor would have;
-    returns a coroutine-free waiter: call it to wait for the job's init to exit."""
+    returns a coroutine-free waiter: call it to wait for the job's init to exit.
+    ``init_keeps_timeout=False``: the init is not told the timeout (only the
+    executor keeps it then)."""
     loop, launcher = other_launcher
     executor = server.executor
     claimed = ClaimedJob(
@@ -68,10 +70,12 @@ def start_orphan(server, other_launcher, job, username):
         id=job.id,
         files=executor.job_files(job.id),
         started_at=job.started_at,
-        deadline=job.started_at,
+        deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
         cgroup=executor.job_cgroup(job.id),
     )
     request = executor.launch_request(claimed, running, executor.account(claimed))
+    if not init_keeps_timeout:
+        del request["timeout"]
     _, pidfd = loop.run_until_complete(launcher.launch(request))
     return lambda: loop.run_until_complete(wait_for_pidfd(pidfd))
 
@@ -96,11 +100,29 @@ def test_running_orphan_is_watched_to_completion(api, server, other_launcher):
 
 
 def test_orphan_past_its_timeout_is_killed_as_timed_out(api, server, other_launcher):
+    """The adopter ends an orphan past its deadline (here its init was not told
+    the timeout): the executor's own timer, after a restart."""
     job, files = orphan(api, server, code="sleep 60", timeout=1)
-    wait_for_init = start_orphan(server, other_launcher, job, api.user.username)
+    wait_for_init = start_orphan(
+        server, other_launcher, job, api.user.username, init_keeps_timeout=False
+    )
     done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT + 10)
     wait_for_init()
     assert done["status"] == "TIMED_OUT"
+    assert "timed_out" not in files.read_end()  # the adopter ended it, not the init
+
+
+def test_an_unwatched_job_ends_at_its_timeout_by_its_init_alone(api, server, other_launcher):
+    """No executor watches the job (its launcher's executor is gone, as during a
+    make stop): its init ends it at the deadline all the same, and says so; the
+    adopter then records TIMED_OUT from the record."""
+    job, files = orphan(api, server, code="echo started; sleep 60", timeout=1)
+    wait_for_init = start_orphan(server, other_launcher, job, api.user.username)
+    wait_for_init()  # returns at the deadline (+ the grace), adopter or not
+    record = files.read_end()
+    assert (record["code"], record["timed_out"]) == (143, True)
+    done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT + 10)
+    assert (done["status"], done["stdout"]) == ("TIMED_OUT", "started\n")
 
 
 def test_cancel_of_an_orphan_is_carried_out_by_its_adopter(api, server, other_launcher):

@@ -6,7 +6,7 @@ import pytest
 
 from ..conftest import Client
 from ..factories import TokenFactory
-from ..helpers import run_job
+from ..helpers import create_job, run_job, wait_until
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="per-job users need the service to run as root"
@@ -105,3 +105,44 @@ def test_output_exactly_at_the_cap_is_not_flagged_one_byte_more_is(api, server, 
     assert job["stdout_truncated"] is truncated
     assert ("max_log_bytes" in (job["status_message"] or "")) is truncated
     assert len(job["stdout"]) == 5000
+
+
+@needs_root
+def test_a_job_cannot_list_the_cgroups_of_other_jobs_but_reads_its_own_limit(api, server):
+    """Job cgroups are named after job ids (another user's names say what they
+    run): their parent is root's 0711. A job still reads its own limit, as a JVM
+    or Go runtime sizes itself from it."""
+    if server.executor.cgroups is None:
+        pytest.skip("this host gives the service no writable cgroup memory controller")
+    other = create_job(api, "sleep 30", memory_mb=128)
+    assert api.post(f"/api/jobs/{other}/execute").status_code == 200
+    try:
+        script = """
+            for d in /sys/fs/cgroup/shell_service /sys/fs/cgroup/*/shell_service; do
+                [ -d "$d" ] && { ls "$d" >/dev/null 2>&1 && echo "listed $d" || echo hidden; }
+            done
+            own=$(grep -E '(:memory:|^0::)/' /proc/self/cgroup | head -1 | cut -d: -f3)
+            cat "/sys/fs/cgroup/memory$own/memory.limit_in_bytes" 2>/dev/null \
+                || cat "/sys/fs/cgroup$own/memory.max"
+        """
+        job = run_job(api, script, memory_mb=64)
+        lines = job["stdout"].split()
+        assert "listed" not in job["stdout"] and "hidden" in lines, job
+        assert lines[-1] == str(64 * 2**20), job
+    finally:
+        api.post(f"/api/jobs/{other}/cancel")
+
+
+@needs_root
+def test_the_init_pid_file_is_the_services_alone(api, server):
+    """``wrapper.pid`` holds the init's host pid: only the executor reads it."""
+    job_id = create_job(api, "sleep 30")
+    assert api.post(f"/api/jobs/{job_id}/execute").status_code == 200
+    files = server.executor.job_files(job_id)
+    try:
+        wait_until(lambda: files.wrapper_pid.exists(), "the init's pid file")
+        assert files.wrapper_pid.stat().st_mode & 0o777 == 0o600
+        seen = run_job(api, f"cat {files.wrapper_pid} && echo READ")
+        assert "READ" not in seen["stdout"], seen
+    finally:
+        api.post(f"/api/jobs/{job_id}/cancel")

@@ -171,6 +171,21 @@ def test_without_a_namespace_the_output_is_capped_on_a_character_boundary(tmp_pa
     assert record == {"code": 0, "dropped": ["stdout"]}
 
 
+@pytest.mark.parametrize("leaver", ["", "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done' &"])
+def test_the_init_ends_the_job_at_its_timeout_by_itself(tmp_path, leaver):
+    """The init keeps the timeout without an executor: TERM at the deadline, KILL
+    after the grace for what ignores it; the record says the init timed it out."""
+    root = tmp_path / "job"
+    record = run_init(root, f"{leaver}\necho started\nsleep 30", timeout=0.3)
+    assert record == {"code": 143, "dropped": [], "timed_out": True}
+    assert (root / "stdout").read_text() == "started\n"
+
+
+def test_a_job_within_its_timeout_is_not_timed_out(tmp_path):
+    record = run_init(tmp_path / "job", "sleep 0.2", timeout=5)
+    assert record == {"code": 0, "dropped": []}
+
+
 def test_an_interpreter_that_cannot_run_is_recorded_as_such(tmp_path):
     root = tmp_path / "job"
     record = run_init(root, "true", argv=["/nonexistent/shell", "./script"])
