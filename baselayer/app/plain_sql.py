@@ -118,7 +118,7 @@ def _dicts(cursor) -> list[dict]:
 
 
 class PlainSQL:
-    def __init__(self, url: URL, application_name: str = "shell_service"):
+    def __init__(self, url: URL, application_name: str = "baselayer"):
         connect_args, connect_kwargs = url.get_dialect()().create_connect_args(url)
         self._connect_args = connect_args
         self._connect_kwargs = {**connect_kwargs, "application_name": application_name}

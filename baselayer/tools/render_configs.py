@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 from baselayer.app.config import CONFIG_ENV, Config
+from baselayer.services.status_server.status_server import unavailable_body
 
 from .layout import StackLayout
 from .prepare_dirs import NGINX_TEMP_DIRS, app_socket, nginx_temp_dir, status_socket
@@ -223,12 +224,18 @@ def render_supervisord_conf(
             "pidfile": _supervisor_escape(layout.supervisord_pidfile),
             "log_dir": _supervisor_escape(layout.log_dir),
             "root": _supervisor_escape(layout.root),
-            "identifier": _supervisor_escape(f"shell_service:{layout.run_dir}"),
-            # Says "root on purpose" (the app workers start jobs as other users).
+            "title": _supervisor_escape(cfg["app.title"]),
+            "identifier": _supervisor_escape(f"{cfg['app.name']}:{layout.run_dir}"),
+            # Says "root on purpose" (the executor starts jobs as other users).
             "user": "user = root" if layout.service_user else "",
             "programs": "\n".join(programs),
         },
     )
+
+
+def _nginx_single_quoted(value: str) -> str:
+    """``value`` escaped for an NGINX string in single quotes."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _listen_address(host: str, port: int) -> str:
@@ -288,6 +295,8 @@ def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
             "app_servers": app_servers,
             "status_server": _upstream_address(status_socket(state_dir)),
             "listen": _listen_address(cfg["server.host"], int(cfg["server.port"])),
+            "title": cfg["app.title"],
+            "unavailable_body": _nginx_single_quoted(unavailable_body(cfg["app.title"])),
         },
     )
 

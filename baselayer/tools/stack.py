@@ -11,7 +11,7 @@ from pathlib import Path
 
 from baselayer.app.config import Config, load_config
 
-from .code_version import code_digest, record_digest, recorded_digest
+from .code_version import record_digest, recorded_digest, stack_code_digest
 from .embedded_postgres import ClusterError, prepare_cluster, temporary_server
 from .errors import StackError
 from .layout import StackLayout, stack_layout
@@ -156,7 +156,7 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
     """
     layout, postgres_bindir, state_dir = set_up(cfg)
     nginx_changed = write_configs(cfg, layout, postgres_bindir, state_dir)
-    digest = code_digest(cfg.root, cfg.files)
+    digest = stack_code_digest(cfg)
     pid = supervisord_pid(layout)
     if pid is not None:
         if not wait_until_responsive(layout, timeout=15):
@@ -183,7 +183,7 @@ def start_or_explain(cfg: Config) -> bool:
         log_dir = cfg.path("app.log_dir")
         if log_dir.exists():
             print_log_tails(log_dir)
-        print(f"\nshell_service did not come up: {exc}", file=sys.stderr, flush=True)
+        print(f"\n{cfg['app.title']} did not come up: {exc}", file=sys.stderr, flush=True)
         return False
     return True
 
@@ -214,7 +214,7 @@ def show_status(cfg: Config) -> None:
     """``supervisorctl status``, or a line saying nothing runs."""
     layout = stack_layout(cfg)
     if supervisord_pid(layout) is None or not is_responsive(layout):
-        print(f"shell_service is not running (run dir {layout.run_dir})")
+        print(f"{cfg['app.title']} is not running (run dir {layout.run_dir})")
         return
     # supervisorctl exits non-zero when any program is not RUNNING, which the
     # one-shot migrations never is once done: its output says it all.
@@ -242,8 +242,8 @@ def init_database(cfg: Config) -> None:
 
 def ready_message(cfg: Config) -> str:
     return (
-        f"shell_service is up: {base_url(cfg)} (API docs at /). "
-        f"Admin token: {cfg.path('app.tokens_file')} (INITIAL_ADMIN). "
+        f"{cfg['app.title']} is up: {base_url(cfg)} (API docs at /). "
+        f"Admin token: {cfg.path('app.tokens_file')} ({cfg['app.initial_token_key']}). "
         "Logs: make log. Stop: make stop."
     )
 
@@ -262,7 +262,8 @@ def main(argv=None) -> None:
             print(ready_message(cfg))
         elif command == "stop":
             was_running = stop_stack(cfg)
-            print("shell_service stopped." if was_running else "shell_service was not running.")
+            title = cfg["app.title"]
+            print(f"{title} stopped." if was_running else f"{title} was not running.")
         elif command == "status":
             show_status(cfg)
         else:
