@@ -1,4 +1,5 @@
-# shell_service: every target runs a module in baselayer/tools/ (see there for what it does).
+# shell_service: every target runs a module in baselayer/tools/ (see there for what it does);
+# the programs supervisord runs sit in their service folders (README: "Layout").
 # make run | stop | status | log | db_init | test | lint
 
 SHELL := /bin/bash

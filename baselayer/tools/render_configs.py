@@ -22,7 +22,9 @@ SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 #: ``<name>.py`` and its ``supervisor.conf.tmpl``.
 APP_SERVICES_DIR = "services"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-#: As in baselayer/services/status_server/supervisor.conf.tmpl.
+#: The programs of baselayer's own services, each beside its supervisor.conf.tmpl.
+APP_WORKER_MODULE = "baselayer.services.app.app"
+MIGRATIONS_MODULE = "baselayer.services.migrations.migrations"
 STATUS_SERVER_MODULE = "baselayer.services.status_server.status_server"
 
 
@@ -121,9 +123,15 @@ def _app_service_programs(layout: StackLayout) -> list[str]:
 
 def app_worker_command(cfg: Config, layout: StackLayout, state_dir: Path, worker: int) -> list[str]:
     """How supervisord starts app worker ``worker``: on its unix socket (whose path
-    also tells this stack's worker from another stack's: see ``orphans``)."""
-    module = cfg["app.server_module"]
-    return [str(layout.python), "-m", module, "--socket", str(app_socket(state_dir, worker))]
+    also tells this stack's worker from another stack's: see ``orphans``). The
+    program runs the app's ``app.server_module``."""
+    socket = str(app_socket(state_dir, worker))
+    return [str(layout.python), "-m", APP_WORKER_MODULE, "--socket", socket]
+
+
+def migrations_command(layout: StackLayout) -> list[str]:
+    """How supervisord starts the one-shot migrations program."""
+    return [str(layout.python), "-m", MIGRATIONS_MODULE]
 
 
 def status_server_command(layout: StackLayout, state_dir: Path) -> list[str]:
@@ -195,7 +203,12 @@ def render_supervisord_conf(
                 },
             )
         )
-    programs.append(render_template(service_template("migrations"), common))
+    programs.append(
+        render_template(
+            service_template("migrations"),
+            {**common, "command": _command_line(migrations_command(layout))},
+        )
+    )
     programs += _app_programs(cfg, layout, state_dir)
     programs += _app_service_programs(layout)
     programs.append(

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 from baselayer.app.config import Config, load_config
+from baselayer.services.migrations.migrations import ensure_database, wait_for_server
 
 from .code_version import record_digest, recorded_digest, stack_code_digest
 from .embedded_postgres import ClusterError, prepare_cluster, temporary_server
 from .errors import StackError
 from .layout import StackLayout, stack_layout
-from .migrate import ensure_database, wait_for_server
 from .orphans import stop_orphans
 from .prepare_dirs import prepare_dirs
 from .processes import process_runs, read_pidfile
