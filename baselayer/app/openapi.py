@@ -104,7 +104,7 @@ def build_spec(
                 continue
             doc = load_yaml_from_docstring(func.__doc__) or {}
             if "single" in doc or "multiple" in doc:
-                doc = doc.get("single" if is_item else "multiple")
+                doc = doc.get("single" if is_item else "multiple") or {}
             if doc:
                 operations[method] = with_response_descriptions(doc)
         parameters = [

@@ -92,6 +92,8 @@ def write_configs(
         Whether nginx.conf changed (a running NGINX must reload it).
     """
     nginx = find_nginx()
+    if nginx is None:
+        raise StackError("nginx is not installed (make run installs it as root)")
     error_log_flag = nginx_accepts_error_log_flag(nginx)
     nginx_changed = write_if_changed(layout.nginx_conf, render_nginx_conf(cfg, layout, state_dir))
     test = [str(nginx), *(["-e", "stderr"] if error_log_flag else []), "-q", "-t"]
@@ -226,10 +228,9 @@ def init_database(cfg: Config) -> None:
     """Create the configured database, starting the embedded server for a moment if it is down."""
     layout, postgres_bindir, _ = set_up(cfg)
     # The stack's server (maybe still starting) or an external one: just use it.
-    server_running = postgres_bindir is None or process_runs(
+    if postgres_bindir is None or process_runs(
         read_pidfile(layout.pgdata / "postmaster.pid"), "postgres"
-    )
-    if server_running:
+    ):
         wait_for_server(cfg, timeout=30)
         created = ensure_database(cfg)
     else:
