@@ -1,5 +1,6 @@
-# shell_service: every target runs a module in baselayer/tools/ (see there for what it does).
-# make run | stop | status | log | db_init | test | lint
+# shell_service: every target runs a module in baselayer/tools/ (see there for what it does);
+# the programs supervisord runs sit in their service folders (README: "Layout").
+# make run | stop | status | log | db_init | test | lint | mypy_baseline
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -15,7 +16,7 @@ TEST_CONFIG := tests/config.test.yaml
 TEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run stop status log db_init test lint bench
+.PHONY: help venv run stop status log db_init test lint mypy_baseline bench
 
 help:
 	@echo "make run      set up and start the stack (again: start what is stopped)"
@@ -24,7 +25,8 @@ help:
 	@echo "make log      follow every service's log"
 	@echo "make db_init  create the configured database"
 	@echo "make test     run the tests against their own stack (TEST_ARGS=... for pytest)"
-	@echo "make lint     ruff check + ruff format --check"
+	@echo "make lint     ruff check + ruff format --check + mypy (new errors only)"
+	@echo "make mypy_baseline  rewrite mypy-baseline.txt with mypy's errors of now"
 
 $(VENV_STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m baselayer.tools.ensure_venv
@@ -52,9 +54,18 @@ db_init: $(VENV_STAMP)
 test: $(VENV_STAMP) $(JOB_INIT)
 	BASELAYER_CONFIG=$(TEST_CONFIG) $(VENV_PYTHON) -m baselayer.tools.test_runner $(TEST_ARGS)
 
+# mypy (pyproject.toml: [tool.mypy]) on shell_service/ and baselayer/; mypy-baseline
+# fails on an error not in mypy-baseline.txt, and on one listed there that is gone.
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy | $(VENV)/bin/mypy-baseline filter || { \
+	  echo "mypy: new errors (above) fail the lint: fix them. Fixed some listed in"; \
+	  echo "mypy-baseline.txt, or must keep one? make mypy_baseline, and commit the file."; \
+	  exit 1; }
+
+mypy_baseline: $(VENV_STAMP)
+	-$(VENV)/bin/mypy | $(VENV)/bin/mypy-baseline sync
 
 # Every scenario of issue 5 on a bench stack of its own (bench/config.bench.yaml);
 # writes BENCHMARKS.md and bench/results/latest.json. BENCH_ARGS="--profile" or "--quick".

@@ -190,7 +190,8 @@ def main(argv=None) -> None:
     bench = None
     try:
         stack_command("start")
-        token = yaml.safe_load(cfg.path("app.tokens_file").read_text())["INITIAL_ADMIN"]
+        tokens = yaml.safe_load(cfg.path("app.tokens_file").read_text())
+        token = tokens[cfg["app.initial_token_key"]]
         bench = scenarios.Bench(
             cfg=cfg,
             layout=layout,

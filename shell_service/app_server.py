@@ -39,6 +39,8 @@ and read its state and output. Every response is the envelope
 Job states: READY (stored) → QUEUED (waiting for capacity) → RUNNING →
 COMPLETE (exit 0) | FAILED (non-zero exit or signal) | TIMED_OUT | CANCELLED |
 SERVER_ERROR (the service failed it; `status_message` says why)."""
+#: What the docs' curl examples show for each path parameter.
+PATH_EXAMPLES = {"job_id": "hello", "user_id": "2", "token_id": "3"}
 
 
 def build_app(cfg: Config, session_factory, job_host: JobHost, listener: Listener):
@@ -55,11 +57,12 @@ def build_app(cfg: Config, session_factory, job_host: JobHost, listener: Listene
         session_factory=session_factory,
         sql=job_host.sql,
         token_cache=TokenCache(listener),
-        job_writer=JobWriter(PlainSQL(database_url(cfg)), listener),
+        job_writer=JobWriter(PlainSQL(database_url(cfg), cfg["app.name"]), listener),
         job_waiters=JobEndWaiters(listener),
         version=version_with_git(__version__, cfg.root),
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,
+        path_examples=PATH_EXAMPLES,
         job_host=job_host,
         allowed_shells=list(available_shells(cfg["jobs.shells"])),
     )
@@ -78,7 +81,7 @@ def main(argv=None) -> None:
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)
     session_factory = make_session_factory(engine)
-    job_host = JobHost(cfg, session_factory, PlainSQL(database_url(cfg)))
+    job_host = JobHost(cfg, session_factory, PlainSQL(database_url(cfg), cfg["app.name"]))
     listener = Listener(database_url(cfg))
     app = build_app(cfg, session_factory, job_host, listener)
 

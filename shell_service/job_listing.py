@@ -60,7 +60,9 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, list[str
     instead of walking all jobs newest first and filtering (which it prefers
     when a state is common, and which is slow when the newest jobs are in
     another state)."""
-    where, params, fixed = [], {}, []
+    where: list[str] = []
+    params: dict[str, object] = {}
+    fixed: list[str] = []
     if owner_id is not None:
         where.append("submitter_id = %(owner_id)s")
         params["owner_id"] = owner_id

@@ -3,6 +3,7 @@ them, and the OpenAPI document is generated from them."""
 
 import datetime
 import os
+import typing
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
@@ -14,7 +15,13 @@ class FullMatch(validate.Regexp):
     """``validate.Regexp`` on the whole value: its ``re.match`` lets ``$`` accept a
     trailing newline."""
 
-    def __call__(self, value: str) -> str:
+    @typing.overload
+    def __call__(self, value: str) -> str: ...
+
+    @typing.overload
+    def __call__(self, value: bytes) -> bytes: ...
+
+    def __call__(self, value):
         if self.regex.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value

@@ -1,7 +1,7 @@
 """Skips that hide a missing feature fail the run (a pytest plugin; tests/conftest.py loads it).
 
 `make test` (baselayer/tools/test_runner.py, so also `.ci/run`) runs pytest with
-``SHELL_SERVICE_TESTS=required``. Then a skipped test, or a skipped module, is reported
+``BASELAYER_TESTS=required``. Then a skipped test, or a skipped module, is reported
 as failed unless its reason is on ``ALLOWED``: the few things a host may legitimately
 lack, each with a check of its own that the host really lacks it (so a bug that makes
 the service believe it has no cgroups still fails). Anything else the suite needs (root,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ENV = "SHELL_SERVICE_TESTS"
+ENV = "BASELAYER_TESTS"
 REQUIRED = "required"
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")

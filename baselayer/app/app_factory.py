@@ -41,6 +41,7 @@ def make_app(
     version: str,
     schemas: dict,
     description: str,
+    path_examples: dict[str, str] | None = None,
     **settings,
 ) -> tornado.web.Application:
     """A Tornado application serving ``routes``, the docs page and the OpenAPI document.
@@ -51,6 +52,8 @@ def make_app(
         The app's API; documented from the handlers' docstrings.
     schemas : dict
         Marshmallow schemas the docstrings name, by component name.
+    path_examples : dict, optional
+        Path parameter name -> the value the docs' curl examples show for it.
     settings
         Extra Tornado settings (handlers read them as ``self.settings``).
     """
@@ -62,6 +65,7 @@ def make_app(
         schemas=schemas,
         security_description="Send `Authorization: token <your token>`.",
         base_url=f"http://{cfg['server.host']}:{cfg['server.port']}",
+        path_examples=path_examples,
     )
     return tornado.web.Application(
         routes + docs_routes(),

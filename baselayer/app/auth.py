@@ -5,6 +5,7 @@ what changes: a trigger on the users, tokens, roles and ACL tables sends a
 NOTIFY on ``AUTH_CHANNEL`` (migration 0008) and every process drops its cache.
 """
 
+import datetime
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class TokenCache:
 
     def __init__(self, listener: Listener):
         self._listener = listener
-        self._entries: dict[str, tuple[CurrentUser, object]] = {}
+        self._entries: dict[str, tuple[CurrentUser, datetime.datetime | None]] = {}
         listener.subscribe(AUTH_CHANNEL, lambda payloads: self.clear())
 
     def get(self, token_hash: str) -> "CurrentUser | None":
@@ -76,7 +77,9 @@ class TokenCache:
             return None
         return user
 
-    def put(self, token_hash: str, user: "CurrentUser", expires_at) -> None:
+    def put(
+        self, token_hash: str, user: "CurrentUser", expires_at: datetime.datetime | None
+    ) -> None:
         if not self._listener.alive:
             return
         if len(self._entries) >= self.MAX_ENTRIES:

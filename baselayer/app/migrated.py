@@ -14,7 +14,8 @@ from .config import Config
 log = logging.getLogger(__name__)
 
 
-def migrations_head(root: Path) -> str:
+def migrations_head(root: Path) -> str | None:
+    """The head revision of the project's migrations (``alembic.ini``); None when there are none."""
     return ScriptDirectory.from_config(AlembicConfig(str(root / "alembic.ini"))).get_current_head()
 
 

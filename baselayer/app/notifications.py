@@ -30,8 +30,8 @@ class Listener:
         self._url = url
         self._callbacks: dict[str, list[Callable[[list[str]], None]]] = {}
         self._lost_callbacks: list[Callable[[], None]] = []
-        self._conn = None
-        self._fd = None
+        self._conn: psycopg2.extensions.connection | None = None
+        self._fd: int | None = None
         self.alive = False
         #: How many times it has connected (a reconnect adds one).
         self.connects = 0
@@ -59,7 +59,7 @@ class Listener:
         self._conn = conn
         self.alive = True
         self.connects += 1
-        self._fd = self._conn.fileno()
+        self._fd = conn.fileno()
         IOLoop.current().add_handler(self._fd, self._on_readable, IOLoop.READ)
 
     def _on_readable(self, fd, events) -> None:
@@ -68,24 +68,25 @@ class Listener:
     def poll(self) -> bool:
         """Deliver any notifications already received (a non-blocking read); whether
         the listener still works."""
-        if not self.alive:
+        conn, fd = self._conn, self._fd
+        if not self.alive or conn is None or fd is None:
             return False
         try:
-            self._conn.poll()
+            conn.poll()
         except psycopg2.Error as exc:
             log.warning("Lost the LISTEN connection: %s", str(exc).strip())
             self.alive = False
-            IOLoop.current().remove_handler(self._fd)
-            self._conn.close()
-            for callback in self._lost_callbacks:
-                callback()
+            IOLoop.current().remove_handler(fd)
+            conn.close()
+            for on_lost in self._lost_callbacks:
+                on_lost()
             self._call_all()
             IOLoop.current().call_later(self.RECONNECT_INTERVAL, self._reconnect)
             return False
         payloads: dict[str, list[str]] = {}
-        for notify in self._conn.notifies:
+        for notify in conn.notifies:
             payloads.setdefault(notify.channel, []).append(notify.payload)
-        self._conn.notifies.clear()
+        conn.notifies.clear()
         for channel, sent in payloads.items():
             for callback in self._callbacks.get(channel, ()):
                 callback(sent)

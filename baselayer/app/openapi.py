@@ -51,6 +51,7 @@ def build_spec(
     schemas: dict,
     security_description: str,
     base_url: str = "http://127.0.0.1:5000",
+    path_examples: dict[str, str] | None = None,
 ) -> dict:
     """The OpenAPI document as a dict.
 
@@ -60,6 +61,8 @@ def build_spec(
         Only patterns starting with ``/api`` are documented.
     schemas : dict
         Component name -> marshmallow schema class or instance.
+    path_examples : dict, optional
+        Path parameter name -> the value the curl examples show for it ("ID" otherwise).
     """
     spec = APISpec(
         title=title,
@@ -101,7 +104,7 @@ def build_spec(
                 continue
             doc = load_yaml_from_docstring(func.__doc__) or {}
             if "single" in doc or "multiple" in doc:
-                doc = doc.get("single" if is_item else "multiple")
+                doc = doc.get("single" if is_item else "multiple") or {}
             if doc:
                 operations[method] = with_response_descriptions(doc)
         parameters = [
@@ -111,12 +114,10 @@ def build_spec(
         if operations:
             spec.path(path=path, operations=operations, parameters=parameters or None)
     document = spec.to_dict()
-    add_curl_examples(document, base_url)
+    add_curl_examples(document, base_url, path_examples or {})
     return document
 
 
-#: Placeholder values for path parameters in examples.
-PATH_EXAMPLES = {"job_id": "hello", "user_id": "2", "token_id": "3"}
 TYPE_EXAMPLES = {
     "string": "text",
     "integer": 1,
@@ -139,8 +140,16 @@ def example_body(schema: dict, components: dict) -> dict:
     }
 
 
-def curl_example(method: str, path: str, operation: dict, components: dict, base_url: str):
-    url = base_url + re.sub(r"{(\w+)}", lambda m: PATH_EXAMPLES.get(m.group(1), "ID"), path)
+def curl_example(
+    method: str,
+    path: str,
+    operation: dict,
+    components: dict,
+    base_url: str,
+    path_examples: dict[str, str],
+) -> str:
+    """A curl command calling ``operation`` (``method`` on ``path``) with an example body."""
+    url = base_url + re.sub(r"{(\w+)}", lambda m: path_examples.get(m.group(1), "ID"), path)
     parts = ["curl -s"]
     if method != "get":
         parts.append(f"-X {method.upper()}")
@@ -153,7 +162,7 @@ def curl_example(method: str, path: str, operation: dict, components: dict, base
     return " ".join(parts)
 
 
-def add_curl_examples(document: dict, base_url: str) -> None:
+def add_curl_examples(document: dict, base_url: str, path_examples: dict[str, str]) -> None:
     """Every operation's description ends with a curl command that calls it."""
     components = document.get("components", {}).get("schemas", {})
     for path, item in document["paths"].items():
@@ -161,7 +170,7 @@ def add_curl_examples(document: dict, base_url: str) -> None:
             operation = item.get(method)
             if operation is None:
                 continue
-            command = curl_example(method, path, operation, components, base_url)
+            command = curl_example(method, path, operation, components, base_url, path_examples)
             operation["x-codeSamples"] = [{"lang": "Shell", "label": "curl", "source": command}]
             example = f"Example:\n\n```\n{command}\n```"
             description = operation.get("description", "").rstrip()

@@ -65,18 +65,19 @@ def database_unavailable(exc: BaseException) -> bool:
     """
     if isinstance(exc, DatabaseUnavailable):
         return True
+    cause: BaseException | None = exc
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         if exc.connection_invalidated:
             return True
-        exc = exc.orig
-    if not isinstance(exc, psycopg2.Error):
+        cause = exc.orig
+    if not isinstance(cause, psycopg2.Error):
         return False
-    code = exc.pgcode
+    code = cause.pgcode
     if code:
         return code.startswith("08") or code in UNAVAILABLE_SQLSTATES
     # No SQLSTATE: libpq's own failure (connect refused, server closed the
     # connection unexpectedly, connection already closed).
-    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
+    return isinstance(cause, (psycopg2.OperationalError, psycopg2.InterfaceError))
 
 
 class Statement:
@@ -98,7 +99,18 @@ class Statement:
         self.execute_sql = f"EXECUTE {self.name}{arguments}"
 
     def arguments(self, params: dict | None) -> list:
-        return [params[name] for name in self.params] if self.params else []
+        """``params``' values in the order of the statement's ``$n`` placeholders.
+
+        Raises
+        ------
+        KeyError
+            When a parameter of the statement is missing from ``params``.
+        """
+        if not self.params:
+            return []
+        if params is None:
+            raise KeyError(f"{self.name} takes parameters: {', '.join(self.params)}")
+        return [params[name] for name in self.params]
 
 
 @functools.lru_cache(maxsize=512)
@@ -118,7 +130,7 @@ def _dicts(cursor) -> list[dict]:
 
 
 class PlainSQL:
-    def __init__(self, url: URL, application_name: str = "shell_service"):
+    def __init__(self, url: URL, application_name: str = "baselayer"):
         connect_args, connect_kwargs = url.get_dialect()().create_connect_args(url)
         self._connect_args = connect_args
         self._connect_kwargs = {**connect_kwargs, "application_name": application_name}
@@ -184,7 +196,8 @@ class PlainSQL:
                 if sql.name not in self._prepared:
                     cursor.execute(sql.prepare_sql)
                     self._prepared.add(sql.name)
-                sql, params = sql.execute_sql, sql.arguments(params)
+                params = sql.arguments(params)
+                sql = sql.execute_sql
             if try_lock is None:
                 cursor.execute(sql, params)
                 return fetch(cursor)

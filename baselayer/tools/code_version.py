@@ -9,19 +9,36 @@ digest restarts them, one at a time (``stack.restart_programs_on_new_code``).
 """
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
-#: The directories whose files the supervised programs run.
-CODE_DIRS = ("baselayer", "shell_service", "services", "alembic")
+from baselayer.app.config import Config
+
 CODE_SUFFIXES = {".py", ".sh", ".tmpl", ".ini", ".mako"}
 
 
-def code_digest(root: Path, config_files=()) -> str:
-    """A digest of every code file (path and content) under the code dirs, and of
+def code_digest(root: Path, code_dirs: Iterable[str], config_files: Iterable[Path] = ()) -> str:
+    """A digest of every code file (path and content) under ``code_dirs``, and of
     ``config_files`` (the config the programs read at their start: a change to
-    ``config.yaml`` must reach them too)."""
+    ``config.yaml`` must reach them too).
+
+    Parameters
+    ----------
+    root : Path
+        The project root.
+    code_dirs : iterable of str
+        Directories under ``root`` whose files the supervised programs run
+        (``app.code_dirs``); one that does not exist adds nothing.
+    config_files : iterable of Path
+        The config files the programs read.
+
+    Returns
+    -------
+    str
+        The SHA-256 digest, in hex.
+    """
     digest = hashlib.sha256()
-    for directory in CODE_DIRS:
+    for directory in code_dirs:
         for path in sorted((root / directory).rglob("*")):
             if path.suffix in CODE_SUFFIXES and path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(root)).encode() + b"\0")
@@ -33,6 +50,11 @@ def code_digest(root: Path, config_files=()) -> str:
         if Path(path).is_file():
             digest.update(str(path).encode() + b"\0" + Path(path).read_bytes())
     return digest.hexdigest()
+
+
+def stack_code_digest(cfg: Config) -> str:
+    """``code_digest`` of the code (``app.code_dirs``) and config files ``cfg`` names."""
+    return code_digest(cfg.root, cfg["app.code_dirs"], cfg.files)
 
 
 def recorded_digest(run_dir: Path) -> str | None:

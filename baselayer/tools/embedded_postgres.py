@@ -1,8 +1,8 @@
 """The embedded PostgreSQL cluster: its data and socket dirs, initdb, settings, a temporary server.
 
 Used only when ``database.host`` is empty. The cluster listens on a unix
-socket only, in a 0700 directory owned by the system user: root (the app
-workers) can connect, other local users cannot.
+socket only, in a 0700 directory owned by the system user: root (the stack's
+programs) can connect, other local users cannot.
 """
 
 import contextlib
@@ -16,9 +16,13 @@ from .processes import signal_pidfile_process
 from .render_configs import render_template, service_template
 from .system_user import chown_to, run_as
 
-#: Our settings, rendered at every start into the data dir and included by postgresql.conf.
-SETTINGS_FILE = "shell_service.conf"
-INCLUDE_LINE = f"include_if_exists = '{SETTINGS_FILE}'"
+
+def settings_file(app_name: str) -> str:
+    """Our settings' file (``<app.name>.conf``), rendered at every start into the
+    data dir and included by postgresql.conf."""
+    return f"{app_name}.conf"
+
+
 SOCKET_NAME = ".s.PGSQL.5432"
 #: sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
@@ -79,19 +83,20 @@ def initdb(bindir: Path, data_dir: Path, db_user: str, owner: str | None) -> Non
         raise ClusterError(f"initdb failed:\n{result.stdout}{result.stderr}")
 
 
-def write_settings(data_dir: Path, socket_dir: Path, owner: str | None) -> None:
+def write_settings(data_dir: Path, socket_dir: Path, owner: str | None, app_name: str) -> None:
     """Render our settings into the data dir and make postgresql.conf include them."""
     settings = render_template(
         service_template("postgres", "postgresql.conf.tmpl"),
-        {"socket_dir": _quote_setting(str(socket_dir))},
+        {"socket_dir": _quote_setting(str(socket_dir)), "app_name": app_name},
     )
-    settings_path = data_dir / SETTINGS_FILE
+    settings_path = data_dir / settings_file(app_name)
     settings_path.write_text(settings)
     chown_to(settings_path, owner)
     main_conf = data_dir / "postgresql.conf"
-    if INCLUDE_LINE not in main_conf.read_text():
+    include_line = f"include_if_exists = '{settings_file(app_name)}'"
+    if include_line not in main_conf.read_text():
         with open(main_conf, "a") as conf:
-            conf.write(f"\n# shell_service's settings (rendered at every start)\n{INCLUDE_LINE}\n")
+            conf.write(f"\n# {app_name}'s settings (rendered at every start)\n{include_line}\n")
 
 
 def prepare_cluster(layout: StackLayout, state_dir: Path, bindir: Path, db_user: str) -> Path:
@@ -119,7 +124,7 @@ def prepare_cluster(layout: StackLayout, state_dir: Path, bindir: Path, db_user:
     data_dir = _place_dir(layout.pgdata, state_dir, owner)
     if not (data_dir / "PG_VERSION").exists():
         initdb(bindir, data_dir, db_user, owner)
-    write_settings(data_dir, socket_dir, owner)
+    write_settings(data_dir, socket_dir, owner, layout.app_name)
     return data_dir
 
 

@@ -68,7 +68,7 @@ def install_requirements(
 
 
 def install_project(venv_dir: Path = VENV_DIR, project_dir: Path = Path(".")) -> None:
-    """``pip install --no-deps -e .``: our packages and console scripts (``shell-service``).
+    """``pip install --no-deps -e .``: the project's packages and console scripts.
 
     Editable, so the installed packages are the source tree itself; only a change to
     ``pyproject.toml`` (new scripts, packages) needs this again. ``--no-deps``: the
@@ -87,7 +87,7 @@ def _pip_install(venv_dir: Path, *args: str) -> None:
 def main() -> None:
     if sys.version_info < MIN_PYTHON:
         wanted = ".".join(map(str, MIN_PYTHON))
-        sys.exit(f"shell_service needs Python >= {wanted}; {sys.executable} is {sys.version}.")
+        sys.exit(f"This project needs Python >= {wanted}; {sys.executable} is {sys.version}.")
     if not venv_is_usable():
         create_venv()
     try:

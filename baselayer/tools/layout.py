@@ -9,8 +9,9 @@ from baselayer.app.database import embedded_socket_dir
 
 from .system_user import running_as_root
 
-#: Where the system user's files go when it cannot reach run_dir (e.g. under a 0700 home).
-SYSTEM_STATE_ROOT = Path("/var/lib/shell_service")
+#: Where the system user's files go when it cannot reach run_dir (e.g. under a
+#: 0700 home): ``/var/lib/<app.name>``.
+SYSTEM_STATE_PARENT = Path("/var/lib")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class StackLayout:
     pgsock: Path
     #: Runs PostgreSQL and the NGINX workers; None when we are not root (we run them ourselves).
     service_user: str | None
+    #: The app's name as an identifier (``app.name``): names the stack's files outside run_dir.
+    app_name: str
 
     @property
     def venv_bin(self) -> Path:
@@ -72,7 +75,7 @@ class StackLayout:
     def system_state_dir(self) -> Path:
         """Fallback home of the system user's files, one per run_dir."""
         digest = hashlib.sha256(str(self.run_dir).encode()).hexdigest()[:12]
-        return SYSTEM_STATE_ROOT / digest
+        return SYSTEM_STATE_PARENT / self.app_name / digest
 
 
 def stack_layout(cfg: Config) -> StackLayout:
@@ -89,4 +92,5 @@ def stack_layout(cfg: Config) -> StackLayout:
         log_dir=cfg.path("app.log_dir"),
         pgsock=embedded_socket_dir(cfg),
         service_user=cfg["database.system_user"] if running_as_root() else None,
+        app_name=cfg["app.name"],
     )

@@ -15,6 +15,7 @@ from .render_configs import (
     app_service_command,
     app_services,
     app_worker_command,
+    migrations_command,
     status_server_command,
 )
 
@@ -28,7 +29,7 @@ def our_python_programs(cfg: Config, layout: StackLayout) -> list[list[str]]:
     """
     state_dirs = dict.fromkeys([layout.run_dir, layout.system_state_dir])
     return [
-        [str(layout.python), "-m", "baselayer.tools.migrate"],
+        migrations_command(layout),
         *(status_server_command(layout, state_dir) for state_dir in state_dirs),
         *(
             app_worker_command(cfg, layout, state_dir, worker)

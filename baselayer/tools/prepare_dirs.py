@@ -21,7 +21,7 @@ def service_state_dir(layout: StackLayout) -> Path:
 
     run_dir itself when the system user can reach it; otherwise (e.g. the
     project lives under a 0700 home) a per-run_dir directory under
-    /var/lib/shell_service.
+    /var/lib/<app.name>.
     """
     if can_reach(layout.service_user, layout.run_dir):
         return layout.run_dir

@@ -48,7 +48,7 @@ def signal_pidfile_process(path: Path, name: str, signum: int, timeout: float) -
         The pid signalled, or None when no such process was running.
     """
     pid = read_pidfile(path)
-    if not process_runs(pid, name):
+    if pid is None or not process_runs(pid, name):
         return None
     os.kill(pid, signum)
     wait_until_gone(pid, name, timeout)

@@ -1,4 +1,5 @@
-"""Is the stack up? ``/api/sysinfo`` answering 200 through NGINX says so."""
+"""Is the stack up? The app's health path (``app.health_path``) answering 200
+through NGINX says so."""
 
 import os
 import time
@@ -43,14 +44,14 @@ def http_status(url: str) -> int | None:
 
 
 def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEOUT) -> None:
-    """Wait until ``/api/sysinfo`` answers 200 through NGINX.
+    """Wait until the app's health path (``app.health_path``) answers 200 through NGINX.
 
     Raises
     ------
     StackError
         On timeout, or as soon as a program fails for good (FATAL) or supervisord exits.
     """
-    url = f"{base_url(cfg)}/api/sysinfo"
+    url = base_url(cfg) + cfg["app.health_path"]
     deadline = time.monotonic() + timeout
     status = None
     while time.monotonic() < deadline:

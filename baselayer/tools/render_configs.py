@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 from baselayer.app.config import CONFIG_ENV, Config
+from baselayer.services.status_server.status_server import unavailable_body
 
 from .layout import StackLayout
 from .prepare_dirs import NGINX_TEMP_DIRS, app_socket, nginx_temp_dir, status_socket
@@ -21,7 +22,9 @@ SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 #: ``<name>.py`` and its ``supervisor.conf.tmpl``.
 APP_SERVICES_DIR = "services"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-#: As in baselayer/services/status_server/supervisor.conf.tmpl.
+#: The programs of baselayer's own services, each beside its supervisor.conf.tmpl.
+APP_WORKER_MODULE = "baselayer.services.app.app"
+MIGRATIONS_MODULE = "baselayer.services.migrations.migrations"
 STATUS_SERVER_MODULE = "baselayer.services.status_server.status_server"
 
 
@@ -120,9 +123,15 @@ def _app_service_programs(layout: StackLayout) -> list[str]:
 
 def app_worker_command(cfg: Config, layout: StackLayout, state_dir: Path, worker: int) -> list[str]:
     """How supervisord starts app worker ``worker``: on its unix socket (whose path
-    also tells this stack's worker from another stack's: see ``orphans``)."""
-    module = cfg["app.server_module"]
-    return [str(layout.python), "-m", module, "--socket", str(app_socket(state_dir, worker))]
+    also tells this stack's worker from another stack's: see ``orphans``). The
+    program runs the app's ``app.server_module``."""
+    socket = str(app_socket(state_dir, worker))
+    return [str(layout.python), "-m", APP_WORKER_MODULE, "--socket", socket]
+
+
+def migrations_command(layout: StackLayout) -> list[str]:
+    """How supervisord starts the one-shot migrations program."""
+    return [str(layout.python), "-m", MIGRATIONS_MODULE]
 
 
 def status_server_command(layout: StackLayout, state_dir: Path) -> list[str]:
@@ -194,7 +203,12 @@ def render_supervisord_conf(
                 },
             )
         )
-    programs.append(render_template(service_template("migrations"), common))
+    programs.append(
+        render_template(
+            service_template("migrations"),
+            {**common, "command": _command_line(migrations_command(layout))},
+        )
+    )
     programs += _app_programs(cfg, layout, state_dir)
     programs += _app_service_programs(layout)
     programs.append(
@@ -223,12 +237,18 @@ def render_supervisord_conf(
             "pidfile": _supervisor_escape(layout.supervisord_pidfile),
             "log_dir": _supervisor_escape(layout.log_dir),
             "root": _supervisor_escape(layout.root),
-            "identifier": _supervisor_escape(f"shell_service:{layout.run_dir}"),
-            # Says "root on purpose" (the app workers start jobs as other users).
+            "title": _supervisor_escape(cfg["app.title"]),
+            "identifier": _supervisor_escape(f"{cfg['app.name']}:{layout.run_dir}"),
+            # Says "root on purpose" (the executor starts jobs as other users).
             "user": "user = root" if layout.service_user else "",
             "programs": "\n".join(programs),
         },
     )
+
+
+def _nginx_single_quoted(value: str) -> str:
+    """``value`` escaped for an NGINX string in single quotes."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _listen_address(host: str, port: int) -> str:
@@ -288,6 +308,8 @@ def render_nginx_conf(cfg: Config, layout: StackLayout, state_dir: Path) -> str:
             "app_servers": app_servers,
             "status_server": _upstream_address(status_socket(state_dir)),
             "listen": _listen_address(cfg["server.host"], int(cfg["server.port"])),
+            "title": cfg["app.title"],
+            "unavailable_body": _nginx_single_quoted(unavailable_body(cfg["app.title"])),
         },
     )
 

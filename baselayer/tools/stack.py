@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 from baselayer.app.config import Config, load_config
+from baselayer.services.migrations.migrations import ensure_database, wait_for_server
 
-from .code_version import code_digest, record_digest, recorded_digest
+from .code_version import record_digest, recorded_digest, stack_code_digest
 from .embedded_postgres import ClusterError, prepare_cluster, temporary_server
 from .errors import StackError
 from .layout import StackLayout, stack_layout
-from .migrate import ensure_database, wait_for_server
 from .orphans import stop_orphans
 from .prepare_dirs import prepare_dirs
 from .processes import process_runs, read_pidfile
@@ -92,6 +92,8 @@ def write_configs(
         Whether nginx.conf changed (a running NGINX must reload it).
     """
     nginx = find_nginx()
+    if nginx is None:
+        raise StackError("nginx is not installed (make run installs it as root)")
     error_log_flag = nginx_accepts_error_log_flag(nginx)
     nginx_changed = write_if_changed(layout.nginx_conf, render_nginx_conf(cfg, layout, state_dir))
     test = [str(nginx), *(["-e", "stderr"] if error_log_flag else []), "-q", "-t"]
@@ -156,7 +158,7 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
     """
     layout, postgres_bindir, state_dir = set_up(cfg)
     nginx_changed = write_configs(cfg, layout, postgres_bindir, state_dir)
-    digest = code_digest(cfg.root, cfg.files)
+    digest = stack_code_digest(cfg)
     pid = supervisord_pid(layout)
     if pid is not None:
         if not wait_until_responsive(layout, timeout=15):
@@ -183,7 +185,7 @@ def start_or_explain(cfg: Config) -> bool:
         log_dir = cfg.path("app.log_dir")
         if log_dir.exists():
             print_log_tails(log_dir)
-        print(f"\nshell_service did not come up: {exc}", file=sys.stderr, flush=True)
+        print(f"\n{cfg['app.title']} did not come up: {exc}", file=sys.stderr, flush=True)
         return False
     return True
 
@@ -214,7 +216,7 @@ def show_status(cfg: Config) -> None:
     """``supervisorctl status``, or a line saying nothing runs."""
     layout = stack_layout(cfg)
     if supervisord_pid(layout) is None or not is_responsive(layout):
-        print(f"shell_service is not running (run dir {layout.run_dir})")
+        print(f"{cfg['app.title']} is not running (run dir {layout.run_dir})")
         return
     # supervisorctl exits non-zero when any program is not RUNNING, which the
     # one-shot migrations never is once done: its output says it all.
@@ -226,10 +228,9 @@ def init_database(cfg: Config) -> None:
     """Create the configured database, starting the embedded server for a moment if it is down."""
     layout, postgres_bindir, _ = set_up(cfg)
     # The stack's server (maybe still starting) or an external one: just use it.
-    server_running = postgres_bindir is None or process_runs(
+    if postgres_bindir is None or process_runs(
         read_pidfile(layout.pgdata / "postmaster.pid"), "postgres"
-    )
-    if server_running:
+    ):
         wait_for_server(cfg, timeout=30)
         created = ensure_database(cfg)
     else:
@@ -242,8 +243,8 @@ def init_database(cfg: Config) -> None:
 
 def ready_message(cfg: Config) -> str:
     return (
-        f"shell_service is up: {base_url(cfg)} (API docs at /). "
-        f"Admin token: {cfg.path('app.tokens_file')} (INITIAL_ADMIN). "
+        f"{cfg['app.title']} is up: {base_url(cfg)} (API docs at /). "
+        f"Admin token: {cfg.path('app.tokens_file')} ({cfg['app.initial_token_key']}). "
         "Logs: make log. Stop: make stop."
     )
 
@@ -262,7 +263,8 @@ def main(argv=None) -> None:
             print(ready_message(cfg))
         elif command == "stop":
             was_running = stop_stack(cfg)
-            print("shell_service stopped." if was_running else "shell_service was not running.")
+            title = cfg["app.title"]
+            print(f"{title} stopped." if was_running else f"{title} was not running.")
         elif command == "status":
             show_status(cfg)
         else:

@@ -1,6 +1,6 @@
 """``make test``: start the test stack, run pytest against it, always stop it.
 
-The test config (``tests/config.test.yaml`` through ``$BASELAYER_CONFIG``) gives
+The test config (``$BASELAYER_CONFIG``, else ``app.test_config``) gives
 the stack its own run_dir, log_dir, ports and database, so it runs beside a
 stack started with ``make run``. Extra arguments go to pytest.
 """
@@ -15,12 +15,11 @@ from baselayer.app.config import CONFIG_ENV, Config, load_config
 from .errors import StackError
 from .stack import start_or_explain, stop_stack
 
-TEST_CONFIG = "tests/config.test.yaml"
 #: pytest's exit code when it collected no tests: a suite that tests nothing fails.
 NO_TESTS_COLLECTED = 5
 #: Set for pytest: a skip that hides a missing feature (the stack not answering, a
 #: tool not installed) fails the run (tests/skip_policy.py has the few allowed).
-REQUIRE_EVERY_TEST = {"SHELL_SERVICE_TESTS": "required"}
+REQUIRE_EVERY_TEST = {"BASELAYER_TESTS": "required"}
 
 
 def pytest_command(pytest_args: list[str]) -> list[str]:
@@ -49,7 +48,8 @@ def clean_up(cfg: Config) -> bool:
 def run_tests(pytest_args: list[str]) -> int:
     """Run the suite against a freshly started test stack; return the exit code for make."""
     # Never fall back to the main config: we stop this stack at the end.
-    os.environ.setdefault(CONFIG_ENV, TEST_CONFIG)
+    if not os.environ.get(CONFIG_ENV):
+        os.environ[CONFIG_ENV] = load_config()["app.test_config"]
     cfg = load_config()
     print(f"Test stack: run dir {cfg.path('app.run_dir')}, logs {cfg.path('app.log_dir')}")
     code = 1

@@ -4,6 +4,7 @@ every failure becomes a ClientError with a message for people and an exit code."
 import email.utils
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -177,16 +178,16 @@ class Api:
                 error.after_retry = maybe_done
                 raise
             if response.status_code in RETRY_STATUSES and retry == IDEMPOTENT:
-                error = self.error_for(response)
-                if wait(retry_after_seconds(response, backoff), error.message):
+                unavailable = self.error_for(response)
+                if wait(retry_after_seconds(response, backoff), unavailable.message):
                     response.close()
                     maybe_done = True
                     backoff = min(2 * backoff, MAX_BACKOFF)
                     continue
             if response.status_code >= 400:
-                error = self.error_for(response)
-                error.after_retry = maybe_done
-                raise error
+                failure = self.error_for(response)
+                failure.after_retry = maybe_done
+                raise failure
             return response
 
     def send(self, method: str, path: str, timeout: float, **kwargs: Any) -> requests.Response:
@@ -343,7 +344,7 @@ class Api:
 
 def job_path(job_id: str, action: str | None = None) -> str:
     """``/api/jobs/<id>[/<action>]`` with the id quoted for a URL path."""
-    path = "/api/jobs/" + requests.utils.quote(job_id, safe="")
+    path = "/api/jobs/" + urllib.parse.quote(job_id, safe="")
     return f"{path}/{action}" if action else path
 
 

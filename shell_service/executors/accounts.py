@@ -571,9 +571,9 @@ def remove_stack_accounts(cfg: Config) -> int:
     if os.geteuid() != 0:
         homes = s.homes_dir
         if homes.is_dir():
-            for entry in os.listdir(homes):
-                if entry.startswith(s.prefix):
-                    _remove_dir(homes, entry, lambda uid: uid == os.geteuid())
+            for name in os.listdir(homes):
+                if name.startswith(s.prefix):
+                    _remove_dir(homes, name, lambda uid: uid == os.geteuid())
         return 0
     homes = usable_dir(s.homes_dir, True, "homes")
     tmps = usable_dir(s.tmp_dir, True, "tmp")
@@ -599,7 +599,7 @@ def remove_stack_accounts(cfg: Config) -> int:
 
     for parent in (homes, tmps):
         if parent.is_dir():
-            for entry in os.listdir(parent):
-                if entry.startswith(s.prefix):
-                    _remove_dir(parent, entry, unowned)
+            for name in os.listdir(parent):
+                if name.startswith(s.prefix):
+                    _remove_dir(parent, name, unowned)
     return removed

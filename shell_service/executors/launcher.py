@@ -37,6 +37,7 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Sequence
 
 from . import job_init
 from .init_program import PROGRAM
@@ -131,7 +132,7 @@ class Launcher:
             prepared.close()
         return pid
 
-    def reply(self, message: dict, fds: list[int] = ()) -> None:
+    def reply(self, message: dict, fds: Sequence[int] = ()) -> None:
         data = json.dumps(message).encode()
         if len(data) > REPLY_BYTES:
             data = json.dumps({"id": message.get("id"), "error": "reply too long"}).encode()

@@ -217,7 +217,7 @@ class LocalExecutor(JobHost):
 
     def __init__(self, cfg: Config, session_factory: sessionmaker):
         # The hot paths (claim, finish) use plain SQL on the event loop's thread.
-        super().__init__(cfg, session_factory, PlainSQL(database_url(cfg)))
+        super().__init__(cfg, session_factory, PlainSQL(database_url(cfg), cfg["app.name"]))
         self.worker_name = f"{self.host}:{os.getpid()}"
         self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()

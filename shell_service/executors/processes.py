@@ -139,7 +139,12 @@ async def wait_for_pidfd(pidfd: int) -> None:
     """Wait until the process behind ``pidfd`` has ended (the fd turns readable)."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    loop.add_reader(pidfd, lambda: done.done() or done.set_result(None))
+
+    def ended() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(pidfd, ended)
     try:
         await done
     finally:

@@ -1,6 +1,6 @@
 """End-to-end fixtures: the test stack (nginx, app workers, status server) as users see it.
 
-`make test` starts the stack first and runs pytest with SHELL_SERVICE_TESTS=required
+`make test` starts the stack first and runs pytest with BASELAYER_TESTS=required
 (tests/skip_policy.py), so a missing stack fails these tests there; run alone, they
 skip and say why.
 """
@@ -37,7 +37,7 @@ def stack(cfg):
 @pytest.fixture(scope="session")
 def stack_admin(cfg, stack):
     with open(cfg.path("app.tokens_file")) as f:
-        token = yaml.safe_load(f)["INITIAL_ADMIN"]
+        token = yaml.safe_load(f)[cfg["app.initial_token_key"]]
     client = Client(stack, token)
     client.user_id = client.get("/api/tokens").json()["data"][0]["user_id"]
     return client

@@ -96,7 +96,7 @@ def program_pids(supervisorctl) -> dict[str, int]:
 def test_make_run_after_a_code_change_restarts_what_runs_the_code(
     stack, stack_admin, supervisorctl, cfg
 ):
-    from baselayer.tools.code_version import code_digest, recorded_digest
+    from baselayer.tools.code_version import recorded_digest, stack_code_digest
 
     ids = job_ids(stack_admin, 2, "sleep 4; echo survived")
     wait_all_running(stack_admin, ids)
@@ -111,7 +111,7 @@ def test_make_run_after_a_code_change_restarts_what_runs_the_code(
     ours = [name for name in before if not name.startswith(("postgres", "nginx", "migrations"))]
     assert ours and all(after[name] != before[name] for name in ours), (before, after)
     assert after["postgres"] == before["postgres"] and after["nginx"] == before["nginx"]
-    assert recorded_digest(cfg.path("app.run_dir")) == code_digest(cfg.root, cfg.files)
+    assert recorded_digest(cfg.path("app.run_dir")) == stack_code_digest(cfg)
     for job_id in ids:  # adopted by the new executor
         job = wait_for_job(stack_admin, job_id, timeout=40)
         assert (job["status"], job["stdout"]) == ("COMPLETE", "survived\n")

@@ -46,7 +46,7 @@ def test_app_workers_and_status_server_listen_on_unix_sockets(cfg, fallback):
     layout = stack_layout(cfg)
     state_dir = layout.system_state_dir if fallback else layout.run_dir
     text = render_supervisord_conf(cfg, layout, state_dir / "nginx", False, None, state_dir)
-    worker = [str(layout.python), "-m", cfg["app.server_module"], "--socket"]
+    worker = [str(layout.python), "-m", "baselayer.services.app.app", "--socket"]
     python = str(layout.python)
     commands = {
         "app_00": [*worker, str(app_socket(state_dir, 0))],
@@ -71,3 +71,25 @@ def test_the_executor_refuses_another_stacks_run_dir(tmp_path):
 def test_the_executor_refuses_a_niceness_outside_0_to_19():
     with pytest.raises(SystemExit, match="jobs.nice must be 0 to 19, not 20"):
         lower_priority(20)
+
+
+def test_every_python_program_sits_beside_its_supervisor_template(cfg):
+    """A newcomer finds any process's program in its service folder: each Python
+    program supervisord runs is ``-m <folder>.<name>`` where ``<folder>`` also holds
+    the ``supervisor.conf.tmpl`` that starts it, and ``make stop`` knows it."""
+    layout = stack_layout(cfg)
+    state_dir = layout.run_dir
+    text = render_supervisord_conf(cfg, layout, state_dir / "nginx", False, None, state_dir)
+    programs = [line.split("]")[0] for line in text.split("[program:")[1:]]
+    checked = set()
+    for program in programs:
+        command = program_command(text, program)
+        if command[0] != str(layout.python):
+            continue
+        module = command[command.index("-m") + 1]
+        folder = layout.root.joinpath(*module.split(".")[:-1])
+        assert (folder / f"{module.split('.')[-1]}.py").is_file(), program
+        assert (folder / "supervisor.conf.tmpl").is_file(), program
+        assert command in our_python_programs(cfg, layout), program
+        checked.add(program.removesuffix("_00").removesuffix("_01"))
+    assert {"app", "migrations", "status_server", "executor"} <= checked

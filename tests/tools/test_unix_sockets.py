@@ -24,6 +24,7 @@ def layout_in(tmp_path, service_user=None) -> StackLayout:
         log_dir=tmp_path / "log",
         pgsock=tmp_path / "run" / "pgsock",
         service_user=service_user,
+        app_name="shell_service",
     )
 
 

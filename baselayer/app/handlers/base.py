@@ -211,7 +211,8 @@ class BaseHandler(tornado.web.RequestHandler):
             )
 
     def require_admin(self) -> None:
-        if not self.current_user.is_admin:
+        """Raises APIError (403) unless the request's user is a system admin."""
+        if self.current_user is None or not self.current_user.is_admin:
             raise APIError(403, "Only a system admin may do this")
 
 

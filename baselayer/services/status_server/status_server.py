@@ -1,11 +1,13 @@
 """NGINX's backup upstream: says "not available" (503) whenever no app worker answers.
 
-``/api/...`` gets the API's JSON envelope, any other path a small HTML page.
-It listens on a unix socket (``--socket``), as the app workers do.
+``/api/...`` gets the API's JSON envelope, any other path a small HTML page,
+both naming the product (``app.title``). It listens on a unix socket
+(``--socket``), as the app workers do.
 """
 
 import argparse
 import asyncio
+import html
 import json
 import logging
 from pathlib import Path
@@ -13,24 +15,34 @@ from pathlib import Path
 import tornado.httpserver
 import tornado.web
 
+from baselayer.app.config import load_config
 from baselayer.app.unix_socket import listen_on_unix_socket
 
-MESSAGE = (
-    "shell_service is not available right now "
-    "(the app workers are down or restarting); try again shortly"
-)
 #: Seconds a client should wait before trying again.
 RETRY_AFTER = 5
 
 HTML_PAGE = """<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>shell_service: not available</title></head>
+<head><meta charset="utf-8"><title>{title}: not available</title></head>
 <body style="font-family: sans-serif; margin: 3em;">
-<h1>shell_service is not available right now</h1>
+<h1>{title} is not available right now</h1>
 <p>The app workers are down or restarting; try again shortly.</p>
 </body>
 </html>
 """
+
+
+def unavailable_body(title: str) -> str:
+    """The API's JSON envelope saying ``title`` (``app.title``) is not available.
+
+    NGINX answers the same when the status server is down too
+    (``render_configs.render_nginx_conf``).
+    """
+    message = (
+        f"{title} is not available right now "
+        "(the app workers are down or restarting); try again shortly"
+    )
+    return json.dumps({"status": "error", "data": {}, "message": message, "version": ""})
 
 
 class UnavailableHandler(tornado.web.RequestHandler):
@@ -50,13 +62,13 @@ class UnavailableHandler(tornado.web.RequestHandler):
 class ApiUnavailableHandler(UnavailableHandler):
     def write_unavailable(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.write(json.dumps({"status": "error", "data": {}, "message": MESSAGE, "version": ""}))
+        self.write(unavailable_body(self.settings["title"]))
 
 
 class PageUnavailableHandler(UnavailableHandler):
     def write_unavailable(self):
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.write(HTML_PAGE)
+        self.write(HTML_PAGE.format(title=html.escape(self.settings["title"])))
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
@@ -67,19 +79,21 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     logging.info("%d %s %s (%s)", handler.get_status(), request.method, request.uri, client)
 
 
-def make_app() -> tornado.web.Application:
+def make_app(title: str) -> tornado.web.Application:
+    """The status server's app; ``title`` is the product's name (``app.title``)."""
     return tornado.web.Application(
         [
             (r"/api(?:/.*)?", ApiUnavailableHandler),
             (r"/.*", PageUnavailableHandler),
         ],
         log_function=log_request,
+        title=title,
     )
 
 
-async def serve(socket: Path) -> None:
+async def serve(socket: Path, title: str) -> None:
     """Answer 503 on the unix socket ``socket`` until stopped."""
-    listen_on_unix_socket(tornado.httpserver.HTTPServer(make_app()), socket)
+    listen_on_unix_socket(tornado.httpserver.HTTPServer(make_app(title)), socket)
     logging.info("Status server listening on %s", socket)
     await asyncio.Event().wait()
 
@@ -91,7 +105,7 @@ def main(argv=None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s status_server: %(message)s"
     )
-    asyncio.run(serve(args.socket))
+    asyncio.run(serve(args.socket, load_config()["app.title"]))
 
 
 if __name__ == "__main__":

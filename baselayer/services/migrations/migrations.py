@@ -1,4 +1,5 @@
-"""The "migrations" program: wait for the database server, create the database, migrate, provision.
+"""The "migrations" program (supervisor.conf.tmpl beside it): wait for the database
+server, create the database, migrate, provision.
 
 supervisor runs it once per start (``autorestart = unexpected``); every step is
 idempotent, so running it again on an up-to-date database changes nothing.
