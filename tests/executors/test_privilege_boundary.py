@@ -118,6 +118,13 @@ def test_a_rerun_under_the_same_id_does_not_follow_the_old_jobs_symlinks(api, se
     assert tmp_path.exists()
 
 
+def started(files) -> bool:
+    try:
+        return files.stdout.read_text() == "started\n"
+    except FileNotFoundError:
+        return False
+
+
 def test_the_job_init_is_our_program_with_nothing_of_the_job_or_the_launcher(api, server):
     """The init runs as root for the job's whole life: it is ``build/job_init`` by
     absolute path (static: no loader reads an environment), with an empty
@@ -128,7 +135,8 @@ def test_the_job_init_is_our_program_with_nothing_of_the_job_or_the_launcher(api
     job_id = create_job(api, "echo started; /bin/sleep 30", env=hostile)
     assert api.post(f"/api/jobs/{job_id}/execute").status_code == 200
     files = server.executor.job_files(job_id)
-    wait_until(lambda: files.wrapper_pid.exists(), "the init's pid file")
+    # Once the output came through, the init has started the job and only copies.
+    wait_until(lambda: started(files), "the job's first output")
     pid = int(files.wrapper_pid.read_text().split()[0])
     try:
         assert os.readlink(f"/proc/{pid}/exe") == str(PROGRAM)
