@@ -17,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from baselayer.app.models import utcnow
-from baselayer.app.plain_sql import PlainSQL, Statement
+from baselayer.app.plain_sql import PlainSQL, Statement, statement
 
-from .job_states import FINISHED, JobStatus
+from .job_states import FINISHED, JobStatus, may_become
 from .models import Job, JobEvent, Worker
 
 NOTIFY_CHANNEL = "shell_service_jobs"
@@ -33,6 +33,18 @@ CANCEL_CHANNEL = "shell_service_cancel"
 # finds it taken does not wait (its event loop would stall): it looks again a
 # moment later.
 _CLAIM_LOCK_KEY = 0x5E11_0B5
+
+
+def _sql_list(statuses: list[str]) -> str:
+    """``('A', 'B')``: states as SQL literals, written into a statement's text (a
+    constant, so PostgreSQL's generic plan of the prepared claim still uses the
+    partial index on QUEUED jobs, as a parameter would not let it)."""
+    assert statuses and all(status in JobStatus.__members__ for status in statuses)
+    return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+#: The states a claim takes jobs from (QUEUED): ``may_become(RUNNING)``.
+_CLAIMABLE = _sql_list(may_become(JobStatus.RUNNING))
 
 _CLAIM_SQL = Statement(
     """
@@ -49,7 +61,7 @@ _CLAIM_SQL = Statement(
                  + row_number() OVER (PARTITION BY q.submitter_id
                                       ORDER BY q.priority DESC, q.queued_at, q.id) AS user_slot
         FROM jobs q LEFT JOIN running r USING (submitter_id)
-        WHERE q.status = 'QUEUED'
+        WHERE q.status IN {claimable}
     ),
     ordered AS (
         -- Fairness: a user's first waiting job outranks anyone's second, so the
@@ -67,24 +79,25 @@ _CLAIM_SQL = Statement(
         LIMIT %(batch)s
     ),
     locked AS (
-        SELECT id FROM jobs
-        WHERE id IN (SELECT id FROM chosen) AND status = 'QUEUED'
+        SELECT id, status FROM jobs
+        WHERE id IN (SELECT id FROM chosen) AND status IN {claimable}
         FOR UPDATE SKIP LOCKED
     ),
     claimed AS (
         UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
                         worker = %(worker)s
-        WHERE id IN (SELECT id FROM locked)
-        RETURNING id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
+        FROM locked WHERE jobs.id = locked.id
+        RETURNING jobs.id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
                   queued_at, started_at, submitter_id,
                   (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
-        SELECT id, 'QUEUED', 'RUNNING', %(detail)s, %(now)s, %(now)s FROM claimed
+        SELECT id, locked.status, 'RUNNING', %(detail)s, %(now)s, %(now)s
+        FROM claimed JOIN locked USING (id)
     )
     SELECT * FROM claimed
-    """
+    """.replace("{claimable}", _CLAIMABLE)
 )
 
 
@@ -197,15 +210,18 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
 
 _SUBMIT_JOB = Statement(
     """
-    WITH submitted AS (
+    WITH old AS (
+        SELECT id, status FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[]) FOR UPDATE
+    ),
+    submitted AS (
         UPDATE jobs SET status = 'QUEUED', queued_at = %(now)s, modified = %(now)s
-        WHERE id = %(id)s AND status = 'READY'
-        RETURNING id
+        FROM old WHERE jobs.id = old.id AND jobs.status = ANY(%(from)s::text[])
+        RETURNING jobs.id, old.status
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
                                 created_at, modified)
-        SELECT id, 'READY', 'QUEUED', %(actor_id)s, 'submitted', %(now)s, %(now)s
+        SELECT id, status, 'QUEUED', %(actor_id)s, 'submitted', %(now)s, %(now)s
         FROM submitted
     )
     SELECT submitted.id FROM submitted
@@ -215,8 +231,28 @@ _SUBMIT_JOB = Statement(
 
 
 def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
-    """READY -> QUEUED. False if the job is in any other state (checked under a row lock)."""
-    params = {"id": job_id, "now": utcnow(), "actor_id": actor_id, "channel": NOTIFY_CHANNEL}
+    """Queue a job (READY -> QUEUED: ``may_become(QUEUED)``) and wake the claimers.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    actor_id : int
+        The user who executes it (recorded in the event).
+
+    Returns
+    -------
+    bool
+        True if it was queued; False if there is no such job or its state may
+        not move to QUEUED (checked under a row lock; nothing is changed).
+    """
+    params = {
+        "id": job_id,
+        "now": utcnow(),
+        "actor_id": actor_id,
+        "channel": NOTIFY_CHANNEL,
+        "from": may_become(JobStatus.QUEUED),
+    }
     return sql.value(_SUBMIT_JOB, params) is not None
 
 
@@ -261,9 +297,10 @@ class JobOutput:
 _FINISH_JOB = Statement(
     """
     WITH target AS (
-        SELECT id, CASE WHEN cancel_requested_at IS NOT NULL AND %(status)s <> 'COMPLETE'
-                        THEN 'CANCELLED' ELSE %(status)s END AS status
-        FROM jobs WHERE id = %(id)s AND status = 'RUNNING'
+        SELECT id, status AS from_status,
+               CASE WHEN cancel_requested_at IS NOT NULL AND %(status)s <> 'COMPLETE'
+                    THEN 'CANCELLED' ELSE %(status)s END AS status
+        FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[])
         FOR UPDATE
     ),
     ended AS (
@@ -277,11 +314,11 @@ _FINISH_JOB = Statement(
                         stdout_truncated = %(stdout_truncated)s,
                         stderr_truncated = %(stderr_truncated)s
         FROM target WHERE jobs.id = target.id
-        RETURNING jobs.id, jobs.status
+        RETURNING jobs.id, target.from_status, jobs.status
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
-        SELECT id, 'RUNNING', status, %(detail)s, %(now)s, %(now)s FROM ended
+        SELECT id, from_status, status, %(detail)s, %(now)s, %(now)s FROM ended
     ),
     woken AS (SELECT pg_notify(%(ended_channel)s, id) FROM ended)
     SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM woken)
@@ -301,9 +338,36 @@ def finish_job(
     Called only once every process of the job has ended (or its host is lost).
 
     A job whose cancel was asked for (``cancel_requested_at``) ends CANCELLED
-    unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer). Returns
-    whether this call ended the job (False: it was not RUNNING)."""
-    assert status in FINISHED
+    unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    status : JobStatus
+        How it ended: one of ``FINISHED``.
+    output : JobOutput, optional
+        Its return code and output (none: all null).
+    message : str, optional
+        Why (``status_message``, and the event's detail).
+
+    Returns
+    -------
+    bool
+        Whether this call ended the job. False, changing nothing, if its state
+        may not move to ``status`` or to CANCELLED (``may_become`` of both: the
+        cancel may turn the one into the other), e.g. it ended already.
+
+    Raises
+    ------
+    ValueError
+        ``status`` is not a final state.
+    """
+    if status not in FINISHED:
+        raise ValueError(f"{status!r} is not a final state")
+    allowed = set(may_become(JobStatus(status)))
+    if status != JobStatus.COMPLETE:
+        allowed &= set(may_become(JobStatus.CANCELLED))
     output = output or JobOutput()
     detail = message or (
         f"exit code {output.return_code}" if output.return_code is not None else None
@@ -320,6 +384,7 @@ def finish_job(
         "stdout_truncated": output.stdout_truncated,
         "stderr_truncated": output.stderr_truncated,
         "ended_channel": ENDED_CHANNEL,
+        "from": sorted(allowed),
     }
     return sql.value(_FINISH_JOB, params) == 1
 
@@ -356,48 +421,86 @@ def delete_job(session: Session, job_id: str) -> str | None:
     return None
 
 
-def cancel_job(session: Session, job_id: str, actor_id: int) -> str | None:
-    """Cancel a job; the state it had, or None if it had ended already.
+#: The states a user's cancel ends at once: those that may become CANCELLED,
+#: except RUNNING (its processes may exist: its executor ends them, then
+#: ``finish_job`` records it CANCELLED with its output).
+_CANCEL_AT_ONCE = sorted(set(may_become(JobStatus.CANCELLED)) - {JobStatus.RUNNING.value})
 
-    A READY or QUEUED job becomes CANCELLED at once (it never ran: no return code,
-    no output). For a RUNNING job the cancel is recorded (``cancel_requested_at``,
-    an event) and its executor is told on ``CANCEL_CHANNEL``: it ends the job's
+# One statement: the job cancelled at once, or (RUNNING) its cancel requested;
+# the event; and the NOTIFY that tells the waiters (ended) or its executor.
+_CANCEL_JOB = Statement(
+    """
+    WITH old AS (
+        SELECT id, status, cancel_requested_at FROM jobs WHERE id = %(id)s::text FOR UPDATE
+    ),
+    cancelled AS (
+        UPDATE jobs SET status = 'CANCELLED', status_message = 'cancelled by a user',
+                        finished_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM old WHERE jobs.id = old.id AND old.status = ANY(%(at_once)s::text[])
+        RETURNING jobs.id, old.status
+    ),
+    requested AS (
+        UPDATE jobs SET cancel_requested_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM old
+        WHERE jobs.id = old.id AND old.status = 'RUNNING' AND old.cancel_requested_at IS NULL
+        RETURNING jobs.id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT id, status, 'CANCELLED', %(actor_id)s::int, 'cancelled',
+               %(now)s::timestamp, %(now)s::timestamp
+        FROM cancelled
+        UNION ALL
+        SELECT id, 'RUNNING', 'RUNNING', %(actor_id)s::int, 'cancel requested',
+               %(now)s::timestamp, %(now)s::timestamp
+        FROM requested
+    ),
+    told AS (
+        SELECT pg_notify(CASE WHEN status = 'RUNNING' THEN %(cancel_channel)s
+                              ELSE %(ended_channel)s END, id)
+        FROM old WHERE status = ANY(%(at_once)s::text[]) OR status = 'RUNNING'
+    )
+    SELECT old.status, (SELECT count(*) FROM told) FROM old
+    """
+)
+
+
+def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
+    """Cancel a job, in one statement; the state it had.
+
+    A READY or QUEUED job (``_CANCEL_AT_ONCE``) becomes CANCELLED at once (it
+    never ran: no return code, no output) and ``ENDED_CHANNEL`` is sent. For a
+    RUNNING job the cancel is recorded (``cancel_requested_at`` and an event, the
+    first time) and its executor is told on ``CANCEL_CHANNEL``: it ends the job's
     processes and then records it CANCELLED with its output (``finish_job``). A
     final state thus always comes with its final record.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    actor_id : int
+        The user who cancels it (recorded in the event).
+
+    Returns
+    -------
+    str or None
+        The state it had (READY, QUEUED or RUNNING); None, changing nothing, if
+        there is no such job or it has ended already.
     """
-    previous = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
-    if previous not in (JobStatus.READY, JobStatus.QUEUED, JobStatus.RUNNING):
-        session.rollback()
+    params = {
+        "id": job_id,
+        "actor_id": actor_id,
+        "now": utcnow(),
+        "at_once": _CANCEL_AT_ONCE,
+        "cancel_channel": CANCEL_CHANNEL,
+        "ended_channel": ENDED_CHANNEL,
+    }
+    row = sql.row(_CANCEL_JOB, params)
+    if row is None or row["status"] not in (*_CANCEL_AT_ONCE, JobStatus.RUNNING):
         return None
-    now = utcnow()
-    if previous == JobStatus.RUNNING:
-        requested = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.cancel_requested_at.is_(None))
-            .values(cancel_requested_at=now, modified=now)
-            .returning(Job.id)
-        ).first()
-        if requested is not None:
-            add_event(session, job_id, previous, previous, actor_id, "cancel requested")
-        channel = CANCEL_CHANNEL
-    else:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                status=JobStatus.CANCELLED,
-                status_message="cancelled by a user",
-                finished_at=now,
-                modified=now,
-            )
-        )
-        add_event(session, job_id, previous, JobStatus.CANCELLED, actor_id, "cancelled")
-        channel = ENDED_CHANNEL
-    session.execute(
-        text("SELECT pg_notify(:channel, :job_id)"), {"channel": channel, "job_id": job_id}
-    )
-    session.commit()
-    return previous
+    return row["status"]
 
 
 _RUNNING_ON_HOST = Statement(
@@ -567,3 +670,76 @@ def stored_counts(sql: PlainSQL) -> dict[str, int]:
     counts = {status.value: 0 for status in JobStatus}
     counts.update(dict(sql.tuples(_JOB_COUNTS)))
     return counts
+
+
+# Reads of jobs for the API.
+
+
+def job_row(sql: PlainSQL, job_id: str, columns: tuple[str, ...]) -> dict | None:
+    """One job's ``columns`` and its owner, in one plain read (the hot paths use it).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+        Any text; an id holding a NUL (which PostgreSQL refuses) finds nothing.
+    columns : tuple of str
+        Names of ``jobs`` columns (trusted: written in the code, never from a request).
+
+    Returns
+    -------
+    dict or None
+        The columns by name, plus ``submitter_id``; None if there is no such job.
+    """
+    if "\x00" in job_id:
+        return None
+    names = ", ".join(dict.fromkeys((*columns, "submitter_id")))
+    return sql.row(statement(f"SELECT {names} FROM jobs WHERE id = %(id)s"), {"id": job_id})
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    """The job as an ORM object (for the handlers that serialize or edit it); None
+    if there is none (or ``job_id`` holds a NUL)."""
+    return session.get(Job, job_id) if "\x00" not in job_id else None
+
+
+def job_status(sql: PlainSQL, job_id: str) -> str | None:
+    """The job's state; None if there is no such job (or it was deleted)."""
+    return sql.value(_JOB_STATUS, {"id": job_id})
+
+
+_JOB_STATUS = Statement("SELECT status FROM jobs WHERE id = %(id)s")
+
+
+def job_events(session: Session, job_id: str) -> list[JobEvent]:
+    """Every event of the job, oldest first (empty if there is no such job)."""
+    return list(
+        session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
+    )
+
+
+_UNENDED_OF_USER = Statement(
+    "SELECT id FROM jobs WHERE submitter_id = %(user_id)s AND status = ANY(%(unended)s)"
+)
+
+
+def cancel_jobs_of(sql: PlainSQL, user_id: int, actor_id: int) -> list[str]:
+    """Cancel every job of a user that has not ended (``cancel_job`` each: a RUNNING
+    one is ended by its executor, which records it CANCELLED).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    user_id : int
+        Whose jobs.
+    actor_id : int
+        Who cancels them (recorded in the events).
+
+    Returns
+    -------
+    list of str
+        The ids of the jobs this call cancelled or asked to cancel.
+    """
+    unended = [status.value for status in JobStatus if status not in FINISHED]
+    rows = sql.tuples(_UNENDED_OF_USER, {"user_id": user_id, "unended": unended})
+    return [job_id for (job_id,) in rows if cancel_job(sql, job_id, actor_id) is not None]
