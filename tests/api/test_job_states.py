@@ -2,16 +2,24 @@
 (migration 0013), and the queue's statements make only the moves in
 ``job_states.TRANSITIONS``."""
 
+import datetime
+
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from baselayer.app.database import make_engine
-from shell_service.job_states import JobStatus
+from baselayer.app.database import database_url, make_engine
+from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL
+from shell_service import queue
+from shell_service.job_states import FINISHED, INITIAL, TRANSITIONS, JobStatus, may_become
+from shell_service.models import Job, JobEvent
 
 from ..factories import JobFactory
+from ..helpers import create_job
+from .envelope import assert_success
 
 STATUS_COLUMNS = {
     "ck_jobs_status": "jobs",
@@ -154,3 +162,158 @@ def test_migration_0013_stops_at_a_stored_row_outside_the_job_states(cfg, scratc
         command.upgrade(alembic_cfg, "0013")
     with scratch_database.connect() as connection:
         assert connection.scalar(text("SELECT status FROM jobs WHERE id = 'odd'")) == "PENDING"
+
+
+# ---- the moves: only those in TRANSITIONS ------------------------------------------
+
+
+@pytest.fixture
+def sql(cfg):
+    connection = PlainSQL(database_url(cfg), "transition tests")
+    yield connection
+    connection.close()
+
+
+def status_of(session_factory, job_id: str) -> str:
+    with session_factory() as session:
+        return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def events_of(session_factory, job_id: str) -> list[tuple]:
+    with session_factory() as session:
+        return list(
+            session.execute(
+                select(JobEvent.from_status, JobEvent.to_status)
+                .where(JobEvent.job_id == job_id)
+                .order_by(JobEvent.id)
+            )
+        )
+
+
+def job_in(status: JobStatus) -> Job:
+    fields = {"status": status.value, "queued_at": utcnow() - datetime.timedelta(hours=1)}
+    if status != JobStatus.READY:
+        fields["worker"] = "elsewhere:1"
+    return JobFactory(**fields)
+
+
+def claim_everything(cfg, session_factory) -> list[str]:
+    """One claim without limits; the jobs of other tests it took go back to QUEUED."""
+    sql = PlainSQL(database_url(cfg), "transition claim")
+    try:
+        while (claimed := queue.claim_jobs(sql, "elsewhere:9", **UNLIMITED)) is None:
+            pass
+    finally:
+        sql.close()
+    return [job.id for job in claimed]
+
+
+UNLIMITED = {"max_running": 10**6, "per_user": 10**6, "memory_budget_mb": 10**9, "batch": 1000}
+
+
+def move(cfg, session_factory, sql, job: Job, to: JobStatus) -> None:
+    """Ask for ``job`` to move to ``to``, through the statement that does that move."""
+    if to == JobStatus.QUEUED:
+        queue.submit_job(sql, job.id, job.submitter_id)
+    elif to == JobStatus.RUNNING:
+        claimed = claim_everything(cfg, session_factory)
+        with session_factory() as session:  # put back the other tests' jobs
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(set(claimed) - {job.id}))
+                .values(status="QUEUED", worker=None)
+            )
+            session.commit()
+    elif to == JobStatus.CANCELLED and job.status != JobStatus.RUNNING:
+        queue.cancel_job(sql, job.id, job.submitter_id)
+    else:
+        queue.finish_job(sql, job.id, to, queue.JobOutput(return_code=0, stdout="late"))
+
+
+LEGAL = [(source, target) for source, targets in TRANSITIONS.items() for target in targets]
+ILLEGAL = [
+    (source, target)
+    for source in JobStatus
+    for target in JobStatus
+    # No statement moves a job to READY (it is only created so).
+    if target not in TRANSITIONS[source] and target != source and target != JobStatus.READY
+]
+
+
+@pytest.mark.parametrize(("source", "target"), LEGAL, ids=lambda s: s.value)
+def test_each_legal_move_is_made_with_its_event(
+    cfg, session_factory, sql, paused_executor, source, target
+):
+    job = job_in(source)
+    move(cfg, session_factory, sql, job, target)
+    assert status_of(session_factory, job.id) == target
+    assert events_of(session_factory, job.id)[-1] == (source, target)
+
+
+@pytest.mark.parametrize(("source", "target"), ILLEGAL, ids=lambda s: s.value)
+def test_an_illegal_move_changes_nothing(
+    cfg, session_factory, sql, paused_executor, source, target
+):
+    job = job_in(source)
+    move(cfg, session_factory, sql, job, target)
+    assert status_of(session_factory, job.id) == source
+    assert events_of(session_factory, job.id) == []
+    with session_factory() as session:
+        assert session.scalar(select(Job.stdout).where(Job.id == job.id)) is None
+
+
+def test_a_claim_does_not_restart_a_complete_job(cfg, session_factory, paused_executor):
+    job = job_in(JobStatus.COMPLETE)
+    assert job.id not in claim_everything(cfg, session_factory)
+    assert status_of(session_factory, job.id) == JobStatus.COMPLETE
+
+
+def test_a_late_finish_leaves_a_cancelled_job_cancelled(session_factory, sql, paused_executor):
+    job = job_in(JobStatus.QUEUED)
+    assert queue.cancel_job(sql, job.id, job.submitter_id) == JobStatus.QUEUED
+    output = queue.JobOutput(return_code=0, stdout="late")
+    assert queue.finish_job(sql, job.id, JobStatus.COMPLETE, output) is False
+    assert status_of(session_factory, job.id) == JobStatus.CANCELLED
+    assert queue.cancel_job(sql, job.id, job.submitter_id) is None
+
+
+def test_a_running_job_asked_to_cancel_ends_cancelled_unless_it_completed(session_factory, sql):
+    failing, completing = job_in(JobStatus.RUNNING), job_in(JobStatus.RUNNING)
+    for job in (failing, completing):
+        assert queue.cancel_job(sql, job.id, job.submitter_id) == JobStatus.RUNNING
+        assert status_of(session_factory, job.id) == JobStatus.RUNNING
+    assert queue.finish_job(sql, failing.id, JobStatus.FAILED, queue.JobOutput(return_code=-15))
+    assert queue.finish_job(sql, completing.id, JobStatus.COMPLETE, queue.JobOutput(return_code=0))
+    assert status_of(session_factory, failing.id) == JobStatus.CANCELLED
+    assert status_of(session_factory, completing.id) == JobStatus.COMPLETE
+    assert events_of(session_factory, failing.id)[-2:] == [
+        ("RUNNING", "RUNNING"),  # the request
+        ("RUNNING", "CANCELLED"),
+    ]
+
+
+def test_finish_refuses_a_state_that_is_not_final(sql):
+    with pytest.raises(ValueError):
+        queue.finish_job(sql, "any", JobStatus.RUNNING)
+
+
+def test_every_state_is_reachable_and_only_final_states_are_dead_ends():
+    reachable = set(INITIAL)
+    for _ in JobStatus:
+        reachable |= {target for source in reachable for target in TRANSITIONS[source]}
+    assert reachable == set(JobStatus)
+    assert {status for status in JobStatus if not TRANSITIONS[status]} == FINISHED
+    assert may_become(JobStatus.RUNNING) == ["QUEUED"]
+
+
+@pytest.mark.parametrize("status", sorted(FINISHED))
+def test_the_api_answers_409_to_executing_or_cancelling_an_ended_job(api, session_factory, status):
+    job_id = create_job(api, "true")
+    with session_factory() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(status=status))
+        session.commit()
+    execute = api.post(f"/api/jobs/{job_id}/execute")
+    assert execute.status_code == 409, execute.text
+    cancel = api.post(f"/api/jobs/{job_id}/cancel")
+    assert cancel.status_code == 409, cancel.text
+    assert assert_success(api.get(f"/api/jobs/{job_id}"))["status"] == status
