@@ -32,6 +32,8 @@ from enum import StrEnum
 
 
 class JobStatus(StrEnum):
+    """A job's state (stored as its name in every status column)."""
+
     READY = "READY"  # stored, not submitted
     QUEUED = "QUEUED"  # submitted, waiting for capacity
     RUNNING = "RUNNING"  # claimed by an executor; its process exists (or is being started)

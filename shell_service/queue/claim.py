@@ -110,8 +110,29 @@ def claim_jobs(
     memory_budget_mb: int,
     batch: int,
 ) -> list[ClaimedJob] | None:
-    """Move up to ``batch`` QUEUED jobs to RUNNING, as capacity and fairness allow;
-    None when another claim is under way (try again shortly)."""
+    """Move up to ``batch`` QUEUED jobs (``may_become(RUNNING)``) to RUNNING, as
+    capacity and fairness allow, each with its event, in one statement.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    worker : str
+        The claiming executor, "host:pid" (stored in ``jobs.worker``).
+    max_running : int
+        Most jobs RUNNING at once, counting those running already.
+    per_user : int
+        Most jobs RUNNING at once per user.
+    memory_budget_mb : int
+        Most memory (MiB) the RUNNING jobs may have asked for together.
+    batch : int
+        Most jobs this call claims.
+
+    Returns
+    -------
+    list of ClaimedJob or None
+        The jobs claimed (may be empty); None when another claim is under way
+        (a try-lock: try again shortly).
+    """
     rows = sql.rows_if_unlocked(
         _CLAIM_SQL,
         {

@@ -114,4 +114,6 @@ _LIVE_WORKERS = Statement(
 
 
 def live_workers(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
+    """The executors heard from within ``within``: dicts of ``id`` ("host:pid"),
+    ``last_seen`` (UTC, naive) and ``running`` (jobs it watches), by id."""
     return sql.rows(_LIVE_WORKERS, {"since": utcnow() - within})

@@ -54,6 +54,9 @@ def job_events(session: Session, job_id: str) -> list[JobEvent]:
 
 
 def add_event(session: Session, job_id: str, from_status, to_status, actor_id=None, detail=None):
+    """Add a JobEvent to ``session`` (the caller commits): ``from_status`` and
+    ``to_status`` are JobStatus values (``from_status`` None for a job's first
+    event), ``actor_id`` the user who caused it (None: the service)."""
     session.add(
         JobEvent(
             job_id=job_id,

@@ -72,7 +72,19 @@ class NewJob:
 
 def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
     """Store new jobs, READY or (``submit``) QUEUED with the claimers woken, in one
-    statement; the ids stored (a taken id is not). Ids must differ within a call."""
+    statement, each with its events (created; submitted).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    jobs : list of NewJob
+        Ids must differ within a call; ``fields`` hold every ``NEW_JOB_FIELDS``.
+
+    Returns
+    -------
+    set of str
+        The ids stored: an id that is taken already is left out (nothing stored).
+    """
     params = {name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS}
     params.update(
         # As JSON text (an array of json values cannot be a statement parameter).
@@ -138,6 +150,9 @@ def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
 
 @dataclass(frozen=True)
 class JobOutput:
+    """A job's final record: its return code (None if it never ran or was lost)
+    and its output as text, each flagged when it passed ``jobs.max_log_bytes``."""
+
     return_code: int | None = None
     stdout: str | None = None
     stderr: str | None = None
