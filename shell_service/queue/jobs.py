@@ -69,7 +69,9 @@ def add_event(session: Session, job_id: str, from_status, to_status, actor_id=No
 
 
 def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int) -> str | None:
-    """Apply ``changes`` to a READY job; None if done, else the state that forbids it."""
+    """Apply ``changes`` (column -> value) to a READY job, with an event. The
+    session's Job object of that id (one per session) is then fresh from the
+    database. None if done, else the state that forbids it (nothing changed)."""
     job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
     if job.status != JobStatus.READY:
         session.rollback()
@@ -86,6 +88,7 @@ def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int
         f"changed: {', '.join(sorted(changes))}",
     )
     session.commit()
+    session.refresh(job)
     return None
 
 

@@ -199,8 +199,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         state = queue.update_ready_job(self.session, job.id, changes, self.current_user.id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
-        self.session.refresh(job)
-        self.success(schemas.Job().dump(job))
+        self.success(schemas.Job().dump(job))  # fresh: update_ready_job reloaded it
 
     async def delete(self, job_id: str | None = None):
         """
