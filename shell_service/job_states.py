@@ -1,19 +1,42 @@
-"""Job states: the one place they are defined.
+"""Job states and the moves between them: the one place they are defined.
 
-    READY --execute--> QUEUED --claim--> RUNNING --> COMPLETE | FAILED | TIMED_OUT
-                                                     | CANCELLED | SERVER_ERROR
-    READY | QUEUED --cancel--> CANCELLED
+    READY --execute--> QUEUED --claim--> RUNNING --finish--> COMPLETE | FAILED
+                                                            | TIMED_OUT | SERVER_ERROR
+    READY | QUEUED --cancel--> CANCELLED      RUNNING --finish, after a cancel--> CANCELLED
 
-Each transition is one conditional UPDATE in ``shell_service.queue``.
+``TRANSITIONS`` is the whole table; the statements in ``shell_service.queue``
+that change a job's state match only rows whose state may move to the new one
+(``may_become``), so an illegal move changes nothing. The database refuses any
+state not in ``JobStatus`` (CHECK constraints of migration 0013, made from
+``status_check``).
+
+Where each rule comes from:
+
+* Slurm's job states (``squeue --help``: PENDING, RUNNING, then one of
+  COMPLETED, FAILED, TIMEOUT, CANCELLED, NODE_FAIL...) give the spine: a job
+  waits, runs, and ends exactly once; an ended state is final (Slurm's
+  ``scontrol requeue`` makes the same job run again, the API's rerun instead
+  makes a new job, so no ended state has a way out here).
+* READY is this API's own: a stored job that nobody has executed yet; only
+  ``execute`` (READY -> QUEUED) or a cancel moves it. Edits keep it READY.
+* The API's cancel: a job that never ran (READY, QUEUED) is CANCELLED at once,
+  as Slurm cancels a pending job. A RUNNING one is not moved by the cancel: the
+  request is recorded and its executor ends the processes, then records the end
+  (``finish_job``), which is CANCELLED unless it completed first. So only
+  RUNNING may go to the states that need a return code and output.
+* Rerun never moves a state (it inserts a new job); delete removes a job that is
+  neither QUEUED nor RUNNING.
 """
 
 from enum import StrEnum
 
 
 class JobStatus(StrEnum):
+    """A job's state (stored as its name in every status column)."""
+
     READY = "READY"  # stored, not submitted
     QUEUED = "QUEUED"  # submitted, waiting for capacity
-    RUNNING = "RUNNING"  # claimed by a worker; its process exists (or is being started)
+    RUNNING = "RUNNING"  # claimed by an executor; its process exists (or is being started)
     COMPLETE = "COMPLETE"  # exit code 0
     FAILED = "FAILED"  # non-zero exit, or killed by a signal
     TIMED_OUT = "TIMED_OUT"  # ran past its timeout and was killed
@@ -30,3 +53,51 @@ FINISHED = frozenset(
         JobStatus.SERVER_ERROR,
     }
 )
+
+#: Every state a job is created in (``queue.insert_jobs``: READY, or QUEUED at once).
+INITIAL = frozenset({JobStatus.READY, JobStatus.QUEUED})
+
+#: state -> the states it may move to. A state's own name is not listed: events
+#: that keep the state (an edit, a cancel request, an adoption) move nothing.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.READY: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: FINISHED,
+    **{status: frozenset() for status in FINISHED},
+}
+
+
+def may_become(status: JobStatus) -> list[str]:
+    """The states that may move to ``status``, sorted (a statement parameter:
+    ``WHERE status = ANY(%(from)s)``).
+
+    Parameters
+    ----------
+    status : JobStatus
+        The state a statement moves jobs to.
+
+    Returns
+    -------
+    list of str
+        Every state whose ``TRANSITIONS`` entry holds ``status``; empty if none.
+    """
+    return sorted(source.value for source, targets in TRANSITIONS.items() if status in targets)
+
+
+def status_check(column: str) -> str:
+    """A CHECK constraint's condition: ``column`` holds a ``JobStatus``. (NULL
+    passes a CHECK: a nullable column, like a first event's ``from_status``,
+    stays nullable.)
+
+    Parameters
+    ----------
+    column : str
+        The column's name (trusted: the migrations pass it).
+
+    Returns
+    -------
+    str
+        SQL, e.g. ``status IN ('READY', 'QUEUED', ...)``.
+    """
+    values = ", ".join(f"'{status.value}'" for status in JobStatus)
+    return f"{column} IN ({values})"

@@ -5,6 +5,7 @@ import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from baselayer.app.models import Base, User
 
-from .job_states import JobStatus
+from .job_states import JobStatus, status_check
 
 #: Job names: one token of letters, digits, '_', '.', '-'.
 JOB_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
@@ -28,7 +29,7 @@ JOB_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
 class Job(Base):
     """A user's script, its state, and once it ends its output.
 
-    The jobs table is also the queue: QUEUED rows are claimed by app workers.
+    The jobs table is also the queue: QUEUED rows are claimed by executors.
     """
 
     __tablename__ = "jobs"
@@ -108,6 +109,8 @@ class Job(Base):
         ),
         # id_prefix filters: LIKE 'prefix%' needs pattern ops under a non-C collation.
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
+        # Every status column holds a JobStatus (migration 0013).
+        CheckConstraint(status_check("status"), name="ck_jobs_status"),
     )
 
 
@@ -126,6 +129,11 @@ class JobEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     job: Mapped[Job] = relationship(back_populates="events", lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint(status_check("from_status"), name="ck_job_events_from_status"),
+        CheckConstraint(status_check("to_status"), name="ck_job_events_to_status"),
+    )
 
 
 class Worker(Base):
@@ -146,6 +154,8 @@ class JobCount(Base):
 
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (CheckConstraint(status_check("status"), name="ck_job_counts_status"),)
 
 
 class UnixAccount(Base):

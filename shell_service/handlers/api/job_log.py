@@ -6,9 +6,8 @@ import os
 from tornado.iostream import StreamClosedError
 
 from baselayer.app.handlers.base import BaseHandler
-from baselayer.app.plain_sql import Statement
 
-from ... import schemas
+from ... import queue, schemas
 from ...job_states import FINISHED
 from ...utf8 import decode, whole_characters
 from .jobs import JobAccessMixin
@@ -17,8 +16,6 @@ from .jobs import JobAccessMixin
 CHUNK_BYTES = 65536
 #: Seconds between looks at a followed job's file.
 FOLLOW_INTERVAL = 0.25
-
-_JOB_STATUS = Statement("SELECT status FROM jobs WHERE id = %(id)s")
 
 
 def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
@@ -84,7 +81,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         await self.follow(job, path, args["offset"])
 
     def job_has_ended(self, job_id: str) -> bool:
-        status = self.sql.value(_JOB_STATUS, {"id": job_id})
+        status = queue.job_status(self.sql, job_id)
         return status is None or status in FINISHED  # None: deleted meanwhile
 
     async def follow(self, job, path, offset: int) -> None:

@@ -4,14 +4,12 @@ import asyncio
 import uuid
 
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from baselayer.app.handlers.base import APIError, BaseHandler
-from baselayer.app.plain_sql import statement
 
 from ... import job_listing, queue, schemas
 from ...job_states import FINISHED, JobStatus
-from ...models import Job, JobEvent
+from ...models import Job
 
 #: Fields a job list leaves out unless asked for (``include_output``).
 OUTPUT = ("stdout", "stderr")
@@ -29,22 +27,16 @@ class JobAccessMixin:
 
     def job_row_or_404(self, job_id: str, columns=schemas.JOB_FIELDS) -> dict:
         """The job's ``columns`` as a dict (plain SQL: the hot paths use this)."""
-        row = None
-        if "\x00" not in job_id:
-            row = self.sql.row(
-                statement(
-                    f"SELECT {', '.join(columns)}, submitter_id AS _owner FROM jobs"
-                    " WHERE id = %(id)s"
-                ),
-                {"id": job_id},
-            )
-        if row is None or not self.may_see(row.pop("_owner")):
+        row = queue.job_row(self.sql, job_id, tuple(columns))
+        if row is None or not self.may_see(row["submitter_id"]):
             raise APIError(404, f"No job with id {job_id!r}")
+        if "submitter_id" not in columns:
+            del row["submitter_id"]
         return row
 
     def get_job_or_404(self, job_id: str) -> Job:
         """The job as an ORM object (for the handlers that change it)."""
-        job = self.session.get(Job, job_id) if "\x00" not in job_id else None
+        job = queue.get_job(self.session, job_id)
         if job is None or not self.may_see(job.submitter_id):
             raise APIError(404, f"No job with id {job_id!r}")
         return job
@@ -207,8 +199,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         state = queue.update_ready_job(self.session, job.id, changes, self.current_user.id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
-        self.session.refresh(job)
-        self.success(schemas.Job().dump(job))
+        self.success(schemas.Job().dump(job))  # fresh: update_ready_job reloaded it
 
     async def delete(self, job_id: str | None = None):
         """
@@ -342,13 +333,12 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
             description: The job has ended already
             content: {application/json: {schema: Error}}
         """
-        job = self.get_job_or_404(job_id)
-        previous = queue.cancel_job(self.session, job.id, self.current_user.id)
+        self.job_row_or_404(job_id, ("id",))
+        previous = queue.cancel_job(self.sql, job_id, self.current_user.id)
+        status = self.job_row_or_404(job_id, ("status",))["status"]
         if previous is None:
-            self.session.refresh(job)
-            raise APIError(409, f"Job {job_id!r} is {job.status}; it has ended already")
-        self.session.refresh(job)
-        self.success({"id": job.id, "status": job.status})
+            raise APIError(409, f"Job {job_id!r} is {status}; it has ended already")
+        self.success({"id": job_id, "status": status})
 
 
 class JobRerunHandler(JobAccessMixin, BaseHandler):
@@ -397,7 +387,5 @@ class JobEventsHandler(JobAccessMixin, BaseHandler):
           404: NotFound
         """
         job = self.get_job_or_404(job_id)
-        events = self.session.scalars(
-            select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id)
-        ).all()
+        events = queue.job_events(self.session, job.id)
         self.success(schemas.JobEvent(many=True).dump(events))

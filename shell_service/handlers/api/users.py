@@ -7,8 +7,6 @@ from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 from baselayer.app.models import ACL, ADMIN_ACL, ADMIN_ROLE, Role, User
 
 from ... import queue, schemas
-from ...job_states import JobStatus
-from ...models import Job
 
 
 def dump_user(user: User) -> dict:
@@ -134,15 +132,8 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     def cancel_jobs_of(self, user: User) -> None:
-        unfinished = self.session.scalars(
-            select(Job).where(
-                Job.submitter_id == user.id,
-                Job.status.in_([JobStatus.READY, JobStatus.QUEUED, JobStatus.RUNNING]),
-            )
-        ).all()
-        for job in unfinished:
-            # A RUNNING one is ended by its executor, which records it CANCELLED.
-            queue.cancel_job(self.session, job.id, self.current_user.id)
+        # A RUNNING one is ended by its executor, which records it CANCELLED.
+        queue.cancel_jobs_of(self.sql, user.id, self.current_user.id)
 
 
 def set_admin(session, user: User, admin: bool) -> None:

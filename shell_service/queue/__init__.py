@@ -1,0 +1,79 @@
+"""Every database operation on jobs and job events, in one place.
+
+The queue is the jobs table: submitting sets QUEUED and sends a NOTIFY on
+``NOTIFY_CHANNEL``; executors LISTEN, then claim with ``claim_jobs``. Each
+state change writes a JobEvent in the same statement, and matches only jobs
+whose state may move to the new one (``job_states.TRANSITIONS``).
+
+The state changes and the hot paths are plain SQL, one round trip each (see
+``baselayer.app.plain_sql``); editing a READY job, deleting one, reading its
+events, the executors' registry and retention still use the ORM.
+
+- ``claim``: QUEUED -> RUNNING (``claim_jobs``, ``ClaimedJob``)
+- ``transitions``: create, submit, finish, cancel
+- ``jobs``: one job for the API (read, edit while READY, delete, events)
+- ``executors``: heartbeats, the jobs of a host, adoption, retention
+- ``counts``: jobs per state
+- ``channels``: the NOTIFY channels
+
+Import from here (``from shell_service import queue``): the submodules are a
+layout, not an interface.
+"""
+
+from .channels import CANCEL_CHANNEL, ENDED_CHANNEL, NOTIFY_CHANNEL
+from .claim import _CLAIM_LOCK_KEY, ClaimedJob, claim_jobs
+from .counts import _RECOUNT_LOCK_KEY, count_active, recount_if_stale, running_load, stored_counts
+from .executors import (
+    adopt_job,
+    delete_finished_before,
+    heartbeat,
+    jobs_of_silent_workers,
+    live_workers,
+    running_jobs_on_host,
+)
+from .jobs import add_event, delete_job, get_job, job_events, job_row, job_status, update_ready_job
+from .transitions import (
+    NEW_JOB_FIELDS,
+    JobOutput,
+    NewJob,
+    cancel_job,
+    cancel_jobs_of,
+    finish_job,
+    insert_jobs,
+    submit_job,
+)
+
+__all__ = [
+    "CANCEL_CHANNEL",
+    "ENDED_CHANNEL",
+    "NEW_JOB_FIELDS",
+    "NOTIFY_CHANNEL",
+    "_CLAIM_LOCK_KEY",
+    "_RECOUNT_LOCK_KEY",
+    "ClaimedJob",
+    "JobOutput",
+    "NewJob",
+    "add_event",
+    "adopt_job",
+    "cancel_job",
+    "cancel_jobs_of",
+    "claim_jobs",
+    "count_active",
+    "delete_finished_before",
+    "delete_job",
+    "finish_job",
+    "get_job",
+    "heartbeat",
+    "insert_jobs",
+    "job_events",
+    "job_row",
+    "job_status",
+    "jobs_of_silent_workers",
+    "live_workers",
+    "recount_if_stale",
+    "running_jobs_on_host",
+    "running_load",
+    "stored_counts",
+    "submit_job",
+    "update_ready_job",
+]

@@ -1,0 +1,149 @@
+"""Claiming: QUEUED -> RUNNING, as capacity and fairness allow, in one statement."""
+
+import datetime
+from dataclasses import dataclass
+
+from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL, Statement
+
+from ..job_states import JobStatus, may_become
+
+# Serializes claims across executors (one per host sharing the database) so the
+# capacity count a claim reads cannot be raced by another claim. An executor that
+# finds it taken does not wait (its event loop would stall): it looks again a
+# moment later.
+_CLAIM_LOCK_KEY = 0x5E11_0B5
+
+
+def _sql_list(statuses: list[str]) -> str:
+    """``('A', 'B')``: states as SQL literals, written into a statement's text (a
+    constant, so PostgreSQL's generic plan of the prepared claim still uses the
+    partial index on QUEUED jobs, as a parameter would not let it)."""
+    assert statuses and all(status in JobStatus.__members__ for status in statuses)
+    return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+#: The states a claim takes jobs from (QUEUED): ``may_become(RUNNING)``.
+_CLAIMABLE = _sql_list(may_become(JobStatus.RUNNING))
+
+_CLAIM_SQL = Statement(
+    """
+    WITH running AS (
+        SELECT submitter_id, count(*) AS n, sum(memory_mb) AS memory_mb
+        FROM jobs WHERE status = 'RUNNING' GROUP BY submitter_id
+    ),
+    totals AS (
+        SELECT coalesce(sum(n), 0) AS n, coalesce(sum(memory_mb), 0) AS memory_mb FROM running
+    ),
+    ranked AS (
+        SELECT q.id, q.priority, q.queued_at, q.memory_mb,
+               coalesce(r.n, 0)
+                 + row_number() OVER (PARTITION BY q.submitter_id
+                                      ORDER BY q.priority DESC, q.queued_at, q.id) AS user_slot
+        FROM jobs q LEFT JOIN running r USING (submitter_id)
+        WHERE q.status IN {claimable}
+    ),
+    ordered AS (
+        -- Fairness: a user's first waiting job outranks anyone's second, so the
+        -- user with the fewest running jobs goes first; then priority, then age.
+        SELECT id, row_number() OVER w AS position, sum(memory_mb) OVER w AS memory_needed
+        FROM ranked
+        WHERE user_slot <= %(per_user)s
+        WINDOW w AS (ORDER BY user_slot, priority DESC, queued_at, id)
+    ),
+    chosen AS (
+        SELECT ordered.id FROM ordered, totals
+        WHERE position <= %(max_running)s - totals.n
+          AND memory_needed <= %(memory_budget_mb)s - totals.memory_mb
+        ORDER BY position
+        LIMIT %(batch)s
+    ),
+    locked AS (
+        SELECT id, status FROM jobs
+        WHERE id IN (SELECT id FROM chosen) AND status IN {claimable}
+        FOR UPDATE SKIP LOCKED
+    ),
+    claimed AS (
+        UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
+                        worker = %(worker)s
+        FROM locked WHERE jobs.id = locked.id
+        RETURNING jobs.id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
+                  queued_at, started_at, submitter_id,
+                  (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, locked.status, 'RUNNING', %(detail)s, %(now)s, %(now)s
+        FROM claimed JOIN locked USING (id)
+    )
+    SELECT * FROM claimed
+    """.replace("{claimable}", _CLAIMABLE)
+)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What an executor needs to start (or adopt) a job."""
+
+    id: str
+    number: int
+    code: str
+    shell: str
+    args: list
+    env: dict
+    stdin: str | None
+    timeout: int
+    cpus: int
+    memory_mb: int
+    queued_at: datetime.datetime | None
+    started_at: datetime.datetime
+    submitter_id: int
+    username: str
+
+
+def claim_jobs(
+    sql: PlainSQL,
+    worker: str,
+    *,
+    max_running: int,
+    per_user: int,
+    memory_budget_mb: int,
+    batch: int,
+) -> list[ClaimedJob] | None:
+    """Move up to ``batch`` QUEUED jobs (``may_become(RUNNING)``) to RUNNING, as
+    capacity and fairness allow, each with its event, in one statement.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    worker : str
+        The claiming executor, "host:pid" (stored in ``jobs.worker``).
+    max_running : int
+        Most jobs RUNNING at once, counting those running already.
+    per_user : int
+        Most jobs RUNNING at once per user.
+    memory_budget_mb : int
+        Most memory (MiB) the RUNNING jobs may have asked for together.
+    batch : int
+        Most jobs this call claims.
+
+    Returns
+    -------
+    list of ClaimedJob or None
+        The jobs claimed (may be empty); None when another claim is under way
+        (a try-lock: try again shortly).
+    """
+    rows = sql.rows_if_unlocked(
+        _CLAIM_SQL,
+        {
+            "max_running": max_running,
+            "per_user": per_user,
+            "memory_budget_mb": memory_budget_mb,
+            "batch": batch,
+            "worker": worker,
+            "detail": f"by {worker}",
+            "now": utcnow(),
+        },
+        lock=_CLAIM_LOCK_KEY,
+    )
+    return None if rows is None else [ClaimedJob(**row) for row in rows]

@@ -1,0 +1,119 @@
+"""The executors' own statements: their registry (heartbeats), the jobs they
+watch, adopting the jobs of one that is gone, and retention."""
+
+import datetime
+
+from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL, Statement
+
+from ..job_states import FINISHED, JobStatus
+from ..models import Job, Worker
+from .jobs import add_event
+
+_RUNNING_ON_HOST = Statement(
+    "SELECT id, number, worker, started_at, timeout, cancel_requested_at FROM jobs "
+    "WHERE status = 'RUNNING' AND worker LIKE %(pattern)s"
+)
+
+
+def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
+    """RUNNING jobs started by any worker on this host (``worker`` is "host:pid"):
+    their id, number, worker, started_at, timeout and cancel_requested_at."""
+    pattern = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+    return sql.rows(_RUNNING_ON_HOST, {"pattern": pattern})
+
+
+def jobs_of_silent_workers(
+    session: Session, host: str, silent_for: datetime.timedelta
+) -> list[str]:
+    """RUNNING jobs of other hosts' workers that sent no heartbeat for ``silent_for``
+    (their host is gone, or renamed: nobody there will ever end them)."""
+    heard_from = select(Worker.id).where(Worker.last_seen > utcnow() - silent_for)
+    return list(
+        session.scalars(
+            select(Job.id).where(
+                Job.status == JobStatus.RUNNING,
+                Job.started_at < utcnow() - silent_for,
+                Job.worker.not_like(f"{host}:%"),
+                or_(Job.worker.is_(None), Job.worker.not_in(heard_from)),
+            )
+        )
+    )
+
+
+def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker: str) -> bool:
+    """Take over a job whose worker is gone; False if another worker took it first."""
+    row = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.worker == old_worker)
+        .values(worker=new_worker)
+        .returning(Job.id)
+    ).first()
+    if row is not None:
+        add_event(
+            session,
+            job_id,
+            JobStatus.RUNNING,
+            JobStatus.RUNNING,
+            None,
+            f"adopted by {new_worker} from {old_worker}",
+        )
+    session.commit()
+    return row is not None
+
+
+# Only one worker at a time sweeps old jobs (a session-level try-lock).
+_RETENTION_LOCK_KEY = 0x5E11_0B6
+
+
+def delete_finished_before(
+    session: Session, cutoff: datetime.datetime, batch: int = 500
+) -> list[str] | None:
+    """Delete up to ``batch`` jobs that finished before ``cutoff``; their ids.
+
+    None when another worker holds the sweep. Each batch is its own short
+    transaction, so the table is never locked for long.
+    """
+    if not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RETENTION_LOCK_KEY}
+    ):
+        session.rollback()
+        return None
+    oldest = (
+        select(Job.id)
+        .where(Job.finished_at < cutoff, Job.status.in_([s.value for s in FINISHED]))
+        .order_by(Job.finished_at)
+        .limit(batch)
+    )
+    ids = list(session.scalars(delete(Job).where(Job.id.in_(oldest)).returning(Job.id)))
+    session.commit()
+    return ids
+
+
+def heartbeat(session: Session, worker: str, running: int) -> None:
+    """Record that ``worker`` is alive and watches ``running`` jobs; forget long-dead ones."""
+    now = utcnow()
+    session.execute(
+        insert(Worker)
+        .values(id=worker, last_seen=now, running=running, created_at=now, modified=now)
+        .on_conflict_do_update(
+            index_elements=[Worker.id], set_={"last_seen": now, "running": running, "modified": now}
+        )
+    )
+    session.execute(delete(Worker).where(Worker.last_seen < now - datetime.timedelta(hours=1)))
+    session.commit()
+
+
+_LIVE_WORKERS = Statement(
+    "SELECT id, last_seen, running FROM workers WHERE last_seen > %(since)s ORDER BY id"
+)
+
+
+def live_workers(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
+    """The executors heard from within ``within``: dicts of ``id`` ("host:pid"),
+    ``last_seen`` (UTC, naive) and ``running`` (jobs it watches), by id."""
+    return sql.rows(_LIVE_WORKERS, {"since": utcnow() - within})

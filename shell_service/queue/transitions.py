@@ -1,0 +1,366 @@
+"""The statements that move a job between states (``job_states.TRANSITIONS``),
+apart from the claim (``claim.py``): create, submit, finish, cancel. Each is one
+plain statement that changes the job, writes its event and sends its NOTIFY."""
+
+import datetime
+from dataclasses import dataclass, field
+
+import orjson
+
+from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL, Statement
+
+from ..job_states import FINISHED, JobStatus, may_become
+from .channels import CANCEL_CHANNEL, ENDED_CHANNEL, NOTIFY_CHANNEL
+
+_INSERT_JOBS = Statement(
+    """
+    WITH new AS (
+        SELECT * FROM unnest(
+            %(id)s::text[], %(code)s::text[], %(shell)s::text[], %(args)s::text[],
+            %(env)s::text[], %(stdin)s::text[], %(timeout)s::int[], %(priority)s::int[],
+            %(cpus)s::int[], %(memory_mb)s::int[], %(submitter_id)s::int[],
+            %(submit)s::boolean[], %(actor_id)s::int[], %(detail)s::text[],
+            %(created_at)s::timestamp[]
+        ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
+                 submitter_id, submit, actor_id, detail, created_at)
+    ),
+    job AS (
+        INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
+                          memory_mb, status, queued_at, submitter_id, created_at, modified)
+        SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
+               memory_mb, CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
+               CASE WHEN submit THEN created_at END,
+               submitter_id, created_at, created_at
+        FROM new
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT new.id, e.from_status, e.to_status, new.actor_id,
+               CASE WHEN e.n = 1 THEN new.detail ELSE 'submitted' END,
+               new.created_at, new.created_at
+        FROM job JOIN new USING (id),
+             (VALUES (1, NULL, 'READY'), (2, 'READY', 'QUEUED')) AS e(n, from_status, to_status)
+        WHERE e.n = 1 OR new.submit
+        ORDER BY new.created_at, new.id, e.n
+    )
+    SELECT job.id FROM job
+    LEFT JOIN LATERAL (SELECT pg_notify(%(channel)s, '') WHERE %(any_submit)s) AS woken ON true
+    """
+)
+
+#: The fields a new job is made from (``insert_jobs``).
+NEW_JOB_FIELDS = (
+    "id", "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb",
+    "submitter_id",
+)  # fmt: skip
+
+
+@dataclass
+class NewJob:
+    """A job to store: its ``NEW_JOB_FIELDS``, who made it, and whether it is queued at once."""
+
+    fields: dict
+    actor_id: int
+    submit: bool = False
+    detail: str = "created"
+    created_at: datetime.datetime = field(default_factory=utcnow)
+
+
+def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
+    """Store new jobs, READY or (``submit``) QUEUED with the claimers woken, in one
+    statement, each with its events (created; submitted).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    jobs : list of NewJob
+        Ids must differ within a call; ``fields`` hold every ``NEW_JOB_FIELDS``.
+
+    Returns
+    -------
+    set of str
+        The ids stored: an id that is taken already is left out (nothing stored).
+    """
+    params = {name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS}
+    params.update(
+        # As JSON text (an array of json values cannot be a statement parameter).
+        args=[orjson.dumps(job.fields["args"]).decode() for job in jobs],
+        env=[orjson.dumps(job.fields["env"]).decode() for job in jobs],
+        submit=[job.submit for job in jobs],
+        actor_id=[job.actor_id for job in jobs],
+        detail=[job.detail for job in jobs],
+        created_at=[job.created_at for job in jobs],
+        any_submit=any(job.submit for job in jobs),
+        channel=NOTIFY_CHANNEL,
+    )
+    return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
+
+
+_SUBMIT_JOB = Statement(
+    """
+    WITH old AS (
+        SELECT id, status FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[]) FOR UPDATE
+    ),
+    submitted AS (
+        UPDATE jobs SET status = 'QUEUED', queued_at = %(now)s, modified = %(now)s
+        FROM old WHERE jobs.id = old.id AND jobs.status = ANY(%(from)s::text[])
+        RETURNING jobs.id, old.status
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT id, status, 'QUEUED', %(actor_id)s, 'submitted', %(now)s, %(now)s
+        FROM submitted
+    )
+    SELECT submitted.id FROM submitted
+    CROSS JOIN LATERAL (SELECT pg_notify(%(channel)s, '')) AS woken
+    """
+)
+
+
+def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
+    """Queue a job (READY -> QUEUED: ``may_become(QUEUED)``) and wake the claimers.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    actor_id : int
+        The user who executes it (recorded in the event).
+
+    Returns
+    -------
+    bool
+        True if it was queued; False if there is no such job or its state may
+        not move to QUEUED (checked under a row lock; nothing is changed).
+    """
+    params = {
+        "id": job_id,
+        "now": utcnow(),
+        "actor_id": actor_id,
+        "channel": NOTIFY_CHANNEL,
+        "from": may_become(JobStatus.QUEUED),
+    }
+    return sql.value(_SUBMIT_JOB, params) is not None
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """A job's final record: its return code (None if it never ran or was lost)
+    and its output as text, each flagged when it passed ``jobs.max_log_bytes``."""
+
+    return_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+
+
+# A job whose cancel was asked for ends CANCELLED unless it completed first;
+# either way with its final record, in the one statement that ends it.
+_FINISH_JOB = Statement(
+    """
+    WITH target AS (
+        SELECT id, status AS from_status,
+               CASE WHEN cancel_requested_at IS NOT NULL AND %(status)s <> 'COMPLETE'
+                    THEN 'CANCELLED' ELSE %(status)s END AS status
+        FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[])
+        FOR UPDATE
+    ),
+    ended AS (
+        UPDATE jobs SET status = target.status,
+                        status_message = CASE
+                            WHEN target.status = 'CANCELLED' AND %(status)s <> 'CANCELLED'
+                            THEN 'cancelled by a user' || coalesce('; ' || %(message)s, '')
+                            ELSE %(message)s END,
+                        finished_at = %(now)s, modified = %(now)s, return_code = %(return_code)s,
+                        stdout = %(stdout)s, stderr = %(stderr)s,
+                        stdout_truncated = %(stdout_truncated)s,
+                        stderr_truncated = %(stderr_truncated)s
+        FROM target WHERE jobs.id = target.id
+        RETURNING jobs.id, target.from_status, jobs.status
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, from_status, status, %(detail)s, %(now)s, %(now)s FROM ended
+    ),
+    woken AS (SELECT pg_notify(%(ended_channel)s, id) FROM ended)
+    SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM woken)
+    """
+)
+
+
+def finish_job(
+    sql: PlainSQL,
+    job_id: str,
+    status: JobStatus,
+    output: JobOutput | None = None,
+    message: str | None = None,
+) -> bool:
+    """RUNNING -> a final state, with the job's final record (return code, output,
+    finished_at): one statement, so no reader ever sees the one without the other.
+    Called only once every process of the job has ended (or its host is lost).
+
+    A job whose cancel was asked for (``cancel_requested_at``) ends CANCELLED
+    unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    status : JobStatus
+        How it ended: one of ``FINISHED``.
+    output : JobOutput, optional
+        Its return code and output (none: all null).
+    message : str, optional
+        Why (``status_message``, and the event's detail).
+
+    Returns
+    -------
+    bool
+        Whether this call ended the job. False, changing nothing, if its state
+        may not move to ``status`` or to CANCELLED (``may_become`` of both: the
+        cancel may turn the one into the other), e.g. it ended already.
+
+    Raises
+    ------
+    ValueError
+        ``status`` is not a final state.
+    """
+    if status not in FINISHED:
+        raise ValueError(f"{status!r} is not a final state")
+    allowed = set(may_become(JobStatus(status)))
+    if status != JobStatus.COMPLETE:
+        allowed &= set(may_become(JobStatus.CANCELLED))
+    output = output or JobOutput()
+    detail = message or (
+        f"exit code {output.return_code}" if output.return_code is not None else None
+    )
+    params = {
+        "id": job_id,
+        "status": status.value,
+        "message": message,
+        "detail": detail,
+        "now": utcnow(),
+        "return_code": output.return_code,
+        "stdout": output.stdout,
+        "stderr": output.stderr,
+        "stdout_truncated": output.stdout_truncated,
+        "stderr_truncated": output.stderr_truncated,
+        "ended_channel": ENDED_CHANNEL,
+        "from": sorted(allowed),
+    }
+    return sql.value(_FINISH_JOB, params) == 1
+
+
+#: The states a user's cancel ends at once: those that may become CANCELLED,
+#: except RUNNING (its processes may exist: its executor ends them, then
+#: ``finish_job`` records it CANCELLED with its output).
+_CANCEL_AT_ONCE = sorted(set(may_become(JobStatus.CANCELLED)) - {JobStatus.RUNNING.value})
+
+# One statement: the job cancelled at once, or (RUNNING) its cancel requested;
+# the event; and the NOTIFY that tells the waiters (ended) or its executor.
+_CANCEL_JOB = Statement(
+    """
+    WITH old AS (
+        SELECT id, status, cancel_requested_at FROM jobs WHERE id = %(id)s::text FOR UPDATE
+    ),
+    cancelled AS (
+        UPDATE jobs SET status = 'CANCELLED', status_message = 'cancelled by a user',
+                        finished_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM old WHERE jobs.id = old.id AND old.status = ANY(%(at_once)s::text[])
+        RETURNING jobs.id, old.status
+    ),
+    requested AS (
+        UPDATE jobs SET cancel_requested_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM old
+        WHERE jobs.id = old.id AND old.status = 'RUNNING' AND old.cancel_requested_at IS NULL
+        RETURNING jobs.id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT id, status, 'CANCELLED', %(actor_id)s::int, 'cancelled',
+               %(now)s::timestamp, %(now)s::timestamp
+        FROM cancelled
+        UNION ALL
+        SELECT id, 'RUNNING', 'RUNNING', %(actor_id)s::int, 'cancel requested',
+               %(now)s::timestamp, %(now)s::timestamp
+        FROM requested
+    ),
+    told AS (
+        SELECT pg_notify(CASE WHEN status = 'RUNNING' THEN %(cancel_channel)s
+                              ELSE %(ended_channel)s END, id)
+        FROM old WHERE status = ANY(%(at_once)s::text[]) OR status = 'RUNNING'
+    )
+    SELECT old.status, (SELECT count(*) FROM told) FROM old
+    """
+)
+
+
+def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
+    """Cancel a job, in one statement; the state it had.
+
+    A READY or QUEUED job (``_CANCEL_AT_ONCE``) becomes CANCELLED at once (it
+    never ran: no return code, no output) and ``ENDED_CHANNEL`` is sent. For a
+    RUNNING job the cancel is recorded (``cancel_requested_at`` and an event, the
+    first time) and its executor is told on ``CANCEL_CHANNEL``: it ends the job's
+    processes and then records it CANCELLED with its output (``finish_job``). A
+    final state thus always comes with its final record.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    actor_id : int
+        The user who cancels it (recorded in the event).
+
+    Returns
+    -------
+    str or None
+        The state it had (READY, QUEUED or RUNNING); None, changing nothing, if
+        there is no such job or it has ended already.
+    """
+    params = {
+        "id": job_id,
+        "actor_id": actor_id,
+        "now": utcnow(),
+        "at_once": _CANCEL_AT_ONCE,
+        "cancel_channel": CANCEL_CHANNEL,
+        "ended_channel": ENDED_CHANNEL,
+    }
+    row = sql.row(_CANCEL_JOB, params)
+    if row is None or row["status"] not in (*_CANCEL_AT_ONCE, JobStatus.RUNNING):
+        return None
+    return row["status"]
+
+
+_UNENDED_OF_USER = Statement(
+    "SELECT id FROM jobs WHERE submitter_id = %(user_id)s AND status = ANY(%(unended)s)"
+)
+
+
+def cancel_jobs_of(sql: PlainSQL, user_id: int, actor_id: int) -> list[str]:
+    """Cancel every job of a user that has not ended (``cancel_job`` each: a RUNNING
+    one is ended by its executor, which records it CANCELLED).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    user_id : int
+        Whose jobs.
+    actor_id : int
+        Who cancels them (recorded in the events).
+
+    Returns
+    -------
+    list of str
+        The ids of the jobs this call cancelled or asked to cancel.
+    """
+    unended = [status.value for status in JobStatus if status not in FINISHED]
+    rows = sql.tuples(_UNENDED_OF_USER, {"user_id": user_id, "unended": unended})
+    return [job_id for (job_id,) in rows if cancel_job(sql, job_id, actor_id) is not None]
