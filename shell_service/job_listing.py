@@ -24,10 +24,12 @@ COUNT_CAP = 10_000
 
 
 class BadCursor(ValueError):
-    pass
+    """A ``cursor`` parameter that no ``encode_cursor`` made (the handler's 400)."""
 
 
 def encode_cursor(job: dict) -> str:
+    """The opaque cursor of the page after ``job`` (a row with ``created_at`` and
+    ``id``): URL-safe base64 of both, unpadded."""
     raw = f"{job['created_at'].isoformat()}|{job['id']}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -14,6 +14,9 @@ from .queue import ENDED_CHANNEL
 
 
 class JobEndWaiters:
+    """An app worker's readers waiting for jobs to end (``GET /api/jobs/<id>?wait=N``):
+    one ENDED_CHANNEL subscription for all of them, each woken by its job's id."""
+
     def __init__(self, listener: Listener):
         self._waiting: dict[str, set[asyncio.Event]] = defaultdict(set)
         listener.subscribe(ENDED_CHANNEL, self._ended)

@@ -19,6 +19,10 @@ MAX_BATCH = 256
 
 
 class JobWriter:
+    """Inserts new jobs in batches on a thread of its own: submissions that arrive
+    while a batch is written go together in the next one (one statement, one
+    round trip). See the module docstring."""
+
     def __init__(self, sql: PlainSQL, listener: Listener):
         # Used only on the writer's own thread.
         self._sql = sql

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def ensure_admin(session: Session, username: str) -> User:
+    """The admin ACL, the admin role holding it, and the user ``username`` with
+    that role, each made if missing (not committed); the user."""
     acl = session.get(ACL, ADMIN_ACL) or ACL(id=ADMIN_ACL)
     role = session.get(Role, ADMIN_ROLE) or Role(id=ADMIN_ROLE, acls=[acl])
     if acl not in role.acls:

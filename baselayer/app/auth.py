@@ -21,6 +21,7 @@ AUTH_CHANNEL = "baselayer_auth"
 
 
 def hash_secret(secret: str) -> str:
+    """The stored form of a token's secret: its SHA-256, 64 hex digits."""
     # Tokens are long random strings, so a fast unsalted hash is enough: no
     # dictionary attack applies, and lookups stay one indexed equality.
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -44,6 +45,7 @@ class CurrentUser:
 
     @property
     def is_admin(self) -> bool:
+        """Whether the user holds the admin ACL (directly or through a role)."""
         return ADMIN_ACL in self.permissions
 
 
@@ -65,6 +67,9 @@ class TokenCache:
         listener.subscribe(AUTH_CHANNEL, lambda payloads: self.clear())
 
     def get(self, token_hash: str) -> "CurrentUser | None":
+        """The cached user of the token whose hash is ``token_hash``, or None: not
+        cached, expired, or the cache was just cleared (an auth change was
+        notified, or the listener's connection is down)."""
         if not self._listener.poll():
             self._entries.clear()
             return None
@@ -80,6 +85,9 @@ class TokenCache:
     def put(
         self, token_hash: str, user: "CurrentUser", expires_at: datetime.datetime | None
     ) -> None:
+        """Cache ``user`` for ``token_hash`` until ``expires_at`` (naive UTC; None:
+        no expiry). Nothing is cached while the listener is down: a change made
+        meanwhile would go unnoticed."""
         if not self._listener.alive:
             return
         if len(self._entries) >= self.MAX_ENTRIES:
@@ -87,6 +95,7 @@ class TokenCache:
         self._entries[token_hash] = (user, expires_at)
 
     def clear(self) -> None:
+        """Forget every cached token."""
         self._entries.clear()
 
 

@@ -26,6 +26,8 @@ class Config(dict):
         return dict.__getitem__(self, key)
 
     def get(self, key, default=None):
+        """``self[key]`` (a dotted key reaches into sections), or ``default`` when
+        the key or a section on its way is missing."""
         try:
             return self[key]
         except KeyError:

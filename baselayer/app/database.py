@@ -27,10 +27,14 @@ def database_url(cfg: Config, database: str | None = None) -> URL:
 
 
 def embedded_socket_dir(cfg: Config):
+    """The embedded cluster's unix socket directory: ``<run_dir>/pgsock``."""
     return cfg.path("app.run_dir") / "pgsock"
 
 
 def make_engine(cfg: Config, database: str | None = None, **kwargs):
+    """A SQLAlchemy engine for the configured database (or ``database`` on the same
+    server); ``kwargs`` go to ``create_engine``. The pool holds
+    ``database.pool_size`` connections unless a ``poolclass`` is given."""
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", cfg.get("database.pool_size", 5))
         # No ping before each checkout (a round trip per request): a connection
@@ -40,5 +44,6 @@ def make_engine(cfg: Config, database: str | None = None, **kwargs):
 
 
 def make_session_factory(engine) -> sessionmaker:
+    """ORM sessions on ``engine`` whose objects stay readable after commit."""
     # expire_on_commit=False: handlers serialize rows after committing them.
     return sessionmaker(engine, expire_on_commit=False)

@@ -24,10 +24,14 @@ ADMIN_ROLE = "Super admin"
 
 
 def utcnow() -> datetime.datetime:
+    """Now, in UTC, naive (every timestamp column stores naive UTC)."""
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
+    """Every table's base: ``created_at`` and ``modified`` (naive UTC), set by
+    the ORM and, for rows written in plain SQL, by the database's defaults."""
+
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTime, default=utcnow, server_default=func.now(), nullable=False
     )
@@ -78,6 +82,9 @@ class Role(Base):
 
 
 class User(Base):
+    """An API user: a unique username, ACLs directly and through roles, and a
+    ``disabled`` flag that stops their tokens at once."""
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String, unique=True, nullable=False)
@@ -93,10 +100,12 @@ class User(Base):
 
     @property
     def permissions(self) -> set[str]:
+        """The ids of every ACL the user holds, directly or through a role."""
         return {acl.id for acl in self.acls} | {acl.id for role in self.roles for acl in role.acls}
 
     @property
     def is_admin(self) -> bool:
+        """Whether the user holds the admin ACL."""
         return ADMIN_ACL in self.permissions
 
 

@@ -45,6 +45,9 @@ class Listener:
         self._lost_callbacks.append(callback)
 
     def start(self) -> None:
+        """Connect and LISTEN on every subscribed channel. Raises
+        psycopg2.OperationalError when the server cannot be reached (the caller
+        retries; ``poll`` reconnects after a loss)."""
         connect_args, connect_kwargs = self._url.get_dialect()().create_connect_args(self._url)
         # A dedicated connection outside any pool: it stays in LISTEN for good.
         conn = psycopg2.connect(*connect_args, **connect_kwargs)

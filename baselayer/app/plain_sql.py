@@ -88,6 +88,7 @@ class Statement:
         self.params: list[str] = []
 
         def placeholder(match: re.Match) -> str:
+            # %(name)s -> $N, one number per distinct name, in order of appearance.
             if match.group(1) not in self.params:
                 self.params.append(match.group(1))
             return f"${self.params.index(match.group(1)) + 1}"
@@ -130,6 +131,11 @@ def _dicts(cursor) -> list[dict]:
 
 
 class PlainSQL:
+    """One process's autocommit connection, made on first use and made again after
+    the server dropped it; see the module docstring. Methods take ``sql`` (text,
+    or a ``Statement`` prepared once per connection) and ``params`` (a dict for
+    ``%(name)s`` placeholders); psycopg2's errors pass through."""
+
     def __init__(self, url: URL, application_name: str = "baselayer"):
         connect_args, connect_kwargs = url.get_dialect()().create_connect_args(url)
         self._connect_args = connect_args
@@ -237,6 +243,7 @@ class PlainSQL:
         return rows[0] if rows else None
 
     def tuples(self, sql: "str | Statement", params=None) -> list[tuple]:
+        """Every row, as tuples."""
         return self._cursor_run(sql, params, lambda cursor: cursor.fetchall())
 
     def value(self, sql: "str | Statement", params=None):

@@ -154,6 +154,7 @@ class Settings:
         return int(match.group(1)) if match else None
 
     def owns_uid(self, uid: int) -> bool:
+        """Whether ``uid`` is in this stack's range (``uid_base`` + 2**24 user ids)."""
         return self.uid_base <= uid < self.uid_base + UID_SPAN
 
 
@@ -595,6 +596,7 @@ def remove_stack_accounts(cfg: Config) -> int:
         removed += 1
 
     def unowned(uid: int) -> bool:
+        # In our range, and no account has it (any more).
         return s.owns_uid(uid) and _getpwuid(uid) is None
 
     for parent in (homes, tmps):

@@ -41,6 +41,7 @@ class CgroupLayout:
     roots: dict[str, Path]  # controller -> directory holding the "shell_service" group
 
     def describe(self) -> str:
+        """For sysinfo and the bench: e.g. "cgroup v1 (cpu, memory, pids)"."""
         return f"cgroup v{self.version} ({', '.join(sorted(self.roots))})"
 
     def hide_jobs(self) -> None:

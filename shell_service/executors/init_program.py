@@ -85,6 +85,7 @@ def build(source: Path = SOURCE, program: Path = PROGRAM) -> Path:
 
 
 def main() -> None:
+    """Build the job init; exit 1 with the reason when it cannot be built."""
     try:
         print(f"Built the job init: {build()}")
     except BuildError as exc:

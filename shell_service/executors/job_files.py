@@ -71,6 +71,12 @@ def usable_jobs_dir(configured: Path, as_root: bool) -> Path:
 
 @dataclass(frozen=True)
 class JobFiles:
+    """The names of one job's files under its directory ``root``
+    (``<jobs dir>/<job id>/``, root's 0711): ``work/`` (the job's cwd, its
+    user's), ``work/script``, ``stdin``, ``stdout``, ``stderr``, ``exit_status``
+    (the init's end record) and ``wrapper.pid`` (the init's pid and start time).
+    The launcher and the init make them (``job_init``); this class reads them."""
+
     root: Path
 
     @property

@@ -133,6 +133,8 @@ class Launcher:
         return pid
 
     def reply(self, message: dict, fds: Sequence[int] = ()) -> None:
+        """Send ``message`` padded to exactly REPLY_BYTES (a longer one becomes an
+        error reply), with ``fds`` attached (SCM_RIGHTS)."""
         data = json.dumps(message).encode()
         if len(data) > REPLY_BYTES:
             data = json.dumps({"id": message.get("id"), "error": "reply too long"}).encode()
@@ -202,6 +204,7 @@ def anonymous_file(name: str, data: bytes):
 
 
 def read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    """``size`` bytes from the blocking ``sock``, or None at the end of the stream."""
     chunks, remaining = [], size
     while remaining:
         chunk = sock.recv(remaining)
@@ -222,11 +225,13 @@ def read_frame(sock: socket.socket) -> dict | None:
 
 
 def frame(message: dict) -> bytes:
+    """``message`` as one request on the wire: a 4-byte big-endian length, then JSON."""
     body = json.dumps(message).encode()
     return struct.pack(">I", len(body)) + body
 
 
 def main() -> None:
+    """The launcher program: serve on the socket whose descriptor is ``argv[1]``."""
     sock = socket.socket(fileno=int(sys.argv[1]))
     sock.set_inheritable(False)  # passed to us inheritable; no job init may hold it
     sock.setblocking(True)
