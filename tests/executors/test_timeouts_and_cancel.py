@@ -198,7 +198,7 @@ def test_a_cancel_while_the_job_is_being_started_still_ends_it(
     job_id = create_job(api, DETACHING_SCRIPT, execute=True)
     assert wait_until(lambda: job_id in cancelled, timeout=10)
     monkeypatch.setattr(executor.launcher, "launch", launch)
-    # Without the fix the job would run its `sleep 303` to the end.
+    # A cancel lost in the launch would leave the job running its `sleep 303` to the end.
     job = wait_for_job(api, job_id, timeout=15)
     assert job["status"] == "CANCELLED"
     assert not sleepers_alive()
