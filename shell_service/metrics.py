@@ -1,13 +1,14 @@
 """Prometheus metrics: what the queue holds now, and how jobs waited, ran and ended.
 
-Counters and histograms are recorded by the app worker that sees the event;
-with several workers, prometheus_client's multiprocess mode (files under
-``<run_dir>/metrics``, set up by ``enable_multiprocess`` before the first use)
-adds them up at scrape time. Jobs by state come from the database at scrape time.
+Counters and histograms are recorded by the process that sees the event (the
+executor: waits, run times, outcomes). Every program of the stack runs with
+``PROMETHEUS_MULTIPROC_DIR`` set (``render_configs``: ``<run_dir>/metrics``), so
+prometheus_client's multiprocess mode adds them up when any app worker is
+scraped. Jobs by state are the shared counts (``queue``'s job_counts, finished
+states recounted at most a minute ago).
 """
 
 import os
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -40,15 +41,8 @@ LIMIT_KILLS = Counter(
 )
 
 
-def enable_multiprocess(run_dir: Path) -> None:
-    """Share metrics between app workers through files; call before recording any."""
-    directory = run_dir / "metrics"
-    directory.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-
-
 class JobStateCollector:
-    """Jobs per state, counted in the database when scraped."""
+    """Jobs per state, from ``count_by_status()`` (a dict: state name -> count)."""
 
     def __init__(self, count_by_status):
         self.count_by_status = count_by_status
@@ -73,6 +67,9 @@ def render(count_by_status) -> bytes:
 
 
 def record_end(status: JobStatus, run_seconds: float | None, limit: str | None) -> None:
+    """Count a job's end: its final ``status``, its run time in seconds (None when
+    it never started) and the limit that killed it ("timeout", "memory", "cpu"),
+    if any."""
     OUTCOMES.labels(status=status.value).inc()
     if run_seconds is not None:
         RUN_TIME.observe(run_seconds)
