@@ -52,7 +52,6 @@ import os
 import pwd
 import re
 import secrets
-import shutil
 import stat
 import subprocess
 import threading
@@ -67,6 +66,7 @@ from baselayer.app.config import Config
 
 from ..models import UnixAccount
 from .job_files import usable_dir
+from .job_removal import remove_tree_as_owner
 
 log = logging.getLogger(__name__)
 
@@ -538,8 +538,9 @@ class Accounts:
 
 
 def _remove_dir(parent: Path, name: str, uid_ok) -> bool:
-    """Remove ``parent/name`` and all in it when it is a real directory whose owner
-    passes ``uid_ok``; rmtree works through file descriptors and follows no symlink."""
+    """Remove ``parent/name`` (``parent`` is the service's) and all in it, as its
+    owner (``job_removal``), when it is a real directory whose owner passes
+    ``uid_ok``. Raises job_removal.RemovalError when something stays."""
     try:
         parent_fd = _open_dir(parent)
     except FileNotFoundError:
@@ -551,10 +552,10 @@ def _remove_dir(parent: Path, name: str, uid_ok) -> bool:
             return False
         if not stat.S_ISDIR(st.st_mode) or not uid_ok(st.st_uid):
             return False
-        shutil.rmtree(name, dir_fd=parent_fd)
-        return True
     finally:
         os.close(parent_fd)
+    remove_tree_as_owner(Path(parent) / name)
+    return True
 
 
 def remove_stack_accounts(cfg: Config) -> int:

@@ -1,0 +1,101 @@
+"""Removing job directories (``job_removal``): whatever the job left in ``work/``
+goes, as the job's user, and nothing outside it, whatever it links to."""
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from shell_service.executors.job_removal import RemovalError, remove_job_directory
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="removes as the job's user: root")
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def job_dir():
+    """A job directory as the launcher and init make it: root's 0711, its files
+    0600, and ``work/`` the (nobody) user's 0700. Removed at the end if left."""
+    parent = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="removal_"))
+    os.chmod(parent, 0o711)
+    root = parent / "job"
+    root.mkdir(mode=0o711)
+    for name in ("stdout", "stderr", "exit_status", "wrapper.pid"):
+        (root / name).write_text(name)
+        os.chmod(root / name, 0o600)
+    (root / "work").mkdir(mode=0o700)
+    os.chown(root / "work", NOBODY, NOBODY)
+    yield root
+    subprocess.run(["/bin/rm", "-rf", "--", str(parent)])  # deep: not shutil.rmtree
+
+
+def as_job(root: Path, script: str) -> None:
+    """Run ``script`` as the job's user in its work directory."""
+    subprocess.run(
+        ["/bin/sh", "-c", script],
+        cwd=root / "work",
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        env={"PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+
+
+def test_a_tree_deeper_than_python_recursion_goes(job_dir):
+    """Trial input: 5000 nested directories made a rmtree raise RecursionError (a 500
+    on DELETE, the directory left, the id's next job SERVER_ERROR)."""
+    deep = (
+        "import os\n"
+        "fd = os.open('.', os.O_RDONLY)\n"
+        "for _ in range(5000):\n"
+        "    os.mkdir('d', dir_fd=fd)\n"
+        "    fd, old = os.open('d', os.O_RDONLY, dir_fd=fd), fd\n"
+        "    os.close(old)\n"
+    )
+    as_job(job_dir, f'/usr/bin/python3 -c "{deep}"')
+    remove_job_directory(job_dir)
+    assert not job_dir.exists()
+
+
+def test_many_files_unreadable_dirs_and_odd_names_go(job_dir):
+    as_job(
+        job_dir,
+        "mkdir -p a/b locked && for i in $(seq 2000); do : > a/b/$i; done; "
+        ": > locked/inside; chmod 000 locked; : > ' -rf '; : > \"$(printf 'x\\ny')\"; "
+        "mkdir -- -- && : > ./--/x",
+    )
+    remove_job_directory(job_dir)
+    assert not job_dir.exists()
+
+
+def test_symlinks_out_of_the_job_are_never_followed(job_dir):
+    canary = job_dir.parent / "canary"
+    canary.mkdir()
+    (canary / "keep").write_text("root's")
+    os.chmod(canary, 0o755)
+    as_job(job_dir, f"ln -s {canary} link_dir; ln -s {canary}/keep link_file; mkdir real")
+    remove_job_directory(job_dir)
+    assert not job_dir.exists()
+    assert (canary / "keep").read_text() == "root's"
+
+
+def test_the_user_removes_nothing_they_could_not_remove_themselves(job_dir):
+    """A file of root's inside work/ (none is ever there: here to show whose rights
+    the removal runs with) stays, and the removal says so."""
+    as_job(job_dir, "mkdir sub")
+    (job_dir / "work" / "sub" / "roots").write_text("root's")
+    os.chmod(job_dir / "work" / "sub", 0o755)
+    os.chown(job_dir / "work" / "sub", 0, 0)
+    with pytest.raises(RemovalError, match="could not remove"):
+        remove_job_directory(job_dir)
+    assert (job_dir / "work" / "sub" / "roots").read_text() == "root's"
+
+
+def test_a_missing_directory_is_no_error(job_dir):
+    remove_job_directory(job_dir)
+    remove_job_directory(job_dir)
+    assert not job_dir.exists()
