@@ -10,9 +10,12 @@ whether the kernel killed for memory there, and removes it when the job has
 ended.
 """
 
+import functools
 import hashlib
+import hmac
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +94,39 @@ def detect(root: Path = CGROUP_ROOT) -> CgroupLayout | None:
     return None
 
 
+#: In the jobs directory (root's 0711): the key job cgroup names are made with.
+NAME_KEY_FILE = ".cgroup_name_key"
+
+
+@functools.lru_cache(maxsize=8)
+def _name_key(jobs_dir: Path) -> bytes:
+    """32 random bytes kept in ``jobs_dir/NAME_KEY_FILE`` (root's 0600), made once."""
+    path = jobs_dir / NAME_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        with open(path, "rb") as f:
+            key = f.read()
+        if len(key) == 32:
+            return key
+        raise OSError(f"{path} is not a key of ours (32 bytes); remove it") from None
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+def job_cgroup_name(jobs_dir: Path, job_id: str) -> str:
+    """The cgroup name of job ``job_id`` of the stack whose jobs live in ``jobs_dir``:
+    ``<stack_key>-<24 hex digits>``, an HMAC-SHA256 of the id with the stack's key.
+    Job ids are the users' words ("payroll-2026"): a name made of them would tell
+    any job which jobs other users run (their cgroups' files are world-readable,
+    and a job sees its own cgroup's name in /proc/self/cgroup). Raises OSError
+    when the key cannot be read or made."""
+    digest = hmac.new(_name_key(jobs_dir), job_id.encode(), "sha256").hexdigest()[:24]
+    return f"{stack_key(jobs_dir)}-{digest}"
+
+
 def stack_key(jobs_dir: Path) -> str:
     """A short name for one stack on this host (its jobs directory's digest): job
     cgroups are ``shell_service/<stack key>-<job id>``, so two stacks' jobs with the
@@ -101,7 +137,7 @@ def stack_key(jobs_dir: Path) -> str:
 class JobCgroup:
     """One job's cgroup(s): what its init makes, joins and removes (see ``request``).
 
-    ``name`` is unique on the host: ``<stack_key(jobs_dir)>-<job id>``."""
+    ``name`` is unique on the host: ``job_cgroup_name(jobs_dir, job id)``."""
 
     def __init__(self, layout: CgroupLayout, name: str):
         self.layout = layout

@@ -34,7 +34,7 @@ from .. import metrics, queue
 from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, Accounts
-from .cgroups import JobCgroup, detect, stack_key
+from .cgroups import JobCgroup, detect, job_cgroup_name
 from .job_files import JobFiles, usable_jobs_dir
 from .launcher_client import LauncherClient, LaunchError
 from .processes import (
@@ -392,7 +392,7 @@ class LocalExecutor(JobHost):
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
         if not self.cgroups:
             return None
-        return JobCgroup(self.cgroups, f"{stack_key(self.jobs_dir)}-{job_id}")
+        return JobCgroup(self.cgroups, job_cgroup_name(self.jobs_dir, job_id))
 
     def _end(self, running: RunningJob) -> None:
         """Ask the job's init to end every process of the job (TERM, kill_grace,

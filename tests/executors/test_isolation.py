@@ -108,10 +108,10 @@ def test_output_exactly_at_the_cap_is_not_flagged_one_byte_more_is(api, server, 
 
 
 @needs_root
-def test_a_job_cannot_list_the_cgroups_of_other_jobs_but_reads_its_own_limit(api, server):
-    """Job cgroups are named after job ids (another user's names say what they
-    run): their parent is root's 0711. A job still reads its own limit, as a JVM
-    or Go runtime sizes itself from it."""
+def test_a_job_cannot_find_the_cgroups_of_other_jobs_but_reads_its_own_limit(api, server):
+    """Job cgroups under a parent of root's 0711 (no listing), named by a keyed hash
+    of the job id (no guessing from an id: trial input). A job still reads its own
+    limit, as a JVM or Go runtime sizes itself from it."""
     if server.executor.cgroups is None:
         pytest.skip("this host gives the service no writable cgroup memory controller")
     other = create_job(api, "sleep 30", memory_mb=128)
@@ -122,12 +122,18 @@ def test_a_job_cannot_list_the_cgroups_of_other_jobs_but_reads_its_own_limit(api
                 [ -d "$d" ] && { ls "$d" >/dev/null 2>&1 && echo "listed $d" || echo hidden; }
             done
             own=$(grep -E '(:memory:|^0::)/' /proc/self/cgroup | head -1 | cut -d: -f3)
+            # Guess the other job's cgroup from our own name's stack prefix and its id.
+            guess="$(dirname "$own")/$(basename "$own" | cut -d- -f1)-OTHER"
+            for d in /sys/fs/cgroup/memory /sys/fs/cgroup; do
+                [ -e "$d$guess" ] && echo "guessed $d$guess"
+            done
             cat "/sys/fs/cgroup/memory$own/memory.limit_in_bytes" 2>/dev/null \
                 || cat "/sys/fs/cgroup$own/memory.max"
-        """
+        """.replace("OTHER", other)
         job = run_job(api, script, memory_mb=64)
         lines = job["stdout"].split()
         assert "listed" not in job["stdout"] and "hidden" in lines, job
+        assert "guessed" not in job["stdout"], job
         assert lines[-1] == str(64 * 2**20), job
     finally:
         api.post(f"/api/jobs/{other}/cancel")

@@ -97,9 +97,27 @@ def test_two_stacks_jobs_with_one_id_get_cgroups_of_their_own(server, cgroups, t
     """Every stack on a host puts its jobs' cgroups under one parent: the names
     carry the stack (its jobs directory), so one stack's job never rewrites the
     limits of another's job with the same id."""
-    from shell_service.executors.cgroups import JobCgroup, stack_key
+    from shell_service.executors.cgroups import JobCgroup, job_cgroup_name
 
     ours = server.executor.job_cgroup("hello")
-    theirs = JobCgroup(cgroups, f"{stack_key(tmp_path / 'jobs')}-hello")
+    (tmp_path / "jobs").mkdir()
+    theirs = JobCgroup(cgroups, job_cgroup_name(tmp_path / "jobs", "hello"))
     assert set(ours.dirs.values()).isdisjoint(theirs.dirs.values())
-    assert all(d.name.endswith("-hello") for d in ours.dirs.values())
+
+
+def test_a_job_cgroup_name_tells_nothing_of_the_job_id(server, tmp_path):
+    """Trial input: a job read another user's job's memory use and process count at
+    /sys/fs/cgroup/memory/shell_service/<stack>-<their job id>/, guessing the id."""
+    from shell_service.executors.cgroups import NAME_KEY_FILE, job_cgroup_name, stack_key
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    name = job_cgroup_name(jobs, "payroll-2026")
+    assert "payroll" not in name and name.startswith(stack_key(jobs) + "-")
+    assert job_cgroup_name(jobs, "payroll-2026") == name  # the executor finds it again
+    assert job_cgroup_name(jobs, "payroll-2027") != name
+    assert (jobs / NAME_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / NAME_KEY_FILE).write_bytes(b"k" * 32)
+    assert job_cgroup_name(other, "payroll-2026").split("-")[1] != name.split("-")[1]
