@@ -35,9 +35,7 @@ class RemovalError(OSError):
 def _run_as_owner(argv: list[str], owner: os.stat_result) -> subprocess.CompletedProcess:
     """Run ``argv`` as the account that owns ``owner`` (no groups but its own), or as
     we are when we own it (a service not run as root)."""
-    as_owner = {}
-    if os.geteuid() == 0 and owner.st_uid != 0:
-        as_owner = {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
+    drop = os.geteuid() == 0 and owner.st_uid != 0
     return subprocess.run(
         argv,
         env=dict(PROGRAM_ENV),
@@ -45,7 +43,9 @@ def _run_as_owner(argv: list[str], owner: os.stat_result) -> subprocess.Complete
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        **as_owner,
+        user=owner.st_uid if drop else None,
+        group=owner.st_gid if drop else None,
+        extra_groups=[] if drop else None,
     )
 
 
