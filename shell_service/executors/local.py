@@ -1,7 +1,7 @@
-"""This host's jobs: ``JobHost`` (what the app workers need: where a job's files
-are, what isolates jobs here, how many jobs are in each state) and
-``LocalExecutor``, the executor service's program (``services/executor``), one
-per host: it claims queued jobs and runs them here.
+"""``LocalExecutor``, the executor service's program (``services/executor``), one
+per host: it claims queued jobs and runs them here. The app workers never
+build it: what they show of it (capacity, isolation) it publishes in its
+registry row.
 
 Each job is started by the launcher (``launcher.py``) as a job init
 (``job_init.c``): process 1 of the job's own PID namespace, which runs the
@@ -28,7 +28,7 @@ from baselayer.app.config import Config
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
 from baselayer.app.notifications import Listener
-from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL, database_unavailable
+from baselayer.app.plain_sql import PlainSQL, database_unavailable
 
 from .. import metrics, queue
 from ..job_states import JobStatus
@@ -52,12 +52,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds before looking again when another executor held the claim.
 CLAIM_RETRY = 0.005
-#: Seconds between recounts of jobs per state (a whole-table count, shared by
-#: every app worker), and between looks at the shared counts.
-STATUS_COUNT_INTERVAL = 60.0
-STATUS_COUNT_CHECK = 15.0
 #: Seconds between looks for jobs whose executor has gone (and heartbeats).
-ADOPT_INTERVAL = 5.0
+ADOPT_INTERVAL = queue.HEARTBEAT_INTERVAL
 #: Another host's executor silent this long has lost its RUNNING jobs for good.
 SILENT_HOST = datetime.timedelta(minutes=5)
 #: A RUNNING job with neither an init nor an end record this long after it
@@ -107,14 +103,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-class JobHost:
-    """This host's jobs as the app workers see them: their files, the isolation
-    they get, and the count of jobs per state."""
+class LocalExecutor:
+    """Claims jobs from the queue, runs them on this host, watches them, and adopts
+    orphans; publishes its capacity and isolation in its registry row."""
 
-    def __init__(self, cfg: Config, session_factory: sessionmaker, sql: PlainSQL):
+    def __init__(self, cfg: Config, session_factory: sessionmaker):
         self.cfg = cfg
         self.session_factory = session_factory
-        self.sql = sql
+        # The hot paths (claim, finish) use plain SQL on the event loop's thread.
+        self.sql = PlainSQL(database_url(cfg), cfg["app.name"])
         self.host = socket.gethostname()
         # Each API user's own Unix account needs root (to switch to it); otherwise
         # jobs run as the service's own user.
@@ -127,18 +124,20 @@ class JobHost:
             raise SystemExit(f"jobs.sandbox must be empty or 'bwrap', not {self.sandbox!r}")
         if self.sandbox == "bwrap" and not shutil.which("bwrap"):
             raise SystemExit("jobs.sandbox is 'bwrap' but bwrap is not installed")
-        # Jobs per state, recounted in a thread every STATUS_COUNT_INTERVAL seconds:
-        # with a million rows the count takes long enough to stall the event loop.
-        self.status_counts: dict[str, int] = {status.value: 0 for status in JobStatus}
-        # Its own connection (it connects on first use): the count runs in a
-        # thread, beside the event loop's statements.
-        self._counting_sql = PlainSQL(database_url(cfg), "shell_service counts")
         self._tasks: set[asyncio.Task] = set()
-
-    def start_counting(self) -> None:
-        """Read the shared jobs-per-state counts now and every STATUS_COUNT_CHECK
-        seconds, recounting them when they are STATUS_COUNT_INTERVAL old."""
-        self._spawn(self._every(STATUS_COUNT_CHECK, self.recount, "Counting jobs per state"))
+        self.worker_name = f"{self.host}:{os.getpid()}"
+        self.watching: dict[str, RunningJob] = {}
+        self._wakeup = asyncio.Event()
+        self.listener = Listener(database_url(cfg))
+        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
+        self.listener.subscribe(queue.CANCEL_CHANNEL, self._on_cancel_requested)
+        self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
+        self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
+        self.shells = available_shells(list(cfg["jobs.shells"]))
+        self.umask = umask_setting(cfg["jobs.umask"])
+        self.launcher: LauncherClient | None = None
+        # The server went away: the connections reconnect before their next use.
+        self.listener.on_lost(self.sql.mark_stale)
 
     @staticmethod
     async def _every(seconds: float, step, what: str) -> None:
@@ -159,11 +158,12 @@ class JobHost:
 
     # ---- files and isolation ------------------------------------------------
     def job_files(self, job_id: str) -> JobFiles:
+        """The files of job ``job_id`` on this host."""
         return JobFiles(self.jobs_dir / job_id)
 
     def remove_files(self, job_id: str) -> None:
-        """A deleted job's directory goes with it (``rmtree`` never follows the
-        job's symlinks)."""
+        """Remove a deleted job's directory (``rmtree`` never follows the job's
+        symlinks); nothing if it has none."""
         shutil.rmtree(self.job_files(job_id).root, ignore_errors=True)
 
     def sandbox_prefix(self, files: JobFiles) -> list[str]:
@@ -189,57 +189,43 @@ class JobHost:
             "sandbox": self.sandbox,
         }
 
-    # ---- jobs per state ------------------------------------------------------
-    async def recount(self) -> dict[str, int]:
-        """Recount the jobs per state if the shared counts are a minute old (one
-        app worker of all does, in a thread: with a million jobs the count takes
-        a third of a second), then read them."""
+    def published(self) -> dict:
+        """What this executor offers, for its registry row (``queue.heartbeat``):
+        ``memory_budget_mb`` (MiB its jobs may ask for together) and ``isolation``."""
+        return {"memory_budget_mb": self.memory_budget_mb, "isolation": self.isolation()}
 
-        def count():
-            sql = self._counting_sql
-            try:
-                queue.recount_if_stale(sql, datetime.timedelta(seconds=STATUS_COUNT_INTERVAL))
-                return queue.stored_counts(sql)
-            except DatabaseUnavailable:
-                return self.status_counts
+    def publish(self) -> None:
+        """Write this executor's registry row now: alive, its load, ``published()``."""
+        with self.session_factory() as session:
+            queue.heartbeat(session, self.worker_name, len(self.watching), self.published())
 
-        self.status_counts = await asyncio.to_thread(count)
-        return self.status_counts
+    def _on_jobs_deleted(self, hosts: list[str]) -> None:
+        """Jobs were deleted (NOTIFY payloads: the hosts holding their directories)."""
+        if self.host in hosts:
+            self._spawn(self.remove_deleted_dirs())
 
-    def jobs_by_status(self) -> dict[str, int]:
-        """Every state's count: the finished ones as of the last recount, the
-        active ones (QUEUED, RUNNING) exact, now."""
-        return {**self.status_counts, **queue.count_active(self.sql)}
-
-
-class LocalExecutor(JobHost):
-    """Claims jobs from the queue, runs them, watches them, and adopts orphans."""
-
-    def __init__(self, cfg: Config, session_factory: sessionmaker):
-        # The hot paths (claim, finish) use plain SQL on the event loop's thread.
-        super().__init__(cfg, session_factory, PlainSQL(database_url(cfg), cfg["app.name"]))
-        self.worker_name = f"{self.host}:{os.getpid()}"
-        self.watching: dict[str, RunningJob] = {}
-        self._wakeup = asyncio.Event()
-        self.listener = Listener(database_url(cfg))
-        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
-        self.listener.subscribe(queue.CANCEL_CHANNEL, self._on_cancel_requested)
-        self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
-        self.shells = available_shells(list(cfg["jobs.shells"]))
-        self.umask = umask_setting(cfg["jobs.umask"])
-        self.launcher: LauncherClient | None = None
-        # The server went away: the connections reconnect before their next use.
-        self.listener.on_lost(self.sql.mark_stale)
+    async def remove_deleted_dirs(self) -> int:
+        """Remove the directories of the jobs deleted on this host
+        (``queue.dirs_to_remove``), in a thread; how many."""
+        removed = 0
+        while ids := queue.dirs_to_remove(self.sql, self.host):
+            for job_id in ids:
+                await asyncio.to_thread(self.remove_files, job_id)
+            removed += len(ids)
+        return removed
 
     # ---- start-up and waking ---------------------------------------------
     def start(self) -> None:
-        """LISTEN for submissions; start the claim and adoption loops on this IOLoop."""
+        """Publish this executor (``publish``), LISTEN for submissions, cancels and
+        deletions; start the claim, heartbeat-and-adoption and retention loops on
+        the running event loop."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
         self.launcher = LauncherClient()
         if self.cgroups:
             self.cgroups.hide_jobs()
             self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
+        self.publish()
         self.listener.start()
         self._spawn(self._claim_loop())
         self._spawn(self._every(ADOPT_INTERVAL, self._heartbeat_and_adopt, "Adopting jobs"))
@@ -523,8 +509,8 @@ class LocalExecutor(JobHost):
 
     # ---- adopting orphans --------------------------------------------------
     async def _heartbeat_and_adopt(self) -> None:
-        with self.session_factory() as session:
-            queue.heartbeat(session, self.worker_name, len(self.watching))
+        self.publish()
+        await self.remove_deleted_dirs()  # in case a NOTIFY was missed
         await self._adopt_orphans()
 
     def _worker_alive(self, worker: str | None) -> bool:

@@ -6,7 +6,7 @@ import datetime
 from baselayer.app.models import utcnow
 
 from ..factories import JobFactory
-from ..helpers import run_job
+from ..helpers import run_job, wait_until
 
 
 def sweep(server, days):
@@ -43,3 +43,21 @@ def test_old_finished_jobs_are_deleted_with_their_files(api, server):
     assert not files.exists()
     assert api.get(f"/api/jobs/{recent.id}").status_code == 200
     assert api.get(f"/api/jobs/{waiting.id}").status_code == 200
+
+
+def test_a_deleted_jobs_directory_is_removed_by_its_hosts_executor(api, server):
+    """DELETE answers once the row is gone; the directory is the executor's to remove."""
+    job = run_job(api, "echo bye")
+    files = server.executor.job_files(job["id"]).root
+    assert files.exists()
+    assert api.delete(f"/api/jobs/{job['id']}").status_code == 200
+    wait_until(lambda: not files.exists(), "the executor removed the directory", timeout=15)
+
+
+def test_a_job_made_again_under_a_deleted_ones_id_keeps_its_directory(api, server):
+    job = run_job(api, "echo first")
+    assert api.delete(f"/api/jobs/{job['id']}").status_code == 200
+    wait_until(lambda: not server.executor.job_files(job["id"]).root.exists(), "removed")
+    again = run_job(api, "echo second", id=job["id"])
+    assert again["stdout"] == "second\n"
+    assert server.executor.job_files(job["id"]).stdout.read_text() == "second\n"

@@ -15,8 +15,10 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def sandboxed(server):
     server.executor.sandbox = "bwrap"
+    server.executor.publish()  # what /api/sysinfo shows of it
     yield
     server.executor.sandbox = None
+    server.executor.publish()
 
 
 def test_sandboxed_job_has_no_network(api, sandboxed):
