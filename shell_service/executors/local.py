@@ -36,6 +36,7 @@ from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, Accounts
 from .cgroups import JobCgroup, detect, stack_key
 from .job_files import JobFiles, usable_jobs_dir
+from .launch import JobLaunch, launch_job
 from .launcher_client import LauncherClient, LaunchError
 from .processes import (
     Limits,
@@ -288,44 +289,33 @@ class LocalExecutor:
         runs on this host: it may make the account)."""
         return self.accounts.ensure(job.submitter_id, job.username)
 
-    def launch_request(self, job: ClaimedJob, running: RunningJob, account: Account) -> dict:
-        """Everything the launcher and the job's init need (``job_init.prepare``,
-        ``job_init.encode_request``), as plain data."""
-        limits = self.limits(job)
+    def job_launch(self, job: ClaimedJob, running: RunningJob, account: Account) -> JobLaunch:
+        """How ``job`` starts here as ``account`` (``launch.launch_job`` sends it).
+        Raises LaunchError when its shell is not installed on this host."""
         shell_path = self.shells.get(job.shell)
         if shell_path is None:
             raise LaunchError(f"the shell {job.shell!r} is not installed on this host")
-        return {
-            "id": job.id,
-            "root": str(running.files.root),
-            "script": script_text(job.code, job.shell),
-            "stdin": job.stdin,
-            "uid": account.uid if self.as_root else None,
-            "gid": account.gid if self.as_root else None,
-            "tmp": str(account.tmp) if self.as_root and account.tmp else None,
-            "private_mounts": self.as_root,
-            "argv": [
-                *self.sandbox_prefix(running.files),
-                shell_path,
-                "./script",
-                *job.args,
-            ],
-            "env": job_environment(
-                job.id, account.name, str(account.home), "/bin/sh", dict(job.env)
-            ),
-            "umask": self.umask,
-            "rlimits": limits.rlimits(),
-            "cgroup": (
-                running.cgroup.request(job.memory_mb, job.cpus, int(self.cfg["jobs.max_processes"]))
-                if running.cgroup
-                else None
-            ),
+        return JobLaunch(
+            job_id=job.id,
+            files=running.files,
+            script=script_text(job.code, job.shell),
+            stdin=job.stdin,
+            uid=account.uid if self.as_root else None,
+            gid=account.gid if self.as_root else None,
+            tmp=account.tmp if self.as_root and account.tmp else None,
+            private_mounts=self.as_root,
+            argv=[*self.sandbox_prefix(running.files), shell_path, "./script", *job.args],
+            env=job_environment(job.id, account.name, str(account.home), "/bin/sh", dict(job.env)),
+            umask=self.umask,
+            limits=self.limits(job),
+            cgroup=running.cgroup,
+            cgroup_limits=(job.memory_mb, job.cpus, int(self.cfg["jobs.max_processes"])),
             # The init ends the job at its deadline by itself too: a job's timeout
             # holds while no executor runs (a restart, make stop).
-            "timeout": max((running.deadline - utcnow()).total_seconds(), 0),
-            "kill_grace": self.kill_grace,
-            "max_log_bytes": int(self.cfg["jobs.max_log_bytes"]),
-        }
+            timeout=max((running.deadline - utcnow()).total_seconds(), 0),
+            kill_grace=self.kill_grace,
+            max_log_bytes=int(self.cfg["jobs.max_log_bytes"]),
+        )
 
     async def _launch(self, job: ClaimedJob) -> None:
         running = RunningJob(
@@ -340,8 +330,9 @@ class LocalExecutor:
             account = self.accounts.cached(job.submitter_id) or await self._account_when_reachable(
                 job
             )
-            request = self.launch_request(job, running, account)
-            _, running.pidfd = await self.launcher.launch(request)
+            if self.launcher is None:
+                raise LaunchError("the executor has not started its launcher")
+            running.pidfd = await launch_job(self.launcher, self.job_launch(job, running, account))
         except Exception as exc:  # the service, not the script, failed to start it
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)

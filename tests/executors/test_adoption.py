@@ -5,6 +5,7 @@ no longer exists. The in-process executor's adoption loop must take the job over
 """
 
 import asyncio
+import dataclasses
 import datetime
 import json
 import socket
@@ -14,6 +15,7 @@ import time
 import pytest
 
 from baselayer.app.models import utcnow
+from shell_service.executors.launch import launch_job
 from shell_service.executors.launcher_client import LauncherClient
 from shell_service.executors.local import RunningJob
 from shell_service.executors.processes import wait_for_pidfd
@@ -74,10 +76,10 @@ def start_orphan(server, other_launcher, job, username, init_keeps_timeout=True)
         deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
         cgroup=executor.job_cgroup(job.id),
     )
-    request = executor.launch_request(claimed, running, executor.account(claimed))
+    launch = executor.job_launch(claimed, running, executor.account(claimed))
     if not init_keeps_timeout:
-        del request["timeout"]
-    _, pidfd = loop.run_until_complete(launcher.launch(request))
+        launch = dataclasses.replace(launch, timeout=None)
+    pidfd = loop.run_until_complete(launch_job(launcher, launch))
     return lambda: loop.run_until_complete(wait_for_pidfd(pidfd))
 
 
