@@ -20,7 +20,6 @@ import os
 import shutil
 import signal
 import socket
-from dataclasses import dataclass
 
 from sqlalchemy.orm import sessionmaker
 
@@ -34,7 +33,9 @@ from .. import metrics, queue
 from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, Accounts
+from .base import Executor
 from .cgroups import JobCgroup, detect, stack_key
+from .job_end import RunningJob, how_it_ended
 from .job_files import JobFiles, usable_jobs_dir
 from .launch import JobLaunch, launch_job
 from .launcher_client import LauncherClient, LaunchError
@@ -48,6 +49,8 @@ from .processes import (
     script_text,
     wait_for_pidfd,
 )
+from .registry import LOST_HOST_MESSAGE, Registry
+from .retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,6 @@ log = logging.getLogger(__name__)
 CLAIM_RETRY = 0.005
 #: Seconds between looks for jobs whose executor has gone (and heartbeats).
 ADOPT_INTERVAL = queue.HEARTBEAT_INTERVAL
-#: Another host's executor silent this long has lost its RUNNING jobs for good.
-SILENT_HOST = datetime.timedelta(minutes=5)
 #: A RUNNING job with neither an init nor an end record this long after it
 #: started is lost (its executor died before launching it).
 LAUNCH_GRACE = datetime.timedelta(seconds=10)
@@ -66,20 +67,6 @@ ACCOUNT_WAIT = 60.0
 #: Seconds past ``kill_grace`` an ended job's init may take to write its record
 #: before the executor kills it (and with it, the kernel, the whole job).
 INIT_EXIT_GRACE = 10.0
-
-
-@dataclass
-class RunningJob:
-    id: str
-    files: JobFiles
-    started_at: datetime.datetime
-    deadline: datetime.datetime
-    cgroup: JobCgroup | None = None
-    # A pidfd of the job's init, once launched.
-    pidfd: int | None = None
-    timed_out: bool = False
-    # A user asked to cancel it.
-    cancel_requested: bool = False
 
 
 def host_memory_mb() -> int:
@@ -94,19 +81,21 @@ def umask_setting(value) -> int:
     return mode
 
 
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class LocalExecutor(Executor):
+    """The executor of this host's jobs (``base.Executor``): claims jobs from the
+    queue, runs them here, watches them, and adopts its host's orphans; publishes
+    its capacity and isolation in its registry row (``registry.py``) and removes
+    its host's unwanted job files (``retention.py``).
 
+    Parameters
+    ----------
+    cfg : Config
+        The ``jobs`` section above all.
+    session_factory : sessionmaker
+        For the ORM statements (accounts, registry, retention).
 
-class LocalExecutor:
-    """Claims jobs from the queue, runs them on this host, watches them, and adopts
-    orphans; publishes its capacity and isolation in its registry row."""
+    Raises SystemExit when ``jobs.sandbox`` or ``jobs.umask`` is not usable here.
+    """
 
     def __init__(self, cfg: Config, session_factory: sessionmaker):
         self.cfg = cfg
@@ -131,12 +120,14 @@ class LocalExecutor:
         self._wakeup = asyncio.Event()
         self.listener = Listener(database_url(cfg))
         self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
-        self.listener.subscribe(queue.CANCEL_CHANNEL, self._on_cancel_requested)
+        self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
         self.shells = available_shells(list(cfg["jobs.shells"]))
         self.umask = umask_setting(cfg["jobs.umask"])
         self.launcher: LauncherClient | None = None
+        self.registry = Registry(session_factory, self.sql, self.host, self.worker_name)
+        self.retention = Retention(cfg, session_factory, self.sql, self.host, self.jobs_dir)
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
 
@@ -162,11 +153,6 @@ class LocalExecutor:
         """The files of job ``job_id`` on this host."""
         return JobFiles(self.jobs_dir / job_id)
 
-    def remove_files(self, job_id: str) -> None:
-        """Remove a deleted job's directory (``rmtree`` never follows the job's
-        symlinks); nothing if it has none."""
-        shutil.rmtree(self.job_files(job_id).root, ignore_errors=True)
-
     def sandbox_prefix(self, files: JobFiles) -> list[str]:
         return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
 
@@ -190,30 +176,19 @@ class LocalExecutor:
             "sandbox": self.sandbox,
         }
 
-    def published(self) -> dict:
-        """What this executor offers, for its registry row (``queue.heartbeat``):
-        ``memory_budget_mb`` (MiB its jobs may ask for together) and ``isolation``."""
+    def report_capacity(self) -> dict:
+        """``memory_budget_mb`` (``jobs.memory_budget_mb``, else the host's memory)
+        and ``isolation`` (``isolation()``): ``base.Executor.report_capacity``."""
         return {"memory_budget_mb": self.memory_budget_mb, "isolation": self.isolation()}
 
     def publish(self) -> None:
-        """Write this executor's registry row now: alive, its load, ``published()``."""
-        with self.session_factory() as session:
-            queue.heartbeat(session, self.worker_name, len(self.watching), self.published())
+        """Write this executor's registry row now (``Registry.heartbeat``)."""
+        self.registry.heartbeat(len(self.watching), self.report_capacity())
 
     def _on_jobs_deleted(self, hosts: list[str]) -> None:
         """Jobs were deleted (NOTIFY payloads: the hosts holding their directories)."""
         if self.host in hosts:
-            self._spawn(self.remove_deleted_dirs())
-
-    async def remove_deleted_dirs(self) -> int:
-        """Remove the directories of the jobs deleted on this host
-        (``queue.dirs_to_remove``), in a thread; how many."""
-        removed = 0
-        while ids := queue.dirs_to_remove(self.sql, self.host):
-            for job_id in ids:
-                await asyncio.to_thread(self.remove_files, job_id)
-            removed += len(ids)
-        return removed
+            self._spawn(self.retention.remove_deleted_dirs())
 
     # ---- start-up and waking ---------------------------------------------
     def start(self) -> None:
@@ -232,10 +207,12 @@ class LocalExecutor:
         self._spawn(self._every(ADOPT_INTERVAL, self._heartbeat_and_adopt, "Adopting jobs"))
         if self.cfg["jobs.retention_days"]:
             interval = float(self.cfg["jobs.retention_interval"])
-            self._spawn(self._every(interval, self.sweep_old_jobs, "Deleting old jobs"))
+            sweep = self.retention.sweep_old_jobs
+            self._spawn(self._every(interval, sweep, "Deleting old jobs"))
         self.wake()
 
     def wake(self) -> None:
+        """Look for queued jobs now (a NOTIFY came, or capacity was freed)."""
         self._wakeup.set()
 
     # ---- claiming --------------------------------------------------------
@@ -248,11 +225,15 @@ class LocalExecutor:
                 pass
             self._wakeup.clear()
             try:
-                self._claim_and_launch()
+                for job in self.claim_jobs() or ():
+                    self._spawn(self.start_job(job))
             except Exception:
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
-    def _claim_and_launch(self) -> None:
+    def claim_jobs(self) -> list[ClaimedJob] | None:
+        """``base.Executor.claim_jobs``: up to ``jobs.claim_batch`` jobs within
+        ``jobs.max_running``, ``jobs.max_running_per_user`` and this host's memory
+        budget; wakes the claim loop again when there may be more."""
         batch = int(self.cfg["jobs.claim_batch"])
         # On the event loop: a hop to a thread and back costs a single job more
         # latency (measured: round trip p50 +15 ms) than the claim blocks the loop.
@@ -268,14 +249,14 @@ class LocalExecutor:
             # Another host's executor is claiming; it may leave jobs (or miss ones queued
             # since it looked): look again in a moment.
             asyncio.get_running_loop().call_later(CLAIM_RETRY, self.wake)
-            return
+            return None
         for job in claimed:
             if job.queued_at is not None:
                 metrics.QUEUE_WAIT.observe((job.started_at - job.queued_at).total_seconds())
-            self._spawn(self._launch(job))
         if len(claimed) == batch:
             # A full batch: there may be more (other hosts' executors take their share).
             self.wake()
+        return claimed
 
     # ---- running -----------------------------------------------------------
     def limits(self, job: ClaimedJob) -> Limits:
@@ -317,7 +298,9 @@ class LocalExecutor:
             max_log_bytes=int(self.cfg["jobs.max_log_bytes"]),
         )
 
-    async def _launch(self, job: ClaimedJob) -> None:
+    async def start_job(self, job: ClaimedJob) -> None:
+        """``base.Executor.start_job``: its user's account (made the first time),
+        then ``launch.launch_job``; a cancel that came meanwhile ends it at once."""
         running = RunningJob(
             id=job.id,
             files=self.job_files(job.id),
@@ -348,7 +331,7 @@ class LocalExecutor:
         if running.cancel_requested:
             # Cancelled while it was being started: the request found no init yet.
             self._end(running)
-        await self._watch(running)
+        await self.watch_job(job.id)
 
     async def _account_when_reachable(self, job: ClaimedJob) -> Account:
         """``account(job)`` in a thread, waiting out a database that is away (it
@@ -377,18 +360,20 @@ class LocalExecutor:
         if running.pidfd is not None:
             end_job(running.pidfd)
 
-    def _on_cancel_requested(self, job_ids: list[str]) -> None:
-        """A user asked to cancel these jobs (ids, from a NOTIFY): end the ones this
-        executor runs, including one whose init is still being started."""
+    def cancel_jobs(self, job_ids: list[str]) -> None:
+        """``base.Executor.cancel_jobs``: end the ones this executor runs, including
+        one whose init is still being started (``start_job`` ends it once it is)."""
         for job_id in job_ids:
             running = self.watching.get(job_id)
             if running is not None and not running.cancel_requested:
                 running.cancel_requested = True
                 self._end(running)
 
-    async def _watch(self, running: RunningJob) -> None:
-        """Wait for the job's init to exit (asking it to end the job at the
-        deadline), then record how the job ended."""
+    async def watch_job(self, job_id: str) -> None:
+        """``base.Executor.watch_job``: wait for the job's init to exit (asking it
+        to end the job at the deadline; killing an init stuck past
+        ``kill_grace`` + INIT_EXIT_GRACE), then record how the job ended."""
+        running = self.watching[job_id]
         try:
             waiting = self._spawn(wait_for_pidfd(running.pidfd))
             remaining = (running.deadline - utcnow()).total_seconds()
@@ -414,60 +399,17 @@ class LocalExecutor:
 
     @property
     def kill_grace(self) -> float:
+        """Seconds between TERM and KILL when a job ends (``jobs.kill_grace``)."""
         return float(self.cfg["jobs.kill_grace"])
 
     async def _record_end(self, running: RunningJob) -> None:
         # Reading the files (and removing a cgroup an init left) blocks: in a thread.
-        status, output, message, limit = await asyncio.to_thread(self._how_it_ended, running)
+        status, output, message, limit = await asyncio.to_thread(
+            how_it_ended, running, int(self.cfg["jobs.max_output_bytes"])
+        )
         self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(status, run_seconds, limit)
-
-    def _how_it_ended(self, running: RunningJob):
-        """The job's final state, output, message and the limit that killed it, if any."""
-        files = running.files
-        limit = int(self.cfg["jobs.max_output_bytes"])
-        stdout, stdout_cut = files.read_output(files.stdout, limit)
-        stderr, stderr_cut = files.read_output(files.stderr, limit)
-        record = files.read_end() or {}
-        if running.cgroup and any(d.exists() for d in running.cgroup.dirs.values()):
-            running.cgroup.remove()  # its init was killed before it could
-        code = record.get("code")
-        message = limit = None
-        if record.get("error") or record.get("exec_error"):
-            status = JobStatus.SERVER_ERROR
-            message = f"could not start the job: {record.get('error') or record['exec_error']}"
-        elif running.cancel_requested:
-            status = JobStatus.CANCELLED
-        elif code is None:
-            status = JobStatus.SERVER_ERROR
-            message = "the job's init ended without recording how the job ended"
-        elif running.timed_out or record.get("timed_out"):
-            status = JobStatus.TIMED_OUT
-            message = "ran past its timeout and was killed"
-            limit = "timeout"
-        elif code == 0:
-            status = JobStatus.COMPLETE
-        else:
-            status = JobStatus.FAILED
-            if record.get("out_of_memory"):
-                message = "killed: out of memory (the job's memory_mb limit)"
-                limit = "memory"
-            elif code > 128:
-                message = f"killed by signal {code - 128} ({signal_name(code - 128)})"
-                if code - 128 == signal.SIGXCPU:
-                    message += ": CPU time limit reached"
-                    limit = "cpu"
-        # Truncated: the row's copy is shorter than the output, or the init dropped
-        # output past jobs.max_log_bytes (its record says which streams).
-        truncated = {"stdout": stdout_cut, "stderr": stderr_cut}
-        for name in truncated:
-            if name in record.get("dropped", ()):
-                truncated[name] = True
-                note = f"{name} reached jobs.max_log_bytes; later output was dropped"
-                message = f"{message}; {note}" if message else note
-        output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
-        return status, output, message, limit
 
     def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
         queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
@@ -475,63 +417,37 @@ class LocalExecutor:
         self.wake()
 
     async def end_all(self) -> None:
-        """End every job this executor runs and wait until they are recorded (for
-        tests that stop their in-process server)."""
+        """``base.Executor.end_all``."""
         waiting = list(self.watching.values())
         for running in waiting:
             self._end(running)
         while any(running.id in self.watching for running in waiting):
             await asyncio.sleep(0.05)
 
-    # ---- retention -----------------------------------------------------------
-    async def sweep_old_jobs(self) -> int:
-        """Delete finished jobs older than jobs.retention_days, batch by batch; how many."""
-        cutoff = utcnow() - datetime.timedelta(days=float(self.cfg["jobs.retention_days"]))
-        deleted = 0
-        while True:
-            with self.session_factory() as session:
-                ids = queue.delete_finished_before(session, cutoff)
-            for job_id in ids or ():
-                self.remove_files(job_id)
-            deleted += len(ids or ())
-            if not ids:
-                return deleted
-            await asyncio.sleep(0)  # let requests in between batches
-
     # ---- adopting orphans --------------------------------------------------
     async def _heartbeat_and_adopt(self) -> None:
         self.publish()
-        await self.remove_deleted_dirs()  # in case a NOTIFY was missed
-        await self._adopt_orphans()
+        await self.retention.remove_deleted_dirs()  # in case a NOTIFY was missed
+        await self.adopt_jobs()
 
-    def _worker_alive(self, worker: str | None) -> bool:
-        pid = (worker or "").rpartition(":")[2]
-        return pid.isdigit() and process_alive(int(pid))
-
-    async def _adopt_orphans(self) -> None:
-        jobs = queue.running_jobs_on_host(self.sql, self.host)
-        with self.session_factory() as session:
-            lost_elsewhere = queue.jobs_of_silent_workers(session, self.host, SILENT_HOST)
-        for job_id in lost_elsewhere:
-            self._finish(
-                job_id,
-                JobStatus.SERVER_ERROR,
-                message="the host running the job stopped answering (no executor heartbeat "
-                f"for {SILENT_HOST.seconds // 60} minutes)",
-            )
+    async def adopt_jobs(self) -> None:
+        """``base.Executor.adopt_jobs``, for this host: a job whose init runs is
+        watched, one with an end record is recorded, one with neither (past
+        LAUNCH_GRACE) ends as SERVER_ERROR; the jobs of silent hosts
+        (``Registry.jobs_lost_elsewhere``) end as SERVER_ERROR too."""
+        jobs = self.registry.jobs_on_this_host()
+        for job_id in self.registry.jobs_lost_elsewhere():
+            self._finish(job_id, JobStatus.SERVER_ERROR, message=LOST_HOST_MESSAGE)
         for job in jobs:
             watched = self.watching.get(job["id"])
             if watched is not None:
                 if job["cancel_requested_at"] and not watched.cancel_requested:
-                    self._on_cancel_requested([job["id"]])  # its NOTIFY was missed
+                    self.cancel_jobs([job["id"]])  # its NOTIFY was missed
+                continue
+            if not self.registry.take_over(job):
                 continue
             if job["worker"] != self.worker_name:
-                if self._worker_alive(job["worker"]):
-                    continue
-                with self.session_factory() as session:
-                    if not queue.adopt_job(session, job["id"], job["worker"], self.worker_name):
-                        continue
-                log.info("Adopting job %s from %s", job["id"], job["worker"])
+                log.info("Adopted job %s from %s", job["id"], job["worker"])
             files = self.job_files(job["id"])
             running = RunningJob(
                 id=job["id"],
@@ -549,7 +465,7 @@ class LocalExecutor:
                 self.watching[job["id"]] = running
                 if running.cancel_requested:
                     self._end(running)
-                self._spawn(self._watch(running))
+                self._spawn(self.watch_job(job["id"]))
             elif files.wrapper_pid.exists() or utcnow() - job["started_at"] > LAUNCH_GRACE:
                 self._finish(
                     job["id"],
@@ -557,10 +473,3 @@ class LocalExecutor:
                     message="the job's process and exit status are both gone "
                     "(its executor or the host stopped while it ran)",
                 )
-
-
-def signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return "unknown signal"

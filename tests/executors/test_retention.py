@@ -14,7 +14,7 @@ def sweep(server, days):
     server.cfg["jobs"]["retention_days"] = days
     try:
         return asyncio.run_coroutine_threadsafe(
-            server.executor.sweep_old_jobs(), server.loop
+            server.executor.retention.sweep_old_jobs(), server.loop
         ).result(60)
     finally:
         server.cfg["jobs"]["retention_days"] = saved
