@@ -17,7 +17,6 @@ import asyncio
 import datetime
 import logging
 import os
-import shutil
 import signal
 import socket
 
@@ -34,19 +33,14 @@ from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, Accounts
 from .base import Executor
-from .cgroups import JobCgroup, detect, stack_key
+from .host_setup import HostSetup
 from .job_end import RunningJob, how_it_ended
-from .job_files import JobFiles, usable_jobs_dir
-from .launch import JobLaunch, launch_job
+from .job_files import JobFiles
+from .launch import launch_job
 from .launcher_client import LauncherClient, LaunchError
 from .processes import (
-    Limits,
-    available_shells,
-    bwrap_sandbox,
     end_job,
-    job_environment,
     open_job_init,
-    script_text,
     wait_for_pidfd,
 )
 from .registry import LOST_HOST_MESSAGE, Registry
@@ -67,18 +61,6 @@ ACCOUNT_WAIT = 60.0
 #: Seconds past ``kill_grace`` an ended job's init may take to write its record
 #: before the executor kills it (and with it, the kernel, the whole job).
 INIT_EXIT_GRACE = 10.0
-
-
-def host_memory_mb() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-
-
-def umask_setting(value) -> int:
-    """``jobs.umask`` as a mode: "022" (octal text, as umask(1) takes it) or a number."""
-    mode = int(value, 8) if isinstance(value, str) else int(value)
-    if not 0 <= mode <= 0o777:
-        raise SystemExit(f"jobs.umask must be an octal mode such as 022, not {value!r}")
-    return mode
 
 
 class LocalExecutor(Executor):
@@ -103,17 +85,8 @@ class LocalExecutor(Executor):
         # The hot paths (claim, finish) use plain SQL on the event loop's thread.
         self.sql = PlainSQL(database_url(cfg), cfg["app.name"])
         self.host = socket.gethostname()
-        # Each API user's own Unix account needs root (to switch to it); otherwise
-        # jobs run as the service's own user.
-        self.as_root = os.geteuid() == 0
-        self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.as_root)
-        self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
-        self.cgroups = detect() if self.as_root else None
-        self.sandbox = cfg["jobs.sandbox"] or None
-        if self.sandbox not in (None, "bwrap"):
-            raise SystemExit(f"jobs.sandbox must be empty or 'bwrap', not {self.sandbox!r}")
-        if self.sandbox == "bwrap" and not shutil.which("bwrap"):
-            raise SystemExit("jobs.sandbox is 'bwrap' but bwrap is not installed")
+        self.setup = HostSetup(cfg)
+        self.as_root = self.setup.as_root
         self._tasks: set[asyncio.Task] = set()
         self.worker_name = f"{self.host}:{os.getpid()}"
         self.watching: dict[str, RunningJob] = {}
@@ -123,11 +96,9 @@ class LocalExecutor(Executor):
         self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
-        self.shells = available_shells(list(cfg["jobs.shells"]))
-        self.umask = umask_setting(cfg["jobs.umask"])
         self.launcher: LauncherClient | None = None
         self.registry = Registry(session_factory, self.sql, self.host, self.worker_name)
-        self.retention = Retention(cfg, session_factory, self.sql, self.host, self.jobs_dir)
+        self.retention = Retention(cfg, session_factory, self.sql, self.host, self.setup.jobs_dir)
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
 
@@ -150,36 +121,16 @@ class LocalExecutor(Executor):
 
     # ---- files and isolation ------------------------------------------------
     def job_files(self, job_id: str) -> JobFiles:
-        """The files of job ``job_id`` on this host."""
-        return JobFiles(self.jobs_dir / job_id)
-
-    def sandbox_prefix(self, files: JobFiles) -> list[str]:
-        return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
-
-    def isolation(self) -> dict:
-        """What protects the host and other users from jobs here (/api/sysinfo):
-
-        - ``run_as``: "user account" (each API user's own Unix account) or
-          "service user" (the service does not run as root);
-        - ``containment``: how every process of a job is ended with it: "pid
-          namespace" (the job's init is its process 1) or "subreaper" (not root:
-          its init ends its descendants one by one);
-        - ``private_tmp``: each user's jobs get their own /tmp and /var/tmp;
-        - ``cgroups``: the cgroup version and controllers of the per-job limits;
-        - ``rlimits``, ``sandbox``: as configured."""
-        return {
-            "run_as": "user account" if self.as_root else "service user",
-            "containment": "pid namespace" if self.as_root else "subreaper",
-            "private_tmp": self.as_root,
-            "cgroups": self.cgroups.describe() if self.cgroups else None,
-            "rlimits": True,
-            "sandbox": self.sandbox,
-        }
+        """The files of job ``job_id`` on this host (``HostSetup.job_files``)."""
+        return self.setup.job_files(job_id)
 
     def report_capacity(self) -> dict:
         """``memory_budget_mb`` (``jobs.memory_budget_mb``, else the host's memory)
-        and ``isolation`` (``isolation()``): ``base.Executor.report_capacity``."""
-        return {"memory_budget_mb": self.memory_budget_mb, "isolation": self.isolation()}
+        and ``isolation`` (``HostSetup.isolation``): ``base.Executor.report_capacity``."""
+        return {
+            "memory_budget_mb": self.setup.memory_budget_mb,
+            "isolation": self.setup.isolation(),
+        }
 
     def publish(self) -> None:
         """Write this executor's registry row now (``Registry.heartbeat``)."""
@@ -195,12 +146,8 @@ class LocalExecutor(Executor):
         """Publish this executor (``publish``), LISTEN for submissions, cancels and
         deletions; start the claim, heartbeat-and-adoption and retention loops on
         the running event loop."""
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
+        self.setup.prepare()
         self.launcher = LauncherClient()
-        if self.cgroups:
-            self.cgroups.hide_jobs()
-            self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
         self.publish()
         self.listener.start()
         self._spawn(self._claim_loop())
@@ -242,7 +189,7 @@ class LocalExecutor(Executor):
             self.worker_name,
             max_running=int(self.cfg["jobs.max_running"]),
             per_user=int(self.cfg["jobs.max_running_per_user"]),
-            memory_budget_mb=self.memory_budget_mb,
+            memory_budget_mb=self.setup.memory_budget_mb,
             batch=batch,
         )
         if claimed is None:
@@ -259,54 +206,20 @@ class LocalExecutor(Executor):
         return claimed
 
     # ---- running -----------------------------------------------------------
-    def limits(self, job: ClaimedJob) -> Limits:
-        return Limits(
-            cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
-            address_space_bytes=job.memory_mb * int(self.cfg["jobs.address_space_factor"]) * 2**20,
-        )
-
     def account(self, job: ClaimedJob) -> Account:
         """The Unix account the job runs as (blocking the first time a user's job
         runs on this host: it may make the account)."""
         return self.accounts.ensure(job.submitter_id, job.username)
-
-    def job_launch(self, job: ClaimedJob, running: RunningJob, account: Account) -> JobLaunch:
-        """How ``job`` starts here as ``account`` (``launch.launch_job`` sends it).
-        Raises LaunchError when its shell is not installed on this host."""
-        shell_path = self.shells.get(job.shell)
-        if shell_path is None:
-            raise LaunchError(f"the shell {job.shell!r} is not installed on this host")
-        return JobLaunch(
-            job_id=job.id,
-            files=running.files,
-            script=script_text(job.code, job.shell),
-            stdin=job.stdin,
-            uid=account.uid if self.as_root else None,
-            gid=account.gid if self.as_root else None,
-            tmp=account.tmp if self.as_root and account.tmp else None,
-            private_mounts=self.as_root,
-            argv=[*self.sandbox_prefix(running.files), shell_path, "./script", *job.args],
-            env=job_environment(job.id, account.name, str(account.home), "/bin/sh", dict(job.env)),
-            umask=self.umask,
-            limits=self.limits(job),
-            cgroup=running.cgroup,
-            cgroup_limits=(job.memory_mb, job.cpus, int(self.cfg["jobs.max_processes"])),
-            # The init ends the job at its deadline by itself too: a job's timeout
-            # holds while no executor runs (a restart, make stop).
-            timeout=max((running.deadline - utcnow()).total_seconds(), 0),
-            kill_grace=self.kill_grace,
-            max_log_bytes=int(self.cfg["jobs.max_log_bytes"]),
-        )
 
     async def start_job(self, job: ClaimedJob) -> None:
         """``base.Executor.start_job``: its user's account (made the first time),
         then ``launch.launch_job``; a cancel that came meanwhile ends it at once."""
         running = RunningJob(
             id=job.id,
-            files=self.job_files(job.id),
+            files=self.setup.job_files(job.id),
             started_at=job.started_at,
             deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
-            cgroup=self.job_cgroup(job.id),
+            cgroup=self.setup.job_cgroup(job.id),
         )
         self.watching[job.id] = running
         try:
@@ -315,7 +228,9 @@ class LocalExecutor(Executor):
             )
             if self.launcher is None:
                 raise LaunchError("the executor has not started its launcher")
-            running.pidfd = await launch_job(self.launcher, self.job_launch(job, running, account))
+            running.pidfd = await launch_job(
+                self.launcher, self.setup.job_launch(job, running, account)
+            )
         except Exception as exc:  # the service, not the script, failed to start it
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
@@ -349,11 +264,6 @@ class LocalExecutor(Executor):
                 log.warning("Job %s waits for the database to make its account", job.id)
                 await asyncio.sleep(1.0)
 
-    def job_cgroup(self, job_id: str) -> JobCgroup | None:
-        if not self.cgroups:
-            return None
-        return JobCgroup(self.cgroups, f"{stack_key(self.jobs_dir)}-{job_id}")
-
     def _end(self, running: RunningJob) -> None:
         """Ask the job's init to end every process of the job (TERM, kill_grace,
         KILL): the one way this executor ends a job."""
@@ -384,7 +294,7 @@ class LocalExecutor(Executor):
                 self._end(running)
             try:
                 await asyncio.wait_for(
-                    asyncio.shield(waiting), timeout=self.kill_grace + INIT_EXIT_GRACE
+                    asyncio.shield(waiting), timeout=self.setup.kill_grace + INIT_EXIT_GRACE
                 )
             except TimeoutError:
                 # The init itself is stuck: killing it ends its PID namespace.
@@ -396,11 +306,6 @@ class LocalExecutor(Executor):
             self.watching.pop(running.id, None)
             if running.pidfd is not None:
                 os.close(running.pidfd)
-
-    @property
-    def kill_grace(self) -> float:
-        """Seconds between TERM and KILL when a job ends (``jobs.kill_grace``)."""
-        return float(self.cfg["jobs.kill_grace"])
 
     async def _record_end(self, running: RunningJob) -> None:
         # Reading the files (and removing a cgroup an init left) blocks: in a thread.
@@ -448,13 +353,13 @@ class LocalExecutor(Executor):
                 continue
             if job["worker"] != self.worker_name:
                 log.info("Adopted job %s from %s", job["id"], job["worker"])
-            files = self.job_files(job["id"])
+            files = self.setup.job_files(job["id"])
             running = RunningJob(
                 id=job["id"],
                 files=files,
                 started_at=job["started_at"],
                 deadline=job["started_at"] + datetime.timedelta(seconds=job["timeout"]),
-                cgroup=self.job_cgroup(job["id"]),
+                cgroup=self.setup.job_cgroup(job["id"]),
                 cancel_requested=job["cancel_requested_at"] is not None,
             )
             if files.read_end() is not None:

@@ -74,9 +74,9 @@ def start_orphan(server, other_launcher, job, username, init_keeps_timeout=True)
         files=executor.job_files(job.id),
         started_at=job.started_at,
         deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
-        cgroup=executor.job_cgroup(job.id),
+        cgroup=executor.setup.job_cgroup(job.id),
     )
-    launch = executor.job_launch(claimed, running, executor.account(claimed))
+    launch = executor.setup.job_launch(claimed, running, executor.account(claimed))
     if not init_keeps_timeout:
         launch = dataclasses.replace(launch, timeout=None)
     pidfd = loop.run_until_complete(launch_job(launcher, launch))
