@@ -89,6 +89,8 @@ def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):
 
 
 def main(argv=None) -> None:
+    """Run one app worker on ``--socket`` until it is stopped (``argv``: the
+    command line's arguments, ``sys.argv[1:]`` when None)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--socket", type=Path, required=True, help="the unix socket to listen on")
     args = parser.parse_args(argv)

@@ -47,6 +47,9 @@ def usable_jobs_dir(configured: Path, as_root: bool) -> Path:
 
 @dataclass(frozen=True)
 class JobFiles:
+    """The paths of one job's directory ``root`` (the layout at the top of this
+    module), and reading back what the job's init wrote there."""
+
     root: Path
 
     @property
