@@ -62,17 +62,19 @@ class Retention:
         return removed
 
     async def sweep_old_jobs(self) -> int:
-        """Delete finished jobs older than ``jobs.retention_days``, with their
-        directories, batch by batch (other work runs in between). Returns how
-        many were deleted (0 when another executor holds the sweep)."""
+        """Delete finished jobs older than ``jobs.retention_days`` batch by batch
+        (other work runs in between), then remove this host's directories of
+        them (``remove_deleted_dirs``). Returns how many were deleted (0 when
+        another executor holds the sweep)."""
         cutoff = utcnow() - datetime.timedelta(days=float(self.cfg["jobs.retention_days"]))
         deleted = 0
         while True:
             with self.session_factory() as session:
                 ids = queue.delete_finished_before(session, cutoff)
-            for job_id in ids or ():
-                self.remove_files(job_id)
             deleted += len(ids or ())
             if not ids:
+                # Their directories, this host's (other hosts' executors remove
+                # theirs at their next heartbeat).
+                await self.remove_deleted_dirs()
                 return deleted
             await asyncio.sleep(0)  # let requests in between batches

@@ -70,13 +70,20 @@ def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker:
 _RETENTION_LOCK_KEY = 0x5E11_0B6
 
 
+# A deleted job's directory, for the executor of its host (``dirs_to_remove``).
+_LEAVE_DIRS = text(
+    "INSERT INTO job_dirs_to_remove (job_id, host) VALUES (:job_id, :host) ON CONFLICT DO NOTHING"
+)
+
+
 def delete_finished_before(
     session: Session, cutoff: datetime.datetime, batch: int = 500
 ) -> list[str] | None:
     """Delete up to ``batch`` jobs that finished before ``cutoff``; their ids.
 
     None when another worker holds the sweep. Each batch is its own short
-    transaction, so the table is never locked for long.
+    transaction, so the table is never locked for long. The directories of
+    the jobs that ran are left to their hosts' executors (``dirs_to_remove``).
     """
     if not session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RETENTION_LOCK_KEY}
@@ -89,9 +96,15 @@ def delete_finished_before(
         .order_by(Job.finished_at)
         .limit(batch)
     )
-    ids = list(session.scalars(delete(Job).where(Job.id.in_(oldest)).returning(Job.id)))
+    gone = session.execute(delete(Job).where(Job.id.in_(oldest)).returning(Job.id, Job.worker))
+    rows = gone.all()
+    dirs = [
+        {"job_id": job_id, "host": worker.partition(":")[0]} for job_id, worker in rows if worker
+    ]
+    if dirs:
+        session.execute(_LEAVE_DIRS, dirs)
     session.commit()
-    return ids
+    return [job_id for job_id, _ in rows]
 
 
 #: Seconds between an executor's heartbeats; one silent for three is not alive.
