@@ -4,12 +4,12 @@ and no HTTP. It is the floor under scenarios 2 and 3 that the isolation sets.
     .venv/bin/python -m bench.isolated_launch [--count 1000]
 
 Each launch does what ``LocalExecutor`` does for a job, with its code: the
-launch request (``LocalExecutor.launch_request``'s shape) to the launcher,
-which makes the job directory and script and the job's cgroups where the host
-has them, and starts the job's init (``job_init.c``) in a PID namespace of its
-own; the init makes a mount namespace with a fresh /proc and the user's /tmp,
-pipes for the output, forks the job (rlimits, the user's uid, no new
-privileges) which execs ``sh
+launch request, sent by ``executors.launch.launch_job`` (as ``LocalExecutor``
+sends it) to the launcher, which makes the job directory and script and the
+job's cgroups where the host has them, and starts the job's init
+(``job_init.c``) in a PID namespace of its own; the init makes a mount
+namespace with a fresh /proc and the user's /tmp, pipes for the output, forks
+the job (rlimits, the user's uid, no new privileges) which execs ``sh
 ./script`` running ``true``, copies the output, ends the job and writes its end
 record; the bench waits on the init's pidfd, then reads the record and output.
 As root the job runs as ``nobody``. Measured twice: ``concurrency`` launches
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from shell_service.executors.cgroups import JobCgroup, detect
 from shell_service.executors.job_files import JobFiles, usable_jobs_dir
+from shell_service.executors.launch import JobLaunch, launch_job
 from shell_service.executors.launcher_client import LauncherClient
 from shell_service.executors.processes import Limits, job_environment, wait_for_pidfd
 
@@ -48,29 +49,29 @@ class IsolatedLauncher:
             os.chown(self.tmp, self.user.pw_uid, self.user.pw_gid)
         self.client: LauncherClient | None = None
 
-    def request(self, number: int, files: JobFiles, cgroup: JobCgroup | None) -> dict:
-        return {
-            "id": f"bench_{number}",
-            "root": str(files.root),
-            "script": "true",
-            "stdin": None,
-            "uid": self.user.pw_uid if self.as_root else None,
-            "gid": self.user.pw_gid if self.as_root else None,
-            "tmp": str(self.tmp) if self.as_root else None,
-            "private_mounts": self.as_root,
-            "argv": ["/bin/sh", "./script"],
-            "env": job_environment(f"bench_{number}", self.user.pw_name, "/", "/bin/sh", {}),
-            "umask": 0o022,
-            "rlimits": LIMITS.rlimits(),
-            "cgroup": cgroup.request(256, 1, 512) if cgroup else None,
-            "kill_grace": 5,
-            "max_log_bytes": 2**20,
-        }
+    def job_launch(self, number: int, files: JobFiles, cgroup: JobCgroup | None) -> JobLaunch:
+        return JobLaunch(
+            job_id=f"bench_{number}",
+            files=files,
+            script="true",
+            uid=self.user.pw_uid if self.as_root else None,
+            gid=self.user.pw_gid if self.as_root else None,
+            tmp=self.tmp if self.as_root else None,
+            private_mounts=self.as_root,
+            argv=["/bin/sh", "./script"],
+            env=job_environment(f"bench_{number}", self.user.pw_name, "/", "/bin/sh", {}),
+            umask=0o022,
+            limits=LIMITS,
+            cgroup=cgroup,
+            cgroup_limits=(256, 1, 512),
+            kill_grace=5,
+            max_log_bytes=2**20,
+        )
 
     async def launch(self, number: int) -> None:
         files = JobFiles(self.root / f"job_{number}")
         cgroup = JobCgroup(self.cgroups, f"bench_launch_{number}") if self.cgroups else None
-        _, pidfd = await self.client.launch(self.request(number, files, cgroup))
+        pidfd = await launch_job(self.client, self.job_launch(number, files, cgroup))
         try:
             await wait_for_pidfd(pidfd)
         finally:

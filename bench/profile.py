@@ -32,7 +32,7 @@ KEY_FUNCTIONS = {
     "list or read jobs (JobHandler.get)": "JobHandler.get",
     "health (SysinfoHandler.get)": "SysinfoHandler.get",
     "claim (claim_jobs)": "claim_jobs",
-    "launch request (LocalExecutor.launch_request)": "LocalExecutor.launch_request",
+    "launch request (HostSetup.job_launch)": "HostSetup.job_launch",
     "hand the job to the launcher (LauncherClient.launch)": "LauncherClient.launch",
     "record the end (LocalExecutor._record_end)": "LocalExecutor._record_end",
     "finish in the database (finish_job)": "finish_job",

@@ -23,11 +23,12 @@ from baselayer.app.unix_socket import listen_on_unix_socket
 from baselayer.app.version import version_with_git
 
 from . import __version__, schemas
-from .executors.local import JobHost
-from .executors.processes import available_shells
+from .job_counts import JobCounts
+from .job_paths import jobs_dir
 from .job_waiters import JobEndWaiters
 from .job_writer import JobWriter
 from .routes import ROUTES
+from .shells import available_shells
 
 log = logging.getLogger("shell_service")
 
@@ -43,19 +44,37 @@ SERVER_ERROR (the service failed it; `status_message` says why)."""
 PATH_EXAMPLES = {"job_id": "hello", "user_id": "2", "token_id": "3"}
 
 
-def build_app(cfg: Config, session_factory, job_host: JobHost, listener: Listener):
-    """The Tornado app. ``listener`` is the worker's LISTEN connection (token cache
-    invalidation, new jobs' writer, job-end waiters); the caller starts it."""
+def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):
+    """The Tornado app: the API and nothing else (no executor, no job's processes
+    or files but reading its output).
+
+    Parameters
+    ----------
+    cfg : Config
+    session_factory : sessionmaker
+        The ORM sessions of the handlers.
+    sql : PlainSQL
+        The worker's event-loop connection (authentication, the hot paths).
+    listener : Listener
+        The worker's LISTEN connection (token cache invalidation, new jobs'
+        writer, job-end waiters); the caller starts it.
+
+    Returns
+    -------
+    tornado.web.Application
+        Its ``settings["job_counts"]`` (``JobCounts``) is for the caller to start
+        on the serving loop.
+    """
     # PostgreSQL went away (restarted, say): the worker's connections reconnect
     # before their next use, and the ORM's pooled ones are dropped, so no
     # request meets a dead one.
-    listener.on_lost(job_host.sql.mark_stale)
+    listener.on_lost(sql.mark_stale)
     listener.on_lost(session_factory.kw["bind"].dispose)
     return make_app(
         cfg,
         ROUTES,
         session_factory=session_factory,
-        sql=job_host.sql,
+        sql=sql,
         token_cache=TokenCache(listener),
         job_writer=JobWriter(PlainSQL(database_url(cfg), cfg["app.name"]), listener),
         job_waiters=JobEndWaiters(listener),
@@ -63,12 +82,15 @@ def build_app(cfg: Config, session_factory, job_host: JobHost, listener: Listene
         schemas=schemas.COMPONENTS,
         description=DESCRIPTION,
         path_examples=PATH_EXAMPLES,
-        job_host=job_host,
+        job_counts=JobCounts(cfg, sql),
+        jobs_dir=jobs_dir(cfg),
         allowed_shells=list(available_shells(cfg["jobs.shells"])),
     )
 
 
 def main(argv=None) -> None:
+    """Run one app worker on ``--socket`` until it is stopped (``argv``: the
+    command line's arguments, ``sys.argv[1:]`` when None)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--socket", type=Path, required=True, help="the unix socket to listen on")
     args = parser.parse_args(argv)
@@ -81,9 +103,9 @@ def main(argv=None) -> None:
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)
     session_factory = make_session_factory(engine)
-    job_host = JobHost(cfg, session_factory, PlainSQL(database_url(cfg), cfg["app.name"]))
+    sql = PlainSQL(database_url(cfg), cfg["app.name"])
     listener = Listener(database_url(cfg))
-    app = build_app(cfg, session_factory, job_host, listener)
+    app = build_app(cfg, session_factory, sql, listener)
 
     async def serve():
         # No xheaders: Tornado would check NGINX's X-Real-IP on every request (3% of
@@ -92,7 +114,7 @@ def main(argv=None) -> None:
         server = tornado.httpserver.HTTPServer(app, max_body_size=int(cfg["server.max_body_bytes"]))
         listen_on_unix_socket(server, args.socket)
         listener.start()
-        job_host.start_counting()
+        app.settings["job_counts"].start()
         log.info("App worker listening on %s", args.socket)
         await asyncio.Event().wait()
 

@@ -137,13 +137,16 @@ class JobEvent(Base):
 
 
 class Worker(Base):
-    """An app worker's heartbeat: which workers are alive, and how busy."""
+    """An executor's registry row (its heartbeat): which executors are alive, how
+    busy, and what each offers (``published``: its memory budget and isolation
+    layers, written at its start and with each heartbeat; ``queue.heartbeat``)."""
 
     __tablename__ = "workers"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)  # "host:pid"
     last_seen: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, index=True)
     running: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    published: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class JobCount(Base):

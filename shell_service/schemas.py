@@ -508,15 +508,16 @@ class Sysinfo(Schema):
     capacity = fields.Dict(
         required=True,
         metadata={
-            "description": "max_running, max_running_per_user, memory_budget_mb, "
-            "running, running_memory_mb"
+            "description": "max_running, max_running_per_user, memory_budget_mb (the live "
+            "executors' together, as each publishes it), running, running_memory_mb"
         },
     )
     jobs_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     isolation = fields.Dict(
         required=True,
         metadata={
-            "description": "run_as (user account | service user), containment (pid namespace"
+            "description": "As the executor heard from last publishes it ({} if none ran"
+            " within the hour): run_as (user account | service user), containment (pid namespace"
             " | subreaper: how every process of a job is ended with it), private_tmp, cgroups"
             " (version and controllers), rlimits, sandbox"
         },

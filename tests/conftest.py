@@ -17,7 +17,8 @@ from sqlalchemy import text
 from tornado.testing import bind_unused_port
 
 from baselayer.app.config import load_config
-from baselayer.app.database import make_engine, make_session_factory
+from baselayer.app.database import database_url, make_engine, make_session_factory
+from baselayer.app.plain_sql import PlainSQL
 from shell_service.app_server import build_app
 from shell_service.executors.local import LocalExecutor
 
@@ -68,7 +69,8 @@ def db_session(session_factory):
 
 class InProcessServer:
     """The Tornado app and an executor on an event loop in a background thread (in
-    the stack they are separate processes; here the executor is the app's JobHost)."""
+    the stack they are separate processes; here they share the loop and the LISTEN
+    connection, and the app has its own ``PlainSQL``, as an app worker does)."""
 
     def __init__(self, cfg, session_factory):
         self.cfg, self.session_factory = cfg, session_factory
@@ -83,14 +85,17 @@ class InProcessServer:
         async def start():
             self.executor = LocalExecutor(self.cfg, self.session_factory)
             self.app = build_app(
-                self.cfg, self.session_factory, self.executor, self.executor.listener
+                self.cfg,
+                self.session_factory,
+                PlainSQL(database_url(self.cfg), self.cfg["app.name"]),
+                self.executor.listener,
             )
             server = tornado.httpserver.HTTPServer(
                 self.app, max_body_size=int(self.cfg["server.max_body_bytes"])
             )
             server.add_sockets([sock])
             self.executor.start()
-            self.executor.start_counting()
+            self.app.settings["job_counts"].start()
             self.ready.set()
 
         self.loop.run_until_complete(start())

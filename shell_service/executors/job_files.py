@@ -9,58 +9,34 @@
                               owned by the job's user, 0700
 """
 
-import hashlib
 import json
 import logging
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..job_paths import (  # noqa: F401 (re-exported: the executor's names for them)
+    FALLBACK_ROOT,
+    HIDDEN_FROM_JOBS,
+    hidden_from_jobs,
+    others_can_traverse,
+    reachable_dir,
+)
 from ..utf8 import decode, whole_characters
 
 log = logging.getLogger(__name__)
 
-#: Where job directories go when the configured place is not reachable by job users.
-FALLBACK_ROOT = Path("/var/lib/shell_service")
-
-
-def others_can_traverse(path: Path) -> bool:
-    """Whether a user with no rights but "others" can walk down to ``path``."""
-    for directory in [path, *path.parents]:
-        if directory.exists() and not directory.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
-
-
-#: Directories a job sees replaced by its own (``job_init.c``, private_namespaces): job
-#: directories, homes and tmp dirs under them would be out of a job's sight.
-HIDDEN_FROM_JOBS = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"))
-
-
-def hidden_from_jobs(path: Path) -> bool:
-    """Whether ``path`` lies under a directory jobs see replaced by their own."""
-    resolved = path.resolve()
-    return any(resolved.is_relative_to(hidden.resolve()) for hidden in HIDDEN_FROM_JOBS)
-
 
 def usable_dir(configured: Path, as_root: bool, kind: str) -> Path:
-    """``configured``, unless job users could not walk down to it (a project under a
-    0700 home, say) or their jobs would not see it (a project under /tmp, whose
-    jobs get their user's own /tmp): then ``/var/lib/shell_service/<digest>/<kind>``,
-    the digest being that of ``configured`` (so each configured place gets its
-    own). Only the fallback's parents are made here (root-owned, 0711); the caller
-    makes ``<kind>`` itself.
-
-    ``kind`` is one word ("jobs", "homes", "tmp"): it names the fallback directory."""
-    if not as_root or (others_can_traverse(configured) and not hidden_from_jobs(configured)):
+    """``job_paths.reachable_dir``, with the fallback's parents made (root-owned,
+    0711) when it is the fallback; the caller makes ``<kind>`` itself."""
+    path = reachable_dir(configured, as_root, kind, FALLBACK_ROOT)
+    if path == configured:
         return configured
-    digest = hashlib.sha256(str(configured).encode()).hexdigest()[:12]
-    fallback = FALLBACK_ROOT / digest / kind
-    log.warning("Jobs cannot reach %s; it goes to %s instead", configured, fallback)
-    fallback.parent.mkdir(parents=True, exist_ok=True)
-    fallback.parent.chmod(0o711)
+    log.warning("Jobs cannot reach %s; it goes to %s instead", configured, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o711)
     FALLBACK_ROOT.chmod(0o711)
-    return fallback
+    return path
 
 
 def usable_jobs_dir(configured: Path, as_root: bool) -> Path:

@@ -16,7 +16,6 @@ and never reads, follows or writes anything the job can write.
 import ctypes
 import os
 import resource
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +52,10 @@ def make_job_directory(request: dict) -> int:
     """A fresh, empty job directory (``job_files.JobFiles`` names its files), root
     0711; its descriptor. The init makes the files in it (``job_init.c``)."""
     root = Path(request["root"])
-    if os.path.lexists(root):  # a rerun under the same id: start clean
-        shutil.rmtree(root)  # fd-based, never follows the job's symlinks
+    if os.path.lexists(root):
+        # The executor removes an earlier job's directory first (job_removal, as
+        # that job's user): nothing here touches what a job wrote.
+        raise OSError(f"{root} is left from an earlier job with this id")
     root.mkdir(mode=0o711)  # exact: the launcher's umask is 022
     return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
 

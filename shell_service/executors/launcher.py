@@ -20,7 +20,7 @@ megabytes of heap) cannot fork safely or cheaply. ``posix_spawn`` here is a
 vfork: the launcher's memory is never copied, whatever its size.
 
 Protocol: each request is a 4-byte big-endian length and that many bytes of
-JSON (the shape of ``LocalExecutor.launch_request``); each reply is exactly
+JSON (the shape of ``launch.JobLaunch.request``); each reply is exactly
 ``REPLY_BYTES`` of space-padded JSON, ``{"id", "pid"}`` with the pidfd attached
 (SCM_RIGHTS), or ``{"id", "error"}``. The launcher exits when the executor's
 end of the socket closes; jobs it started go on (their init does not depend

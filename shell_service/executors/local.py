@@ -1,7 +1,7 @@
-"""This host's jobs: ``JobHost`` (what the app workers need: where a job's files
-are, what isolates jobs here, how many jobs are in each state) and
-``LocalExecutor``, the executor service's program (``services/executor``), one
-per host: it claims queued jobs and runs them here.
+"""``LocalExecutor``, the executor service's program (``services/executor``), one
+per host: it claims queued jobs and runs them here. The app workers never
+build it: what they show of it (capacity, isolation) it publishes in its
+registry row.
 
 Each job is started by the launcher (``launcher.py``) as a job init
 (``job_init.c``): process 1 of the job's own PID namespace, which runs the
@@ -17,10 +17,8 @@ import asyncio
 import datetime
 import logging
 import os
-import shutil
 import signal
 import socket
-from dataclasses import dataclass
 
 from sqlalchemy.orm import sessionmaker
 
@@ -28,38 +26,33 @@ from baselayer.app.config import Config
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
 from baselayer.app.notifications import Listener
-from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL, database_unavailable
+from baselayer.app.plain_sql import PlainSQL, database_unavailable
 
 from .. import metrics, queue
 from ..job_states import JobStatus
 from ..queue import ClaimedJob, JobOutput
 from .accounts import Account, Accounts
-from .cgroups import JobCgroup, detect, job_cgroup_name
-from .job_files import JobFiles, usable_jobs_dir
+from .base import Executor
+from .host_setup import HostSetup
+from .job_end import RunningJob, how_it_ended
+from .job_files import JobFiles
+from .job_removal import remove_job_directory
+from .launch import launch_job
 from .launcher_client import LauncherClient, LaunchError
 from .processes import (
-    Limits,
-    available_shells,
-    bwrap_sandbox,
     end_job,
-    job_environment,
     open_job_init,
-    script_text,
     wait_for_pidfd,
 )
+from .registry import LOST_HOST_MESSAGE, Registry
+from .retention import Retention
 
 log = logging.getLogger(__name__)
 
 #: Seconds before looking again when another executor held the claim.
 CLAIM_RETRY = 0.005
-#: Seconds between recounts of jobs per state (a whole-table count, shared by
-#: every app worker), and between looks at the shared counts.
-STATUS_COUNT_INTERVAL = 60.0
-STATUS_COUNT_CHECK = 15.0
 #: Seconds between looks for jobs whose executor has gone (and heartbeats).
-ADOPT_INTERVAL = 5.0
-#: Another host's executor silent this long has lost its RUNNING jobs for good.
-SILENT_HOST = datetime.timedelta(minutes=5)
+ADOPT_INTERVAL = queue.HEARTBEAT_INTERVAL
 #: A RUNNING job with neither an init nor an end record this long after it
 #: started is lost (its executor died before launching it).
 LAUNCH_GRACE = datetime.timedelta(seconds=10)
@@ -71,74 +64,44 @@ ACCOUNT_WAIT = 60.0
 INIT_EXIT_GRACE = 10.0
 
 
-@dataclass
-class RunningJob:
-    id: str
-    files: JobFiles
-    started_at: datetime.datetime
-    deadline: datetime.datetime
-    cgroup: JobCgroup | None = None
-    # A pidfd of the job's init, once launched.
-    pidfd: int | None = None
-    timed_out: bool = False
-    # A user asked to cancel it.
-    cancel_requested: bool = False
+class LocalExecutor(Executor):
+    """The executor of this host's jobs (``base.Executor``): claims jobs from the
+    queue, runs them here, watches them, and adopts its host's orphans; publishes
+    its capacity and isolation in its registry row (``registry.py``) and removes
+    its host's unwanted job files (``retention.py``).
 
+    Parameters
+    ----------
+    cfg : Config
+        The ``jobs`` section above all.
+    session_factory : sessionmaker
+        For the ORM statements (accounts, registry, retention).
 
-def host_memory_mb() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    Raises SystemExit when ``jobs.sandbox`` or ``jobs.umask`` is not usable here.
+    """
 
-
-def umask_setting(value) -> int:
-    """``jobs.umask`` as a mode: "022" (octal text, as umask(1) takes it) or a number."""
-    mode = int(value, 8) if isinstance(value, str) else int(value)
-    if not 0 <= mode <= 0o777:
-        raise SystemExit(f"jobs.umask must be an octal mode such as 022, not {value!r}")
-    return mode
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class JobHost:
-    """This host's jobs as the app workers see them: their files, the isolation
-    they get, and the count of jobs per state."""
-
-    def __init__(self, cfg: Config, session_factory: sessionmaker, sql: PlainSQL):
+    def __init__(self, cfg: Config, session_factory: sessionmaker):
         self.cfg = cfg
         self.session_factory = session_factory
-        self.sql = sql
+        # The hot paths (claim, finish) use plain SQL on the event loop's thread.
+        self.sql = PlainSQL(database_url(cfg), cfg["app.name"])
         self.host = socket.gethostname()
-        # Each API user's own Unix account needs root (to switch to it); otherwise
-        # jobs run as the service's own user.
-        self.as_root = os.geteuid() == 0
-        self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.as_root)
-        self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
-        self.cgroups = detect() if self.as_root else None
-        self.sandbox = cfg["jobs.sandbox"] or None
-        if self.sandbox not in (None, "bwrap"):
-            raise SystemExit(f"jobs.sandbox must be empty or 'bwrap', not {self.sandbox!r}")
-        if self.sandbox == "bwrap" and not shutil.which("bwrap"):
-            raise SystemExit("jobs.sandbox is 'bwrap' but bwrap is not installed")
-        # Jobs per state, recounted in a thread every STATUS_COUNT_INTERVAL seconds:
-        # with a million rows the count takes long enough to stall the event loop.
-        self.status_counts: dict[str, int] = {status.value: 0 for status in JobStatus}
-        # Its own connection (it connects on first use): the count runs in a
-        # thread, beside the event loop's statements.
-        self._counting_sql = PlainSQL(database_url(cfg), "shell_service counts")
+        self.setup = HostSetup(cfg)
+        self.as_root = self.setup.as_root
         self._tasks: set[asyncio.Task] = set()
-
-    def start_counting(self) -> None:
-        """Read the shared jobs-per-state counts now and every STATUS_COUNT_CHECK
-        seconds, recounting them when they are STATUS_COUNT_INTERVAL old."""
-        self._spawn(self._every(STATUS_COUNT_CHECK, self.recount, "Counting jobs per state"))
+        self.worker_name = f"{self.host}:{os.getpid()}"
+        self.watching: dict[str, RunningJob] = {}
+        self._wakeup = asyncio.Event()
+        self.listener = Listener(database_url(cfg))
+        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
+        self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
+        self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
+        self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
+        self.launcher: LauncherClient | None = None
+        self.registry = Registry(session_factory, self.sql, self.host, self.worker_name)
+        self.retention = Retention(cfg, session_factory, self.sql, self.host, self.setup.jobs_dir)
+        # The server went away: the connections reconnect before their next use.
+        self.listener.on_lost(self.sql.mark_stale)
 
     @staticmethod
     async def _every(seconds: float, step, what: str) -> None:
@@ -159,96 +122,45 @@ class JobHost:
 
     # ---- files and isolation ------------------------------------------------
     def job_files(self, job_id: str) -> JobFiles:
-        return JobFiles(self.jobs_dir / job_id)
+        """The files of job ``job_id`` on this host (``HostSetup.job_files``)."""
+        return self.setup.job_files(job_id)
 
-    def remove_files(self, job_id: str) -> None:
-        """A deleted job's directory goes with it (``rmtree`` never follows the
-        job's symlinks)."""
-        shutil.rmtree(self.job_files(job_id).root, ignore_errors=True)
-
-    def sandbox_prefix(self, files: JobFiles) -> list[str]:
-        return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
-
-    def isolation(self) -> dict:
-        """What protects the host and other users from jobs here (/api/sysinfo):
-
-        - ``run_as``: "user account" (each API user's own Unix account) or
-          "service user" (the service does not run as root);
-        - ``containment``: how every process of a job is ended with it: "pid
-          namespace" (the job's init is its process 1) or "subreaper" (not root:
-          its init ends its descendants one by one);
-        - ``private_tmp``: each user's jobs get their own /tmp and /var/tmp;
-        - ``cgroups``: the cgroup version and controllers of the per-job limits;
-        - ``rlimits``, ``sandbox``: as configured."""
+    def report_capacity(self) -> dict:
+        """``memory_budget_mb`` (``jobs.memory_budget_mb``, else the host's memory)
+        and ``isolation`` (``HostSetup.isolation``): ``base.Executor.report_capacity``."""
         return {
-            "run_as": "user account" if self.as_root else "service user",
-            "containment": "pid namespace" if self.as_root else "subreaper",
-            "private_tmp": self.as_root,
-            "cgroups": self.cgroups.describe() if self.cgroups else None,
-            "rlimits": True,
-            "sandbox": self.sandbox,
+            "memory_budget_mb": self.setup.memory_budget_mb,
+            "isolation": self.setup.isolation(),
         }
 
-    # ---- jobs per state ------------------------------------------------------
-    async def recount(self) -> dict[str, int]:
-        """Recount the jobs per state if the shared counts are a minute old (one
-        app worker of all does, in a thread: with a million jobs the count takes
-        a third of a second), then read them."""
+    def publish(self) -> None:
+        """Write this executor's registry row now (``Registry.heartbeat``)."""
+        self.registry.heartbeat(len(self.watching), self.report_capacity())
 
-        def count():
-            sql = self._counting_sql
-            try:
-                queue.recount_if_stale(sql, datetime.timedelta(seconds=STATUS_COUNT_INTERVAL))
-                return queue.stored_counts(sql)
-            except DatabaseUnavailable:
-                return self.status_counts
-
-        self.status_counts = await asyncio.to_thread(count)
-        return self.status_counts
-
-    def jobs_by_status(self) -> dict[str, int]:
-        """Every state's count: the finished ones as of the last recount, the
-        active ones (QUEUED, RUNNING) exact, now."""
-        return {**self.status_counts, **queue.count_active(self.sql)}
-
-
-class LocalExecutor(JobHost):
-    """Claims jobs from the queue, runs them, watches them, and adopts orphans."""
-
-    def __init__(self, cfg: Config, session_factory: sessionmaker):
-        # The hot paths (claim, finish) use plain SQL on the event loop's thread.
-        super().__init__(cfg, session_factory, PlainSQL(database_url(cfg), cfg["app.name"]))
-        self.worker_name = f"{self.host}:{os.getpid()}"
-        self.watching: dict[str, RunningJob] = {}
-        self._wakeup = asyncio.Event()
-        self.listener = Listener(database_url(cfg))
-        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
-        self.listener.subscribe(queue.CANCEL_CHANNEL, self._on_cancel_requested)
-        self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
-        self.shells = available_shells(list(cfg["jobs.shells"]))
-        self.umask = umask_setting(cfg["jobs.umask"])
-        self.launcher: LauncherClient | None = None
-        # The server went away: the connections reconnect before their next use.
-        self.listener.on_lost(self.sql.mark_stale)
+    def _on_jobs_deleted(self, hosts: list[str]) -> None:
+        """Jobs were deleted (NOTIFY payloads: the hosts holding their directories)."""
+        if self.host in hosts:
+            self._spawn(self.retention.remove_deleted_dirs())
 
     # ---- start-up and waking ---------------------------------------------
     def start(self) -> None:
-        """LISTEN for submissions; start the claim and adoption loops on this IOLoop."""
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.jobs_dir, 0o711)  # jobs may enter their own directory, not list others
+        """Publish this executor (``publish``), LISTEN for submissions, cancels and
+        deletions; start the claim, heartbeat-and-adoption and retention loops on
+        the running event loop."""
+        self.setup.prepare()
         self.launcher = LauncherClient()
-        if self.cgroups:
-            self.cgroups.hide_jobs()
-            self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
+        self.publish()
         self.listener.start()
         self._spawn(self._claim_loop())
         self._spawn(self._every(ADOPT_INTERVAL, self._heartbeat_and_adopt, "Adopting jobs"))
         if self.cfg["jobs.retention_days"]:
             interval = float(self.cfg["jobs.retention_interval"])
-            self._spawn(self._every(interval, self.sweep_old_jobs, "Deleting old jobs"))
+            sweep = self.retention.sweep_old_jobs
+            self._spawn(self._every(interval, sweep, "Deleting old jobs"))
         self.wake()
 
     def wake(self) -> None:
+        """Look for queued jobs now (a NOTIFY came, or capacity was freed)."""
         self._wakeup.set()
 
     # ---- claiming --------------------------------------------------------
@@ -261,11 +173,15 @@ class LocalExecutor(JobHost):
                 pass
             self._wakeup.clear()
             try:
-                self._claim_and_launch()
+                for job in self.claim_jobs() or ():
+                    self._spawn(self.start_job(job))
             except Exception:
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
-    def _claim_and_launch(self) -> None:
+    def claim_jobs(self) -> list[ClaimedJob] | None:
+        """``base.Executor.claim_jobs``: up to ``jobs.claim_batch`` jobs within
+        ``jobs.max_running``, ``jobs.max_running_per_user`` and this host's memory
+        budget; wakes the claim loop again when there may be more."""
         batch = int(self.cfg["jobs.claim_batch"])
         # On the event loop: a hop to a thread and back costs a single job more
         # latency (measured: round trip p50 +15 ms) than the claim blocks the loop.
@@ -274,88 +190,52 @@ class LocalExecutor(JobHost):
             self.worker_name,
             max_running=int(self.cfg["jobs.max_running"]),
             per_user=int(self.cfg["jobs.max_running_per_user"]),
-            memory_budget_mb=self.memory_budget_mb,
+            memory_budget_mb=self.setup.memory_budget_mb,
             batch=batch,
         )
         if claimed is None:
             # Another host's executor is claiming; it may leave jobs (or miss ones queued
             # since it looked): look again in a moment.
             asyncio.get_running_loop().call_later(CLAIM_RETRY, self.wake)
-            return
+            return None
         for job in claimed:
             if job.queued_at is not None:
                 metrics.QUEUE_WAIT.observe((job.started_at - job.queued_at).total_seconds())
-            self._spawn(self._launch(job))
         if len(claimed) == batch:
             # A full batch: there may be more (other hosts' executors take their share).
             self.wake()
+        return claimed
 
     # ---- running -----------------------------------------------------------
-    def limits(self, job: ClaimedJob) -> Limits:
-        return Limits(
-            cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
-            address_space_bytes=job.memory_mb * int(self.cfg["jobs.address_space_factor"]) * 2**20,
-        )
-
     def account(self, job: ClaimedJob) -> Account:
         """The Unix account the job runs as (blocking the first time a user's job
         runs on this host: it may make the account)."""
         return self.accounts.ensure(job.submitter_id, job.username)
 
-    def launch_request(self, job: ClaimedJob, running: RunningJob, account: Account) -> dict:
-        """Everything the launcher and the job's init need (``job_init.prepare``,
-        ``job_init.encode_request``), as plain data."""
-        limits = self.limits(job)
-        shell_path = self.shells.get(job.shell)
-        if shell_path is None:
-            raise LaunchError(f"the shell {job.shell!r} is not installed on this host")
-        return {
-            "id": job.id,
-            "root": str(running.files.root),
-            "script": script_text(job.code, job.shell),
-            "stdin": job.stdin,
-            "uid": account.uid if self.as_root else None,
-            "gid": account.gid if self.as_root else None,
-            "tmp": str(account.tmp) if self.as_root and account.tmp else None,
-            "private_mounts": self.as_root,
-            "argv": [
-                *self.sandbox_prefix(running.files),
-                shell_path,
-                "./script",
-                *job.args,
-            ],
-            "env": job_environment(
-                job.id, account.name, str(account.home), "/bin/sh", dict(job.env)
-            ),
-            "umask": self.umask,
-            "rlimits": limits.rlimits(),
-            "cgroup": (
-                running.cgroup.request(job.memory_mb, job.cpus, int(self.cfg["jobs.max_processes"]))
-                if running.cgroup
-                else None
-            ),
-            # The init ends the job at its deadline by itself too: a job's timeout
-            # holds while no executor runs (a restart, make stop).
-            "timeout": max((running.deadline - utcnow()).total_seconds(), 0),
-            "kill_grace": self.kill_grace,
-            "max_log_bytes": int(self.cfg["jobs.max_log_bytes"]),
-        }
-
-    async def _launch(self, job: ClaimedJob) -> None:
+    async def start_job(self, job: ClaimedJob) -> None:
+        """``base.Executor.start_job``: its user's account (made the first time),
+        then ``launch.launch_job``; a cancel that came meanwhile ends it at once."""
         running = RunningJob(
             id=job.id,
-            files=self.job_files(job.id),
+            files=self.setup.job_files(job.id),
             started_at=job.started_at,
             deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
-            cgroup=self.job_cgroup(job.id),
+            cgroup=self.setup.job_cgroup(job.id),
         )
         self.watching[job.id] = running
         try:
             account = self.accounts.cached(job.submitter_id) or await self._account_when_reachable(
                 job
             )
-            request = self.launch_request(job, running, account)
-            _, running.pidfd = await self.launcher.launch(request)
+            if self.launcher is None:
+                raise LaunchError("the executor has not started its launcher")
+            if os.path.lexists(running.files.root):
+                # An earlier job's with this id (deleted, its directory not yet
+                # removed): removed as its user (job_removal), not by the launcher.
+                await asyncio.to_thread(remove_job_directory, running.files.root)
+            running.pidfd = await launch_job(
+                self.launcher, self.setup.job_launch(job, running, account)
+            )
         except Exception as exc:  # the service, not the script, failed to start it
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
@@ -371,7 +251,7 @@ class LocalExecutor(JobHost):
         if running.cancel_requested:
             # Cancelled while it was being started: the request found no init yet.
             self._end(running)
-        await self._watch(running)
+        await self.watch_job(job.id)
 
     async def _account_when_reachable(self, job: ClaimedJob) -> Account:
         """``account(job)`` in a thread, waiting out a database that is away (it
@@ -389,29 +269,26 @@ class LocalExecutor(JobHost):
                 log.warning("Job %s waits for the database to make its account", job.id)
                 await asyncio.sleep(1.0)
 
-    def job_cgroup(self, job_id: str) -> JobCgroup | None:
-        if not self.cgroups:
-            return None
-        return JobCgroup(self.cgroups, job_cgroup_name(self.jobs_dir, job_id))
-
     def _end(self, running: RunningJob) -> None:
         """Ask the job's init to end every process of the job (TERM, kill_grace,
         KILL): the one way this executor ends a job."""
         if running.pidfd is not None:
             end_job(running.pidfd)
 
-    def _on_cancel_requested(self, job_ids: list[str]) -> None:
-        """A user asked to cancel these jobs (ids, from a NOTIFY): end the ones this
-        executor runs, including one whose init is still being started."""
+    def cancel_jobs(self, job_ids: list[str]) -> None:
+        """``base.Executor.cancel_jobs``: end the ones this executor runs, including
+        one whose init is still being started (``start_job`` ends it once it is)."""
         for job_id in job_ids:
             running = self.watching.get(job_id)
             if running is not None and not running.cancel_requested:
                 running.cancel_requested = True
                 self._end(running)
 
-    async def _watch(self, running: RunningJob) -> None:
-        """Wait for the job's init to exit (asking it to end the job at the
-        deadline), then record how the job ended."""
+    async def watch_job(self, job_id: str) -> None:
+        """``base.Executor.watch_job``: wait for the job's init to exit (asking it
+        to end the job at the deadline; killing an init stuck past
+        ``kill_grace`` + INIT_EXIT_GRACE), then record how the job ended."""
+        running = self.watching[job_id]
         try:
             waiting = self._spawn(wait_for_pidfd(running.pidfd))
             remaining = (running.deadline - utcnow()).total_seconds()
@@ -422,7 +299,7 @@ class LocalExecutor(JobHost):
                 self._end(running)
             try:
                 await asyncio.wait_for(
-                    asyncio.shield(waiting), timeout=self.kill_grace + INIT_EXIT_GRACE
+                    asyncio.shield(waiting), timeout=self.setup.kill_grace + INIT_EXIT_GRACE
                 )
             except TimeoutError:
                 # The init itself is stuck: killing it ends its PID namespace.
@@ -435,62 +312,14 @@ class LocalExecutor(JobHost):
             if running.pidfd is not None:
                 os.close(running.pidfd)
 
-    @property
-    def kill_grace(self) -> float:
-        return float(self.cfg["jobs.kill_grace"])
-
     async def _record_end(self, running: RunningJob) -> None:
         # Reading the files (and removing a cgroup an init left) blocks: in a thread.
-        status, output, message, limit = await asyncio.to_thread(self._how_it_ended, running)
+        status, output, message, limit = await asyncio.to_thread(
+            how_it_ended, running, int(self.cfg["jobs.max_output_bytes"])
+        )
         self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(status, run_seconds, limit)
-
-    def _how_it_ended(self, running: RunningJob):
-        """The job's final state, output, message and the limit that killed it, if any."""
-        files = running.files
-        limit = int(self.cfg["jobs.max_output_bytes"])
-        stdout, stdout_cut = files.read_output(files.stdout, limit)
-        stderr, stderr_cut = files.read_output(files.stderr, limit)
-        record = files.read_end() or {}
-        if running.cgroup and any(d.exists() for d in running.cgroup.dirs.values()):
-            running.cgroup.remove()  # its init was killed before it could
-        code = record.get("code")
-        message = limit = None
-        if record.get("error") or record.get("exec_error"):
-            status = JobStatus.SERVER_ERROR
-            message = f"could not start the job: {record.get('error') or record['exec_error']}"
-        elif running.cancel_requested:
-            status = JobStatus.CANCELLED
-        elif code is None:
-            status = JobStatus.SERVER_ERROR
-            message = "the job's init ended without recording how the job ended"
-        elif running.timed_out or record.get("timed_out"):
-            status = JobStatus.TIMED_OUT
-            message = "ran past its timeout and was killed"
-            limit = "timeout"
-        elif code == 0:
-            status = JobStatus.COMPLETE
-        else:
-            status = JobStatus.FAILED
-            if record.get("out_of_memory"):
-                message = "killed: out of memory (the job's memory_mb limit)"
-                limit = "memory"
-            elif code > 128:
-                message = f"killed by signal {code - 128} ({signal_name(code - 128)})"
-                if code - 128 == signal.SIGXCPU:
-                    message += ": CPU time limit reached"
-                    limit = "cpu"
-        # Truncated: the row's copy is shorter than the output, or the init dropped
-        # output past jobs.max_log_bytes (its record says which streams).
-        truncated = {"stdout": stdout_cut, "stderr": stderr_cut}
-        for name in truncated:
-            if name in record.get("dropped", ()):
-                truncated[name] = True
-                note = f"{name} reached jobs.max_log_bytes; later output was dropped"
-                message = f"{message}; {note}" if message else note
-        output = JobOutput(code, stdout, stderr, truncated["stdout"], truncated["stderr"])
-        return status, output, message, limit
 
     def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
         queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
@@ -498,70 +327,44 @@ class LocalExecutor(JobHost):
         self.wake()
 
     async def end_all(self) -> None:
-        """End every job this executor runs and wait until they are recorded (for
-        tests that stop their in-process server)."""
+        """``base.Executor.end_all``."""
         waiting = list(self.watching.values())
         for running in waiting:
             self._end(running)
         while any(running.id in self.watching for running in waiting):
             await asyncio.sleep(0.05)
 
-    # ---- retention -----------------------------------------------------------
-    async def sweep_old_jobs(self) -> int:
-        """Delete finished jobs older than jobs.retention_days, batch by batch; how many."""
-        cutoff = utcnow() - datetime.timedelta(days=float(self.cfg["jobs.retention_days"]))
-        deleted = 0
-        while True:
-            with self.session_factory() as session:
-                ids = queue.delete_finished_before(session, cutoff)
-            for job_id in ids or ():
-                self.remove_files(job_id)
-            deleted += len(ids or ())
-            if not ids:
-                return deleted
-            await asyncio.sleep(0)  # let requests in between batches
-
     # ---- adopting orphans --------------------------------------------------
     async def _heartbeat_and_adopt(self) -> None:
-        with self.session_factory() as session:
-            queue.heartbeat(session, self.worker_name, len(self.watching))
-        await self._adopt_orphans()
+        self.publish()
+        await self.retention.remove_deleted_dirs()  # in case a NOTIFY was missed
+        await self.adopt_jobs()
 
-    def _worker_alive(self, worker: str | None) -> bool:
-        pid = (worker or "").rpartition(":")[2]
-        return pid.isdigit() and process_alive(int(pid))
-
-    async def _adopt_orphans(self) -> None:
-        jobs = queue.running_jobs_on_host(self.sql, self.host)
-        with self.session_factory() as session:
-            lost_elsewhere = queue.jobs_of_silent_workers(session, self.host, SILENT_HOST)
-        for job_id in lost_elsewhere:
-            self._finish(
-                job_id,
-                JobStatus.SERVER_ERROR,
-                message="the host running the job stopped answering (no executor heartbeat "
-                f"for {SILENT_HOST.seconds // 60} minutes)",
-            )
+    async def adopt_jobs(self) -> None:
+        """``base.Executor.adopt_jobs``, for this host: a job whose init runs is
+        watched, one with an end record is recorded, one with neither (past
+        LAUNCH_GRACE) ends as SERVER_ERROR; the jobs of silent hosts
+        (``Registry.jobs_lost_elsewhere``) end as SERVER_ERROR too."""
+        jobs = self.registry.jobs_on_this_host()
+        for job_id in self.registry.jobs_lost_elsewhere():
+            self._finish(job_id, JobStatus.SERVER_ERROR, message=LOST_HOST_MESSAGE)
         for job in jobs:
             watched = self.watching.get(job["id"])
             if watched is not None:
                 if job["cancel_requested_at"] and not watched.cancel_requested:
-                    self._on_cancel_requested([job["id"]])  # its NOTIFY was missed
+                    self.cancel_jobs([job["id"]])  # its NOTIFY was missed
+                continue
+            if not self.registry.take_over(job):
                 continue
             if job["worker"] != self.worker_name:
-                if self._worker_alive(job["worker"]):
-                    continue
-                with self.session_factory() as session:
-                    if not queue.adopt_job(session, job["id"], job["worker"], self.worker_name):
-                        continue
-                log.info("Adopting job %s from %s", job["id"], job["worker"])
-            files = self.job_files(job["id"])
+                log.info("Adopted job %s from %s", job["id"], job["worker"])
+            files = self.setup.job_files(job["id"])
             running = RunningJob(
                 id=job["id"],
                 files=files,
                 started_at=job["started_at"],
                 deadline=job["started_at"] + datetime.timedelta(seconds=job["timeout"]),
-                cgroup=self.job_cgroup(job["id"]),
+                cgroup=self.setup.job_cgroup(job["id"]),
                 cancel_requested=job["cancel_requested_at"] is not None,
             )
             if files.read_end() is not None:
@@ -572,7 +375,7 @@ class LocalExecutor(JobHost):
                 self.watching[job["id"]] = running
                 if running.cancel_requested:
                     self._end(running)
-                self._spawn(self._watch(running))
+                self._spawn(self.watch_job(job["id"]))
             elif files.wrapper_pid.exists() or utcnow() - job["started_at"] > LAUNCH_GRACE:
                 self._finish(
                     job["id"],
@@ -580,10 +383,3 @@ class LocalExecutor(JobHost):
                     message="the job's process and exit status are both gone "
                     "(its executor or the host stopped while it ran)",
                 )
-
-
-def signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return "unknown signal"

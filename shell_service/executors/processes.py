@@ -8,11 +8,10 @@ import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..shells import BASE_PATH, available_shells  # noqa: F401 (the executor's names)
 from .job_files import JobFiles
 from .job_init import process_start_time
 
-#: Where the service looks for interpreters, and the PATH a job starts with.
-BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 #: Interpreters whose scripts get Windows line ends and a byte-order mark removed.
 POSIX_SHELLS = ("sh", "bash", "dash", "ksh", "zsh")
 
@@ -35,16 +34,6 @@ class Limits:
     def rlimits(self) -> dict[str, int]:
         """The limits by ``job_init.RLIMITS`` name."""
         return asdict(self)
-
-
-def available_shells(names: list[str]) -> dict[str, str]:
-    """The configured interpreters installed here, in config order: name -> absolute path."""
-    found = {}
-    for name in names:
-        path = shutil.which(name, path=BASE_PATH)
-        if path:
-            found[name] = path
-    return found
 
 
 def script_text(code: str, shell: str) -> str:

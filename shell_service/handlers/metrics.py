@@ -11,7 +11,7 @@ class MetricsHandler(BaseHandler):
     auth_required = False
 
     async def get(self):
-        job_host = self.settings["job_host"]
-        body = metrics.render(lambda: job_host.jobs_by_status())
+        job_counts = self.settings["job_counts"]
+        body = metrics.render(lambda: job_counts.jobs_by_status())
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(body)

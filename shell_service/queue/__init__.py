@@ -12,7 +12,8 @@ events, the executors' registry and retention still use the ORM.
 - ``claim``: QUEUED -> RUNNING (``claim_jobs``, ``ClaimedJob``)
 - ``transitions``: create, submit, finish, cancel
 - ``jobs``: one job for the API (read, edit while READY, delete, events)
-- ``executors``: heartbeats, the jobs of a host, adoption, retention
+- ``executors``: the executors' registry (heartbeats, what each publishes), the
+  jobs of a host, adoption, deleted jobs' directories, retention
 - ``counts``: jobs per state
 - ``channels``: the NOTIFY channels
 
@@ -20,14 +21,17 @@ Import from here (``from shell_service import queue``): the submodules are a
 layout, not an interface.
 """
 
-from .channels import CANCEL_CHANNEL, ENDED_CHANNEL, NOTIFY_CHANNEL
+from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, NOTIFY_CHANNEL
 from .claim import _CLAIM_LOCK_KEY, ClaimedJob, claim_jobs
 from .counts import _RECOUNT_LOCK_KEY, count_active, recount_if_stale, running_load, stored_counts
 from .executors import (
+    HEARTBEAT_INTERVAL,
     adopt_job,
     delete_finished_before,
+    dirs_to_remove,
     heartbeat,
     jobs_of_silent_workers,
+    last_published,
     live_workers,
     running_jobs_on_host,
 )
@@ -45,7 +49,9 @@ from .transitions import (
 
 __all__ = [
     "CANCEL_CHANNEL",
+    "DELETED_CHANNEL",
     "ENDED_CHANNEL",
+    "HEARTBEAT_INTERVAL",
     "NEW_JOB_FIELDS",
     "NOTIFY_CHANNEL",
     "_CLAIM_LOCK_KEY",
@@ -61,6 +67,7 @@ __all__ = [
     "count_active",
     "delete_finished_before",
     "delete_job",
+    "dirs_to_remove",
     "finish_job",
     "get_job",
     "heartbeat",
@@ -69,6 +76,7 @@ __all__ = [
     "job_row",
     "job_status",
     "jobs_of_silent_workers",
+    "last_published",
     "live_workers",
     "recount_if_stale",
     "running_jobs_on_host",

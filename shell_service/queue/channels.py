@@ -6,3 +6,6 @@ NOTIFY_CHANNEL = "shell_service_jobs"
 ENDED_CHANNEL = "shell_service_ended"
 #: A user asked to cancel a RUNNING job (its id): its executor ends it.
 CANCEL_CHANNEL = "shell_service_cancel"
+#: A deleted job left a directory (the payload is the host that holds it): that
+#: host's executor removes it (``dirs_to_remove``).
+DELETED_CHANNEL = "shell_service_deleted"

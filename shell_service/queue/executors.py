@@ -70,13 +70,20 @@ def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker:
 _RETENTION_LOCK_KEY = 0x5E11_0B6
 
 
+# A deleted job's directory, for the executor of its host (``dirs_to_remove``).
+_LEAVE_DIRS = text(
+    "INSERT INTO job_dirs_to_remove (job_id, host) VALUES (:job_id, :host) ON CONFLICT DO NOTHING"
+)
+
+
 def delete_finished_before(
     session: Session, cutoff: datetime.datetime, batch: int = 500
 ) -> list[str] | None:
     """Delete up to ``batch`` jobs that finished before ``cutoff``; their ids.
 
     None when another worker holds the sweep. Each batch is its own short
-    transaction, so the table is never locked for long.
+    transaction, so the table is never locked for long. The directories of
+    the jobs that ran are left to their hosts' executors (``dirs_to_remove``).
     """
     if not session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RETENTION_LOCK_KEY}
@@ -89,31 +96,75 @@ def delete_finished_before(
         .order_by(Job.finished_at)
         .limit(batch)
     )
-    ids = list(session.scalars(delete(Job).where(Job.id.in_(oldest)).returning(Job.id)))
+    gone = session.execute(delete(Job).where(Job.id.in_(oldest)).returning(Job.id, Job.worker))
+    rows = gone.all()
+    dirs = [
+        {"job_id": job_id, "host": worker.partition(":")[0]} for job_id, worker in rows if worker
+    ]
+    if dirs:
+        session.execute(_LEAVE_DIRS, dirs)
     session.commit()
-    return ids
+    return [job_id for job_id, _ in rows]
 
 
-def heartbeat(session: Session, worker: str, running: int) -> None:
-    """Record that ``worker`` is alive and watches ``running`` jobs; forget long-dead ones."""
+#: Seconds between an executor's heartbeats; one silent for three is not alive.
+HEARTBEAT_INTERVAL = 5.0
+
+
+def heartbeat(session: Session, worker: str, running: int, published: dict) -> None:
+    """Record that executor ``worker`` ("host:pid") is alive, watches ``running``
+    jobs and offers ``published`` (JSON: ``memory_budget_mb``, ``isolation``; what
+    /api/sysinfo shows of it); forget executors silent for an hour."""
     now = utcnow()
+    values = {"last_seen": now, "running": running, "published": published, "modified": now}
     session.execute(
         insert(Worker)
-        .values(id=worker, last_seen=now, running=running, created_at=now, modified=now)
-        .on_conflict_do_update(
-            index_elements=[Worker.id], set_={"last_seen": now, "running": running, "modified": now}
-        )
+        .values(id=worker, created_at=now, **values)
+        .on_conflict_do_update(index_elements=[Worker.id], set_=values)
     )
     session.execute(delete(Worker).where(Worker.last_seen < now - datetime.timedelta(hours=1)))
     session.commit()
 
 
 _LIVE_WORKERS = Statement(
-    "SELECT id, last_seen, running FROM workers WHERE last_seen > %(since)s ORDER BY id"
+    "SELECT id, last_seen, running, published FROM workers WHERE last_seen > %(since)s ORDER BY id"
+)
+_LAST_PUBLISHED = Statement(
+    "SELECT published FROM workers WHERE published IS NOT NULL ORDER BY last_seen DESC LIMIT 1"
 )
 
 
 def live_workers(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
     """The executors heard from within ``within``: dicts of ``id`` ("host:pid"),
-    ``last_seen`` (UTC, naive) and ``running`` (jobs it watches), by id."""
+    ``last_seen`` (UTC, naive), ``running`` (jobs it watches) and ``published``
+    (what it offers, as ``heartbeat`` wrote it; None before its first), by id."""
     return sql.rows(_LIVE_WORKERS, {"since": utcnow() - within})
+
+
+def last_published(sql: PlainSQL) -> dict | None:
+    """What the executor heard from last published (``heartbeat``), alive or not;
+    None if no executor has run for an hour."""
+    rows = sql.tuples(_LAST_PUBLISHED)
+    return rows[0][0] if rows else None
+
+
+_DIRS_TO_REMOVE = Statement(
+    "SELECT job_id FROM job_dirs_to_remove WHERE host = %(host)s ORDER BY created_at LIMIT 1000"
+)
+# A job made again under a deleted one's id has a directory of its own by now:
+# only the ids with no job are handed out; the others are forgotten.
+_DIRS_REMOVED = Statement(
+    "WITH done AS (DELETE FROM job_dirs_to_remove"
+    " WHERE host = %(host)s AND job_id = ANY(%(ids)s) RETURNING job_id)"
+    " SELECT job_id FROM done WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = done.job_id)"
+)
+
+
+def dirs_to_remove(sql: PlainSQL, host: str) -> list[str]:
+    """Ids of deleted jobs whose directories on ``host`` are to be removed (up to
+    1,000, oldest first), taken off the list: the caller removes them. An id a job
+    holds again (made after the delete) is taken off and not returned."""
+    ids = [row[0] for row in sql.tuples(_DIRS_TO_REMOVE, {"host": host})]
+    if not ids:
+        return []
+    return [row[0] for row in sql.tuples(_DIRS_REMOVED, {"host": host, "ids": ids})]

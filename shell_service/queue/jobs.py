@@ -1,6 +1,6 @@
 """Reading one job, and changing or deleting a READY one, for the API."""
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from baselayer.app.models import utcnow
@@ -8,6 +8,7 @@ from baselayer.app.plain_sql import PlainSQL, Statement, statement
 
 from ..job_states import JobStatus
 from ..models import Job, JobEvent
+from .channels import DELETED_CHANNEL
 
 
 def job_row(sql: PlainSQL, job_id: str, columns: tuple[str, ...]) -> dict | None:
@@ -92,12 +93,31 @@ def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int
     return None
 
 
+# The directory of a job that ran is left to the executor of its host (``worker``
+# is "host:pid"); the app workers never remove job files.
+_LEAVE_DIR_TO_EXECUTOR = text(
+    "WITH dir AS ("
+    "  INSERT INTO job_dirs_to_remove (job_id, host)"
+    "  SELECT id, split_part(worker, ':', 1) FROM jobs"
+    "  WHERE id = :job_id AND worker IS NOT NULL"
+    "  ON CONFLICT DO NOTHING RETURNING host"
+    ") SELECT pg_notify(:channel, host) FROM dir"
+)
+
+
 def delete_job(session: Session, job_id: str) -> str | None:
-    """Delete a job that is not QUEUED or RUNNING; None if done, else its state."""
+    """Delete a job that is not QUEUED or RUNNING, and hand its directory (if it
+    ran) to its host's executor to remove (``dirs_to_remove``).
+
+    Returns
+    -------
+    None if the job was deleted, else its state (a ``JobStatus`` value).
+    """
     status = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
     if status in (JobStatus.QUEUED, JobStatus.RUNNING):
         session.rollback()
         return status
+    session.execute(_LEAVE_DIR_TO_EXECUTOR, {"job_id": job_id, "channel": DELETED_CHANNEL})
     session.execute(delete(Job).where(Job.id == job_id))
     session.commit()
     return None

@@ -26,7 +26,6 @@ from baselayer.app.database import database_url, make_engine, make_session_facto
 from baselayer.app.notifications import Listener
 from baselayer.app.plain_sql import DatabaseUnavailable, PlainSQL, Statement, database_unavailable
 from shell_service.app_server import build_app
-from shell_service.executors.local import JobHost
 
 from .. import factories
 from ..conftest import Client
@@ -61,9 +60,8 @@ class AppServer:
         asyncio.set_event_loop(self.loop)
         cfg, session_factory, sql = self.args
         sock, self.port = bind_unused_port()
-        job_host = JobHost(cfg, session_factory, sql)
         # Never started: a listener that is not alive (the token cache caches nothing).
-        app = build_app(cfg, session_factory, job_host, Listener(database_url(cfg)))
+        app = build_app(cfg, session_factory, sql, Listener(database_url(cfg)))
         tornado.httpserver.HTTPServer(app).add_sockets([sock])
         self.ready.set()
         self.loop.run_forever()

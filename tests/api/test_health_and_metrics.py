@@ -23,7 +23,7 @@ def test_sysinfo_lists_live_workers_and_capacity(anon_api, server):
     assert server.executor.worker_name in {w["id"] for w in data["workers"]}
     capacity = data["capacity"]
     assert capacity["max_running"] == server.cfg["jobs"]["max_running"]
-    assert capacity["memory_budget_mb"] == server.executor.memory_budget_mb
+    assert capacity["memory_budget_mb"] == server.executor.setup.memory_budget_mb
     assert set(data["jobs_by_status"]) == {status.value for status in JobStatus}
     assert all(isinstance(n, int) and n >= 0 for n in data["jobs_by_status"].values())
 

@@ -5,21 +5,24 @@ no longer exists. The in-process executor's adoption loop must take the job over
 """
 
 import asyncio
+import dataclasses
 import datetime
 import json
 import socket
 import subprocess
+import time
 
 import pytest
 
 from baselayer.app.models import utcnow
+from shell_service.executors.launch import launch_job
 from shell_service.executors.launcher_client import LauncherClient
 from shell_service.executors.local import RunningJob
 from shell_service.executors.processes import wait_for_pidfd
 from shell_service.queue import ClaimedJob
 
 from ..factories import JobFactory
-from ..helpers import wait_for_job
+from ..helpers import wait_for_job, wait_until
 
 ADOPTION_WAIT = 20  # the adoption loop runs every 5 s
 
@@ -71,12 +74,12 @@ def start_orphan(server, other_launcher, job, username, init_keeps_timeout=True)
         files=executor.job_files(job.id),
         started_at=job.started_at,
         deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
-        cgroup=executor.job_cgroup(job.id),
+        cgroup=executor.setup.job_cgroup(job.id),
     )
-    request = executor.launch_request(claimed, running, executor.account(claimed))
+    launch = executor.setup.job_launch(claimed, running, executor.account(claimed))
     if not init_keeps_timeout:
-        del request["timeout"]
-    _, pidfd = loop.run_until_complete(launcher.launch(request))
+        launch = dataclasses.replace(launch, timeout=None)
+    pidfd = loop.run_until_complete(launch_job(launcher, launch))
     return lambda: loop.run_until_complete(wait_for_pidfd(pidfd))
 
 
@@ -181,3 +184,31 @@ def test_recent_job_of_another_host_is_left_alone(api):
     session = JobFactory._meta.sqlalchemy_session
     session.delete(session.get(type(recent), recent.id))
     session.commit()
+
+
+def test_a_cancel_while_no_executor_holds_the_job_is_carried_out_once_one_is_back(
+    api, server, other_launcher
+):
+    """The app worker only records a cancel: while the job's executor is stopped
+    (here: a live process stands for it, so no adopter takes the job) the job
+    stays RUNNING with its processes; once that executor is gone for good, the
+    executor that adopts the job ends it as CANCELLED."""
+    stand_in = subprocess.Popen(["sleep", "600"])
+    try:
+        job, files = orphan(api, server, code="echo started; sleep 60")
+        session = JobFactory._meta.sqlalchemy_session
+        session.get(type(job), job.id).worker = f"{socket.gethostname()}:{stand_in.pid}"
+        session.commit()
+        wait_for_init = start_orphan(server, other_launcher, job, api.user.username)
+        wait_until(lambda: files.stdout.exists() and files.stdout.read_text(), "the job started")
+        assert api.post(f"/api/jobs/{job.id}/cancel").status_code == 200
+        time.sleep(6)  # more than an adoption round: nobody ends it
+        recorded = api.get(f"/api/jobs/{job.id}").json()["data"]
+        assert (recorded["status"], bool(recorded["cancel_requested_at"])) == ("RUNNING", True)
+        assert files.read_end() is None  # its processes run on
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT + 10)
+    wait_for_init()
+    assert (done["status"], done["return_code"], done["stdout"]) == ("CANCELLED", 143, "started\n")

@@ -112,7 +112,7 @@ def test_a_job_cannot_find_the_cgroups_of_other_jobs_but_reads_its_own_limit(api
     """Job cgroups under a parent of root's 0711 (no listing), named by a keyed hash
     of the job id (no guessing from an id: trial input). A job still reads its own
     limit, as a JVM or Go runtime sizes itself from it."""
-    if server.executor.cgroups is None:
+    if server.executor.setup.cgroups is None:
         pytest.skip("this host gives the service no writable cgroup memory controller")
     other = create_job(api, "sleep 30", memory_mb=128)
     assert api.post(f"/api/jobs/{other}/execute").status_code == 200

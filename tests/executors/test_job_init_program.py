@@ -19,7 +19,7 @@ from ..helpers import create_job, wait_for_job, wait_until
 
 
 def request(where, script: str, **changes) -> dict:
-    """A launch request of ``LocalExecutor.launch_request``'s shape, run as us."""
+    """A launch request of ``JobLaunch.request``'s shape, run as us."""
     return {
         "id": "t",
         "root": str(where),

@@ -4,11 +4,16 @@ goes, as the job's user, and nothing outside it, whatever it links to."""
 import os
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from shell_service.executors.job_removal import RemovalError, remove_job_directory
+from shell_service.models import Job
+
+from ..helpers import run_job, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="removes as the job's user: root")
 
@@ -99,3 +104,45 @@ def test_a_missing_directory_is_no_error(job_dir):
     remove_job_directory(job_dir)
     remove_job_directory(job_dir)
     assert not job_dir.exists()
+
+
+DEEP_JOB = (
+    '/usr/bin/python3 -c "'
+    "import os\n"
+    "fd = os.open('.', os.O_RDONLY)\n"
+    "for _ in range(5000):\n"
+    "    os.mkdir('d', dir_fd=fd)\n"
+    "    fd, old = os.open('d', os.O_RDONLY, dir_fd=fd), fd\n"
+    "    os.close(old)\n"
+    '"'
+)
+
+
+def test_a_deleted_jobs_deep_tree_goes_and_its_id_runs_again(api, server):
+    """Trial input: DELETE of a job with 5000 nested directories answered 500, left
+    the directory, and the id's next job ended SERVER_ERROR (RecursionError)."""
+    job_id = f"deep-{uuid.uuid4().hex[:8]}"
+    assert run_job(api, DEEP_JOB, id=job_id)["status"] == "COMPLETE"
+    files = server.executor.setup.job_files(job_id)
+    assert (files.work / "d" / "d").is_dir()
+    assert api.delete(f"/api/jobs/{job_id}").status_code == 200
+    wait_until(lambda: not os.path.lexists(files.root), "the directory removed")
+    again = run_job(api, "echo again", id=job_id)
+    assert (again["status"], again["stdout"]) == ("COMPLETE", "again\n")
+
+
+def test_a_directory_left_under_an_id_is_removed_before_its_next_job(api, server, session_factory):
+    """A directory an earlier job with this id left (its removal had not run yet):
+    the executor removes it as its owner before the launch; the launcher itself
+    never removes what a job wrote."""
+    job_id = f"left-{uuid.uuid4().hex[:8]}"
+    first = run_job(api, "mkdir -p a/b && echo x > a/b/f", id=job_id)
+    assert first["status"] == "COMPLETE"
+    files = server.executor.setup.job_files(job_id)
+    # Its row goes; its directory stays (as if the executor had not removed it yet).
+    with session_factory() as session:
+        session.execute(delete(Job).where(Job.id == job_id))
+        session.commit()
+    assert (files.work / "a" / "b" / "f").exists()
+    again = run_job(api, "ls; echo again", id=job_id)
+    assert (again["status"], again["stdout"]) == ("COMPLETE", "script\nagain\n")

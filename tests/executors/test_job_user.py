@@ -72,12 +72,12 @@ def test_files_are_shared_between_jobs_of_one_user_running_at_once(api):
 
 
 def test_umask_follows_the_config(api, server):
-    saved = server.executor.umask
-    server.executor.umask = 0o077
+    saved = server.executor.setup.umask
+    server.executor.setup.umask = 0o077
     try:
         job = run_job(api, "umask; touch f; stat -c %a f")
     finally:
-        server.executor.umask = saved
+        server.executor.setup.umask = saved
     assert job["stdout"] == "0077\n600\n"
 
 

@@ -12,9 +12,9 @@ needs_python = pytest.mark.skipif(not shutil.which("python3"), reason="python3 i
 
 @pytest.fixture
 def cgroups(server):
-    if server.executor.cgroups is None:
+    if server.executor.setup.cgroups is None:
         pytest.skip("this host gives the service no writable cgroup memory controller")
-    return server.executor.cgroups
+    return server.executor.setup.cgroups
 
 
 @needs_python
@@ -36,7 +36,7 @@ def test_sysinfo_reports_the_isolation_layers(api, server):
     isolation = api.get("/api/sysinfo").json()["data"]["isolation"]
     assert isolation["run_as"] == ("user account" if os.geteuid() == 0 else "service user")
     assert isolation["rlimits"] is True
-    detected = server.executor.cgroups
+    detected = server.executor.setup.cgroups
     assert isolation["cgroups"] == (detected.describe() if detected else None)
 
 
@@ -99,7 +99,7 @@ def test_two_stacks_jobs_with_one_id_get_cgroups_of_their_own(server, cgroups, t
     limits of another's job with the same id."""
     from shell_service.executors.cgroups import JobCgroup, job_cgroup_name
 
-    ours = server.executor.job_cgroup("hello")
+    ours = server.executor.setup.job_cgroup("hello")
     (tmp_path / "jobs").mkdir()
     theirs = JobCgroup(cgroups, job_cgroup_name(tmp_path / "jobs", "hello"))
     assert set(ours.dirs.values()).isdisjoint(theirs.dirs.values())

@@ -112,7 +112,7 @@ def test_a_rerun_under_the_same_id_does_not_follow_the_old_jobs_symlinks(api, se
     job = run_job(api, f"ln -s {target} script.bak; ln -s {tmp_path} dir; echo planted")
     assert job["stdout"] == "planted\n"
     files = server.executor.job_files(job["id"])
-    server.executor.remove_files(job["id"])
+    server.executor.retention.remove_files(job["id"])
     assert not files.root.exists()
     assert target.read_text() == "keep\n"
     assert tmp_path.exists()

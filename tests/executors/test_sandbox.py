@@ -14,9 +14,11 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def sandboxed(server):
-    server.executor.sandbox = "bwrap"
+    server.executor.setup.sandbox = "bwrap"
+    server.executor.publish()  # what /api/sysinfo shows of it
     yield
-    server.executor.sandbox = None
+    server.executor.setup.sandbox = None
+    server.executor.publish()
 
 
 def test_sandboxed_job_has_no_network(api, sandboxed):
@@ -39,7 +41,7 @@ def test_sandboxed_job_still_writes_its_own_directory_and_output(api, sandboxed)
 
 
 def test_sandboxed_job_cannot_see_other_job_directories(api, server, sandboxed):
-    job = run_job(api, f"ls -a {server.executor.jobs_dir}")
+    job = run_job(api, f"ls -a {server.executor.setup.jobs_dir}")
     assert job["stdout"].split() == [".", "..", job["id"]]
 
 

@@ -8,6 +8,7 @@ from tornado.iostream import StreamClosedError
 from baselayer.app.handlers.base import BaseHandler
 
 from ... import queue, schemas
+from ...job_paths import output_file
 from ...job_states import FINISHED
 from ...utf8 import decode, whole_characters
 from .jobs import JobAccessMixin
@@ -69,7 +70,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         """
         job = self.get_job_or_404(job_id)
         args = self.load_query(schemas.JobLogQuery)
-        path = getattr(self.settings["job_host"].job_files(job.id), args["stream"])
+        path = output_file(self.settings["jobs_dir"], job.id, args["stream"])
         if not args["follow"]:
             # The state before the file: once ended, the file read after is whole.
             finished = job.status in FINISHED

@@ -206,7 +206,9 @@ class JobHandler(JobAccessMixin, BaseHandler):
         ---
         single:
           summary: Delete a job
-          description: The job, its history and its files. Cancel a QUEUED or RUNNING job first.
+          description: |
+            The job, its history and its files (its host's executor removes them
+            moments later). Cancel a QUEUED or RUNNING job first.
           tags: [jobs]
           security: [{token: []}]
           responses:
@@ -224,7 +226,6 @@ class JobHandler(JobAccessMixin, BaseHandler):
         state = queue.delete_job(self.session, job.id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
-        self.settings["job_host"].remove_files(job.id)
         self.success()
 
 

@@ -1,0 +1,160 @@
+"""What this host gives its jobs, as the local executor sets it up: where their
+directories are, whether they run as their users' own accounts, their cgroups,
+sandbox, umask, interpreters, and the memory they may take together.
+
+Read once, when the executor is made (``HostSetup(cfg)``); ``prepare`` makes the
+jobs directory and the cgroups' parent when the executor starts.
+"""
+
+import os
+import shutil
+
+from baselayer.app.config import Config
+from baselayer.app.models import utcnow
+
+from ..queue import ClaimedJob
+from .accounts import Account
+from .cgroups import JobCgroup, detect, job_cgroup_name
+from .job_end import RunningJob
+from .job_files import JobFiles, usable_jobs_dir
+from .launch import JobLaunch
+from .launcher_client import LaunchError
+from .processes import Limits, available_shells, bwrap_sandbox, job_environment, script_text
+
+
+def host_memory_mb() -> int:
+    """This host's physical memory, in MiB."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+
+
+def umask_setting(value) -> int:
+    """``jobs.umask`` as a mode: "022" (octal text, as umask(1) takes it) or a number.
+    Raises SystemExit for anything else."""
+    mode = int(value, 8) if isinstance(value, str) else int(value)
+    if not 0 <= mode <= 0o777:
+        raise SystemExit(f"jobs.umask must be an octal mode such as 022, not {value!r}")
+    return mode
+
+
+class HostSetup:
+    """This host's set-up for jobs, from config (``jobs.*``).
+
+    Attributes
+    ----------
+    as_root : bool
+        Jobs run as their users' own Unix accounts (the service runs as root);
+        otherwise as the service's own user.
+    jobs_dir : Path
+        Where job directories are (``jobs.dir`` or its fallback: ``usable_dir``).
+    memory_budget_mb : int
+        MiB the jobs here may ask for together (``jobs.memory_budget_mb``, else
+        the host's memory).
+    cgroups : CgroupLayout or None
+        The per-job cgroups' layout (root only; None where the host has none).
+    sandbox : str or None
+        "bwrap" or None (``jobs.sandbox``).
+    shells : dict
+        Interpreter name -> absolute path, of ``jobs.shells`` installed here.
+    umask : int
+
+    Raises SystemExit when ``jobs.sandbox`` or ``jobs.umask`` is not usable here.
+    """
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.as_root = os.geteuid() == 0
+        self.jobs_dir = usable_jobs_dir(cfg.path("jobs.dir"), self.as_root)
+        self.memory_budget_mb = int(cfg["jobs.memory_budget_mb"] or host_memory_mb())
+        self.cgroups = detect() if self.as_root else None
+        self.sandbox = cfg["jobs.sandbox"] or None
+        if self.sandbox not in (None, "bwrap"):
+            raise SystemExit(f"jobs.sandbox must be empty or 'bwrap', not {self.sandbox!r}")
+        if self.sandbox == "bwrap" and not shutil.which("bwrap"):
+            raise SystemExit("jobs.sandbox is 'bwrap' but bwrap is not installed")
+        self.shells = available_shells(list(cfg["jobs.shells"]))
+        self.umask = umask_setting(cfg["jobs.umask"])
+
+    def prepare(self) -> None:
+        """Make the jobs directory (0711: jobs may enter their own directory, not
+        list the others) and the jobs' cgroup parent (hidden, weighted by
+        ``jobs.cpu_weight``). Raises OSError."""
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.jobs_dir, 0o711)
+        if self.cgroups:
+            self.cgroups.hide_jobs()
+            self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
+
+    def job_files(self, job_id: str) -> JobFiles:
+        """The files of job ``job_id`` on this host."""
+        return JobFiles(self.jobs_dir / job_id)
+
+    def job_cgroup(self, job_id: str) -> JobCgroup | None:
+        """Job ``job_id``'s cgroup (not made: the launcher makes it), or None."""
+        if not self.cgroups:
+            return None
+        return JobCgroup(self.cgroups, job_cgroup_name(self.jobs_dir, job_id))
+
+    def sandbox_prefix(self, files: JobFiles) -> list[str]:
+        """The sandbox's command before the job's (``bwrap ...``), or []."""
+        return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
+
+    @property
+    def kill_grace(self) -> float:
+        """Seconds between TERM and KILL when a job ends (``jobs.kill_grace``)."""
+        return float(self.cfg["jobs.kill_grace"])
+
+    def limits(self, job: ClaimedJob) -> Limits:
+        """The job's rlimits: CPU seconds from its timeout and cpus, address space
+        from its memory_mb (times ``jobs.address_space_factor``)."""
+        return Limits(
+            cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
+            address_space_bytes=job.memory_mb * int(self.cfg["jobs.address_space_factor"]) * 2**20,
+        )
+
+    def job_launch(self, job: ClaimedJob, running: RunningJob, account: Account) -> JobLaunch:
+        """How ``job`` starts here as ``account`` (``launch.launch_job`` sends it).
+        Raises LaunchError when its shell is not installed on this host."""
+        shell_path = self.shells.get(job.shell)
+        if shell_path is None:
+            raise LaunchError(f"the shell {job.shell!r} is not installed on this host")
+        return JobLaunch(
+            job_id=job.id,
+            files=running.files,
+            script=script_text(job.code, job.shell),
+            stdin=job.stdin,
+            uid=account.uid if self.as_root else None,
+            gid=account.gid if self.as_root else None,
+            tmp=account.tmp if self.as_root and account.tmp else None,
+            private_mounts=self.as_root,
+            argv=[*self.sandbox_prefix(running.files), shell_path, "./script", *job.args],
+            env=job_environment(job.id, account.name, str(account.home), "/bin/sh", dict(job.env)),
+            umask=self.umask,
+            limits=self.limits(job),
+            cgroup=running.cgroup,
+            cgroup_limits=(job.memory_mb, job.cpus, int(self.cfg["jobs.max_processes"])),
+            # The init ends the job at its deadline by itself too: a job's timeout
+            # holds while no executor runs (a restart, make stop).
+            timeout=max((running.deadline - utcnow()).total_seconds(), 0),
+            kill_grace=self.kill_grace,
+            max_log_bytes=int(self.cfg["jobs.max_log_bytes"]),
+        )
+
+    def isolation(self) -> dict:
+        """What protects the host and other users from jobs here (/api/sysinfo):
+
+        - ``run_as``: "user account" (each API user's own Unix account) or
+          "service user" (the service does not run as root);
+        - ``containment``: how every process of a job is ended with it: "pid
+          namespace" (the job's init is its process 1) or "subreaper" (not root:
+          its init ends its descendants one by one);
+        - ``private_tmp``: each user's jobs get their own /tmp and /var/tmp;
+        - ``cgroups``: the cgroup version and controllers of the per-job limits;
+        - ``rlimits``, ``sandbox``: as configured."""
+        return {
+            "run_as": "user account" if self.as_root else "service user",
+            "containment": "pid namespace" if self.as_root else "subreaper",
+            "private_tmp": self.as_root,
+            "cgroups": self.cgroups.describe() if self.cgroups else None,
+            "rlimits": True,
+            "sandbox": self.sandbox,
+        }

@@ -1,0 +1,70 @@
+"""Where job directories are: computed from config, nothing made or probed.
+
+The app workers read a job's output files from here (read-only); the
+executor makes the directories (``executors/job_files.py``: ``usable_dir``
+makes the fallback's parents). Both compute the same place from the same
+config.
+"""
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+#: Where job directories go when the configured place is not reachable by job users.
+FALLBACK_ROOT = Path("/var/lib/shell_service")
+
+#: Directories a job sees replaced by its own (``job_init.c``, private_namespaces): job
+#: directories, homes and tmp dirs under them would be out of a job's sight.
+HIDDEN_FROM_JOBS = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"))
+
+#: The output streams a job's directory holds, by name (``stdout``, ``stderr``).
+OUTPUT_STREAMS = ("stdout", "stderr")
+
+
+def others_can_traverse(path: Path) -> bool:
+    """Whether a user with no rights but "others" can walk down to ``path``."""
+    for directory in [path, *path.parents]:
+        if directory.exists() and not directory.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def hidden_from_jobs(path: Path) -> bool:
+    """Whether ``path`` lies under a directory jobs see replaced by their own."""
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(hidden.resolve()) for hidden in HIDDEN_FROM_JOBS)
+
+
+def reachable_dir(
+    configured: Path, as_root: bool, kind: str, fallback_root: Path = FALLBACK_ROOT
+) -> Path:
+    """``configured``, unless job users could not walk down to it (a project under a
+    0700 home, say) or their jobs would not see it (a project under /tmp, whose
+    jobs get their user's own /tmp): then ``<fallback_root>/<digest>/<kind>``, the
+    digest being that of ``configured`` (so each configured place gets its own).
+    Only computes the path: makes nothing.
+
+    ``as_root``: whether jobs run as their users' own accounts (the service runs
+    as root); otherwise ``configured`` always. ``kind`` is one word ("jobs",
+    "homes", "tmp"): it names the fallback directory."""
+    if not as_root or (others_can_traverse(configured) and not hidden_from_jobs(configured)):
+        return configured
+    digest = hashlib.sha256(str(configured).encode()).hexdigest()[:12]
+    return fallback_root / digest / kind
+
+
+def output_file(jobs_dir: Path, job_id: str, stream: str) -> Path:
+    """The file holding job ``job_id``'s ``stream`` ("stdout" or "stderr") under
+    ``jobs_dir`` (``reachable_dir`` of ``jobs.dir``). Raises ValueError for another
+    stream name."""
+    if stream not in OUTPUT_STREAMS:
+        raise ValueError(f"no such output stream: {stream!r}")
+    return jobs_dir / job_id / stream
+
+
+def jobs_dir(cfg) -> Path:
+    """Where this host's job directories are (``jobs.dir``, or its fallback when
+    jobs run as their users' accounts and could not reach it): the same place the
+    executor computes, as long as both run as the same user."""
+    return reachable_dir(cfg.path("jobs.dir"), os.geteuid() == 0, "jobs")
