@@ -19,17 +19,35 @@ sleep 303
 """
 
 
-def sleepers_alive() -> set[str]:
+def job_uids(cfg) -> range:
+    """The uids these tests' jobs run as: the in-process tests' accounts (as root),
+    or our own. Other stacks' jobs on the host (a user's `make run`) are not ours."""
+    if os.geteuid() != 0:
+        return range(os.geteuid(), os.geteuid() + 1)
+    base = int(cfg["jobs.accounts.uid_base"])
+    return range(base, base + 2**24)
+
+
+def sleepers_alive(uids: range) -> set[str]:
+    """Which of DETACHING_SCRIPT's sleeps run as one of ``uids``."""
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 args = f.read().split(b"\0")
+            if os.stat(f"/proc/{pid}").st_uid not in uids:
+                continue
         except OSError:
             continue
         if args[:1] == [b"sleep"] and args[1:2] and args[1] in (b"300", b"301", b"302", b"303"):
             found.add(args[1].decode())
     return found
+
+
+@pytest.fixture
+def sleepers(cfg):
+    """``sleepers()``: the DETACHING_SCRIPT sleeps of these tests' jobs alive now."""
+    return lambda: sleepers_alive(job_uids(cfg))
 
 
 def wait_until(predicate, timeout=10.0):
@@ -42,10 +60,10 @@ def wait_until(predicate, timeout=10.0):
 
 
 @pytest.fixture
-def no_stray_sleepers():
-    assert wait_until(lambda: not sleepers_alive()), "sleepers left over from an earlier test"
+def no_stray_sleepers(sleepers):
+    assert wait_until(lambda: not sleepers()), "sleepers left over from an earlier test"
     yield
-    assert wait_until(lambda: not sleepers_alive()), f"left running: {sleepers_alive()}"
+    assert wait_until(lambda: not sleepers()), f"left running: {sleepers()}"
 
 
 def test_timeout_kills_the_whole_tree_and_ends_timed_out(api, no_stray_sleepers):
@@ -72,16 +90,16 @@ def test_job_ignoring_term_is_killed_after_the_grace_period(api, server):
     assert job["status"] == "TIMED_OUT"
 
 
-def test_cancel_running_job_kills_the_tree_within_two_seconds(api, no_stray_sleepers):
+def test_cancel_running_job_kills_the_tree_within_two_seconds(api, no_stray_sleepers, sleepers):
     job_id = create_job(api, DETACHING_SCRIPT, execute=True)
     wait_for_job(api, job_id, statuses={"RUNNING"})
-    assert wait_until(lambda: sleepers_alive() == {"300", "301", "302", "303"})
+    assert wait_until(lambda: sleepers() == {"300", "301", "302", "303"})
     response = api.post(f"/api/jobs/{job_id}/cancel")
     assert response.status_code == 200
     # Answered at once: still RUNNING until every process has ended.
     assert response.json()["data"]["status"] == "RUNNING"
     job = wait_for_job(api, job_id)
-    assert not sleepers_alive()
+    assert not sleepers()
     assert job["status"] == "CANCELLED"
     # Its final record comes with the state: the shell's TERM, the output so far.
     assert (job["return_code"], job["stdout"]) == (143, "started\n")
@@ -176,7 +194,7 @@ def test_events_record_every_transition(api):
 
 
 def test_a_cancel_while_the_job_is_being_started_still_ends_it(
-    api, server, monkeypatch, no_stray_sleepers
+    api, server, monkeypatch, no_stray_sleepers, sleepers
 ):
     """The cancel lands after the claim and before the job's init exists: it finds
     nothing to end, so the executor ends the job once its init is there (it hears
@@ -201,4 +219,4 @@ def test_a_cancel_while_the_job_is_being_started_still_ends_it(
     # A cancel lost in the launch would leave the job running its `sleep 303` to the end.
     job = wait_for_job(api, job_id, timeout=15)
     assert job["status"] == "CANCELLED"
-    assert not sleepers_alive()
+    assert not sleepers()
