@@ -63,7 +63,9 @@ def how_it_ended(
     elif code is None:
         status = JobStatus.SERVER_ERROR
         message = "the job's init ended without recording how the job ended"
-    elif running.timed_out or record.get("timed_out"):
+    elif record.get("timed_out", running.timed_out):
+        # The init judges (was the script still running at the deadline?); an
+        # init that was not given the timeout leaves it to the executor's timer.
         status = JobStatus.TIMED_OUT
         message = "ran past its timeout and was killed"
         limit = "timeout"

@@ -61,7 +61,9 @@
  *      Without a PID namespace (not root) it is a child subreaper and ends its
  *      descendants one by one, found in /proc;
  *   5. write the end record, exit_status (JSON: "code", "dropped", and
- *      "exec_error", "error", "out_of_memory", "timed_out" when they apply), remove the
+ *      "exec_error", "error", "out_of_memory" when they apply, and "timed_out"
+ *      when it was given a timeout: whether the script's main process was
+ *      still running at the deadline), remove the
  *      cgroup and exit. The job's output is final then.
  */
 #define _GNU_SOURCE
@@ -604,6 +606,10 @@ static int reap(struct init *in) {
         if (pid == in->job_pid) {
             in->job_status = status;
             in->job_ended = 1;
+            /* Timed out: the script's main process was still running at the
+             * deadline, whoever sent the TERM that ended it. One that ended in
+             * time did not, however long its leftovers take to go. */
+            if (in->deadline >= 0 && now_ms() >= in->deadline) in->timed_out = 1;
             begin_ending(in);
         }
     }
@@ -785,7 +791,9 @@ int main(void) {
                            outputs[0].dropped ? "\"stdout\"" : "",
                            outputs[0].dropped && outputs[1].dropped ? ", " : "",
                            outputs[1].dropped ? "\"stderr\"" : "");
-    if (in.timed_out) at += (size_t)snprintf(record + at, sizeof record - at, ", \"timed_out\": true");
+    if (in.deadline >= 0)
+        at += (size_t)snprintf(record + at, sizeof record - at, ", \"timed_out\": %s",
+                               in.timed_out ? "true" : "false");
     if (r.cgroup_count) {
         int oom = out_of_memory(r.memory_events);
         for (int i = 0; i < r.cgroup_count; i++) rmdir(r.cgroup_dirs[i]);

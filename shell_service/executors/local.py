@@ -62,6 +62,9 @@ ACCOUNT_WAIT = 60.0
 #: Seconds past ``kill_grace`` an ended job's init may take to write its record
 #: before the executor kills it (and with it, the kernel, the whole job).
 INIT_EXIT_GRACE = 10.0
+#: Seconds after a job's deadline when the executor ends it, if its init (which
+#: keeps the deadline itself, and judges whether the job timed out) has not.
+TIMEOUT_BACKUP = 1.0
 
 
 class LocalExecutor(Executor):
@@ -285,13 +288,15 @@ class LocalExecutor(Executor):
                 self._end(running)
 
     async def watch_job(self, job_id: str) -> None:
-        """``base.Executor.watch_job``: wait for the job's init to exit (asking it
-        to end the job at the deadline; killing an init stuck past
-        ``kill_grace`` + INIT_EXIT_GRACE), then record how the job ended."""
+        """``base.Executor.watch_job``: wait for the job's init to exit (the init
+        keeps the deadline itself; TIMEOUT_BACKUP seconds after it, ask it to end
+        the job; kill an init stuck past ``kill_grace`` + INIT_EXIT_GRACE), then
+        record how the job ended."""
         running = self.watching[job_id]
         try:
             waiting = self._spawn(wait_for_pidfd(running.pidfd))
-            remaining = (running.deadline - utcnow()).total_seconds()
+            deadline = running.deadline + datetime.timedelta(seconds=TIMEOUT_BACKUP)
+            remaining = (deadline - utcnow()).total_seconds()
             try:
                 await asyncio.wait_for(asyncio.shield(waiting), timeout=max(remaining, 0))
             except TimeoutError:

@@ -183,7 +183,15 @@ def test_the_init_ends_the_job_at_its_timeout_by_itself(tmp_path, leaver):
 
 def test_a_job_within_its_timeout_is_not_timed_out(tmp_path):
     record = run_init(tmp_path / "job", "sleep 0.2", timeout=5)
-    assert record == {"code": 0, "dropped": []}
+    assert record == {"code": 0, "dropped": [], "timed_out": False}
+
+
+def test_a_script_that_ends_in_time_is_not_timed_out_by_its_leftovers(tmp_path):
+    """Trial input: the script ended before its timeout, a TERM-ignoring leftover
+    outlived the deadline during the grace: the job did not time out."""
+    leftover = "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done' &"
+    record = run_init(tmp_path / "job", f"{leftover}\nsleep 0.1\necho done", timeout=0.4)
+    assert record == {"code": 0, "dropped": [], "timed_out": False}
 
 
 def test_an_interpreter_that_cannot_run_is_recorded_as_such(tmp_path):

@@ -74,6 +74,16 @@ def test_timeout_kills_the_whole_tree_and_ends_timed_out(api, no_stray_sleepers)
     assert job["stdout"] == "started\n"
 
 
+def test_a_script_that_ends_in_time_is_complete_whatever_its_leftovers_do(api, server):
+    """Trial input: the script ended before its timeout; a leftover that ignores TERM
+    lived on through the kill grace, past the deadline. The job is COMPLETE with
+    its exit code, not TIMED_OUT (Slurm: a job's state is its script's)."""
+    code = "sh -c \"trap '' TERM; sleep 100\" & sleep 0.5; echo main-done"
+    job_id = create_job(api, code, timeout=1, execute=True)
+    job = wait_for_job(api, job_id, timeout=30)
+    assert (job["status"], job["return_code"], job["stdout"]) == ("COMPLETE", 0, "main-done\n")
+
+
 def test_timeout_ends_a_plain_job(api):
     job = wait_for_job(api, create_job(api, "sleep 60", timeout=1, execute=True), timeout=20)
     assert job["status"] == "TIMED_OUT"
