@@ -5,22 +5,38 @@ Revises: 0012
 Create Date: 2026-11-30 08:00:00
 
 Every status column holds a JobStatus: jobs.status, job_events.from_status and
-to_status, job_counts.status. The conditions are made from
-``shell_service.job_states.status_check``; a new state needs a migration that
-drops and re-adds these constraints (tests/api/test_job_states.py fails until
-it exists). Each constraint is added NOT VALID and then validated, so the check
-of the stored rows does not hold an exclusive lock on a large jobs table; no row
-is changed (a row that fails stops the migration instead).
+to_status, job_counts.status. The states are written here, as they were at this
+revision (a migration is history: it must not change when job_states.py does);
+a new state needs a migration that drops and re-adds these constraints
+(tests/api/test_job_states.py compares them with JobStatus and fails until it
+exists). Each constraint is added NOT VALID and then validated, in the
+migration's one transaction: the stored rows are checked (one that fails stops
+the migration; none is changed) under the lock ADD CONSTRAINT takes.
 """
 
 from alembic import op
-
-from shell_service.job_states import status_check
 
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
+
+STATES = (
+    "READY",
+    "QUEUED",
+    "RUNNING",
+    "COMPLETE",
+    "FAILED",
+    "TIMED_OUT",
+    "CANCELLED",
+    "SERVER_ERROR",
+)
+
+
+def status_check(column: str) -> str:
+    """``column`` holds one of STATES (NULL passes a CHECK: nullable stays nullable)."""
+    return f"{column} IN ({', '.join(repr(state) for state in STATES)})"
+
 
 #: (table, column, constraint name)
 STATUS_COLUMNS = (

@@ -81,6 +81,9 @@ class HostSetup:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.jobs_dir, 0o711)
         if self.cgroups:
+            # The names' key now: one that cannot be read stops the start, rather
+            # than every launch and adoption later.
+            job_cgroup_name(self.jobs_dir, "")
             self.cgroups.hide_jobs()
             self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
 
@@ -132,8 +135,8 @@ class HostSetup:
             limits=self.limits(job),
             cgroup=running.cgroup,
             cgroup_limits=(job.memory_mb, job.cpus, int(self.cfg["jobs.max_processes"])),
-            # The init ends the job at its deadline by itself too: a job's timeout
-            # holds while no executor runs (a restart, make stop).
+            # The init keeps the deadline and judges whether the job timed out
+            # (it holds while no executor runs); the executor's timer is a backup.
             timeout=max((running.deadline - utcnow()).total_seconds(), 0),
             kill_grace=self.kill_grace,
             max_log_bytes=int(self.cfg["jobs.max_log_bytes"]),

@@ -133,11 +133,16 @@ class Launcher:
         return pid
 
     def reply(self, message: dict, fds: Sequence[int] = ()) -> None:
-        """Send ``message`` padded to exactly REPLY_BYTES (a longer one becomes an
-        error reply), with ``fds`` attached (SCM_RIGHTS)."""
+        """Send ``message`` padded to exactly REPLY_BYTES, with ``fds`` attached
+        (SCM_RIGHTS). Replies come back in the order of the requests: a reply too
+        long loses its ``id`` first, then the end of its ``error``."""
         data = json.dumps(message).encode()
         if len(data) > REPLY_BYTES:
-            data = json.dumps({"id": message.get("id"), "error": "reply too long"}).encode()
+            message = {key: value for key, value in message.items() if key != "id"}
+            data = json.dumps(message).encode()
+        while len(data) > REPLY_BYTES and message.get("error"):
+            message["error"] = message["error"][: len(message["error"]) - 16]
+            data = json.dumps(message).encode()
         socket.send_fds(self.sock, [data.ljust(REPLY_BYTES)], list(fds))
 
     def serve(self) -> None:
@@ -147,11 +152,17 @@ class Launcher:
             self.reap()
             if not ready:
                 continue
-            request = read_frame(self.sock)
+            try:
+                request = read_frame(self.sock)
+            except ValueError as exc:  # not JSON: this request fails, the stream goes on
+                self.reply({"error": f"a request that is not JSON: {exc}"[:200]})
+                continue
             if request is None:
                 return
-            job_id = request.get("id")
+            job_id = request.get("id") if isinstance(request, dict) else None
             try:
+                if not isinstance(request, dict):
+                    raise ValueError("a request must be a JSON object")
                 pid = self.start_job_init(request)
             except Exception as exc:  # this job could not start; the next may
                 self.reply({"id": job_id, "error": f"{type(exc).__name__}: {exc}"[:200]})
@@ -216,7 +227,8 @@ def read_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 
 def read_frame(sock: socket.socket) -> dict | None:
-    """One length-prefixed JSON request, or None at the end of the stream."""
+    """One length-prefixed JSON request, or None at the end of the stream. Raises
+    ValueError when the body is not JSON (it has been read: the next frame follows)."""
     header = read_exactly(sock, 4)
     if header is None:
         return None

@@ -309,7 +309,10 @@ class LocalExecutor(Executor):
             except TimeoutError:
                 # The init itself is stuck: killing it ends its PID namespace.
                 log.error("Job %s: its init did not exit; killing it", running.id)
-                signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+                try:
+                    signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # it exited meanwhile
                 await waiting
             await self._record_end(running)
         finally:

@@ -3,7 +3,7 @@ watch, adopting the jobs of one that is gone, and retention."""
 
 import datetime
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -20,11 +20,16 @@ _RUNNING_ON_HOST = Statement(
 )
 
 
+def host_pattern(host: str) -> str:
+    """A LIKE pattern for the ``worker`` values ("host:pid") of ``host``'s executors
+    (LIKE's wildcards in the host name escaped)."""
+    return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+
+
 def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
     """RUNNING jobs started by any worker on this host (``worker`` is "host:pid"):
     their id, number, worker, started_at, timeout and cancel_requested_at."""
-    pattern = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
-    return sql.rows(_RUNNING_ON_HOST, {"pattern": pattern})
+    return sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host)})
 
 
 def jobs_of_silent_workers(
@@ -38,8 +43,15 @@ def jobs_of_silent_workers(
             select(Job.id).where(
                 Job.status == JobStatus.RUNNING,
                 Job.started_at < utcnow() - silent_for,
-                Job.worker.not_like(f"{host}:%"),
-                or_(Job.worker.is_(None), Job.worker.not_in(heard_from)),
+                # A NULL worker (no executor ever recorded) is silent too: NOT LIKE
+                # on NULL is NULL, which would drop the row, so it is its own case.
+                or_(
+                    Job.worker.is_(None),
+                    and_(
+                        Job.worker.not_like(host_pattern(host), escape="\\"),
+                        Job.worker.not_in(heard_from),
+                    ),
+                ),
             )
         )
     )

@@ -72,8 +72,12 @@ def add_event(session: Session, job_id: str, from_status, to_status, actor_id=No
 def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int) -> str | None:
     """Apply ``changes`` (column -> value) to a READY job, with an event. The
     session's Job object of that id (one per session) is then fresh from the
-    database. None if done, else the state that forbids it (nothing changed)."""
+    database. None if done, else the state that forbids it, or "gone" when the
+    job was deleted meanwhile (nothing changed)."""
     job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job is None:
+        session.rollback()
+        return "gone"
     if job.status != JobStatus.READY:
         session.rollback()
         return job.status

@@ -6,7 +6,7 @@ import pytest
 
 from ..conftest import Client
 from ..factories import TokenFactory
-from ..helpers import create_job, run_job, wait_until
+from ..helpers import create_job, run_job, wait_for_job, wait_until
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="per-job users need the service to run as root"
@@ -116,6 +116,8 @@ def test_a_job_cannot_find_the_cgroups_of_other_jobs_but_reads_its_own_limit(api
         pytest.skip("this host gives the service no writable cgroup memory controller")
     other = create_job(api, "sleep 30", memory_mb=128)
     assert api.post(f"/api/jobs/{other}/execute").status_code == 200
+    # Its cgroup exists while it runs: a guess could find it only then.
+    wait_for_job(api, other, statuses={"RUNNING"})
     try:
         script = """
             for d in /sys/fs/cgroup/shell_service /sys/fs/cgroup/*/shell_service; do
@@ -150,5 +152,7 @@ def test_the_init_pid_file_is_the_services_alone(api, server):
         assert files.wrapper_pid.stat().st_mode & 0o777 == 0o600
         seen = run_job(api, f"cat {files.wrapper_pid} && echo READ")
         assert "READ" not in seen["stdout"], seen
+        # Refused, not out of sight (the job directory is on the same path in its mounts).
+        assert "Permission denied" in seen["stderr"], seen
     finally:
         api.post(f"/api/jobs/{job_id}/cancel")

@@ -155,7 +155,9 @@ def alive(pid: int) -> bool:
 )
 def test_without_a_namespace_whatever_the_script_leaves_is_ended(tmp_path, leaver):
     root = tmp_path / "job"
-    record = run_init(root, f"{leaver}\nsleep 0.3\necho main done")
+    # The leftover has written its pid before the script ends (not a fixed sleep).
+    wait_for_left = "while [ ! -s ../left ]; do sleep 0.01; done"
+    record = run_init(root, f"{leaver}\n{wait_for_left}\necho main done")
     left = int((root / "left").read_text())
     assert not alive(left)
     assert record == {"code": 0, "dropped": []}
@@ -171,14 +173,19 @@ def test_without_a_namespace_the_output_is_capped_on_a_character_boundary(tmp_pa
     assert record == {"code": 0, "dropped": ["stdout"]}
 
 
-@pytest.mark.parametrize("leaver", ["", "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done' &"])
+@pytest.mark.parametrize(
+    "leaver", ["", "sh -c 'trap \"\" TERM; echo $$ > ../left; while :; do sleep 0.1; done' &"]
+)
 def test_the_init_ends_the_job_at_its_timeout_by_itself(tmp_path, leaver):
     """The init keeps the timeout without an executor: TERM at the deadline, KILL
     after the grace for what ignores it; the record says the init timed it out."""
     root = tmp_path / "job"
-    record = run_init(root, f"{leaver}\necho started\nsleep 30", timeout=0.3)
+    wait_for_left = "while [ ! -s ../left ]; do sleep 0.01; done\n" if leaver else ""
+    record = run_init(root, f"{leaver}\n{wait_for_left}echo started\nsleep 30", timeout=0.3)
     assert record == {"code": 143, "dropped": [], "timed_out": True}
     assert (root / "stdout").read_text() == "started\n"
+    if leaver:
+        assert not alive(int((root / "left").read_text()))
 
 
 def test_a_job_within_its_timeout_is_not_timed_out(tmp_path):
@@ -190,7 +197,7 @@ def test_a_script_that_ends_in_time_is_not_timed_out_by_its_leftovers(tmp_path):
     """Trial input: the script ended before its timeout, a TERM-ignoring leftover
     outlived the deadline during the grace: the job did not time out."""
     leftover = "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done' &"
-    record = run_init(tmp_path / "job", f"{leftover}\nsleep 0.1\necho done", timeout=0.4)
+    record = run_init(tmp_path / "job", f"{leftover}\nsleep 0.1\necho done", timeout=1.5)
     assert record == {"code": 0, "dropped": [], "timed_out": False}
 
 

@@ -53,15 +53,7 @@ def as_job(root: Path, script: str) -> None:
 def test_a_tree_deeper_than_python_recursion_goes(job_dir):
     """Trial input: 5000 nested directories made a rmtree raise RecursionError (a 500
     on DELETE, the directory left, the id's next job SERVER_ERROR)."""
-    deep = (
-        "import os\n"
-        "fd = os.open('.', os.O_RDONLY)\n"
-        "for _ in range(5000):\n"
-        "    os.mkdir('d', dir_fd=fd)\n"
-        "    fd, old = os.open('d', os.O_RDONLY, dir_fd=fd), fd\n"
-        "    os.close(old)\n"
-    )
-    as_job(job_dir, f'/usr/bin/python3 -c "{deep}"')
+    as_job(job_dir, DEEP_JOB)
     remove_job_directory(job_dir)
     assert not job_dir.exists()
 
@@ -78,10 +70,13 @@ def test_many_files_unreadable_dirs_and_odd_names_go(job_dir):
 
 
 def test_symlinks_out_of_the_job_are_never_followed(job_dir):
+    # The job's user's own: a removal that followed a link could remove it.
     canary = job_dir.parent / "canary"
     canary.mkdir()
     (canary / "keep").write_text("root's")
     os.chmod(canary, 0o755)
+    os.chown(canary, NOBODY, NOBODY)
+    os.chown(canary / "keep", NOBODY, NOBODY)
     as_job(job_dir, f"ln -s {canary} link_dir; ln -s {canary}/keep link_file; mkdir real")
     remove_job_directory(job_dir)
     assert not job_dir.exists()

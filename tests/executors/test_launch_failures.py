@@ -55,14 +55,34 @@ def test_a_launcher_that_died_is_replaced(api, server):
     assert server.executor.launcher.process.pid != old.pid
 
 
-def test_a_request_the_launcher_cannot_use_fails_that_job_only(api, server):
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"id": "bad", "root": "/nonexistent-root/bad"},  # no script, no argv
+        ["not", "an", "object"],
+        {  # a request whose error, with its id, is longer than a reply
+            "id": "x" * 300,
+            "root": "relative/" + "y" * 300,
+            "script": "true",
+            "argv": ["/bin/sh", "./script"],
+            "env": {},
+            "umask": 0o22,
+            "rlimits": {},
+            "kill_grace": 1,
+            "max_log_bytes": 1024,
+        },
+    ],
+)
+def test_a_request_the_launcher_cannot_use_fails_that_job_only(api, server, bad):
     """Whatever a request makes the launcher raise is that job's error; the launcher
     goes on serving."""
     launcher = server.executor.launcher
-    bad = {"id": "bad", "root": "/nonexistent-root/bad"}  # no script, no argv
     future = asyncio.run_coroutine_threadsafe(launcher.launch(bad), server.loop)
-    with pytest.raises(LaunchError):
+    with pytest.raises(LaunchError) as raised:
         future.result(10)
+    if isinstance(bad, dict) and bad["root"].startswith("relative/"):
+        # Cut to fit a reply, the reason survives (it was "reply too long").
+        assert "absolute path" in str(raised.value)
     pid = launcher.process.pid
     assert run_job(api, "echo still")["stdout"] == "still\n"
     assert launcher.process.pid == pid

@@ -78,8 +78,8 @@ def test_a_script_that_ends_in_time_is_complete_whatever_its_leftovers_do(api, s
     """Trial input: the script ended before its timeout; a leftover that ignores TERM
     lived on through the kill grace, past the deadline. The job is COMPLETE with
     its exit code, not TIMED_OUT (Slurm: a job's state is its script's)."""
-    code = "sh -c \"trap '' TERM; sleep 100\" & sleep 0.5; echo main-done"
-    job_id = create_job(api, code, timeout=1, execute=True)
+    code = "sh -c \"trap '' TERM; sleep 100\" & sleep 0.3; echo main-done"
+    job_id = create_job(api, code, timeout=2, execute=True)
     job = wait_for_job(api, job_id, timeout=30)
     assert (job["status"], job["return_code"], job["stdout"]) == ("COMPLETE", 0, "main-done\n")
 

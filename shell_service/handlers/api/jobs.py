@@ -197,6 +197,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
             check_exec_limits(changes.get("args", job.args), changes.get("env", job.env))
         check_job_options(changes, self.settings["config"]["jobs"], self.settings["allowed_shells"])
         state = queue.update_ready_job(self.session, job.id, changes, self.current_user.id)
+        if state == "gone":  # deleted since we read it
+            raise APIError(404, f"No job with id {job_id!r}")
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
         self.success(schemas.Job().dump(job))  # fresh: update_ready_job reloaded it
