@@ -80,11 +80,14 @@ class Job(Base):
     )
 
     __table_args__ = (
-        # The claim query's scan: queued jobs in priority and age order.
+        # The claim's reads: which users have jobs waiting (a skip scan), and each
+        # one's next jobs in priority and age order (queue/claim.py).
         Index(
-            "ix_jobs_queued",
+            "ix_jobs_queued_heads",
+            submitter_id,
             priority.desc(),
             queued_at,
+            id,
             postgresql_where=text("status = 'QUEUED'"),
         ),
         # Running jobs per user, for capacity and fairness.

@@ -28,20 +28,46 @@ _CLAIMABLE = _sql_list(may_become(JobStatus.RUNNING))
 
 _CLAIM_SQL = Statement(
     """
-    WITH running AS (
+    WITH RECURSIVE running AS (
         SELECT submitter_id, count(*) AS n, sum(memory_mb) AS memory_mb
         FROM jobs WHERE status = 'RUNNING' GROUP BY submitter_id
     ),
     totals AS (
         SELECT coalesce(sum(n), 0) AS n, coalesce(sum(memory_mb), 0) AS memory_mb FROM running
     ),
+    -- The users with jobs waiting: one index probe per user (a skip scan of
+    -- ix_jobs_queued_heads), however many jobs each has waiting.
+    waiting AS (
+        (SELECT submitter_id FROM jobs WHERE status IN {claimable}
+         ORDER BY submitter_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT q.submitter_id FROM jobs q
+                WHERE q.status IN {claimable} AND q.submitter_id > waiting.submitter_id
+                ORDER BY q.submitter_id LIMIT 1)
+        FROM waiting WHERE waiting.submitter_id IS NOT NULL
+    ),
+    -- Each user's next jobs, read in order from the same index: no more than the
+    -- user may still start (per_user less those running), than there are free
+    -- slots, or than one claim takes. Only these can be chosen, so nothing else is
+    -- ranked: the claim costs the same with a hundred jobs waiting or a million.
     ranked AS (
-        SELECT q.id, q.priority, q.queued_at, q.memory_mb,
+        SELECT head.id, head.priority, head.queued_at, head.memory_mb,
                coalesce(r.n, 0)
-                 + row_number() OVER (PARTITION BY q.submitter_id
-                                      ORDER BY q.priority DESC, q.queued_at, q.id) AS user_slot
-        FROM jobs q LEFT JOIN running r USING (submitter_id)
-        WHERE q.status IN {claimable}
+                 + row_number() OVER (PARTITION BY waiting.submitter_id
+                                      ORDER BY head.priority DESC, head.queued_at, head.id)
+                 AS user_slot
+        FROM waiting
+        CROSS JOIN totals
+        LEFT JOIN running r USING (submitter_id)
+        CROSS JOIN LATERAL (
+            SELECT q.id, q.priority, q.queued_at, q.memory_mb FROM jobs q
+            WHERE q.status IN {claimable} AND q.submitter_id = waiting.submitter_id
+            ORDER BY q.priority DESC, q.queued_at, q.id
+            LIMIT greatest(
+                least(%(per_user)s - coalesce(r.n, 0), %(max_running)s - totals.n, %(batch)s), 0
+            )
+        ) AS head
+        WHERE waiting.submitter_id IS NOT NULL
     ),
     ordered AS (
         -- Fairness: a user's first waiting job outranks anyone's second, so the
