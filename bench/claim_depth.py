@@ -15,10 +15,10 @@ from sqlalchemy import text
 
 from baselayer.app.config import Config
 from baselayer.app.database import make_engine
-from baselayer.app.models import utcnow
 from baselayer.tools.layout import StackLayout
 from baselayer.tools.supervisor_control import supervisorctl
-from shell_service.queue.claim import _CLAIM_SQL
+from shell_service.queue.claim import _CLAIM_SQL, claim_parameters
+from shell_service.queues import configured_queues, host_name
 
 #: Rows per INSERT: a million rows in one statement holds a lot of WAL at once.
 FILL_BATCH = 250_000
@@ -116,15 +116,14 @@ def time_claims(cfg: Config, repeats: int) -> dict:
         the jobs one claim took, and the statement's wall time in milliseconds
         (sent, run and read back over the unix socket).
     """
-    params = {
-        "max_running": int(cfg["jobs.max_running"]),
-        "per_user": int(cfg["jobs.max_running_per_user"]),
-        "memory_budget_mb": int(cfg["jobs.memory_budget_mb"]),
-        "batch": int(cfg["jobs.claim_batch"]),
-        "worker": "bench:0",
-        "detail": "bench claim (rolled back)",
-        "now": utcnow(),
-    }
+    params = claim_parameters(
+        "bench:0",
+        host=host_name(cfg),
+        queues=configured_queues(cfg),
+        max_running=int(cfg["jobs.max_running"]),
+        memory_budget_mb=int(cfg["jobs.memory_budget_mb"]),
+        batch=int(cfg["jobs.claim_batch"]),
+    )
     engine = make_engine(cfg, pool_size=1)
     raw = engine.raw_connection()
     try:

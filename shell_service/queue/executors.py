@@ -15,7 +15,7 @@ from ..models import Job, Worker
 from .jobs import add_event
 
 _RUNNING_ON_HOST = Statement(
-    "SELECT id, number, worker, started_at, timeout, cancel_requested_at FROM jobs "
+    "SELECT id, number, worker, started_at, timeout, cancel_requested_at, queue FROM jobs "
     "WHERE status = 'RUNNING' AND worker LIKE %(pattern)s"
 )
 

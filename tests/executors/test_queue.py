@@ -5,7 +5,7 @@ import json
 import threading
 import time
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 
 from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
@@ -13,11 +13,10 @@ from baselayer.app.plain_sql import PlainSQL
 from shell_service import queue
 from shell_service.models import Job, JobEvent
 from shell_service.queue.claim import _CLAIM_SQL as CLAIM_SQL
+from shell_service.queue.claim import claim_parameters
 
 from ..factories import JobFactory, UserFactory
-from ..helpers import create_job, wait_for_job
-
-UNLIMITED = {"max_running": 10**6, "per_user": 10**6, "memory_budget_mb": 10**9, "batch": 1000}
+from ..helpers import claim_limits, create_job, wait_for_job
 
 
 def queued_jobs(user, count, start=None, **fields):
@@ -38,16 +37,17 @@ def claim(cfg, worker: str, **limits):
     sql = PlainSQL(database_url(cfg))
     try:
         while True:
-            claimed = queue.claim_jobs(sql, worker, **{**UNLIMITED, **limits})
+            claimed = queue.claim_jobs(sql, worker, **claim_limits(**limits))
             if claimed is not None:  # None: another claim was under way
                 return claimed
     finally:
         sql.close()
 
 
-def running_total(session_factory) -> int:
+def running_total(session_factory, host: str = "elsewhere") -> int:
+    """Jobs RUNNING on ``host`` (the tests' claims come from "elsewhere")."""
     with session_factory() as session:
-        return sum(1 for _ in session.scalars(select(Job.id).where(Job.status == "RUNNING")))
+        return session.scalar(select(func.count()).where(Job.status == "RUNNING", Job.host == host))
 
 
 def remove_jobs(session_factory, ids):
@@ -134,7 +134,8 @@ def test_memory_budget_limits_what_starts(cfg, session_factory, paused_executor)
     user = UserFactory()
     jobs = queued_jobs(user, 3, memory_mb=1000)
     with session_factory() as session:
-        used = sum(session.scalars(select(Job.memory_mb).where(Job.status == "RUNNING")).all())
+        running = select(Job.memory_mb).where(Job.status == "RUNNING", Job.host == "elsewhere")
+        used = sum(session.scalars(running).all())
     got = claim(cfg, "elsewhere:1", memory_budget_mb=used + 2500)
     # Other tests' leftovers may share the queue: the budget holds for all of it.
     assert sum(job.memory_mb for job in got) <= 2500
@@ -165,7 +166,7 @@ def test_a_claim_does_not_wait_while_another_is_under_way(cfg, session_factory, 
         holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": queue._CLAIM_LOCK_KEY})
         sql = PlainSQL(database_url(cfg))
         try:
-            assert queue.claim_jobs(sql, "elsewhere:1", **UNLIMITED) is None
+            assert queue.claim_jobs(sql, "elsewhere:1", **claim_limits()) is None
         finally:
             sql.close()
         holder.rollback()
@@ -231,15 +232,14 @@ def claim_plan_at_depth(cfg, engine, session_factory, users):
             [{"user": user.id} for user in users],
         )
         conn.execute(text("ANALYZE jobs"))
-    params = {
-        **UNLIMITED,
-        "per_user": 4,
-        "batch": int(cfg["jobs.claim_batch"]),
-        "max_running": running_total(session_factory) + 8,
-        "worker": "elsewhere:1",
-        "detail": "test",
-        "now": utcnow(),
-    }
+    params = claim_parameters(
+        "elsewhere:1",
+        **claim_limits(
+            per_user=4,
+            batch=int(cfg["jobs.claim_batch"]),
+            max_running=running_total(session_factory) + 8,
+        ),
+    )
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cursor:
