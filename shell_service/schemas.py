@@ -500,10 +500,19 @@ class NewToken(Schema):
 
 class Sysinfo(Schema):
     version = fields.String(required=True)
-    workers = fields.List(
+    executors = fields.List(
         fields.Dict(),
         required=True,
         metadata={"description": "Executors alive (one a host): id (host:pid), last_seen, running"},
+    )
+    workers = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Deprecated: the same list as `executors`, under its old name,"
+            " kept for old clients",
+            "deprecated": True,
+        },
     )
     capacity = fields.Dict(
         required=True,

@@ -30,9 +30,9 @@ from .executors import (
     delete_finished_before,
     dirs_to_remove,
     heartbeat,
-    jobs_of_silent_workers,
+    jobs_of_silent_executors,
     last_published,
-    live_workers,
+    live_executors,
     running_jobs_on_host,
 )
 from .jobs import add_event, delete_job, get_job, job_events, job_row, job_status, update_ready_job
@@ -75,9 +75,9 @@ __all__ = [
     "job_events",
     "job_row",
     "job_status",
-    "jobs_of_silent_workers",
+    "jobs_of_silent_executors",
     "last_published",
-    "live_workers",
+    "live_executors",
     "recount_if_stale",
     "running_jobs_on_host",
     "running_load",

@@ -344,7 +344,7 @@ def test_job_events_record_every_transition_with_its_actor(api, admin_api):
         ("RUNNING", "COMPLETE"),
     ]
     assert {e["job_id"] for e in events} == {job_id}
-    # Who created it, who submitted it; the worker's own moves have no user.
+    # Who created it, who submitted it; the executor's own moves have no user.
     assert [e["actor_id"] for e in events] == [api.user.id, admin_api.user.id, None, None]
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
 
