@@ -96,7 +96,7 @@ class LocalExecutor(Executor):
         self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
         self.listener = Listener(database_url(cfg))
-        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
+        self.listener.subscribe(queue.QUEUED_CHANNEL, lambda payloads: self.wake())
         self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)

@@ -292,12 +292,12 @@ def test_executing_a_job_twice_is_409(api):
     assert_error(api.get(f"/api/execute/{job_id}"), 409)
 
 
-def test_seed_execute_call_queues_and_runs_the_job(api):
-    job_id = create_job(api, "echo via seed call")
+def test_original_execute_call_queues_and_runs_the_job(api):
+    job_id = create_job(api, "echo via the original call")
     assert assert_success(api.get(f"/api/execute/{job_id}")) == {"id": job_id, "status": "QUEUED"}
     job = wait_for_job(api, job_id)
     assert job["status"] == "COMPLETE"
-    assert job["stdout"] == "via seed call\n"
+    assert job["stdout"] == "via the original call\n"
 
 
 def test_finished_job_has_output_return_code_and_times(api):
