@@ -65,7 +65,7 @@ _CLAIM_SQL = Statement(
     ),
     claimed AS (
         UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
-                        worker = %(worker)s
+                        executor = %(executor)s
         FROM locked WHERE jobs.id = locked.id
         RETURNING jobs.id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
                   queued_at, started_at, submitter_id,
@@ -103,7 +103,7 @@ class ClaimedJob:
 
 def claim_jobs(
     sql: PlainSQL,
-    worker: str,
+    executor: str,
     *,
     max_running: int,
     per_user: int,
@@ -116,8 +116,8 @@ def claim_jobs(
     Parameters
     ----------
     sql : PlainSQL
-    worker : str
-        The claiming executor, "host:pid" (stored in ``jobs.worker``).
+    executor : str
+        The claiming executor, "host:pid" (stored in ``jobs.executor``).
     max_running : int
         Most jobs RUNNING at once, counting those running already.
     per_user : int
@@ -140,8 +140,8 @@ def claim_jobs(
             "per_user": per_user,
             "memory_budget_mb": memory_budget_mb,
             "batch": batch,
-            "worker": worker,
-            "detail": f"by {worker}",
+            "executor": executor,
+            "detail": f"by {executor}",
             "now": utcnow(),
         },
         lock=_CLAIM_LOCK_KEY,
