@@ -350,7 +350,7 @@ class JobId(Schema):
     id = fields.String(required=True, metadata={"example": "hello_world"})
 
 
-class JobSubmitted(Schema):
+class JobState(Schema):
     id = fields.String(required=True)
     status = fields.String(required=True, metadata={"example": "QUEUED"})
 
@@ -517,10 +517,19 @@ class NewToken(Schema):
 
 class Sysinfo(Schema):
     version = fields.String(required=True)
-    workers = fields.List(
+    executors = fields.List(
         fields.Dict(),
         required=True,
         metadata={"description": "Executors alive (one a host): id (host:pid), last_seen, running"},
+    )
+    workers = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Deprecated: the same list as `executors`, under its old name,"
+            " kept for old clients",
+            "deprecated": True,
+        },
     )
     capacity = fields.Dict(
         required=True,
@@ -616,9 +625,7 @@ JobListEnvelope = success_envelope(
     ),
 )
 JobIdEnvelope = success_envelope("JobIdEnvelope", fields.Nested(JobId, required=True))
-JobSubmittedEnvelope = success_envelope(
-    "JobSubmittedEnvelope", fields.Nested(JobSubmitted, required=True)
-)
+JobStateEnvelope = success_envelope("JobStateEnvelope", fields.Nested(JobState, required=True))
 JobLogEnvelope = success_envelope("JobLogEnvelope", fields.Nested(JobLog, required=True))
 JobEventListEnvelope = success_envelope(
     "JobEventListEnvelope", fields.List(fields.Nested(JobEvent), required=True)
@@ -655,7 +662,7 @@ COMPONENTS = {
     "JobEnvelope": JobEnvelope,
     "JobListEnvelope": JobListEnvelope,
     "JobIdEnvelope": JobIdEnvelope,
-    "JobSubmittedEnvelope": JobSubmittedEnvelope,
+    "JobStateEnvelope": JobStateEnvelope,
     "JobEventListEnvelope": JobEventListEnvelope,
     "JobLogEnvelope": JobLogEnvelope,
     "UserEnvelope": UserEnvelope,

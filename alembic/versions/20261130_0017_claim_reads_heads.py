@@ -7,7 +7,7 @@ a SHARE lock on jobs (inserts and updates wait, reads do not) for as long as
 it takes to read the QUEUED rows: a second or so per million.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-11-30 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -191,30 +191,11 @@ def run_program(argv: list[str]) -> subprocess.CompletedProcess:
     )
 
 
-def _getpwnam(name: str):
+def _entry(lookup, key):
+    """``lookup(key)`` (``pwd.getpwnam``, ``grp.getgrgid``...), or None when the
+    host has no such user or group."""
     try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        return None
-
-
-def _getpwuid(uid: int):
-    try:
-        return pwd.getpwuid(uid)
-    except KeyError:
-        return None
-
-
-def _getgrnam(name: str):
-    try:
-        return grp.getgrnam(name)
-    except KeyError:
-        return None
-
-
-def _getgrgid(gid: int):
-    try:
-        return grp.getgrgid(gid)
+        return lookup(key)
     except KeyError:
         return None
 
@@ -433,7 +414,7 @@ class Accounts:
             return True
         if not self.as_root:
             return False
-        entry, group = _getpwnam(name), _getgrnam(name)
+        entry, group = _entry(pwd.getpwnam, name), _entry(grp.getgrnam, name)
         return (entry is not None and entry.pw_uid != uid) or (
             group is not None and group.gr_gid != uid
         )
@@ -441,7 +422,7 @@ class Accounts:
     def _host_has(self, name: str, uid: int, marker: str, home: Path, user_id: int) -> bool:
         """Whether this host has the account as the row says (True), or nothing of it
         (False). Raises AccountError on anything else: never take over an account."""
-        by_uid, by_name = _getpwuid(uid), _getpwnam(name)
+        by_uid, by_name = _entry(pwd.getpwuid, uid), _entry(pwd.getpwnam, name)
         if by_uid is not None and by_uid.pw_name != name:
             raise AccountError(
                 f"uid {uid} (for user {user_id}'s account {name}) is already {by_uid.pw_name!r}"
@@ -485,7 +466,7 @@ class Accounts:
     def _check_group(self, name: str, gid: int) -> bool:
         """Whether the group exists as it should; AccountError if the name or the number
         is another group's."""
-        by_gid, by_name = _getgrgid(gid), _getgrnam(name)
+        by_gid, by_name = _entry(grp.getgrgid, gid), _entry(grp.getgrnam, name)
         if by_gid is not None and by_gid.gr_name != name:
             raise AccountError(
                 f"gid {gid} (for account {name}) is already group {by_gid.gr_name!r}"
@@ -591,14 +572,14 @@ def remove_stack_accounts(cfg: Config) -> int:
         if done.returncode != 0:
             log.warning("userdel %s failed: %s", entry.pw_name, done.stderr.strip())
             continue
-        group = _getgrnam(entry.pw_name)
+        group = _entry(grp.getgrnam, entry.pw_name)
         if group is not None and group.gr_gid == entry.pw_uid:
             run_program([GROUPDEL, "--", entry.pw_name])
         removed += 1
 
     def unowned(uid: int) -> bool:
         # In our range, and no account has it (any more).
-        return s.owns_uid(uid) and _getpwuid(uid) is None
+        return s.owns_uid(uid) and _entry(pwd.getpwuid, uid) is None
 
     for parent in (homes, tmps):
         if parent.is_dir():

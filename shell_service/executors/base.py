@@ -24,11 +24,11 @@ class Executor(ABC):
 
     Attributes
     ----------
-    worker_name : str
-        Its name in the registry and in its jobs' ``worker`` column: "host:pid".
+    executor_name : str
+        Its name in the registry and in its jobs' ``executor`` column: "host:pid".
     """
 
-    worker_name: str
+    executor_name: str
 
     @abstractmethod
     def start(self) -> None:
@@ -40,7 +40,7 @@ class Executor(ABC):
     @abstractmethod
     def claim_jobs(self) -> list[ClaimedJob] | None:
         """Claim QUEUED jobs within this executor's capacity (running jobs, per
-        user, memory), moving them to RUNNING with its ``worker_name``, in one
+        user, memory), moving them to RUNNING with its ``executor_name``, in one
         short statement (``queue.claim_jobs``). Blocks for that statement.
 
         Returns

@@ -47,11 +47,11 @@ def usable_jobs_dir(configured: Path, as_root: bool) -> Path:
 
 @dataclass(frozen=True)
 class JobFiles:
-    """The names of one job's files under its directory ``root``
-    (``<jobs dir>/<job id>/``, root's 0711): ``work/`` (the job's cwd, its
-    user's), ``work/script``, ``stdin``, ``stdout``, ``stderr``, ``exit_status``
-    (the init's end record) and ``wrapper.pid`` (the init's pid and start time).
-    The launcher and the init make them (``job_init``); this class reads them."""
+    """The names of the files the executor reads back from one job's directory
+    ``root`` (``<jobs dir>/<job id>/``, root's 0711; the layout is at the top of
+    this module): ``work/`` (the job's cwd, its user's), ``stdout``, ``stderr``,
+    ``exit_status`` (the init's end record) and ``wrapper.pid`` (the init's pid
+    and start time). The launcher and the init make them (``job_init``)."""
 
     root: Path
 
@@ -60,20 +60,12 @@ class JobFiles:
         return self.root / "work"
 
     @property
-    def script(self) -> Path:
-        return self.work / "script"
-
-    @property
     def stdout(self) -> Path:
         return self.root / "stdout"
 
     @property
     def stderr(self) -> Path:
         return self.root / "stderr"
-
-    @property
-    def stdin(self) -> Path:
-        return self.root / "stdin"
 
     @property
     def exit_status(self) -> Path:

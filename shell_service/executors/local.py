@@ -91,16 +91,16 @@ class LocalExecutor(Executor):
         self.setup = HostSetup(cfg)
         self.as_root = self.setup.as_root
         self._tasks: set[asyncio.Task] = set()
-        self.worker_name = f"{self.host}:{os.getpid()}"
+        self.executor_name = f"{self.host}:{os.getpid()}"
         self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
         self.listener = Listener(database_url(cfg))
-        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
+        self.listener.subscribe(queue.QUEUED_CHANNEL, lambda payloads: self.wake())
         self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
         self.launcher: LauncherClient | None = None
-        self.registry = Registry(session_factory, self.sql, self.host, self.worker_name)
+        self.registry = Registry(session_factory, self.sql, self.host, self.executor_name)
         self.retention = Retention(cfg, session_factory, self.sql, self.host, self.setup.jobs_dir)
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
@@ -190,7 +190,7 @@ class LocalExecutor(Executor):
         served = [q for q in queues.configured_queues(self.cfg) if q.serves(self.host)]
         claimed = queue.claim_jobs(
             self.sql,
-            self.worker_name,
+            self.executor_name,
             host=self.host,
             queues=[q for q in served if q.executor == "local"],
             max_running=int(self.cfg["jobs.max_running"]),
@@ -367,8 +367,8 @@ class LocalExecutor(Executor):
                 continue
             if not self.registry.take_over(job):
                 continue
-            if job["worker"] != self.worker_name:
-                log.info("Adopted job %s from %s", job["id"], job["worker"])
+            if job["executor"] != self.executor_name:
+                log.info("Adopted job %s from %s", job["id"], job["executor"])
             files = self.setup.job_files(job["id"])
             running = RunningJob(
                 id=job["id"],

@@ -36,14 +36,14 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def worker_alive(worker: str | None) -> bool:
-    """Whether the executor named ``worker`` ("host:pid", of this host) still runs."""
-    pid = (worker or "").rpartition(":")[2]
+def executor_alive(executor: str | None) -> bool:
+    """Whether the executor named ``executor`` ("host:pid", of this host) still runs."""
+    pid = (executor or "").rpartition(":")[2]
     return pid.isdigit() and process_alive(int(pid))
 
 
 class Registry:
-    """One executor's row in the registry (the ``workers`` table) and its view of
+    """One executor's row in the registry (the ``executors`` table) and its view of
     the jobs of the executors that are gone.
 
     Parameters
@@ -54,33 +54,33 @@ class Registry:
         The executor's event-loop connection.
     host : str
         This host's name.
-    worker_name : str
+    executor_name : str
         This executor's name, "host:pid".
     """
 
-    def __init__(self, session_factory: sessionmaker, sql: PlainSQL, host: str, worker_name: str):
+    def __init__(self, session_factory: sessionmaker, sql: PlainSQL, host: str, executor_name: str):
         self.session_factory = session_factory
         self.sql = sql
         self.host = host
-        self.worker_name = worker_name
+        self.executor_name = executor_name
 
     def heartbeat(self, running: int, published: dict) -> None:
         """Write this executor's row: alive now, watching ``running`` jobs, offering
         ``published`` (``Executor.report_capacity``). Blocks for one transaction;
         raises what the database raises."""
         with self.session_factory() as session:
-            queue.heartbeat(session, self.worker_name, running, published)
+            queue.heartbeat(session, self.executor_name, running, published)
 
     def jobs_lost_elsewhere(self) -> list[str]:
         """Ids of RUNNING jobs of other hosts whose executor has been silent for
         SILENT_HOST: nobody there will end them (end them as SERVER_ERROR with
         LOST_HOST_MESSAGE)."""
         with self.session_factory() as session:
-            return queue.jobs_of_silent_workers(session, self.host, SILENT_HOST)
+            return queue.jobs_of_silent_executors(session, self.host, SILENT_HOST)
 
     def jobs_on_this_host(self) -> list[dict]:
         """RUNNING jobs started by any executor of this host
-        (``queue.running_jobs_on_host``: id, number, worker, started_at, timeout,
+        (``queue.running_jobs_on_host``: id, number, executor, started_at, timeout,
         cancel_requested_at)."""
         return queue.running_jobs_on_host(self.sql, self.host)
 
@@ -89,9 +89,9 @@ class Registry:
         it was already, or its executor is dead and this one adopted it (an event
         records it). False while its executor lives, or when another executor
         adopted it first."""
-        if job["worker"] == self.worker_name:
+        if job["executor"] == self.executor_name:
             return True
-        if worker_alive(job["worker"]):
+        if executor_alive(job["executor"]):
             return False
         with self.session_factory() as session:
-            return queue.adopt_job(session, job["id"], job["worker"], self.worker_name)
+            return queue.adopt_job(session, job["id"], job["executor"], self.executor_name)

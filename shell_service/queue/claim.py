@@ -129,7 +129,7 @@ _CLAIM_SQL = Statement(
     ),
     claimed AS (
         UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
-                        worker = %(worker)s, host = %(host)s
+                        executor = %(executor)s, host = %(host)s
         FROM locked WHERE jobs.id = locked.id
         RETURNING jobs.id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
                   queued_at, started_at, submitter_id, queue,
@@ -168,7 +168,7 @@ class ClaimedJob:
 
 def claim_jobs(
     sql: PlainSQL,
-    worker: str,
+    executor: str,
     *,
     host: str,
     queues: "list[Queue]",
@@ -183,8 +183,8 @@ def claim_jobs(
     Parameters
     ----------
     sql : PlainSQL
-    worker : str
-        The claiming executor, "host:pid" (stored in ``jobs.worker``).
+    executor : str
+        The claiming executor, "host:pid" (stored in ``jobs.executor``).
     host : str
         The claiming executor's host (``queues.host_name``; stored in ``jobs.host``).
     queues : list of shell_service.queues.Queue
@@ -206,7 +206,7 @@ def claim_jobs(
     if not queues:
         return []
     params = claim_parameters(
-        worker,
+        executor,
         host=host,
         queues=queues,
         max_running=max_running,
@@ -218,7 +218,7 @@ def claim_jobs(
 
 
 def claim_parameters(
-    worker: str,
+    executor: str,
     *,
     host: str,
     queues: "list[Queue]",
@@ -237,8 +237,8 @@ def claim_parameters(
         "max_running": max_running,
         "memory_budget_mb": memory_budget_mb,
         "batch": batch,
-        "worker": worker,
-        "detail": f"by {worker}",
+        "executor": executor,
+        "detail": f"by {executor}",
         "now": utcnow(),
     }
 

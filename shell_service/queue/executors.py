@@ -11,45 +11,45 @@ from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
 from ..job_states import FINISHED, JobStatus
-from ..models import Job, Worker
+from ..models import ExecutorRecord, Job
 from .jobs import add_event
 
 _RUNNING_ON_HOST = Statement(
-    "SELECT id, number, worker, started_at, timeout, cancel_requested_at, queue FROM jobs "
-    "WHERE status = 'RUNNING' AND worker LIKE %(pattern)s"
+    "SELECT id, number, executor, started_at, timeout, cancel_requested_at, queue FROM jobs "
+    "WHERE status = 'RUNNING' AND executor LIKE %(pattern)s"
 )
 
 
 def host_pattern(host: str) -> str:
-    """A LIKE pattern for the ``worker`` values ("host:pid") of ``host``'s executors
+    """A LIKE pattern for the ``executor`` values ("host:pid") of ``host``'s executors
     (LIKE's wildcards in the host name escaped)."""
     return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
 
 
 def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
-    """RUNNING jobs started by any worker on this host (``worker`` is "host:pid"):
-    their id, number, worker, started_at, timeout and cancel_requested_at."""
+    """RUNNING jobs started by any executor on this host (``executor`` is "host:pid"):
+    their id, number, executor, started_at, timeout and cancel_requested_at."""
     return sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host)})
 
 
-def jobs_of_silent_workers(
+def jobs_of_silent_executors(
     session: Session, host: str, silent_for: datetime.timedelta
 ) -> list[str]:
-    """RUNNING jobs of other hosts' workers that sent no heartbeat for ``silent_for``
+    """RUNNING jobs of other hosts' executors that sent no heartbeat for ``silent_for``
     (their host is gone, or renamed: nobody there will ever end them)."""
-    heard_from = select(Worker.id).where(Worker.last_seen > utcnow() - silent_for)
+    heard_from = select(ExecutorRecord.id).where(ExecutorRecord.last_seen > utcnow() - silent_for)
     return list(
         session.scalars(
             select(Job.id).where(
                 Job.status == JobStatus.RUNNING,
                 Job.started_at < utcnow() - silent_for,
-                # A NULL worker (no executor ever recorded) is silent too: NOT LIKE
+                # A NULL executor (none ever recorded) is silent too: NOT LIKE
                 # on NULL is NULL, which would drop the row, so it is its own case.
                 or_(
-                    Job.worker.is_(None),
+                    Job.executor.is_(None),
                     and_(
-                        Job.worker.not_like(host_pattern(host), escape="\\"),
-                        Job.worker.not_in(heard_from),
+                        Job.executor.not_like(host_pattern(host), escape="\\"),
+                        Job.executor.not_in(heard_from),
                     ),
                 ),
             )
@@ -57,12 +57,12 @@ def jobs_of_silent_workers(
     )
 
 
-def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker: str) -> bool:
-    """Take over a job whose worker is gone; False if another worker took it first."""
+def adopt_job(session: Session, job_id: str, old_executor: str | None, new_executor: str) -> bool:
+    """Take over a job whose executor is gone; False if another executor took it first."""
     row = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.worker == old_worker)
-        .values(worker=new_worker)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.executor == old_executor)
+        .values(executor=new_executor)
         .returning(Job.id)
     ).first()
     if row is not None:
@@ -72,13 +72,13 @@ def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker:
             JobStatus.RUNNING,
             JobStatus.RUNNING,
             None,
-            f"adopted by {new_worker} from {old_worker}",
+            f"adopted by {new_executor} from {old_executor}",
         )
     session.commit()
     return row is not None
 
 
-# Only one worker at a time sweeps old jobs (a session-level try-lock).
+# Only one executor at a time sweeps old jobs (a transaction-level try-lock).
 _RETENTION_LOCK_KEY = 0x5E11_0B6
 
 
@@ -93,7 +93,7 @@ def delete_finished_before(
 ) -> list[str] | None:
     """Delete up to ``batch`` jobs that finished before ``cutoff``; their ids.
 
-    None when another worker holds the sweep. Each batch is its own short
+    None when another executor holds the sweep. Each batch is its own short
     transaction, so the table is never locked for long. The directories of
     the jobs that ran are left to their hosts' executors (``dirs_to_remove``).
     """
@@ -108,10 +108,12 @@ def delete_finished_before(
         .order_by(Job.finished_at)
         .limit(batch)
     )
-    gone = session.execute(delete(Job).where(Job.id.in_(oldest)).returning(Job.id, Job.worker))
+    gone = session.execute(delete(Job).where(Job.id.in_(oldest)).returning(Job.id, Job.executor))
     rows = gone.all()
     dirs = [
-        {"job_id": job_id, "host": worker.partition(":")[0]} for job_id, worker in rows if worker
+        {"job_id": job_id, "host": executor.partition(":")[0]}
+        for job_id, executor in rows
+        if executor
     ]
     if dirs:
         session.execute(_LEAVE_DIRS, dirs)
@@ -123,34 +125,37 @@ def delete_finished_before(
 HEARTBEAT_INTERVAL = 5.0
 
 
-def heartbeat(session: Session, worker: str, running: int, published: dict) -> None:
-    """Record that executor ``worker`` ("host:pid") is alive, watches ``running``
+def heartbeat(session: Session, executor: str, running: int, published: dict) -> None:
+    """Record that executor ``executor`` ("host:pid") is alive, watches ``running``
     jobs and offers ``published`` (JSON: ``memory_budget_mb``, ``isolation``; what
     /api/sysinfo shows of it); forget executors silent for an hour."""
     now = utcnow()
     values = {"last_seen": now, "running": running, "published": published, "modified": now}
     session.execute(
-        insert(Worker)
-        .values(id=worker, created_at=now, **values)
-        .on_conflict_do_update(index_elements=[Worker.id], set_=values)
+        insert(ExecutorRecord)
+        .values(id=executor, created_at=now, **values)
+        .on_conflict_do_update(index_elements=[ExecutorRecord.id], set_=values)
     )
-    session.execute(delete(Worker).where(Worker.last_seen < now - datetime.timedelta(hours=1)))
+    session.execute(
+        delete(ExecutorRecord).where(ExecutorRecord.last_seen < now - datetime.timedelta(hours=1))
+    )
     session.commit()
 
 
-_LIVE_WORKERS = Statement(
-    "SELECT id, last_seen, running, published FROM workers WHERE last_seen > %(since)s ORDER BY id"
+_LIVE_EXECUTORS = Statement(
+    "SELECT id, last_seen, running, published FROM executors"
+    " WHERE last_seen > %(since)s ORDER BY id"
 )
 _LAST_PUBLISHED = Statement(
-    "SELECT published FROM workers WHERE published IS NOT NULL ORDER BY last_seen DESC LIMIT 1"
+    "SELECT published FROM executors WHERE published IS NOT NULL ORDER BY last_seen DESC LIMIT 1"
 )
 
 
-def live_workers(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
+def live_executors(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
     """The executors heard from within ``within``: dicts of ``id`` ("host:pid"),
     ``last_seen`` (UTC, naive), ``running`` (jobs it watches) and ``published``
     (what it offers, as ``heartbeat`` wrote it; None before its first), by id."""
-    return sql.rows(_LIVE_WORKERS, {"since": utcnow() - within})
+    return sql.rows(_LIVE_EXECUTORS, {"since": utcnow() - within})
 
 
 def last_published(sql: PlainSQL) -> dict | None:

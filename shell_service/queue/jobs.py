@@ -97,13 +97,13 @@ def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int
     return None
 
 
-# The directory of a job that ran is left to the executor of its host (``worker``
+# The directory of a job that ran is left to the executor of its host (``executor``
 # is "host:pid"); the app workers never remove job files.
 _LEAVE_DIR_TO_EXECUTOR = text(
     "WITH dir AS ("
     "  INSERT INTO job_dirs_to_remove (job_id, host)"
-    "  SELECT id, split_part(worker, ':', 1) FROM jobs"
-    "  WHERE id = :job_id AND worker IS NOT NULL"
+    "  SELECT id, split_part(executor, ':', 1) FROM jobs"
+    "  WHERE id = :job_id AND executor IS NOT NULL"
     "  ON CONFLICT DO NOTHING RETURNING host"
     ") SELECT pg_notify(:channel, host) FROM dir"
 )

@@ -11,7 +11,7 @@ from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
 from ..job_states import FINISHED, JobStatus, may_become
-from .channels import CANCEL_CHANNEL, ENDED_CHANNEL, NOTIFY_CHANNEL
+from .channels import CANCEL_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
 
 _INSERT_JOBS = Statement(
     """
@@ -96,7 +96,7 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
         detail=[job.detail for job in jobs],
         created_at=[job.created_at for job in jobs],
         any_submit=any(job.submit for job in jobs),
-        channel=NOTIFY_CHANNEL,
+        channel=QUEUED_CHANNEL,
     )
     return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
 
@@ -143,7 +143,7 @@ def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
         "id": job_id,
         "now": utcnow(),
         "actor_id": actor_id,
-        "channel": NOTIFY_CHANNEL,
+        "channel": QUEUED_CHANNEL,
         "from": may_become(JobStatus.QUEUED),
     }
     return sql.value(_SUBMIT_JOB, params) is not None

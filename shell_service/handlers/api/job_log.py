@@ -68,7 +68,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.get_job_or_404(job_id)
+        job = self.orm_job_or_404(job_id)
         args = self.load_query(schemas.JobLogQuery)
         path = output_file(self.settings["jobs_dir"], job.id, args["stream"])
         if not args["follow"]:

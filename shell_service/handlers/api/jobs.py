@@ -12,7 +12,7 @@ from ...job_states import FINISHED, JobStatus
 from ...models import Job
 
 #: Fields a job list leaves out unless asked for (``include_output``).
-OUTPUT = ("stdout", "stderr")
+OUTPUT_COLUMNS = ("stdout", "stderr")
 
 
 class JobAccessMixin:
@@ -34,7 +34,7 @@ class JobAccessMixin:
             del row["submitter_id"]
         return row
 
-    def get_job_or_404(self, job_id: str) -> Job:
+    def orm_job_or_404(self, job_id: str) -> Job:
         """The job as an ORM object (for the handlers that change it)."""
         job = queue.get_job(self.session, job_id)
         if job is None or not self.may_see(job.submitter_id):
@@ -123,10 +123,10 @@ class JobHandler(JobAccessMixin, BaseHandler):
         args = self.load_query(schemas.JobListQuery)
         if not self.current_user.is_admin:
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
-        left_out = () if args["include_output"] else OUTPUT
+        left_out = () if args["include_output"] else OUTPUT_COLUMNS
         owner_id = None if self.current_user.is_admin else self.current_user.id
         try:
-            # The output's keys stay, null (the seed's clients read them).
+            # The output's keys stay, null (the original service's clients read them).
             data, next_cursor, total, capped = job_listing.list_page(
                 self.sql, args, owner_id, schemas.JOB_FIELDS, left_out
             )
@@ -210,7 +210,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: PATCH /api/jobs/{job_id}")
-        job = self.get_job_or_404(job_id)
+        job = self.orm_job_or_404(job_id)
         changes = self.load_body(schemas.JobUpdate, partial=True)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
@@ -255,7 +255,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: DELETE /api/jobs/{job_id}")
-        job = self.get_job_or_404(job_id)
+        job = self.orm_job_or_404(job_id)
         state = queue.delete_job(self.session, job.id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
@@ -339,7 +339,7 @@ class JobExecuteHandler(JobSubmitMixin, BaseHandler):
         security: [{token: []}]
         responses:
           200:
-            content: {application/json: {schema: JobSubmittedEnvelope}}
+            content: {application/json: {schema: JobStateEnvelope}}
           401: Unauthorized
           404: NotFound
           409:
@@ -349,7 +349,7 @@ class JobExecuteHandler(JobSubmitMixin, BaseHandler):
         self.submit(job_id)
 
 
-class SeedExecuteHandler(JobSubmitMixin, BaseHandler):
+class LegacyExecuteHandler(JobSubmitMixin, BaseHandler):
     """``GET /api/execute/<id>``: the original service's call, kept for its clients."""
 
     async def get(self, job_id: str):
@@ -361,7 +361,7 @@ class SeedExecuteHandler(JobSubmitMixin, BaseHandler):
         security: [{token: []}]
         responses:
           200:
-            content: {application/json: {schema: JobSubmittedEnvelope}}
+            content: {application/json: {schema: JobStateEnvelope}}
           401: Unauthorized
           404: NotFound
           409: Conflict
@@ -384,7 +384,7 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
         security: [{token: []}]
         responses:
           200:
-            content: {application/json: {schema: JobSubmittedEnvelope}}
+            content: {application/json: {schema: JobStateEnvelope}}
           401: Unauthorized
           404: NotFound
           409:
@@ -445,6 +445,6 @@ class JobEventsHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.get_job_or_404(job_id)
+        job = self.orm_job_or_404(job_id)
         events = queue.job_events(self.session, job.id)
         self.success(schemas.JobEvent(many=True).dump(events))

@@ -20,6 +20,7 @@ class SysinfoHandler(BaseHandler):
           a recount every minute), running jobs against the executors' capacity,
           and which isolation layers the executors give jobs (as each publishes
           them; `isolation` is that of the executor heard from last). No token needed.
+          `workers` is a deprecated alias of `executors`, kept for old clients.
         tags: [system]
         responses:
           200:
@@ -27,12 +28,15 @@ class SysinfoHandler(BaseHandler):
         """
         jobs_cfg = self.settings["config"]["jobs"]
         running, running_memory = queue.running_load(self.sql)
-        live = queue.live_workers(self.sql, within=timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL))
-        published = [worker.pop("published") or {} for worker in live]
+        live = queue.live_executors(
+            self.sql, within=timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL)
+        )
+        published = [executor.pop("published") or {} for executor in live]
         last = queue.last_published(self.sql) or {}
         self.success(
             {
                 "version": self.settings["version"],
+                "executors": live,
                 "workers": live,
                 "jobs_by_status": self.settings["job_counts"].jobs_by_status(),
                 "capacity": {
