@@ -41,7 +41,7 @@ class LauncherClient:
     def __init__(self):
         if not os.access(PROGRAM, os.X_OK):
             raise SystemExit(f"The job init {PROGRAM} is not built: run make run (it builds it)")
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen  # set by _start
         self._start()
 
     def _start(self) -> None:
@@ -120,9 +120,9 @@ class LauncherClient:
                 # The launcher is gone: its socket stays readable (at its end),
                 # so stop watching it; the next launch starts another.
                 self._stop_reading()
-                for waiting in self._waiting:
-                    if not waiting.done():
-                        waiting.set_result(({"error": error}, []))
+                for pending in self._waiting:
+                    if not pending.done():
+                        pending.set_result(({"error": error}, []))
                 self._waiting.clear()
                 return
             self._buffer += data

@@ -293,8 +293,11 @@ class LocalExecutor(Executor):
         the job; kill an init stuck past ``kill_grace`` + INIT_EXIT_GRACE), then
         record how the job ended."""
         running = self.watching[job_id]
+        pidfd = running.pidfd
+        if pidfd is None:  # still being launched: start_job watches it once it is
+            raise KeyError(f"job {job_id} has no init yet")
         try:
-            waiting = self._spawn(wait_for_pidfd(running.pidfd))
+            waiting = self._spawn(wait_for_pidfd(pidfd))
             deadline = running.deadline + datetime.timedelta(seconds=TIMEOUT_BACKUP)
             remaining = (deadline - utcnow()).total_seconds()
             try:
@@ -310,7 +313,7 @@ class LocalExecutor(Executor):
                 # The init itself is stuck: killing it ends its PID namespace.
                 log.error("Job %s: its init did not exit; killing it", running.id)
                 try:
-                    signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 except ProcessLookupError:
                     pass  # it exited meanwhile
                 await waiting

@@ -5,6 +5,7 @@ import uuid
 
 from marshmallow import ValidationError
 
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import job_listing, queue, schemas
@@ -15,12 +16,15 @@ from ...models import Job
 OUTPUT = ("stdout", "stderr")
 
 
-class JobAccessMixin:
+class JobAccessMixin(BaseHandler):
     """Finding jobs the current user may see: their own, or any for an admin.
 
     Someone else's job answers exactly like a missing one. (No stored id holds
     a NUL, and PostgreSQL refuses one in a query.)
     """
+
+    # Every job route needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
 
     def may_see(self, submitter_id: int) -> bool:
         return self.current_user.is_admin or submitter_id == self.current_user.id
@@ -259,8 +263,9 @@ def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
     try:
         schemas.check_exec_limits(args, env)
     except ValidationError as exc:
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.messages.items())
-        raise APIError(400, f"Invalid request body: {message}", {"errors": exc.messages})
+        messages = exc.normalized_messages()  # a dict: check_exec_limits keys by field
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in messages.items())
+        raise APIError(400, f"Invalid request body: {message}", {"errors": messages})
 
 
 class JobSubmitMixin(JobAccessMixin):

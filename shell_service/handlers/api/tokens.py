@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from baselayer.app.auth import create_token
+from baselayer.app.auth import CurrentUser, create_token
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 from baselayer.app.models import Token, User
 
@@ -10,6 +10,9 @@ from ... import schemas
 
 
 class TokenHandler(BaseHandler):
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
+
     async def get(self, token_id: str | None = None):
         """
         ---

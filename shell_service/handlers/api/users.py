@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 from baselayer.app.models import ACL, ADMIN_ACL, ADMIN_ROLE, Role, User
 
@@ -22,6 +23,9 @@ def dump_user(user: User) -> dict:
 
 
 class UserHandler(BaseHandler):
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
+
     async def get(self, user_id: str | None = None):
         """
         ---
