@@ -184,9 +184,6 @@ def delete_job(session: Session, job_id: str) -> str | None:
     str or None
         None if the job was deleted (or there was none); else its state (a
         ``JobStatus`` value).
-
-    -------
-    None if the job was deleted, else its state (a ``JobStatus`` value).
     """
     status = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
     if status in (JobStatus.QUEUED, JobStatus.RUNNING):

@@ -11,10 +11,17 @@ from ... import schemas
 
 class TokenHandler(BaseHandler):
     # Every route here needs a token: ``prepare`` answered 401 without a user.
+    """API tokens: ``/api/tokens`` (list yours, create) and ``/api/tokens/{token_id}`` (revoke).
+
+    Any user with a token, for their own tokens; an admin may also make tokens for
+    any user and revoke anyone's.
+    """
+
     current_user: CurrentUser
 
     async def get(self, token_id: str | None = None):
-        """
+        """List the current user's tokens (only on ``/api/tokens``: 405 with an id).
+
         ---
         multiple:
           summary: List your tokens
@@ -34,7 +41,8 @@ class TokenHandler(BaseHandler):
         self.success(schemas.Token(many=True).dump(tokens))
 
     async def post(self, token_id: str | None = None):
-        """
+        """Create a token and answer its secret, once (only on ``/api/tokens``: 405 with an id).
+
         ---
         multiple:
           summary: Create a token
@@ -70,7 +78,8 @@ class TokenHandler(BaseHandler):
         self.success({"id": token.id, "token": secret})
 
     async def delete(self, token_id: str | None = None):
-        """
+        """Revoke the token ``token_id`` (from the path; required: 405 without).
+
         ---
         single:
           summary: Revoke a token
