@@ -10,13 +10,13 @@ from ... import schemas
 
 
 class TokenHandler(BaseHandler):
-    # Every route here needs a token: ``prepare`` answered 401 without a user.
     """API tokens: ``/api/tokens`` (list yours, create) and ``/api/tokens/{token_id}`` (revoke).
 
     Any user with a token, for their own tokens; an admin may also make tokens for
     any user and revoke anyone's.
     """
 
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
     current_user: CurrentUser
 
     async def get(self, token_id: str | None = None):

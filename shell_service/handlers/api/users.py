@@ -35,12 +35,12 @@ def dump_user(user: User) -> dict:
 
 
 class UserHandler(BaseHandler):
-    # Every route here needs a token: ``prepare`` answered 401 without a user.
     """Users: ``/api/users`` (list, create) and ``/api/users/{user_id}`` (read, change).
 
     Admins only (403 for anyone else). Disabling a user (PATCH) cancels their jobs.
     """
 
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
     current_user: CurrentUser
 
     async def get(self, user_id: str | None = None):
@@ -156,7 +156,6 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     def cancel_jobs_of(self, user: User) -> None:
-        # A RUNNING one is ended by its executor, which records it CANCELLED.
         """Cancel every job of ``user`` that has not ended, as the current user.
 
         A RUNNING one is ended by its executor, which records it CANCELLED.
