@@ -94,6 +94,29 @@ def test_every_public_function_method_and_class_has_a_docstring():
     assert not missing, "no docstring (numpydoc style, see STYLE.md):\n" + "\n".join(missing)
 
 
+def yaml_cut_off(doc: str) -> bool:
+    """Whether apispec would start a handler's OpenAPI YAML early: it reads from the
+    first line that starts with ``---``, so a numpydoc underline (``----------``)
+    before the ``---`` marker would hand it prose."""
+    stripped = [line.strip() for line in doc.splitlines()]
+    if "---" not in stripped:
+        return False
+    return next(line for line in stripped if line.startswith("---")) != "---"
+
+
+def test_openapi_yaml_follows_prose_without_underlines():
+    """The prose before a handler method's ``---`` has no numpydoc section
+    underlines: apispec would parse from the first of them and break the docs."""
+    broken = []
+    for path in python_files():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc and yaml_cut_off(doc):
+                    broken.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not broken, "a '---...' line before the OpenAPI '---':\n" + "\n".join(broken)
+
+
 def test_the_check_finds_what_it_should():
     """The rules above, on a small module: what is reported and what is not."""
     source = '''
@@ -135,3 +158,6 @@ class _Hidden:
         "m.py:22 Files.stderr",
         "m.py:25 Files.get",
     ]
+    assert not yaml_cut_off("Read a job.\n\n---\nsummary: x")
+    assert not yaml_cut_off("Parameters\n----------\nx : int")
+    assert yaml_cut_off("Read a job.\n\nParameters\n----------\njob_id : str\n\n---\nsummary: x")
