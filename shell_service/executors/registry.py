@@ -26,7 +26,17 @@ LOST_HOST_MESSAGE = (
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (signal 0: nothing is sent)."""
+    """Whether a process ``pid`` exists on this host (signal 0: nothing is sent).
+
+    Parameters
+    ----------
+    pid : int
+
+    Returns
+    -------
+    bool
+        True also for another user's process (EPERM).
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -37,7 +47,18 @@ def process_alive(pid: int) -> bool:
 
 
 def executor_alive(executor: str | None) -> bool:
-    """Whether the executor named ``executor`` ("host:pid", of this host) still runs."""
+    """Whether the executor named ``executor`` still runs.
+
+    Parameters
+    ----------
+    executor : str or None
+        "host:pid", of this host (only the pid is looked at).
+
+    Returns
+    -------
+    bool
+        False for None or a name without a pid.
+    """
     pid = (executor or "").rpartition(":")[2]
     return pid.isdigit() and process_alive(int(pid))
 
@@ -65,30 +86,65 @@ class Registry:
         self.executor_name = executor_name
 
     def heartbeat(self, running: int, published: dict) -> None:
-        """Write this executor's row: alive now, watching ``running`` jobs, offering
-        ``published`` (``Executor.report_capacity``). Blocks for one transaction;
-        raises what the database raises."""
+        """Write this executor's row: alive now, what it watches and what it offers.
+
+        Blocks for one transaction.
+
+        Parameters
+        ----------
+        running : int
+            Jobs it watches.
+        published : dict
+            What it offers (``Executor.report_capacity``).
+
+        Raises
+        ------
+        sqlalchemy.exc.SQLAlchemyError
+            What the database raises (it may be away).
+        """
         with self.session_factory() as session:
             queue.heartbeat(session, self.executor_name, running, published)
 
     def jobs_lost_elsewhere(self) -> list[str]:
-        """Ids of RUNNING jobs of other hosts whose executor has been silent for
-        SILENT_HOST: nobody there will end them (end them as SERVER_ERROR with
-        LOST_HOST_MESSAGE)."""
+        """RUNNING jobs of other hosts whose executor has been silent for SILENT_HOST.
+
+        Nobody there will end them: the caller ends them as SERVER_ERROR with
+        LOST_HOST_MESSAGE. Blocks for one statement.
+
+        Returns
+        -------
+        list of str
+            Job ids.
+        """
         with self.session_factory() as session:
             return queue.jobs_of_silent_executors(session, self.host, SILENT_HOST)
 
     def jobs_on_this_host(self) -> list[dict]:
-        """RUNNING jobs started by any executor of this host
-        (``queue.running_jobs_on_host``: id, number, executor, started_at, timeout,
-        cancel_requested_at)."""
+        """RUNNING jobs started by any executor of this host.
+
+        Returns
+        -------
+        list of dict
+            ``queue.running_jobs_on_host``'s rows: ``id``, ``number``, ``executor``,
+            ``started_at``, ``timeout`` (seconds), ``cancel_requested_at``.
+        """
         return queue.running_jobs_on_host(self.sql, self.host)
 
     def take_over(self, job: dict) -> bool:
-        """Whether ``job`` (a row of ``jobs_on_this_host``) is now this executor's:
-        it was already, or its executor is dead and this one adopted it (an event
-        records it). False while its executor lives, or when another executor
-        adopted it first."""
+        """Whether ``job`` is now this executor's.
+
+        Parameters
+        ----------
+        job : dict
+            A row of ``jobs_on_this_host``.
+
+        Returns
+        -------
+        bool
+            True if it was already, or its executor is dead and this one adopted it
+            (an event records it). False while its executor lives, or when another
+            executor adopted it first.
+        """
         if job["executor"] == self.executor_name:
             return True
         if executor_alive(job["executor"]):

@@ -147,7 +147,38 @@ _CLAIM_SQL = Statement(
 
 @dataclass(frozen=True)
 class ClaimedJob:
-    """What an executor needs to start (or adopt) a job."""
+    """What an executor needs to start (or adopt) a job: a row of ``jobs``.
+
+    Attributes
+    ----------
+    id : str
+    number : int
+        The job's serial number (the order jobs were created in).
+    code : str
+        The script.
+    shell : str
+        The interpreter's name (one of ``shells.py``'s).
+    args : list of str
+        The script's arguments.
+    env : dict of str to str
+        Environment variables the job is given.
+    stdin : str or None
+        Text fed to the job's standard input.
+    timeout : int
+        Seconds the job may run.
+    cpus : int
+        CPUs it may use.
+    memory_mb : int
+        Memory it may use, MiB.
+    queued_at : datetime.datetime or None
+        Naive UTC.
+    started_at : datetime.datetime
+        Naive UTC: when it was claimed.
+    submitter_id : int
+        Its owner's user id.
+    username : str
+        Its owner's username (the Unix account is derived from it).
+    """
 
     id: str
     number: int

@@ -21,22 +21,61 @@ _RUNNING_ON_HOST = Statement(
 
 
 def host_pattern(host: str) -> str:
-    """A LIKE pattern for the ``executor`` values ("host:pid") of ``host``'s executors
-    (LIKE's wildcards in the host name escaped)."""
+    r"""A LIKE pattern matching the ``executor`` values ("host:pid") of ``host``'s executors.
+
+    Parameters
+    ----------
+    host : str
+        A host name; LIKE's wildcards (``%``, ``_``) and backslashes in it are
+        escaped (the statements use ``ESCAPE '\'``).
+
+    Returns
+    -------
+    str
+        ``"<escaped host>:%"``.
+    """
     return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
 
 
 def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
-    """RUNNING jobs started by any executor on this host (``executor`` is "host:pid"):
-    their id, number, executor, started_at, timeout and cancel_requested_at."""
+    """RUNNING jobs started by any executor on ``host`` (``executor`` is "host:pid").
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    host : str
+
+    Returns
+    -------
+    list of dict
+        One per job, keys ``id``, ``number``, ``executor``, ``started_at`` (naive
+        UTC), ``timeout`` (seconds) and ``cancel_requested_at`` (None if no
+        cancel was asked for).
+    """
     return sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host)})
 
 
 def jobs_of_silent_executors(
     session: Session, host: str, silent_for: datetime.timedelta
 ) -> list[str]:
-    """RUNNING jobs of other hosts' executors that sent no heartbeat for ``silent_for``
-    (their host is gone, or renamed: nobody there will ever end them)."""
+    """RUNNING jobs whose executor is silent, on other hosts than ``host``.
+
+    An executor is silent when it sent no heartbeat for ``silent_for`` (its host is
+    gone, or renamed: nobody there will ever end its jobs); a job with no executor
+    recorded counts too. Jobs started less than ``silent_for`` ago are left out.
+
+    Parameters
+    ----------
+    session : Session
+    host : str
+        This executor's host (its own jobs are found by ``running_jobs_on_host``).
+    silent_for : datetime.timedelta
+
+    Returns
+    -------
+    list of str
+        The jobs' ids.
+    """
     heard_from = select(ExecutorRecord.id).where(ExecutorRecord.last_seen > utcnow() - silent_for)
     return list(
         session.scalars(
@@ -58,7 +97,23 @@ def jobs_of_silent_executors(
 
 
 def adopt_job(session: Session, job_id: str, old_executor: str | None, new_executor: str) -> bool:
-    """Take over a job whose executor is gone; False if another executor took it first."""
+    """Take over a RUNNING job whose executor is gone, with an event; commits.
+
+    Parameters
+    ----------
+    session : Session
+    job_id : str
+    old_executor : str or None
+        The executor recorded now ("host:pid"; None if none was): the update
+        matches only if it is still that one.
+    new_executor : str
+        The adopting executor, "host:pid".
+
+    Returns
+    -------
+    bool
+        True if adopted; False if another executor took it first (or it ended).
+    """
     row = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.executor == old_executor)
@@ -91,11 +146,25 @@ _LEAVE_DIRS = text(
 def delete_finished_before(
     session: Session, cutoff: datetime.datetime, batch: int = 500
 ) -> list[str] | None:
-    """Delete up to ``batch`` jobs that finished before ``cutoff``; their ids.
+    """Delete up to ``batch`` jobs that finished before ``cutoff``; commits.
 
-    None when another executor holds the sweep. Each batch is its own short
-    transaction, so the table is never locked for long. The directories of
-    the jobs that ran are left to their hosts' executors (``dirs_to_remove``).
+    Each batch is its own short transaction (under a transaction-level try-lock),
+    so the table is never locked for long. The directories of the jobs that ran
+    are left to their hosts' executors (``dirs_to_remove``).
+
+    Parameters
+    ----------
+    session : Session
+    cutoff : datetime.datetime
+        Naive UTC; jobs in a finished state with ``finished_at`` before it go.
+    batch : int, optional
+        Most jobs deleted by this call.
+
+    Returns
+    -------
+    list of str or None
+        The deleted jobs' ids (empty when none is left); None when another
+        executor holds the sweep.
     """
     if not session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RETENTION_LOCK_KEY}
@@ -126,9 +195,21 @@ HEARTBEAT_INTERVAL = 5.0
 
 
 def heartbeat(session: Session, executor: str, running: int, published: dict) -> None:
-    """Record that executor ``executor`` ("host:pid") is alive, watches ``running``
-    jobs and offers ``published`` (JSON: ``memory_budget_mb``, ``isolation``; what
-    /api/sysinfo shows of it); forget executors silent for an hour."""
+    """Record that an executor is alive and what it offers; commits.
+
+    Also forgets the executors silent for an hour.
+
+    Parameters
+    ----------
+    session : Session
+    executor : str
+        The executor, "host:pid".
+    running : int
+        Jobs it watches now.
+    published : dict
+        What it offers, stored as JSON (keys ``memory_budget_mb``, ``isolation``:
+        what /api/sysinfo shows of it).
+    """
     now = utcnow()
     values = {"last_seen": now, "running": running, "published": published, "modified": now}
     session.execute(
@@ -152,15 +233,35 @@ _LAST_PUBLISHED = Statement(
 
 
 def live_executors(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
-    """The executors heard from within ``within``: dicts of ``id`` ("host:pid"),
-    ``last_seen`` (UTC, naive), ``running`` (jobs it watches) and ``published``
-    (what it offers, as ``heartbeat`` wrote it; None before its first), by id."""
+    """The executors heard from within ``within``, by id.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    within : datetime.timedelta
+
+    Returns
+    -------
+    list of dict
+        Keys ``id`` ("host:pid"), ``last_seen`` (naive UTC), ``running`` (jobs it
+        watches) and ``published`` (what it offers, as ``heartbeat`` wrote it; None
+        before its first).
+    """
     return sql.rows(_LIVE_EXECUTORS, {"since": utcnow() - within})
 
 
 def last_published(sql: PlainSQL) -> dict | None:
-    """What the executor heard from last published (``heartbeat``), alive or not;
-    None if no executor has run for an hour."""
+    """What the executor heard from last published (``heartbeat``), alive or not.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+
+    Returns
+    -------
+    dict or None
+        Its ``published`` dict; None if no executor has run for an hour.
+    """
     rows = sql.tuples(_LAST_PUBLISHED)
     return rows[0][0] if rows else None
 
@@ -178,9 +279,22 @@ _DIRS_REMOVED = Statement(
 
 
 def dirs_to_remove(sql: PlainSQL, host: str) -> list[str]:
-    """Ids of deleted jobs whose directories on ``host`` are to be removed (up to
-    1,000, oldest first), taken off the list: the caller removes them. An id a job
-    holds again (made after the delete) is taken off and not returned."""
+    """Take the ids of deleted jobs whose directories on ``host`` are to be removed.
+
+    The ids are taken off the list: the caller removes the directories. Up to
+    1,000, oldest first; an id a job holds again (made after the delete) is taken
+    off and not returned.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    host : str
+
+    Returns
+    -------
+    list of str
+        Job ids.
+    """
     ids = [row[0] for row in sql.tuples(_DIRS_TO_REMOVE, {"host": host})]
     if not ids:
         return []

@@ -34,13 +34,34 @@ def job_row(sql: PlainSQL, job_id: str, columns: tuple[str, ...]) -> dict | None
 
 
 def get_job(session: Session, job_id: str) -> Job | None:
-    """The job as an ORM object (for the handlers that serialize or edit it); None
-    if there is none (or ``job_id`` holds a NUL)."""
+    """The job as an ORM object, for the handlers that serialize or edit it.
+
+    Parameters
+    ----------
+    session : Session
+    job_id : str
+
+    Returns
+    -------
+    Job or None
+        None if there is no such job (or ``job_id`` holds a NUL).
+    """
     return session.get(Job, job_id) if "\x00" not in job_id else None
 
 
 def job_status(sql: PlainSQL, job_id: str) -> str | None:
-    """The job's state; None if there is no such job (or it was deleted)."""
+    """The job's state.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+
+    Returns
+    -------
+    str or None
+        A ``JobStatus`` value; None if there is no such job (or it was deleted).
+    """
     return sql.value(_JOB_STATUS, {"id": job_id})
 
 
@@ -48,16 +69,38 @@ _JOB_STATUS = Statement("SELECT status FROM jobs WHERE id = %(id)s")
 
 
 def job_events(session: Session, job_id: str) -> list[JobEvent]:
-    """Every event of the job, oldest first (empty if there is no such job)."""
+    """Every event of the job, oldest first.
+
+    Parameters
+    ----------
+    session : Session
+    job_id : str
+
+    Returns
+    -------
+    list of JobEvent
+        Empty if there is no such job.
+    """
     return list(
         session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
     )
 
 
 def add_event(session: Session, job_id: str, from_status, to_status, actor_id=None, detail=None):
-    """Add a JobEvent to ``session`` (the caller commits): ``from_status`` and
-    ``to_status`` are JobStatus values (``from_status`` None for a job's first
-    event), ``actor_id`` the user who caused it (None: the service)."""
+    """Add a JobEvent to ``session``; the caller commits.
+
+    Parameters
+    ----------
+    session : Session
+    job_id : str
+    from_status : JobStatus or None
+        The state before (None for a job's first event).
+    to_status : JobStatus
+    actor_id : int, optional
+        The user who caused it (None: the service).
+    detail : str, optional
+        Free text shown with the event.
+    """
     session.add(
         JobEvent(
             job_id=job_id,
@@ -70,10 +113,26 @@ def add_event(session: Session, job_id: str, from_status, to_status, actor_id=No
 
 
 def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int) -> str | None:
-    """Apply ``changes`` (column -> value) to a READY job, with an event. The
-    session's Job object of that id (one per session) is then fresh from the
-    database. None if done, else the state that forbids it, or "gone" when the
-    job was deleted meanwhile (nothing changed)."""
+    """Apply ``changes`` to a READY job, with an event; commits or rolls back.
+
+    The session's Job object of that id (one per session) is then fresh from the
+    database.
+
+    Parameters
+    ----------
+    session : Session
+    job_id : str
+    changes : dict
+        Column name -> new value (validated already).
+    actor_id : int
+        The user making the change.
+
+    Returns
+    -------
+    str or None
+        None if done; else the state that forbids it (a ``JobStatus`` value), or
+        ``"gone"`` when the job was deleted meanwhile (nothing changed).
+    """
     job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
     if job is None:
         session.rollback()
@@ -110,12 +169,21 @@ _LEAVE_DIR_TO_EXECUTOR = text(
 
 
 def delete_job(session: Session, job_id: str) -> str | None:
-    """Delete a job that is not QUEUED or RUNNING, and hand its directory (if it
-    ran) to its host's executor to remove (``dirs_to_remove``).
+    """Delete a job that is not QUEUED or RUNNING; commits or rolls back.
+
+    Its directory, if it ran, is handed to its host's executor to remove
+    (``dirs_to_remove``, a NOTIFY on ``DELETED_CHANNEL``) in the same transaction.
+
+    Parameters
+    ----------
+    session : Session
+    job_id : str
 
     Returns
     -------
-    None if the job was deleted, else its state (a ``JobStatus`` value).
+    str or None
+        None if the job was deleted (or there was none); else its state (a
+        ``JobStatus`` value).
     """
     status = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
     if status in (JobStatus.QUEUED, JobStatus.RUNNING):

@@ -62,7 +62,22 @@ NEW_JOB_FIELDS = (
 
 @dataclass
 class NewJob:
-    """A job to store: its ``NEW_JOB_FIELDS``, who made it, and whether it is queued at once."""
+    """A job to store (``insert_jobs``).
+
+    Attributes
+    ----------
+    fields : dict
+        Every ``NEW_JOB_FIELDS`` name -> its value (``timeout`` in seconds,
+        ``memory_mb`` in MiB; ``args`` a list, ``env`` a dict).
+    actor_id : int
+        The user who made it (recorded in its events).
+    submit : bool
+        Queue it at once (QUEUED) rather than leave it READY.
+    detail : str
+        The detail of its first event.
+    created_at : datetime.datetime
+        Naive UTC.
+    """
 
     fields: dict
     actor_id: int
@@ -86,7 +101,9 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
     set of str
         The ids stored: an id that is taken already is left out (nothing stored).
     """
-    params = {name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS}
+    params: dict[str, object] = {
+        name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS
+    }
     params.update(
         # As JSON text (an array of json values cannot be a statement parameter).
         args=[orjson.dumps(job.fields["args"]).decode() for job in jobs],
@@ -151,8 +168,17 @@ def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
 
 @dataclass(frozen=True)
 class JobOutput:
-    """A job's final record: its return code (None if it never ran or was lost)
-    and its output as text, each flagged when it passed ``jobs.max_log_bytes``."""
+    """A job's final record, as ``finish_job`` stores it.
+
+    Attributes
+    ----------
+    return_code : int or None
+        The script's exit code; None if it never ran or was lost.
+    stdout, stderr : str or None
+        Its output as text.
+    stdout_truncated, stderr_truncated : bool
+        Whether that stream passed ``jobs.max_log_bytes`` (the rest was dropped).
+    """
 
     return_code: int | None = None
     stdout: str | None = None

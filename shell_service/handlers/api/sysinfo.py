@@ -8,10 +8,17 @@ from ... import queue
 
 
 class SysinfoHandler(BaseHandler):
+    """``GET /api/sysinfo``: the service's health and capacity; anyone, no token.
+
+    Load balancers and ``make run`` ask it. What it shows of the executors is what
+    each published in its registry row (``queue.heartbeat``).
+    """
+
     auth_required = False
 
     async def get(self):
-        """
+        """Answer the version, live executors, jobs per state, capacity and isolation.
+
         ---
         summary: Service health
         description: |

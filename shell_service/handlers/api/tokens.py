@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from baselayer.app.auth import create_token
+from baselayer.app.auth import CurrentUser, create_token
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 from baselayer.app.models import Token, User
 
@@ -10,8 +10,18 @@ from ... import schemas
 
 
 class TokenHandler(BaseHandler):
+    """API tokens: ``/api/tokens`` (list yours, create) and ``/api/tokens/{token_id}`` (revoke).
+
+    Any user with a token, for their own tokens; an admin may also make tokens for
+    any user and revoke anyone's.
+    """
+
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
+
     async def get(self, token_id: str | None = None):
-        """
+        """List the current user's tokens (only on ``/api/tokens``: 405 with an id).
+
         ---
         multiple:
           summary: List your tokens
@@ -31,7 +41,8 @@ class TokenHandler(BaseHandler):
         self.success(schemas.Token(many=True).dump(tokens))
 
     async def post(self, token_id: str | None = None):
-        """
+        """Create a token and answer its secret, once (only on ``/api/tokens``: 405 with an id).
+
         ---
         multiple:
           summary: Create a token
@@ -67,7 +78,8 @@ class TokenHandler(BaseHandler):
         self.success({"id": token.id, "token": secret})
 
     async def delete(self, token_id: str | None = None):
-        """
+        """Revoke the token ``token_id`` (from the path; required: 405 without).
+
         ---
         single:
           summary: Revoke a token

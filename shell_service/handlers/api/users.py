@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 from baselayer.app.models import ACL, ADMIN_ACL, ADMIN_ROLE, Role, User
 
@@ -10,6 +11,18 @@ from ... import queue, schemas
 
 
 def dump_user(user: User) -> dict:
+    """A user as the API shows it (``schemas.User``).
+
+    Parameters
+    ----------
+    user : User
+
+    Returns
+    -------
+    dict
+        ``id``, ``username``, ``is_admin``, ``disabled``, ``created_at`` (RFC 3339
+        text).
+    """
     return schemas.User().dump(
         {
             "id": user.id,
@@ -22,8 +35,17 @@ def dump_user(user: User) -> dict:
 
 
 class UserHandler(BaseHandler):
+    """Users: ``/api/users`` (list, create) and ``/api/users/{user_id}`` (read, change).
+
+    Admins only (403 for anyone else). Disabling a user (PATCH) cancels their jobs.
+    """
+
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
+
     async def get(self, user_id: str | None = None):
-        """
+        """List users, or read one (``user_id``: from the path; None on ``/api/users``).
+
         ---
         single:
           summary: Read one user (admin)
@@ -55,7 +77,8 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     async def post(self, user_id: str | None = None):
-        """
+        """Create a user; only on ``/api/users`` (405 with an id).
+
         ---
         multiple:
           summary: Create a user (admin)
@@ -89,7 +112,8 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     async def patch(self, user_id: str | None = None):
-        """
+        """Disable or enable a user, grant or remove the admin role (``user_id`` required).
+
         ---
         single:
           summary: Disable or enable a user; grant or remove the admin role (admin)
@@ -132,11 +156,30 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     def cancel_jobs_of(self, user: User) -> None:
-        # A RUNNING one is ended by its executor, which records it CANCELLED.
+        """Cancel every job of ``user`` that has not ended, as the current user.
+
+        A RUNNING one is ended by its executor, which records it CANCELLED.
+
+        Parameters
+        ----------
+        user : User
+        """
         queue.cancel_jobs_of(self.sql, user.id, self.current_user.id)
 
 
 def set_admin(session, user: User, admin: bool) -> None:
+    """Grant or remove the admin role of ``user``, in ``session`` (the caller commits).
+
+    Makes the admin role (and its ACL) if there is none yet. Removing also takes
+    away the admin ACL granted to the user directly.
+
+    Parameters
+    ----------
+    session : Session
+    user : User
+    admin : bool
+        True grants, False removes.
+    """
     role = session.get(Role, ADMIN_ROLE)
     if role is None:
         acl = session.get(ACL, ADMIN_ACL) or ACL(id=ADMIN_ACL)
