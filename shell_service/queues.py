@@ -130,11 +130,14 @@ def configured_queues(cfg: Config) -> list[Queue]:
         hosts = entry.get("hosts") or []
         if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
             raise QueueConfigError(f"{where} hosts must be a list of host names")
-        settings = {}
+        settings: dict[str, int] = {}
         for key in INHERITED:
             value = entry.get(key)
-            value = jobs[key] if value is None or value == "" else value
-            settings[key] = _optional_int(value, f"{where} {key}")
+            value = jobs.get(key) if value is None or value == "" else value
+            number = _optional_int(value, f"{where} {key}")
+            if number is None:
+                raise QueueConfigError(f"{where} {key} must be set, here or in jobs:")
+            settings[key] = number
         queues.append(
             Queue(
                 name=name,

@@ -400,9 +400,10 @@ def check_job_options(
     errors = {}
     if "shell" in body and body["shell"] not in allowed_shells:
         errors["shell"] = [f"must be one of: {', '.join(allowed_shells)}"]
-    for option, maximum in job_queue.maxima.items() if job_queue else ():
-        if body.get(option, 0) > maximum:
-            errors[option] = [f"must be at most {maximum} (queue {job_queue.name}'s maximum)"]
+    if job_queue is not None:
+        for option, maximum in job_queue.maxima.items():
+            if body.get(option, 0) > maximum:
+                errors[option] = [f"must be at most {maximum} (queue {job_queue.name}'s maximum)"]
     if errors:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
