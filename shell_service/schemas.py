@@ -643,11 +643,16 @@ class Sysinfo(Schema):
 
 
 class OptionLimits(Schema):
+    """A job option's default (when a job names none) and maximum in one queue."""
+
     default = fields.Integer(required=True, metadata={"description": "When a job names none"})
     max = fields.Integer(required=True, metadata={"description": "The most a job may ask for"})
 
 
 class QueueLimits(Schema):
+    """A queue's limits: jobs running at once (all hosts; per user), its memory
+    budget (MiB) and each job option's default and maximum."""
+
     max_running = fields.Integer(
         allow_none=True,
         required=True,
@@ -673,6 +678,8 @@ class QueueLimits(Schema):
 
 
 class QueueJobs(Schema):
+    """A queue's jobs now: QUEUED, RUNNING, and RUNNING per host."""
+
     queued = fields.Integer(required=True)
     running = fields.Integer(required=True)
     running_by_host = fields.Dict(
@@ -684,6 +691,8 @@ class QueueJobs(Schema):
 
 
 class Queue(Schema):
+    """One queue as ``GET /api/queues`` shows it (``handlers/api/queues.py``)."""
+
     name = fields.String(required=True, metadata={"example": "default"})
     description = fields.String(required=True)
     default = fields.Boolean(
