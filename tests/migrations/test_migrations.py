@@ -55,7 +55,8 @@ def pg_dump(cfg: Config, database: str, only: set[str] | None = None) -> str:
     program = str(bindir / "pg_dump") if bindir else shutil.which("pg_dump")
     assert program, "pg_dump is not installed (it comes with the PostgreSQL server)"
     url = database_url(cfg, database)
-    command_line = [program, "--schema-only", "--no-owner", "--username", url.username or ""]
+    command_line = [program, "--schema-only", "--no-owner", "--no-password"]
+    command_line += ["--username", url.username or ""]
     command_line += ["--host", url.host or ""]
     if url.port:
         command_line += ["--port", str(url.port)]
