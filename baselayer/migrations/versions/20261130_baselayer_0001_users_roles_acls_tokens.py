@@ -2,13 +2,12 @@
 
 Revision ID: baselayer_0001
 Revises:
-Create Date: 2026-11-30 10:00:00
+Create Date: 2026-11-30 09:25:00
 
 The root of the ``baselayer`` branch (``alembic upgrade baselayer@head``). The
-tables are those of ``baselayer/app/models.py`` as they are today (users with
-``disabled``, tokens with ``expires_at``), their columns in the order the app's
-migrations used to make them, so a new database's schema is the one an older
-database has. The trigger makes every statement on them send a NOTIFY on
+tables of ``baselayer/app/models.py`` with every column (users' ``disabled``,
+tokens' ``expires_at``), in the order the app's migrations added them, so a new
+database's schema is the one an older database has. The trigger makes every statement on them send a NOTIFY on
 ``baselayer_auth`` (``baselayer.app.auth.AUTH_CHANNEL``): app workers cache
 token lookups and drop the cache when it fires, so a revoked or expired token,
 a disabled user or a changed role takes effect at once, whichever program
