@@ -7,11 +7,12 @@ Create Date: 2026-11-30 09:25:00
 The root of the ``baselayer`` branch (``alembic upgrade baselayer@head``). The
 tables of ``baselayer/app/models.py`` with every column (users' ``disabled``,
 tokens' ``expires_at``), in the order the app's migrations added them, so a new
-database's schema is the one an older database has. The trigger makes every statement on them send a NOTIFY on
-``baselayer_auth`` (``baselayer.app.auth.AUTH_CHANNEL``): app workers cache
-token lookups and drop the cache when it fires, so a revoked or expired token,
-a disabled user or a changed role takes effect at once, whichever program
-changed the rows (the API, a migration, psql).
+database's schema is the one an older database has. The trigger makes every
+statement on them send a NOTIFY on ``baselayer_auth``
+(``baselayer.app.auth.AUTH_CHANNEL``): app workers cache token lookups and drop
+the cache when it fires, so a revoked or expired token, a disabled user or a
+changed role takes effect at once, whichever program changed the rows (the API,
+a migration, psql).
 
 Databases made before this branch existed: the app's migrations 0001 (tables),
 0005 (``disabled``, ``expires_at``) and 0008 (trigger) made these. Nothing
