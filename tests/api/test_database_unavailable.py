@@ -197,9 +197,9 @@ def terminate_backend(engine, pid: int) -> None:
         ).scalar():
             conn.commit()
             assert time.monotonic() < deadline, f"backend {pid} still there"
-            time.sleep(0.02)
             # pg_stat_activity is read once per transaction: a new one looks again.
             conn.rollback()
+            time.sleep(0.02)
 
 
 PLUS_ONE = Statement("SELECT %(x)s::int + 1")
