@@ -1,4 +1,5 @@
-"""API tokens: made once, shown once, stored as a hash, looked up by that hash.
+"""API tokens: made once, shown once, stored as a hash, looked up by that hash
+(made and revoked by ``auth_store``).
 
 Lookups are cached per process (``TokenCache``) until anything about who may do
 what changes: a trigger on the users, tokens, roles and ACL tables sends a
@@ -7,12 +8,9 @@ NOTIFY on ``AUTH_CHANNEL`` (migration 0008) and every process drops its cache.
 
 import datetime
 import hashlib
-import secrets
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from .models import ADMIN_ACL, Token, User, utcnow
+from .models import ADMIN_ACL, utcnow
 from .notifications import Listener
 from .plain_sql import PlainSQL, Statement
 
@@ -25,14 +23,6 @@ def hash_secret(secret: str) -> str:
     # Tokens are long random strings, so a fast unsalted hash is enough: no
     # dictionary attack applies, and lookups stay one indexed equality.
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def create_token(session: Session, user: User, name: str, expires_at=None) -> tuple[Token, str]:
-    """Add a token for ``user``; returns the row and the secret (not stored anywhere)."""
-    secret = secrets.token_urlsafe(32)
-    token = Token(name=name, user=user, secret_hash=hash_secret(secret), expires_at=expires_at)
-    session.add(token)
-    return token, secret
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,10 @@ heartbeats: one silent for SILENT_HOST has lost its RUNNING jobs for good.
 import datetime
 import os
 
-from sqlalchemy.orm import sessionmaker
-
 from baselayer.app.plain_sql import PlainSQL
 
 from .. import queue
+from ..queue import ClaimedJob
 
 #: Another host's executor silent this long has lost its RUNNING jobs for good.
 SILENT_HOST = datetime.timedelta(minutes=5)
@@ -48,8 +47,6 @@ class Registry:
 
     Parameters
     ----------
-    session_factory : sessionmaker
-        For the heartbeat and adoption statements (ORM).
     sql : PlainSQL
         The executor's event-loop connection.
     host : str
@@ -58,40 +55,36 @@ class Registry:
         This executor's name, "host:pid".
     """
 
-    def __init__(self, session_factory: sessionmaker, sql: PlainSQL, host: str, worker_name: str):
-        self.session_factory = session_factory
+    def __init__(self, sql: PlainSQL, host: str, worker_name: str):
         self.sql = sql
         self.host = host
         self.worker_name = worker_name
 
     def heartbeat(self, running: int, published: dict) -> None:
         """Write this executor's row: alive now, watching ``running`` jobs, offering
-        ``published`` (``Executor.report_capacity``). Blocks for one transaction;
-        raises what the database raises."""
-        with self.session_factory() as session:
-            queue.heartbeat(session, self.worker_name, running, published)
+        ``published`` (``Executor.report_capacity``). Blocks for one statement;
+        raises what the database raises (``DatabaseUnavailable`` when it is away)."""
+        queue.heartbeat(self.sql, self.worker_name, running, published)
 
     def jobs_lost_elsewhere(self) -> list[str]:
         """Ids of RUNNING jobs of other hosts whose executor has been silent for
         SILENT_HOST: nobody there will end them (end them as SERVER_ERROR with
         LOST_HOST_MESSAGE)."""
-        with self.session_factory() as session:
-            return queue.jobs_of_silent_workers(session, self.host, SILENT_HOST)
+        return queue.jobs_of_silent_workers(self.sql, self.host, SILENT_HOST)
 
-    def jobs_on_this_host(self) -> list[dict]:
-        """RUNNING jobs started by any executor of this host
-        (``queue.running_jobs_on_host``: id, number, worker, started_at, timeout,
-        cancel_requested_at)."""
-        return queue.running_jobs_on_host(self.sql, self.host)
+    def jobs_on_this_host(self, watched: list[str]) -> list[ClaimedJob]:
+        """RUNNING jobs started by any executor of this host, but those of
+        ``watched`` (ids) whose cancel was not asked for
+        (``queue.running_jobs_on_host``)."""
+        return queue.running_jobs_on_host(self.sql, self.host, watched)
 
-    def take_over(self, job: dict) -> bool:
+    def take_over(self, job: ClaimedJob) -> bool:
         """Whether ``job`` (a row of ``jobs_on_this_host``) is now this executor's:
         it was already, or its executor is dead and this one adopted it (an event
         records it). False while its executor lives, or when another executor
         adopted it first."""
-        if job["worker"] == self.worker_name:
+        if job.worker == self.worker_name:
             return True
-        if worker_alive(job["worker"]):
+        if worker_alive(job.worker):
             return False
-        with self.session_factory() as session:
-            return queue.adopt_job(session, job["id"], job["worker"], self.worker_name)
+        return queue.adopt_job(self.sql, job.id, job.worker, self.worker_name)

@@ -1,22 +1,24 @@
 """The executors' own statements: their registry (heartbeats), the jobs they
-watch, adopting the jobs of one that is gone, and retention."""
+watch, adopting the jobs of one that is gone, and retention. Each is one plain
+statement."""
 
 import datetime
 
-from sqlalchemy import and_, delete, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+import orjson
 
 from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
-from ..job_states import FINISHED, JobStatus
-from ..models import Job, Worker
-from .jobs import add_event
+from ..job_states import FINISHED
+from .claim import EXECUTOR_JOB_COLUMNS, ClaimedJob
 
+# The ones in ``watched`` only when a cancel was asked for (the executor may
+# have missed its NOTIFY): their scripts and input are not read every heartbeat.
 _RUNNING_ON_HOST = Statement(
-    "SELECT id, number, worker, started_at, timeout, cancel_requested_at FROM jobs "
+    f"SELECT {EXECUTOR_JOB_COLUMNS} FROM jobs "
     "WHERE status = 'RUNNING' AND worker LIKE %(pattern)s"
+    " AND (NOT (id = ANY(%(watched)s::text[])) OR cancel_requested_at IS NOT NULL)"
+    " ORDER BY id"
 )
 
 
@@ -26,116 +28,206 @@ def host_pattern(host: str) -> str:
     return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
 
 
-def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
-    """RUNNING jobs started by any worker on this host (``worker`` is "host:pid"):
-    their id, number, worker, started_at, timeout and cancel_requested_at."""
-    return sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host)})
+def running_jobs_on_host(
+    sql: PlainSQL, host: str, watched: list[str] | tuple[str, ...] = ()
+) -> list[ClaimedJob]:
+    """RUNNING jobs started by any executor on ``host`` (``worker`` is "host:pid"),
+    but those of ``watched`` whose cancel was not asked for.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    host : str
+        The host's name.
+    watched : sequence of str
+        Ids of the jobs the caller watches already.
+
+    Returns
+    -------
+    list of ClaimedJob
+        By id.
+    """
+    rows = sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host), "watched": list(watched)})
+    return [ClaimedJob(**row) for row in rows]
 
 
-def jobs_of_silent_workers(
-    session: Session, host: str, silent_for: datetime.timedelta
-) -> list[str]:
-    """RUNNING jobs of other hosts' workers that sent no heartbeat for ``silent_for``
-    (their host is gone, or renamed: nobody there will ever end them)."""
-    heard_from = select(Worker.id).where(Worker.last_seen > utcnow() - silent_for)
-    return list(
-        session.scalars(
-            select(Job.id).where(
-                Job.status == JobStatus.RUNNING,
-                Job.started_at < utcnow() - silent_for,
-                # A NULL worker (no executor ever recorded) is silent too: NOT LIKE
-                # on NULL is NULL, which would drop the row, so it is its own case.
-                or_(
-                    Job.worker.is_(None),
-                    and_(
-                        Job.worker.not_like(host_pattern(host), escape="\\"),
-                        Job.worker.not_in(heard_from),
-                    ),
-                ),
-            )
-        )
+# A NULL worker (no executor ever recorded) is silent too: NOT LIKE on NULL is
+# NULL, which would drop the row, so it is its own case.
+_JOBS_OF_SILENT_WORKERS = Statement(
+    """
+    SELECT id FROM jobs
+    WHERE status = 'RUNNING' AND started_at < %(before)s
+      AND (worker IS NULL
+           OR (worker NOT LIKE %(pattern)s
+               AND worker NOT IN (SELECT id FROM workers WHERE last_seen > %(before)s)))
+    ORDER BY id
+    """
+)
+
+
+def jobs_of_silent_workers(sql: PlainSQL, host: str, silent_for: datetime.timedelta) -> list[str]:
+    """RUNNING jobs of other hosts' executors that sent no heartbeat for
+    ``silent_for`` (their host is gone, or renamed: nobody there will ever end
+    them), and those with no executor recorded.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    host : str
+        The caller's host (its jobs are its own to judge: ``running_jobs_on_host``).
+    silent_for : datetime.timedelta
+        How long an executor may be silent; jobs started more recently are left.
+
+    Returns
+    -------
+    list of str
+        The jobs' ids.
+    """
+    params = {"before": utcnow() - silent_for, "pattern": host_pattern(host)}
+    return [job_id for (job_id,) in sql.tuples(_JOBS_OF_SILENT_WORKERS, params)]
+
+
+_ADOPT_JOB = Statement(
+    """
+    WITH adopted AS (
+        UPDATE jobs SET worker = %(new_worker)s, modified = %(now)s
+        WHERE id = %(id)s AND status = 'RUNNING' AND worker IS NOT DISTINCT FROM %(old_worker)s
+        RETURNING id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, 'RUNNING', 'RUNNING', %(detail)s, %(now)s, %(now)s FROM adopted
     )
+    SELECT count(*) FROM adopted
+    """
+)
 
 
-def adopt_job(session: Session, job_id: str, old_worker: str | None, new_worker: str) -> bool:
-    """Take over a job whose worker is gone; False if another worker took it first."""
-    row = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.worker == old_worker)
-        .values(worker=new_worker)
-        .returning(Job.id)
-    ).first()
-    if row is not None:
-        add_event(
-            session,
-            job_id,
-            JobStatus.RUNNING,
-            JobStatus.RUNNING,
-            None,
-            f"adopted by {new_worker} from {old_worker}",
-        )
-    session.commit()
-    return row is not None
+def adopt_job(sql: PlainSQL, job_id: str, old_worker: str | None, new_worker: str) -> bool:
+    """Take over a RUNNING job whose executor is gone, with an event ("adopted by
+    <new> from <old>"), in one statement.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    old_worker : str or None
+        The executor it had, "host:pid" (None: none recorded).
+    new_worker : str
+        The caller, "host:pid".
+
+    Returns
+    -------
+    bool
+        True if it is now ``new_worker``'s; False, nothing changed, if it is no
+        longer RUNNING or another executor took it first.
+    """
+    params = {
+        "id": job_id,
+        "old_worker": old_worker,
+        "new_worker": new_worker,
+        "now": utcnow(),
+        "detail": f"adopted by {new_worker} from {old_worker}",
+    }
+    return sql.value(_ADOPT_JOB, params) == 1
 
 
-# Only one worker at a time sweeps old jobs (a session-level try-lock).
+# Only one executor at a time sweeps old jobs (a transaction-level try-lock).
 _RETENTION_LOCK_KEY = 0x5E11_0B6
 
-
-# A deleted job's directory, for the executor of its host (``dirs_to_remove``).
-_LEAVE_DIRS = text(
-    "INSERT INTO job_dirs_to_remove (job_id, host) VALUES (:job_id, :host) ON CONFLICT DO NOTHING"
+# The oldest finished jobs, deleted with their events; the directories of the
+# ones that ran are left to their hosts' executors (``dirs_to_remove``).
+_DELETE_FINISHED_BEFORE = Statement(
+    """
+    WITH oldest AS (
+        SELECT id FROM jobs
+        WHERE finished_at < %(cutoff)s AND status = ANY(%(finished)s::text[])
+        ORDER BY finished_at LIMIT %(batch)s
+    ),
+    gone AS (DELETE FROM jobs WHERE id IN (SELECT id FROM oldest) RETURNING id, worker),
+    dirs AS (
+        INSERT INTO job_dirs_to_remove (job_id, host)
+        SELECT id, split_part(worker, ':', 1) FROM gone WHERE worker <> ''
+        ON CONFLICT DO NOTHING
+    )
+    SELECT id FROM gone
+    """
 )
 
 
 def delete_finished_before(
-    session: Session, cutoff: datetime.datetime, batch: int = 500
+    sql: PlainSQL, cutoff: datetime.datetime, batch: int = 500
 ) -> list[str] | None:
-    """Delete up to ``batch`` jobs that finished before ``cutoff``; their ids.
+    """Delete up to ``batch`` jobs that finished before ``cutoff``, in one short
+    statement (call it again for the next batch: the table is never locked for
+    long). The directories of the jobs that ran are left to their hosts'
+    executors (``dirs_to_remove``).
 
-    None when another worker holds the sweep. Each batch is its own short
-    transaction, so the table is never locked for long. The directories of
-    the jobs that ran are left to their hosts' executors (``dirs_to_remove``).
+    Parameters
+    ----------
+    sql : PlainSQL
+    cutoff : datetime.datetime
+        Naive UTC.
+    batch : int
+        Most jobs deleted by this call.
+
+    Returns
+    -------
+    list of str or None
+        The ids deleted (empty: none is left); None, nothing deleted, when
+        another executor holds the sweep.
     """
-    if not session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RETENTION_LOCK_KEY}
-    ):
-        session.rollback()
-        return None
-    oldest = (
-        select(Job.id)
-        .where(Job.finished_at < cutoff, Job.status.in_([s.value for s in FINISHED]))
-        .order_by(Job.finished_at)
-        .limit(batch)
-    )
-    gone = session.execute(delete(Job).where(Job.id.in_(oldest)).returning(Job.id, Job.worker))
-    rows = gone.all()
-    dirs = [
-        {"job_id": job_id, "host": worker.partition(":")[0]} for job_id, worker in rows if worker
-    ]
-    if dirs:
-        session.execute(_LEAVE_DIRS, dirs)
-    session.commit()
-    return [job_id for job_id, _ in rows]
+    params = {"cutoff": cutoff, "finished": [s.value for s in FINISHED], "batch": batch}
+    rows = sql.rows_if_unlocked(_DELETE_FINISHED_BEFORE, params, _RETENTION_LOCK_KEY)
+    return None if rows is None else [row["id"] for row in rows]
 
 
 #: Seconds between an executor's heartbeats; one silent for three is not alive.
 HEARTBEAT_INTERVAL = 5.0
 
 
-def heartbeat(session: Session, worker: str, running: int, published: dict) -> None:
-    """Record that executor ``worker`` ("host:pid") is alive, watches ``running``
-    jobs and offers ``published`` (JSON: ``memory_budget_mb``, ``isolation``; what
-    /api/sysinfo shows of it); forget executors silent for an hour."""
+# The executor's row written, and those silent for an hour forgotten (never
+# its own: one statement must not change a row twice).
+_HEARTBEAT = Statement(
+    """
+    WITH beat AS (
+        INSERT INTO workers (id, last_seen, running, published, created_at, modified)
+        VALUES (%(id)s, %(now)s, %(running)s, %(published)s::jsonb, %(now)s, %(now)s)
+        ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
+            running = excluded.running, published = excluded.published,
+            modified = excluded.modified
+        RETURNING id
+    ),
+    forgotten AS (DELETE FROM workers WHERE last_seen < %(forget_before)s AND id <> %(id)s)
+    SELECT count(*) FROM beat
+    """
+)
+
+
+def heartbeat(sql: PlainSQL, worker: str, running: int, published: dict | None) -> None:
+    """Record that an executor is alive, and forget executors silent for an hour,
+    in one statement.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    worker : str
+        The executor, "host:pid".
+    running : int
+        Jobs it watches.
+    published : dict or None
+        What it offers (JSON: ``memory_budget_mb``, ``isolation``; what
+        /api/sysinfo shows of it).
+    """
     now = utcnow()
-    values = {"last_seen": now, "running": running, "published": published, "modified": now}
-    session.execute(
-        insert(Worker)
-        .values(id=worker, created_at=now, **values)
-        .on_conflict_do_update(index_elements=[Worker.id], set_=values)
-    )
-    session.execute(delete(Worker).where(Worker.last_seen < now - datetime.timedelta(hours=1)))
-    session.commit()
+    params = {
+        "id": worker,
+        "now": now,
+        "running": running,
+        "published": None if published is None else orjson.dumps(published).decode(),
+        "forget_before": now - datetime.timedelta(hours=1),
+    }
+    sql.value(_HEARTBEAT, params)
 
 
 _LIVE_WORKERS = Statement(

@@ -1,24 +1,13 @@
 """Users: admins create and list them."""
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
+from baselayer.app import auth_store
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
-from baselayer.app.models import ACL, ADMIN_ACL, ADMIN_ROLE, Role, User
 
 from ... import queue, schemas
 
 
-def dump_user(user: User) -> dict:
-    return schemas.User().dump(
-        {
-            "id": user.id,
-            "username": user.username,
-            "is_admin": user.is_admin,
-            "disabled": user.disabled,
-            "created_at": user.created_at,
-        }
-    )
+def dump_user(user: dict) -> dict:
+    return schemas.User().dump(user)
 
 
 class UserHandler(BaseHandler):
@@ -47,9 +36,8 @@ class UserHandler(BaseHandler):
         """
         self.require_admin()
         if user_id is None:
-            users = self.session.scalars(select(User).order_by(User.id)).all()
-            return self.success([dump_user(u) for u in users])
-        user = self.session.get(User, parse_int_id(user_id) or 0)
+            return self.success([dump_user(u) for u in auth_store.list_users(self.sql)])
+        user = auth_store.get_user(self.sql, parse_int_id(user_id) or 0)
         if user is None:
             raise APIError(404, f"No user with id {user_id!r}")
         self.success(dump_user(user))
@@ -79,12 +67,8 @@ class UserHandler(BaseHandler):
             raise APIError(405, "POST a new user to /api/users")
         self.require_admin()
         body = self.load_body(schemas.UserCreate)
-        user = User(username=body["username"])
-        self.session.add(user)
-        try:
-            self.session.commit()
-        except IntegrityError:
-            self.session.rollback()
+        user = auth_store.create_user(self.sql, body["username"])
+        if user is None:
             raise APIError(409, f"Username {body['username']!r} is taken")
         self.success(dump_user(user))
 
@@ -112,37 +96,23 @@ class UserHandler(BaseHandler):
         if user_id is None:
             raise APIError(405, "Name the user: PATCH /api/users/{user_id}")
         self.require_admin()
-        user = self.session.get(User, parse_int_id(user_id) or 0)
+        user = auth_store.get_user(self.sql, parse_int_id(user_id) or 0)
         if user is None:
             raise APIError(404, f"No user with id {user_id!r}")
         changes = self.load_body(schemas.UserUpdate)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
-        if user.id == self.current_user.id:
+        if user["id"] == self.current_user.id:
             raise APIError(400, "You cannot disable yourself or change your own role")
-        if "admin" in changes:
-            set_admin(self.session, user, changes["admin"])
-        if "disabled" in changes:
-            user.disabled = changes["disabled"]
-        self.session.commit()
+        if not auth_store.update_user(
+            self.sql, user["id"], admin=changes.get("admin"), disabled=changes.get("disabled")
+        ):
+            raise APIError(404, f"No user with id {user_id!r}")  # deleted meanwhile
         self.auth_changed()
         if changes.get("disabled"):
-            self.cancel_jobs_of(user)
-        self.session.refresh(user)
-        self.success(dump_user(user))
+            self.cancel_jobs_of(user["id"])
+        self.success(dump_user(auth_store.get_user(self.sql, user["id"])))
 
-    def cancel_jobs_of(self, user: User) -> None:
+    def cancel_jobs_of(self, user_id: int) -> None:
         # A RUNNING one is ended by its executor, which records it CANCELLED.
-        queue.cancel_jobs_of(self.sql, user.id, self.current_user.id)
-
-
-def set_admin(session, user: User, admin: bool) -> None:
-    role = session.get(Role, ADMIN_ROLE)
-    if role is None:
-        acl = session.get(ACL, ADMIN_ACL) or ACL(id=ADMIN_ACL)
-        role = Role(id=ADMIN_ROLE, acls=[acl])
-    if admin and role not in user.roles:
-        user.roles.append(role)
-    if not admin:
-        user.roles = [r for r in user.roles if r.id != ADMIN_ROLE]
-        user.acls = [a for a in user.acls if a.id != ADMIN_ACL]
+        queue.cancel_jobs_of(self.sql, user_id, self.current_user.id)
