@@ -57,8 +57,8 @@ class TokenHandler(BaseHandler):
         made = auth_store.create_token(self.sql, user_id, body["name"], body.get("expires_at"))
         if made is None:
             raise APIError(404, f"No user with id {user_id}")
-        token_id, secret = made
-        self.success({"id": token_id, "token": secret})
+        new_id, secret = made
+        self.success({"id": new_id, "token": secret})
 
     async def delete(self, token_id: str | None = None):
         """

@@ -111,7 +111,10 @@ class UserHandler(BaseHandler):
         self.auth_changed()
         if changes.get("disabled"):
             self.cancel_jobs_of(user["id"])
-        self.success(dump_user(auth_store.get_user(self.sql, user["id"])))
+        user = auth_store.get_user(self.sql, user["id"])
+        if user is None:  # deleted meanwhile
+            raise APIError(404, f"No user with id {user_id!r}")
+        self.success(dump_user(user))
 
     def cancel_jobs_of(self, user_id: int) -> None:
         # A RUNNING one is ended by its executor, which records it CANCELLED.
