@@ -91,8 +91,8 @@ def _update_ready_sql(names: tuple[str, ...], columns: tuple[str, ...]) -> State
         events AS (
             INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
                                     created_at, modified)
-            SELECT old.id, 'READY', 'READY', %(actor_id)s, %(detail)s, %(now)s, %(now)s
-            FROM old WHERE old.status = 'READY'
+            SELECT id, 'READY', 'READY', %(actor_id)s, %(detail)s, %(now)s, %(now)s
+            FROM changed
         )
         SELECT old.status AS status_before, changed.id IS NOT NULL AS changed, changed.*
         FROM old LEFT JOIN changed ON true
