@@ -204,6 +204,8 @@ def terminate_backend(engine, pid: int) -> None:
             text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
         ).scalar():
             assert time.monotonic() < deadline, f"backend {pid} still there"
+            # pg_stat_activity is read once per transaction: look again in a new one.
+            conn.rollback()
             time.sleep(0.02)
 
 
