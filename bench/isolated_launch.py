@@ -98,12 +98,12 @@ def _cpu_seconds() -> float:
 async def _rate(launcher: IsolatedLauncher, count: int, concurrency: int) -> float:
     numbers = iter(range(count))
 
-    async def worker():
+    async def launch_in_turn():
         for number in numbers:
             await launcher.launch(number)
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(launch_in_turn() for _ in range(concurrency)))
     return time.perf_counter() - started
 
 

@@ -8,7 +8,7 @@ from baselayer.tools.layout import StackLayout
 from baselayer.tools.supervisor_control import rpc
 
 
-def worker_pids(layout: StackLayout) -> dict[str, int]:
+def service_pids(layout: StackLayout) -> dict[str, int]:
     """``{"app_00": pid, ..., "executor": pid}``: the stack's running app workers
     and its executor (the Python processes that serve requests and run jobs)."""
     infos = rpc(layout).supervisor.getAllProcessInfo()
@@ -35,7 +35,7 @@ def rss_now(pids: dict[str, int]) -> dict[str, float]:
 
 
 class PeakRss:
-    """Samples every worker's RSS every ``interval`` seconds inside a ``with`` block.
+    """Samples the RSS of each of ``pids`` every ``interval`` seconds inside a ``with`` block.
 
     ``before`` holds the RSS at entry, ``peak`` the highest seen, ``growth`` the difference.
     """

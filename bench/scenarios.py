@@ -20,7 +20,7 @@ from .fill_jobs import fill
 from .http_ceiling.server import http_ceiling
 from .isolated_launch import isolated_launch
 from .launch_ceiling import launch_rate
-from .memory import PeakRss, rss_now, worker_pids
+from .memory import PeakRss, rss_now, service_pids
 from .peer_webhook import webhook_server
 from .profile import Recorder, summarize
 from .tools import BenchError, run_wrk
@@ -88,8 +88,8 @@ class Bench:
     def client(self, token: str | None = None) -> ApiClient:
         return ApiClient(self.url, token or self.token)
 
-    def worker_pids(self) -> dict[str, int]:
-        return worker_pids(self.layout)
+    def service_pids(self) -> dict[str, int]:
+        return service_pids(self.layout)
 
     @contextlib.contextmanager
     def profiled(self, name: str):
@@ -98,7 +98,7 @@ class Bench:
             yield
             return
         recorder = Recorder(
-            list(self.worker_pids().values()),
+            list(self.service_pids().values()),
             self.profile_dir,
             f"{name}_{self.profile_mode}",
             gil_only=self.profile_mode == "gil",
@@ -267,15 +267,15 @@ def submit_rate(bench: Bench, rounds: int = 5) -> dict:
 def burst(bench: Bench) -> dict:
     """Scenario 2: ``count`` true jobs created with execute from 16 clients, until all end.
 
-    Also the peak RSS of every worker meanwhile (scenario 6).
+    Also the peak RSS of every app worker and the executor meanwhile (scenario 6).
     """
     count = bench.scale.burst_jobs
     since = utcnow()
-    with PeakRss(bench.worker_pids()) as rss, bench.profiled("scenario_2"):
+    with PeakRss(bench.service_pids()) as rss, bench.profiled("scenario_2"):
         started = time.perf_counter()
         submit_jobs(bench, count, 16, "true")
         submitted = time.perf_counter() - started
-        # Polls are requests too: every 0.1 s costs the workers little, and the
+        # Polls are requests too: every 0.1 s costs the app workers little, and the
         # end is seen within 0.1 s of a run of many seconds.
         ended = bench.wait_until_done(since, timeout=600, interval=0.1)
         seconds = time.perf_counter() - started
@@ -324,9 +324,9 @@ def round_trip(bench: Bench) -> dict:
 
 
 def big_output(bench: Bench) -> dict:
-    """Scenario 6, last part: worker RSS while a job prints 2 GB."""
+    """Scenario 6, last part: app worker and executor RSS while a job prints 2 GB."""
     client = bench.client()
-    with PeakRss(bench.worker_pids()) as rss:
+    with PeakRss(bench.service_pids()) as rss:
         started = time.perf_counter()
         response = client.post(
             "/api/jobs", {"code": PRINT_2GB, "shell": "python3", "execute": True}
@@ -351,7 +351,7 @@ def big_output(bench: Bench) -> dict:
 
 def idle_rss(bench: Bench) -> dict:
     """Scenario 6, first part: the RSS of every app worker and the executor before any load."""
-    rss = rss_now(bench.worker_pids())
+    rss = rss_now(bench.service_pids())
     return {"rss_mb": rss, "max_mb": max(rss.values(), default=0.0)}
 
 
@@ -392,7 +392,7 @@ def many_at_once(bench: Bench, api_clients: int = 4, pause: float = 0.1) -> dict
         threading.Thread(target=api_user, args=(paths[i % len(paths)],), daemon=True)
         for i in range(api_clients)
     ]
-    with PeakRss(bench.worker_pids(), interval=0.5) as rss, bench.profiled("scenario_5"):
+    with PeakRss(bench.service_pids(), interval=0.5) as rss, bench.profiled("scenario_5"):
         started = time.perf_counter()
         for user in users:
             user.start()

@@ -1,7 +1,7 @@
 """Requests waiting for jobs to end (``GET /api/jobs/{id}?wait=N``).
 
 A job's end sends a NOTIFY with its id (``queue.ENDED_CHANNEL``), whichever
-worker ran it; every worker's listener wakes the requests waiting for that id.
+executor ran it; every app worker's listener wakes the requests waiting for that id.
 """
 
 import asyncio

@@ -70,9 +70,9 @@ class Job(Base):
     # A user asked to cancel it while it ran: its executor ends it, then records
     # it CANCELLED with its final output.
     cancel_requested_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-    # Which app worker watches it: "host:pid". (The job's own process id is in
-    # its directory, written by its wrapper.)
-    worker: Mapped[str | None] = mapped_column(String(255))
+    # The executor that runs it (set by its claim, changed by an adoption):
+    # "host:pid", its name in the ``executors`` registry.
+    executor: Mapped[str | None] = mapped_column(String(255))
 
     submitter: Mapped[User] = relationship(lazy="raise")
     events: Mapped[list["JobEvent"]] = relationship(
@@ -136,12 +136,12 @@ class JobEvent(Base):
     )
 
 
-class Worker(Base):
+class ExecutorRecord(Base):
     """An executor's registry row (its heartbeat): which executors are alive, how
     busy, and what each offers (``published``: its memory budget and isolation
     layers, written at its start and with each heartbeat; ``queue.heartbeat``)."""
 
-    __tablename__ = "workers"
+    __tablename__ = "executors"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)  # "host:pid"
     last_seen: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, index=True)

@@ -7,7 +7,7 @@ from .handlers.api.jobs import (
     JobExecuteHandler,
     JobHandler,
     JobRerunHandler,
-    SeedExecuteHandler,
+    LegacyExecuteHandler,
 )
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
@@ -24,7 +24,7 @@ ROUTES = [
     (rf"/api/jobs/(?P<job_id>{_ID})/rerun", JobRerunHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/log", JobLogHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/events", JobEventsHandler),
-    (rf"/api/execute/(?P<job_id>{_ID})", SeedExecuteHandler),
+    (rf"/api/execute/(?P<job_id>{_ID})", LegacyExecuteHandler),
     (r"/api/users", UserHandler),
     (rf"/api/users/(?P<user_id>{_ID})", UserHandler),
     (r"/api/tokens", TokenHandler),

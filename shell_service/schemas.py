@@ -28,7 +28,17 @@ class FullMatch(validate.Regexp):
 
 
 def storable_text(value: str) -> None:
-    """Refuse what JSON can carry but PostgreSQL text cannot hold, rather than fail on insert."""
+    r"""Refuse what JSON can carry but PostgreSQL text cannot hold, rather than fail on insert.
+
+    Parameters
+    ----------
+    value : str
+
+    Raises
+    ------
+    marshmallow.ValidationError
+        ``value`` holds a NUL or an unpaired surrogate (\ud800-\udfff).
+    """
     if "\x00" in value:
         raise ValidationError("must not contain NUL characters")
     try:
@@ -59,8 +69,13 @@ def exec_space() -> int:
     pointers) a quarter of the stack limit of the process that calls execve(2),
     at most 3/4 of 8 MiB and at least 128 KiB (fs/exec.c); ``SC_ARG_MAX`` is
     that quarter as this process sees it (2 MiB under the usual 8 MiB stack
-    limit; the executor runs under the same limit as the app). Less
-    ``RESERVED_EXEC_BYTES`` for the service's own."""
+    limit; the executor runs under the same limit as the app).
+
+    Returns
+    -------
+    int
+        Bytes: the kernel's limit less ``RESERVED_EXEC_BYTES`` for the service's own.
+    """
     kernel = max(min(os.sysconf("SC_ARG_MAX"), 6 * 1024 * 1024), 128 * 1024)
     return kernel - RESERVED_EXEC_BYTES
 
@@ -75,10 +90,20 @@ def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
     its UTF-8 length, its NUL and an 8-byte pointer. Past either, the job would
     be accepted and then end SERVER_ERROR "Argument list too long".
 
-    ``args``: the job's arguments; ``env``: its variables (the values a job
-    will run with: on a change, the stored ones merged with the new).
-    Raises marshmallow.ValidationError keyed by field, ``args`` (naming the
-    item) or ``env`` (naming the variable); the messages give the limit."""
+    Parameters
+    ----------
+    args : list of str
+        The job's arguments.
+    env : dict of str to str
+        Its variables (the values a job will run with: on a change, the stored
+        ones merged with the new).
+
+    Raises
+    ------
+    marshmallow.ValidationError
+        Keyed by field, ``args`` (naming the item) or ``env`` (naming the
+        variable); the messages give the limit.
+    """
     errors: dict[str, list[str]] = {}
     longest = MAX_ARG_STRLEN - 1
     arg_sizes = [len(arg.encode()) for arg in args]
@@ -179,6 +204,10 @@ class UTCDateTime(fields.DateTime):
 
 
 class ErrorEnvelope(Schema):
+    """Every error response: ``status`` "error", ``data`` (``errors`` by field for a
+    400 of validation), ``message`` (what went wrong) and ``version``.
+    """
+
     status = fields.String(required=True, metadata={"example": "error"})
     data = fields.Dict(required=True)
     message = fields.String(required=True, metadata={"description": "What went wrong"})
@@ -186,8 +215,22 @@ class ErrorEnvelope(Schema):
 
 
 def success_envelope(name: str, data_field: fields.Field, **extra: fields.Field) -> type[Schema]:
-    """The success envelope with ``data`` of a given shape (and ``extra`` fields beside
-    it), as a named schema class."""
+    """The success envelope with ``data`` of a given shape, as a named schema class.
+
+    Parameters
+    ----------
+    name : str
+        The schema's (and the OpenAPI component's) name.
+    data_field : marshmallow.fields.Field
+        The shape of ``data``.
+    **extra : marshmallow.fields.Field
+        Fields beside ``data`` (paging, counts).
+
+    Returns
+    -------
+    type of Schema
+        With ``status``, ``data``, ``message``, ``version`` and the ``extra`` fields.
+    """
     return Schema.from_dict(
         {
             "status": fields.String(required=True, metadata={"example": "success"}),
@@ -207,6 +250,15 @@ def success_envelope(name: str, data_field: fields.Field, **extra: fields.Field)
 
 
 class JobCreate(Schema):
+    """The body of ``POST /api/jobs``: a job's code and options (only ``code`` is required).
+
+    Units: ``timeout`` in seconds, ``memory_mb`` in MiB, ``code`` at most
+    ``jobs.max_script_bytes`` UTF-8 bytes (checked by the handler, as are the other
+    config limits). ``args`` and ``env`` must fit execve(2)'s limits
+    (``check_exec_limits``). Loading raises ``marshmallow.ValidationError`` keyed
+    by field (the handler answers 400).
+    """
+
     id = fields.String(
         validate=FullMatch(
             JOB_NAME_PATTERN,
@@ -295,6 +347,11 @@ class JobUpdate(JobCreate):
 
 
 class Job(Schema):
+    """A job as responses show it (dump only), with its output once it has ended.
+
+    Times are RFC 3339, UTC; ``timeout`` in seconds, ``memory_mb`` in MiB.
+    """
+
     id = fields.String(required=True)
     code = fields.String(required=True)
     shell = fields.String(required=True)
@@ -334,10 +391,14 @@ JOB_FIELDS = tuple(Job._declared_fields)
 
 
 class JobId(Schema):
+    """A job's id: the answer to creating or rerunning one."""
+
     id = fields.String(required=True, metadata={"example": "hello_world"})
 
 
-class JobSubmitted(Schema):
+class JobState(Schema):
+    """A job's id and its state after an execute or a cancel."""
+
     id = fields.String(required=True)
     status = fields.String(required=True, metadata={"example": "QUEUED"})
 
@@ -353,6 +414,10 @@ class StatusList(fields.List):
 
 
 class JobListQuery(Schema):
+    """The query of ``GET /api/jobs``: paging (``limit``, ``cursor`` or ``offset``), filters
+    and ``include_output``.
+    """
+
     limit = Integer(
         load_default=100,
         validate=validate.Range(min=1, max=1000),
@@ -388,6 +453,8 @@ class JobListQuery(Schema):
 
 
 class JobReadQuery(Schema):
+    """The query of ``GET /api/jobs/{job_id}``: ``wait``, seconds (0-60) for the job to end."""
+
     wait = fields.Float(
         load_default=0,
         validate=validate.Range(min=0, max=60),
@@ -399,6 +466,8 @@ class JobReadQuery(Schema):
 
 
 class JobLogQuery(Schema):
+    """The query of ``GET /api/jobs/{job_id}/log``: ``stream``, byte ``offset``, ``follow``."""
+
     stream = fields.String(load_default="stdout", validate=validate.OneOf(["stdout", "stderr"]))
     offset = Integer(
         load_default=0,
@@ -413,12 +482,16 @@ class JobLogQuery(Schema):
 
 
 class JobLog(Schema):
+    """A piece of a job's output: ``text``, the byte ``offset`` to go on from, ``finished``."""
+
     text = fields.String(required=True)
     offset = fields.Integer(required=True, metadata={"description": "Where to continue from"})
     finished = fields.Boolean(required=True, metadata={"description": "The job has ended"})
 
 
 class JobEvent(Schema):
+    """One state change of a job: from, to, who (``actor_id``; null: the service), when."""
+
     id = fields.Integer(required=True)
     job_id = fields.String(required=True)
     from_status = fields.String(allow_none=True)
@@ -432,6 +505,8 @@ class JobEvent(Schema):
 
 
 class UserCreate(Schema):
+    """The body of ``POST /api/users``: a ``username`` (1-64 of ``[A-Za-z0-9_.@-]``)."""
+
     username = fields.String(
         required=True,
         metadata={"example": "ada"},
@@ -443,6 +518,8 @@ class UserCreate(Schema):
 
 
 class User(Schema):
+    """A user as responses show it."""
+
     id = fields.Integer(required=True)
     username = fields.String(required=True)
     is_admin = fields.Boolean(required=True)
@@ -451,6 +528,8 @@ class User(Schema):
 
 
 class UserUpdate(Schema):
+    """The body of ``PATCH /api/users/{user_id}``: ``disabled`` and/or ``admin``."""
+
     disabled = fields.Boolean(
         metadata={
             "description": "true: the user's tokens stop working at once and their "
@@ -461,6 +540,10 @@ class UserUpdate(Schema):
 
 
 class TokenCreate(Schema):
+    """The body of ``POST /api/tokens``: a ``name``, whose token (``user_id``, admins) and
+    an optional ``expires_at`` in the future.
+    """
+
     name = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=128), storable_text],
@@ -483,6 +566,8 @@ class TokenCreate(Schema):
 
 
 class Token(Schema):
+    """A token as listed: never its secret."""
+
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     user_id = fields.Integer(required=True)
@@ -491,6 +576,8 @@ class Token(Schema):
 
 
 class NewToken(Schema):
+    """A token just made: its id and its secret, shown this once."""
+
     id = fields.Integer(required=True)
     token = fields.String(
         required=True,
@@ -499,11 +586,25 @@ class NewToken(Schema):
 
 
 class Sysinfo(Schema):
+    """``GET /api/sysinfo``'s ``data``: version, live executors (``executors``, and
+    ``workers``, its deprecated alias), jobs per
+    state, capacity (``memory_budget_mb``, ``running_memory_mb`` in MiB) and isolation.
+    """
+
     version = fields.String(required=True)
-    workers = fields.List(
+    executors = fields.List(
         fields.Dict(),
         required=True,
         metadata={"description": "Executors alive (one a host): id (host:pid), last_seen, running"},
+    )
+    workers = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Deprecated: the same list as `executors`, under its old name,"
+            " kept for old clients",
+            "deprecated": True,
+        },
     )
     capacity = fields.Dict(
         required=True,
@@ -540,9 +641,7 @@ JobListEnvelope = success_envelope(
     ),
 )
 JobIdEnvelope = success_envelope("JobIdEnvelope", fields.Nested(JobId, required=True))
-JobSubmittedEnvelope = success_envelope(
-    "JobSubmittedEnvelope", fields.Nested(JobSubmitted, required=True)
-)
+JobStateEnvelope = success_envelope("JobStateEnvelope", fields.Nested(JobState, required=True))
 JobLogEnvelope = success_envelope("JobLogEnvelope", fields.Nested(JobLog, required=True))
 JobEventListEnvelope = success_envelope(
     "JobEventListEnvelope", fields.List(fields.Nested(JobEvent), required=True)
@@ -575,7 +674,7 @@ COMPONENTS = {
     "JobEnvelope": JobEnvelope,
     "JobListEnvelope": JobListEnvelope,
     "JobIdEnvelope": JobIdEnvelope,
-    "JobSubmittedEnvelope": JobSubmittedEnvelope,
+    "JobStateEnvelope": JobStateEnvelope,
     "JobEventListEnvelope": JobEventListEnvelope,
     "JobLogEnvelope": JobLogEnvelope,
     "UserEnvelope": UserEnvelope,

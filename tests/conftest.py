@@ -2,7 +2,7 @@
 
 `make test` runs pytest with BASELAYER_CONFIG=tests/config.test.yaml after starting
 the test stack (whose PostgreSQL the in-process tests use too, in a database of
-their own: ``<database.name>_unit``, so the stack's workers never claim their jobs).
+their own: ``<database.name>_unit``, so the stack's executor never claims their jobs).
 """
 
 import asyncio
@@ -29,7 +29,7 @@ from .stack_cleanup import unit_config
 
 @pytest.fixture(scope="session")
 def cfg():
-    # In-process workers get their own jobs directory, database and Unix accounts.
+    # The in-process app and executor get their own jobs directory, database and Unix accounts.
     return unit_config(load_config())
 
 

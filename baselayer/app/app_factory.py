@@ -16,9 +16,17 @@ SLOW_REQUEST_SECONDS = 1.0
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
-    """Log errors and slow requests only: NGINX's access log has every request,
-    and a line per request costs the worker (and supervisor) more than some
-    requests do."""
+    """Log errors and slow requests only.
+
+    NGINX's access log has every request, and a line per request costs the worker
+    (and supervisor) more than some requests do. 5xx but 503 are errors; 4xx,
+    503 and requests slower than SLOW_REQUEST_SECONDS are warnings.
+
+    Parameters
+    ----------
+    handler : tornado.web.RequestHandler
+        The finished request's handler.
+    """
     status = handler.get_status()
     seconds = handler.request.request_time()
     if status < 400 and seconds < SLOW_REQUEST_SECONDS:
@@ -48,14 +56,32 @@ def make_app(
 
     Parameters
     ----------
+    cfg : Config
+        Reads ``app.title``, ``server.host``, ``server.port`` and the root's README.md.
     routes : list of (pattern, handler class)
         The app's API; documented from the handlers' docstrings.
+    session_factory : sessionmaker
+        The handlers' ORM sessions (``BaseHandler.session``).
+    version : str
+        Carried by every response and the OpenAPI document.
     schemas : dict
         Marshmallow schemas the docstrings name, by component name.
+    description : str
+        The OpenAPI document's description (markdown).
     path_examples : dict, optional
         Path parameter name -> the value the docs' curl examples show for it.
     settings
         Extra Tornado settings (handlers read them as ``self.settings``).
+
+    Returns
+    -------
+    tornado.web.Application
+        Not listening yet; any other path answers 404 (``NotFoundHandler``).
+
+    Raises
+    ------
+    yaml.YAMLError
+        A handler's docstring holds YAML that does not parse (``build_spec``).
     """
     spec = build_spec(
         title=cfg["app.title"],

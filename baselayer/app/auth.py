@@ -19,7 +19,17 @@ AUTH_CHANNEL = "baselayer_auth"
 
 
 def hash_secret(secret: str) -> str:
-    """The stored form of a token's secret: its SHA-256, 64 hex digits."""
+    """The stored form of a token's secret.
+
+    Parameters
+    ----------
+    secret : str
+
+    Returns
+    -------
+    str
+        Its SHA-256, 64 hex digits.
+    """
     # Tokens are long random strings, so a fast unsalted hash is enough: no
     # dictionary attack applies, and lookups stay one indexed equality.
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -46,6 +56,11 @@ class TokenCache:
     so a change made elsewhere applies as soon as PostgreSQL has delivered it,
     within milliseconds. Expiry is checked on every hit. Without a working
     listener nothing is cached.
+
+    Parameters
+    ----------
+    listener : Listener
+        This process's LISTEN connection; the cache subscribes to ``AUTH_CHANNEL``.
     """
 
     #: Entries kept at most (the whole cache is dropped past this).
@@ -57,9 +72,19 @@ class TokenCache:
         listener.subscribe(AUTH_CHANNEL, lambda payloads: self.clear())
 
     def get(self, token_hash: str) -> "CurrentUser | None":
-        """The cached user of the token whose hash is ``token_hash``, or None: not
-        cached, expired, or the cache was just cleared (an auth change was
-        notified, or the listener's connection is down)."""
+        """The cached user of a token.
+
+        Parameters
+        ----------
+        token_hash : str
+            ``hash_secret`` of the token's secret.
+
+        Returns
+        -------
+        CurrentUser or None
+            None when not cached, expired, or the cache was just cleared (an auth
+            change was notified, or the listener's connection is down).
+        """
         if not self._listener.poll():
             self._entries.clear()
             return None
@@ -75,9 +100,18 @@ class TokenCache:
     def put(
         self, token_hash: str, user: "CurrentUser", expires_at: datetime.datetime | None
     ) -> None:
-        """Cache ``user`` for ``token_hash`` until ``expires_at`` (naive UTC; None:
-        no expiry). Nothing is cached while the listener is down: a change made
-        meanwhile would go unnoticed."""
+        """Cache ``user`` for ``token_hash`` until ``expires_at``.
+
+        Nothing is cached while the listener is down: a change made meanwhile would go
+        unnoticed. Past ``MAX_ENTRIES`` the whole cache is dropped first.
+
+        Parameters
+        ----------
+        token_hash : str
+        user : CurrentUser
+        expires_at : datetime.datetime or None
+            Naive UTC; None: no expiry.
+        """
         if not self._listener.alive:
             return
         if len(self._entries) >= self.MAX_ENTRIES:
@@ -107,7 +141,22 @@ _USER_FOR_TOKEN = Statement(
 def user_for_header(
     sql: PlainSQL, header: str | None, cache: TokenCache | None = None
 ) -> CurrentUser | None:
-    """The user an ``Authorization: token <secret>`` header belongs to, or None."""
+    """The user an ``Authorization: token <secret>`` header belongs to.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    header : str or None
+        The header's value (the scheme is case-insensitive).
+    cache : TokenCache, optional
+        Looked in first, and filled on a database hit.
+
+    Returns
+    -------
+    CurrentUser or None
+        None for a missing or malformed header, an unknown or expired token, or a
+        disabled user.
+    """
     if not header:
         return None
     scheme, _, secret = header.partition(" ")

@@ -10,7 +10,26 @@ CONFIG_ENV = "BASELAYER_CONFIG"
 
 
 class Config(dict):
-    """A nested dict with dotted lookups: ``cfg["server.port"]`` or ``cfg["server"]["port"]``."""
+    """A nested dict with dotted lookups: ``cfg["server.port"]`` or ``cfg["server"]["port"]``.
+
+    Parameters
+    ----------
+    data : dict
+        The merged configuration.
+    root : Path
+        The project root, against which ``path`` resolves relative paths.
+
+    Attributes
+    ----------
+    root : Path
+    files : list of Path
+        The files it was read from, in the order applied (``load_config``).
+
+    Raises
+    ------
+    KeyError
+        On lookup (``cfg[key]``) of a missing key, or a section on a dotted key's way.
+    """
 
     def __init__(self, data: dict, root: Path):
         super().__init__(data)
@@ -26,15 +45,42 @@ class Config(dict):
         return dict.__getitem__(self, key)
 
     def get(self, key, default=None):
-        """``self[key]`` (a dotted key reaches into sections), or ``default`` when
-        the key or a section on its way is missing."""
+        """``self[key]``, or ``default`` when the key or a section on its way is missing.
+
+        Parameters
+        ----------
+        key : str
+            A key; a dotted one reaches into sections.
+        default : optional
+
+        Returns
+        -------
+        object
+            The value (a nested section is a plain dict).
+        """
         try:
             return self[key]
         except KeyError:
             return default
 
     def path(self, key) -> Path:
-        """A configured path, resolved against the project root."""
+        """A configured path, resolved against the project root.
+
+        Parameters
+        ----------
+        key : str
+            A (dotted) key whose value is a path, absolute or relative to ``root``.
+
+        Returns
+        -------
+        Path
+            Absolute, symlinks resolved.
+
+        Raises
+        ------
+        KeyError
+            The key is not configured.
+        """
         return (self.root / self[key]).resolve()
 
 
@@ -56,7 +102,19 @@ def load_config(root: Path | str | None = None, extra_files=()) -> Config:
     root : path, optional
         Project root holding ``config.yaml.defaults``; the current directory by default.
     extra_files : list of paths
-        Overrides applied after ``config.yaml``, in order; ``$BASELAYER_CONFIG`` adds more.
+        Overrides applied after ``config.yaml``, in order (relative ones against
+        ``root``); ``$BASELAYER_CONFIG`` (colon-separated) adds more after them.
+
+    Returns
+    -------
+    Config
+        ``config.yaml.defaults`` merged with each override in turn (sections merge
+        key by key; any other value replaces).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``config.yaml.defaults`` or a named override file is missing.
     """
     root = Path(root or os.getcwd()).resolve()
     files = [root / "config.yaml.defaults"]

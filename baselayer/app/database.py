@@ -9,7 +9,19 @@ from .config import Config
 def database_url(cfg: Config, database: str | None = None) -> URL:
     """The SQLAlchemy URL for the configured (or embedded) server.
 
-    The embedded cluster listens only on a unix socket in ``run_dir/pgsock``.
+    The embedded cluster (no ``database.host``) listens only on a unix socket in
+    ``<run_dir>/pgsock``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Reads ``database.host``, ``port``, ``user``, ``password``, ``name``.
+    database : str, optional
+        Another database on the same server (default: ``database.name``).
+
+    Returns
+    -------
+    sqlalchemy.URL
     """
     db = cfg["database"]
     if db.get("host"):
@@ -27,14 +39,37 @@ def database_url(cfg: Config, database: str | None = None) -> URL:
 
 
 def embedded_socket_dir(cfg: Config):
-    """The embedded cluster's unix socket directory: ``<run_dir>/pgsock``."""
+    """The embedded cluster's unix socket directory.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    Path
+        ``<app.run_dir>/pgsock``, absolute.
+    """
     return cfg.path("app.run_dir") / "pgsock"
 
 
 def make_engine(cfg: Config, database: str | None = None, **kwargs):
-    """A SQLAlchemy engine for the configured database (or ``database`` on the same
-    server); ``kwargs`` go to ``create_engine``. The pool holds
-    ``database.pool_size`` connections unless a ``poolclass`` is given."""
+    """A SQLAlchemy engine for the configured database (or another on the same server).
+
+    Parameters
+    ----------
+    cfg : Config
+    database : str, optional
+        Another database on the same server.
+    **kwargs
+        Passed to ``create_engine``. The pool holds ``database.pool_size``
+        connections (default 5) unless a ``poolclass`` or ``pool_size`` is given.
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        No connection is made until first use.
+    """
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", cfg.get("database.pool_size", 5))
         # No ping before each checkout (a round trip per request): a connection
@@ -44,6 +79,15 @@ def make_engine(cfg: Config, database: str | None = None, **kwargs):
 
 
 def make_session_factory(engine) -> sessionmaker:
-    """ORM sessions on ``engine`` whose objects stay readable after commit."""
+    """ORM sessions on ``engine`` whose objects stay readable after commit.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+
+    Returns
+    -------
+    sessionmaker
+    """
     # expire_on_commit=False: handlers serialize rows after committing them.
     return sessionmaker(engine, expire_on_commit=False)

@@ -15,12 +15,39 @@ log = logging.getLogger(__name__)
 
 
 def migrations_head(root: Path) -> str | None:
-    """The head revision of the project's migrations (``alembic.ini``); None when there are none."""
+    """The head revision of the project's migrations.
+
+    Parameters
+    ----------
+    root : Path
+        The project root, holding ``alembic.ini``.
+
+    Returns
+    -------
+    str or None
+        The revision id; None when there are no migrations.
+    """
     return ScriptDirectory.from_config(AlembicConfig(str(root / "alembic.ini"))).get_current_head()
 
 
 def wait_for_migrated_database(cfg: Config, engine, timeout: float = 300) -> None:
-    """Block until the schema is at the newest migration (the migrations program runs it)."""
+    """Block until the schema is at the newest migration (the migrations program runs it).
+
+    Looks once a second; a database that cannot be reached yet is waited for too.
+
+    Parameters
+    ----------
+    cfg : Config
+    engine : sqlalchemy.Engine
+    timeout : float, optional
+        Most seconds to wait.
+
+    Raises
+    ------
+    SystemExit
+        The schema is not at the head after ``timeout`` seconds (the message says
+        where it is, or why the database could not be read).
+    """
     head = migrations_head(cfg.root)
     deadline = time.monotonic() + timeout
     while True:

@@ -21,6 +21,18 @@ class Listener:
     when it is back (notifications may have been missed), each callback is
     called with no payloads; users of the listener do not trust it meanwhile
     (the token cache does not cache).
+
+    Parameters
+    ----------
+    url : sqlalchemy.URL
+        The database to LISTEN on (its own connection, outside any pool).
+
+    Attributes
+    ----------
+    alive : bool
+        Connected and listening.
+    connects : int
+        How many times it has connected (a reconnect adds one).
     """
 
     #: Seconds between attempts to connect again.
@@ -37,17 +49,37 @@ class Listener:
         self.connects = 0
 
     def subscribe(self, channel: str, callback: Callable[[list[str]], None]) -> None:
-        """``callback(payloads)`` for the notifications on ``channel`` read at once."""
+        """Call ``callback(payloads)`` for the notifications on ``channel`` read at once.
+
+        Parameters
+        ----------
+        channel : str
+            Subscribe before ``start``: only the channels known then are LISTENed on.
+        callback : callable
+            Takes a list of str, the payloads read together (empty after a loss or a
+            reconnect: something may have been missed).
+        """
         self._callbacks.setdefault(channel, []).append(callback)
 
     def on_lost(self, callback: Callable[[], None]) -> None:
-        """``callback()`` when the connection to PostgreSQL is lost."""
+        """Call ``callback()`` when the connection to PostgreSQL is lost.
+
+        Parameters
+        ----------
+        callback : callable
+            Takes no argument.
+        """
         self._lost_callbacks.append(callback)
 
     def start(self) -> None:
-        """Connect and LISTEN on every subscribed channel. Raises
-        psycopg2.OperationalError when the server cannot be reached (the caller
-        retries; ``poll`` reconnects after a loss)."""
+        """Connect and LISTEN on every subscribed channel, watched by the current IOLoop.
+
+        Raises
+        ------
+        psycopg2.OperationalError
+            The server cannot be reached (the caller retries; ``poll`` reconnects
+            after a loss).
+        """
         connect_args, connect_kwargs = self._url.get_dialect()().create_connect_args(self._url)
         # A dedicated connection outside any pool: it stays in LISTEN for good.
         conn = psycopg2.connect(*connect_args, **connect_kwargs)
@@ -69,8 +101,16 @@ class Listener:
         self.poll()
 
     def poll(self) -> bool:
-        """Deliver any notifications already received (a non-blocking read); whether
-        the listener still works."""
+        """Deliver any notifications already received (a non-blocking read).
+
+        On a lost connection: ``alive`` False, the ``on_lost`` callbacks and every
+        callback (no payloads) run, and a reconnect is scheduled.
+
+        Returns
+        -------
+        bool
+            Whether the listener still works.
+        """
         conn, fd = self._conn, self._fd
         if not self.alive or conn is None or fd is None:
             return False

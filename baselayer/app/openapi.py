@@ -29,13 +29,36 @@ _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
 def openapi_path(pattern: str) -> str | None:
-    """``/api/jobs/(?P<job_id>[^/]+)`` -> ``/api/jobs/{job_id}``; None if not documentable."""
+    """A route pattern as an OpenAPI path: ``/api/x/(?P<x_id>[^/]+)`` -> ``/api/x/{x_id}``.
+
+    Parameters
+    ----------
+    pattern : str
+        A Tornado route pattern.
+
+    Returns
+    -------
+    str or None
+        None when the pattern keeps regex syntax besides named groups (not
+        documentable).
+    """
     path = _NAMED_GROUP.sub(lambda m: "{" + m.group(1) + "}", pattern).rstrip("$")
     return None if re.search(r"[()\[\]*+?\\]", path) else path
 
 
 def with_response_descriptions(operation: dict) -> dict:
-    """OpenAPI requires a description on every response: default to the status phrase."""
+    """Give every response a description (OpenAPI requires one): default to the status phrase.
+
+    Parameters
+    ----------
+    operation : dict
+        One operation's YAML, changed in place.
+
+    Returns
+    -------
+    dict
+        ``operation``.
+    """
     for code, response in operation.get("responses", {}).items():
         if isinstance(response, dict) and "description" not in response:
             response["description"] = HTTPStatus(int(code)).phrase
@@ -57,12 +80,30 @@ def build_spec(
 
     Parameters
     ----------
+    title, version, description : str
+        The document's ``info``.
     routes : list of (pattern, handler class)
-        Only patterns starting with ``/api`` are documented.
+        Only patterns starting with ``/api`` are documented, from each method's
+        docstring (YAML after ``---``).
     schemas : dict
         Component name -> marshmallow schema class or instance.
+    security_description : str
+        How to send the token (the ``token`` security scheme).
+    base_url : str, optional
+        Where the curl examples send their requests.
     path_examples : dict, optional
         Path parameter name -> the value the curl examples show for it ("ID" otherwise).
+
+    Returns
+    -------
+    dict
+        An OpenAPI 3.0.3 document; each operation's description ends with a curl
+        example (``add_curl_examples``).
+
+    Raises
+    ------
+    yaml.YAMLError
+        A handler's docstring holds YAML that does not parse.
     """
     spec = APISpec(
         title=title,
@@ -129,7 +170,20 @@ TYPE_EXAMPLES = {
 
 
 def example_body(schema: dict, components: dict) -> dict:
-    """A small request body for an example: required properties, else the first one."""
+    """A small request body for an example: the required properties, else the first one.
+
+    Parameters
+    ----------
+    schema : dict
+        The body's JSON schema, or a ``$ref`` to one in ``components``.
+    components : dict
+        The document's component schemas, by name.
+
+    Returns
+    -------
+    dict
+        Property -> its ``example``, or a value of its type.
+    """
     if "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[-1]]
     properties = schema.get("properties", {})
@@ -148,7 +202,24 @@ def curl_example(
     base_url: str,
     path_examples: dict[str, str],
 ) -> str:
-    """A curl command calling ``operation`` (``method`` on ``path``) with an example body."""
+    """A curl command calling ``operation`` (``method`` on ``path``) with an example body.
+
+    Parameters
+    ----------
+    method : str
+        Lower case, as in the document.
+    path : str
+        An OpenAPI path; each ``{name}`` becomes ``path_examples[name]`` or "ID".
+    operation : dict
+    components : dict
+    base_url : str
+    path_examples : dict of str to str
+
+    Returns
+    -------
+    str
+        One shell line (the token as ``$TOKEN`` when the operation needs one).
+    """
     url = base_url + re.sub(r"{(\w+)}", lambda m: path_examples.get(m.group(1), "ID"), path)
     parts = ["curl -s"]
     if method != "get":
@@ -163,7 +234,17 @@ def curl_example(
 
 
 def add_curl_examples(document: dict, base_url: str, path_examples: dict[str, str]) -> None:
-    """Every operation's description ends with a curl command that calls it."""
+    """End every operation's description with a curl command that calls it (in place).
+
+    Also sets each operation's ``x-codeSamples`` to that command.
+
+    Parameters
+    ----------
+    document : dict
+        The OpenAPI document.
+    base_url : str
+    path_examples : dict of str to str
+    """
     components = document.get("components", {}).get("schemas", {})
     for path, item in document["paths"].items():
         for method in HTTP_METHODS:

@@ -82,7 +82,22 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 class Statement:
-    """SQL with ``%(name)s`` parameters, run as a server-side prepared statement."""
+    """SQL with ``%(name)s`` parameters, run as a server-side prepared statement.
+
+    Parameters
+    ----------
+    sql : str
+        The statement; ``%%`` is a literal ``%``.
+
+    Attributes
+    ----------
+    name : str
+        ``st_`` and a hash of ``sql``: the prepared statement's name.
+    params : list of str
+        The parameter names, in the order of their ``$n`` placeholders.
+    prepare_sql, execute_sql : str
+        The PREPARE and EXECUTE statements (EXECUTE with ``%s`` for each parameter).
+    """
 
     def __init__(self, sql: str):
         self.sql = sql
@@ -103,6 +118,14 @@ class Statement:
     def arguments(self, params: dict | None) -> list:
         """``params``' values in the order of the statement's ``$n`` placeholders.
 
+        Parameters
+        ----------
+        params : dict or None
+
+        Returns
+        -------
+        list
+
         Raises
         ------
         KeyError
@@ -117,7 +140,18 @@ class Statement:
 
 @functools.lru_cache(maxsize=512)
 def statement(sql: str) -> Statement:
-    """The Statement for SQL built at run time (such as a list with its filters)."""
+    """The Statement for SQL built at run time (such as a list with its filters).
+
+    Cached (512 texts), so each distinct text is prepared once per connection.
+
+    Parameters
+    ----------
+    sql : str
+
+    Returns
+    -------
+    Statement
+    """
     return Statement(sql)
 
 
@@ -132,10 +166,21 @@ def _dicts(cursor) -> list[dict]:
 
 
 class PlainSQL:
-    """One process's autocommit connection, made on first use and made again after
-    the server dropped it; see the module docstring. Methods take ``sql`` (text,
-    or a ``Statement`` prepared once per connection) and ``params`` (a dict for
-    ``%(name)s`` placeholders); psycopg2's errors pass through."""
+    """One process's autocommit connection, made on first use and again after the
+    server dropped it; see the module docstring.
+
+    The query methods take ``sql`` (text, or a ``Statement`` prepared once per
+    connection) and ``params`` (a dict for ``%(name)s`` placeholders). They raise
+    ``DatabaseUnavailable`` when the server cannot be reached now (the next call
+    connects again); psycopg2's other errors pass through.
+
+    Parameters
+    ----------
+    url : sqlalchemy.URL
+        The database to connect to.
+    application_name : str, optional
+        Shown in ``pg_stat_activity``.
+    """
 
     def __init__(self, url: URL, application_name: str = "baselayer"):
         connect_args, connect_kwargs = url.get_dialect()().create_connect_args(url)
@@ -230,25 +275,119 @@ class PlainSQL:
         return result
 
     def rows(self, sql: "str | Statement", params=None) -> list[dict]:
-        """Every row of the result, as dicts keyed by column name."""
+        """Every row of the result.
+
+        Parameters
+        ----------
+        sql : str or Statement
+        params : dict, optional
+            Values for the ``%(name)s`` placeholders.
+
+        Returns
+        -------
+        list of dict
+            Column name -> value.
+
+        Raises
+        ------
+        DatabaseUnavailable
+            The server cannot be reached now (the next call connects again).
+        psycopg2.Error
+            Any other error of the statement.
+        """
         return self._cursor_run(sql, params, _dicts)
 
     def rows_if_unlocked(self, sql: "str | Statement", params, lock: int) -> list[dict] | None:
-        """``rows``, run holding the transaction-level advisory lock ``lock``; None
-        (and nothing run) when another session holds it."""
+        """``rows``, run holding the transaction-level advisory lock ``lock``.
+
+        Parameters
+        ----------
+        sql : str or Statement
+        params : dict or None
+        lock : int
+            The advisory lock's key.
+
+        Returns
+        -------
+        list of dict or None
+            None (and nothing run) when another session holds the lock.
+
+        Raises
+        ------
+        DatabaseUnavailable
+            The server cannot be reached now (the next call connects again).
+        psycopg2.Error
+            Any other error of the statement.
+        """
         return self._cursor_run(sql, params, _dicts, try_lock=lock)
 
     def row(self, sql: "str | Statement", params=None) -> dict | None:
-        """The first row, or None."""
+        """The first row of the result.
+
+        Parameters
+        ----------
+        sql : str or Statement
+        params : dict, optional
+            Values for the ``%(name)s`` placeholders.
+
+        Returns
+        -------
+        dict or None
+            Column name -> value; None when there is no row.
+
+        Raises
+        ------
+        DatabaseUnavailable
+            The server cannot be reached now (the next call connects again).
+        psycopg2.Error
+            Any other error of the statement.
+        """
         rows = self._cursor_run(sql, params, lambda cursor: _named(cursor, cursor.fetchmany(1)))
         return rows[0] if rows else None
 
     def tuples(self, sql: "str | Statement", params=None) -> list[tuple]:
-        """Every row, as tuples."""
+        """Every row of the result, as tuples.
+
+        Parameters
+        ----------
+        sql : str or Statement
+        params : dict, optional
+            Values for the ``%(name)s`` placeholders.
+
+        Returns
+        -------
+        list of tuple
+
+        Raises
+        ------
+        DatabaseUnavailable
+            The server cannot be reached now (the next call connects again).
+        psycopg2.Error
+            Any other error of the statement.
+        """
         return self._cursor_run(sql, params, lambda cursor: cursor.fetchall())
 
     def value(self, sql: "str | Statement", params=None):
-        """The first column of the first row, or None."""
+        """The first column of the first row.
+
+        Parameters
+        ----------
+        sql : str or Statement
+        params : dict, optional
+            Values for the ``%(name)s`` placeholders.
+
+        Returns
+        -------
+        object
+            None when there is no row (or the value is NULL).
+
+        Raises
+        ------
+        DatabaseUnavailable
+            The server cannot be reached now (the next call connects again).
+        psycopg2.Error
+            Any other error of the statement.
+        """
         row = self._cursor_run(sql, params, lambda cursor: cursor.fetchone())
         return None if row is None else row[0]
 

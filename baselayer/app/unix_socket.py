@@ -20,8 +20,20 @@ SOCKET_MODE = 0o660
 
 
 def check_private_dir(folder: Path) -> None:
-    """Exit (the program cannot serve safely) unless ``folder`` is a directory
-    others can neither enter, read nor write: a job must not reach our socket."""
+    """Exit unless ``folder`` is a directory others can neither enter, read nor write.
+
+    A job must not reach our socket; a program that cannot serve safely does not serve.
+
+    Parameters
+    ----------
+    folder : Path
+
+    Raises
+    ------
+    SystemExit
+        ``folder`` is missing or unreadable, not a directory, or has any
+        permission bit for others.
+    """
     try:
         mode = folder.stat().st_mode
     except OSError as exc:
@@ -34,7 +46,20 @@ def listen_on_unix_socket(server: tornado.httpserver.HTTPServer, path: Path) -> 
     """Make ``server`` listen on the unix socket ``path`` (mode ``SOCKET_MODE``).
 
     A socket left by a killed program is replaced (``bind_unix_socket`` removes
-    it), so it cannot stop a restart; any other file there is an error.
+    it), so it cannot stop a restart.
+
+    Parameters
+    ----------
+    server : tornado.httpserver.HTTPServer
+    path : Path
+        The socket's path; its directory must be private (``check_private_dir``).
+
+    Raises
+    ------
+    SystemExit
+        The directory is not private (``check_private_dir``).
+    ValueError
+        A file other than a socket is at ``path`` (``bind_unix_socket``).
     """
     check_private_dir(path.parent)
     server.add_socket(tornado.netutil.bind_unix_socket(str(path), mode=SOCKET_MODE))

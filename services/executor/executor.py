@@ -49,7 +49,7 @@ def main(argv=None) -> None:
 
     async def run():
         executor.start()
-        log.info("Executor %s running jobs in %s", executor.worker_name, executor.setup.jobs_dir)
+        log.info("Executor %s running jobs in %s", executor.executor_name, executor.setup.jobs_dir)
         await asyncio.Event().wait()
 
     asyncio.run(run())

@@ -102,8 +102,20 @@ class AccountError(Exception):
 class Account:
     """A Unix identity jobs run as.
 
-    ``tmp`` is ``None`` when the service does not run as root: jobs then run as the
-    service's own user and get no private /tmp."""
+    Attributes
+    ----------
+    name : str
+        The passwd name.
+    uid : int
+    gid : int
+        Its own group, the same number as ``uid`` (the service's gid without root).
+    home : Path
+        ``<homes_dir>/<name>``, owned by ``uid``, 0700 when made, kept between jobs.
+    tmp : Path or None
+        ``<tmp_dir>/<name>``, owned by ``uid``, 0700: the launcher mounts it on
+        /tmp. None when the service does not run as root: jobs then run as the
+        service's own user and get no private /tmp.
+    """
 
     name: str  # passwd name
     uid: int
@@ -114,7 +126,17 @@ class Account:
 
 @dataclass(frozen=True)
 class Settings:
-    """``jobs.accounts`` of a config, checked."""
+    """``jobs.accounts`` of a config, checked (``from_config``).
+
+    Attributes
+    ----------
+    prefix : str
+        Every account name's start.
+    uid_base : int
+        User id N's uid is ``uid_base + N``.
+    homes_dir, tmp_dir : Path
+        As configured, resolved against the project root.
+    """
 
     prefix: str
     uid_base: int
@@ -123,7 +145,21 @@ class Settings:
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Settings":
-        """Raises AccountError naming the key when a value is unusable."""
+        """``jobs.accounts`` of ``cfg``, checked.
+
+        Parameters
+        ----------
+        cfg : Config
+
+        Returns
+        -------
+        Settings
+
+        Raises
+        ------
+        AccountError
+            A value is unusable (the message names the key and what it may be).
+        """
         prefix = str(cfg["jobs.accounts.prefix"])
         if not PREFIX_PATTERN.fullmatch(prefix):
             raise AccountError(
@@ -145,23 +181,69 @@ class Settings:
         )
 
     def marker(self, user_id: int, key: str) -> str:
-        """The passwd comment of user ``user_id``'s account: no user-controlled text."""
+        """The passwd comment of a user's account: no user-controlled text.
+
+        Parameters
+        ----------
+        user_id : int
+        key : str
+            The random key of the user's ``unix_accounts`` row.
+
+        Returns
+        -------
+        str
+            ``shell_service <prefix> user <user_id> <key>``.
+        """
         return f"shell_service {self.prefix} user {user_id} {key}"
 
     def marker_user(self, gecos: str) -> int | None:
-        """The user id in a marker of this stack's, or None when ``gecos`` is not one."""
+        """The user id in a marker of this stack's.
+
+        Parameters
+        ----------
+        gecos : str
+            A passwd comment.
+
+        Returns
+        -------
+        int or None
+            None when ``gecos`` is not one of this stack's markers.
+        """
         match = re.fullmatch(rf"shell_service {re.escape(self.prefix)} user (\d+) [0-9a-f]+", gecos)
         return int(match.group(1)) if match else None
 
     def owns_uid(self, uid: int) -> bool:
-        """Whether ``uid`` is in this stack's range (``uid_base`` + 2**24 user ids)."""
+        """Whether ``uid`` is in this stack's range, ``[uid_base, uid_base + 2**24)``.
+
+        Parameters
+        ----------
+        uid : int
+
+        Returns
+        -------
+        bool
+        """
         return self.uid_base <= uid < self.uid_base + UID_SPAN
 
 
 def derived_name(prefix: str, username: str) -> str | None:
-    """``prefix`` + ``username`` lowercased, each character outside [a-z0-9_-] made
-    '_', cut to 32 characters; None when nothing is left of the username or it looks
-    like a fallback name (``u`` and digits, which ``fallback_name`` keeps for itself)."""
+    """The account name made from a username.
+
+    ``prefix`` + ``username`` lowercased, each character outside [a-z0-9_-] made
+    '_', cut to 32 characters.
+
+    Parameters
+    ----------
+    prefix : str
+    username : str
+        The API username (hostile text).
+
+    Returns
+    -------
+    str or None
+        None when nothing is left of the username or it looks like a fallback
+        name (``u`` and digits, which ``fallback_name`` keeps for itself).
+    """
     part = re.sub(r"[^a-z0-9_-]", "_", username.lower())
     part = (prefix + part)[:MAX_NAME][len(prefix) :]
     if not part or re.fullmatch(r"u[0-9]+", part):
@@ -170,13 +252,42 @@ def derived_name(prefix: str, username: str) -> str | None:
 
 
 def fallback_name(prefix: str, user_id: int) -> str:
-    """``<prefix>u<user id>``: unique per user, at most 16 + 1 + 8 characters."""
+    """The account name of a user whose derived name cannot be used.
+
+    Parameters
+    ----------
+    prefix : str
+    user_id : int
+
+    Returns
+    -------
+    str
+        ``<prefix>u<user id>``: unique per user, at most 16 + 1 + 8 characters.
+    """
     return f"{prefix}u{user_id}"
 
 
 def run_program(argv: list[str]) -> subprocess.CompletedProcess:
-    """Run a system program as we are (root): absolute path, ``PROGRAM_ENV`` only,
-    stdin from /dev/null, cwd /, output captured (text) for error messages."""
+    """Run a system program as we are (root), in a fixed environment.
+
+    Absolute path, ``PROGRAM_ENV`` only, stdin from /dev/null, cwd /, output
+    captured (text) for error messages.
+
+    Parameters
+    ----------
+    argv : list of str
+        The program by absolute path, and its arguments.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        Whatever its exit code (the caller checks it).
+
+    Raises
+    ------
+    subprocess.TimeoutExpired
+        It ran for over 60 seconds.
+    """
     assert os.path.isabs(argv[0]), argv
     return subprocess.run(
         argv,
@@ -191,30 +302,11 @@ def run_program(argv: list[str]) -> subprocess.CompletedProcess:
     )
 
 
-def _getpwnam(name: str):
+def _entry(lookup, key):
+    """``lookup(key)`` (``pwd.getpwnam``, ``grp.getgrgid``...), or None when the
+    host has no such user or group."""
     try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        return None
-
-
-def _getpwuid(uid: int):
-    try:
-        return pwd.getpwuid(uid)
-    except KeyError:
-        return None
-
-
-def _getgrnam(name: str):
-    try:
-        return grp.getgrnam(name)
-    except KeyError:
-        return None
-
-
-def _getgrgid(gid: int):
-    try:
-        return grp.getgrgid(gid)
+        return lookup(key)
     except KeyError:
         return None
 
@@ -226,12 +318,28 @@ def _open_dir(path: Path | str, dir_fd: int | None = None) -> int:
 
 
 def prepare_parent(configured: Path, kind: str) -> Path:
-    """The directory that holds every account's ``kind`` ("homes", "tmp"): the
-    configured one, or a fallback that job users can reach (``usable_dir``); made
-    if missing, root-owned, mode 0711 (users may walk to their own, not list).
+    """The directory that holds every account's ``kind`` ("homes", "tmp").
 
-    Raises AccountError when it is a symlink, is not root's, or one of its parents
-    could be renamed by others (writable by group or others without the sticky bit)."""
+    The configured one, or a fallback that job users can reach (``usable_dir``);
+    made if missing, root-owned, mode 0711 (users may walk to their own, not list).
+
+    Parameters
+    ----------
+    configured : Path
+    kind : str
+        "homes" or "tmp".
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    AccountError
+        It is a symlink or not a directory, is not root's, or one of its parents
+        could be renamed by others (writable by group or others without the
+        sticky bit).
+    """
     path = usable_dir(configured, True, kind)
     path.mkdir(parents=True, exist_ok=True)
     try:
@@ -256,10 +364,24 @@ def prepare_parent(configured: Path, kind: str) -> Path:
 
 
 def refuse_leftover_dir(parent: Path, name: str, uid: int) -> None:
-    """Before an account is made: ``parent/name`` must not already hold a user's
-    files. One owned by a uid other than root's is what an earlier account left (its
-    passwd entry removed, its home kept): a new user with the same id would get the
-    earlier one's files. Raises AccountError saying what to remove."""
+    """Before an account is made: ``parent/name`` must not already hold a user's files.
+
+    One owned by a uid other than ours (root's) is what an earlier account left
+    (its passwd entry removed, its home kept): a new user with the same id would
+    get the earlier one's files.
+
+    Parameters
+    ----------
+    parent : Path
+    name : str
+    uid : int
+        The new account's uid.
+
+    Raises
+    ------
+    AccountError
+        Saying what to remove.
+    """
     try:
         st = os.stat(parent / name, follow_symlinks=False)
     except FileNotFoundError:
@@ -274,13 +396,31 @@ def refuse_leftover_dir(parent: Path, name: str, uid: int) -> None:
 
 
 def make_private_dir(parent: Path, name: str, uid: int, gid: int) -> Path:
-    """``parent/name``: made with mode 0700 and given to ``uid``:``gid``, or checked
-    when it exists: a real directory (not a symlink) owned by ``uid``. Its mode is
-    then left as its owner set it. Nothing inside it is read or touched.
+    """``parent/name``, made with mode 0700 and given to ``uid``:``gid``, or checked when
+    it exists.
 
-    A root-owned directory there is ours, half made (only root can write in the
-    0711 root-owned parent): a crash between mkdir and chown, or a concurrent
-    executor; it is finished. Anything else raises AccountError."""
+    An existing one must be a real directory (not a symlink) owned by ``uid``; its
+    mode is then left as its owner set it. Nothing inside it is read or touched. A
+    root-owned directory there is ours, half made (only root can write in the 0711
+    root-owned parent): a crash between mkdir and chown, or a concurrent
+    executor; it is finished.
+
+    Parameters
+    ----------
+    parent : Path
+    name : str
+    uid, gid : int
+
+    Returns
+    -------
+    Path
+        ``parent/name``.
+
+    Raises
+    ------
+    AccountError
+        A symlink, not a directory, someone else's, or it changed while being made.
+    """
     path = parent / name
     parent_fd = _open_dir(parent)
     try:
@@ -327,9 +467,22 @@ class Accounts:
     accounts; the cache is read without it)."""
 
     def __init__(self, cfg: Config, session_factory, as_root: bool | None = None):
-        """``as_root``: whether accounts are made (by default: whether we run as root);
-        False gives every API user the service's own identity. Raises AccountError
-        when ``jobs.accounts`` is unusable."""
+        """Read ``jobs.accounts``; nothing is made yet.
+
+        Parameters
+        ----------
+        cfg : Config
+        session_factory : sessionmaker
+            For the ``unix_accounts`` rows.
+        as_root : bool, optional
+            Whether accounts are made (by default: whether we run as root); False
+            gives every API user the service's own identity.
+
+        Raises
+        ------
+        AccountError
+            ``jobs.accounts`` is unusable.
+        """
         self.settings = Settings.from_config(cfg)
         self.session_factory = session_factory
         self.as_root = os.geteuid() == 0 if as_root is None else as_root
@@ -338,20 +491,45 @@ class Accounts:
         self._dirs: tuple[Path, Path] | None = None
 
     def cached(self, user_id: int) -> Account | None:
-        """The account of user ``user_id`` if this process has it already (no
-        blocking: the executor's event loop asks this before ``ensure``)."""
+        """The account of user ``user_id`` if this process has it already.
+
+        No blocking: the executor's event loop asks this before ``ensure``.
+
+        Parameters
+        ----------
+        user_id : int
+
+        Returns
+        -------
+        Account or None
+        """
         return self._cache.get(user_id)
 
     def ensure(self, user_id: int, username: str) -> Account:
-        """The account user ``user_id`` (named ``username``)'s jobs run as, made if
-        missing. Blocking (the database, useradd): call it in a thread. Cached per
-        process after the first call per user (about 20 ms then, microseconds after).
+        """The account a user's jobs run as, made if missing.
 
-        Finds or makes the user's ``unix_accounts`` row, then makes sure this host has
-        its group, passwd entry, home and tmp directory. Raises AccountError (a message
-        for the operator) when the host has a conflicting entry or directory, when the
-        row disagrees with ``jobs.accounts`` (prefix or uid_base changed), or when the
-        user id is too large for the uid range."""
+        Blocking (the database, useradd): call it in a thread. Cached per process
+        after the first call per user (about 20 ms then, microseconds after). Finds or
+        makes the user's ``unix_accounts`` row, then makes sure this host has its
+        group, passwd entry, home and tmp directory.
+
+        Parameters
+        ----------
+        user_id : int
+        username : str
+            The API username (the account's name is derived from it the first time).
+
+        Returns
+        -------
+        Account
+
+        Raises
+        ------
+        AccountError
+            A message for the operator: the host has a conflicting entry or
+            directory, the row disagrees with ``jobs.accounts`` (prefix or uid_base
+            changed), or the user id is too large for the uid range.
+        """
         account = self._cache.get(user_id)
         if account is not None:
             return account
@@ -433,7 +611,7 @@ class Accounts:
             return True
         if not self.as_root:
             return False
-        entry, group = _getpwnam(name), _getgrnam(name)
+        entry, group = _entry(pwd.getpwnam, name), _entry(grp.getgrnam, name)
         return (entry is not None and entry.pw_uid != uid) or (
             group is not None and group.gr_gid != uid
         )
@@ -441,7 +619,7 @@ class Accounts:
     def _host_has(self, name: str, uid: int, marker: str, home: Path, user_id: int) -> bool:
         """Whether this host has the account as the row says (True), or nothing of it
         (False). Raises AccountError on anything else: never take over an account."""
-        by_uid, by_name = _getpwuid(uid), _getpwnam(name)
+        by_uid, by_name = _entry(pwd.getpwuid, uid), _entry(pwd.getpwnam, name)
         if by_uid is not None and by_uid.pw_name != name:
             raise AccountError(
                 f"uid {uid} (for user {user_id}'s account {name}) is already {by_uid.pw_name!r}"
@@ -485,7 +663,7 @@ class Accounts:
     def _check_group(self, name: str, gid: int) -> bool:
         """Whether the group exists as it should; AccountError if the name or the number
         is another group's."""
-        by_gid, by_name = _getgrgid(gid), _getgrnam(name)
+        by_gid, by_name = _entry(grp.getgrgid, gid), _entry(grp.getgrnam, name)
         if by_gid is not None and by_gid.gr_name != name:
             raise AccountError(
                 f"gid {gid} (for account {name}) is already group {by_gid.gr_name!r}"
@@ -560,15 +738,32 @@ def _remove_dir(parent: Path, name: str, uid_ok) -> bool:
 
 def remove_stack_accounts(cfg: Config) -> int:
     """Remove every Unix account this config's stack made, with its group, home and
-    tmp directory: for test stacks, whose databases (and so user ids) start afresh
-    each run. Ours: the name starts with ``jobs.accounts.prefix``, the uid is in
-    [uid_base, uid_base + 2**24) and the passwd comment is our marker for that uid.
-    Also removes directories left in homes_dir and tmp_dir under the prefix by an
-    account that is gone (owned by a uid of the range no one has).
+    tmp directory.
 
-    Returns how many accounts were removed. An account userdel refuses (its user
-    still has processes) is logged and kept. Without root: only the homes (the
-    service's own) are removed, and 0 is returned."""
+    For test stacks, whose databases (and so user ids) start afresh each run.
+    Ours: the name starts with ``jobs.accounts.prefix``, the uid is in
+    [uid_base, uid_base + 2**24) and the passwd comment is our marker for that
+    uid. Also removes directories left in homes_dir and tmp_dir under the prefix
+    by an account that is gone (owned by a uid of the range no one has). An
+    account userdel refuses (its user still has processes) is logged and kept.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    int
+        How many accounts were removed. Without root: only the homes (the
+        service's own) are removed, and 0 is returned.
+
+    Raises
+    ------
+    AccountError
+        ``jobs.accounts`` is unusable.
+    job_removal.RemovalError
+        A directory could not be removed whole.
+    """
     s = Settings.from_config(cfg)
     if os.geteuid() != 0:
         homes = s.homes_dir
@@ -591,14 +786,14 @@ def remove_stack_accounts(cfg: Config) -> int:
         if done.returncode != 0:
             log.warning("userdel %s failed: %s", entry.pw_name, done.stderr.strip())
             continue
-        group = _getgrnam(entry.pw_name)
+        group = _entry(grp.getgrnam, entry.pw_name)
         if group is not None and group.gr_gid == entry.pw_uid:
             run_program([GROUPDEL, "--", entry.pw_name])
         removed += 1
 
     def unowned(uid: int) -> bool:
         # In our range, and no account has it (any more).
-        return s.owns_uid(uid) and _getpwuid(uid) is None
+        return s.owns_uid(uid) and _entry(pwd.getpwuid, uid) is None
 
     for parent in (homes, tmps):
         if parent.is_dir():

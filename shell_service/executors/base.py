@@ -24,23 +24,29 @@ class Executor(ABC):
 
     Attributes
     ----------
-    worker_name : str
-        Its name in the registry and in its jobs' ``worker`` column: "host:pid".
+    executor_name : str
+        Its name in the registry and in its jobs' ``executor`` column: "host:pid".
     """
 
-    worker_name: str
+    executor_name: str
 
     @abstractmethod
     def start(self) -> None:
-        """Begin serving on the running event loop: publish its registry row,
-        LISTEN for queued jobs, cancels and deletions, and start its loops (claim,
-        heartbeat and adoption, retention). Returns at once. Raises SystemExit
-        when the host cannot run jobs as configured."""
+        """Begin serving on the running event loop; returns at once.
+
+        Publishes its registry row, LISTENs for queued jobs, cancels and deletions,
+        and starts its loops (claim, heartbeat and adoption, retention).
+
+        Raises
+        ------
+        SystemExit
+            The host cannot run jobs as configured.
+        """
 
     @abstractmethod
     def claim_jobs(self) -> list[ClaimedJob] | None:
         """Claim QUEUED jobs within this executor's capacity (running jobs, per
-        user, memory), moving them to RUNNING with its ``worker_name``, in one
+        user, memory), moving them to RUNNING with its ``executor_name``, in one
         short statement (``queue.claim_jobs``). Blocks for that statement.
 
         Returns
@@ -52,25 +58,49 @@ class Executor(ABC):
 
     @abstractmethod
     async def start_job(self, job: ClaimedJob) -> None:
-        """Start a claimed job, then watch it to its end (``watch_job``). When it
-        cannot be started (the service's fault, not the script's) it ends as
+        """Start a claimed job, then watch it to its end (``watch_job``).
+
+        When it cannot be started (the service's fault, not the script's) it ends as
         SERVER_ERROR with a message saying why. Raises nothing: every failure is
-        recorded on the job (or left to adoption while the database is away)."""
+        recorded on the job (or left to adoption while the database is away).
+
+        Parameters
+        ----------
+        job : ClaimedJob
+            A job this executor claimed (``claim_jobs``).
+        """
 
     @abstractmethod
     async def watch_job(self, job_id: str) -> None:
-        """Wait for a started job to end, ending it at its deadline (TIMED_OUT),
-        then record its final state and output (``queue.finish_job``: COMPLETE,
-        FAILED, TIMED_OUT, CANCELLED or SERVER_ERROR). Returns once recorded.
-        Raises KeyError if this executor did not start or adopt ``job_id``."""
+        """Wait for a started job to end, then record its final state and output.
+
+        Ends it at its deadline (TIMED_OUT); records with ``queue.finish_job``
+        (COMPLETE, FAILED, TIMED_OUT, CANCELLED or SERVER_ERROR). Returns once
+        recorded.
+
+        Parameters
+        ----------
+        job_id : str
+
+        Raises
+        ------
+        KeyError
+            This executor did not start or adopt ``job_id``.
+        """
 
     @abstractmethod
     def cancel_jobs(self, job_ids: list[str]) -> None:
-        """End the jobs among ``job_ids`` that this executor runs (a user cancelled
-        them: ``cancel_requested_at`` is set, and ``queue.CANCEL_CHANNEL`` carried
-        the ids); the others are ignored. Returns at once; ``watch_job`` records
-        each as CANCELLED once its processes have ended. A cancel this executor
-        missed (it was down) is carried out by ``adopt_jobs``."""
+        """End the jobs among ``job_ids`` that this executor runs; returns at once.
+
+        A user cancelled them: ``cancel_requested_at`` is set, and
+        ``queue.CANCEL_CHANNEL`` carried the ids. The others are ignored.
+        ``watch_job`` records each as CANCELLED once its processes have ended. A
+        cancel this executor missed (it was down) is carried out by ``adopt_jobs``.
+
+        Parameters
+        ----------
+        job_ids : list of str
+        """
 
     @abstractmethod
     async def adopt_jobs(self) -> None:

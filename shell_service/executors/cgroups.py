@@ -38,29 +38,60 @@ def _writable_dir(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class CgroupLayout:
-    """Where job cgroups go: ``version`` 2 with one root, or 1 with one root per controller."""
+    """Where job cgroups go: ``version`` 2 with one root, or 1 with one root per controller.
+
+    Attributes
+    ----------
+    version : int
+        1 or 2.
+    roots : dict of str to Path
+        Controller ("memory", "pids", "cpu") -> the directory holding the
+        ``shell_service`` group.
+    """
 
     version: int
     roots: dict[str, Path]  # controller -> directory holding the "shell_service" group
 
     def describe(self) -> str:
-        """For sysinfo and the bench: e.g. "cgroup v1 (cpu, memory, pids)"."""
+        """The layout in words, for sysinfo and the bench.
+
+        Returns
+        -------
+        str
+            E.g. "cgroup v1 (cpu, memory, pids)".
+        """
         return f"cgroup v{self.version} ({', '.join(sorted(self.roots))})"
 
     def hide_jobs(self) -> None:
-        """Make each controller's ``shell_service`` group (the parent of every job's
-        cgroup) root's, mode 0711: a job reads its own cgroup's files (a JVM sizes
-        its heap from memory.max), whose path /proc/self/cgroup gives, but cannot
-        list the others (their names hold other users' job ids). Raises OSError."""
+        """Make each controller's ``shell_service`` group root's, mode 0711.
+
+        That group is the parent of every job's cgroup: a job reads its own cgroup's
+        files (a JVM sizes its heap from memory.max), whose path /proc/self/cgroup
+        gives, but cannot list the others (their names would tell other users' jobs).
+
+        Raises
+        ------
+        OSError
+            A group cannot be made or its mode set.
+        """
         for root in self.roots.values():
             group = root / GROUP
             group.mkdir(mode=0o711, exist_ok=True)
             os.chmod(group, 0o711)
 
     def weigh_jobs(self, weight: int) -> None:
-        """Give all jobs together ``weight`` of CPU against the service's own
-        processes (100 each, the cgroup v2 scale): when jobs saturate the CPU,
-        the API and PostgreSQL still get it first; idle CPU still goes to jobs."""
+        """Give all jobs together ``weight`` of CPU against the service's own processes.
+
+        When jobs saturate the CPU, the API and PostgreSQL still get it first; idle
+        CPU still goes to jobs. Nothing without a cpu controller; a failure to write
+        is logged, not raised.
+
+        Parameters
+        ----------
+        weight : int
+            On the cgroup v2 scale, where each other process has 100 (converted to
+            ``cpu.shares`` on v1).
+        """
         if "cpu" not in self.roots:
             return
         group = self.roots["cpu"] / GROUP
@@ -75,7 +106,20 @@ class CgroupLayout:
 
 
 def detect(root: Path = CGROUP_ROOT) -> CgroupLayout | None:
-    """The cgroup layout this host lets us use, or None."""
+    """The cgroup layout this host lets us use.
+
+    Parameters
+    ----------
+    root : Path, optional
+        Where cgroups are mounted.
+
+    Returns
+    -------
+    CgroupLayout or None
+        v2 when the unified hierarchy offers memory and pids and we may make
+        groups there; else v1 with the writable controllers among memory, pids and
+        cpu, if memory is one; else None.
+    """
     unified = root if (root / "cgroup.controllers").exists() else root / "unified"
     controllers = (
         (unified / "cgroup.controllers").read_text().split()
@@ -117,39 +161,91 @@ def _name_key(jobs_dir: Path) -> bytes:
 
 
 def job_cgroup_name(jobs_dir: Path, job_id: str) -> str:
-    """The cgroup name of job ``job_id`` of the stack whose jobs live in ``jobs_dir``:
-    ``<stack_key>-<24 hex digits>``, an HMAC-SHA256 of the id with the stack's key.
+    """The cgroup name of a job of the stack whose jobs live in ``jobs_dir``.
+
     Job ids are the users' words ("payroll-2026"): a name made of them would tell
     any job which jobs other users run (their cgroups' files are world-readable,
-    and a job sees its own cgroup's name in /proc/self/cgroup). Raises OSError
-    when the key cannot be read or made."""
+    and a job sees its own cgroup's name in /proc/self/cgroup).
+
+    Parameters
+    ----------
+    jobs_dir : Path
+        The stack's jobs directory (holds the key, ``NAME_KEY_FILE``, made on
+        first use).
+    job_id : str
+
+    Returns
+    -------
+    str
+        ``<stack_key>-<24 hex digits>``, an HMAC-SHA256 of the id with the stack's key.
+
+    Raises
+    ------
+    OSError
+        The key cannot be read or made (or the file holds no key of ours).
+    """
     digest = hmac.new(_name_key(jobs_dir), job_id.encode(), "sha256").hexdigest()[:24]
     return f"{stack_key(jobs_dir)}-{digest}"
 
 
 def stack_key(jobs_dir: Path) -> str:
-    """A short name for one stack on this host (its jobs directory's digest): job
-    cgroups are ``shell_service/<stack key>-<job id>``, so two stacks' jobs with the
-    same id never share (and rewrite) each other's limits."""
+    """A short name for one stack on this host: its jobs directory's digest.
+
+    Job cgroups are ``shell_service/<stack key>-<digest of the job id>``, so two
+    stacks' jobs with the same id never share (and rewrite) each other's limits.
+
+    Parameters
+    ----------
+    jobs_dir : Path
+
+    Returns
+    -------
+    str
+        12 hex digits.
+    """
     return hashlib.sha256(str(jobs_dir).encode()).hexdigest()[:12]
 
 
 class JobCgroup:
     """One job's cgroup(s): what its init makes, joins and removes (see ``request``).
 
-    ``name`` is unique on the host: ``job_cgroup_name(jobs_dir, job id)``."""
+    Parameters
+    ----------
+    layout : CgroupLayout
+    name : str
+        Unique on the host: ``job_cgroup_name(jobs_dir, job id)``.
+
+    Attributes
+    ----------
+    dirs : dict of str to Path
+        Controller -> the job's cgroup directory (one directory for all on v2).
+    """
 
     def __init__(self, layout: CgroupLayout, name: str):
         self.layout = layout
         self.dirs = {controller: root / GROUP / name for controller, root in layout.roots.items()}
 
     def request(self, memory_mb: int, cpus: int, max_processes: int) -> dict:
-        """What the job's init needs to make the cgroup with these limits (bytes of
-        memory from ``memory_mb`` MiB, ``cpus`` whole CPUs of CFS quota), join it,
-        tell an out-of-memory kill, and remove it: the ``cgroup`` of a launch request.
+        """The ``cgroup`` of a launch request: what the job's init needs to make the
+        cgroup with these limits, join it, tell an out-of-memory kill, and remove it.
 
-        Each limit is ``[file, value, optional]``: an optional one the host may lack
-        (swap accounting, the CPU controller)."""
+        Parameters
+        ----------
+        memory_mb : int
+            MiB (written in bytes); swap is not allowed besides.
+        cpus : int
+            Whole CPUs of CFS quota (per 100 ms period).
+        max_processes : int
+            ``pids.max``.
+
+        Returns
+        -------
+        dict
+            ``dirs`` (list of str), ``limits`` (each ``[file, value, optional]``: an
+            optional one the host may lack, such as swap accounting or the CPU
+            controller), ``enable_in`` (v2: where to enable the controllers) and
+            ``memory_events`` (the file telling an out-of-memory kill).
+        """
         memory = memory_mb * 2**20
         quota = cpus * CFS_PERIOD_US
         if self.layout.version == 2:
@@ -183,7 +279,10 @@ class JobCgroup:
         }
 
     def remove(self) -> None:
-        """Remove the directories left behind (by a job init that was killed)."""
+        """Remove the directories left behind (by a job init that was killed).
+
+        Missing ones are skipped; one that cannot be removed is logged.
+        """
         for directory in self.dirs.values():
             try:
                 directory.rmdir()

@@ -23,13 +23,36 @@ from .processes import Limits, available_shells, bwrap_sandbox, job_environment,
 
 
 def host_memory_mb() -> int:
-    """This host's physical memory, in MiB."""
+    """This host's physical memory.
+
+    Returns
+    -------
+    int
+        MiB.
+    """
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
 
 
 def umask_setting(value) -> int:
-    """``jobs.umask`` as a mode: "022" (octal text, as umask(1) takes it) or a number.
-    Raises SystemExit for anything else."""
+    """``jobs.umask`` as a mode.
+
+    Parameters
+    ----------
+    value : str or int
+        "022" (octal text, as umask(1) takes it) or a number.
+
+    Returns
+    -------
+    int
+        0 to 0o777.
+
+    Raises
+    ------
+    SystemExit
+        Anything else.
+    ValueError
+        Text that is not octal digits.
+    """
     mode = int(value, 8) if isinstance(value, str) else int(value)
     if not 0 <= mode <= 0o777:
         raise SystemExit(f"jobs.umask must be an octal mode such as 022, not {value!r}")
@@ -38,6 +61,10 @@ def umask_setting(value) -> int:
 
 class HostSetup:
     """This host's set-up for jobs, from config (``jobs.*``).
+
+    Parameters
+    ----------
+    cfg : Config
 
     Attributes
     ----------
@@ -57,7 +84,10 @@ class HostSetup:
         Interpreter name -> absolute path, of ``jobs.shells`` installed here.
     umask : int
 
-    Raises SystemExit when ``jobs.sandbox`` or ``jobs.umask`` is not usable here.
+    Raises
+    ------
+    SystemExit
+        ``jobs.sandbox`` or ``jobs.umask`` is not usable here.
     """
 
     def __init__(self, cfg: Config):
@@ -75,9 +105,17 @@ class HostSetup:
         self.umask = umask_setting(cfg["jobs.umask"])
 
     def prepare(self) -> None:
-        """Make the jobs directory (0711: jobs may enter their own directory, not
-        list the others) and the jobs' cgroup parent (hidden, weighted by
-        ``jobs.cpu_weight``). Raises OSError."""
+        """Make the jobs directory and the jobs' cgroup parent.
+
+        The jobs directory is 0711 (jobs may enter their own directory, not list the
+        others); the cgroup parent is hidden and weighted by ``jobs.cpu_weight``; the
+        cgroup names' key is read now, so one that cannot be read stops the start.
+
+        Raises
+        ------
+        OSError
+            A directory, cgroup file or the key cannot be made or read.
+        """
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.jobs_dir, 0o711)
         if self.cgroups:
@@ -88,17 +126,46 @@ class HostSetup:
             self.cgroups.weigh_jobs(int(self.cfg["jobs.cpu_weight"]))
 
     def job_files(self, job_id: str) -> JobFiles:
-        """The files of job ``job_id`` on this host."""
+        """The files of job ``job_id`` on this host.
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        JobFiles
+        """
         return JobFiles(self.jobs_dir / job_id)
 
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
-        """Job ``job_id``'s cgroup (not made: the launcher makes it), or None."""
+        """Job ``job_id``'s cgroup (not made: the launcher makes it).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        JobCgroup or None
+            None where jobs get no cgroup (not root, or no cgroup v2).
+        """
         if not self.cgroups:
             return None
         return JobCgroup(self.cgroups, job_cgroup_name(self.jobs_dir, job_id))
 
     def sandbox_prefix(self, files: JobFiles) -> list[str]:
-        """The sandbox's command before the job's (``bwrap ...``), or []."""
+        """The sandbox's command before the job's.
+
+        Parameters
+        ----------
+        files : JobFiles
+
+        Returns
+        -------
+        list of str
+            ``bwrap ...`` when ``jobs.sandbox`` is "bwrap", else [].
+        """
         return bwrap_sandbox(files, self.jobs_dir) if self.sandbox == "bwrap" else []
 
     @property
@@ -107,8 +174,18 @@ class HostSetup:
         return float(self.cfg["jobs.kill_grace"])
 
     def limits(self, job: ClaimedJob) -> Limits:
-        """The job's rlimits: CPU seconds from its timeout and cpus, address space
-        from its memory_mb (times ``jobs.address_space_factor``)."""
+        """The job's rlimits.
+
+        Parameters
+        ----------
+        job : ClaimedJob
+
+        Returns
+        -------
+        Limits
+            CPU seconds: its timeout (seconds) times its cpus (at least 1); address
+            space, bytes: its memory_mb (MiB) times ``jobs.address_space_factor``.
+        """
         return Limits(
             cpu_seconds=max(job.timeout * max(job.cpus, 1), 1),
             address_space_bytes=job.memory_mb * int(self.cfg["jobs.address_space_factor"]) * 2**20,
@@ -116,7 +193,25 @@ class HostSetup:
 
     def job_launch(self, job: ClaimedJob, running: RunningJob, account: Account) -> JobLaunch:
         """How ``job`` starts here as ``account`` (``launch.launch_job`` sends it).
-        Raises LaunchError when its shell is not installed on this host."""
+
+        Parameters
+        ----------
+        job : ClaimedJob
+        running : RunningJob
+            Its files, cgroup and deadline (the init gets the seconds left).
+        account : Account
+            The job's Unix account (used only as root; its name and home fill the
+            environment either way).
+
+        Returns
+        -------
+        JobLaunch
+
+        Raises
+        ------
+        LaunchError
+            Its shell is not installed on this host.
+        """
         shell_path = self.shells.get(job.shell)
         if shell_path is None:
             raise LaunchError(f"the shell {job.shell!r} is not installed on this host")
@@ -143,16 +238,21 @@ class HostSetup:
         )
 
     def isolation(self) -> dict:
-        """What protects the host and other users from jobs here (/api/sysinfo):
+        """What protects the host and other users from jobs here (/api/sysinfo).
 
-        - ``run_as``: "user account" (each API user's own Unix account) or
-          "service user" (the service does not run as root);
-        - ``containment``: how every process of a job is ended with it: "pid
-          namespace" (the job's init is its process 1) or "subreaper" (not root:
-          its init ends its descendants one by one);
-        - ``private_tmp``: each user's jobs get their own /tmp and /var/tmp;
-        - ``cgroups``: the cgroup version and controllers of the per-job limits;
-        - ``rlimits``, ``sandbox``: as configured."""
+        Returns
+        -------
+        dict
+            - ``run_as``: "user account" (each API user's own Unix account) or
+              "service user" (the service does not run as root);
+            - ``containment``: how every process of a job is ended with it: "pid
+              namespace" (the job's init is its process 1) or "subreaper" (not root:
+              its init ends its descendants one by one);
+            - ``private_tmp``: bool, each user's jobs get their own /tmp and /var/tmp;
+            - ``cgroups``: the cgroup version and controllers of the per-job limits
+              (``CgroupLayout.describe``), or None;
+            - ``rlimits``: True; ``sandbox``: as configured.
+        """
         return {
             "run_as": "user account" if self.as_root else "service user",
             "containment": "pid namespace" if self.as_root else "subreaper",

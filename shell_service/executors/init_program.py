@@ -47,8 +47,14 @@ def _have_toolchain() -> bool:
 
 
 def ensure_toolchain() -> None:
-    """Install GCC and the static C library when missing (root), or raise BuildError
-    naming the command to run."""
+    """Install GCC and the static C library when missing (as root, with apt-get).
+
+    Raises
+    ------
+    BuildError
+        They are missing and cannot be installed here (the message names the
+        command to run), or are still missing after the install.
+    """
     if _have_toolchain():
         return
     # Imported here: the launcher imports this module for PROGRAM only.
@@ -63,8 +69,25 @@ def ensure_toolchain() -> None:
 
 
 def build(source: Path = SOURCE, program: Path = PROGRAM) -> Path:
-    """Compile ``source`` into ``program`` (mode 0755, owned by whoever builds);
-    the program's path. Raises BuildError with the compiler's output."""
+    """Compile ``source`` into ``program``, atomically (a partial file, then renamed).
+
+    Parameters
+    ----------
+    source : Path, optional
+        ``job_init.c``.
+    program : Path, optional
+        Where the program goes (its directory is made if missing).
+
+    Returns
+    -------
+    Path
+        ``program``: mode 0755, owned by whoever builds.
+
+    Raises
+    ------
+    BuildError
+        No toolchain (``ensure_toolchain``), or the compiler failed (with its output).
+    """
     ensure_toolchain()
     program.parent.mkdir(mode=0o755, exist_ok=True)
     partial = program.with_name(f".{program.name}.{os.getpid()}")

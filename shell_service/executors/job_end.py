@@ -13,7 +13,24 @@ from .job_files import JobFiles
 
 @dataclass
 class RunningJob:
-    """A job this executor started or adopted, while it watches it."""
+    """A job this executor started or adopted, while it watches it.
+
+    Attributes
+    ----------
+    id : str
+    files : JobFiles
+    started_at : datetime.datetime
+        Naive UTC.
+    deadline : datetime.datetime
+        Naive UTC: ``started_at`` plus its timeout.
+    cgroup : JobCgroup or None
+    pidfd : int or None
+        A pidfd of the job's init, once launched (the executor closes it).
+    timed_out : bool
+        The executor's timer ended it (a backup to the init's own).
+    cancel_requested : bool
+        A user asked to cancel it.
+    """
 
     id: str
     files: JobFiles
@@ -94,7 +111,17 @@ def how_it_ended(
 
 
 def signal_name(number: int) -> str:
-    """The signal's name ("SIGKILL"), or "unknown signal"."""
+    """A signal's name.
+
+    Parameters
+    ----------
+    number : int
+
+    Returns
+    -------
+    str
+        "SIGKILL", say, or "unknown signal".
+    """
     try:
         return signal.Signals(number).name
     except ValueError:

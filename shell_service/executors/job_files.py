@@ -27,8 +27,26 @@ log = logging.getLogger(__name__)
 
 
 def usable_dir(configured: Path, as_root: bool, kind: str) -> Path:
-    """``job_paths.reachable_dir``, with the fallback's parents made (root-owned,
-    0711) when it is the fallback; the caller makes ``<kind>`` itself."""
+    """``job_paths.reachable_dir``, with the fallback's parents made when it is the fallback.
+
+    The parents are root-owned 0711; the caller makes ``<kind>`` itself. Using the
+    fallback is logged as a warning.
+
+    Parameters
+    ----------
+    configured : Path
+        The configured directory.
+    as_root : bool
+        Whether jobs run as their users' own accounts (the service runs as root).
+    kind : str
+        One word ("jobs", "homes", "tmp"): it names the fallback directory,
+        ``<FALLBACK_ROOT>/<digest of configured>/<kind>``.
+
+    Returns
+    -------
+    Path
+        ``configured``, or the fallback when jobs could not reach ``configured``.
+    """
     path = reachable_dir(configured, as_root, kind, FALLBACK_ROOT)
     if path == configured:
         return configured
@@ -40,28 +58,48 @@ def usable_dir(configured: Path, as_root: bool, kind: str) -> Path:
 
 
 def usable_jobs_dir(configured: Path, as_root: bool) -> Path:
-    """``configured``, unless jobs could not reach it (``usable_dir``): then a
-    directory of its own under /var/lib/shell_service."""
+    """Where job directories go on this host.
+
+    Parameters
+    ----------
+    configured : Path
+        ``jobs.dir``.
+    as_root : bool
+        Whether jobs run as their users' own accounts.
+
+    Returns
+    -------
+    Path
+        ``configured``, unless jobs could not reach it (``usable_dir``): then a
+        directory of its own under /var/lib/shell_service.
+    """
     return usable_dir(configured, as_root, "jobs")
 
 
 @dataclass(frozen=True)
 class JobFiles:
-    """The names of one job's files under its directory ``root``
-    (``<jobs dir>/<job id>/``, root's 0711): ``work/`` (the job's cwd, its
-    user's), ``work/script``, ``stdin``, ``stdout``, ``stderr``, ``exit_status``
-    (the init's end record) and ``wrapper.pid`` (the init's pid and start time).
-    The launcher and the init make them (``job_init``); this class reads them."""
+    """The names of one job's files under its directory.
+
+    The launcher and the init make them (``job_init``); this class reads them.
+
+    Attributes
+    ----------
+    root : Path
+        ``<jobs dir>/<job id>/``, root's 0711.
+    work : Path
+        ``work/``, the job's cwd (its user's; the script and stdin are in it).
+    stdout, stderr : Path
+    exit_status : Path
+        The init's end record (JSON).
+    wrapper_pid : Path
+        ``wrapper.pid``: the init's pid and start time.
+    """
 
     root: Path
 
     @property
     def work(self) -> Path:
         return self.root / "work"
-
-    @property
-    def script(self) -> Path:
-        return self.work / "script"
 
     @property
     def stdout(self) -> Path:
@@ -72,10 +110,6 @@ class JobFiles:
         return self.root / "stderr"
 
     @property
-    def stdin(self) -> Path:
-        return self.root / "stdin"
-
-    @property
     def exit_status(self) -> Path:
         return self.root / "exit_status"
 
@@ -84,12 +118,18 @@ class JobFiles:
         return self.root / "wrapper.pid"
 
     def read_end(self) -> dict | None:
-        """The end record the job's init wrote (``code``: the exit code, 128 + N for
-        signal N, or None; ``dropped``: the streams whose output passed
-        jobs.max_log_bytes; ``out_of_memory``; ``timed_out`` when the init ended it at
-        its deadline by itself; ``error`` when the service failed to
-        start it; ``exec_error`` when the interpreter could not be run), or None
-        while the job runs (or when its init died without writing it)."""
+        """The end record the job's init wrote.
+
+        Returns
+        -------
+        dict or None
+            ``code``: the exit code, 128 + N for signal N, or None; ``dropped``: the
+            streams whose output passed jobs.max_log_bytes; ``out_of_memory``;
+            ``timed_out`` when the init ended it at its deadline by itself;
+            ``error`` when the service failed to start it; ``exec_error`` when the
+            interpreter could not be run. None while the job runs (or when its init
+            died without writing it, or the file is not a JSON object).
+        """
         try:
             record = json.loads(self.exit_status.read_text())
         except (FileNotFoundError, ValueError):
@@ -99,11 +139,23 @@ class JobFiles:
     def read_output(self, path: Path, limit: int) -> tuple[str, bool]:
         """The output file at ``path`` as text for the job row, and whether it had more.
 
-        ``limit``: most bytes kept (``jobs.max_output_bytes``). A longer file is cut
-        on a UTF-8 character boundary (``utf8.whole_characters``), up to 3 bytes
-        short of ``limit``, so the text kept is a true prefix of the whole
-        output's. Invalid bytes become U+FFFD, and so do NUL bytes (PostgreSQL
-        text cannot hold them). A missing file is empty."""
+        A longer file is cut on a UTF-8 character boundary (``utf8.whole_characters``),
+        up to 3 bytes short of ``limit``, so the text kept is a true prefix of the
+        whole output's. Invalid bytes become U+FFFD, and so do NUL bytes (PostgreSQL
+        text cannot hold them). A missing file is empty.
+
+        Parameters
+        ----------
+        path : Path
+            ``stdout`` or ``stderr``.
+        limit : int
+            Most bytes kept (``jobs.max_output_bytes``).
+
+        Returns
+        -------
+        tuple of (str, bool)
+            ``(text, truncated)``.
+        """
         try:
             with open(path, "rb") as f:
                 data = f.read(limit + 1)

@@ -36,21 +36,60 @@ JOB_INIT_FDS = {"root": 3, "request": 4, "script": 5, "stdin": 6}
 
 
 def set_process_name(name: str) -> None:
-    """The name ``ps`` and ``top`` show for this process (at most 15 bytes)."""
+    """Set the name ``ps`` and ``top`` show for this process.
+
+    Parameters
+    ----------
+    name : str
+        Cut to 15 bytes.
+    """
     _libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def process_start_time(pid: str | int = "self") -> int:
-    """Field 22 of /proc/<pid>/stat (clock ticks since boot): with the pid, it names
-    one process for ever (pids are reused)."""
+    """A process's start time: with the pid, it names one process for ever (pids are reused).
+
+    Parameters
+    ----------
+    pid : str or int, optional
+        A pid, or "self".
+
+    Returns
+    -------
+    int
+        Field 22 of /proc/<pid>/stat: clock ticks since boot.
+
+    Raises
+    ------
+    OSError
+        No such process (FileNotFoundError), or /proc cannot be read.
+    """
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rpartition(")")[2].split()[19])
 
 
 # ---- before the job: what the launcher makes ------------------------------------------
 def make_job_directory(request: dict) -> int:
-    """A fresh, empty job directory (``job_files.JobFiles`` names its files), root
-    0711; its descriptor. The init makes the files in it (``job_init.c``)."""
+    """A fresh, empty job directory, root 0711 (``job_files.JobFiles`` names its files).
+
+    The init makes the files in it (``job_init.c``).
+
+    Parameters
+    ----------
+    request : dict
+        The launch request; its ``root`` is the directory.
+
+    Returns
+    -------
+    int
+        An O_DIRECTORY descriptor of it (the caller closes it).
+
+    Raises
+    ------
+    OSError
+        Something is at ``root`` already (an earlier job's directory, which the
+        executor removes first), or it cannot be made.
+    """
     root = Path(request["root"])
     if os.path.lexists(root):
         # The executor removes an earlier job's directory first (job_removal, as
@@ -61,9 +100,27 @@ def make_job_directory(request: dict) -> int:
 
 
 def make_cgroup(cgroup: dict) -> list[Path]:
-    """Make the job's cgroup directories with their limits (the job's process moves
-    itself in before it execs, so everything the job forks is inside); the
-    directories."""
+    """Make the job's cgroup directories with their limits.
+
+    The job's process moves itself in before it execs, so everything the job forks
+    is inside. A directory a killed init left is made again (its limits must not
+    carry over).
+
+    Parameters
+    ----------
+    cgroup : dict
+        The launch request's ``cgroup`` (``cgroups.JobCgroup.request``).
+
+    Returns
+    -------
+    list of Path
+        The directories.
+
+    Raises
+    ------
+    OSError
+        A directory cannot be made, or a limit that is not optional cannot be written.
+    """
     dirs = [Path(d) for d in cgroup["dirs"]]
     for parent in cgroup.get("enable_in", []):  # cgroup v2: let the jobs' group use controllers
         for controller in ("memory", "pids", "cpu"):
@@ -88,7 +145,14 @@ def make_cgroup(cgroup: dict) -> list[Path]:
 
 @dataclass
 class Prepared:
-    """What ``prepare`` made for one job."""
+    """What ``prepare`` made for one job.
+
+    Attributes
+    ----------
+    root_fd : int
+        The job directory's descriptor: the init inherits it.
+    cgroup_dirs : list of Path
+    """
 
     root_fd: int  # the job directory: the init inherits it
     cgroup_dirs: list[Path]
@@ -99,11 +163,28 @@ class Prepared:
 
 
 def prepare(request: dict) -> Prepared:
-    """What the launcher makes for a job before its init starts: the job's empty
-    directory and its cgroup. The init makes the files (in parallel with other
-    inits: on a busy disk, making files is most of a launch's cost). Raises
-    OSError (nothing is left behind but the directory, which a rerun or the
-    retention sweep removes)."""
+    """What the launcher makes for a job before its init starts: its empty directory
+    and its cgroup.
+
+    The init makes the files (in parallel with other inits: on a busy disk, making
+    files is most of a launch's cost).
+
+    Parameters
+    ----------
+    request : dict
+        The launch request (``launch.JobLaunch.request``).
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    OSError
+        ``root`` is not absolute, or the directory or the cgroup cannot be made
+        (nothing is left behind but the directory, which a rerun or the retention
+        sweep removes).
+    """
     if not os.path.isabs(request["root"]):
         raise OSError(f"the job directory must be an absolute path, not {request['root']!r}")
     root_fd = make_job_directory(request)
@@ -117,10 +198,20 @@ def prepare(request: dict) -> Prepared:
 
 
 def record_init_pid(prepared: Prepared, pid: int) -> None:
-    """``wrapper.pid``: the init's pid and start time, for an executor that adopts
-    the job after a restart. Written by the launcher once it has started the init;
-    without it (it could not be written, or the init has ended already) an adopter
-    finds the job by its end record, or reports it lost."""
+    """Write ``wrapper.pid``: the init's pid and start time, for an executor that adopts
+    the job after a restart.
+
+    Written by the launcher once it has started the init; without it (it could not
+    be written, or the init has ended already) an adopter finds the job by its end
+    record, or reports it lost. Raises nothing.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The job's directory (``wrapper.pid`` is made there, 0600, never replaced).
+    pid : int
+        The init's pid.
+    """
     try:
         record = f"{pid} {process_start_time(pid)}\n".encode()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -134,9 +225,26 @@ def record_init_pid(prepared: Prepared, pid: int) -> None:
 
 
 def encode_request(request: dict, pid_namespace: bool) -> bytes:
-    """The request as the init reads it (``job_init.c``): NUL-terminated
-    ``key=value`` entries, ``arg`` and ``env`` once per element. Raises ValueError
-    when a string holds a NUL (no C string, no exec argument can)."""
+    """The request as the init reads it (``job_init.c``).
+
+    Parameters
+    ----------
+    request : dict
+        The launch request (seconds for ``kill_grace`` and ``timeout``, sent as
+        ms).
+    pid_namespace : bool
+        Whether the init is process 1 of a PID namespace of its own.
+
+    Returns
+    -------
+    bytes
+        NUL-terminated ``key=value`` entries, ``arg`` and ``env`` once per element.
+
+    Raises
+    ------
+    ValueError
+        A string holds a NUL (no C string, no exec argument can).
+    """
     entries = [
         ("root", request["root"]),
         ("umask", request["umask"]),

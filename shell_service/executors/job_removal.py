@@ -50,9 +50,20 @@ def _run_as_owner(argv: list[str], owner: os.stat_result) -> subprocess.Complete
 
 
 def remove_tree_as_owner(work: Path) -> None:
-    """Remove the directory ``work`` (a job's ``work/``, a user's home or tmp dir)
-    and everything in it, as the account that owns it. Nothing when it does not
-    exist. Raises RemovalError when something stays (or ``work`` is no directory)."""
+    """Remove the directory ``work`` and everything in it, as the account that owns it.
+
+    Nothing when it does not exist. Blocking.
+
+    Parameters
+    ----------
+    work : Path
+        A job's ``work/``, a user's home or tmp directory (its parent is ours).
+
+    Raises
+    ------
+    RemovalError
+        Something stays, or ``work`` is not a directory.
+    """
     try:
         owner = os.lstat(work)
     except FileNotFoundError:
@@ -71,9 +82,23 @@ def remove_tree_as_owner(work: Path) -> None:
 
 
 def remove_job_directory(root: Path) -> None:
-    """Remove the job directory ``root`` (an absolute path whose parents are the
-    service's): ``work/`` as its owner, then the directory's own files and the
-    directory. Nothing when it does not exist. Raises RemovalError."""
+    """Remove the job directory ``root``: ``work/`` as its owner, then the directory's
+    own files and the directory.
+
+    Nothing when it does not exist. Blocking.
+
+    Parameters
+    ----------
+    root : Path
+        Absolute, its parents the service's.
+
+    Raises
+    ------
+    RemovalError
+        Something stays (such as a directory the service did not make).
+    OSError
+        ``root`` cannot be opened as a directory (a symlink, say).
+    """
     remove_tree_as_owner(root / "work")
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:

@@ -74,7 +74,16 @@ class JobLaunch:
     timeout: float | None = None
 
     def request(self) -> dict:
-        """The launch request (JSON-able): the protocol of ``launcher.py``."""
+        """The launch request: the protocol of ``launcher.py``.
+
+        Returns
+        -------
+        dict
+            JSON-able: ``id``, ``root``, ``script``, ``stdin``, ``uid``, ``gid``,
+            ``tmp``, ``private_mounts``, ``argv``, ``env``, ``umask``, ``rlimits``,
+            ``cgroup`` (``JobCgroup.request`` or None), ``kill_grace`` (seconds),
+            ``max_log_bytes`` and, if set, ``timeout`` (seconds).
+        """
         request = {
             "id": self.job_id,
             "root": str(self.files.root),
@@ -100,6 +109,11 @@ class JobLaunch:
 async def launch_job(launcher: LauncherClient, launch: JobLaunch) -> int:
     """Start the job: send ``launch.request()`` to the launcher, which makes the
     job's directory and cgroup and starts its init.
+
+    Parameters
+    ----------
+    launcher : LauncherClient
+    launch : JobLaunch
 
     Returns
     -------

@@ -2,7 +2,7 @@
 starts job inits, and nothing else.
 
 The executor (``launcher_client.LauncherClient``) sends it one request per job over a unix
-socket. For each, it makes the job's directory, script, output files and cgroup
+socket. For each, it makes the job's (empty) directory and its cgroup
 (``job_init.prepare``), then starts a *job init* (``job_init.c``, built into
 ``build/job_init``) with ``posix_spawn``: by absolute path, with an empty
 environment, as process 1 of a new PID namespace, holding the descriptors it
@@ -57,7 +57,19 @@ def _check(result: int, what: str) -> None:
 
 
 def can_use_pid_namespaces() -> bool:
-    """Whether this process may make PID namespaces (root, or CAP_SYS_ADMIN)."""
+    """Whether this process may make PID namespaces (root, or CAP_SYS_ADMIN).
+
+    Tries it (unshare, then setns back to its own).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    OSError
+        It made one but could not go back to its own (setns failed).
+    """
     own = os.open("/proc/self/ns/pid", os.O_RDONLY)
     try:
         if _libc.unshare(CLONE_NEWPID) != 0:
@@ -69,7 +81,13 @@ def can_use_pid_namespaces() -> bool:
 
 
 class Launcher:
-    """The launcher's side: reads requests, starts job inits, replies with pidfds."""
+    """The launcher's side: reads requests, starts job inits, replies with pidfds.
+
+    Parameters
+    ----------
+    sock : socket.socket
+        Its end of the socket pair with the executor (blocking).
+    """
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
@@ -80,10 +98,26 @@ class Launcher:
         os.close(devnull)
 
     def start_job_init(self, request: dict) -> int:
-        """Prepare the job (``job_init.prepare``) and start its init (``job_init.c``),
-        in a new PID namespace when we may; the init's pid here. Raises OSError or
-        ValueError (or whatever a malformed request makes ``prepare`` raise):
-        ``serve`` answers it as this job's error and goes on."""
+        """Prepare the job (``job_init.prepare``) and start its init (``job_init.c``).
+
+        In a new PID namespace when we may.
+
+        Parameters
+        ----------
+        request : dict
+            One launch request (``launch.JobLaunch.request``).
+
+        Returns
+        -------
+        int
+            The init's pid (in our namespace).
+
+        Raises
+        ------
+        OSError, ValueError
+            Or whatever a malformed request makes ``prepare`` raise: ``serve``
+            answers it as this job's error and goes on.
+        """
         encoded = job_init.encode_request(request, self.pid_namespaces)
         prepared = job_init.prepare(request)
         pid = None
@@ -133,9 +167,18 @@ class Launcher:
         return pid
 
     def reply(self, message: dict, fds: Sequence[int] = ()) -> None:
-        """Send ``message`` padded to exactly REPLY_BYTES, with ``fds`` attached
-        (SCM_RIGHTS). Replies come back in the order of the requests: a reply too
-        long loses its ``id`` first, then the end of its ``error``."""
+        """Send ``message`` padded to exactly REPLY_BYTES, with ``fds`` attached (SCM_RIGHTS).
+
+        Replies come back in the order of the requests: a reply too long loses its
+        ``id`` first, then the end of its ``error``.
+
+        Parameters
+        ----------
+        message : dict
+            ``{"id", "pid"}`` or ``{"id", "error"}``.
+        fds : sequence of int, optional
+            Descriptors to pass (the caller closes its own).
+        """
         data = json.dumps(message).encode()
         if len(data) > REPLY_BYTES:
             message = {key: value for key, value in message.items() if key != "id"}
@@ -146,7 +189,11 @@ class Launcher:
         socket.send_fds(self.sock, [data.ljust(REPLY_BYTES)], list(fds))
 
     def serve(self) -> None:
-        """Launch until the executor closes its end of the socket."""
+        """Launch until the executor closes its end of the socket.
+
+        A request that fails (not JSON, not an object, or the job cannot start) is
+        answered with its error; the next one is served.
+        """
         while True:
             ready, _, _ = select.select([self.sock], [], [], 1.0)
             self.reap()
@@ -187,8 +234,19 @@ class Launcher:
 
 @contextlib.contextmanager
 def above(fd: int, lowest: int = FIRST_FREE_FD):
-    """``fd`` itself when its number is at least ``lowest``, else a copy numbered so
-    (closed on exit; the original is the caller's to close)."""
+    """``fd`` numbered at least ``lowest`` (a context manager).
+
+    Parameters
+    ----------
+    fd : int
+    lowest : int, optional
+
+    Yields
+    ------
+    int
+        ``fd`` itself when its number is at least ``lowest``, else a copy numbered
+        so (closed on exit; the original is the caller's to close).
+    """
     if fd >= lowest:
         yield fd
         return
@@ -201,9 +259,22 @@ def above(fd: int, lowest: int = FIRST_FREE_FD):
 
 @contextlib.contextmanager
 def anonymous_file(name: str, data: bytes):
-    """A descriptor of an anonymous file (memfd) holding ``data``, closed on exit
-    (the init reads it from its start; a pipe could not hold a large script
-    before the init starts)."""
+    """An anonymous file (memfd) holding ``data`` (a context manager; closed on exit).
+
+    The init reads it from its start; a pipe could not hold a large script before
+    the init starts.
+
+    Parameters
+    ----------
+    name : str
+        Shown as ``memfd:job-<name>``.
+    data : bytes
+
+    Yields
+    ------
+    int
+        Its descriptor.
+    """
     fd = os.memfd_create(f"job-{name}", os.MFD_CLOEXEC)
     try:
         view = memoryview(data)
@@ -215,7 +286,19 @@ def anonymous_file(name: str, data: bytes):
 
 
 def read_exactly(sock: socket.socket, size: int) -> bytes | None:
-    """``size`` bytes from the blocking ``sock``, or None at the end of the stream."""
+    """``size`` bytes from the blocking ``sock``.
+
+    Parameters
+    ----------
+    sock : socket.socket
+    size : int
+        Bytes.
+
+    Returns
+    -------
+    bytes or None
+        None at the end of the stream.
+    """
     chunks, remaining = [], size
     while remaining:
         chunk = sock.recv(remaining)
@@ -227,8 +310,23 @@ def read_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 
 def read_frame(sock: socket.socket) -> dict | None:
-    """One length-prefixed JSON request, or None at the end of the stream. Raises
-    ValueError when the body is not JSON (it has been read: the next frame follows)."""
+    """One length-prefixed JSON request.
+
+    Parameters
+    ----------
+    sock : socket.socket
+
+    Returns
+    -------
+    object or None
+        The decoded JSON (a dict, for a well-formed request); None at the end of
+        the stream.
+
+    Raises
+    ------
+    ValueError
+        The body is not JSON (it has been read: the next frame follows).
+    """
     header = read_exactly(sock, 4)
     if header is None:
         return None
@@ -237,7 +335,18 @@ def read_frame(sock: socket.socket) -> dict | None:
 
 
 def frame(message: dict) -> bytes:
-    """``message`` as one request on the wire: a 4-byte big-endian length, then JSON."""
+    """``message`` as one request on the wire.
+
+    Parameters
+    ----------
+    message : dict
+        JSON-able.
+
+    Returns
+    -------
+    bytes
+        A 4-byte big-endian length, then the JSON.
+    """
     body = json.dumps(message).encode()
     return struct.pack(">I", len(body)) + body
 

@@ -32,16 +32,26 @@ class LaunchError(Exception):
 class LauncherClient:
     """The executor's side: starts the launcher and asks it for jobs.
 
-    ``launch`` is a coroutine: requests go out in order and replies come back
-    in the same order, each with the job init's pidfd. Not thread-safe: use it
-    from the executor's event loop only. Raises SystemExit when the job init
-    program (``init_program.PROGRAM``) is not built.
+    ``launch`` is a coroutine: requests go out in order and replies come back in
+    the same order, each with the job init's pidfd. Not thread-safe: use it from
+    the executor's event loop only. A launcher that died is replaced at the next
+    launch.
+
+    Attributes
+    ----------
+    process : subprocess.Popen
+        The launcher now.
+
+    Raises
+    ------
+    SystemExit
+        The job init program (``init_program.PROGRAM``) is not built.
     """
 
     def __init__(self):
         if not os.access(PROGRAM, os.X_OK):
             raise SystemExit(f"The job init {PROGRAM} is not built: run make run (it builds it)")
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen  # set by _start
         self._start()
 
     def _start(self) -> None:
@@ -80,9 +90,23 @@ class LauncherClient:
             self._reading = False
 
     async def launch(self, request: dict) -> tuple[int, int]:
-        """Start one job; its init's pid and a pidfd of it (the caller closes it).
+        """Start one job.
 
-        Raises LaunchError when the launcher refused or is gone."""
+        Parameters
+        ----------
+        request : dict
+            A launch request (``launch.JobLaunch.request``).
+
+        Returns
+        -------
+        tuple of (int, int)
+            The init's pid and a pidfd of it (the caller closes it).
+
+        Raises
+        ------
+        LaunchError
+            The launcher refused (the message says why) or is gone.
+        """
         loop = asyncio.get_running_loop()
         self._restart_if_gone()
         if not self._reading:
@@ -120,9 +144,9 @@ class LauncherClient:
                 # The launcher is gone: its socket stays readable (at its end),
                 # so stop watching it; the next launch starts another.
                 self._stop_reading()
-                for waiting in self._waiting:
-                    if not waiting.done():
-                        waiting.set_result(({"error": error}, []))
+                for pending in self._waiting:
+                    if not pending.done():
+                        pending.set_result(({"error": error}, []))
                 self._waiting.clear()
                 return
             self._buffer += data

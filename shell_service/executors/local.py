@@ -68,19 +68,34 @@ TIMEOUT_BACKUP = 1.0
 
 
 class LocalExecutor(Executor):
-    """The executor of this host's jobs (``base.Executor``): claims jobs from the
-    queue, runs them here, watches them, and adopts its host's orphans; publishes
-    its capacity and isolation in its registry row (``registry.py``) and removes
-    its host's unwanted job files (``retention.py``).
+    """The executor of this host's jobs (``base.Executor``).
+
+    Claims jobs from the queue, runs them here, watches them, and adopts its
+    host's orphans; publishes its capacity and isolation in its registry row
+    (``registry.py``) and removes its host's unwanted job files (``retention.py``).
+    Making one connects nothing; ``start`` does.
 
     Parameters
     ----------
     cfg : Config
         The ``jobs`` section above all.
     session_factory : sessionmaker
-        For the Unix accounts' statements (``accounts.py``).
+        For the Unix accounts' statements (``accounts.py``: they run in threads,
+        several at once, which the one plain connection cannot serve).
 
-    Raises SystemExit when ``jobs.sandbox`` or ``jobs.umask`` is not usable here.
+    Attributes
+    ----------
+    executor_name : str
+        Its name in the registry: "host:pid".
+    watching : dict of str to RunningJob
+        The jobs it runs now, by id.
+
+    Raises
+    ------
+    SystemExit
+        ``jobs.sandbox`` or ``jobs.umask`` is not usable here.
+    AccountError
+        ``jobs.accounts`` is unusable.
     """
 
     def __init__(self, cfg: Config, session_factory: sessionmaker):
@@ -92,16 +107,16 @@ class LocalExecutor(Executor):
         self.setup = HostSetup(cfg)
         self.as_root = self.setup.as_root
         self._tasks: set[asyncio.Task] = set()
-        self.worker_name = f"{self.host}:{os.getpid()}"
+        self.executor_name = f"{self.host}:{os.getpid()}"
         self.watching: dict[str, RunningJob] = {}
         self._wakeup = asyncio.Event()
         self.listener = Listener(database_url(cfg))
-        self.listener.subscribe(queue.NOTIFY_CHANNEL, lambda payloads: self.wake())
+        self.listener.subscribe(queue.QUEUED_CHANNEL, lambda payloads: self.wake())
         self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
         self.launcher: LauncherClient | None = None
-        self.registry = Registry(self.sql, self.host, self.worker_name)
+        self.registry = Registry(self.sql, self.host, self.executor_name)
         self.retention = Retention(cfg, self.sql, self.host, self.setup.jobs_dir)
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
@@ -125,19 +140,34 @@ class LocalExecutor(Executor):
 
     # ---- files and isolation ------------------------------------------------
     def job_files(self, job_id: str) -> JobFiles:
-        """The files of job ``job_id`` on this host (``HostSetup.job_files``)."""
+        """The files of job ``job_id`` on this host (``HostSetup.job_files``).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        JobFiles
+        """
         return self.setup.job_files(job_id)
 
     def report_capacity(self) -> dict:
-        """``memory_budget_mb`` (``jobs.memory_budget_mb``, else the host's memory)
-        and ``isolation`` (``HostSetup.isolation``): ``base.Executor.report_capacity``."""
+        """What this executor offers: ``base.Executor.report_capacity``.
+
+        Returns
+        -------
+        dict
+            ``memory_budget_mb`` (int, MiB: ``jobs.memory_budget_mb``, else the host's
+            memory) and ``isolation`` (``HostSetup.isolation``).
+        """
         return {
             "memory_budget_mb": self.setup.memory_budget_mb,
             "isolation": self.setup.isolation(),
         }
 
     def publish(self) -> None:
-        """Write this executor's registry row now (``Registry.heartbeat``)."""
+        """Write this executor's registry row now (``Registry.heartbeat``); blocks for it."""
         self.registry.heartbeat(len(self.watching), self.report_capacity())
 
     def _on_jobs_deleted(self, hosts: list[str]) -> None:
@@ -147,9 +177,21 @@ class LocalExecutor(Executor):
 
     # ---- start-up and waking ---------------------------------------------
     def start(self) -> None:
-        """Publish this executor (``publish``), LISTEN for submissions, cancels and
-        deletions; start the claim, heartbeat-and-adoption and retention loops on
-        the running event loop."""
+        """``base.Executor.start``: publish this executor, LISTEN, start the loops.
+
+        Prepares the host (jobs directory, cgroups) and the launcher, publishes
+        (``publish``), LISTENs for submissions, cancels and deletions, and starts the
+        claim, heartbeat-and-adoption and retention loops on the running event loop.
+
+        Raises
+        ------
+        SystemExit
+            The job init is not built.
+        OSError
+            The host cannot be prepared (``HostSetup.prepare``).
+        sqlalchemy.exc.OperationalError, psycopg2.OperationalError
+            The database cannot be reached (the registry row, the LISTEN).
+        """
         self.setup.prepare()
         self.launcher = LauncherClient()
         self.publish()
@@ -182,15 +224,23 @@ class LocalExecutor(Executor):
                 log.exception("Claiming jobs failed; retrying in %s s", interval)
 
     def claim_jobs(self) -> list[ClaimedJob] | None:
-        """``base.Executor.claim_jobs``: up to ``jobs.claim_batch`` jobs within
-        ``jobs.max_running``, ``jobs.max_running_per_user`` and this host's memory
-        budget; wakes the claim loop again when there may be more."""
+        """``base.Executor.claim_jobs`` within this host's limits.
+
+        Up to ``jobs.claim_batch`` jobs within ``jobs.max_running``,
+        ``jobs.max_running_per_user`` and this host's memory budget; wakes the claim
+        loop again when there may be more (a full batch, or another claim under way).
+
+        Returns
+        -------
+        list of ClaimedJob or None
+            None when another executor held the claim.
+        """
         batch = int(self.cfg["jobs.claim_batch"])
         # On the event loop: a hop to a thread and back costs a single job more
         # latency (measured: round trip p50 +15 ms) than the claim blocks the loop.
         claimed = queue.claim_jobs(
             self.sql,
-            self.worker_name,
+            self.executor_name,
             max_running=int(self.cfg["jobs.max_running"]),
             per_user=int(self.cfg["jobs.max_running_per_user"]),
             memory_budget_mb=self.setup.memory_budget_mb,
@@ -211,13 +261,36 @@ class LocalExecutor(Executor):
 
     # ---- running -----------------------------------------------------------
     def account(self, job: ClaimedJob) -> Account:
-        """The Unix account the job runs as (blocking the first time a user's job
-        runs on this host: it may make the account)."""
+        """The Unix account the job runs as.
+
+        Blocking the first time a user's job runs on this host: it may make the account.
+
+        Parameters
+        ----------
+        job : ClaimedJob
+
+        Returns
+        -------
+        Account
+
+        Raises
+        ------
+        AccountError
+            The account cannot be made or used (``Accounts.ensure``).
+        """
         return self.accounts.ensure(job.submitter_id, job.username)
 
     async def start_job(self, job: ClaimedJob) -> None:
-        """``base.Executor.start_job``: its user's account (made the first time),
-        then ``launch.launch_job``; a cancel that came meanwhile ends it at once."""
+        """``base.Executor.start_job``: its user's account (made the first time), then
+        ``launch.launch_job``; a cancel that came meanwhile ends it at once.
+
+        Any failure to start it ends it as SERVER_ERROR (or leaves it to adoption
+        while the database is away); raises nothing.
+
+        Parameters
+        ----------
+        job : ClaimedJob
+        """
         running = RunningJob(
             id=job.id,
             files=self.setup.job_files(job.id),
@@ -279,8 +352,16 @@ class LocalExecutor(Executor):
             end_job(running.pidfd)
 
     def cancel_jobs(self, job_ids: list[str]) -> None:
-        """``base.Executor.cancel_jobs``: end the ones this executor runs, including
-        one whose init is still being started (``start_job`` ends it once it is)."""
+        """``base.Executor.cancel_jobs``: end the ones this executor runs.
+
+        Including one whose init is still being started (``start_job`` ends it once
+        it is).
+
+        Parameters
+        ----------
+        job_ids : list of str
+            From ``queue.CANCEL_CHANNEL``'s payloads.
+        """
         for job_id in job_ids:
             running = self.watching.get(job_id)
             if running is not None and not running.cancel_requested:
@@ -288,13 +369,28 @@ class LocalExecutor(Executor):
                 self._end(running)
 
     async def watch_job(self, job_id: str) -> None:
-        """``base.Executor.watch_job``: wait for the job's init to exit (the init
-        keeps the deadline itself; TIMEOUT_BACKUP seconds after it, ask it to end
-        the job; kill an init stuck past ``kill_grace`` + INIT_EXIT_GRACE), then
-        record how the job ended."""
+        """``base.Executor.watch_job``: wait for the job's init to exit, then record how
+        the job ended.
+
+        The init keeps the deadline itself; TIMEOUT_BACKUP seconds after it, the
+        executor asks it to end the job, and kills an init stuck past ``kill_grace`` +
+        INIT_EXIT_GRACE seconds. The pidfd is closed once recorded.
+
+        Parameters
+        ----------
+        job_id : str
+
+        Raises
+        ------
+        KeyError
+            This executor does not run ``job_id``, or its init is not started yet.
+        """
         running = self.watching[job_id]
+        pidfd = running.pidfd
+        if pidfd is None:  # still being launched: start_job watches it once it is
+            raise KeyError(f"job {job_id} has no init yet")
         try:
-            waiting = self._spawn(wait_for_pidfd(running.pidfd))
+            waiting = self._spawn(wait_for_pidfd(pidfd))
             deadline = running.deadline + datetime.timedelta(seconds=TIMEOUT_BACKUP)
             remaining = (deadline - utcnow()).total_seconds()
             try:
@@ -310,7 +406,7 @@ class LocalExecutor(Executor):
                 # The init itself is stuck: killing it ends its PID namespace.
                 log.error("Job %s: its init did not exit; killing it", running.id)
                 try:
-                    signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 except ProcessLookupError:
                     pass  # it exited meanwhile
                 await waiting
@@ -364,8 +460,8 @@ class LocalExecutor(Executor):
                 continue
             if not self.registry.take_over(job):
                 continue
-            if job.worker != self.worker_name:
-                log.info("Adopted job %s from %s", job.id, job.worker)
+            if job.executor != self.executor_name:
+                log.info("Adopted job %s from %s", job.id, job.executor)
             files = self.setup.job_files(job.id)
             running = RunningJob(
                 id=job.id,

@@ -23,7 +23,21 @@ class Limits:
     ``processes`` (RLIMIT_NPROC) counts every process of the job's Unix user, all
     of that user's jobs together: it is a safety net; the per-job process limit is
     the cgroup's ``pids.max``. No file-size limit: ``jobs.max_log_bytes`` caps only
-    stdout and stderr (the job's init copies them), never the job's own files."""
+    stdout and stderr (the job's init copies them), never the job's own files.
+
+    Attributes
+    ----------
+    cpu_seconds : int
+        CPU time, seconds (RLIMIT_CPU).
+    address_space_bytes : int
+        Virtual memory, bytes (RLIMIT_AS).
+    processes : int
+        RLIMIT_NPROC, per Unix user.
+    open_files : int
+        RLIMIT_NOFILE.
+    core_bytes : int
+        RLIMIT_CORE, bytes (0: no core dumps).
+    """
 
     cpu_seconds: int
     address_space_bytes: int
@@ -32,23 +46,58 @@ class Limits:
     core_bytes: int = 0
 
     def rlimits(self) -> dict[str, int]:
-        """The limits by ``job_init.RLIMITS`` name."""
+        """The limits by ``job_init.RLIMITS`` name.
+
+        Returns
+        -------
+        dict of str to int
+            The attributes above, by name.
+        """
         return asdict(self)
 
 
 def script_text(code: str, shell: str) -> str:
-    """The script as the interpreter gets it. For POSIX shells a leading byte-order
-    mark is dropped and CRLF line ends become LF (scripts saved on Windows would
-    otherwise fail: ``\\ufeffecho: not found``, or carry ``\\r`` into every
-    command's last argument); other interpreters get the script as stored."""
+    r"""The script as the interpreter gets it.
+
+    For POSIX shells a leading byte-order mark is dropped and CRLF line ends
+    become LF (scripts saved on Windows would otherwise fail: ``\ufeffecho: not
+    found``, or carry ``\r`` into every command's last argument); other
+    interpreters get the script as stored.
+
+    Parameters
+    ----------
+    code : str
+        The script as stored.
+    shell : str
+        The interpreter's name.
+
+    Returns
+    -------
+    str
+    """
     if shell not in POSIX_SHELLS:
         return code
     return code.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
 def bwrap_sandbox(files: JobFiles, jobs_dir: Path) -> list[str]:
-    """bubblewrap: no network, the system read-only, a private /tmp, and of the
-    jobs directory only the job's own work directory."""
+    """The bubblewrap command a sandboxed job's command runs under.
+
+    No network, the system read-only, a private /tmp, and of the jobs directory
+    only the job's own work directory.
+
+    Parameters
+    ----------
+    files : JobFiles
+        The job's files (its ``work`` directory is bound and is the cwd).
+    jobs_dir : Path
+        Hidden under an empty tmpfs.
+
+    Returns
+    -------
+    list of str
+        ``bwrap`` by absolute path, its options, and ``--``.
+    """
     work = str(files.work)
     return [
         shutil.which("bwrap", path=BASE_PATH) or "/usr/bin/bwrap",
@@ -68,9 +117,29 @@ def bwrap_sandbox(files: JobFiles, jobs_dir: Path) -> list[str]:
 def job_environment(
     job_id: str, user: str, home: str, login_shell: str, extra: dict[str, str]
 ) -> dict[str, str]:
-    """A clean environment, as a login on a cluster node gives: nothing of the
-    service's reaches the job. The job's own ``env`` comes last (it may override
-    these; it is applied only in the job's process, after it dropped to its user)."""
+    """A clean environment, as a login on a cluster node gives.
+
+    Nothing of the service's reaches the job. The job's own ``env`` comes last
+    (it may override these; it is applied only in the job's process, after it
+    dropped to its user).
+
+    Parameters
+    ----------
+    job_id : str
+    user : str
+        The Unix account's name (``USER``, ``LOGNAME``).
+    home : str
+    login_shell : str
+        ``SHELL``.
+    extra : dict of str to str
+        The job's own ``env``.
+
+    Returns
+    -------
+    dict of str to str
+        ``PATH``, ``HOME``, ``USER``, ``LOGNAME``, ``SHELL``, ``LANG``,
+        ``SHELL_SERVICE_JOB_ID``, then ``extra``.
+    """
     env = {
         "PATH": BASE_PATH,
         "HOME": home,
@@ -85,7 +154,18 @@ def job_environment(
 
 
 def read_init_pid(files: JobFiles) -> tuple[int, int] | None:
-    """The job init's pid and start time from its directory, or None."""
+    """The job init's pid and start time, from ``wrapper.pid`` in its directory.
+
+    Parameters
+    ----------
+    files : JobFiles
+
+    Returns
+    -------
+    tuple of (int, int) or None
+        ``(pid, start time in clock ticks since boot)``; None when the file is
+        missing or malformed.
+    """
     try:
         pid, started = files.wrapper_pid.read_text().split()
         return int(pid), int(started)
@@ -94,8 +174,20 @@ def read_init_pid(files: JobFiles) -> tuple[int, int] | None:
 
 
 def open_job_init(files: JobFiles) -> int | None:
-    """A pidfd of the job's init if it still runs (its pid and start time both
-    match what it recorded: pids get reused), else None."""
+    """A pidfd of the job's init if it still runs.
+
+    It still runs when its pid and start time both match what it recorded (pids
+    get reused).
+
+    Parameters
+    ----------
+    files : JobFiles
+
+    Returns
+    -------
+    int or None
+        The pidfd (the caller closes it), or None.
+    """
     recorded = read_init_pid(files)
     if recorded is None:
         return None
@@ -115,9 +207,18 @@ def open_job_init(files: JobFiles) -> int | None:
 
 
 def end_job(pidfd: int) -> None:
-    """Ask the job's init to end the job: TERM to all its processes, KILL after
-    ``kill_grace``; the init then records the end and exits. The one way a job is
-    ended (timeout, cancel, a disabled user, shutting the test server down)."""
+    """Ask the job's init to end the job (SIGTERM to the init).
+
+    The init sends TERM to all the job's processes, KILL after ``kill_grace``, then
+    records the end and exits. The one way a job is ended (timeout, cancel, a
+    disabled user, shutting the test server down). An init that has exited
+    already is no error.
+
+    Parameters
+    ----------
+    pidfd : int
+        A pidfd of the job's init.
+    """
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGTERM)
     except ProcessLookupError:
@@ -125,7 +226,13 @@ def end_job(pidfd: int) -> None:
 
 
 async def wait_for_pidfd(pidfd: int) -> None:
-    """Wait until the process behind ``pidfd`` has ended (the fd turns readable)."""
+    """Wait until the process behind ``pidfd`` has ended (the fd turns readable).
+
+    Parameters
+    ----------
+    pidfd : int
+        Watched on the running event loop; not closed here.
+    """
     loop = asyncio.get_running_loop()
     done = loop.create_future()
 

@@ -25,7 +25,17 @@ LOST_HOST_MESSAGE = (
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (signal 0: nothing is sent)."""
+    """Whether a process ``pid`` exists on this host (signal 0: nothing is sent).
+
+    Parameters
+    ----------
+    pid : int
+
+    Returns
+    -------
+    bool
+        True also for another user's process (EPERM).
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -35,14 +45,25 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def worker_alive(worker: str | None) -> bool:
-    """Whether the executor named ``worker`` ("host:pid", of this host) still runs."""
-    pid = (worker or "").rpartition(":")[2]
+def executor_alive(executor: str | None) -> bool:
+    """Whether the executor named ``executor`` still runs.
+
+    Parameters
+    ----------
+    executor : str or None
+        "host:pid", of this host (only the pid is looked at).
+
+    Returns
+    -------
+    bool
+        False for None or a name without a pid.
+    """
+    pid = (executor or "").rpartition(":")[2]
     return pid.isdigit() and process_alive(int(pid))
 
 
 class Registry:
-    """One executor's row in the registry (the ``workers`` table) and its view of
+    """One executor's row in the registry (the ``executors`` table) and its view of
     the jobs of the executors that are gone.
 
     Parameters
@@ -51,40 +72,79 @@ class Registry:
         The executor's event-loop connection.
     host : str
         This host's name.
-    worker_name : str
+    executor_name : str
         This executor's name, "host:pid".
     """
 
-    def __init__(self, sql: PlainSQL, host: str, worker_name: str):
+    def __init__(self, sql: PlainSQL, host: str, executor_name: str):
         self.sql = sql
         self.host = host
-        self.worker_name = worker_name
+        self.executor_name = executor_name
 
     def heartbeat(self, running: int, published: dict) -> None:
-        """Write this executor's row: alive now, watching ``running`` jobs, offering
-        ``published`` (``Executor.report_capacity``). Blocks for one statement;
-        raises what the database raises (``DatabaseUnavailable`` when it is away)."""
-        queue.heartbeat(self.sql, self.worker_name, running, published)
+        """Write this executor's row: alive now, what it watches and what it offers.
+
+        Blocks for one statement.
+
+        Parameters
+        ----------
+        running : int
+            Jobs it watches.
+        published : dict
+            What it offers (``Executor.report_capacity``).
+
+        Raises
+        ------
+        baselayer.app.plain_sql.DatabaseUnavailable
+            The database is away (and psycopg2's errors pass through).
+        """
+        queue.heartbeat(self.sql, self.executor_name, running, published)
 
     def jobs_lost_elsewhere(self) -> list[str]:
-        """Ids of RUNNING jobs of other hosts whose executor has been silent for
-        SILENT_HOST: nobody there will end them (end them as SERVER_ERROR with
-        LOST_HOST_MESSAGE)."""
-        return queue.jobs_of_silent_workers(self.sql, self.host, SILENT_HOST)
+        """RUNNING jobs of other hosts whose executor has been silent for SILENT_HOST.
+
+        Nobody there will end them: the caller ends them as SERVER_ERROR with
+        LOST_HOST_MESSAGE. Blocks for one statement.
+
+        Returns
+        -------
+        list of str
+            Job ids.
+        """
+        return queue.jobs_of_silent_executors(self.sql, self.host, SILENT_HOST)
 
     def jobs_on_this_host(self, watched: list[str]) -> list[ClaimedJob]:
-        """RUNNING jobs started by any executor of this host, but those of
-        ``watched`` (ids) whose cancel was not asked for
-        (``queue.running_jobs_on_host``)."""
+        """RUNNING jobs started by any executor of this host (``queue.running_jobs_on_host``).
+
+        Parameters
+        ----------
+        watched : list of str
+            Ids of the jobs this executor watches: left out unless a cancel of
+            them was asked for (its NOTIFY may have been missed).
+
+        Returns
+        -------
+        list of ClaimedJob
+        """
         return queue.running_jobs_on_host(self.sql, self.host, watched)
 
     def take_over(self, job: ClaimedJob) -> bool:
-        """Whether ``job`` (a row of ``jobs_on_this_host``) is now this executor's:
-        it was already, or its executor is dead and this one adopted it (an event
-        records it). False while its executor lives, or when another executor
-        adopted it first."""
-        if job.worker == self.worker_name:
+        """Whether ``job`` is now this executor's.
+
+        Parameters
+        ----------
+        job : ClaimedJob
+            One of ``jobs_on_this_host``.
+
+        Returns
+        -------
+        bool
+            True if it was already, or its executor is dead and this one adopted it
+            (an event records it). False while its executor lives, or when another
+            executor adopted it first.
+        """
+        if job.executor == self.executor_name:
             return True
-        if worker_alive(job.worker):
+        if executor_alive(job.executor):
             return False
-        return queue.adopt_job(self.sql, job.id, job.worker, self.worker_name)
+        return queue.adopt_job(self.sql, job.id, job.executor, self.executor_name)

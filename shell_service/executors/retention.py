@@ -42,17 +42,31 @@ class Retention:
         self.jobs_dir = jobs_dir
 
     def remove_files(self, job_id: str) -> None:
-        """Remove job ``job_id``'s directory (``job_removal``: what the job wrote, as
-        its user); nothing if it has none. A directory that cannot be removed is
-        logged and left. Blocking: call it in a thread from the event loop."""
+        """Remove job ``job_id``'s directory; nothing if it has none.
+
+        What the job wrote is removed as its user (``job_removal``). A directory that
+        cannot be removed is logged and left. Blocking: call it in a thread from the
+        event loop.
+
+        Parameters
+        ----------
+        job_id : str
+        """
         try:
             remove_job_directory(self.jobs_dir / job_id)
         except OSError as exc:
             log.error("Could not remove the directory of deleted job %s: %s", job_id, exc)
 
     async def remove_deleted_dirs(self) -> int:
-        """Remove the directories of the jobs deleted on this host
-        (``queue.dirs_to_remove``), each in a thread. Returns how many."""
+        """Remove the directories of the jobs deleted on this host, each in a thread.
+
+        Takes them from ``queue.dirs_to_remove`` until none is left.
+
+        Returns
+        -------
+        int
+            How many ids were taken (and their directories removed, or logged).
+        """
         removed = 0
         while ids := queue.dirs_to_remove(self.sql, self.host):
             for job_id in ids:
@@ -61,10 +75,17 @@ class Retention:
         return removed
 
     async def sweep_old_jobs(self) -> int:
-        """Delete finished jobs older than ``jobs.retention_days`` batch by batch
-        (other work runs in between), then remove this host's directories of
-        them (``remove_deleted_dirs``). Returns how many were deleted (0 when
-        another executor holds the sweep)."""
+        """Delete finished jobs older than ``jobs.retention_days``, batch by batch.
+
+        Other work runs in between batches; then this host's directories of them are
+        removed (``remove_deleted_dirs``; other hosts' executors remove theirs at their
+        next heartbeat).
+
+        Returns
+        -------
+        int
+            How many jobs were deleted (0 when another executor holds the sweep).
+        """
         cutoff = utcnow() - datetime.timedelta(days=float(self.cfg["jobs.retention_days"]))
         deleted = 0
         while True:

@@ -1,7 +1,7 @@
 """Every database operation on jobs and job events, in one place.
 
 The queue is the jobs table: submitting sets QUEUED and sends a NOTIFY on
-``NOTIFY_CHANNEL``; executors LISTEN, then claim with ``claim_jobs``. Each
+``QUEUED_CHANNEL``; executors LISTEN, then claim with ``claim_jobs``. Each
 state change writes a JobEvent in the same statement, and matches only jobs
 whose state may move to the new one (``job_states.TRANSITIONS``).
 
@@ -23,7 +23,7 @@ Import from here (``from shell_service import queue``): the submodules are a
 layout, not an interface.
 """
 
-from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, NOTIFY_CHANNEL
+from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
 from .claim import _CLAIM_LOCK_KEY, ClaimedJob, claim_jobs
 from .counts import _RECOUNT_LOCK_KEY, count_active, recount_if_stale, running_load, stored_counts
 from .executors import (
@@ -32,9 +32,9 @@ from .executors import (
     delete_finished_before,
     dirs_to_remove,
     heartbeat,
-    jobs_of_silent_workers,
+    jobs_of_silent_executors,
     last_published,
-    live_workers,
+    live_executors,
     running_jobs_on_host,
 )
 from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
@@ -58,7 +58,7 @@ __all__ = [
     "ENDED_CHANNEL",
     "HEARTBEAT_INTERVAL",
     "NEW_JOB_FIELDS",
-    "NOTIFY_CHANNEL",
+    "QUEUED_CHANNEL",
     "_CLAIM_LOCK_KEY",
     "_RECOUNT_LOCK_KEY",
     "BadCursor",
@@ -81,10 +81,10 @@ __all__ = [
     "job_events",
     "job_row",
     "job_status",
-    "jobs_of_silent_workers",
+    "jobs_of_silent_executors",
     "last_published",
     "list_page",
-    "live_workers",
+    "live_executors",
     "recount_if_stale",
     "running_jobs_on_host",
     "running_load",

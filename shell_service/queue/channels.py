@@ -1,7 +1,7 @@
 """The NOTIFY channels of the queue."""
 
 #: Jobs were queued: the claimers look for work.
-NOTIFY_CHANNEL = "shell_service_jobs"
+QUEUED_CHANNEL = "shell_service_jobs"
 #: A job ended (its id is the payload): requests waiting for it answer.
 ENDED_CHANNEL = "shell_service_ended"
 #: A user asked to cancel a RUNNING job (its id): its executor ends it.

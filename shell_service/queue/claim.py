@@ -32,7 +32,7 @@ EXECUTOR_JOB_COLUMNS = (
     " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
     " jobs.submitter_id,"
     " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"
-    " jobs.worker, jobs.cancel_requested_at"
+    " jobs.executor, jobs.cancel_requested_at"
 )
 
 
@@ -75,7 +75,7 @@ _CLAIM_SQL = Statement(
     ),
     claimed AS (
         UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
-                        worker = %(worker)s
+                        executor = %(executor)s
         FROM locked WHERE jobs.id = locked.id
         RETURNING {executor_job_columns}
     ),
@@ -104,7 +104,7 @@ class ClaimedJob:
     code : str
         The script.
     shell : str
-        The interpreter's name (one of ``jobs.shells``).
+        The interpreter's name (one of ``shells.py``'s).
     args : list of str
         The script's arguments.
     env : dict of str to str
@@ -125,7 +125,7 @@ class ClaimedJob:
         Its owner's user id.
     username : str
         Its owner's username (their Unix account is derived from it).
-    worker : str or None
+    executor : str or None
         The executor that holds it, "host:pid" (None: none was recorded).
     cancel_requested_at : datetime.datetime or None
         When a user asked to cancel it (None: not asked).
@@ -145,13 +145,13 @@ class ClaimedJob:
     started_at: datetime.datetime
     submitter_id: int
     username: str
-    worker: str | None
+    executor: str | None
     cancel_requested_at: datetime.datetime | None
 
 
 def claim_jobs(
     sql: PlainSQL,
-    worker: str,
+    executor: str,
     *,
     max_running: int,
     per_user: int,
@@ -164,8 +164,8 @@ def claim_jobs(
     Parameters
     ----------
     sql : PlainSQL
-    worker : str
-        The claiming executor, "host:pid" (stored in ``jobs.worker``).
+    executor : str
+        The claiming executor, "host:pid" (stored in ``jobs.executor``).
     max_running : int
         Most jobs RUNNING at once, counting those running already.
     per_user : int
@@ -188,8 +188,8 @@ def claim_jobs(
             "per_user": per_user,
             "memory_budget_mb": memory_budget_mb,
             "batch": batch,
-            "worker": worker,
-            "detail": f"by {worker}",
+            "executor": executor,
+            "detail": f"by {executor}",
             "now": utcnow(),
         },
         lock=_CLAIM_LOCK_KEY,

@@ -16,13 +16,34 @@ _COUNT_ACTIVE = Statement(
 
 
 def running_load(sql: PlainSQL) -> tuple[int, int]:
-    """Jobs running on the queue's hosts, and the memory they asked for (MiB)."""
+    """Jobs running on the queue's hosts, and the memory they asked for.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+
+    Returns
+    -------
+    tuple of (int, int)
+        ``(jobs, memory_mb)``: the number of RUNNING jobs and the sum of their
+        ``memory_mb`` (MiB; 0 when none runs).
+    """
     row = sql.tuples(_RUNNING_LOAD)[0]
     return row[0], int(row[1])
 
 
 def count_active(sql: PlainSQL) -> dict[str, int]:
-    """QUEUED and RUNNING jobs: exact and cheap (partial indexes)."""
+    """QUEUED and RUNNING jobs: exact and cheap (partial indexes).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+
+    Returns
+    -------
+    dict of str to int
+        ``{"QUEUED": n, "RUNNING": n}`` (both keys always present).
+    """
     rows = sql.tuples(_COUNT_ACTIVE)
     counts = {JobStatus.QUEUED.value: 0, JobStatus.RUNNING.value: 0}
     counts.update(dict(rows))
@@ -58,9 +79,23 @@ _JOB_COUNTS = Statement("SELECT status, count FROM job_counts")
 
 
 def recount_if_stale(sql: PlainSQL, max_age: datetime.timedelta) -> bool:
-    """Count the jobs per state (the whole table) if the stored counts are older
-    than ``max_age`` and no one else is counting; whether this call counted.
-    Blocking for as long as the count takes: call it in a thread."""
+    """Count the jobs per state (the whole table) if the stored counts are stale.
+
+    Counts only if the last recount is older than ``max_age`` and no one else
+    holds the recount's advisory lock (others do not wait). Blocking for as long
+    as the count takes: call it in a thread.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    max_age : datetime.timedelta
+        How old the stored counts may be before they are recounted.
+
+    Returns
+    -------
+    bool
+        Whether this call counted (and stored the counts).
+    """
     now = utcnow()
     rows = sql.rows_if_unlocked(
         _RECOUNT_SQL, {"before": now - max_age, "now": now}, _RECOUNT_LOCK_KEY
@@ -69,7 +104,18 @@ def recount_if_stale(sql: PlainSQL, max_age: datetime.timedelta) -> bool:
 
 
 def stored_counts(sql: PlainSQL) -> dict[str, int]:
-    """Jobs in every state as of the last recount (zero for the states never seen)."""
+    """Jobs in every state as of the last recount.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+
+    Returns
+    -------
+    dict of str to int
+        ``JobStatus`` value -> count, every state present (0 for the states never
+        seen).
+    """
     counts = {status.value: 0 for status in JobStatus}
     counts.update(dict(sql.tuples(_JOB_COUNTS)))
     return counts

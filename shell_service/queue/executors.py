@@ -16,22 +16,33 @@ from .claim import EXECUTOR_JOB_COLUMNS, ClaimedJob
 # have missed its NOTIFY): their scripts and input are not read every heartbeat.
 _RUNNING_ON_HOST = Statement(
     f"SELECT {EXECUTOR_JOB_COLUMNS} FROM jobs "
-    "WHERE status = 'RUNNING' AND worker LIKE %(pattern)s"
+    "WHERE status = 'RUNNING' AND executor LIKE %(pattern)s"
     " AND (NOT (id = ANY(%(watched)s::text[])) OR cancel_requested_at IS NOT NULL)"
     " ORDER BY id"
 )
 
 
 def host_pattern(host: str) -> str:
-    """A LIKE pattern for the ``worker`` values ("host:pid") of ``host``'s executors
-    (LIKE's wildcards in the host name escaped)."""
+    r"""A LIKE pattern matching the ``executor`` values ("host:pid") of ``host``'s executors.
+
+    Parameters
+    ----------
+    host : str
+        A host name; LIKE's wildcards (``%``, ``_``) and backslashes in it are
+        escaped (the statements use ``ESCAPE '\'``).
+
+    Returns
+    -------
+    str
+        ``"<escaped host>:%"``.
+    """
     return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
 
 
 def running_jobs_on_host(
     sql: PlainSQL, host: str, watched: list[str] | tuple[str, ...] = ()
 ) -> list[ClaimedJob]:
-    """RUNNING jobs started by any executor on ``host`` (``worker`` is "host:pid"),
+    """RUNNING jobs started by any executor on ``host`` (``executor`` is "host:pid"),
     but those of ``watched`` whose cancel was not asked for.
 
     Parameters
@@ -51,21 +62,21 @@ def running_jobs_on_host(
     return [ClaimedJob(**row) for row in rows]
 
 
-# A NULL worker (no executor ever recorded) is silent too: NOT LIKE on NULL is
+# A NULL executor (none ever recorded) is silent too: NOT LIKE on NULL is
 # NULL, which would drop the row, so it is its own case.
-_JOBS_OF_SILENT_WORKERS = Statement(
+_JOBS_OF_SILENT_EXECUTORS = Statement(
     """
     SELECT id FROM jobs
     WHERE status = 'RUNNING' AND started_at < %(before)s
-      AND (worker IS NULL
-           OR (worker NOT LIKE %(pattern)s
-               AND worker NOT IN (SELECT id FROM workers WHERE last_seen > %(before)s)))
+      AND (executor IS NULL
+           OR (executor NOT LIKE %(pattern)s
+               AND executor NOT IN (SELECT id FROM executors WHERE last_seen > %(before)s)))
     ORDER BY id
     """
 )
 
 
-def jobs_of_silent_workers(sql: PlainSQL, host: str, silent_for: datetime.timedelta) -> list[str]:
+def jobs_of_silent_executors(sql: PlainSQL, host: str, silent_for: datetime.timedelta) -> list[str]:
     """RUNNING jobs of other hosts' executors that sent no heartbeat for
     ``silent_for`` (their host is gone, or renamed: nobody there will ever end
     them), and those with no executor recorded.
@@ -84,14 +95,15 @@ def jobs_of_silent_workers(sql: PlainSQL, host: str, silent_for: datetime.timede
         The jobs' ids.
     """
     params = {"before": utcnow() - silent_for, "pattern": host_pattern(host)}
-    return [job_id for (job_id,) in sql.tuples(_JOBS_OF_SILENT_WORKERS, params)]
+    return [job_id for (job_id,) in sql.tuples(_JOBS_OF_SILENT_EXECUTORS, params)]
 
 
 _ADOPT_JOB = Statement(
     """
     WITH adopted AS (
-        UPDATE jobs SET worker = %(new_worker)s, modified = %(now)s
-        WHERE id = %(id)s AND status = 'RUNNING' AND worker IS NOT DISTINCT FROM %(old_worker)s
+        UPDATE jobs SET executor = %(new_executor)s, modified = %(now)s
+        WHERE id = %(id)s AND status = 'RUNNING'
+          AND executor IS NOT DISTINCT FROM %(old_executor)s
         RETURNING id
     ),
     events AS (
@@ -103,7 +115,7 @@ _ADOPT_JOB = Statement(
 )
 
 
-def adopt_job(sql: PlainSQL, job_id: str, old_worker: str | None, new_worker: str) -> bool:
+def adopt_job(sql: PlainSQL, job_id: str, old_executor: str | None, new_executor: str) -> bool:
     """Take over a RUNNING job whose executor is gone, with an event ("adopted by
     <new> from <old>"), in one statement.
 
@@ -111,23 +123,24 @@ def adopt_job(sql: PlainSQL, job_id: str, old_worker: str | None, new_worker: st
     ----------
     sql : PlainSQL
     job_id : str
-    old_worker : str or None
-        The executor it had, "host:pid" (None: none recorded).
-    new_worker : str
+    old_executor : str or None
+        The executor it had, "host:pid" (None: none recorded): the update
+        matches only if it is still that one.
+    new_executor : str
         The caller, "host:pid".
 
     Returns
     -------
     bool
-        True if it is now ``new_worker``'s; False, nothing changed, if it is no
+        True if it is now ``new_executor``'s; False, nothing changed, if it is no
         longer RUNNING or another executor took it first.
     """
     params = {
         "id": job_id,
-        "old_worker": old_worker,
-        "new_worker": new_worker,
+        "old_executor": old_executor,
+        "new_executor": new_executor,
         "now": utcnow(),
-        "detail": f"adopted by {new_worker} from {old_worker}",
+        "detail": f"adopted by {new_executor} from {old_executor}",
     }
     return sql.value(_ADOPT_JOB, params) == 1
 
@@ -144,10 +157,10 @@ _DELETE_FINISHED_BEFORE = Statement(
         WHERE finished_at < %(cutoff)s AND status = ANY(%(finished)s::text[])
         ORDER BY finished_at LIMIT %(batch)s
     ),
-    gone AS (DELETE FROM jobs WHERE id IN (SELECT id FROM oldest) RETURNING id, worker),
+    gone AS (DELETE FROM jobs WHERE id IN (SELECT id FROM oldest) RETURNING id, executor),
     dirs AS (
         INSERT INTO job_dirs_to_remove (job_id, host)
-        SELECT id, split_part(worker, ':', 1) FROM gone WHERE worker <> ''
+        SELECT id, split_part(executor, ':', 1) FROM gone WHERE executor <> ''
         ON CONFLICT DO NOTHING
     )
     SELECT id FROM gone
@@ -191,37 +204,37 @@ HEARTBEAT_INTERVAL = 5.0
 _HEARTBEAT = Statement(
     """
     WITH beat AS (
-        INSERT INTO workers (id, last_seen, running, published, created_at, modified)
+        INSERT INTO executors (id, last_seen, running, published, created_at, modified)
         VALUES (%(id)s, %(now)s, %(running)s, %(published)s::jsonb, %(now)s, %(now)s)
         ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
             running = excluded.running, published = excluded.published,
             modified = excluded.modified
         RETURNING id
     ),
-    forgotten AS (DELETE FROM workers WHERE last_seen < %(forget_before)s AND id <> %(id)s)
+    forgotten AS (DELETE FROM executors WHERE last_seen < %(forget_before)s AND id <> %(id)s)
     SELECT count(*) FROM beat
     """
 )
 
 
-def heartbeat(sql: PlainSQL, worker: str, running: int, published: dict | None) -> None:
+def heartbeat(sql: PlainSQL, executor: str, running: int, published: dict | None) -> None:
     """Record that an executor is alive, and forget executors silent for an hour,
     in one statement.
 
     Parameters
     ----------
     sql : PlainSQL
-    worker : str
+    executor : str
         The executor, "host:pid".
     running : int
-        Jobs it watches.
+        Jobs it watches now.
     published : dict or None
         What it offers (JSON: ``memory_budget_mb``, ``isolation``; what
         /api/sysinfo shows of it).
     """
     now = utcnow()
     params = {
-        "id": worker,
+        "id": executor,
         "now": now,
         "running": running,
         "published": None if published is None else orjson.dumps(published).decode(),
@@ -230,24 +243,45 @@ def heartbeat(sql: PlainSQL, worker: str, running: int, published: dict | None) 
     sql.value(_HEARTBEAT, params)
 
 
-_LIVE_WORKERS = Statement(
-    "SELECT id, last_seen, running, published FROM workers WHERE last_seen > %(since)s ORDER BY id"
+_LIVE_EXECUTORS = Statement(
+    "SELECT id, last_seen, running, published FROM executors"
+    " WHERE last_seen > %(since)s ORDER BY id"
 )
 _LAST_PUBLISHED = Statement(
-    "SELECT published FROM workers WHERE published IS NOT NULL ORDER BY last_seen DESC LIMIT 1"
+    "SELECT published FROM executors WHERE published IS NOT NULL ORDER BY last_seen DESC LIMIT 1"
 )
 
 
-def live_workers(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
-    """The executors heard from within ``within``: dicts of ``id`` ("host:pid"),
-    ``last_seen`` (UTC, naive), ``running`` (jobs it watches) and ``published``
-    (what it offers, as ``heartbeat`` wrote it; None before its first), by id."""
-    return sql.rows(_LIVE_WORKERS, {"since": utcnow() - within})
+def live_executors(sql: PlainSQL, within: datetime.timedelta) -> list[dict]:
+    """The executors heard from within ``within``, by id.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    within : datetime.timedelta
+
+    Returns
+    -------
+    list of dict
+        Keys ``id`` ("host:pid"), ``last_seen`` (naive UTC), ``running`` (jobs it
+        watches) and ``published`` (what it offers, as ``heartbeat`` wrote it; None
+        before its first).
+    """
+    return sql.rows(_LIVE_EXECUTORS, {"since": utcnow() - within})
 
 
 def last_published(sql: PlainSQL) -> dict | None:
-    """What the executor heard from last published (``heartbeat``), alive or not;
-    None if no executor has run for an hour."""
+    """What the executor heard from last published (``heartbeat``), alive or not.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+
+    Returns
+    -------
+    dict or None
+        Its ``published`` dict; None if no executor has run for an hour.
+    """
     rows = sql.tuples(_LAST_PUBLISHED)
     return rows[0][0] if rows else None
 
@@ -265,9 +299,22 @@ _DIRS_REMOVED = Statement(
 
 
 def dirs_to_remove(sql: PlainSQL, host: str) -> list[str]:
-    """Ids of deleted jobs whose directories on ``host`` are to be removed (up to
-    1,000, oldest first), taken off the list: the caller removes them. An id a job
-    holds again (made after the delete) is taken off and not returned."""
+    """Take the ids of deleted jobs whose directories on ``host`` are to be removed.
+
+    The ids are taken off the list: the caller removes the directories. Up to
+    1,000, oldest first; an id a job holds again (made after the delete) is taken
+    off and not returned.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    host : str
+
+    Returns
+    -------
+    list of str
+        Job ids.
+    """
     ids = [row[0] for row in sql.tuples(_DIRS_TO_REMOVE, {"host": host})]
     if not ids:
         return []

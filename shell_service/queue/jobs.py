@@ -33,7 +33,18 @@ def job_row(sql: PlainSQL, job_id: str, columns: tuple[str, ...]) -> dict | None
 
 
 def job_status(sql: PlainSQL, job_id: str) -> str | None:
-    """The job's state; None if there is no such job (or it was deleted)."""
+    """The job's state.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+
+    Returns
+    -------
+    str or None
+        A ``JobStatus`` value; None if there is no such job (or it was deleted).
+    """
     return sql.value(_JOB_STATUS, {"id": job_id})
 
 
@@ -148,19 +159,19 @@ def update_ready_job(
     return status, {name: row[name] for name in columns}
 
 
-# The directory of a job that ran is left to the executor of its host (``worker``
+# The directory of a job that ran is left to the executor of its host (``executor``
 # is "host:pid"): the app workers never remove job files.
 _DELETE_JOB = Statement(
     """
-    WITH old AS (SELECT id, status, worker FROM jobs WHERE id = %(id)s FOR UPDATE),
+    WITH old AS (SELECT id, status, executor FROM jobs WHERE id = %(id)s FOR UPDATE),
     gone AS (
         DELETE FROM jobs USING old
         WHERE jobs.id = old.id AND NOT (old.status = ANY(%(busy)s::text[]))
-        RETURNING old.id, old.worker
+        RETURNING old.id, old.executor
     ),
     dir AS (
         INSERT INTO job_dirs_to_remove (job_id, host)
-        SELECT id, split_part(worker, ':', 1) FROM gone WHERE worker IS NOT NULL
+        SELECT id, split_part(executor, ':', 1) FROM gone WHERE executor IS NOT NULL
         ON CONFLICT DO NOTHING RETURNING host
     ),
     told AS (SELECT pg_notify(%(channel)s, host) FROM dir)

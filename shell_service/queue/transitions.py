@@ -11,7 +11,7 @@ from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
 from ..job_states import FINISHED, JobStatus, may_become
-from .channels import CANCEL_CHANNEL, ENDED_CHANNEL, NOTIFY_CHANNEL
+from .channels import CANCEL_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
 
 _INSERT_JOBS = Statement(
     """
@@ -61,7 +61,22 @@ NEW_JOB_FIELDS = (
 
 @dataclass
 class NewJob:
-    """A job to store: its ``NEW_JOB_FIELDS``, who made it, and whether it is queued at once."""
+    """A job to store (``insert_jobs``).
+
+    Attributes
+    ----------
+    fields : dict
+        Every ``NEW_JOB_FIELDS`` name -> its value (``timeout`` in seconds,
+        ``memory_mb`` in MiB; ``args`` a list, ``env`` a dict).
+    actor_id : int
+        The user who made it (recorded in its events).
+    submit : bool
+        Queue it at once (QUEUED) rather than leave it READY.
+    detail : str
+        The detail of its first event.
+    created_at : datetime.datetime
+        Naive UTC.
+    """
 
     fields: dict
     actor_id: int
@@ -85,7 +100,9 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
     set of str
         The ids stored: an id that is taken already is left out (nothing stored).
     """
-    params = {name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS}
+    params: dict[str, object] = {
+        name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS
+    }
     params.update(
         # As JSON text (an array of json values cannot be a statement parameter).
         args=[orjson.dumps(job.fields["args"]).decode() for job in jobs],
@@ -95,7 +112,7 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
         detail=[job.detail for job in jobs],
         created_at=[job.created_at for job in jobs],
         any_submit=any(job.submit for job in jobs),
-        channel=NOTIFY_CHANNEL,
+        channel=QUEUED_CHANNEL,
     )
     return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
 
@@ -142,7 +159,7 @@ def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
         "id": job_id,
         "now": utcnow(),
         "actor_id": actor_id,
-        "channel": NOTIFY_CHANNEL,
+        "channel": QUEUED_CHANNEL,
         "from": may_become(JobStatus.QUEUED),
     }
     return sql.value(_SUBMIT_JOB, params) is not None
@@ -150,8 +167,17 @@ def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
 
 @dataclass(frozen=True)
 class JobOutput:
-    """A job's final record: its return code (None if it never ran or was lost)
-    and its output as text, each flagged when it passed ``jobs.max_log_bytes``."""
+    """A job's final record, as ``finish_job`` stores it.
+
+    Attributes
+    ----------
+    return_code : int or None
+        The script's exit code; None if it never ran or was lost.
+    stdout, stderr : str or None
+        Its output as text.
+    stdout_truncated, stderr_truncated : bool
+        Whether that stream passed ``jobs.max_log_bytes`` (the rest was dropped).
+    """
 
     return_code: int | None = None
     stdout: str | None = None

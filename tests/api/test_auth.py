@@ -99,7 +99,7 @@ def test_unknown_token_on_unauthenticated_endpoint_is_not_an_error(anon_api):
 
 def _refused_soon(client, token: str, wait: float = 5.0) -> bool:
     """Whether requests with ``token`` turn 401 within ``wait`` seconds (a change made
-    in the database reaches the worker's token cache by NOTIFY, not by a request)."""
+    in the database reaches the app worker's token cache by NOTIFY, not by a request)."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if client.get("/api/jobs", token=token).status_code == 401:

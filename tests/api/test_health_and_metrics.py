@@ -14,18 +14,25 @@ def sysinfo(client):
     return client.get("/api/sysinfo").json()["data"]
 
 
-def test_sysinfo_lists_live_workers_and_capacity(anon_api, server):
+def test_sysinfo_lists_live_executors_and_capacity(anon_api, server):
     deadline = time.monotonic() + 15
-    while not sysinfo(anon_api)["workers"]:
-        assert time.monotonic() < deadline, "no worker heartbeat"
+    while not sysinfo(anon_api)["executors"]:
+        assert time.monotonic() < deadline, "no executor heartbeat"
         time.sleep(0.2)
     data = sysinfo(anon_api)
-    assert server.executor.worker_name in {w["id"] for w in data["workers"]}
+    assert server.executor.executor_name in {e["id"] for e in data["executors"]}
     capacity = data["capacity"]
     assert capacity["max_running"] == server.cfg["jobs"]["max_running"]
     assert capacity["memory_budget_mb"] == server.executor.setup.memory_budget_mb
     assert set(data["jobs_by_status"]) == {status.value for status in JobStatus}
     assert all(isinstance(n, int) and n >= 0 for n in data["jobs_by_status"].values())
+
+
+def test_sysinfo_keeps_workers_as_an_alias_of_executors(anon_api, server):
+    """Old clients read ``workers``: the same list as ``executors``, for now."""
+    wait_until(lambda: sysinfo(anon_api)["executors"], "an executor heartbeat")
+    data = sysinfo(anon_api)
+    assert data["executors"] and data["workers"] == data["executors"]
 
 
 def test_sysinfo_counts_running_jobs_and_their_memory(api):

@@ -35,7 +35,7 @@ def test_a_recount_stores_the_counts_and_the_next_minute_reads_them(cfg, session
         sql.close()
 
 
-def test_a_worker_does_not_wait_while_another_recounts(cfg, session_factory):
+def test_an_app_worker_does_not_wait_while_another_recounts(cfg, session_factory):
     sql = PlainSQL(database_url(cfg))
     try:
         with session_factory() as holder:

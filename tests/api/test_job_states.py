@@ -10,7 +10,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from baselayer.app.database import database_url, make_engine
+from baselayer.app.database import database_url
 from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL
 from shell_service import queue
@@ -73,24 +73,6 @@ def test_a_first_event_still_has_no_from_status(engine):
             text("INSERT INTO job_events (job_id, to_status) VALUES (:id, 'READY')"),
             {"id": job.id},
         )
-
-
-@pytest.fixture
-def scratch_database(cfg):
-    """An empty database of its own, dropped afterwards: migrations go up and down there."""
-    name = f"{cfg['database.name']}_migrations"
-    admin = make_engine(cfg, database="postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(cfg, database=name, pool_size=1)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 STORED_ROWS = {
@@ -193,7 +175,7 @@ def events_of(session_factory, job_id: str) -> list[tuple]:
 def job_in(status: JobStatus) -> Job:
     fields = {"status": status.value, "queued_at": utcnow() - datetime.timedelta(hours=1)}
     if status != JobStatus.READY:
-        fields["worker"] = "elsewhere:1"
+        fields["executor"] = "elsewhere:1"
     return JobFactory(**fields)
 
 
@@ -221,7 +203,7 @@ def move(cfg, session_factory, sql, job: Job, to: JobStatus) -> None:
             session.execute(
                 update(Job)
                 .where(Job.id.in_(set(claimed) - {job.id}))
-                .values(status="QUEUED", worker=None)
+                .values(status="QUEUED", executor=None)
             )
             session.commit()
     elif to == JobStatus.CANCELLED and job.status != JobStatus.RUNNING:

@@ -292,12 +292,12 @@ def test_executing_a_job_twice_is_409(api):
     assert_error(api.get(f"/api/execute/{job_id}"), 409)
 
 
-def test_seed_execute_call_queues_and_runs_the_job(api):
-    job_id = create_job(api, "echo via seed call")
+def test_original_execute_call_queues_and_runs_the_job(api):
+    job_id = create_job(api, "echo via the original call")
     assert assert_success(api.get(f"/api/execute/{job_id}")) == {"id": job_id, "status": "QUEUED"}
     job = wait_for_job(api, job_id)
     assert job["status"] == "COMPLETE"
-    assert job["stdout"] == "via seed call\n"
+    assert job["stdout"] == "via the original call\n"
 
 
 def test_finished_job_has_output_return_code_and_times(api):
@@ -344,7 +344,7 @@ def test_job_events_record_every_transition_with_its_actor(api, admin_api):
         ("RUNNING", "COMPLETE"),
     ]
     assert {e["job_id"] for e in events} == {job_id}
-    # Who created it, who submitted it; the worker's own moves have no user.
+    # Who created it, who submitted it; the executor's own moves have no user.
     assert [e["actor_id"] for e in events] == [api.user.id, admin_api.user.id, None, None]
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
 

@@ -23,7 +23,7 @@ def test_unknown_command_fails_with_nonzero_code(api):
     assert "ecfdho: not found\n" in job["stderr"]
 
 
-def test_seed_execute_call_still_works(api):
-    job_id = create_job(api, "echo seed")
+def test_original_execute_call_still_works(api):
+    job_id = create_job(api, "echo original")
     assert api.get(f"/api/execute/{job_id}").json()["data"]["status"] == "QUEUED"
-    assert wait_for_job(api, job_id)["stdout"] == "seed\n"
+    assert wait_for_job(api, job_id)["stdout"] == "original\n"

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from ..helpers import create_job, wait_for_job
-from .test_restart import worker_pids
+from .test_restart import service_pids
 
 PRINT_2GB = """
 import os
@@ -28,8 +28,8 @@ def rss_mb(pid: int) -> float:
 
 
 @pytest.mark.skipif(not shutil.which("python3"), reason="python3 is not installed")
-def test_2gb_of_output_raises_no_worker_memory_by_50mb(stack_admin, supervisorctl):
-    pids = worker_pids(supervisorctl)  # the app workers and the executor
+def test_2gb_of_output_raises_no_app_worker_or_executor_memory_by_50mb(stack_admin, supervisorctl):
+    pids = service_pids(supervisorctl)  # the app workers and the executor
     before = {pid: rss_mb(pid) for pid in pids}
     peak = dict(before)
     done = threading.Event()
@@ -54,5 +54,5 @@ def test_2gb_of_output_raises_no_worker_memory_by_50mb(stack_admin, supervisorct
     assert len(job["stdout"]) == 2**20  # the row keeps jobs.max_output_bytes
     assert len(tail["text"]) == 65536
     growth = {pid: peak[pid] - before[pid] for pid in pids}
-    print(f"worker RSS before (MB): {before}; growth during the 2 GB job (MB): {growth}")
+    print(f"RSS before (MB): {before}; growth during the 2 GB job (MB): {growth}")
     assert max(growth.values()) < 50

@@ -124,7 +124,7 @@ def test_sigkill_of_postgres_under_load_answers_503_and_loses_no_acknowledged_jo
             DEADLINE,
         )
         back_at = time.monotonic()
-        # ... and the workers use it again without being restarted.
+        # ... and the app workers use it again without being restarted.
         wait_until(
             lambda: created_since(load, back_at) >= RECOVERED_AFTER,
             "job creation succeeding again after the restart",

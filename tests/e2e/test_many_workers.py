@@ -7,7 +7,7 @@ import requests
 from ..helpers import create_job, wait_for_job
 
 
-def test_500_jobs_over_all_workers_each_start_exactly_once(stack, stack_admin, cfg):
+def test_500_jobs_over_all_app_workers_each_start_exactly_once(stack, stack_admin, cfg):
     assert int(cfg["server.processes"]) >= 4
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(lambda _: create_job(stack_admin, "true", execute=True), range(500)))
@@ -20,5 +20,5 @@ def test_500_jobs_over_all_workers_each_start_exactly_once(stack, stack_admin, c
         assert len(starts) == 1, history
         executors.add(starts[0]["detail"].removeprefix("by "))
     # One executor per host started them all (several claimers: tests/executors/test_queue.py).
-    live = requests.get(stack + "/api/sysinfo", timeout=10).json()["data"]["workers"]
-    assert len(executors) == 1 and executors <= {worker["id"] for worker in live}
+    live = requests.get(stack + "/api/sysinfo", timeout=10).json()["data"]["executors"]
+    assert len(executors) == 1 and executors <= {executor["id"] for executor in live}

@@ -33,7 +33,7 @@ def wait_until_answering(url, timeout=60):
     raise AssertionError(f"{url} did not come back within {timeout} s")
 
 
-def worker_pids(supervisorctl) -> list[int]:
+def service_pids(supervisorctl) -> list[int]:
     """Pids of the running app workers and the executor, from `supervisorctl status`."""
     pids = []
     for line in supervisorctl("status").stdout.splitlines():
@@ -52,7 +52,7 @@ def test_sigkill_of_the_executor_and_every_app_worker_loses_no_job(
     to_cancel = create_job(stack_admin, "sleep 60", execute=True)
     wait_all_running(stack_admin, done_ids + [failing, timed, to_cancel])
 
-    pids = worker_pids(supervisorctl)
+    pids = service_pids(supervisorctl)
     assert len(pids) == int(cfg["server.processes"]) + 1
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
@@ -66,7 +66,7 @@ def test_sigkill_of_the_executor_and_every_app_worker_loses_no_job(
     assert (job["status"], job["return_code"]) == ("FAILED", 3)
     assert wait_for_job(stack_admin, timed, timeout=40)["status"] == "TIMED_OUT"
     assert wait_for_job(stack_admin, to_cancel, timeout=10)["status"] == "CANCELLED"
-    assert not set(worker_pids(supervisorctl)) & set(pids)
+    assert not set(service_pids(supervisorctl)) & set(pids)
 
 
 def test_stop_and_start_of_the_whole_stack_loses_no_job(stack, stack_admin):

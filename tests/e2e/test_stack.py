@@ -74,7 +74,7 @@ def test_metrics_add_up_over_every_app_worker(stack, stack_admin):
     for job_id in ids:
         wait_for_job(stack_admin, job_id)
     after = requests.get(stack + "/metrics", timeout=10).text
-    # Each scrape reaches one worker; the count covers the jobs the executor ran
+    # Each scrape reaches one app worker; the count covers the jobs the executor ran
     # (every program writes its metrics to the one multiprocess directory).
     assert metric_value(after, name, labels) >= before + 12
 
@@ -86,16 +86,16 @@ def test_sysinfo_lists_the_executor_alive(stack, supervisorctl):
     # An executor killed by an earlier test stays listed until its heartbeat is old.
     deadline = time.monotonic() + 30
     while True:
-        workers = requests.get(stack + "/api/sysinfo", timeout=10).json()["data"]["workers"]
-        if [worker["id"].rpartition(":")[2] for worker in workers] == [pid]:
+        executors = requests.get(stack + "/api/sysinfo", timeout=10).json()["data"]["executors"]
+        if [executor["id"].rpartition(":")[2] for executor in executors] == [pid]:
             break
-        assert time.monotonic() < deadline, (workers, pid)
+        assert time.monotonic() < deadline, (executors, pid)
         time.sleep(0.5)
 
 
 def test_waiting_for_jobs_that_other_workers_run(stack_admin):
     """The end of a job reaches a waiting request on any app worker (NOTIFY)."""
-    for _ in range(8):  # NGINX spreads them over the workers
+    for _ in range(8):  # NGINX spreads them over the app workers
         job_id = create_job(stack_admin, "sleep 0.5; echo ok", execute=True)
         job = stack_admin.get(f"/api/jobs/{job_id}", params={"wait": 30}).json()["data"]
         assert (job["status"], job["stdout"]) == ("COMPLETE", "ok\n")

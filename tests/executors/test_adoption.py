@@ -1,6 +1,6 @@
-"""Restart safety: a job outlives the worker that started it, and is never left RUNNING.
+"""Restart safety: a job outlives the executor that started it, and is never left RUNNING.
 
-These tests fake a dead worker: a RUNNING row whose ``worker`` names a process that
+These tests fake a dead executor: a RUNNING row whose ``executor`` names a process that
 no longer exists. The in-process executor's adoption loop must take the job over.
 """
 
@@ -27,7 +27,7 @@ from ..helpers import wait_for_job, wait_until
 ADOPTION_WAIT = 20  # the adoption loop runs every 5 s
 
 
-def dead_worker() -> str:
+def dead_executor() -> str:
     process = subprocess.Popen(["true"])
     process.wait()
     return f"{socket.gethostname()}:{process.pid}"
@@ -37,7 +37,7 @@ def orphan(api, server, **fields):
     job = JobFactory(
         submitter=api.user,
         status="RUNNING",
-        worker=dead_worker(),
+        executor=dead_executor(),
         started_at=utcnow(),
         queued_at=utcnow(),
         **fields,
@@ -67,7 +67,7 @@ def start_orphan(server, other_launcher, job, username, init_keeps_timeout=True)
         id=job.id, number=job.number, code=job.code, shell=job.shell, args=job.args,
         env=job.env, stdin=job.stdin, timeout=job.timeout, cpus=job.cpus,
         memory_mb=job.memory_mb, queued_at=job.queued_at, started_at=job.started_at,
-        submitter_id=job.submitter_id, username=username, worker=job.worker,
+        submitter_id=job.submitter_id, username=username, executor=job.executor,
         cancel_requested_at=job.cancel_requested_at,
     )  # fmt: skip
     running = RunningJob(
@@ -154,7 +154,7 @@ def test_job_of_a_host_that_went_silent_becomes_server_error(api):
     job = JobFactory(
         submitter=api.user,
         status="RUNNING",
-        worker="a-host-that-is-gone:4242",
+        executor="a-host-that-is-gone:4242",
         queued_at=utcnow() - datetime.timedelta(minutes=10),
         started_at=utcnow() - datetime.timedelta(minutes=10),
     )
@@ -169,14 +169,14 @@ def test_recent_job_of_another_host_is_left_alone(api):
     recent = JobFactory(
         submitter=api.user,
         status="RUNNING",
-        worker="another-host:4242",
+        executor="another-host:4242",
         queued_at=utcnow(),
         started_at=utcnow(),
     )
     stale = JobFactory(
         submitter=api.user,
         status="RUNNING",
-        worker="a-host-that-is-gone:4243",
+        executor="a-host-that-is-gone:4243",
         queued_at=utcnow() - datetime.timedelta(minutes=10),
         started_at=utcnow() - datetime.timedelta(minutes=10),
     )
@@ -198,7 +198,7 @@ def test_a_cancel_while_no_executor_holds_the_job_is_carried_out_once_one_is_bac
     try:
         job, files = orphan(api, server, code="echo started; sleep 60")
         session = JobFactory._meta.sqlalchemy_session
-        session.get(type(job), job.id).worker = f"{socket.gethostname()}:{stand_in.pid}"
+        session.get(type(job), job.id).executor = f"{socket.gethostname()}:{stand_in.pid}"
         session.commit()
         wait_for_init = start_orphan(server, other_launcher, job, api.user.username)
         wait_until(lambda: files.stdout.exists() and files.stdout.read_text(), "the job started")

@@ -31,12 +31,12 @@ def queued_jobs(user, count, start=None, **fields):
     ]
 
 
-def claim(cfg, worker: str, **limits):
-    """One claim on a connection of its own (as another worker's would be)."""
+def claim(cfg, executor: str, **limits):
+    """One claim on a connection of its own (as another executor's would be)."""
     sql = PlainSQL(database_url(cfg))
     try:
         while True:
-            claimed = queue.claim_jobs(sql, worker, **{**UNLIMITED, **limits})
+            claimed = queue.claim_jobs(sql, executor, **{**UNLIMITED, **limits})
             if claimed is not None:  # None: another claim was under way
                 return claimed
     finally:
@@ -173,9 +173,9 @@ def test_a_claim_does_not_wait_while_another_is_under_way(cfg, session_factory, 
 
 
 def test_the_service_recovers_when_its_database_connections_are_cut(api, server, engine):
-    """As after a PostgreSQL restart: every connection of the worker is cut; the
-    listener sees it, the others reconnect before their next use, and the
-    listener comes back."""
+    """As after a PostgreSQL restart: every connection of the in-process app and
+    executor is cut; the listener sees it, the others reconnect before their next
+    use, and the listener comes back."""
     listener = server.executor.listener
     connects = listener.connects
     with engine.connect() as conn:

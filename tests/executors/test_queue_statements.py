@@ -70,8 +70,8 @@ def test_a_change_of_a_ready_job_answers_it_as_stored_with_its_event(sql, sessio
 
 
 def test_deleting_a_job_that_ran_hands_its_directory_to_its_host(sql, session_factory):
-    ran = JobFactory(status="FAILED", worker=f"{FAKE_HOST}:42")
-    queued = JobFactory(status="QUEUED", queued_at=utcnow(), worker=None)
+    ran = JobFactory(status="FAILED", executor=f"{FAKE_HOST}:42")
+    queued = JobFactory(status="QUEUED", queued_at=utcnow(), executor=None)
     try:
         assert queue.delete_job(sql, queued.id) == "QUEUED"
         assert queue.delete_job(sql, ran.id) is None
@@ -97,14 +97,14 @@ def test_a_job_found_for_adoption_is_the_job_as_it_was_claimed(
     cfg, sql, session_factory, paused_executor
 ):
     job = JobFactory(status="QUEUED", queued_at=utcnow(), args=["x"], env={"A": "b"}, stdin="in")
-    worker = f"{FAKE_HOST}:1"
+    executor = f"{FAKE_HOST}:1"
     claimed: list[queue.ClaimedJob] = []
     try:
         while not any(c.id == job.id for c in claimed):
-            claimed += queue.claim_jobs(sql, worker, **UNLIMITED) or []
+            claimed += queue.claim_jobs(sql, executor, **UNLIMITED) or []
         (mine,) = [c for c in claimed if c.id == job.id]
-        assert (mine.worker, mine.username, mine.cancel_requested_at) == (
-            worker,
+        assert (mine.executor, mine.username, mine.cancel_requested_at) == (
+            executor,
             job.submitter.username,
             None,
         )
@@ -124,12 +124,12 @@ def test_a_job_found_for_adoption_is_the_job_as_it_was_claimed(
 
 
 def test_only_one_executor_adopts_a_job(sql, session_factory):
-    job = JobFactory(status="RUNNING", started_at=utcnow(), worker=f"{FAKE_HOST}:1")
+    job = JobFactory(status="RUNNING", started_at=utcnow(), executor=f"{FAKE_HOST}:1")
     try:
         assert queue.adopt_job(sql, job.id, f"{FAKE_HOST}:1", f"{FAKE_HOST}:2") is True
         assert queue.adopt_job(sql, job.id, f"{FAKE_HOST}:1", f"{FAKE_HOST}:3") is False
         (adopted,) = queue.running_jobs_on_host(sql, FAKE_HOST)
-        assert adopted.worker == f"{FAKE_HOST}:2"
+        assert adopted.executor == f"{FAKE_HOST}:2"
         assert events_of(session_factory, job.id) == [
             ("RUNNING", "RUNNING", f"adopted by {FAKE_HOST}:2 from {FAKE_HOST}:1")
         ]

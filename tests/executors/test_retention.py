@@ -78,7 +78,7 @@ def test_a_job_made_again_under_a_deleted_ones_id_keeps_its_directory(api, serve
 def test_retention_leaves_another_hosts_directories_to_that_hosts_executor(api, server):
     old = utcnow() - datetime.timedelta(days=40)
     elsewhere = JobFactory(
-        submitter=api.user, status="COMPLETE", finished_at=old, worker="another-host:4242"
+        submitter=api.user, status="COMPLETE", finished_at=old, executor="another-host:4242"
     )
     sweep(server, days=30)
     session = JobFactory._meta.sqlalchemy_session

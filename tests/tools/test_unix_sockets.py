@@ -74,7 +74,7 @@ def test_a_stale_socket_does_not_stop_a_restart(tmp_path):
     folder = tmp_path / "sockets"
     folder.mkdir(mode=0o700)
     path = folder / "app_00.sock"
-    # A killed worker's socket: the file stays, nothing listens on it.
+    # A killed app worker's socket: the file stays, nothing listens on it.
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(path))
     stale.close()

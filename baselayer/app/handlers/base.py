@@ -30,7 +30,17 @@ DATABASE_UNAVAILABLE_MESSAGE = (
 
 
 class APIError(tornado.web.HTTPError):
-    """An error for the client: its message goes into the envelope."""
+    """An error for the client: its status and message go into the error envelope.
+
+    Parameters
+    ----------
+    status_code : int
+        The HTTP status (4xx, or 503).
+    message : str
+        The envelope's ``message``.
+    data : optional
+        The envelope's ``data`` (``{"errors": ...}`` by field for validation).
+    """
 
     def __init__(self, status_code: int, message: str, data=None):
         super().__init__(status_code, reason=HTTPStatus(status_code).phrase)
@@ -39,8 +49,19 @@ class APIError(tornado.web.HTTPError):
 
 
 def to_json(payload) -> bytes:
-    """JSON with orjson (several times faster than json for job lists). Stored
-    datetimes are naive UTC: they are answered with their zone (RFC 3339)."""
+    """JSON with orjson (several times faster than json for job lists).
+
+    Parameters
+    ----------
+    payload
+        Anything orjson serializes; stored datetimes are naive UTC and are
+        answered with their zone (RFC 3339); dict keys that are not str are
+        turned into str.
+
+    Returns
+    -------
+    bytes
+    """
     return orjson.dumps(payload, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS)
 
 
@@ -56,6 +77,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # ---- lifecycle -------------------------------------------------------
     def initialize(self):
+        """Per request, before ``prepare``: no ORM session yet (``session`` opens one)."""
         self._session: Session | None = None
 
     @property
@@ -71,6 +93,16 @@ class BaseHandler(tornado.web.RequestHandler):
         return self._session
 
     def prepare(self):
+        """Authenticate the request from its ``Authorization: token <secret>`` header.
+
+        Sets ``current_user`` (a ``CurrentUser``, or None without a valid token).
+
+        Raises
+        ------
+        APIError
+            401 when ``auth_required`` and there is no valid token (a missing,
+            malformed, unknown or expired one, or a disabled user's).
+        """
         user = user_for_header(
             self.sql, self.request.headers.get("Authorization"), self.settings.get("token_cache")
         )
@@ -86,6 +118,11 @@ class BaseHandler(tornado.web.RequestHandler):
             cache.clear()
 
     def on_finish(self):
+        """Close the request's ORM session, if it opened one.
+
+        A connection the server dropped is the pool's to replace: nothing is logged
+        then; any other failure to close is logged (the answer has gone already).
+        """
         if self._session is not None:
             session, self._session = self._session, None
             try:
@@ -113,13 +150,33 @@ class BaseHandler(tornado.web.RequestHandler):
         )
 
     def success(self, data=None, message: str = "", status_code: int = 200, **extra) -> None:
-        """Answer with the envelope; ``extra`` keys travel beside ``data`` (paging, counts)."""
+        """Answer with the success envelope.
+
+        Parameters
+        ----------
+        data : optional
+            The envelope's ``data`` (``{}`` if None).
+        message : str, optional
+        status_code : int, optional
+        **extra
+            Keys beside ``data`` (paging, counts).
+        """
         self.set_status(status_code)
         self._envelope("success", {} if data is None else data, message, **extra)
 
     def error(self, message: str, status_code: int = 400, data=None) -> None:
-        """Answer with the error envelope; a 503 also says when to try again
-        (``Retry-After``, RETRY_AFTER_SECONDS)."""
+        """Answer with the error envelope.
+
+        A 503 also says when to try again (``Retry-After``: RETRY_AFTER_SECONDS)
+        and is not to be cached.
+
+        Parameters
+        ----------
+        message : str
+        status_code : int, optional
+        data : optional
+            The envelope's ``data`` (``{}`` if None).
+        """
         self.set_status(status_code)
         if status_code == 503:
             self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
@@ -127,11 +184,20 @@ class BaseHandler(tornado.web.RequestHandler):
         self._envelope("error", {} if data is None else data, message)
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        """Every exception's answer: an APIError's own status and message; 503 when
-        the database cannot be reached (``database_unavailable``: a connect that
-        failed, a connection the server closed, a shutdown), from any path (the
-        ORM, plain SQL, the job writer); any other exception is a bug: 500, its
-        traceback logged, none sent."""
+        """Every exception's answer, in the error envelope; no traceback is ever sent.
+
+        An APIError: its own status, message and data. The database unreachable
+        (``database_unavailable``: a connect that failed, a connection the server
+        closed, a shutdown), from any path (the ORM, plain SQL, the job writer): 503.
+        Any other exception is a bug: 500, its traceback logged. Tornado's own
+        errors (405, a malformed request): their status and reason.
+
+        Parameters
+        ----------
+        status_code : int
+        **kwargs
+            ``exc_info``, as Tornado passes it.
+        """
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, APIError):
             return self.error(exc.message, status_code, exc.data)
@@ -160,14 +226,30 @@ class BaseHandler(tornado.web.RequestHandler):
         self.error(message, status_code)
 
     def log_exception(self, typ, value, tb):
-        # Client errors are expected; only 5xx are logged with a traceback (in write_error).
+        """Log an HTTPError as Tornado does (a warning, no traceback, if it has a log message).
+
+        Any other exception is a 500 whose traceback ``write_error`` logs: not
+        logged twice.
+        """
         if not isinstance(value, tornado.web.HTTPError):
             return
         super().log_exception(typ, value, tb)
 
     # ---- requests --------------------------------------------------------
     def json_body(self) -> dict:
-        """The request body as a JSON object, or a 400."""
+        """The request body as a JSON object.
+
+        Returns
+        -------
+        dict
+            ``{}`` for an empty body.
+
+        Raises
+        ------
+        APIError
+            400 when the body is not valid JSON (bad UTF-8, nested too deeply, an
+            integer too long to convert) or not an object.
+        """
         if not self.request.body:
             return {}
         try:
@@ -182,7 +264,25 @@ class BaseHandler(tornado.web.RequestHandler):
         return body
 
     def load_body(self, schema_class: type[marshmallow.Schema], partial: bool = False) -> dict:
-        """The request body validated by ``schema_class``; a 400 names every bad field."""
+        """The request body validated by ``schema_class``.
+
+        Parameters
+        ----------
+        schema_class : type of marshmallow.Schema
+        partial : bool, optional
+            Required fields may be left out (a PATCH).
+
+        Returns
+        -------
+        dict
+            The loaded fields (defaults filled in).
+
+        Raises
+        ------
+        APIError
+            400 for a body that is not a JSON object, or that the schema refuses (the
+            message names every bad field; ``data.errors`` has them by field).
+        """
         try:
             return schema_instance(schema_class, partial).load(self.json_body())
         except marshmallow.ValidationError as exc:
@@ -193,8 +293,24 @@ class BaseHandler(tornado.web.RequestHandler):
             )
 
     def load_query(self, schema_class: type[marshmallow.Schema]) -> dict:
-        """Query arguments validated by ``schema_class`` (last value wins unless a field
-        is a list)."""
+        """The query arguments validated by ``schema_class``.
+
+        A repeated argument's last value wins, unless its field is a list.
+
+        Parameters
+        ----------
+        schema_class : type of marshmallow.Schema
+
+        Returns
+        -------
+        dict
+            The loaded arguments (defaults filled in).
+
+        Raises
+        ------
+        APIError
+            400 naming every bad argument.
+        """
         schema = schema_instance(schema_class)
         raw = {}
         for key, values in self.request.query_arguments.items():
@@ -211,15 +327,33 @@ class BaseHandler(tornado.web.RequestHandler):
             )
 
     def require_admin(self) -> None:
-        """Raises APIError (403) unless the request's user is a system admin."""
+        """Refuse the request unless its user is a system admin.
+
+        Raises
+        ------
+        APIError
+            403 unless the current user holds the admin ACL.
+        """
         if self.current_user is None or not self.current_user.is_admin:
             raise APIError(403, "Only a system admin may do this")
 
 
 @functools.cache
 def schema_instance(schema_class: type[marshmallow.Schema], partial: bool = False):
-    """One instance per schema, reused: making one copies every field (a third of
-    a small request's CPU), and loading keeps no state in it."""
+    """One instance per schema class, reused.
+
+    Making one copies every field (a third of a small request's CPU), and loading
+    keeps no state in it.
+
+    Parameters
+    ----------
+    schema_class : type of marshmallow.Schema
+    partial : bool, optional
+
+    Returns
+    -------
+    marshmallow.Schema
+    """
     return schema_class(partial=partial)
 
 
@@ -228,7 +362,18 @@ MAX_INT_ID = 2**31 - 1
 
 
 def parse_int_id(value: str) -> int | None:
-    """A path segment as a row id, or None when it cannot be one (so: 404, not 500)."""
+    """A path segment as a row id, so a bad one is a 404, not a 500.
+
+    Parameters
+    ----------
+    value : str
+
+    Returns
+    -------
+    int or None
+        The id, 1 to MAX_INT_ID; None when ``value`` cannot be one (not all ASCII
+        digits, zero, or too large).
+    """
     # The length check first: int() refuses strings of over 4300 digits.
     if len(value) <= 10 and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_INT_ID:
         return int(value)
@@ -249,4 +394,11 @@ class NotFoundHandler(BaseHandler):
     auth_required = False
 
     def prepare(self):
+        """Refuse every request: no route matches its path.
+
+        Raises
+        ------
+        APIError
+            404, naming the path.
+        """
         raise APIError(404, f"No such endpoint: {self.request.path}")

@@ -18,7 +18,19 @@ TEMPLATE = Path(__file__).parent.parent / "templates" / "docs.html"
 
 
 def readme_section(readme: Path, heading: str) -> str:
-    """The markdown under ``## heading`` in the README (up to the next ``## ``)."""
+    """The markdown under ``## heading`` in the README (up to the next ``## ``).
+
+    Parameters
+    ----------
+    readme : Path
+    heading : str
+        Matched case-insensitively.
+
+    Returns
+    -------
+    str
+        Empty when the README or the section is missing.
+    """
     try:
         lines = readme.read_text().splitlines()
     except FileNotFoundError:
@@ -36,17 +48,21 @@ def readme_section(readme: Path, heading: str) -> str:
 
 
 class OpenAPIHandler(BaseHandler):
+    """``GET /api/openapi.json``: the OpenAPI document (built once at start-up); anyone."""
+
     auth_required = False
 
     def get(self):
+        """Answer the OpenAPI document as JSON (the document itself, not in the envelope)."""
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(self.settings["openapi_spec"]))
 
 
 class DocsHandler(tornado.web.RequestHandler):
-    """The browsable docs page (HTML, not the JSON envelope)."""
+    """``GET /``: the browsable docs page (HTML, not the JSON envelope); anyone."""
 
     def get(self):
+        """Render the page: the README's usage section above Swagger UI."""
         spec = self.settings["openapi_spec"]
         self.render(
             str(TEMPLATE),
@@ -57,7 +73,21 @@ class DocsHandler(tornado.web.RequestHandler):
 
 
 def docs_settings(spec: dict, readme: Path, usage_heading: str = "Usage") -> dict:
-    """Tornado settings the docs handlers read; built once at start-up."""
+    """Tornado settings the docs handlers read; built once at start-up.
+
+    Parameters
+    ----------
+    spec : dict
+        The OpenAPI document.
+    readme : Path
+    usage_heading : str, optional
+        The README section shown above the API reference.
+
+    Returns
+    -------
+    dict
+        ``openapi_spec`` (the document) and ``docs_usage_html`` (the section as HTML).
+    """
     usage = readme_section(readme, usage_heading)
     return {
         "openapi_spec": spec,
@@ -66,6 +96,13 @@ def docs_settings(spec: dict, readme: Path, usage_heading: str = "Usage") -> dic
 
 
 def docs_routes() -> list:
+    """The docs' routes: the page, the OpenAPI document and Swagger UI's static files.
+
+    Returns
+    -------
+    list of tuple
+        Tornado route entries ``(pattern, handler class[, kwargs])``.
+    """
     return [
         (r"/", DocsHandler),
         (r"/api/openapi.json", OpenAPIHandler),

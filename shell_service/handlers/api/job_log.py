@@ -20,12 +20,25 @@ FOLLOW_INTERVAL = 0.25
 
 
 def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
-    """Up to ``limit`` bytes of the file at ``path`` from byte ``offset``; b"" when the
-    file is missing or ends before ``offset``.
+    """Up to ``limit`` bytes of the file at ``path`` from byte ``offset``.
 
     An offset past the end is never handed to the kernel: ``lseek`` and ``pread``
     refuse offsets past the file system's largest file (16 TiB on ext4) with
-    EINVAL, while the API accepts any offset a bigint holds."""
+    EINVAL, while the API accepts any offset a bigint holds.
+
+    Parameters
+    ----------
+    path : str or Path
+    offset : int
+        Bytes from the file's start.
+    limit : int, optional
+        Most bytes read.
+
+    Returns
+    -------
+    bytes
+        b"" when the file is missing or ends before ``offset``.
+    """
     try:
         with open(path, "rb") as f:
             if offset >= os.fstat(f.fileno()).st_size:
@@ -38,16 +51,33 @@ def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
 def piece_to_hand_out(data: bytes, at_the_end: bool) -> bytes:
     """What to hand out of ``data``, bytes just read from the output at some offset.
 
-    ``at_the_end``: the job had ended before ``data`` was read, and ``data`` reaches
-    the end of the file: nothing more will come, so all of it goes (a character
-    cut short at the very end decodes to U+FFFD). Otherwise a character whose
-    last bytes are not in ``data`` waits for the next read."""
+    Parameters
+    ----------
+    data : bytes
+    at_the_end : bool
+        The job had ended before ``data`` was read, and ``data`` reaches the end of
+        the file: nothing more will come, so all of it goes (a character cut short
+        at the very end decodes to U+FFFD).
+
+    Returns
+    -------
+    bytes
+        All of ``data`` at the end; otherwise up to its last whole UTF-8 character
+        (a character whose last bytes are not in ``data`` waits for the next read).
+    """
     return data if at_the_end else whole_characters(data)
 
 
 class JobLogHandler(JobAccessMixin, BaseHandler):
+    """``GET /api/jobs/{job_id}/log``: a job's output, from an offset or followed live.
+
+    Its owner (or an admin) with a token. The output files are read here, read-only,
+    at the path config gives (``job_paths.output_file``).
+    """
+
     async def get(self, job_id: str):
-        """
+        """Answer a piece of the output of job ``job_id`` (from the path), or stream it.
+
         ---
         summary: Read a job's output
         description: |
@@ -82,19 +112,38 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         await self.follow(job, path, args["offset"])
 
     def job_has_ended(self, job_id: str) -> bool:
+        """Whether the job is in a final state, or gone (deleted meanwhile).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        bool
+        """
         status = queue.job_status(self.sql, job_id)
         return status is None or status in FINISHED  # None: deleted meanwhile
 
-    async def follow(self, job, path, offset: int) -> None:
+    async def follow(self, job: dict, path, offset: int) -> None:
         """Stream new text until the job has ended and the file is read to its end.
 
-        Each chunk is whole characters (invalid bytes as U+FFFD), cut as log
-        pages are: a character the job has only half written waits for its
-        other half, or for the job's end.
+        Each chunk is whole characters (invalid bytes as U+FFFD), cut as log pages
+        are: a character the job has only half written waits for its other half, or
+        for the job's end. The file is looked at every FOLLOW_INTERVAL seconds; the
+        job's state only when its end is announced (the NOTIFY behind ``wait=N``), so
+        a follow costs the database nothing while the job runs. Returns quietly when
+        the client goes away.
 
-        The file is looked at every FOLLOW_INTERVAL; the job's state only when
-        its end is announced (the NOTIFY behind ``wait=N``), so a follow costs
-        the database nothing while the job runs."""
+        Parameters
+        ----------
+        job : dict
+            The job's ``id`` (and ``status``), read and access-checked by the caller.
+        path : Path
+            Its output file.
+        offset : int
+            Byte offset to start from.
+        """
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
         job_id = job["id"]

@@ -5,27 +5,60 @@ import uuid
 
 from marshmallow import ValidationError
 
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, schemas
 from ...job_states import FINISHED, JobStatus
 
 #: Fields a job list leaves out unless asked for (``include_output``).
-OUTPUT = ("stdout", "stderr")
+OUTPUT_COLUMNS = ("stdout", "stderr")
 
 
-class JobAccessMixin:
+class JobAccessMixin(BaseHandler):
     """Finding jobs the current user may see: their own, or any for an admin.
 
     Someone else's job answers exactly like a missing one. (No stored id holds
     a NUL, and PostgreSQL refuses one in a query.)
     """
 
+    # Every job route needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
+
     def may_see(self, submitter_id: int) -> bool:
+        """Whether the current user may see a job of ``submitter_id``.
+
+        Parameters
+        ----------
+        submitter_id : int
+            The job's owner.
+
+        Returns
+        -------
+        bool
+            True for the owner and for an admin.
+        """
         return self.current_user.is_admin or submitter_id == self.current_user.id
 
     def job_row_or_404(self, job_id: str, columns=schemas.JOB_FIELDS) -> dict:
-        """The job's ``columns`` as a dict (plain SQL: the hot paths use this)."""
+        """The job's ``columns``, read with plain SQL (the hot paths use this).
+
+        Parameters
+        ----------
+        job_id : str
+        columns : sequence of str, optional
+            ``jobs`` column names (written in the code); all the API shows by default.
+
+        Returns
+        -------
+        dict
+            Column name -> value (``submitter_id`` only if asked for).
+
+        Raises
+        ------
+        APIError
+            404 when there is no such job or the current user may not see it.
+        """
         row = queue.job_row(self.sql, job_id, tuple(columns))
         if row is None or not self.may_see(row["submitter_id"]):
             raise APIError(404, f"No job with id {job_id!r}")
@@ -35,7 +68,27 @@ class JobAccessMixin:
 
     async def job_when_ended(self, job_id: str, wait: float) -> dict:
         """The job once it has ended, or after ``wait`` seconds, whichever is first.
-        A READY job is answered at once: it cannot end before someone executes it."""
+
+        A READY job is answered at once: it cannot end before someone executes it.
+        The wait is on the job's end NOTIFY (``settings["job_waiters"]``), not a poll.
+
+        Parameters
+        ----------
+        job_id : str
+        wait : float
+            Most seconds to wait (0: answer at once).
+
+        Returns
+        -------
+        dict
+            The job's fields (``schemas.JOB_FIELDS``), as read after the wait.
+
+        Raises
+        ------
+        APIError
+            404 when there is no such job (or it was deleted during the wait) or the
+            current user may not see it.
+        """
         with self.settings["job_waiters"].watching(job_id) as ended:
             job = self.job_row_or_404(job_id)
             if job["status"] in FINISHED or job["status"] == JobStatus.READY or not wait:
@@ -48,8 +101,17 @@ class JobAccessMixin:
 
 
 class JobHandler(JobAccessMixin, BaseHandler):
+    """Jobs as a collection and one by one: ``/api/jobs`` and ``/api/jobs/{job_id}``.
+
+    GET lists (``/api/jobs``) or reads one (waiting with ``wait=N``), POST creates,
+    PATCH changes a READY job, DELETE deletes an ended or unexecuted one. Any user
+    with a token; a user sees and changes only their own jobs, an admin anyone's
+    (someone else's job answers 404, as a missing one does).
+    """
+
     async def get(self, job_id: str | None = None):
-        """
+        """List jobs, or read one (``job_id``: from the path; None on ``/api/jobs``).
+
         ---
         single:
           summary: Read one job
@@ -95,10 +157,10 @@ class JobHandler(JobAccessMixin, BaseHandler):
         args = self.load_query(schemas.JobListQuery)
         if not self.current_user.is_admin:
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
-        left_out = () if args["include_output"] else OUTPUT
+        left_out = () if args["include_output"] else OUTPUT_COLUMNS
         owner_id = None if self.current_user.is_admin else self.current_user.id
         try:
-            # The output's keys stay, null (the seed's clients read them).
+            # The output's keys stay, null (the original service's clients read them).
             data, next_cursor, total, capped = queue.list_page(
                 self.sql, args, owner_id, schemas.JOB_FIELDS, left_out
             )
@@ -107,7 +169,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
         self.success(data, total=total, total_capped=capped, next_cursor=next_cursor)
 
     async def post(self, job_id: str | None = None):
-        """
+        """Create a job, READY or (``execute``) queued; only on ``/api/jobs`` (405 with an id).
+
         ---
         multiple:
           summary: Create a job
@@ -158,7 +221,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
         self.success({"id": job["id"]})
 
     async def patch(self, job_id: str | None = None):
-        """
+        """Change a READY job's code and options (``job_id`` required: 405 without).
+
         ---
         single:
           summary: Change a READY job
@@ -198,7 +262,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
         self.success(schemas.Job().dump(changed))
 
     async def delete(self, job_id: str | None = None):
-        """
+        """Delete a job that is not QUEUED or RUNNING (``job_id`` required: 405 without).
+
         ---
         single:
           summary: Delete a job
@@ -226,8 +291,25 @@ class JobHandler(JobAccessMixin, BaseHandler):
 
 
 def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> None:
-    """The limits that come from config (the schema checks the rest); 400 naming the field
-    (413 for a script over jobs.max_script_bytes)."""
+    """Check the limits that come from config (the schema checks the rest).
+
+    Parameters
+    ----------
+    body : dict
+        The validated request body (or a PATCH's changes): only the fields present
+        are checked.
+    jobs_cfg : dict
+        The config's ``jobs`` section (``max_script_bytes``, ``max_timeout`` in
+        seconds, ``max_cpus``, ``max_memory_mb`` in MiB).
+    allowed_shells : list of str
+        The interpreters installed here (``shells.available_shells``).
+
+    Raises
+    ------
+    APIError
+        413 when ``code`` is over ``jobs.max_script_bytes`` (UTF-8 bytes); 400
+        naming each field over its limit, or a shell not allowed.
+    """
     max_script = int(jobs_cfg["max_script_bytes"])
     if len(body.get("code", "").encode()) > max_script:
         raise APIError(
@@ -249,16 +331,44 @@ def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> 
 
 
 def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
-    """``schemas.check_exec_limits`` as a 400 naming the field, as load_body answers."""
+    """``schemas.check_exec_limits`` as a 400 naming the field, as ``load_body`` answers.
+
+    Parameters
+    ----------
+    args : list of str
+        The arguments the job will run with.
+    env : dict of str to str
+        The variables it will run with.
+
+    Raises
+    ------
+    APIError
+        400 when the kernel could not pass them to the job's shell (execve's limits).
+    """
     try:
         schemas.check_exec_limits(args, env)
     except ValidationError as exc:
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.messages.items())
-        raise APIError(400, f"Invalid request body: {message}", {"errors": exc.messages})
+        messages = exc.normalized_messages()  # a dict: check_exec_limits keys by field
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in messages.items())
+        raise APIError(400, f"Invalid request body: {message}", {"errors": messages})
 
 
 class JobSubmitMixin(JobAccessMixin):
+    """Queueing a READY job, for the two routes that execute one."""
+
     def submit(self, job_id: str):
+        """Queue the READY job ``job_id`` (READY -> QUEUED) and answer ``{"id", "status"}``.
+
+        Parameters
+        ----------
+        job_id : str
+
+        Raises
+        ------
+        APIError
+            404 when there is no such job or it is not the user's; 409 when it is not
+            READY (it was executed already).
+        """
         self.job_row_or_404(job_id, ("id",))
         if not queue.submit_job(self.sql, job_id, self.current_user.id):
             status = self.job_row_or_404(job_id, ("status",))["status"]
@@ -267,8 +377,14 @@ class JobSubmitMixin(JobAccessMixin):
 
 
 class JobExecuteHandler(JobSubmitMixin, BaseHandler):
+    """``POST /api/jobs/{job_id}/execute``: queue a READY job.
+
+    Its owner (or an admin) with a token.
+    """
+
     async def post(self, job_id: str):
-        """
+        """Queue the job ``job_id`` (from the path).
+
         ---
         summary: Execute a job
         description: |
@@ -278,7 +394,7 @@ class JobExecuteHandler(JobSubmitMixin, BaseHandler):
         security: [{token: []}]
         responses:
           200:
-            content: {application/json: {schema: JobSubmittedEnvelope}}
+            content: {application/json: {schema: JobStateEnvelope}}
           401: Unauthorized
           404: NotFound
           409:
@@ -288,11 +404,15 @@ class JobExecuteHandler(JobSubmitMixin, BaseHandler):
         self.submit(job_id)
 
 
-class SeedExecuteHandler(JobSubmitMixin, BaseHandler):
-    """``GET /api/execute/<id>``: the original service's call, kept for its clients."""
+class LegacyExecuteHandler(JobSubmitMixin, BaseHandler):
+    """``GET /api/execute/{job_id}``: the original service's call, kept for its clients.
+
+    The same as ``POST /api/jobs/{job_id}/execute``; its owner (or an admin) with a token.
+    """
 
     async def get(self, job_id: str):
-        """
+        """Queue the job ``job_id`` (from the path).
+
         ---
         summary: Execute a job (the original service's call)
         description: The same as `POST /api/jobs/{job_id}/execute`, kept for old clients.
@@ -300,7 +420,7 @@ class SeedExecuteHandler(JobSubmitMixin, BaseHandler):
         security: [{token: []}]
         responses:
           200:
-            content: {application/json: {schema: JobSubmittedEnvelope}}
+            content: {application/json: {schema: JobStateEnvelope}}
           401: Unauthorized
           404: NotFound
           409: Conflict
@@ -309,8 +429,15 @@ class SeedExecuteHandler(JobSubmitMixin, BaseHandler):
 
 
 class JobCancelHandler(JobAccessMixin, BaseHandler):
+    """``POST /api/jobs/{job_id}/cancel``: cancel a job that has not ended.
+
+    Its owner (or an admin) with a token. A RUNNING job's cancel is recorded here;
+    its executor ends its processes (this process signals nothing).
+    """
+
     async def post(self, job_id: str):
-        """
+        """Cancel the job ``job_id`` (from the path); answers its state after the cancel.
+
         ---
         summary: Cancel a job
         description: |
@@ -323,7 +450,7 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
         security: [{token: []}]
         responses:
           200:
-            content: {application/json: {schema: JobSubmittedEnvelope}}
+            content: {application/json: {schema: JobStateEnvelope}}
           401: Unauthorized
           404: NotFound
           409:
@@ -339,8 +466,14 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
 
 
 class JobRerunHandler(JobAccessMixin, BaseHandler):
+    """``POST /api/jobs/{job_id}/rerun``: a new job with the same code and options, queued.
+
+    Whoever may see the original (its owner, or an admin); the new job is the caller's.
+    """
+
     async def post(self, job_id: str):
-        """
+        """Queue a copy of the job ``job_id`` (from the path); answers the new job's id.
+
         ---
         summary: Run a job again
         description: |
@@ -370,8 +503,14 @@ RERUN_FIELDS = (
 
 
 class JobEventsHandler(JobAccessMixin, BaseHandler):
+    """``GET /api/jobs/{job_id}/events``: a job's history, oldest first.
+
+    Its owner (or an admin) with a token.
+    """
+
     async def get(self, job_id: str):
-        """
+        """The events of the job ``job_id`` (from the path).
+
         ---
         summary: A job's history
         description: Every state change of the job, oldest first, with who caused it.

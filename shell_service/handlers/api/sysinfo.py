@@ -8,10 +8,17 @@ from ... import queue
 
 
 class SysinfoHandler(BaseHandler):
+    """``GET /api/sysinfo``: the service's health and capacity; anyone, no token.
+
+    Load balancers and ``make run`` ask it. What it shows of the executors is what
+    each published in its registry row (``queue.heartbeat``).
+    """
+
     auth_required = False
 
     async def get(self):
-        """
+        """Answer the version, live executors, jobs per state, capacity and isolation.
+
         ---
         summary: Service health
         description: |
@@ -20,6 +27,7 @@ class SysinfoHandler(BaseHandler):
           a recount every minute), running jobs against the executors' capacity,
           and which isolation layers the executors give jobs (as each publishes
           them; `isolation` is that of the executor heard from last). No token needed.
+          `workers` is a deprecated alias of `executors`, kept for old clients.
         tags: [system]
         responses:
           200:
@@ -27,12 +35,15 @@ class SysinfoHandler(BaseHandler):
         """
         jobs_cfg = self.settings["config"]["jobs"]
         running, running_memory = queue.running_load(self.sql)
-        live = queue.live_workers(self.sql, within=timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL))
-        published = [worker.pop("published") or {} for worker in live]
+        live = queue.live_executors(
+            self.sql, within=timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL)
+        )
+        published = [executor.pop("published") or {} for executor in live]
         last = queue.last_published(self.sql) or {}
         self.success(
             {
                 "version": self.settings["version"],
+                "executors": live,
                 "workers": live,
                 "jobs_by_status": self.settings["job_counts"].jobs_by_status(),
                 "capacity": {

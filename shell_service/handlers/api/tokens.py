@@ -1,14 +1,25 @@
 """API tokens: make one (the secret is shown once), list yours, revoke one."""
 
 from baselayer.app import auth_store
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 
 from ... import schemas
 
 
 class TokenHandler(BaseHandler):
+    """API tokens: ``/api/tokens`` (list yours, create) and ``/api/tokens/{token_id}`` (revoke).
+
+    Any user with a token, for their own tokens; an admin may also make tokens for
+    any user and revoke anyone's.
+    """
+
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
+
     async def get(self, token_id: str | None = None):
-        """
+        """List the current user's tokens (only on ``/api/tokens``: 405 with an id).
+
         ---
         multiple:
           summary: List your tokens
@@ -26,7 +37,8 @@ class TokenHandler(BaseHandler):
         self.success(schemas.Token(many=True).dump(tokens))
 
     async def post(self, token_id: str | None = None):
-        """
+        """Create a token and answer its secret, once (only on ``/api/tokens``: 405 with an id).
+
         ---
         multiple:
           summary: Create a token
@@ -61,7 +73,8 @@ class TokenHandler(BaseHandler):
         self.success({"id": new_id, "token": secret})
 
     async def delete(self, token_id: str | None = None):
-        """
+        """Revoke the token ``token_id`` (from the path; required: 405 without).
+
         ---
         single:
           summary: Revoke a token

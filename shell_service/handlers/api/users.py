@@ -1,18 +1,41 @@
 """Users: admins create and list them."""
 
 from baselayer.app import auth_store
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 
 from ... import queue, schemas
 
 
 def dump_user(user: dict) -> dict:
+    """A user as the API shows it (``schemas.User``).
+
+    Parameters
+    ----------
+    user : dict
+        A user as ``auth_store`` reads it.
+
+    Returns
+    -------
+    dict
+        ``id``, ``username``, ``is_admin``, ``disabled``, ``created_at`` (RFC 3339
+        text).
+    """
     return schemas.User().dump(user)
 
 
 class UserHandler(BaseHandler):
+    """Users: ``/api/users`` (list, create) and ``/api/users/{user_id}`` (read, change).
+
+    Admins only (403 for anyone else). Disabling a user (PATCH) cancels their jobs.
+    """
+
+    # Every route here needs a token: ``prepare`` answered 401 without a user.
+    current_user: CurrentUser
+
     async def get(self, user_id: str | None = None):
-        """
+        """List users, or read one (``user_id``: from the path; None on ``/api/users``).
+
         ---
         single:
           summary: Read one user (admin)
@@ -43,7 +66,8 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     async def post(self, user_id: str | None = None):
-        """
+        """Create a user; only on ``/api/users`` (405 with an id).
+
         ---
         multiple:
           summary: Create a user (admin)
@@ -73,7 +97,8 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     async def patch(self, user_id: str | None = None):
-        """
+        """Disable or enable a user, grant or remove the admin role (``user_id`` required).
+
         ---
         single:
           summary: Disable or enable a user; grant or remove the admin role (admin)
@@ -117,5 +142,12 @@ class UserHandler(BaseHandler):
         self.success(dump_user(user))
 
     def cancel_jobs_of(self, user_id: int) -> None:
-        # A RUNNING one is ended by its executor, which records it CANCELLED.
+        """Cancel every job of a user that has not ended, as the current user.
+
+        A RUNNING one is ended by its executor, which records it CANCELLED.
+
+        Parameters
+        ----------
+        user_id : int
+        """
         queue.cancel_jobs_of(self.sql, user_id, self.current_user.id)

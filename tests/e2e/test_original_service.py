@@ -9,7 +9,7 @@ from ..helpers import create_job, wait_for_job
 
 def test_admin_and_user_submit_and_read_back_ready_jobs(stack_admin, stack_user):
     for client in (stack_admin, stack_user):
-        job_id = create_job(client, "echo 'hello world'", id=f"seed_{uuid.uuid4().hex}")
+        job_id = create_job(client, "echo 'hello world'", id=f"original_{uuid.uuid4().hex}")
         job = client.get(f"/api/jobs/{job_id}").json()["data"]
         assert job["status"] == "READY"
         assert job["submitter_id"] == client.user_id
