@@ -1,6 +1,12 @@
 """Alembic environment: the database comes from the project's config.
 
 ``-x database=NAME`` migrates another database on the same server (tests use it).
+
+The revisions come in two branches (alembic.ini's ``version_locations``):
+baselayer's tables (``baselayer/migrations/versions/``, branch label
+``baselayer``) and the app's (``alembic/versions/``), whose first revision
+depends on baselayer's first. ``alembic upgrade heads`` migrates both;
+``upgrade head`` refuses, there being two heads.
 """
 
 from logging.config import fileConfig

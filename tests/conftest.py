@@ -49,7 +49,7 @@ def engine(cfg):
     engine = make_engine(cfg)
     alembic_cfg = AlembicConfig(str(cfg.root / "alembic.ini"))
     alembic_cfg.attributes["engine"] = engine
-    command.upgrade(alembic_cfg, "head")
+    command.upgrade(alembic_cfg, "heads")
     yield engine
     engine.dispose()
 

@@ -3,6 +3,11 @@
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-27 21:52:59.121703
+
+The jobs and their events. Users, roles, ACLs and tokens are baselayer's, made
+by its own first migration (``baselayer/migrations/versions/``, revision
+``baselayer_0001``), on which this one depends. Databases made before that
+existed got those tables from this revision; they are the same tables.
 """
 
 import sqlalchemy as sa
@@ -11,33 +16,10 @@ from alembic import op
 revision = "0001"
 down_revision = None
 branch_labels = None
-depends_on = None
+depends_on = "baselayer_0001"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "acls",
-        sa.Column("id", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("modified", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "roles",
-        sa.Column("id", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("modified", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "users",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("username", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("modified", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("username"),
-    )
     op.create_table(
         "jobs",
         sa.Column("id", sa.String(length=128), nullable=False),
@@ -82,43 +64,6 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
-        "role_acls",
-        sa.Column("role_id", sa.String(), nullable=False),
-        sa.Column("acl_id", sa.String(), nullable=False),
-        sa.ForeignKeyConstraint(["acl_id"], ["acls.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["role_id"], ["roles.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("role_id", "acl_id"),
-    )
-    op.create_table(
-        "tokens",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("secret_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("modified", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("secret_hash"),
-    )
-    op.create_index(op.f("ix_tokens_user_id"), "tokens", ["user_id"], unique=False)
-    op.create_table(
-        "user_acls",
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("acl_id", sa.String(), nullable=False),
-        sa.ForeignKeyConstraint(["acl_id"], ["acls.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("user_id", "acl_id"),
-    )
-    op.create_table(
-        "user_roles",
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("role_id", sa.String(), nullable=False),
-        sa.ForeignKeyConstraint(["role_id"], ["roles.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("user_id", "role_id"),
-    )
-    op.create_table(
         "job_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.String(length=128), nullable=False),
@@ -138,11 +83,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_job_events_job_id"), table_name="job_events")
     op.drop_table("job_events")
-    op.drop_table("user_roles")
-    op.drop_table("user_acls")
-    op.drop_index(op.f("ix_tokens_user_id"), table_name="tokens")
-    op.drop_table("tokens")
-    op.drop_table("role_acls")
     op.drop_index("ix_jobs_submitter_created", table_name="jobs")
     op.drop_index(
         "ix_jobs_running",
@@ -156,6 +96,3 @@ def downgrade() -> None:
     )
     op.drop_index("ix_jobs_created", table_name="jobs")
     op.drop_table("jobs")
-    op.drop_table("users")
-    op.drop_table("roles")
-    op.drop_table("acls")

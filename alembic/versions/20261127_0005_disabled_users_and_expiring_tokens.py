@@ -3,9 +3,14 @@
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27 22:44:00.640031
+
+``users.disabled`` and ``tokens.expires_at`` belong to baselayer's tables: a
+database made since baselayer has its own migrations got them from
+``baselayer_0001``, and this revision changes nothing there. On one made
+earlier, below this revision, it adds them (``IF NOT EXISTS``). Its downgrade
+leaves them: they are baselayer's, dropped with its tables.
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
@@ -15,12 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("tokens", sa.Column("expires_at", sa.DateTime(), nullable=True))
-    op.add_column(
-        "users", sa.Column("disabled", sa.Boolean(), server_default="false", nullable=False)
-    )
+    op.execute("ALTER TABLE tokens ADD COLUMN IF NOT EXISTS expires_at TIMESTAMP WITHOUT TIME ZONE")
+    op.execute("ALTER TABLE users ADD COLUMN IF NOT EXISTS disabled BOOLEAN DEFAULT false NOT NULL")
 
 
 def downgrade() -> None:
-    op.drop_column("users", "disabled")
-    op.drop_column("tokens", "expires_at")
+    pass

@@ -3,7 +3,8 @@
 
 Lookups are cached per process (``TokenCache``) until anything about who may do
 what changes: a trigger on the users, tokens, roles and ACL tables sends a
-NOTIFY on ``AUTH_CHANNEL`` (migration 0008) and every process drops its cache.
+NOTIFY on ``AUTH_CHANNEL`` (baselayer's migration ``baselayer_0001``) and every
+process drops its cache.
 """
 
 import datetime
@@ -14,7 +15,7 @@ from .models import ADMIN_ACL, utcnow
 from .notifications import Listener
 from .plain_sql import PlainSQL, Statement
 
-#: NOTIFY channel of changes to tokens, users, roles and ACLs (see migration 0008).
+#: NOTIFY channel of changes to tokens, users, roles and ACLs (migration baselayer_0001).
 AUTH_CHANNEL = "baselayer_auth"
 
 

@@ -1,6 +1,9 @@
 """The framework's tables: users, their roles and permissions (ACLs), and API tokens.
 
-Every row has ``id``, ``created_at`` and ``modified``.
+Every row has ``id``, ``created_at`` and ``modified``. baselayer's own migrations
+make these tables (``baselayer/migrations/versions/``, the ``baselayer`` branch;
+``alembic.ini`` lists them): a change here needs a revision there, on
+``baselayer@head``. ``tests/migrations`` checks that the two agree.
 """
 
 import datetime

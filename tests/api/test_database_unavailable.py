@@ -204,9 +204,9 @@ def terminate_backend(engine, pid: int) -> None:
             text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
         ).scalar():
             assert time.monotonic() < deadline, f"backend {pid} still there"
-            time.sleep(0.02)
             # pg_stat_activity is read once per transaction: a new one looks again.
             conn.rollback()
+            time.sleep(0.02)
 
 
 PLUS_ONE = Statement("SELECT %(x)s::int + 1")

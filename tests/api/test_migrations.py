@@ -80,5 +80,5 @@ def test_migration_0016_renames_workers_to_executors_and_goes_back_down(cfg, scr
     command.downgrade(alembic_cfg, "0015")
     assert stored(scratch_database, "workers", "worker") == before
     assert len(names_with_worker(scratch_database)) == 5
-    command.upgrade(alembic_cfg, "head")
+    command.upgrade(alembic_cfg, "heads")
     assert stored(scratch_database, "executors", "executor") == before

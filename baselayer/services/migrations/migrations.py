@@ -75,16 +75,23 @@ def ensure_database(cfg: Config) -> bool:
         engine.dispose()
 
 
-def upgrade_to_head(cfg: Config) -> None:
-    """``alembic upgrade head`` with the project's alembic.ini.
+def upgrade_to_heads(cfg: Config) -> None:
+    """``alembic upgrade heads`` with the project's alembic.ini: every branch to its
+    newest revision (baselayer's tables, then the app's, whose first revision
+    depends on baselayer's).
 
     alembic/env.py reads the database address from the baselayer config.
+
+    Parameters
+    ----------
+    cfg : Config
+        The project's config (``cfg.root`` holds ``alembic.ini``).
     """
     # Imported here: `make db_init` uses this module and does not need alembic.
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
-    command.upgrade(AlembicConfig(str(cfg.root / "alembic.ini")), "head")
+    command.upgrade(AlembicConfig(str(cfg.root / "alembic.ini")), "heads")
 
 
 def provision(cfg: Config) -> None:
@@ -100,8 +107,8 @@ def migrate(cfg: Config) -> None:
     wait_for_server(cfg)
     if ensure_database(cfg):
         log.info("Created database %s", cfg["database.name"])
-    log.info("Migrating database %s to head", cfg["database.name"])
-    upgrade_to_head(cfg)
+    log.info("Migrating database %s to heads", cfg["database.name"])
+    upgrade_to_heads(cfg)
     log.info("Provisioning (%s)", cfg.get("app.provision_module"))
     provision(cfg)
     log.info("Database ready")
