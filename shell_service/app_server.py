@@ -52,7 +52,8 @@ def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):
     ----------
     cfg : Config
     session_factory : sessionmaker
-        The ORM sessions of the handlers.
+        For ``BaseHandler.session`` (this app's handlers use none: their
+        statements are plain, in ``queue`` and ``auth_store``).
     sql : PlainSQL
         The worker's event-loop connection (authentication, the hot paths).
     listener : Listener

@@ -1,4 +1,5 @@
-"""API tokens: made once, shown once, stored as a hash, looked up by that hash.
+"""API tokens: made once, shown once, stored as a hash, looked up by that hash
+(made and revoked by ``auth_store``).
 
 Lookups are cached per process (``TokenCache``) until anything about who may do
 what changes: a trigger on the users, tokens, roles and ACL tables sends a
@@ -8,12 +9,9 @@ process drops its cache.
 
 import datetime
 import hashlib
-import secrets
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from .models import ADMIN_ACL, Token, User, utcnow
+from .models import ADMIN_ACL, utcnow
 from .notifications import Listener
 from .plain_sql import PlainSQL, Statement
 
@@ -36,30 +34,6 @@ def hash_secret(secret: str) -> str:
     # Tokens are long random strings, so a fast unsalted hash is enough: no
     # dictionary attack applies, and lookups stay one indexed equality.
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def create_token(session: Session, user: User, name: str, expires_at=None) -> tuple[Token, str]:
-    """Add a token for ``user`` to ``session`` (the caller commits).
-
-    Parameters
-    ----------
-    session : Session
-    user : User
-    name : str
-        A label to recognise it by.
-    expires_at : datetime.datetime, optional
-        Naive UTC; None: it never expires.
-
-    Returns
-    -------
-    tuple of (Token, str)
-        The new row and its secret (32 random bytes, URL-safe base64): the only
-        copy, stored nowhere.
-    """
-    secret = secrets.token_urlsafe(32)
-    token = Token(name=name, user=user, secret_hash=hash_secret(secret), expires_at=expires_at)
-    session.add(token)
-    return token, secret
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Why not the ORM here: on the machines we run on, authenticating a request
 through a SQLAlchemy session costs about 2 ms of CPU and a plain psycopg2 query
 0.03 ms; a job submission paid 10 ms of Python per request. The ORM stays for
-the models, the migrations and the rarely called handlers.
+the models, the migrations, and work done in threads (this one connection
+serves one thread).
 
 Each call is its own transaction (autocommit), so a path that writes several
 rows does so in one statement (CTEs), which PostgreSQL runs atomically.

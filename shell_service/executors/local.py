@@ -79,7 +79,8 @@ class LocalExecutor(Executor):
     cfg : Config
         The ``jobs`` section above all.
     session_factory : sessionmaker
-        For the ORM statements (accounts, registry, retention).
+        For the Unix accounts' statements (``accounts.py``: they run in threads,
+        several at once, which the one plain connection cannot serve).
 
     Attributes
     ----------
@@ -114,8 +115,8 @@ class LocalExecutor(Executor):
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
         self.launcher: LauncherClient | None = None
-        self.registry = Registry(session_factory, self.sql, self.host, self.executor_name)
-        self.retention = Retention(cfg, session_factory, self.sql, self.host, self.setup.jobs_dir)
+        self.registry = Registry(self.sql, self.host, self.executor_name)
+        self.retention = Retention(cfg, self.sql, self.host, self.setup.jobs_dir)
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
 
@@ -451,41 +452,41 @@ class LocalExecutor(Executor):
         watched, one with an end record is recorded, one with neither (past
         LAUNCH_GRACE) ends as SERVER_ERROR; the jobs of silent hosts
         (``Registry.jobs_lost_elsewhere``) end as SERVER_ERROR too."""
-        jobs = self.registry.jobs_on_this_host()
+        jobs = self.registry.jobs_on_this_host(list(self.watching))
         for job_id in self.registry.jobs_lost_elsewhere():
             self._finish(job_id, JobStatus.SERVER_ERROR, message=LOST_HOST_MESSAGE)
         for job in jobs:
-            watched = self.watching.get(job["id"])
+            watched = self.watching.get(job.id)
             if watched is not None:
-                if job["cancel_requested_at"] and not watched.cancel_requested:
-                    self.cancel_jobs([job["id"]])  # its NOTIFY was missed
+                if job.cancel_requested_at and not watched.cancel_requested:
+                    self.cancel_jobs([job.id])  # its NOTIFY was missed
                 continue
             if not self.registry.take_over(job):
                 continue
-            if job["executor"] != self.executor_name:
-                log.info("Adopted job %s from %s", job["id"], job["executor"])
-            files = self.setup.job_files(job["id"])
+            if job.executor != self.executor_name:
+                log.info("Adopted job %s from %s", job.id, job.executor)
+            files = self.setup.job_files(job.id)
             running = RunningJob(
-                id=job["id"],
+                id=job.id,
                 files=files,
-                started_at=job["started_at"],
-                deadline=job["started_at"] + datetime.timedelta(seconds=job["timeout"]),
-                cgroup=self.setup.job_cgroup(job["id"]),
-                cancel_requested=job["cancel_requested_at"] is not None,
-                queue=job["queue"],
+                started_at=job.started_at,
+                deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
+                cgroup=self.setup.job_cgroup(job.id),
+                cancel_requested=job.cancel_requested_at is not None,
+                queue=job.queue,
             )
             if files.read_end() is not None:
                 await self._record_end(running)
                 continue
             running.pidfd = open_job_init(files)
             if running.pidfd is not None:
-                self.watching[job["id"]] = running
+                self.watching[job.id] = running
                 if running.cancel_requested:
                     self._end(running)
-                self._spawn(self.watch_job(job["id"]))
-            elif files.wrapper_pid.exists() or utcnow() - job["started_at"] > LAUNCH_GRACE:
+                self._spawn(self.watch_job(job.id))
+            elif files.wrapper_pid.exists() or utcnow() - job.started_at > LAUNCH_GRACE:
                 self._finish(
-                    job["id"],
+                    job.id,
                     JobStatus.SERVER_ERROR,
                     message="the job's process and exit status are both gone "
                     "(its executor or the host stopped while it ran)",

@@ -10,11 +10,10 @@ heartbeats: one silent for SILENT_HOST has lost its RUNNING jobs for good.
 import datetime
 import os
 
-from sqlalchemy.orm import sessionmaker
-
 from baselayer.app.plain_sql import PlainSQL
 
 from .. import queue
+from ..queue import ClaimedJob
 
 #: Another host's executor silent this long has lost its RUNNING jobs for good.
 SILENT_HOST = datetime.timedelta(minutes=5)
@@ -69,8 +68,6 @@ class Registry:
 
     Parameters
     ----------
-    session_factory : sessionmaker
-        For the heartbeat and adoption statements (ORM).
     sql : PlainSQL
         The executor's event-loop connection.
     host : str
@@ -79,8 +76,7 @@ class Registry:
         This executor's name, "host:pid".
     """
 
-    def __init__(self, session_factory: sessionmaker, sql: PlainSQL, host: str, executor_name: str):
-        self.session_factory = session_factory
+    def __init__(self, sql: PlainSQL, host: str, executor_name: str):
         self.sql = sql
         self.host = host
         self.executor_name = executor_name
@@ -88,7 +84,7 @@ class Registry:
     def heartbeat(self, running: int, published: dict) -> None:
         """Write this executor's row: alive now, what it watches and what it offers.
 
-        Blocks for one transaction.
+        Blocks for one statement.
 
         Parameters
         ----------
@@ -99,11 +95,10 @@ class Registry:
 
         Raises
         ------
-        sqlalchemy.exc.SQLAlchemyError
-            What the database raises (it may be away).
+        baselayer.app.plain_sql.DatabaseUnavailable
+            The database is away (and psycopg2's errors pass through).
         """
-        with self.session_factory() as session:
-            queue.heartbeat(session, self.executor_name, running, published)
+        queue.heartbeat(self.sql, self.executor_name, running, published)
 
     def jobs_lost_elsewhere(self) -> list[str]:
         """RUNNING jobs of other hosts whose executor has been silent for SILENT_HOST.
@@ -116,27 +111,30 @@ class Registry:
         list of str
             Job ids.
         """
-        with self.session_factory() as session:
-            return queue.jobs_of_silent_executors(session, self.host, SILENT_HOST)
+        return queue.jobs_of_silent_executors(self.sql, self.host, SILENT_HOST)
 
-    def jobs_on_this_host(self) -> list[dict]:
-        """RUNNING jobs started by any executor of this host.
+    def jobs_on_this_host(self, watched: list[str]) -> list[ClaimedJob]:
+        """RUNNING jobs started by any executor of this host (``queue.running_jobs_on_host``).
+
+        Parameters
+        ----------
+        watched : list of str
+            Ids of the jobs this executor watches: left out unless a cancel of
+            them was asked for (its NOTIFY may have been missed).
 
         Returns
         -------
-        list of dict
-            ``queue.running_jobs_on_host``'s rows: ``id``, ``number``, ``executor``,
-            ``started_at``, ``timeout`` (seconds), ``cancel_requested_at``.
+        list of ClaimedJob
         """
-        return queue.running_jobs_on_host(self.sql, self.host)
+        return queue.running_jobs_on_host(self.sql, self.host, watched)
 
-    def take_over(self, job: dict) -> bool:
+    def take_over(self, job: ClaimedJob) -> bool:
         """Whether ``job`` is now this executor's.
 
         Parameters
         ----------
-        job : dict
-            A row of ``jobs_on_this_host``.
+        job : ClaimedJob
+            One of ``jobs_on_this_host``.
 
         Returns
         -------
@@ -145,9 +143,8 @@ class Registry:
             (an event records it). False while its executor lives, or when another
             executor adopted it first.
         """
-        if job["executor"] == self.executor_name:
+        if job.executor == self.executor_name:
             return True
-        if executor_alive(job["executor"]):
+        if executor_alive(job.executor):
             return False
-        with self.session_factory() as session:
-            return queue.adopt_job(session, job["id"], job["executor"], self.executor_name)
+        return queue.adopt_job(self.sql, job.id, job.executor, self.executor_name)

@@ -11,8 +11,6 @@ import datetime
 import logging
 from pathlib import Path
 
-from sqlalchemy.orm import sessionmaker
-
 from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL
 
@@ -29,8 +27,6 @@ class Retention:
     ----------
     cfg : Config
         ``jobs.retention_days`` (read at each sweep).
-    session_factory : sessionmaker
-        For the retention statement (ORM, batch by batch).
     sql : PlainSQL
         The executor's event-loop connection.
     host : str
@@ -39,11 +35,8 @@ class Retention:
         Where this host's job directories are.
     """
 
-    def __init__(
-        self, cfg, session_factory: sessionmaker, sql: PlainSQL, host: str, jobs_dir: Path
-    ):
+    def __init__(self, cfg, sql: PlainSQL, host: str, jobs_dir: Path):
         self.cfg = cfg
-        self.session_factory = session_factory
         self.sql = sql
         self.host = host
         self.jobs_dir = jobs_dir
@@ -96,8 +89,7 @@ class Retention:
         cutoff = utcnow() - datetime.timedelta(days=float(self.cfg["jobs.retention_days"]))
         deleted = 0
         while True:
-            with self.session_factory() as session:
-                ids = queue.delete_finished_before(session, cutoff)
+            ids = queue.delete_finished_before(self.sql, cutoff)
             deleted += len(ids or ())
             if not ids:
                 # Their directories, this host's (other hosts' executors remove

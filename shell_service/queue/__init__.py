@@ -5,13 +5,15 @@ The queue is the jobs table: submitting sets QUEUED and sends a NOTIFY on
 state change writes a JobEvent in the same statement, and matches only jobs
 whose state may move to the new one (``job_states.TRANSITIONS``).
 
-The state changes and the hot paths are plain SQL, one round trip each (see
-``baselayer.app.plain_sql``); editing a READY job, deleting one, reading its
-events, the executors' registry and retention still use the ORM.
+Every operation is a named plain statement, one round trip each (see
+``baselayer.app.plain_sql``); the ORM models only describe the tables (for the
+migrations and the tests).
 
-- ``claim``: QUEUED -> RUNNING (``claim_jobs``, ``ClaimedJob``)
+- ``claim``: QUEUED -> RUNNING (``claim_jobs``), and ``ClaimedJob``, a RUNNING
+  job as its executor sees it (claimed or adopted alike)
 - ``transitions``: create, submit, finish, cancel
 - ``jobs``: one job for the API (read, edit while READY, delete, events)
+- ``listing``: the job list (``GET /api/jobs``): filters, cursor, capped count
 - ``executors``: the executors' registry (heartbeats, what each publishes), the
   jobs of a host, adoption, deleted jobs' directories, retention
 - ``counts``: jobs per state
@@ -42,7 +44,8 @@ from .executors import (
     live_executors,
     running_jobs_on_host,
 )
-from .jobs import add_event, delete_job, get_job, job_events, job_row, job_status, update_ready_job
+from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
+from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_page
 from .transitions import (
     NEW_JOB_FIELDS,
     JobOutput,
@@ -56,28 +59,31 @@ from .transitions import (
 
 __all__ = [
     "CANCEL_CHANNEL",
+    "COUNT_CAP",
     "DELETED_CHANNEL",
+    "EDITABLE_COLUMNS",
     "ENDED_CHANNEL",
     "HEARTBEAT_INTERVAL",
     "NEW_JOB_FIELDS",
     "QUEUED_CHANNEL",
     "_CLAIM_LOCK_KEY",
     "_RECOUNT_LOCK_KEY",
+    "BadCursor",
     "ClaimedJob",
     "JobOutput",
     "NewJob",
-    "add_event",
     "adopt_job",
     "cancel_job",
     "cancel_jobs_of",
     "claim_jobs",
     "queue_counts",
     "count_active",
+    "decode_cursor",
     "delete_finished_before",
     "delete_job",
     "dirs_to_remove",
+    "encode_cursor",
     "finish_job",
-    "get_job",
     "heartbeat",
     "insert_jobs",
     "job_events",
@@ -85,6 +91,7 @@ __all__ = [
     "job_status",
     "jobs_of_silent_executors",
     "last_published",
+    "list_page",
     "live_executors",
     "recount_if_stale",
     "running_jobs_on_host",

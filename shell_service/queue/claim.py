@@ -33,6 +33,16 @@ _CLAIMABLE = _sql_list(may_become(JobStatus.RUNNING))
 #: A limit left empty (None): larger than anything it could bound.
 UNLIMITED = 2**31 - 1
 
+#: The ``jobs`` columns of a ``ClaimedJob``, for a statement's SELECT or RETURNING.
+EXECUTOR_JOB_COLUMNS = (
+    "jobs.id, jobs.number, jobs.code, jobs.shell, jobs.args, jobs.env, jobs.stdin,"
+    " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
+    " jobs.submitter_id,"
+    " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"
+    " jobs.executor, jobs.cancel_requested_at, jobs.queue"
+)
+
+
 _CLAIM_SQL = Statement(
     """
     WITH RECURSIVE running AS (
@@ -131,9 +141,7 @@ _CLAIM_SQL = Statement(
         UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
                         executor = %(executor)s, host = %(host)s
         FROM locked WHERE jobs.id = locked.id
-        RETURNING jobs.id, number, code, shell, args, env, stdin, timeout, cpus, memory_mb,
-                  queued_at, started_at, submitter_id, queue,
-                  (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username
+        RETURNING {executor_job_columns}
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
@@ -141,19 +149,22 @@ _CLAIM_SQL = Statement(
         FROM claimed JOIN locked USING (id)
     )
     SELECT * FROM claimed
-    """.replace("{claimable}", _CLAIMABLE)
+    """.replace("{claimable}", _CLAIMABLE).replace("{executor_job_columns}", EXECUTOR_JOB_COLUMNS)
 )
 
 
 @dataclass(frozen=True)
 class ClaimedJob:
-    """What an executor needs to start (or adopt) a job: a row of ``jobs``.
+    """A RUNNING job as its executor sees it: claimed by this executor
+    (``claim_jobs``), or found on its host to adopt (``running_jobs_on_host``).
+    Times are naive UTC.
 
     Attributes
     ----------
     id : str
+        The job's id.
     number : int
-        The job's serial number (the order jobs were created in).
+        Its serial number (the order jobs were made in).
     code : str
         The script.
     shell : str
@@ -161,31 +172,35 @@ class ClaimedJob:
     args : list of str
         The script's arguments.
     env : dict of str to str
-        Environment variables the job is given.
+        The job's extra environment.
     stdin : str or None
-        Text fed to the job's standard input.
+        Its standard input (None: empty).
     timeout : int
-        Seconds the job may run.
+        Seconds it may run, from ``started_at``.
     cpus : int
         CPUs it may use.
     memory_mb : int
         Memory it may use, MiB.
     queued_at : datetime.datetime or None
-        Naive UTC.
+        When it was queued (None for a job queued before that was recorded).
     started_at : datetime.datetime
-        Naive UTC: when it was claimed.
+        When it was claimed (its deadline is ``started_at + timeout``).
     submitter_id : int
         Its owner's user id.
     username : str
-        Its owner's username (the Unix account is derived from it).
+        Its owner's username (their Unix account is derived from it).
+    executor : str or None
+        The executor that holds it, "host:pid" (None: none was recorded).
+    cancel_requested_at : datetime.datetime or None
+        When a user asked to cancel it (None: not asked).
     """
 
     id: str
     number: int
     code: str
     shell: str
-    args: list
-    env: dict
+    args: list[str]
+    env: dict[str, str]
     stdin: str | None
     timeout: int
     cpus: int
@@ -194,6 +209,8 @@ class ClaimedJob:
     started_at: datetime.datetime
     submitter_id: int
     username: str
+    executor: str | None
+    cancel_requested_at: datetime.datetime | None
     queue: str
 
 

@@ -1,22 +1,24 @@
 """The executors' own statements: their registry (heartbeats), the jobs they
-watch, adopting the jobs of one that is gone, and retention."""
+watch, adopting the jobs of one that is gone, and retention. Each is one plain
+statement."""
 
 import datetime
 
-from sqlalchemy import and_, delete, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+import orjson
 
 from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
-from ..job_states import FINISHED, JobStatus
-from ..models import ExecutorRecord, Job
-from .jobs import add_event
+from ..job_states import FINISHED
+from .claim import EXECUTOR_JOB_COLUMNS, ClaimedJob
 
+# The ones in ``watched`` only when a cancel was asked for (the executor may
+# have missed its NOTIFY): their scripts and input are not read every heartbeat.
 _RUNNING_ON_HOST = Statement(
-    "SELECT id, number, executor, started_at, timeout, cancel_requested_at, queue FROM jobs "
+    f"SELECT {EXECUTOR_JOB_COLUMNS} FROM jobs "
     "WHERE status = 'RUNNING' AND executor LIKE %(pattern)s"
+    " AND (NOT (id = ANY(%(watched)s::text[])) OR cancel_requested_at IS NOT NULL)"
+    " ORDER BY id"
 )
 
 
@@ -37,190 +39,208 @@ def host_pattern(host: str) -> str:
     return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
 
 
-def running_jobs_on_host(sql: PlainSQL, host: str) -> list[dict]:
-    """RUNNING jobs started by any executor on ``host`` (``executor`` is "host:pid").
+def running_jobs_on_host(
+    sql: PlainSQL, host: str, watched: list[str] | tuple[str, ...] = ()
+) -> list[ClaimedJob]:
+    """RUNNING jobs started by any executor on ``host`` (``executor`` is "host:pid"),
+    but those of ``watched`` whose cancel was not asked for.
 
     Parameters
     ----------
     sql : PlainSQL
     host : str
+        The host's name.
+    watched : sequence of str
+        Ids of the jobs the caller watches already.
 
     Returns
     -------
-    list of dict
-        One per job, keys ``id``, ``number``, ``executor``, ``started_at`` (naive
-        UTC), ``timeout`` (seconds) and ``cancel_requested_at`` (None if no
-        cancel was asked for).
+    list of ClaimedJob
+        By id.
     """
-    return sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host)})
+    rows = sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host), "watched": list(watched)})
+    return [ClaimedJob(**row) for row in rows]
 
 
-def jobs_of_silent_executors(
-    session: Session, host: str, silent_for: datetime.timedelta
-) -> list[str]:
-    """RUNNING jobs whose executor is silent, on other hosts than ``host``.
+# A NULL executor (none ever recorded) is silent too: NOT LIKE on NULL is
+# NULL, which would drop the row, so it is its own case.
+_JOBS_OF_SILENT_EXECUTORS = Statement(
+    """
+    SELECT id FROM jobs
+    WHERE status = 'RUNNING' AND started_at < %(before)s
+      AND (executor IS NULL
+           OR (executor NOT LIKE %(pattern)s
+               AND executor NOT IN (SELECT id FROM executors WHERE last_seen > %(before)s)))
+    ORDER BY id
+    """
+)
 
-    An executor is silent when it sent no heartbeat for ``silent_for`` (its host is
-    gone, or renamed: nobody there will ever end its jobs); a job with no executor
-    recorded counts too. Jobs started less than ``silent_for`` ago are left out.
+
+def jobs_of_silent_executors(sql: PlainSQL, host: str, silent_for: datetime.timedelta) -> list[str]:
+    """RUNNING jobs of other hosts' executors that sent no heartbeat for
+    ``silent_for`` (their host is gone, or renamed: nobody there will ever end
+    them), and those with no executor recorded.
 
     Parameters
     ----------
-    session : Session
+    sql : PlainSQL
     host : str
-        This executor's host (its own jobs are found by ``running_jobs_on_host``).
+        The caller's host (its jobs are its own to judge: ``running_jobs_on_host``).
     silent_for : datetime.timedelta
+        How long an executor may be silent; jobs started more recently are left.
 
     Returns
     -------
     list of str
         The jobs' ids.
     """
-    heard_from = select(ExecutorRecord.id).where(ExecutorRecord.last_seen > utcnow() - silent_for)
-    return list(
-        session.scalars(
-            select(Job.id).where(
-                Job.status == JobStatus.RUNNING,
-                Job.started_at < utcnow() - silent_for,
-                # A NULL executor (none ever recorded) is silent too: NOT LIKE
-                # on NULL is NULL, which would drop the row, so it is its own case.
-                or_(
-                    Job.executor.is_(None),
-                    and_(
-                        Job.executor.not_like(host_pattern(host), escape="\\"),
-                        Job.executor.not_in(heard_from),
-                    ),
-                ),
-            )
-        )
+    params = {"before": utcnow() - silent_for, "pattern": host_pattern(host)}
+    return [job_id for (job_id,) in sql.tuples(_JOBS_OF_SILENT_EXECUTORS, params)]
+
+
+_ADOPT_JOB = Statement(
+    """
+    WITH adopted AS (
+        UPDATE jobs SET executor = %(new_executor)s, modified = %(now)s
+        WHERE id = %(id)s AND status = 'RUNNING'
+          AND executor IS NOT DISTINCT FROM %(old_executor)s
+        RETURNING id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, 'RUNNING', 'RUNNING', %(detail)s, %(now)s, %(now)s FROM adopted
     )
+    SELECT count(*) FROM adopted
+    """
+)
 
 
-def adopt_job(session: Session, job_id: str, old_executor: str | None, new_executor: str) -> bool:
-    """Take over a RUNNING job whose executor is gone, with an event; commits.
+def adopt_job(sql: PlainSQL, job_id: str, old_executor: str | None, new_executor: str) -> bool:
+    """Take over a RUNNING job whose executor is gone, with an event ("adopted by
+    <new> from <old>"), in one statement.
 
     Parameters
     ----------
-    session : Session
+    sql : PlainSQL
     job_id : str
     old_executor : str or None
-        The executor recorded now ("host:pid"; None if none was): the update
+        The executor it had, "host:pid" (None: none recorded): the update
         matches only if it is still that one.
     new_executor : str
-        The adopting executor, "host:pid".
+        The caller, "host:pid".
 
     Returns
     -------
     bool
-        True if adopted; False if another executor took it first (or it ended).
+        True if it is now ``new_executor``'s; False, nothing changed, if it is no
+        longer RUNNING or another executor took it first.
     """
-    row = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.executor == old_executor)
-        .values(executor=new_executor)
-        .returning(Job.id)
-    ).first()
-    if row is not None:
-        add_event(
-            session,
-            job_id,
-            JobStatus.RUNNING,
-            JobStatus.RUNNING,
-            None,
-            f"adopted by {new_executor} from {old_executor}",
-        )
-    session.commit()
-    return row is not None
+    params = {
+        "id": job_id,
+        "old_executor": old_executor,
+        "new_executor": new_executor,
+        "now": utcnow(),
+        "detail": f"adopted by {new_executor} from {old_executor}",
+    }
+    return sql.value(_ADOPT_JOB, params) == 1
 
 
 # Only one executor at a time sweeps old jobs (a transaction-level try-lock).
 _RETENTION_LOCK_KEY = 0x5E11_0B6
 
-
-# A deleted job's directory, for the executor of its host (``dirs_to_remove``).
-_LEAVE_DIRS = text(
-    "INSERT INTO job_dirs_to_remove (job_id, host) VALUES (:job_id, :host) ON CONFLICT DO NOTHING"
+# The oldest finished jobs, deleted with their events; the directories of the
+# ones that ran are left to their hosts' executors (``dirs_to_remove``).
+_DELETE_FINISHED_BEFORE = Statement(
+    """
+    WITH oldest AS (
+        SELECT id FROM jobs
+        WHERE finished_at < %(cutoff)s AND status = ANY(%(finished)s::text[])
+        ORDER BY finished_at LIMIT %(batch)s
+    ),
+    gone AS (DELETE FROM jobs WHERE id IN (SELECT id FROM oldest) RETURNING id, executor),
+    dirs AS (
+        INSERT INTO job_dirs_to_remove (job_id, host)
+        SELECT id, split_part(executor, ':', 1) FROM gone WHERE executor <> ''
+        ON CONFLICT DO NOTHING
+    )
+    SELECT id FROM gone
+    """
 )
 
 
 def delete_finished_before(
-    session: Session, cutoff: datetime.datetime, batch: int = 500
+    sql: PlainSQL, cutoff: datetime.datetime, batch: int = 500
 ) -> list[str] | None:
-    """Delete up to ``batch`` jobs that finished before ``cutoff``; commits.
-
-    Each batch is its own short transaction (under a transaction-level try-lock),
-    so the table is never locked for long. The directories of the jobs that ran
-    are left to their hosts' executors (``dirs_to_remove``).
+    """Delete up to ``batch`` jobs that finished before ``cutoff``, in one short
+    statement (call it again for the next batch: the table is never locked for
+    long). The directories of the jobs that ran are left to their hosts'
+    executors (``dirs_to_remove``).
 
     Parameters
     ----------
-    session : Session
+    sql : PlainSQL
     cutoff : datetime.datetime
-        Naive UTC; jobs in a finished state with ``finished_at`` before it go.
-    batch : int, optional
+        Naive UTC.
+    batch : int
         Most jobs deleted by this call.
 
     Returns
     -------
     list of str or None
-        The deleted jobs' ids (empty when none is left); None when another
-        executor holds the sweep.
+        The ids deleted (empty: none is left); None, nothing deleted, when
+        another executor holds the sweep.
     """
-    if not session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RETENTION_LOCK_KEY}
-    ):
-        session.rollback()
-        return None
-    oldest = (
-        select(Job.id)
-        .where(Job.finished_at < cutoff, Job.status.in_([s.value for s in FINISHED]))
-        .order_by(Job.finished_at)
-        .limit(batch)
-    )
-    gone = session.execute(delete(Job).where(Job.id.in_(oldest)).returning(Job.id, Job.executor))
-    rows = gone.all()
-    dirs = [
-        {"job_id": job_id, "host": executor.partition(":")[0]}
-        for job_id, executor in rows
-        if executor
-    ]
-    if dirs:
-        session.execute(_LEAVE_DIRS, dirs)
-    session.commit()
-    return [job_id for job_id, _ in rows]
+    params = {"cutoff": cutoff, "finished": [s.value for s in FINISHED], "batch": batch}
+    rows = sql.rows_if_unlocked(_DELETE_FINISHED_BEFORE, params, _RETENTION_LOCK_KEY)
+    return None if rows is None else [row["id"] for row in rows]
 
 
 #: Seconds between an executor's heartbeats; one silent for three is not alive.
 HEARTBEAT_INTERVAL = 5.0
 
 
-def heartbeat(session: Session, executor: str, running: int, published: dict) -> None:
-    """Record that an executor is alive and what it offers; commits.
+# The executor's row written, and those silent for an hour forgotten (never
+# its own: one statement must not change a row twice).
+_HEARTBEAT = Statement(
+    """
+    WITH beat AS (
+        INSERT INTO executors (id, last_seen, running, published, created_at, modified)
+        VALUES (%(id)s, %(now)s, %(running)s, %(published)s::jsonb, %(now)s, %(now)s)
+        ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
+            running = excluded.running, published = excluded.published,
+            modified = excluded.modified
+        RETURNING id
+    ),
+    forgotten AS (DELETE FROM executors WHERE last_seen < %(forget_before)s AND id <> %(id)s)
+    SELECT count(*) FROM beat
+    """
+)
 
-    Also forgets the executors silent for an hour.
+
+def heartbeat(sql: PlainSQL, executor: str, running: int, published: dict | None) -> None:
+    """Record that an executor is alive, and forget executors silent for an hour,
+    in one statement.
 
     Parameters
     ----------
-    session : Session
+    sql : PlainSQL
     executor : str
         The executor, "host:pid".
     running : int
         Jobs it watches now.
-    published : dict
-        What it offers, stored as JSON (keys ``memory_budget_mb``, ``isolation``:
-        what /api/sysinfo shows of it).
+    published : dict or None
+        What it offers (JSON: ``memory_budget_mb``, ``isolation``; what
+        /api/sysinfo shows of it).
     """
     now = utcnow()
-    values = {"last_seen": now, "running": running, "published": published, "modified": now}
-    session.execute(
-        insert(ExecutorRecord)
-        .values(id=executor, created_at=now, **values)
-        .on_conflict_do_update(index_elements=[ExecutorRecord.id], set_=values)
-    )
-    session.execute(
-        delete(ExecutorRecord).where(ExecutorRecord.last_seen < now - datetime.timedelta(hours=1))
-    )
-    session.commit()
+    params = {
+        "id": executor,
+        "now": now,
+        "running": running,
+        "published": None if published is None else orjson.dumps(published).decode(),
+        "forget_before": now - datetime.timedelta(hours=1),
+    }
+    sql.value(_HEARTBEAT, params)
 
 
 _LIVE_EXECUTORS = Statement(

@@ -1,13 +1,12 @@
-"""Reading one job, and changing or deleting a READY one, for the API."""
+"""One job for the API: reading it and its events, changing or deleting a READY
+(or ended) one. Each is one plain statement."""
 
-from sqlalchemy import delete, select, text
-from sqlalchemy.orm import Session
+import orjson
 
 from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement, statement
 
 from ..job_states import JobStatus
-from ..models import Job, JobEvent
 from .channels import DELETED_CHANNEL
 
 
@@ -33,22 +32,6 @@ def job_row(sql: PlainSQL, job_id: str, columns: tuple[str, ...]) -> dict | None
     return sql.row(statement(f"SELECT {names} FROM jobs WHERE id = %(id)s"), {"id": job_id})
 
 
-def get_job(session: Session, job_id: str) -> Job | None:
-    """The job as an ORM object, for the handlers that serialize or edit it.
-
-    Parameters
-    ----------
-    session : Session
-    job_id : str
-
-    Returns
-    -------
-    Job or None
-        None if there is no such job (or ``job_id`` holds a NUL).
-    """
-    return session.get(Job, job_id) if "\x00" not in job_id else None
-
-
 def job_status(sql: PlainSQL, job_id: str) -> str | None:
     """The job's state.
 
@@ -67,129 +50,157 @@ def job_status(sql: PlainSQL, job_id: str) -> str | None:
 
 _JOB_STATUS = Statement("SELECT status FROM jobs WHERE id = %(id)s")
 
-
-def job_events(session: Session, job_id: str) -> list[JobEvent]:
-    """Every event of the job, oldest first.
-
-    Parameters
-    ----------
-    session : Session
-    job_id : str
-
-    Returns
-    -------
-    list of JobEvent
-        Empty if there is no such job.
-    """
-    return list(
-        session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
-    )
-
-
-def add_event(session: Session, job_id: str, from_status, to_status, actor_id=None, detail=None):
-    """Add a JobEvent to ``session``; the caller commits.
-
-    Parameters
-    ----------
-    session : Session
-    job_id : str
-    from_status : JobStatus or None
-        The state before (None for a job's first event).
-    to_status : JobStatus
-    actor_id : int, optional
-        The user who caused it (None: the service).
-    detail : str, optional
-        Free text shown with the event.
-    """
-    session.add(
-        JobEvent(
-            job_id=job_id,
-            from_status=from_status,
-            to_status=to_status,
-            actor_id=actor_id,
-            detail=detail,
-        )
-    )
-
-
-def update_ready_job(session: Session, job_id: str, changes: dict, actor_id: int) -> str | None:
-    """Apply ``changes`` to a READY job, with an event; commits or rolls back.
-
-    The session's Job object of that id (one per session) is then fresh from the
-    database.
-
-    Parameters
-    ----------
-    session : Session
-    job_id : str
-    changes : dict
-        Column name -> new value (validated already).
-    actor_id : int
-        The user making the change.
-
-    Returns
-    -------
-    str or None
-        None if done; else the state that forbids it (a ``JobStatus`` value), or
-        ``"gone"`` when the job was deleted meanwhile (nothing changed).
-    """
-    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
-    if job is None:
-        session.rollback()
-        return "gone"
-    if job.status != JobStatus.READY:
-        session.rollback()
-        return job.status
-    for name, value in changes.items():
-        setattr(job, name, value)
-    job.modified = utcnow()
-    add_event(
-        session,
-        job_id,
-        JobStatus.READY,
-        JobStatus.READY,
-        actor_id,
-        f"changed: {', '.join(sorted(changes))}",
-    )
-    session.commit()
-    session.refresh(job)
-    return None
-
-
-# The directory of a job that ran is left to the executor of its host (``executor``
-# is "host:pid"); the app workers never remove job files.
-_LEAVE_DIR_TO_EXECUTOR = text(
-    "WITH dir AS ("
-    "  INSERT INTO job_dirs_to_remove (job_id, host)"
-    "  SELECT id, split_part(executor, ':', 1) FROM jobs"
-    "  WHERE id = :job_id AND executor IS NOT NULL"
-    "  ON CONFLICT DO NOTHING RETURNING host"
-    ") SELECT pg_notify(:channel, host) FROM dir"
+_JOB_EVENTS = Statement(
+    "SELECT id, job_id, from_status, to_status, actor_id, detail, created_at"
+    " FROM job_events WHERE job_id = %(job_id)s ORDER BY id"
 )
 
 
-def delete_job(session: Session, job_id: str) -> str | None:
-    """Delete a job that is not QUEUED or RUNNING; commits or rolls back.
-
-    Its directory, if it ran, is handed to its host's executor to remove
-    (``dirs_to_remove``, a NOTIFY on ``DELETED_CHANNEL``) in the same transaction.
+def job_events(sql: PlainSQL, job_id: str) -> list[dict]:
+    """Every event of a job, oldest first.
 
     Parameters
     ----------
-    session : Session
+    sql : PlainSQL
     job_id : str
+        Without a NUL (the caller found the job).
+
+    Returns
+    -------
+    list of dict
+        ``id`` (int), ``job_id``, ``from_status`` (None for the first event),
+        ``to_status``, ``actor_id`` (the user who caused it; None: the service),
+        ``detail`` (str or None), ``created_at`` (naive UTC); empty if there is
+        no such job.
+    """
+    return sql.rows(_JOB_EVENTS, {"job_id": job_id})
+
+
+#: The columns a READY job's change may set (``schemas.JobUpdate``'s fields).
+EDITABLE_COLUMNS = (
+    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue"
+)  # fmt: skip
+_JSON_COLUMNS = ("args", "env")
+
+
+def _update_ready_sql(names: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
+    """The statement that sets ``names`` on a READY job and returns ``columns`` of
+    it (both trusted), with the event; cached per shape by ``statement``."""
+    assignments = ", ".join(
+        f"{name} = %({name})s::jsonb" if name in _JSON_COLUMNS else f"{name} = %({name})s"
+        for name in names
+    )
+    returned = ", ".join(f"jobs.{name}" for name in dict.fromkeys(("id", *columns)))
+    return statement(
+        f"""
+        WITH old AS (SELECT id, status FROM jobs WHERE id = %(id)s FOR UPDATE),
+        changed AS (
+            UPDATE jobs SET {assignments}, modified = %(now)s
+            FROM old WHERE jobs.id = old.id AND old.status = 'READY'
+            RETURNING {returned}
+        ),
+        events AS (
+            INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                    created_at, modified)
+            SELECT id, 'READY', 'READY', %(actor_id)s, %(detail)s, %(now)s, %(now)s
+            FROM changed
+        )
+        SELECT old.status AS status_before, changed.id IS NOT NULL AS changed, changed.*
+        FROM old LEFT JOIN changed ON true
+        """
+    )
+
+
+def update_ready_job(
+    sql: PlainSQL, job_id: str, changes: dict, actor_id: int, columns: tuple[str, ...]
+) -> tuple[str | None, dict | None]:
+    """Apply ``changes`` to a READY job, with an event ("changed: <names>"), in one
+    statement (the job's row locked).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+        Without a NUL (the caller found the job).
+    changes : dict
+        Column -> new value, the columns among ``EDITABLE_COLUMNS`` (validated
+        by ``schemas.JobUpdate``); not empty.
+    actor_id : int
+        The user who changes it (recorded in the event).
+    columns : tuple of str
+        The ``jobs`` columns of the changed job to return (trusted).
+
+    Returns
+    -------
+    tuple of (str or None, dict or None)
+        The state the job had (None: there is no such job, it was deleted
+        meanwhile) and, when it was READY, its ``columns`` as now stored; the
+        job is None, nothing changed, when its state was not READY.
+
+    Raises
+    ------
+    ValueError
+        ``changes`` is empty or names a column outside ``EDITABLE_COLUMNS``.
+    """
+    names = tuple(sorted(changes))
+    if not names or not set(names) <= set(EDITABLE_COLUMNS):
+        raise ValueError(f"not changes of a READY job: {', '.join(names) or 'none'}")
+    params = {
+        name: orjson.dumps(changes[name]).decode() if name in _JSON_COLUMNS else changes[name]
+        for name in names
+    }
+    params.update(id=job_id, now=utcnow(), actor_id=actor_id, detail=f"changed: {', '.join(names)}")
+    row = sql.row(_update_ready_sql(names, columns), params)
+    if row is None:
+        return None, None
+    status = row.pop("status_before")
+    if not row.pop("changed"):
+        return status, None
+    return status, {name: row[name] for name in columns}
+
+
+# The directory of a job that ran is left to the executor of its host (``executor``
+# is "host:pid"): the app workers never remove job files.
+_DELETE_JOB = Statement(
+    """
+    WITH old AS (SELECT id, status, executor FROM jobs WHERE id = %(id)s FOR UPDATE),
+    gone AS (
+        DELETE FROM jobs USING old
+        WHERE jobs.id = old.id AND NOT (old.status = ANY(%(busy)s::text[]))
+        RETURNING old.id, old.executor
+    ),
+    dir AS (
+        INSERT INTO job_dirs_to_remove (job_id, host)
+        SELECT id, split_part(executor, ':', 1) FROM gone WHERE executor IS NOT NULL
+        ON CONFLICT DO NOTHING RETURNING host
+    ),
+    told AS (SELECT pg_notify(%(channel)s, host) FROM dir)
+    SELECT old.status, (SELECT count(*) FROM gone), (SELECT count(*) FROM told) FROM old
+    """
+)
+
+#: A job in these states is not deleted (cancel it first).
+_BUSY = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
+
+
+def delete_job(sql: PlainSQL, job_id: str) -> str | None:
+    """Delete a job that is not QUEUED or RUNNING, with its events, and hand its
+    directory (if it ran) to its host's executor (``dirs_to_remove``, NOTIFY
+    ``DELETED_CHANNEL``), in one statement.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+        Without a NUL (the caller found the job).
 
     Returns
     -------
     str or None
-        None if the job was deleted (or there was none); else its state (a
-        ``JobStatus`` value).
+        None if the job was deleted (or was not there); else its state, QUEUED
+        or RUNNING, and nothing changed.
     """
-    status = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
-    if status in (JobStatus.QUEUED, JobStatus.RUNNING):
-        session.rollback()
-        return status
-    session.execute(_LEAVE_DIR_TO_EXECUTOR, {"job_id": job_id, "channel": DELETED_CHANNEL})
-    session.execute(delete(Job).where(Job.id == job_id))
-    session.commit()
-    return None
+    row = sql.row(_DELETE_JOB, {"id": job_id, "busy": _BUSY, "channel": DELETED_CHANNEL})
+    if row is None or row["status"] not in _BUSY:
+        return None
+    return row["status"]

@@ -98,9 +98,9 @@ def test_output_is_left_out_unless_asked(api):
 
 
 def test_count_stops_at_the_cap_and_says_so(api, monkeypatch):
-    from shell_service import job_listing
+    from shell_service.queue import listing
 
-    monkeypatch.setattr(job_listing, "COUNT_CAP", 3)
+    monkeypatch.setattr(listing, "COUNT_CAP", 3)
     make_jobs(api.user, 5)
     body = api.get("/api/jobs", params={"limit": 2}).json()
     assert (body["total"], body["total_capped"]) == (3, True)
@@ -145,12 +145,12 @@ def test_a_listed_job_reads_exactly_like_the_job_itself(api):
 def test_the_count_and_the_page_each_read_one_index_without_sorting(session_factory, args, owner):
     """Both walk a history index, the count from its oldest end (the newest entries
     churn); a sort would mean reading every matching job first."""
-    from shell_service import job_listing
+    from shell_service.queue import listing
 
-    where, params, fixed = job_listing.filters(args, owner)
+    where, params, fixed = listing.filters(args, owner)
     page = (
-        f"SELECT id FROM jobs {job_listing._where_sql(where)} "
-        f"ORDER BY {job_listing.newest_first(fixed)} LIMIT 10"
+        f"SELECT id FROM jobs {listing._where_sql(where)} "
+        f"ORDER BY {listing.newest_first(fixed)} LIMIT 10"
     )
     with session_factory() as session:
         cursor = session.connection().connection.cursor()
@@ -158,7 +158,7 @@ def test_the_count_and_the_page_each_read_one_index_without_sorting(session_fact
         # still needs a sort, and that is what this looks for.
         cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
-        for sql in (job_listing.capped_count_sql(where, fixed), page):
+        for sql in (listing.capped_count_sql(where, fixed), page):
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Index" in plan and "Sort" not in plan, plan

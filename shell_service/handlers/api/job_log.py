@@ -98,12 +98,12 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.orm_job_or_404(job_id)
+        job = self.job_row_or_404(job_id, ("id", "status"))
         args = self.load_query(schemas.JobLogQuery)
-        path = output_file(self.settings["jobs_dir"], job.id, args["stream"])
+        path = output_file(self.settings["jobs_dir"], job["id"], args["stream"])
         if not args["follow"]:
             # The state before the file: once ended, the file read after is whole.
-            finished = job.status in FINISHED
+            finished = job["status"] in FINISHED
             data = read_from(path, args["offset"])
             data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
             return self.success(
@@ -125,7 +125,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         status = queue.job_status(self.sql, job_id)
         return status is None or status in FINISHED  # None: deleted meanwhile
 
-    async def follow(self, job, path, offset: int) -> None:
+    async def follow(self, job: dict, path, offset: int) -> None:
         """Stream new text until the job has ended and the file is read to its end.
 
         Each chunk is whole characters (invalid bytes as U+FFFD), cut as log pages
@@ -137,8 +137,8 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
 
         Parameters
         ----------
-        job : Job
-            The job, read (and access-checked) by the caller.
+        job : dict
+            The job's ``id`` (and ``status``), read and access-checked by the caller.
         path : Path
             Its output file.
         offset : int
@@ -146,9 +146,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         """
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
-        job_id = job.id
-        # Give the pooled connection back while streaming: a follow may last hours.
-        self.session.close()
+        job_id = job["id"]
         with self.settings["job_waiters"].watching(job_id) as ended:
             # Read the state once watching, so an end just before is not missed.
             finished = self.job_has_ended(job_id)

@@ -8,9 +8,8 @@ from marshmallow import ValidationError
 from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
-from ... import job_listing, queue, queues, schemas
+from ... import queue, queues, schemas
 from ...job_states import FINISHED, JobStatus
-from ...models import Job
 
 #: Fields a job list leaves out unless asked for (``include_output``).
 OUTPUT_COLUMNS = ("stdout", "stderr")
@@ -66,27 +65,6 @@ class JobAccessMixin(BaseHandler):
         if "submitter_id" not in columns:
             del row["submitter_id"]
         return row
-
-    def orm_job_or_404(self, job_id: str) -> Job:
-        """The job as an ORM object (for the handlers that change it).
-
-        Parameters
-        ----------
-        job_id : str
-
-        Returns
-        -------
-        Job
-
-        Raises
-        ------
-        APIError
-            404 when there is no such job or the current user may not see it.
-        """
-        job = queue.get_job(self.session, job_id)
-        if job is None or not self.may_see(job.submitter_id):
-            raise APIError(404, f"No job with id {job_id!r}")
-        return job
 
     def check_still_runnable(self, job_id: str, job: dict) -> None:
         """A stored job (its ``queue``, ``shell`` and options; with ``code``, its
@@ -203,10 +181,10 @@ class JobHandler(JobAccessMixin, BaseHandler):
         owner_id = None if self.current_user.is_admin else self.current_user.id
         try:
             # The output's keys stay, null (the original service's clients read them).
-            data, next_cursor, total, capped = job_listing.list_page(
+            data, next_cursor, total, capped = queue.list_page(
                 self.sql, args, owner_id, schemas.JOB_FIELDS, left_out
             )
-        except job_listing.BadCursor as exc:
+        except queue.BadCursor as exc:
             raise APIError(400, f"Invalid query arguments: cursor: {exc}")
         self.success(data, total=total, total_capped=capped, next_cursor=next_cursor)
 
@@ -288,29 +266,31 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: PATCH /api/jobs/{job_id}")
-        job = self.orm_job_or_404(job_id)
+        job = self.job_row_or_404(job_id, ("args", "env", "queue", *queues.OPTIONS))
         changes = self.load_body(schemas.JobUpdate, partial=True)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
         if "args" in changes or "env" in changes:
             # The job runs with both: new args with the stored env, or the reverse.
-            check_exec_limits(changes.get("args", job.args), changes.get("env", job.env))
+            check_exec_limits(changes.get("args", job["args"]), changes.get("env", job["env"]))
         cfg = self.settings["config"]
         checked = dict(changes)
         if "queue" in changes:
             # Another queue: the job's options must fit its limits too.
-            checked = {option: getattr(job, option) for option in queues.OPTIONS} | changes
+            checked = {option: job[option] for option in queues.OPTIONS} | changes
         if checked.keys() & {"queue", *queues.OPTIONS}:
-            job_queue = queue_or_400(cfg, checked.get("queue", job.queue))
+            job_queue = queue_or_400(cfg, checked.get("queue", job["queue"]))
         else:
             job_queue = None
         check_job_options(checked, cfg["jobs"], job_queue, self.settings["allowed_shells"])
-        state = queue.update_ready_job(self.session, job.id, changes, self.current_user.id)
-        if state == "gone":  # deleted since we read it
+        state, changed = queue.update_ready_job(
+            self.sql, job_id, changes, self.current_user.id, schemas.JOB_FIELDS
+        )
+        if state is None:  # deleted since we read it
             raise APIError(404, f"No job with id {job_id!r}")
-        if state is not None:
+        if changed is None:
             raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
-        self.success(schemas.Job().dump(job))  # fresh: update_ready_job reloaded it
+        self.success(schemas.Job().dump(changed))
 
     async def delete(self, job_id: str | None = None):
         """Delete a job that is not QUEUED or RUNNING (``job_id`` required: 405 without).
@@ -334,8 +314,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: DELETE /api/jobs/{job_id}")
-        job = self.orm_job_or_404(job_id)
-        state = queue.delete_job(self.session, job.id)
+        self.job_row_or_404(job_id, ("id",))
+        state = queue.delete_job(self.sql, job_id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
         self.success()
@@ -605,6 +585,6 @@ class JobEventsHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.orm_job_or_404(job_id)
-        events = queue.job_events(self.session, job.id)
+        self.job_row_or_404(job_id, ("id",))
+        events = queue.job_events(self.sql, job_id)
         self.success(schemas.JobEvent(many=True).dump(events))

@@ -1,10 +1,8 @@
 """API tokens: make one (the secret is shown once), list yours, revoke one."""
 
-from sqlalchemy import select
-
-from baselayer.app.auth import CurrentUser, create_token
+from baselayer.app import auth_store
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
-from baselayer.app.models import Token, User
 
 from ... import schemas
 
@@ -35,9 +33,7 @@ class TokenHandler(BaseHandler):
         """
         if token_id is not None:
             raise APIError(405, "List tokens with GET /api/tokens")
-        tokens = self.session.scalars(
-            select(Token).where(Token.user_id == self.current_user.id).order_by(Token.id)
-        ).all()
+        tokens = auth_store.user_tokens(self.sql, self.current_user.id)
         self.success(schemas.Token(many=True).dump(tokens))
 
     async def post(self, token_id: str | None = None):
@@ -70,12 +66,11 @@ class TokenHandler(BaseHandler):
         user_id = body.get("user_id", self.current_user.id)
         if user_id != self.current_user.id:
             self.require_admin()
-        user = self.session.get(User, user_id)
-        if user is None:
+        made = auth_store.create_token(self.sql, user_id, body["name"], body.get("expires_at"))
+        if made is None:
             raise APIError(404, f"No user with id {user_id}")
-        token, secret = create_token(self.session, user, body["name"], body.get("expires_at"))
-        self.session.commit()
-        self.success({"id": token.id, "token": secret})
+        new_id, secret = made
+        self.success({"id": new_id, "token": secret})
 
     async def delete(self, token_id: str | None = None):
         """Revoke the token ``token_id`` (from the path; required: 405 without).
@@ -94,12 +89,8 @@ class TokenHandler(BaseHandler):
         """
         if token_id is None:
             raise APIError(405, "Name the token: DELETE /api/tokens/{token_id}")
-        token = self.session.get(Token, parse_int_id(token_id) or 0)
-        if token is None or (
-            token.user_id != self.current_user.id and not self.current_user.is_admin
-        ):
+        owner_id = None if self.current_user.is_admin else self.current_user.id
+        if not auth_store.delete_token(self.sql, parse_int_id(token_id) or 0, owner_id):
             raise APIError(404, f"No token with id {token_id!r}")
-        self.session.delete(token)
-        self.session.commit()
         self.auth_changed()
         self.success()

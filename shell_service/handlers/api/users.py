@@ -1,21 +1,19 @@
 """Users: admins create and list them."""
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
+from baselayer.app import auth_store
 from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
-from baselayer.app.models import ACL, ADMIN_ACL, ADMIN_ROLE, Role, User
 
 from ... import queue, schemas
 
 
-def dump_user(user: User) -> dict:
+def dump_user(user: dict) -> dict:
     """A user as the API shows it (``schemas.User``).
 
     Parameters
     ----------
-    user : User
+    user : dict
+        A user as ``auth_store`` reads it.
 
     Returns
     -------
@@ -23,15 +21,7 @@ def dump_user(user: User) -> dict:
         ``id``, ``username``, ``is_admin``, ``disabled``, ``created_at`` (RFC 3339
         text).
     """
-    return schemas.User().dump(
-        {
-            "id": user.id,
-            "username": user.username,
-            "is_admin": user.is_admin,
-            "disabled": user.disabled,
-            "created_at": user.created_at,
-        }
-    )
+    return schemas.User().dump(user)
 
 
 class UserHandler(BaseHandler):
@@ -69,9 +59,8 @@ class UserHandler(BaseHandler):
         """
         self.require_admin()
         if user_id is None:
-            users = self.session.scalars(select(User).order_by(User.id)).all()
-            return self.success([dump_user(u) for u in users])
-        user = self.session.get(User, parse_int_id(user_id) or 0)
+            return self.success([dump_user(u) for u in auth_store.list_users(self.sql)])
+        user = auth_store.get_user(self.sql, parse_int_id(user_id) or 0)
         if user is None:
             raise APIError(404, f"No user with id {user_id!r}")
         self.success(dump_user(user))
@@ -102,12 +91,8 @@ class UserHandler(BaseHandler):
             raise APIError(405, "POST a new user to /api/users")
         self.require_admin()
         body = self.load_body(schemas.UserCreate)
-        user = User(username=body["username"])
-        self.session.add(user)
-        try:
-            self.session.commit()
-        except IntegrityError:
-            self.session.rollback()
+        user = auth_store.create_user(self.sql, body["username"])
+        if user is None:
             raise APIError(409, f"Username {body['username']!r} is taken")
         self.success(dump_user(user))
 
@@ -136,56 +121,33 @@ class UserHandler(BaseHandler):
         if user_id is None:
             raise APIError(405, "Name the user: PATCH /api/users/{user_id}")
         self.require_admin()
-        user = self.session.get(User, parse_int_id(user_id) or 0)
+        user = auth_store.get_user(self.sql, parse_int_id(user_id) or 0)
         if user is None:
             raise APIError(404, f"No user with id {user_id!r}")
         changes = self.load_body(schemas.UserUpdate)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
-        if user.id == self.current_user.id:
+        if user["id"] == self.current_user.id:
             raise APIError(400, "You cannot disable yourself or change your own role")
-        if "admin" in changes:
-            set_admin(self.session, user, changes["admin"])
-        if "disabled" in changes:
-            user.disabled = changes["disabled"]
-        self.session.commit()
+        if not auth_store.update_user(
+            self.sql, user["id"], admin=changes.get("admin"), disabled=changes.get("disabled")
+        ):
+            raise APIError(404, f"No user with id {user_id!r}")  # deleted meanwhile
         self.auth_changed()
         if changes.get("disabled"):
-            self.cancel_jobs_of(user)
-        self.session.refresh(user)
+            self.cancel_jobs_of(user["id"])
+        user = auth_store.get_user(self.sql, user["id"])
+        if user is None:  # deleted meanwhile
+            raise APIError(404, f"No user with id {user_id!r}")
         self.success(dump_user(user))
 
-    def cancel_jobs_of(self, user: User) -> None:
-        """Cancel every job of ``user`` that has not ended, as the current user.
+    def cancel_jobs_of(self, user_id: int) -> None:
+        """Cancel every job of a user that has not ended, as the current user.
 
         A RUNNING one is ended by its executor, which records it CANCELLED.
 
         Parameters
         ----------
-        user : User
+        user_id : int
         """
-        queue.cancel_jobs_of(self.sql, user.id, self.current_user.id)
-
-
-def set_admin(session, user: User, admin: bool) -> None:
-    """Grant or remove the admin role of ``user``, in ``session`` (the caller commits).
-
-    Makes the admin role (and its ACL) if there is none yet. Removing also takes
-    away the admin ACL granted to the user directly.
-
-    Parameters
-    ----------
-    session : Session
-    user : User
-    admin : bool
-        True grants, False removes.
-    """
-    role = session.get(Role, ADMIN_ROLE)
-    if role is None:
-        acl = session.get(ACL, ADMIN_ACL) or ACL(id=ADMIN_ACL)
-        role = Role(id=ADMIN_ROLE, acls=[acl])
-    if admin and role not in user.roles:
-        user.roles.append(role)
-    if not admin:
-        user.roles = [r for r in user.roles if r.id != ADMIN_ROLE]
-        user.acls = [a for a in user.acls if a.id != ADMIN_ACL]
+        queue.cancel_jobs_of(self.sql, user_id, self.current_user.id)

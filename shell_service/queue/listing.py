@@ -1,4 +1,5 @@
-"""Listing jobs at scale: filters, keyset pagination (a cursor) and a bounded count.
+"""Listing jobs at scale (``GET /api/jobs``): filters, keyset pagination (a cursor)
+and a bounded count.
 
 With a million rows, OFFSET and an exact COUNT(*) cost time proportional to
 the table. A cursor continues from the last row seen (``created_at``, ``id``)
@@ -17,7 +18,7 @@ import orjson
 
 from baselayer.app.plain_sql import PlainSQL, statement
 
-from . import schemas
+from .. import schemas
 
 #: Past this many matching jobs the count stops (and says so).
 COUNT_CAP = 10_000
@@ -28,19 +29,43 @@ class BadCursor(ValueError):
 
 
 def encode_cursor(job: dict) -> str:
-    """The opaque cursor of the page after ``job`` (a row with ``created_at`` and
-    ``id``): URL-safe base64 of both, unpadded."""
+    """The opaque cursor of the page after ``job``.
+
+    Parameters
+    ----------
+    job : dict
+        A row with ``created_at`` (naive UTC datetime) and ``id`` (str).
+
+    Returns
+    -------
+    str
+        URL-safe base64 of both, unpadded (``decode_cursor`` reads it).
+    """
     raw = f"{job['created_at'].isoformat()}|{job['id']}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime.datetime, str]:
-    """``(created_at, id)`` of the row an ``encode_cursor`` cursor names.
+    """The row an ``encode_cursor`` cursor names.
 
-    Raises BadCursor (a 400) for anything ``encode_cursor`` does not make: a
-    cursor is client input, and a zoned time (which PostgreSQL may not hold in
-    UTC: ``9999-12-31T23:59:59-23:59``) or a NUL in the id would fail in the
-    database instead (a 500)."""
+    Parameters
+    ----------
+    cursor : str
+        Client input (the ``cursor`` query argument).
+
+    Returns
+    -------
+    tuple of (datetime.datetime, str)
+        ``(created_at, id)``: naive UTC, and the job's id.
+
+    Raises
+    ------
+    BadCursor
+        For anything ``encode_cursor`` does not make (the handler's 400): a
+        zoned time (which PostgreSQL may not hold in UTC:
+        ``9999-12-31T23:59:59-23:59``) or a NUL in the id would fail in the
+        database instead (a 500).
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, job_id = raw.split("|", 1)
@@ -152,12 +177,38 @@ def _json_column(name: str, left_out: tuple[str, ...]) -> str:
 def list_page(
     sql: PlainSQL, args: dict, owner_id: int | None, columns, left_out: tuple[str, ...] = ()
 ) -> tuple[orjson.Fragment, str | None, int, bool]:
-    """One page of jobs, newest first, as a JSON array of objects of ``columns``
-    (``left_out`` ones null); the cursor of the next page (None at the end); and
-    how many match, up to COUNT_CAP, and whether the count stopped there.
+    """One page of jobs, newest first, with the cursor of the next and a capped count,
+    in one statement (two when the page is empty).
 
     PostgreSQL writes each job's JSON: Python handles three values per row
     instead of twenty (building dicts for a page of 100 cost more than the query).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    args : dict
+        The list's query arguments as ``schemas.JobListQuery`` loaded them:
+        ``limit`` (int), ``offset`` (int), ``cursor`` (str, optional) and the
+        filters ``status``, ``submitter_id``, ``created_after``,
+        ``created_before``, ``id_prefix``.
+    owner_id : int or None
+        Only this user's jobs; None: everyone's (an admin's list).
+    columns : sequence of str
+        The ``jobs`` columns of each job, in order (trusted: from the code).
+    left_out : tuple of str
+        Columns answered as null (the output, unless asked for).
+
+    Returns
+    -------
+    tuple of (orjson.Fragment, str or None, int, bool)
+        The page as a JSON array of objects; the cursor of the next page (None
+        on the last); how many jobs match, up to COUNT_CAP; and whether the
+        count stopped there.
+
+    Raises
+    ------
+    BadCursor
+        ``args["cursor"]`` is not one ``encode_cursor`` made.
     """
     where, params, fixed = filters(args, owner_id)
     order = newest_first(fixed)
