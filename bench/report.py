@@ -193,6 +193,35 @@ def rows(results: dict) -> list[dict]:
                 "result": f"p50 {_ms(cancel.get('p50_ms'))}, max {_ms(cancel.get('max_ms'))}",
             }
         )
+    depth = _get(results, "extra", "depth")
+    if depth:
+        claims = depth["claims"]
+        deepest = claims[max(claims, key=int)]
+        table.append(
+            {
+                "id": "depth",
+                "what": "claim statement with N jobs of 100 users waiting",
+                "result": "; ".join(
+                    f"{int(n):,}: p50 {_ms(c['p50_ms'])} p99 {_ms(c['p99_ms'])}"
+                    for n, c in claims.items()
+                ),
+                "ratio": f"{_num(deepest['p50_ms'] / max(claims['0']['p50_ms'], 1e-9), 1)}x "
+                "the empty queue's p50",
+                "goal": "< 5 ms at 1,000,000",
+                "met": _met(deepest["p50_ms"] < 5 if int(max(claims, key=int)) >= 10**6 else None),
+            }
+        )
+        drain = depth["drain"]
+        table.append(
+            {
+                "id": "depth",
+                "what": f"drain {drain['jobs']:,} true jobs, in front of "
+                f"{drain['behind_waiting']:,} waiting low-priority ones",
+                "result": f"{_num(drain['behind_per_second'])} jobs/s "
+                f"(nothing waiting: {_num(drain['empty_per_second'])})",
+                "ratio": f"{_pct(drain['ratio'])} of the rate with nothing waiting",
+            }
+        )
     for row in table:
         for key in ("ratio", "goal", "met"):
             row.setdefault(key, "")

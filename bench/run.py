@@ -54,6 +54,7 @@ STEPS = [
     ("cancel", ("extra", "cancel"), scenarios.cancel_latency),
     ("5", ("scenarios", "5"), scenarios.many_at_once),
     ("4", ("scenarios", "4"), scenarios.history),
+    ("depth", ("extra", "depth"), scenarios.queue_depth),
 ]
 
 
@@ -134,7 +135,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying it out")
     parser.add_argument(
-        "--only", help="comma-separated steps: ceilings,1,2,3,4,5,6,cancel (default: all)"
+        "--only", help="comma-separated steps: ceilings,1,2,3,4,5,6,cancel,depth (default: all)"
     )
     return parser.parse_args(argv)
 

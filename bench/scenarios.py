@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from baselayer.app.config import Config
 from baselayer.tools.layout import StackLayout
 
+from . import claim_depth
 from .client import ApiClient, latency_summary, run_in_clients
 from .fill_jobs import fill
 from .http_ceiling.server import http_ceiling
@@ -63,10 +64,13 @@ class Scale:
     history_requests: int = 200
     many_jobs: int = 1000
     many_sleep: int = 30
+    depth_levels: tuple = (0, 100_000, 1_000_000)  # jobs waiting while the claim is timed
+    depth_claims: int = 200
+    drain_jobs: int = 10_000
 
     @classmethod
     def quick(cls) -> "Scale":
-        return cls(5, 300, 200, 40, 50_000, 40, 100, 5)
+        return cls(5, 300, 200, 40, 50_000, 40, 100, 5, (0, 10_000, 100_000), 50, 1000)
 
 
 @dataclass
@@ -152,8 +156,11 @@ class Bench:
         return outcomes
 
 
-def submit_jobs(bench: Bench, count: int, clients: int, code: str, **options) -> list[str]:
-    """Create and queue ``count`` jobs of ``code`` from ``clients`` connections."""
+def submit_jobs(
+    bench: Bench, count: int, clients: int, code: str, token: str | None = None, **options
+) -> list[str]:
+    """Create and queue ``count`` jobs of ``code`` from ``clients`` connections (as
+    the user of ``token``; default the bench's admin)."""
     body = {"code": code, "execute": True, **options}
 
     def submit(client: ApiClient, _):
@@ -162,7 +169,7 @@ def submit_jobs(bench: Bench, count: int, clients: int, code: str, **options) ->
             raise BenchError(f"POST /api/jobs answered {response.status}: {response.body[:300]!r}")
         return response.data["id"]
 
-    return run_in_clients(count, clients, bench.client, submit)
+    return run_in_clients(count, clients, lambda: bench.client(token), submit)
 
 
 # ---- ceilings and the peer ----------------------------------------------------
@@ -553,3 +560,74 @@ def cancel_leftovers(bench: Bench) -> int:
     finally:
         client.close()
     return cancelled
+
+
+def queue_depth(bench: Bench) -> dict:
+    """The claim at depth: the claim statement with 0, 100,000 and 1,000,000 jobs
+    of 100 users waiting; then ``drain_jobs`` trivial jobs of one user drained with
+    nothing else waiting and from in front of 1,000,000 of that user's own
+    low-priority jobs (a big sweep), in the same run: the ratio of the two rates is
+    what the waiting million costs."""
+    scale = bench.scale
+    users = claim_depth.depth_users(bench.cfg, 100)
+    claims, filled = {}, 0
+    claim_depth.stop_executor(bench.layout)
+    try:
+        for level in scale.depth_levels:
+            if level > filled:
+                claim_depth.fill_queued(bench.cfg, "wide", filled + 1, level, users)
+                filled = level
+            claims[str(level)] = claim_depth.time_claims(bench.cfg, scale.depth_claims)
+        claim_depth.remove_queued(bench.cfg)
+    finally:
+        claim_depth.start_executor(bench.layout)
+
+    response = bench.client().post("/api/tokens", {"name": "bench depth", "user_id": users[0]})
+    if response.status != 200:
+        raise BenchError(f"POST /api/tokens answered {response.status}: {response.body[:300]!r}")
+    token = response.data["token"]
+    empty = drain(bench, token, scale.drain_jobs)
+    sweep = max(scale.depth_levels)
+    claim_depth.stop_executor(bench.layout)
+    try:
+        claim_depth.fill_queued(bench.cfg, "sweep", 1, sweep, users[:1], priority=-100)
+    finally:
+        claim_depth.start_executor(bench.layout)
+    try:
+        behind = drain(bench, token, scale.drain_jobs, priority=0)
+    finally:
+        claim_depth.stop_executor(bench.layout)
+        claim_depth.remove_queued(bench.cfg)
+        claim_depth.start_executor(bench.layout)
+    return {
+        "users": len(users),
+        "claims": claims,
+        "drain": {
+            "jobs": scale.drain_jobs,
+            "empty_per_second": empty["per_second"],
+            "behind_per_second": behind["per_second"],
+            "behind_waiting": sweep,
+            "ratio": round(behind["per_second"] / empty["per_second"], 2),
+            "ended_empty": empty["ended"],
+            "ended_behind": behind["ended"],
+        },
+    }
+
+
+def drain(bench: Bench, token: str, count: int, **options) -> dict:
+    """``count`` ``true`` jobs submitted from 16 clients as ``token``'s user, timed
+    until all of them ended (others' jobs, and this user's older ones, may wait)."""
+    since = utcnow()
+    client = bench.client(token)
+    started = time.perf_counter()
+    try:
+        submit_jobs(bench, count, 16, "true", token=token, **options)
+        deadline = time.monotonic() + 900
+        while sum((ended := Bench.outcomes(client, since)).values()) < count:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{count} jobs not ended after 900 s: {ended}")
+            time.sleep(0.2)
+    finally:
+        client.close()
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "per_second": round(count / seconds, 1), "ended": ended}

@@ -22,7 +22,7 @@ from baselayer.app.plain_sql import PlainSQL
 from baselayer.app.unix_socket import listen_on_unix_socket
 from baselayer.app.version import version_with_git
 
-from . import __version__, schemas
+from . import __version__, queues, schemas
 from .job_counts import JobCounts
 from .job_paths import jobs_dir
 from .job_waiters import JobEndWaiters
@@ -101,6 +101,10 @@ def main(argv=None) -> None:
     )
 
     cfg = load_config()
+    try:
+        queues.configured_queues(cfg)
+    except queues.QueueConfigError as exc:
+        raise SystemExit(str(exc)) from None
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)
     session_factory = make_session_factory(engine)

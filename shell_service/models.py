@@ -52,6 +52,11 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=JobStatus.READY)
     status_message: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # The named queue it waits and runs in (shell_service/queues.py); rows made
+    # before queues existed are in "default".
+    queue: Mapped[str] = mapped_column(String(32), nullable=False, server_default="default")
+    # The host (hosts.name) whose executor claimed it; None until it starts.
+    host: Mapped[str | None] = mapped_column(String(255))
     submitter_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
@@ -80,11 +85,15 @@ class Job(Base):
     )
 
     __table_args__ = (
-        # The claim query's scan: queued jobs in priority and age order.
+        # The claim's reads: which users have jobs waiting in which queue (a skip
+        # scan), and each one's next jobs in priority and age order (queue/claim.py).
         Index(
-            "ix_jobs_queued",
+            "ix_jobs_queued_heads",
+            queue,
+            submitter_id,
             priority.desc(),
             queued_at,
+            id,
             postgresql_where=text("status = 'QUEUED'"),
         ),
         # Running jobs per user, for capacity and fairness.

@@ -9,6 +9,7 @@ from .handlers.api.jobs import (
     JobRerunHandler,
     LegacyExecuteHandler,
 )
+from .handlers.api.queues import QueueHandler
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
@@ -29,6 +30,8 @@ ROUTES = [
     (rf"/api/users/(?P<user_id>{_ID})", UserHandler),
     (r"/api/tokens", TokenHandler),
     (rf"/api/tokens/(?P<token_id>{_ID})", TokenHandler),
+    (r"/api/queues", QueueHandler),
+    (rf"/api/queues/(?P<name>{_ID})", QueueHandler),
     (r"/api/sysinfo", SysinfoHandler),
     (r"/metrics", MetricsHandler),
 ]

@@ -305,7 +305,7 @@ class JobCreate(Schema):
     timeout = Integer(
         strict=True,
         validate=validate.Range(min=1),
-        metadata={"description": "Seconds the job may run (at most config jobs.max_timeout)"},
+        metadata={"description": "Seconds the job may run (default and most: its queue's)"},
     )
     priority = Integer(
         strict=True,
@@ -315,12 +315,20 @@ class JobCreate(Schema):
     cpus = Integer(
         strict=True,
         validate=validate.Range(min=1),
-        metadata={"description": "CPUs the job may use (at most config jobs.max_cpus)"},
+        metadata={"description": "CPUs the job may use (default and most: its queue's)"},
     )
     memory_mb = Integer(
         strict=True,
         validate=validate.Range(min=16),
-        metadata={"description": "Memory the job may use, MiB (at most config jobs.max_memory_mb)"},
+        metadata={"description": "Memory the job may use, MiB (default and most: its queue's)"},
+    )
+    queue = fields.String(
+        validate=[validate.Length(min=1, max=64), storable_text],
+        metadata={
+            "description": "The named queue it waits and runs in (GET /api/queues); "
+            "default: the first configured. Its limits bound timeout, cpus and memory_mb",
+            "example": "default",
+        },
     )
     execute = fields.Boolean(
         load_default=False,
@@ -362,6 +370,11 @@ class Job(Schema):
     priority = fields.Integer(required=True)
     cpus = fields.Integer(required=True)
     memory_mb = fields.Integer(required=True)
+    queue = fields.String(required=True, metadata={"description": "The queue it waits and runs in"})
+    host = fields.String(
+        allow_none=True,
+        metadata={"description": "The host (config hosts.name) that ran it; null until it starts"},
+    )
     status = fields.String(required=True, validate=validate.OneOf([s.value for s in JobStatus]))
     status_message = fields.String(
         allow_none=True,
@@ -445,6 +458,10 @@ class JobListQuery(Schema):
     submitter_id = Integer(
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Only this user's jobs (admins; others see only their own)"},
+    )
+    queue = fields.String(
+        validate=[validate.Length(min=1, max=64), storable_text],
+        metadata={"description": "Only jobs of this queue"},
     )
     include_output = fields.Boolean(
         load_default=False,
@@ -625,6 +642,74 @@ class Sysinfo(Schema):
     )
 
 
+class OptionLimits(Schema):
+    """A job option's default (when a job names none) and maximum in one queue."""
+
+    default = fields.Integer(required=True, metadata={"description": "When a job names none"})
+    max = fields.Integer(required=True, metadata={"description": "The most a job may ask for"})
+
+
+class QueueLimits(Schema):
+    """A queue's limits: jobs running at once (all hosts; per user), its memory
+    budget (MiB) and each job option's default and maximum."""
+
+    max_running = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Its jobs running at once, all hosts together (null: no limit "
+            "but the hosts' capacity)"
+        },
+    )
+    max_running_per_user = fields.Integer(
+        required=True, metadata={"description": "One user's jobs of this queue running at once"}
+    )
+    memory_budget_mb = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "MiB its running jobs may ask for together (null: no budget "
+            "but the hosts')"
+        },
+    )
+    timeout = fields.Nested(OptionLimits, required=True, metadata={"description": "Seconds"})
+    cpus = fields.Nested(OptionLimits, required=True)
+    memory_mb = fields.Nested(OptionLimits, required=True, metadata={"description": "MiB"})
+
+
+class QueueJobs(Schema):
+    """A queue's jobs now: QUEUED, RUNNING, and RUNNING per host."""
+
+    queued = fields.Integer(required=True)
+    running = fields.Integer(required=True)
+    running_by_host = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Running jobs per host (hosts.name)"},
+    )
+
+
+class Queue(Schema):
+    """One queue as ``GET /api/queues`` shows it (``handlers/api/queues.py``)."""
+
+    name = fields.String(required=True, metadata={"example": "default"})
+    description = fields.String(required=True)
+    default = fields.Boolean(
+        required=True, metadata={"description": "Jobs that name no queue go here"}
+    )
+    executor = fields.String(
+        required=True, metadata={"description": "The kind that runs its jobs: local"}
+    )
+    hosts = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The hosts that serve it; empty: every host"},
+    )
+    limits = fields.Nested(QueueLimits, required=True)
+    jobs = fields.Nested(QueueJobs, required=True, metadata={"description": "Counted now"})
+
+
 # Success envelopes, one per response shape, named for the docs.
 JobEnvelope = success_envelope("JobEnvelope", fields.Nested(Job, required=True))
 JobListEnvelope = success_envelope(
@@ -656,6 +741,10 @@ TokenListEnvelope = success_envelope(
 NewTokenEnvelope = success_envelope("NewTokenEnvelope", fields.Nested(NewToken, required=True))
 EmptyEnvelope = success_envelope("EmptyEnvelope", fields.Dict(required=True))
 SysinfoEnvelope = success_envelope("SysinfoEnvelope", fields.Nested(Sysinfo, required=True))
+QueueEnvelope = success_envelope("QueueEnvelope", fields.Nested(Queue, required=True))
+QueueListEnvelope = success_envelope(
+    "QueueListEnvelope", fields.List(fields.Nested(Queue), required=True)
+)
 
 #: Everything the OpenAPI document names, by component name.
 COMPONENTS = {
@@ -683,4 +772,7 @@ COMPONENTS = {
     "NewTokenEnvelope": NewTokenEnvelope,
     "EmptyEnvelope": EmptyEnvelope,
     "SysinfoEnvelope": SysinfoEnvelope,
+    "Queue": Queue,
+    "QueueEnvelope": QueueEnvelope,
+    "QueueListEnvelope": QueueListEnvelope,
 }

@@ -88,3 +88,37 @@ def run_job(client, code: str, wait: float = 30, **fields) -> dict:
     response = client.post(f"/api/jobs/{job_id}/execute")
     assert response.status_code == 200, response.text
     return wait_for_job(client, job_id, wait)
+
+
+def claim_limits(
+    *,
+    per_user: int = 10**6,
+    max_running: int = 10**6,
+    memory_budget_mb: int = 10**9,
+    batch: int = 1000,
+    host: str = "elsewhere",
+    queues=None,
+) -> dict:
+    """Keyword arguments of ``queue.claim_jobs`` for a claim from another host
+    (``host``), by default without limits: the queue "default" with ``per_user``,
+    and ``host``'s own slots and memory."""
+    from shell_service.queues import Queue
+
+    default = Queue(
+        name="default",
+        description="",
+        executor="local",
+        hosts=(),
+        max_running=None,
+        max_running_per_user=per_user,
+        memory_budget_mb=None,
+        defaults={},
+        maxima={},
+    )
+    return {
+        "host": host,
+        "queues": queues or [default],
+        "max_running": max_running,
+        "memory_budget_mb": memory_budget_mb,
+        "batch": batch,
+    }

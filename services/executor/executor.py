@@ -15,6 +15,7 @@ from pathlib import Path
 from baselayer.app.config import load_config
 from baselayer.app.database import make_engine, make_session_factory
 from baselayer.app.migrated import wait_for_migrated_database
+from shell_service import queues
 from shell_service.executors.local import LocalExecutor
 
 log = logging.getLogger("shell_service.executor")
@@ -42,6 +43,10 @@ def main(argv=None) -> None:
     cfg = load_config()
     if args.run_dir.resolve() != cfg.path("app.run_dir").resolve():
         raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")
+    try:
+        queues.configured_queues(cfg)
+    except queues.QueueConfigError as exc:
+        raise SystemExit(str(exc)) from None
     lower_priority(int(cfg["jobs.nice"]))
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)

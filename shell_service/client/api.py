@@ -290,6 +290,10 @@ class Api:
         services put ``total`` and ``next_cursor`` beside it)."""
         return self.call("GET", "/api/jobs", params=params)
 
+    def list_queues(self) -> list[dict]:
+        """``GET /api/queues``: every queue with its limits and its jobs now."""
+        return self.call("GET", "/api/queues")["data"]
+
     def job_events(self, job_id: str) -> list[dict]:
         """``GET /api/jobs/<id>/events``: the job's state changes, oldest first."""
         return self.call("GET", job_path(job_id, "events"))["data"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from .api import Api
 from .errors import ClientError, ExitCode
-from .output import job_details, job_table
+from .output import job_details, job_table, queue_table
 from .settings import (
     DEFAULT_RETRY_SECONDS,
     DEFAULT_URL,
@@ -61,6 +61,7 @@ examples:
   shell-service submit job.sh --shell bash --arg input.csv --env MODE=fast --wait
   echo 'echo hello' | shell-service submit - --id hello
   shell-service ls --status RUNNING,QUEUED
+  shell-service submit big.sh --queue big --memory-mb 8192
   shell-service logs hello -f
 """
 
@@ -177,6 +178,7 @@ def add_submit_command(commands: argparse._SubParsersAction, common: argparse.Ar
         help="an environment variable; repeat for more",
     )
     submit.add_argument("--id", dest="job_id", metavar="NAME", help="the job's name")
+    submit.add_argument("--queue", help="the queue to run in (`shell-service queues` lists them)")
     submit.add_argument("--priority", type=int, help="-100..100; higher starts first (yours)")
     submit.add_argument("--cpus", type=positive_int, help="CPUs the job may use")
     submit.add_argument("--memory-mb", type=positive_int, help="memory the job may use, MiB")
@@ -187,7 +189,7 @@ def add_submit_command(commands: argparse._SubParsersAction, common: argparse.Ar
 
 
 def add_list_command(commands: argparse._SubParsersAction, common: argparse.ArgumentParser):
-    """``ls [--status S] [--limit N]``."""
+    """``ls [--status S] [--queue Q] [--limit N]``; ``queues``."""
     ls = commands.add_parser("ls", parents=[common], help="your jobs, newest first")
     ls.add_argument(
         "--status",
@@ -196,9 +198,15 @@ def add_list_command(commands: argparse._SubParsersAction, common: argparse.Argu
         metavar="STATE",
         help="only jobs in this state; repeat or comma-separate for several",
     )
+    ls.add_argument("--queue", help="only jobs of this queue")
     ls.add_argument("--limit", type=positive_int, default=20, help="most jobs (default 20)")
     ls.add_argument("--json", action="store_true", help="the jobs as JSON")
     ls.set_defaults(handler=cmd_ls)
+    queues = commands.add_parser(
+        "queues", parents=[common], help="the queues: limits, jobs queued and running"
+    )
+    queues.add_argument("--json", action="store_true", help="the queues as JSON")
+    queues.set_defaults(handler=cmd_queues)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,6 +255,7 @@ def submit_body(args: argparse.Namespace, code: str) -> dict:
         "shell": args.shell,
         "timeout": args.timeout,
         "priority": args.priority,
+        "queue": args.queue,
         "cpus": args.cpus,
         "memory_mb": args.memory_mb,
         "args": args.args,
@@ -279,12 +288,17 @@ def cmd_submit(api: Api, args: argparse.Namespace) -> int:
     return follow_submitted(api, job_id, args.wait)
 
 
-def fetch_jobs(api: Api, limit: int, states: list[str] | None) -> tuple[list[dict], dict]:
-    """Up to ``limit`` jobs, newest first, following the cursor past one page; and the
-    first page's envelope (with ``total`` when the service counts)."""
+def fetch_jobs(
+    api: Api, limit: int, states: list[str] | None, queue: str | None = None
+) -> tuple[list[dict], dict]:
+    """Up to ``limit`` jobs (in ``states`` and ``queue`` when given), newest first,
+    following the cursor past one page; and the first page's envelope (with
+    ``total`` when the service counts)."""
     params: dict = {"limit": min(limit, PAGE_LIMIT)}
     if states:
         params["status"] = ",".join(states)
+    if queue:
+        params["queue"] = queue
     first = envelope = api.list_jobs(params)
     jobs = list(envelope["data"])
     while len(jobs) < limit and envelope["data"] and envelope.get("next_cursor"):
@@ -297,7 +311,7 @@ def fetch_jobs(api: Api, limit: int, states: list[str] | None) -> tuple[list[dic
 def cmd_ls(api: Api, args: argparse.Namespace) -> int:
     """``ls``: a table of jobs."""
     states = [state for group in args.status or [] for state in group]
-    jobs, first = fetch_jobs(api, args.limit, states)
+    jobs, first = fetch_jobs(api, args.limit, states, args.queue)
     if args.json:
         print(json.dumps(jobs, indent=2))
         return ExitCode.OK
@@ -309,6 +323,13 @@ def cmd_ls(api: Api, args: argparse.Namespace) -> int:
     if isinstance(total, int) and total > len(jobs):
         more = "+" if first.get("total_capped") else ""
         print(f"{len(jobs)} of {total}{more} jobs; --limit N shows more", file=sys.stderr)
+    return ExitCode.OK
+
+
+def cmd_queues(api: Api, args: argparse.Namespace) -> int:
+    """``queues``: each queue's limits and its jobs now."""
+    found = api.list_queues()
+    print(json.dumps(found, indent=2) if args.json else queue_table(found))
     return ExitCode.OK
 
 

@@ -10,6 +10,7 @@ from typing import TextIO
 LIST_COLUMNS = (
     ("ID", "id"),
     ("STATUS", "status"),
+    ("QUEUE", "queue"),
     ("CODE", "return_code"),
     ("CREATED", "created_at"),
 )
@@ -35,11 +36,43 @@ def job_table(jobs: list[dict]) -> str:
     rows = [[header for header, _ in LIST_COLUMNS]]
     rows[0][-1] += " (UTC)"
     rows += [[cell(job, field) for _, field in LIST_COLUMNS] for job in jobs]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_COLUMNS))]
+    return aligned(rows)
+
+
+def aligned(rows: list[list[str]]) -> str:
+    """Rows of cells as left-aligned columns two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def queue_table(queues: list[dict]) -> str:
+    """``GET /api/queues``' answer as a table: name (* the default), jobs queued and
+    running, the running limits, the maxima of a job's options, and the description."""
+
+    def most(value) -> str:
+        return "-" if value is None else str(value)
+
+    rows = [["QUEUE", "QUEUED", "RUNNING", "MAX RUN", "PER USER", "MAX TIMEOUT", "MAX CPUS",
+             "MAX MEM MB", "DESCRIPTION"]]  # fmt: skip
+    for queue in queues:
+        limits, jobs = queue["limits"], queue["jobs"]
+        rows.append(
+            [
+                queue["name"] + (" *" if queue.get("default") else ""),
+                str(jobs["queued"]),
+                str(jobs["running"]),
+                most(limits["max_running"]),
+                most(limits["max_running_per_user"]),
+                most(limits["timeout"]["max"]),
+                most(limits["cpus"]["max"]),
+                most(limits["memory_mb"]["max"]),
+                queue.get("description", ""),
+            ]
+        )
+    return aligned(rows)
 
 
 def duration(start: str | None, end: str | None) -> str | None:
@@ -82,6 +115,8 @@ def job_fields(job: dict) -> list[tuple[str, str | None]]:
         ("env", env or None),
         ("stdin", None if stdin is None else f"{len(stdin.encode('utf-8'))} bytes"),
         ("timeout", f"{job['timeout']} s" if "timeout" in job else None),
+        ("queue", job.get("queue")),
+        ("host", job.get("host")),
         ("priority", str(job.get("priority", 0))),
         ("cpus", str(job["cpus"]) if "cpus" in job else None),
         ("memory", f"{job['memory_mb']} MiB" if "memory_mb" in job else None),

@@ -42,6 +42,8 @@ class RunningJob:
     timed_out: bool = False
     # A user asked to cancel it.
     cancel_requested: bool = False
+    # Its queue (metrics are labelled with it).
+    queue: str = "default"
 
 
 def how_it_ended(

@@ -4,7 +4,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from baselayer.app.handlers.base import BaseHandler
 
-from .. import metrics
+from .. import metrics, queue, queues
 
 
 class MetricsHandler(BaseHandler):
@@ -15,6 +15,15 @@ class MetricsHandler(BaseHandler):
     async def get(self):
         """Answer the stack's metrics (every process's, added up) and jobs per state, as text."""
         job_counts = self.settings["job_counts"]
-        body = metrics.render(lambda: job_counts.jobs_by_status())
+        configured = [q.name for q in queues.configured_queues(self.settings["config"])]
+
+        def count_by_queue():
+            # Every configured queue, empty ones too (a series that vanishes reads as
+            # "no data", not 0); and any other queue that still has jobs.
+            counts = queue.queue_counts(self.sql)
+            empty = {"queued": 0, "running": 0}
+            return {name: counts.get(name, empty) for name in configured} | counts
+
+        body = metrics.render(lambda: job_counts.jobs_by_status(), count_by_queue)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(body)

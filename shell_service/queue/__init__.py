@@ -25,7 +25,14 @@ layout, not an interface.
 
 from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
 from .claim import _CLAIM_LOCK_KEY, ClaimedJob, claim_jobs
-from .counts import _RECOUNT_LOCK_KEY, count_active, recount_if_stale, running_load, stored_counts
+from .counts import (
+    _RECOUNT_LOCK_KEY,
+    count_active,
+    queue_counts,
+    recount_if_stale,
+    running_load,
+    stored_counts,
+)
 from .executors import (
     HEARTBEAT_INTERVAL,
     adopt_job,
@@ -69,6 +76,7 @@ __all__ = [
     "cancel_job",
     "cancel_jobs_of",
     "claim_jobs",
+    "queue_counts",
     "count_active",
     "decode_cursor",
     "delete_finished_before",

@@ -2,11 +2,15 @@
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
 from ..job_states import JobStatus, may_become
+
+if TYPE_CHECKING:
+    from ..queues import Queue
 
 # Serializes claims across executors (one per host sharing the database) so the
 # capacity count a claim reads cannot be raced by another claim. An executor that
@@ -26,45 +30,105 @@ def _sql_list(statuses: list[str]) -> str:
 #: The states a claim takes jobs from (QUEUED): ``may_become(RUNNING)``.
 _CLAIMABLE = _sql_list(may_become(JobStatus.RUNNING))
 
+#: A limit left empty (None): larger than anything it could bound.
+UNLIMITED = 2**31 - 1
+
 #: The ``jobs`` columns of a ``ClaimedJob``, for a statement's SELECT or RETURNING.
 EXECUTOR_JOB_COLUMNS = (
     "jobs.id, jobs.number, jobs.code, jobs.shell, jobs.args, jobs.env, jobs.stdin,"
     " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
     " jobs.submitter_id,"
     " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"
-    " jobs.executor, jobs.cancel_requested_at"
+    " jobs.executor, jobs.cancel_requested_at, jobs.queue"
 )
 
 
 _CLAIM_SQL = Statement(
     """
-    WITH running AS (
-        SELECT submitter_id, count(*) AS n, sum(memory_mb) AS memory_mb
-        FROM jobs WHERE status = 'RUNNING' GROUP BY submitter_id
+    WITH RECURSIVE running AS (
+        SELECT queue, submitter_id, host, memory_mb FROM jobs WHERE status = 'RUNNING'
     ),
-    totals AS (
-        SELECT coalesce(sum(n), 0) AS n, coalesce(sum(memory_mb), 0) AS memory_mb FROM running
+    -- The queues this host serves, each with its limits (all hosts together)
+    -- and what its running jobs leave of them.
+    queue_load AS (
+        SELECT l.queue, l.per_user,
+               l.max_running - count(r.queue) AS free,
+               l.memory_budget_mb - coalesce(sum(r.memory_mb), 0) AS memory_free
+        FROM unnest(%(queues)s::text[], %(queue_max_running)s::bigint[],
+                    %(queue_per_user)s::bigint[], %(queue_memory_mb)s::bigint[])
+             AS l(queue, max_running, per_user, memory_budget_mb)
+        LEFT JOIN running r USING (queue)
+        GROUP BY l.queue, l.max_running, l.per_user, l.memory_budget_mb
     ),
+    user_load AS (
+        SELECT queue, submitter_id, count(*) AS n FROM running GROUP BY queue, submitter_id
+    ),
+    -- This host's own capacity: its slots and memory, whatever the queue.
+    host_load AS (
+        SELECT %(max_running)s - count(*) AS free,
+               %(memory_budget_mb)s - coalesce(sum(memory_mb), 0) AS memory_free
+        FROM running WHERE host = %(host)s
+    ),
+    -- Who has jobs waiting in each queue: one index probe per queue and user (a
+    -- skip scan of ix_jobs_queued_heads), however many jobs each has waiting.
+    waiting AS (
+        SELECT queue_load.queue,
+               (SELECT q.submitter_id FROM jobs q
+                WHERE q.status IN {claimable} AND q.queue = queue_load.queue
+                ORDER BY q.submitter_id LIMIT 1) AS submitter_id
+        FROM queue_load
+        UNION ALL
+        SELECT waiting.queue,
+               (SELECT q.submitter_id FROM jobs q
+                WHERE q.status IN {claimable} AND q.queue = waiting.queue
+                  AND q.submitter_id > waiting.submitter_id
+                ORDER BY q.submitter_id LIMIT 1)
+        FROM waiting WHERE waiting.submitter_id IS NOT NULL
+    ),
+    -- Each user's next jobs in each queue, read in order from the same index: no
+    -- more than the user may still start there (per_user less those running), than
+    -- the queue or the host has free slots, or than one claim takes. Only these can
+    -- be chosen, so nothing else is ranked: the claim costs the same with a
+    -- hundred jobs waiting or a million.
     ranked AS (
-        SELECT q.id, q.priority, q.queued_at, q.memory_mb,
-               coalesce(r.n, 0)
-                 + row_number() OVER (PARTITION BY q.submitter_id
-                                      ORDER BY q.priority DESC, q.queued_at, q.id) AS user_slot
-        FROM jobs q LEFT JOIN running r USING (submitter_id)
-        WHERE q.status IN {claimable}
+        SELECT head.id, waiting.queue, head.priority, head.queued_at, head.memory_mb,
+               coalesce(u.n, 0)
+                 + row_number() OVER (PARTITION BY waiting.queue, waiting.submitter_id
+                                      ORDER BY head.priority DESC, head.queued_at, head.id)
+                 AS user_slot
+        FROM waiting
+        JOIN queue_load USING (queue)
+        CROSS JOIN host_load
+        LEFT JOIN user_load u USING (queue, submitter_id)
+        CROSS JOIN LATERAL (
+            SELECT q.id, q.priority, q.queued_at, q.memory_mb FROM jobs q
+            WHERE q.status IN {claimable} AND q.queue = waiting.queue
+              AND q.submitter_id = waiting.submitter_id
+            ORDER BY q.priority DESC, q.queued_at, q.id
+            LIMIT greatest(least(queue_load.per_user - coalesce(u.n, 0), queue_load.free,
+                                 host_load.free, %(batch)s), 0)
+        ) AS head
+        WHERE waiting.submitter_id IS NOT NULL
+    ),
+    -- Fairness, within each queue: a user's first waiting job outranks anyone's
+    -- second, so the user with the fewest running jobs goes first; then priority,
+    -- then age. What fits the queue's free slots and memory goes on.
+    in_queue AS (
+        SELECT ranked.*,
+               row_number() OVER w AS queue_position, sum(ranked.memory_mb) OVER w AS queue_memory
+        FROM ranked
+        WINDOW w AS (PARTITION BY queue ORDER BY user_slot, priority DESC, queued_at, id)
     ),
     ordered AS (
-        -- Fairness: a user's first waiting job outranks anyone's second, so the
-        -- user with the fewest running jobs goes first; then priority, then age.
-        SELECT id, row_number() OVER w AS position, sum(memory_mb) OVER w AS memory_needed
-        FROM ranked
-        WHERE user_slot <= %(per_user)s
+        SELECT id, row_number() OVER w AS position, sum(in_queue.memory_mb) OVER w AS memory_needed
+        FROM in_queue JOIN queue_load USING (queue)
+        WHERE queue_position <= queue_load.free AND queue_memory <= queue_load.memory_free
         WINDOW w AS (ORDER BY user_slot, priority DESC, queued_at, id)
     ),
+    -- Then the host's slots and memory, across the queues it serves.
     chosen AS (
-        SELECT ordered.id FROM ordered, totals
-        WHERE position <= %(max_running)s - totals.n
-          AND memory_needed <= %(memory_budget_mb)s - totals.memory_mb
+        SELECT ordered.id FROM ordered, host_load
+        WHERE position <= host_load.free AND memory_needed <= host_load.memory_free
         ORDER BY position
         LIMIT %(batch)s
     ),
@@ -75,7 +139,7 @@ _CLAIM_SQL = Statement(
     ),
     claimed AS (
         UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
-                        executor = %(executor)s
+                        executor = %(executor)s, host = %(host)s
         FROM locked WHERE jobs.id = locked.id
         RETURNING {executor_job_columns}
     ),
@@ -147,31 +211,37 @@ class ClaimedJob:
     username: str
     executor: str | None
     cancel_requested_at: datetime.datetime | None
+    queue: str
 
 
 def claim_jobs(
     sql: PlainSQL,
     executor: str,
     *,
+    host: str,
+    queues: "list[Queue]",
     max_running: int,
-    per_user: int,
     memory_budget_mb: int,
     batch: int,
 ) -> list[ClaimedJob] | None:
-    """Move up to ``batch`` QUEUED jobs (``may_become(RUNNING)``) to RUNNING, as
-    capacity and fairness allow, each with its event, in one statement.
+    """Move up to ``batch`` QUEUED jobs (``may_become(RUNNING)``) of ``queues`` to
+    RUNNING on ``host``, as the queues' limits, the host's capacity and fairness
+    allow, each with its event, in one statement.
 
     Parameters
     ----------
     sql : PlainSQL
     executor : str
         The claiming executor, "host:pid" (stored in ``jobs.executor``).
+    host : str
+        The claiming executor's host (``queues.host_name``; stored in ``jobs.host``).
+    queues : list of shell_service.queues.Queue
+        The queues this host serves, with their limits (``max_running``,
+        ``max_running_per_user``, ``memory_budget_mb``; counted over all hosts).
     max_running : int
-        Most jobs RUNNING at once, counting those running already.
-    per_user : int
-        Most jobs RUNNING at once per user.
+        Most jobs RUNNING at once on ``host``, counting those running already.
     memory_budget_mb : int
-        Most memory (MiB) the RUNNING jobs may have asked for together.
+        Most memory (MiB) the jobs RUNNING on ``host`` may have asked for together.
     batch : int
         Most jobs this call claims.
 
@@ -181,17 +251,45 @@ def claim_jobs(
         The jobs claimed (may be empty); None when another claim is under way
         (a try-lock: try again shortly).
     """
-    rows = sql.rows_if_unlocked(
-        _CLAIM_SQL,
-        {
-            "max_running": max_running,
-            "per_user": per_user,
-            "memory_budget_mb": memory_budget_mb,
-            "batch": batch,
-            "executor": executor,
-            "detail": f"by {executor}",
-            "now": utcnow(),
-        },
-        lock=_CLAIM_LOCK_KEY,
+    if not queues:
+        return []
+    params = claim_parameters(
+        executor,
+        host=host,
+        queues=queues,
+        max_running=max_running,
+        memory_budget_mb=memory_budget_mb,
+        batch=batch,
     )
+    rows = sql.rows_if_unlocked(_CLAIM_SQL, params, lock=_CLAIM_LOCK_KEY)
     return None if rows is None else [ClaimedJob(**row) for row in rows]
+
+
+def claim_parameters(
+    executor: str,
+    *,
+    host: str,
+    queues: "list[Queue]",
+    max_running: int,
+    memory_budget_mb: int,
+    batch: int,
+) -> dict:
+    """The claim statement's parameters for ``claim_jobs``' arguments (also what the
+    bench and the tests run the statement with, to time or EXPLAIN it)."""
+    return {
+        "queues": [queue.name for queue in queues],
+        "queue_max_running": [_limit(queue.max_running) for queue in queues],
+        "queue_per_user": [_limit(queue.max_running_per_user) for queue in queues],
+        "queue_memory_mb": [_limit(queue.memory_budget_mb) for queue in queues],
+        "host": host,
+        "max_running": max_running,
+        "memory_budget_mb": memory_budget_mb,
+        "batch": batch,
+        "executor": executor,
+        "detail": f"by {executor}",
+        "now": utcnow(),
+    }
+
+
+def _limit(value: int | None) -> int:
+    return UNLIMITED if value is None else value

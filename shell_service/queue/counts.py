@@ -14,6 +14,35 @@ _COUNT_ACTIVE = Statement(
     "SELECT status, count(*) FROM jobs WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status"
 )
 
+_QUEUE_COUNTS = Statement(
+    """
+    SELECT queue, status, host, count(*) FROM jobs
+    WHERE status IN ('QUEUED', 'RUNNING') GROUP BY queue, status, host
+    """
+)
+
+
+def queue_counts(sql: PlainSQL) -> dict[str, dict]:
+    """Jobs waiting and running in each queue, now (partial indexes: the count
+    reads index entries only).
+
+    Returns
+    -------
+    dict
+        Queue name -> ``{"queued": n, "running": n, "running_by_host": {host: n}}``,
+        for every queue that has a job QUEUED or RUNNING (configured or not).
+    """
+    counts: dict[str, dict] = {}
+    for name, status, host, n in sql.tuples(_QUEUE_COUNTS):
+        entry = counts.setdefault(name, {"queued": 0, "running": 0, "running_by_host": {}})
+        if status == JobStatus.QUEUED:
+            entry["queued"] += n
+        else:
+            entry["running"] += n
+            by_host = entry["running_by_host"]
+            by_host[host or "?"] = by_host.get(host or "?", 0) + n
+    return counts
+
 
 def running_load(sql: PlainSQL) -> tuple[int, int]:
     """Jobs running on the queue's hosts, and the memory they asked for.

@@ -78,7 +78,7 @@ def job_events(sql: PlainSQL, job_id: str) -> list[dict]:
 
 #: The columns a READY job's change may set (``schemas.JobUpdate``'s fields).
 EDITABLE_COLUMNS = (
-    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb"
+    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue"
 )  # fmt: skip
 _JSON_COLUMNS = ("args", "env")
 

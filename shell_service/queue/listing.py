@@ -116,6 +116,9 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, list[str
     if args.get("created_before"):
         where.append("created_at < %(created_before)s")
         params["created_before"] = args["created_before"]
+    if args.get("queue"):
+        where.append("queue = %(queue)s")
+        params["queue"] = args["queue"]
     if args.get("id_prefix"):
         prefix = args["id_prefix"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("id LIKE %(id_like)s ESCAPE '\\'")

@@ -19,17 +19,18 @@ _INSERT_JOBS = Statement(
         SELECT * FROM unnest(
             %(id)s::text[], %(code)s::text[], %(shell)s::text[], %(args)s::text[],
             %(env)s::text[], %(stdin)s::text[], %(timeout)s::int[], %(priority)s::int[],
-            %(cpus)s::int[], %(memory_mb)s::int[], %(submitter_id)s::int[],
+            %(cpus)s::int[], %(memory_mb)s::int[], %(queue)s::text[], %(submitter_id)s::int[],
             %(submit)s::boolean[], %(actor_id)s::int[], %(detail)s::text[],
             %(created_at)s::timestamp[]
         ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
-                 submitter_id, submit, actor_id, detail, created_at)
+                 queue, submitter_id, submit, actor_id, detail, created_at)
     ),
     job AS (
         INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
-                          memory_mb, status, queued_at, submitter_id, created_at, modified)
+                          memory_mb, queue, status, queued_at, submitter_id, created_at,
+                          modified)
         SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
-               memory_mb, CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
+               memory_mb, queue, CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
                CASE WHEN submit THEN created_at END,
                submitter_id, created_at, created_at
         FROM new
@@ -55,7 +56,7 @@ _INSERT_JOBS = Statement(
 #: The fields a new job is made from (``insert_jobs``).
 NEW_JOB_FIELDS = (
     "id", "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb",
-    "submitter_id",
+    "queue", "submitter_id",
 )  # fmt: skip
 
 

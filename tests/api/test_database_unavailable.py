@@ -200,9 +200,13 @@ def terminate_backend(engine, pid: int) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         deadline = time.monotonic() + 30
+        # pg_stat_activity is read once per transaction and kept (PostgreSQL 15's
+        # stats_fetch_consistency): each look is a transaction of its own.
+        conn.commit()
         while conn.execute(
             text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
         ).scalar():
+            conn.commit()
             assert time.monotonic() < deadline, f"backend {pid} still there"
             # pg_stat_activity is read once per transaction: a new one looks again.
             conn.rollback()

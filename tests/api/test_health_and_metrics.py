@@ -74,13 +74,13 @@ def test_metrics_count_outcomes_waits_and_run_times(anon_api, api, session_facto
     after = response.text
     # Exactly these three jobs ended so.
     for status in ("COMPLETE", "FAILED", "TIMED_OUT"):
-        name, labels = "shell_service_jobs_finished_total", f'{{status="{status}"}}'
+        name, labels = "shell_service_jobs_finished_total", f'{{queue="default",status="{status}"}}'
         assert metric_value(after, name, labels) == metric_value(before, name, labels) + 1, status
-    name, labels = "shell_service_job_limit_kills_total", '{limit="timeout"}'
+    name, labels = "shell_service_job_limit_kills_total", '{limit="timeout",queue="default"}'
     assert metric_value(after, name, labels) == metric_value(before, name, labels) + 1
     for histogram in ("shell_service_job_queue_wait_seconds", "shell_service_job_run_seconds"):
         assert (
-            metric_value(after, f"{histogram}_count")
-            >= metric_value(before, f"{histogram}_count") + 3
+            metric_value(after, f"{histogram}_count", '{queue="default"}')
+            >= metric_value(before, f"{histogram}_count", '{queue="default"}') + 3
         )
     assert re.search(r'^shell_service_jobs\{status="COMPLETE"\} [0-9.]+$', after, re.MULTILINE)

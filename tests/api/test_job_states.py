@@ -18,7 +18,7 @@ from shell_service.job_states import FINISHED, INITIAL, TRANSITIONS, JobStatus, 
 from shell_service.models import Job, JobEvent
 
 from ..factories import JobFactory
-from ..helpers import create_job
+from ..helpers import claim_limits, create_job
 from .envelope import assert_success
 
 STATUS_COLUMNS = {
@@ -176,6 +176,7 @@ def job_in(status: JobStatus) -> Job:
     fields = {"status": status.value, "queued_at": utcnow() - datetime.timedelta(hours=1)}
     if status != JobStatus.READY:
         fields["executor"] = "elsewhere:1"
+        fields["host"] = "elsewhere"
     return JobFactory(**fields)
 
 
@@ -183,14 +184,11 @@ def claim_everything(cfg, session_factory) -> list[str]:
     """One claim without limits; the jobs of other tests it took go back to QUEUED."""
     sql = PlainSQL(database_url(cfg), "transition claim")
     try:
-        while (claimed := queue.claim_jobs(sql, "elsewhere:9", **UNLIMITED)) is None:
+        while (claimed := queue.claim_jobs(sql, "elsewhere:9", **claim_limits())) is None:
             pass
     finally:
         sql.close()
     return [job.id for job in claimed]
-
-
-UNLIMITED = {"max_running": 10**6, "per_user": 10**6, "memory_budget_mb": 10**9, "batch": 1000}
 
 
 def move(cfg, session_factory, sql, job: Job, to: JobStatus) -> None:

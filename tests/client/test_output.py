@@ -29,6 +29,8 @@ JOB = {
     "stdout_truncated": False,
     "stderr_truncated": False,
     "submitter_id": 2,
+    "queue": "default",
+    "host": "node1",
     "created_at": "2026-11-27T22:38:46.421120",
     "queued_at": "2026-11-27T22:38:46.500000",
     "started_at": "2026-11-27T22:38:47.000000",
@@ -39,9 +41,9 @@ JOB = {
 def test_job_table_aligns_columns_and_marks_missing_codes():
     running = dict(JOB, id="j2", status="RUNNING", return_code=None)
     lines = output.job_table([JOB, running]).splitlines()
-    assert lines[0].split() == ["ID", "STATUS", "CODE", "CREATED", "(UTC)"]
-    assert lines[1].split() == ["nightly", "FAILED", "3", "2026-11-27", "22:38:46"]
-    assert lines[2].split() == ["j2", "RUNNING", "-", "2026-11-27", "22:38:46"]
+    assert lines[0].split() == ["ID", "STATUS", "QUEUE", "CODE", "CREATED", "(UTC)"]
+    assert lines[1].split() == ["nightly", "FAILED", "default", "3", "2026-11-27", "22:38:46"]
+    assert lines[2].split() == ["j2", "RUNNING", "default", "-", "2026-11-27", "22:38:46"]
     assert lines[1].index("FAILED") == lines[2].index("RUNNING")
 
 
@@ -152,3 +154,37 @@ def test_an_error_page_without_an_envelope_names_the_status():
 def test_job_ids_are_quoted_in_paths():
     assert job_path("a.b-c_1") == "/api/jobs/a.b-c_1"
     assert job_path("x/y z", "log") == "/api/jobs/x%2Fy%20z/log"
+
+
+def test_queue_table_shows_limits_counts_and_the_default():
+    queues = [
+        {
+            "name": "default",
+            "default": True,
+            "description": "Any job",
+            "limits": {
+                "max_running": None,
+                "max_running_per_user": 64,
+                "memory_budget_mb": None,
+                "timeout": {"default": 3600, "max": 86400},
+                "cpus": {"default": 1, "max": 2},
+                "memory_mb": {"default": 256, "max": 16384},
+            },
+            "jobs": {"queued": 5, "running": 2, "running_by_host": {"node1": 2}},
+        }
+    ]
+    lines = output.queue_table(queues).splitlines()
+    assert lines[0].split()[:3] == ["QUEUE", "QUEUED", "RUNNING"]
+    assert lines[1].split() == [
+        "default",
+        "*",
+        "5",
+        "2",
+        "-",
+        "64",
+        "86400",
+        "2",
+        "16384",
+        "Any",
+        "job",
+    ]

@@ -232,16 +232,30 @@ def test_ls_shows_the_users_jobs_and_filters_by_status(cli):
     listing = cli("ls")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
-    assert lines[0].split() == ["ID", "STATUS", "CODE", "CREATED", "(UTC)"]
-    assert [line.split()[:3] for line in lines[1:]] == [
-        [bad_id, "FAILED", "3"],  # newest first
-        [ok_id, "COMPLETE", "0"],
+    assert lines[0].split() == ["ID", "STATUS", "QUEUE", "CODE", "CREATED", "(UTC)"]
+    assert [line.split()[:4] for line in lines[1:]] == [
+        [bad_id, "FAILED", "default", "3"],  # newest first
+        [ok_id, "COMPLETE", "default", "0"],
     ]
 
     failed = cli("ls", "--status", "failed")
     assert [line.split()[0] for line in failed.stdout.splitlines()[1:]] == [bad_id]
     several = cli("ls", "--status", "FAILED,COMPLETE")
     assert len(several.stdout.splitlines()) == 3
+
+    in_default = cli("ls", "--queue", "default")
+    assert [line.split()[0] for line in in_default.stdout.splitlines()[1:]] == [bad_id, ok_id]
+    elsewhere = cli("ls", "--queue", "nope")
+    assert elsewhere.returncode == 0 and elsewhere.stdout == ""
+
+    queues = cli("queues")
+    assert queues.returncode == 0, queues.stderr
+    header, default = queues.stdout.splitlines()[:2]
+    assert header.split()[:3] == ["QUEUE", "QUEUED", "RUNNING"]
+    assert default.split()[:2] == ["default", "*"]
+    unknown = cli("submit", cli.script("q.sh", "true"), "--queue", "nope")
+    assert unknown.returncode == 1
+    assert "no queue is called 'nope'; the queues are: default" in unknown.stderr
 
     newest = cli("ls", "--limit", "1")
     assert [line.split()[0] for line in newest.stdout.splitlines()[1:]] == [bad_id]

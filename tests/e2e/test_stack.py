@@ -65,7 +65,7 @@ def test_status_server_answers_while_app_workers_are_down(stack, stack_admin, su
 def test_metrics_add_up_over_every_app_worker(stack, stack_admin):
     from ..api.test_health_and_metrics import metric_value
 
-    name, labels = "shell_service_jobs_finished_total", '{status="COMPLETE"}'
+    name, labels = "shell_service_jobs_finished_total", '{queue="default",status="COMPLETE"}'
     before = metric_value(requests.get(stack + "/metrics", timeout=10).text, name, labels)
     ids = [
         stack_admin.post("/api/jobs", json={"code": "true", "execute": True}).json()["data"]["id"]

@@ -68,7 +68,7 @@ def start_orphan(server, other_launcher, job, username, init_keeps_timeout=True)
         env=job.env, stdin=job.stdin, timeout=job.timeout, cpus=job.cpus,
         memory_mb=job.memory_mb, queued_at=job.queued_at, started_at=job.started_at,
         submitter_id=job.submitter_id, username=username, executor=job.executor,
-        cancel_requested_at=job.cancel_requested_at,
+        cancel_requested_at=job.cancel_requested_at, queue=job.queue,
     )  # fmt: skip
     running = RunningJob(
         id=job.id,

@@ -12,7 +12,7 @@ from shell_service import queue, schemas
 from shell_service.models import Job, JobEvent
 
 from ..factories import JobFactory, UserFactory
-from .test_queue import UNLIMITED
+from ..helpers import claim_limits
 
 #: A host no executor of the tests runs on: nobody adopts or ends its jobs.
 FAKE_HOST = "stmts-nowhere"
@@ -101,7 +101,7 @@ def test_a_job_found_for_adoption_is_the_job_as_it_was_claimed(
     claimed: list[queue.ClaimedJob] = []
     try:
         while not any(c.id == job.id for c in claimed):
-            claimed += queue.claim_jobs(sql, executor, **UNLIMITED) or []
+            claimed += queue.claim_jobs(sql, executor, **claim_limits()) or []
         (mine,) = [c for c in claimed if c.id == job.id]
         assert (mine.executor, mine.username, mine.cancel_requested_at) == (
             executor,

@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
-from ... import queue, schemas
+from ... import queue, queues, schemas
 from ...job_states import FINISHED, JobStatus
 
 #: Fields a job list leaves out unless asked for (``include_output``).
@@ -65,6 +65,26 @@ class JobAccessMixin(BaseHandler):
         if "submitter_id" not in columns:
             del row["submitter_id"]
         return row
+
+    def check_still_runnable(self, job_id: str, job: dict) -> None:
+        """A stored job (its ``queue``, ``shell`` and options; with ``code``, its
+        size too) about to be queued must still fit today's config: its queue
+        exists (queued in one that does not, it would wait for ever: no executor
+        serves it) and its options are within that queue's maxima and the allowed
+        shells.
+
+        Raises
+        ------
+        APIError
+            409 saying what no longer fits (change the job, or run it with changes).
+        """
+        cfg = self.settings["config"]
+        try:
+            job_queue = queue_or_400(cfg, job["queue"])
+            check_job_options(job, cfg["jobs"], job_queue, self.settings["allowed_shells"])
+        except APIError as exc:
+            reason = exc.message.removeprefix("Invalid request body: ")
+            raise APIError(409, f"Job {job_id!r} no longer fits the config: {reason}") from exc
 
     async def job_when_ended(self, job_id: str, wait: float) -> dict:
         """The job once it has ended, or after ``wait`` seconds, whichever is first.
@@ -201,7 +221,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
             raise APIError(405, "POST a new job to /api/jobs")
         body = self.load_body(schemas.JobCreate)
         jobs_cfg = self.settings["config"]["jobs"]
-        check_job_options(body, jobs_cfg, self.settings["allowed_shells"])
+        job_queue = queue_or_400(self.settings["config"], body.get("queue"))
+        check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
         job = {
             "id": body.get("id") or f"job_{uuid.uuid4().hex}",
             "code": body["code"],
@@ -209,10 +230,11 @@ class JobHandler(JobAccessMixin, BaseHandler):
             "args": body.get("args", []),
             "env": body.get("env", {}),
             "stdin": body.get("stdin"),
-            "timeout": body.get("timeout", jobs_cfg["default_timeout"]),
+            "timeout": body.get("timeout", job_queue.defaults["timeout"]),
             "priority": body.get("priority", 0),
-            "cpus": body.get("cpus", jobs_cfg["default_cpus"]),
-            "memory_mb": body.get("memory_mb", jobs_cfg["default_memory_mb"]),
+            "cpus": body.get("cpus", job_queue.defaults["cpus"]),
+            "memory_mb": body.get("memory_mb", job_queue.defaults["memory_mb"]),
+            "queue": job_queue.name,
             "submitter_id": self.current_user.id,
         }
         new_job = queue.NewJob(job, self.current_user.id, submit=body["execute"])
@@ -244,14 +266,23 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: PATCH /api/jobs/{job_id}")
-        job = self.job_row_or_404(job_id, ("args", "env"))
+        job = self.job_row_or_404(job_id, ("args", "env", "queue", *queues.OPTIONS))
         changes = self.load_body(schemas.JobUpdate, partial=True)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
         if "args" in changes or "env" in changes:
             # The job runs with both: new args with the stored env, or the reverse.
             check_exec_limits(changes.get("args", job["args"]), changes.get("env", job["env"]))
-        check_job_options(changes, self.settings["config"]["jobs"], self.settings["allowed_shells"])
+        cfg = self.settings["config"]
+        checked = dict(changes)
+        if "queue" in changes:
+            # Another queue: the job's options must fit its limits too.
+            checked = {option: job[option] for option in queues.OPTIONS} | changes
+        if checked.keys() & {"queue", *queues.OPTIONS}:
+            job_queue = queue_or_400(cfg, checked.get("queue", job["queue"]))
+        else:
+            job_queue = None
+        check_job_options(checked, cfg["jobs"], job_queue, self.settings["allowed_shells"])
         state, changed = queue.update_ready_job(
             self.sql, job_id, changes, self.current_user.id, schemas.JOB_FIELDS
         )
@@ -290,25 +321,56 @@ class JobHandler(JobAccessMixin, BaseHandler):
         self.success()
 
 
-def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> None:
-    """Check the limits that come from config (the schema checks the rest).
+def queue_or_400(cfg, name: str | None) -> queues.Queue:
+    """The queue called ``name`` (None: the default queue, the first configured).
+
+    Parameters
+    ----------
+    cfg : Config
+    name : str or None
+
+    Returns
+    -------
+    queues.Queue
+
+    Raises
+    ------
+    APIError
+        400 naming the field and listing the queues, when none is called ``name``.
+    """
+    found = queues.queue_named(cfg, name)
+    if found is None:
+        names = ", ".join(q.name for q in queues.configured_queues(cfg))
+        error = f"no queue is called {name!r}; the queues are: {names}"
+        raise APIError(400, f"Invalid request body: queue: {error}", {"errors": {"queue": [error]}})
+    return found
+
+
+def check_job_options(
+    body: dict, jobs_cfg: dict, job_queue: queues.Queue | None, allowed_shells: list[str]
+) -> None:
+    """The limits that come from config (the schema checks the rest): the script's
+    size, the shell, and ``timeout``, ``cpus``, ``memory_mb`` against ``job_queue``'s
+    maxima (not checked when ``job_queue`` is None: none of them is in ``body``).
 
     Parameters
     ----------
     body : dict
-        The validated request body (or a PATCH's changes): only the fields present
-        are checked.
+        The validated request body (or a PATCH's changes, or a stored job's
+        fields): only the fields present are checked.
     jobs_cfg : dict
-        The config's ``jobs`` section (``max_script_bytes``, ``max_timeout`` in
-        seconds, ``max_cpus``, ``max_memory_mb`` in MiB).
+        The config's ``jobs`` section (``max_script_bytes``).
+    job_queue : queues.Queue or None
+        The queue whose maxima bound ``timeout`` (seconds), ``cpus`` and
+        ``memory_mb`` (MiB).
     allowed_shells : list of str
         The interpreters installed here (``shells.available_shells``).
 
     Raises
     ------
     APIError
-        413 when ``code`` is over ``jobs.max_script_bytes`` (UTF-8 bytes); 400
-        naming each field over its limit, or a shell not allowed.
+        413 for a script over ``jobs.max_script_bytes``; 400 naming each field over
+        its limit and the limit.
     """
     max_script = int(jobs_cfg["max_script_bytes"])
     if len(body.get("code", "").encode()) > max_script:
@@ -318,13 +380,10 @@ def check_job_options(body: dict, jobs_cfg: dict, allowed_shells: list[str]) -> 
     errors = {}
     if "shell" in body and body["shell"] not in allowed_shells:
         errors["shell"] = [f"must be one of: {', '.join(allowed_shells)}"]
-    for field, maximum in (
-        ("timeout", "max_timeout"),
-        ("cpus", "max_cpus"),
-        ("memory_mb", "max_memory_mb"),
-    ):
-        if body.get(field, 0) > int(jobs_cfg[maximum]):
-            errors[field] = [f"must be at most {jobs_cfg[maximum]} (config jobs.{maximum})"]
+    if job_queue is not None:
+        for option, maximum in job_queue.maxima.items():
+            if body.get(option, 0) > maximum:
+                errors[option] = [f"must be at most {maximum} (queue {job_queue.name}'s maximum)"]
     if errors:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
@@ -367,9 +426,12 @@ class JobSubmitMixin(JobAccessMixin):
         ------
         APIError
             404 when there is no such job or it is not the user's; 409 when it is not
-            READY (it was executed already).
+            READY (it was executed already), or no longer fits the config
+            (``check_still_runnable``).
         """
-        self.job_row_or_404(job_id, ("id",))
+        # The script is checked when stored: what can have changed since is config.
+        job = self.job_row_or_404(job_id, ("queue", "shell", *queues.OPTIONS))
+        self.check_still_runnable(job_id, job)
         if not queue.submit_job(self.sql, job_id, self.current_user.id):
             status = self.job_row_or_404(job_id, ("status",))["status"]
             raise APIError(409, f"Job {job_id!r} is {status}; only a READY job can be executed")
@@ -488,6 +550,7 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
           404: NotFound
         """
         job = self.job_row_or_404(job_id, RERUN_FIELDS)
+        self.check_still_runnable(job_id, job)
         job.update(id=f"job_{uuid.uuid4().hex}", submitter_id=self.current_user.id)
         detail = f"rerun of {job_id}"
         await self.settings["job_writer"].insert(
@@ -498,7 +561,7 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
 
 #: What a rerun copies from the original job.
 RERUN_FIELDS = (
-    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb"
+    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue"
 )  # fmt: skip
 
 

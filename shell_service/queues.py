@@ -1,0 +1,171 @@
+"""Named queues: each a pool of limits that jobs name (config ``queues:``).
+
+A queue says which executor kind runs its jobs (``local`` for now), which hosts
+serve it, how many of its jobs may run at once (all hosts together, and per
+user), how much memory they may ask for together, and each job option's default
+and maximum. A setting left empty takes the ``jobs:`` section's value of the same
+name, read when it is used, so the default config's one queue, ``default``,
+behaves as the service did before queues existed.
+
+Fairness between users, priority and the per-user limit apply within each queue
+(``queue/claim.py``); a host's own capacity (``jobs.max_running``,
+``jobs.memory_budget_mb``) bounds every queue it serves.
+"""
+
+import re
+import socket
+from dataclasses import dataclass
+
+from baselayer.app.config import Config
+
+#: Executor kinds a queue may name.
+EXECUTOR_KINDS = ("local",)
+
+#: A queue's name: one lowercase word (it appears in URLs, metrics labels and paths).
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+#: Job options a queue bounds: option -> (config key of its default, of its maximum).
+OPTIONS = {
+    "timeout": ("default_timeout", "max_timeout"),
+    "cpus": ("default_cpus", "max_cpus"),
+    "memory_mb": ("default_memory_mb", "max_memory_mb"),
+}
+
+#: Settings a queue may leave empty to take the ``jobs:`` section's value.
+INHERITED = ("max_running_per_user", *(key for pair in OPTIONS.values() for key in pair))
+
+
+class QueueConfigError(ValueError):
+    """``queues:`` in config is not valid; the message names the queue and setting."""
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One queue's settings, with the ``jobs:`` section's values filled in.
+
+    Attributes
+    ----------
+    name, description : str
+    executor : str
+        The executor kind that runs its jobs (one of ``EXECUTOR_KINDS``).
+    hosts : tuple of str
+        The hosts whose executors run its jobs; empty: every host.
+    max_running : int or None
+        Its jobs running at once on all hosts together; None: only the hosts'
+        capacity bounds them.
+    max_running_per_user : int
+        One user's jobs of this queue running at once.
+    memory_budget_mb : int or None
+        MiB its running jobs may ask for together, on all hosts; None: no budget
+        beyond each host's.
+    defaults, maxima : dict
+        ``{"timeout": seconds, "cpus": n, "memory_mb": MiB}``: what a job gets
+        when it names none, and the most it may ask for.
+    """
+
+    name: str
+    description: str
+    executor: str
+    hosts: tuple[str, ...]
+    max_running: int | None
+    max_running_per_user: int
+    memory_budget_mb: int | None
+    defaults: dict
+    maxima: dict
+
+    def serves(self, host: str) -> bool:
+        """Whether the executor of ``host`` runs this queue's jobs."""
+        return not self.hosts or host in self.hosts
+
+
+def _optional_int(value, where: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise QueueConfigError(f"{where} must be a whole number >= 0 or empty, not {value!r}")
+    return value
+
+
+def configured_queues(cfg: Config) -> list[Queue]:
+    """The queues of ``cfg["queues"]`` in config order (the first is the default).
+
+    Read afresh at each call (a dict walk, microseconds): the executor reads its
+    limits at every claim, so a test or an operator changing ``jobs:`` settings
+    in the running config sees them apply.
+
+    Raises
+    ------
+    QueueConfigError
+        No queue, a name that is not one lowercase word or is repeated, an unknown
+        executor kind or setting, or a limit that is not a whole number.
+    """
+    entries = cfg.get("queues") or []
+    if not isinstance(entries, list) or not entries:
+        raise QueueConfigError("config queues: must list at least one queue")
+    jobs = cfg["jobs"]
+    known = {"name", "description", "executor", "hosts", "max_running", "memory_budget_mb"}
+    known.update(INHERITED)
+    queues, seen = [], set()
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise QueueConfigError(f"config queues: each entry is a mapping, not {entry!r}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise QueueConfigError(
+                f"config queues: name {name!r} must be one lowercase word "
+                "(a-z, then a-z 0-9 _ -, at most 32 characters)"
+            )
+        if name in seen:
+            raise QueueConfigError(f"config queues: {name!r} is listed twice")
+        seen.add(name)
+        where = f"config queues: {name}:"
+        unknown = set(entry) - known
+        if unknown:
+            raise QueueConfigError(f"{where} unknown setting(s) {', '.join(sorted(unknown))}")
+        kind = entry.get("executor") or "local"
+        if kind not in EXECUTOR_KINDS:
+            raise QueueConfigError(
+                f"{where} executor {kind!r} is not one of {', '.join(EXECUTOR_KINDS)}"
+            )
+        hosts = entry.get("hosts") or []
+        if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+            raise QueueConfigError(f"{where} hosts must be a list of host names")
+        settings: dict[str, int] = {}
+        for key in INHERITED:
+            value = entry.get(key)
+            value = jobs.get(key) if value is None or value == "" else value
+            number = _optional_int(value, f"{where} {key}")
+            if number is None:
+                raise QueueConfigError(f"{where} {key} must be set, here or in jobs:")
+            settings[key] = number
+        queues.append(
+            Queue(
+                name=name,
+                description=str(entry.get("description") or ""),
+                executor=kind,
+                hosts=tuple(hosts),
+                max_running=_optional_int(entry.get("max_running"), f"{where} max_running"),
+                max_running_per_user=settings["max_running_per_user"],
+                memory_budget_mb=_optional_int(
+                    entry.get("memory_budget_mb"), f"{where} memory_budget_mb"
+                ),
+                defaults={option: settings[keys[0]] for option, keys in OPTIONS.items()},
+                maxima={option: settings[keys[1]] for option, keys in OPTIONS.items()},
+            )
+        )
+    return queues
+
+
+def queue_named(cfg: Config, name: str | None) -> Queue | None:
+    """The queue called ``name`` (None: the default, the first); None if none is."""
+    queues = configured_queues(cfg)
+    if name is None:
+        return queues[0]
+    return next((queue for queue in queues if queue.name == name), None)
+
+
+def host_name(cfg: Config) -> str:
+    """This host's name as its executor records it (``hosts.name``; empty: the
+    machine's hostname). It names the host in ``jobs.host`` and ``GET /api/queues``
+    and picks the queues its executor serves."""
+    return str(cfg.get("hosts.name") or socket.gethostname())

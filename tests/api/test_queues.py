@@ -1,0 +1,253 @@
+"""Named queues: a job names one, the queue's limits bound its options and how many
+of its jobs run, GET /api/queues shows them, and config that is not valid is
+refused with a message naming the queue and setting."""
+
+import copy
+import time
+
+import pytest
+from sqlalchemy import text
+
+from baselayer.app.database import database_url
+from baselayer.app.plain_sql import PlainSQL
+from shell_service import queue, queues
+
+from ..executors.test_queue import queued_jobs, remove_jobs, running_total
+from ..factories import UserFactory
+from ..helpers import claim_limits, create_job, run_job, wait_for_job
+
+SMALL = {
+    "name": "small",
+    "description": "Short jobs",
+    "executor": "local",
+    "max_running": 1,
+    "max_running_per_user": 1,
+    "default_timeout": 60,
+    "max_timeout": 120,
+    "max_cpus": 1,
+    "max_memory_mb": 512,
+}
+
+
+@pytest.fixture
+def two_queues(server):
+    """The running service with a second queue, ``small``, after ``default``."""
+    saved = copy.deepcopy(server.cfg["queues"])
+    server.cfg["queues"] = [*saved, dict(SMALL)]
+    yield server.cfg["queues"]
+    server.cfg["queues"] = saved
+
+
+def test_a_job_that_names_no_queue_runs_in_the_first_and_records_its_host(api, server):
+    job = run_job(api, "echo hi")
+    assert job["status"] == "COMPLETE"
+    assert job["queue"] == queues.configured_queues(server.cfg)[0].name == "default"
+    assert job["host"] == queues.host_name(server.cfg)
+
+
+def test_a_job_gets_its_queues_defaults_and_is_listed_by_queue(api, two_queues):
+    job_id = create_job(api, "true", queue="small")
+    job = api.get(f"/api/jobs/{job_id}").json()["data"]
+    assert (job["queue"], job["timeout"]) == ("small", 60)
+    other = create_job(api, "true")
+    listed = api.get("/api/jobs?queue=small").json()["data"]
+    assert job_id in {j["id"] for j in listed}
+    assert other not in {j["id"] for j in listed}
+    assert all(j["queue"] == "small" for j in listed)
+
+
+@pytest.mark.parametrize(
+    "name", ["nope", "Default", "small ", "../small", "small;DROP TABLE jobs", "x" * 64, "é"]
+)
+def test_an_unknown_queue_is_a_400_listing_the_queues_and_stores_nothing(api, two_queues, name):
+    before = api.get("/api/jobs?limit=1").json()["total"]
+    response = api.post("/api/jobs", json={"code": "true", "queue": name, "execute": True})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["status"] == "error"
+    assert "queue" in body["data"]["errors"]
+    assert "the queues are: default, small" in body["message"]
+    assert api.get("/api/jobs?limit=1").json()["total"] == before
+
+
+@pytest.mark.parametrize(
+    "field, value, maximum", [("timeout", 121, 120), ("cpus", 2, 1), ("memory_mb", 513, 512)]
+)
+def test_an_option_over_the_queues_maximum_is_a_400_naming_it(
+    api, two_queues, field, value, maximum
+):
+    response = api.post("/api/jobs", json={"code": "true", "queue": "small", field: value})
+    assert response.status_code == 400, response.text
+    assert (
+        f"{field}: must be at most {maximum} (queue small's maximum)" in response.json()["message"]
+    )
+    # The same value is within the default queue's limits.
+    assert api.post("/api/jobs", json={"code": "true", field: value}).status_code == 200
+
+
+def test_moving_a_ready_job_to_another_queue_checks_that_queues_limits(api, two_queues):
+    job_id = create_job(api, "true", timeout=3600)
+    moved = api.request("PATCH", f"/api/jobs/{job_id}", json={"queue": "small"})
+    assert moved.status_code == 400
+    assert "timeout: must be at most 120" in moved.json()["message"]
+    unknown = api.request("PATCH", f"/api/jobs/{job_id}", json={"queue": "nope"})
+    assert unknown.status_code == 400
+    fits = api.request("PATCH", f"/api/jobs/{job_id}", json={"queue": "small", "timeout": 100})
+    assert fits.status_code == 200, fits.text
+    assert (fits.json()["data"]["queue"], fits.json()["data"]["timeout"]) == ("small", 100)
+
+
+def test_a_job_of_a_queue_that_was_removed_is_not_queued_for_ever(api, server, two_queues):
+    ready = create_job(api, "true", queue="small")
+    ran = run_job(api, "true", queue="small")
+    server.cfg["queues"] = [q for q in two_queues if q["name"] != "small"]
+    for path in (f"/api/jobs/{ready}/execute", f"/api/jobs/{ran['id']}/rerun"):
+        response = api.post(path)
+        assert response.status_code == 409, path
+        assert "no queue is called 'small'" in response.json()["message"]
+    assert api.get(f"/api/jobs/{ready}").json()["data"]["status"] == "READY"
+    # Moved to a queue that exists, it runs.
+    assert api.request("PATCH", f"/api/jobs/{ready}", json={"queue": "default"}).status_code == 200
+    assert api.post(f"/api/jobs/{ready}/execute").status_code == 200
+    assert wait_for_job(api, ready)["status"] == "COMPLETE"
+
+
+def test_get_queues_shows_each_queues_limits_and_jobs_now(api, cfg, two_queues, paused_executor):
+    job_id = create_job(api, "true", queue="small", execute=True)
+    try:
+        response = api.get("/api/queues")
+        assert response.status_code == 200
+        listed = {q["name"]: q for q in response.json()["data"]}
+        assert list(listed) == ["default", "small"]
+        assert listed["default"]["default"] and not listed["small"]["default"]
+        small = listed["small"]
+        assert small["description"] == "Short jobs"
+        assert small["limits"]["max_running"] == 1
+        assert small["limits"]["timeout"] == {"default": 60, "max": 120}
+        # Left empty: the jobs: section's values.
+        assert small["limits"]["memory_mb"]["default"] == cfg["jobs"]["default_memory_mb"]
+        assert small["jobs"]["queued"] >= 1
+        one = api.get("/api/queues/small").json()["data"]
+        assert one["name"] == "small"
+        assert api.get("/api/queues/nope").status_code == 404
+    finally:
+        api.post(f"/api/jobs/{job_id}/cancel")
+
+
+def test_the_claim_holds_each_queues_own_limits(cfg, session_factory, paused_executor):
+    """A queue's max_running, per-user limit and memory budget count its jobs on
+    every host; the other queue goes on regardless."""
+    user, other = UserFactory(), UserFactory()
+    small = queues.Queue(
+        "small", "", "local", (), max_running=2, max_running_per_user=10**6,
+        memory_budget_mb=None, defaults={}, maxima={},
+    )  # fmt: skip
+    per_user = queues.Queue(
+        "peruser", "", "local", (), max_running=None, max_running_per_user=1,
+        memory_budget_mb=None, defaults={}, maxima={},
+    )  # fmt: skip
+    budget = queues.Queue(
+        "budget", "", "local", (), max_running=None, max_running_per_user=10**6,
+        memory_budget_mb=1500, defaults={}, maxima={},
+    )  # fmt: skip
+    jobs = (
+        queued_jobs(user, 5, queue="small")
+        + queued_jobs(other, 2, queue="small")
+        + queued_jobs(user, 3, queue="peruser")
+        + queued_jobs(other, 3, queue="peruser")
+        + queued_jobs(user, 3, queue="budget", memory_mb=1000)
+        + queued_jobs(user, 2)
+    )
+    sql = PlainSQL(database_url(cfg))
+    try:
+        got = None
+        while got is None:
+            got = queue.claim_jobs(
+                sql, "elsewhere:1", **claim_limits(queues=[small, per_user, budget])
+            )
+    finally:
+        sql.close()
+    ids = {job.id for job in got}
+    by_queue = {}
+    for job in jobs:
+        if job.id in ids:
+            by_queue.setdefault(job.queue, []).append(job.submitter_id)
+    assert len(by_queue["small"]) == 2
+    assert sorted(by_queue["peruser"]) == sorted([user.id, other.id])
+    assert len(by_queue["budget"]) == 1
+    # Not a queue this claim serves.
+    assert "default" not in by_queue
+    remove_jobs(session_factory, [j.id for j in jobs])
+
+
+def test_a_users_backlog_in_one_queue_does_not_hold_back_another_queue(
+    cfg, session_factory, paused_executor
+):
+    busy, newcomer = UserFactory(), UserFactory()
+    backlog = queued_jobs(busy, 50, queue="big")
+    late = queued_jobs(newcomer, 1, queue="default")[0]
+    big = queues.Queue("big", "", "local", (), None, 10**6, None, {}, {})
+    default = queues.Queue("default", "", "local", (), None, 10**6, None, {}, {})
+    sql = PlainSQL(database_url(cfg))
+    try:
+        got = None
+        while got is None:
+            got = queue.claim_jobs(
+                sql,
+                "elsewhere:1",
+                # Two slots free on "elsewhere" (other tests may have jobs RUNNING there).
+                **claim_limits(
+                    queues=[big, default], max_running=running_total(session_factory) + 2
+                ),
+            )
+    finally:
+        sql.close()
+    assert {job.id for job in got} == {backlog[0].id, late.id}
+    remove_jobs(session_factory, [j.id for j in backlog] + [late.id])
+
+
+def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, session_factory):
+    two_queues[1]["hosts"] = ["another-host"]
+    job_id = create_job(api, "true", queue="small", execute=True)
+    # The executor claims within milliseconds of the NOTIFY, and looks again every
+    # jobs.poll_interval: three of those and it has not taken it.
+    time.sleep(3 * float(server.cfg["jobs"]["poll_interval"]))
+    with session_factory() as session:
+        waited = session.scalar(text("SELECT status FROM jobs WHERE id = :id"), {"id": job_id})
+    assert waited == "QUEUED"
+    two_queues[1]["hosts"] = [queues.host_name(server.cfg)]
+    server.executor.wake()
+    assert wait_for_job(api, job_id)["status"] == "COMPLETE"
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ([], "at least one queue"),
+        ([{"name": "Big"}], "must be one lowercase word"),
+        ([{"name": "a b"}], "must be one lowercase word"),
+        ([{"name": "default"}, {"name": "default"}], "listed twice"),
+        ([{"name": "q", "executor": "slurm"}], "executor 'slurm' is not one of local"),
+        ([{"name": "q", "max_runing": 3}], "unknown setting(s) max_runing"),
+        ([{"name": "q", "max_running": -1}], "max_running must be a whole number"),
+        ([{"name": "q", "max_timeout": "10"}], "max_timeout must be a whole number"),
+        ([{"name": "q", "hosts": "node1"}], "hosts must be a list"),
+        (["default"], "each entry is a mapping"),
+    ],
+)
+def test_queues_config_that_is_not_valid_is_refused_naming_what(cfg, entries, message):
+    broken = copy.deepcopy(cfg)
+    broken["queues"] = entries
+    with pytest.raises(queues.QueueConfigError, match=".*") as raised:
+        queues.configured_queues(broken)
+    assert message in str(raised.value)
+
+
+def test_a_queue_setting_left_empty_takes_the_jobs_sections_value(cfg):
+    config = copy.deepcopy(cfg)
+    config["queues"] = [{"name": "q", "max_cpus": 1}]
+    (q,) = queues.configured_queues(config)
+    assert q.maxima["cpus"] == 1
+    assert q.maxima["timeout"] == cfg["jobs"]["max_timeout"]
+    assert q.max_running_per_user == cfg["jobs"]["max_running_per_user"]
+    assert q.max_running is None and q.memory_budget_mb is None
