@@ -103,6 +103,7 @@ def main(argv=None) -> None:
     cfg = load_config()
     try:
         queues.configured_queues(cfg)
+        queues.host_name(cfg)
     except queues.QueueConfigError as exc:
         raise SystemExit(str(exc)) from None
     engine = make_engine(cfg)
