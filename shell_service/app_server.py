@@ -85,6 +85,8 @@ def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):
         path_examples=PATH_EXAMPLES,
         job_counts=JobCounts(cfg, sql),
         jobs_dir=jobs_dir(cfg),
+        # This host's name: a job that ran on another shows its stored output.
+        host=queues.host_name(cfg),
         allowed_shells=list(available_shells(cfg["jobs.shells"])),
     )
 

@@ -177,12 +177,22 @@ def test_a_host_lost_for_good_loses_its_jobs_and_the_other_goes_on(
     done = wait_for_job(stack_user, again, timeout=40)
     assert (done["status"], done["stdout"], done["host"]) == ("COMPLETE", "second run\n", HOST_B)
     assert starts(stack_user, again) == 2
+    # This stack does not share hostb's jobs directory: the log is the stored output.
+    page = stack_user.get(f"/api/jobs/{again}/log?offset=0").json()["data"]
+    assert (page["text"], page["offset"], page["finished"]) == ("second run\n", 11, True)
+    followed = stack_user.get(f"/api/jobs/{again}/log?follow=true&offset=7")
+    assert followed.text == "run\n"
     assert stack_user.get(f"/api/jobs/{lost}").json()["data"]["status"] == "SERVER_ERROR"
 
 
 def test_a_host_back_within_lost_after_adopts_its_jobs(second_host, stack_user):
     job_id = create_job(stack_user, "sleep 4; echo adopted", queue=HOST_B, execute=True)
     wait_for_job(stack_user, job_id, timeout=30, statuses={"RUNNING"})
+    live = stack_user.get(f"/api/jobs/{job_id}/log")
+    assert live.status_code == 409
+    assert "runs on host 'hostb'" in live.json()["message"]
+    # Killed once its init runs (killed while launching, a job ends SERVER_ERROR).
+    init_pid(second_host, job_id)
     killed_at = datetime.datetime.now(datetime.UTC)
     second_host.kill()
     second_host.start()
