@@ -209,7 +209,8 @@ def test_a_users_backlog_in_one_queue_does_not_hold_back_another_queue(
 
 
 def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, session_factory):
-    two_queues[1]["hosts"] = ["another-host"]
+    small = next(q for q in two_queues if q["name"] == "small")
+    small["hosts"] = ["another-host"]
     job_id = create_job(api, "true", queue="small", execute=True)
     # The executor claims within milliseconds of the NOTIFY, and looks again every
     # jobs.poll_interval: three of those and it has not taken it.
@@ -217,7 +218,7 @@ def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, 
     with session_factory() as session:
         waited = session.scalar(text("SELECT status FROM jobs WHERE id = :id"), {"id": job_id})
     assert waited == "QUEUED"
-    two_queues[1]["hosts"] = [queues.host_name(server.cfg)]
+    small["hosts"] = [queues.host_name(server.cfg)]
     server.executor.wake()
     assert wait_for_job(api, job_id)["status"] == "COMPLETE"
 
