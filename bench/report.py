@@ -222,6 +222,19 @@ def rows(results: dict) -> list[dict]:
                 "ratio": f"{_pct(drain['ratio'])} of the rate with nothing waiting",
             }
         )
+    hosts = _get(results, "extra", "hosts")
+    if hosts:
+        table.append(
+            {
+                "id": "hosts",
+                "what": f"burst of {hosts['jobs']:,} true jobs on two local executors "
+                "(two host names, one machine) against one",
+                "result": f"{_num(hosts['two_hosts_per_second'])} jobs/s against "
+                f"{_num(hosts['one_host_per_second'])}; jobs per host "
+                + ", ".join(f"{h}: {n}" for h, n in sorted(hosts["by_host"].items())),
+                "ratio": f"{hosts['ratio']:.2f}x one executor",
+            }
+        )
     for row in table:
         for key in ("ratio", "goal", "met"):
             row.setdefault(key, "")

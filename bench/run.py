@@ -55,6 +55,7 @@ STEPS = [
     ("5", ("scenarios", "5"), scenarios.many_at_once),
     ("4", ("scenarios", "4"), scenarios.history),
     ("depth", ("extra", "depth"), scenarios.queue_depth),
+    ("hosts", ("extra", "hosts"), scenarios.two_hosts),
 ]
 
 
@@ -135,7 +136,8 @@ def parse_args(argv=None):
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying it out")
     parser.add_argument(
-        "--only", help="comma-separated steps: ceilings,1,2,3,4,5,6,cancel,depth (default: all)"
+        "--only",
+        help="comma-separated steps: ceilings,1,2,3,4,5,6,cancel,depth,hosts (default: all)",
     )
     return parser.parse_args(argv)
 

@@ -24,6 +24,7 @@ from .launch_ceiling import launch_rate
 from .memory import PeakRss, rss_now, service_pids
 from .peer_webhook import webhook_server
 from .profile import Recorder, summarize
+from .second_host import HOST_NAME, SecondHost
 from .tools import BenchError, run_wrk
 
 
@@ -631,3 +632,51 @@ def drain(bench: Bench, token: str, count: int, **options) -> dict:
         client.close()
     seconds = time.perf_counter() - started
     return {"seconds": round(seconds, 2), "per_second": round(count / seconds, 1), "ended": ended}
+
+
+def two_hosts(bench: Bench) -> dict:
+    """The burst (scenario 2's ``burst_jobs`` true jobs from 16 clients) on the
+    stack's executor alone, then on it and a second local executor (another host
+    name and jobs directory, the same slots), in the same run: the ratio of the
+    rates, and how the second run's jobs spread over the hosts."""
+    alone = burst_rate(bench)
+    with SecondHost(bench.cfg):
+        both = burst_rate(bench)
+    return {
+        "jobs": bench.scale.burst_jobs,
+        "one_host_per_second": alone["per_second"],
+        "two_hosts_per_second": both["per_second"],
+        "ratio": round(both["per_second"] / alone["per_second"], 2),
+        "by_host": both["by_host"],
+        "second_host": HOST_NAME,
+    }
+
+
+def burst_rate(bench: Bench) -> dict:
+    """Jobs/s of one burst, and its jobs per host (``GET /api/jobs``' host field)."""
+    count = bench.scale.burst_jobs
+    since = utcnow()
+    started = time.perf_counter()
+    ids = submit_jobs(bench, count, 16, "true")
+    ended = bench.wait_until_done(since, timeout=600, interval=0.1)
+    seconds = time.perf_counter() - started
+    if ended.get("COMPLETE", 0) != count:
+        raise BenchError(f"the burst did not all complete: {ended}")
+    client = bench.client()
+    by_host: dict[str, int] = {}
+    try:
+        wanted = set(ids)
+        cursor = None
+        while wanted:
+            path = f"/api/jobs?limit=1000&created_after={since.isoformat()}"
+            page = client.get(path + (f"&cursor={cursor}" if cursor else "")).json()
+            for job in page["data"]:
+                if job["id"] in wanted:
+                    wanted.discard(job["id"])
+                    by_host[job["host"]] = by_host.get(job["host"], 0) + 1
+            cursor = page.get("next_cursor")
+            if not cursor or not page["data"]:
+                break
+    finally:
+        client.close()
+    return {"per_second": round(count / seconds, 1), "by_host": by_host}

@@ -85,6 +85,8 @@ def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):
         path_examples=PATH_EXAMPLES,
         job_counts=JobCounts(cfg, sql),
         jobs_dir=jobs_dir(cfg),
+        # This host's name: a job that ran on another shows its stored output.
+        host=queues.host_name(cfg),
         allowed_shells=list(available_shells(cfg["jobs.shells"])),
     )
 
@@ -103,6 +105,7 @@ def main(argv=None) -> None:
     cfg = load_config()
     try:
         queues.configured_queues(cfg)
+        queues.host_name(cfg)
     except queues.QueueConfigError as exc:
         raise SystemExit(str(exc)) from None
     engine = make_engine(cfg)

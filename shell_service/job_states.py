@@ -3,6 +3,7 @@
     READY --execute--> QUEUED --claim--> RUNNING --finish--> COMPLETE | FAILED
                                                             | TIMED_OUT | SERVER_ERROR
     READY | QUEUED --cancel--> CANCELLED      RUNNING --finish, after a cancel--> CANCELLED
+    RUNNING --its host lost, with requeue_on_host_loss--> QUEUED
 
 ``TRANSITIONS`` is the whole table; the statements in ``shell_service.queue``
 that change a job's state match only rows whose state may move to the new one
@@ -24,6 +25,10 @@ Where each rule comes from:
   request is recorded and its executor ends the processes, then records the end
   (``finish_job``), which is CANCELLED unless it completed first. So only
   RUNNING may go to the states that need a return code and output.
+* A job whose host is lost (``hosts.lost_after`` without a heartbeat of its
+  executor) ends SERVER_ERROR, or, when it asked for ``requeue_on_host_loss``,
+  goes back to QUEUED to start again elsewhere: Slurm's NODE_FAIL, and its
+  requeue of a batch job whose node failed. Nothing else moves a job back.
 * Rerun never moves a state (it inserts a new job); delete removes a job that is
   neither QUEUED nor RUNNING.
 """
@@ -62,7 +67,7 @@ INITIAL = frozenset({JobStatus.READY, JobStatus.QUEUED})
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.READY: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
-    JobStatus.RUNNING: FINISHED,
+    JobStatus.RUNNING: FINISHED | {JobStatus.QUEUED},
     **{status: frozenset() for status in FINISHED},
 }
 

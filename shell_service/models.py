@@ -57,6 +57,10 @@ class Job(Base):
     queue: Mapped[str] = mapped_column(String(32), nullable=False, server_default="default")
     # The host (hosts.name) whose executor claimed it; None until it starts.
     host: Mapped[str | None] = mapped_column(String(255))
+    # Its host lost (no heartbeat for hosts.lost_after): back to QUEUED, not SERVER_ERROR.
+    requeue_on_host_loss: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
     submitter_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
@@ -153,6 +157,8 @@ class ExecutorRecord(Base):
     __tablename__ = "executors"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)  # "host:pid"
+    # Its host (hosts.name): a host is alive while any of its executors heartbeats.
+    host: Mapped[str | None] = mapped_column(String(255))
     last_seen: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, index=True)
     running: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     published: Mapped[dict | None] = mapped_column(JSONB)

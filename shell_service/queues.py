@@ -164,8 +164,23 @@ def queue_named(cfg: Config, name: str | None) -> Queue | None:
     return next((queue for queue in queues if queue.name == name), None)
 
 
+#: A host's name: what hostnames are made of (it is part of "host:pid").
+HOST_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
 def host_name(cfg: Config) -> str:
     """This host's name as its executor records it (``hosts.name``; empty: the
     machine's hostname). It names the host in ``jobs.host`` and ``GET /api/queues``
-    and picks the queues its executor serves."""
-    return str(cfg.get("hosts.name") or socket.gethostname())
+    and picks the queues its executor serves.
+
+    Raises
+    ------
+    QueueConfigError
+        ``hosts.name`` is not a hostname (letters, digits, ``.``, ``_``, ``-``).
+    """
+    name = str(cfg.get("hosts.name") or socket.gethostname())
+    if not HOST_PATTERN.fullmatch(name):
+        raise QueueConfigError(
+            f"config hosts.name {name!r} must be a host name: letters, digits, '.', '_', '-'"
+        )
+    return name

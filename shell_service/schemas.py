@@ -330,6 +330,12 @@ class JobCreate(Schema):
             "example": "default",
         },
     )
+    requeue_on_host_loss = fields.Boolean(
+        metadata={
+            "description": "If the host running it is lost (config hosts.lost_after without "
+            "a heartbeat), queue it again instead of ending it SERVER_ERROR (default false)"
+        },
+    )
     execute = fields.Boolean(
         load_default=False,
         metadata={"description": "Queue the job at once, as POST .../execute would"},
@@ -371,6 +377,7 @@ class Job(Schema):
     cpus = fields.Integer(required=True)
     memory_mb = fields.Integer(required=True)
     queue = fields.String(required=True, metadata={"description": "The queue it waits and runs in"})
+    requeue_on_host_loss = fields.Boolean(required=True)
     host = fields.String(
         allow_none=True,
         metadata={"description": "The host (config hosts.name) that ran it; null until it starts"},

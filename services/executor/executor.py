@@ -45,8 +45,13 @@ def main(argv=None) -> None:
         raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")
     try:
         queues.configured_queues(cfg)
+        queues.host_name(cfg)
     except queues.QueueConfigError as exc:
         raise SystemExit(str(exc)) from None
+    if not float(cfg["hosts.lost_after"]) > 0:
+        raise SystemExit(
+            f"hosts.lost_after must be a number of seconds > 0, not {cfg['hosts.lost_after']!r}"
+        )
     lower_priority(int(cfg["jobs.nice"]))
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)

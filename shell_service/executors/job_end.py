@@ -44,6 +44,8 @@ class RunningJob:
     cancel_requested: bool = False
     # Its queue (metrics are labelled with it).
     queue: str = "default"
+    # Taken from this executor (its host was judged lost): ended, not recorded.
+    taken: bool = False
 
 
 def how_it_ended(

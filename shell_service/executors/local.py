@@ -43,7 +43,7 @@ from .processes import (
     open_job_init,
     wait_for_pidfd,
 )
-from .registry import LOST_HOST_MESSAGE, Registry
+from .registry import Registry
 from .retention import Retention
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,8 @@ class LocalExecutor(Executor):
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
         self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
         self.launcher: LauncherClient | None = None
-        self.registry = Registry(self.sql, self.host, self.executor_name)
+        lost_after = datetime.timedelta(seconds=float(cfg["hosts.lost_after"]))
+        self.registry = Registry(self.sql, self.host, self.executor_name, lost_after)
         self.retention = Retention(cfg, self.sql, self.host, self.setup.jobs_dir)
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
@@ -209,6 +210,9 @@ class LocalExecutor(Executor):
 
     # ---- claiming --------------------------------------------------------
     async def _claim_loop(self) -> None:
+        # First the processes of jobs this host lost while its executor was away:
+        # one queued again must not be claimed here while its old run goes on.
+        await self.end_leftovers()
         interval = float(self.cfg["jobs.poll_interval"])
         while True:
             try:
@@ -310,7 +314,10 @@ class LocalExecutor(Executor):
                 raise LaunchError("the executor has not started its launcher")
             if os.path.lexists(running.files.root):
                 # An earlier job's with this id (deleted, its directory not yet
-                # removed): removed as its user (job_removal), not by the launcher.
+                # removed), or this job's own earlier run (queued again after this
+                # host was judged lost): its processes ended first, then removed as
+                # its user (job_removal), not by the launcher.
+                await self._end_earlier_run(running.files)
                 await asyncio.to_thread(remove_job_directory, running.files.root)
             running.pidfd = await launch_job(
                 self.launcher, self.setup.job_launch(job, running, account)
@@ -424,12 +431,16 @@ class LocalExecutor(Executor):
         status, output, message, limit = await asyncio.to_thread(
             how_it_ended, running, int(self.cfg["jobs.max_output_bytes"])
         )
+        if running.taken:
+            return  # no longer this executor's: another host ended or runs it
         self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(running.queue, status, run_seconds, limit)
 
     def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
-        queue.finish_job(self.sql, job_id, status, output or JobOutput(), message)
+        queue.finish_job(
+            self.sql, job_id, status, output or JobOutput(), message, self.executor_name
+        )
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
 
@@ -442,6 +453,59 @@ class LocalExecutor(Executor):
             await asyncio.sleep(0.05)
 
     # ---- adopting orphans --------------------------------------------------
+    async def _end_earlier_run(self, files) -> None:
+        """End the processes of an earlier run in a job directory about to be
+        reused, and wait (kill_grace + INIT_EXIT_GRACE at most) for its init to exit."""
+        pidfd = open_job_init(files)
+        if pidfd is None:
+            return
+        try:
+            log.warning("Job %s: ending the processes of its earlier run here", files.root.name)
+            end_job(pidfd)
+            try:
+                await asyncio.wait_for(
+                    wait_for_pidfd(pidfd), timeout=self.setup.kill_grace + INIT_EXIT_GRACE
+                )
+            except TimeoutError:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        finally:
+            os.close(pidfd)
+
+    async def end_leftovers(self) -> None:
+        """At start: end the jobs whose inits still run in this host's jobs directory
+        but that are not RUNNING on this host any more: while this host's executor
+        was away for ``hosts.lost_after``, another host judged it lost and ended
+        them, or queued them again (to run elsewhere). Their processes must not go
+        on. The jobs RUNNING here are left to ``adopt_jobs``."""
+        try:
+            inits = await asyncio.to_thread(self._live_inits)
+            if not inits:
+                return
+            running_here = {job.id for job in self.registry.jobs_on_this_host([])}
+            for job_id, pidfd in inits.items():
+                if job_id not in running_here:
+                    log.warning("Job %s is no longer this host's: ending its processes", job_id)
+                    end_job(pidfd)
+                os.close(pidfd)
+        except Exception:
+            log.exception("Ending the processes of jobs this host lost failed")
+
+    def _live_inits(self) -> dict[str, int]:
+        """Job id -> a pidfd of its init, for the job directories here whose init
+        still runs (no end record yet). Blocking: a scan of the jobs directory."""
+        inits = {}
+        with os.scandir(self.setup.jobs_dir) as entries:
+            for entry in entries:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                files = self.setup.job_files(entry.name)
+                if not files.wrapper_pid.exists() or files.exit_status.exists():
+                    continue
+                pidfd = open_job_init(files)
+                if pidfd is not None:
+                    inits[entry.name] = pidfd
+        return inits
+
     async def _heartbeat_and_adopt(self) -> None:
         self.publish()
         await self.retention.remove_deleted_dirs()  # in case a NOTIFY was missed
@@ -453,8 +517,18 @@ class LocalExecutor(Executor):
         LAUNCH_GRACE) ends as SERVER_ERROR; the jobs of silent hosts
         (``Registry.jobs_lost_elsewhere``) end as SERVER_ERROR too."""
         jobs = self.registry.jobs_on_this_host(list(self.watching))
-        for job_id in self.registry.jobs_lost_elsewhere():
-            self._finish(job_id, JobStatus.SERVER_ERROR, message=LOST_HOST_MESSAGE)
+        for job_id, host, requeue in self.registry.jobs_lost_elsewhere():
+            outcome = self.registry.lose(job_id, host, requeue)
+            if outcome:
+                log.warning("Job %s: host %s lost; job %s", job_id, host, outcome)
+        for job_id in self.registry.taken_from_me(list(self.watching)):
+            # This host was judged lost while it ran them (the database or the
+            # network was away for hosts.lost_after): they are ended or queued
+            # again elsewhere, so they must not go on here.
+            log.warning("Job %s was taken from this executor: ending its processes", job_id)
+            running = self.watching[job_id]
+            running.taken = True
+            self._end(running)
         for job in jobs:
             watched = self.watching.get(job.id)
             if watched is not None:

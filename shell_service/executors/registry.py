@@ -3,8 +3,11 @@ says it is alive and what it offers) and the bookkeeping of adoption (which
 RUNNING jobs have lost their executor, and taking one over).
 
 An executor's name is "host:pid". On its own host an executor tells a live
-one from a dead one by its pid; of other hosts' executors it knows only their
-heartbeats: one silent for SILENT_HOST has lost its RUNNING jobs for good.
+one from a dead one by its pid; of other hosts it knows only their executors'
+heartbeats: a host none of whose executors has been heard from for
+``hosts.lost_after`` seconds is lost, with its RUNNING jobs (they end
+SERVER_ERROR, or go back to QUEUED if they asked to). Another host never adopts
+them: their processes are not there.
 """
 
 import datetime
@@ -13,15 +16,14 @@ import os
 from baselayer.app.plain_sql import PlainSQL
 
 from .. import queue
+from ..job_states import JobStatus
 from ..queue import ClaimedJob
 
-#: Another host's executor silent this long has lost its RUNNING jobs for good.
-SILENT_HOST = datetime.timedelta(minutes=5)
-#: The status message of a job lost with its host.
-LOST_HOST_MESSAGE = (
-    "the host running the job stopped answering (no executor heartbeat "
-    f"for {SILENT_HOST.seconds // 60} minutes)"
-)
+
+def lost_host_message(host: str, lost_after: datetime.timedelta) -> str:
+    """The status message of a job that ended with its host ``host``."""
+    seconds = int(lost_after.total_seconds())
+    return f"host {host} lost (no heartbeat from its executor for {seconds} s)"
 
 
 def process_alive(pid: int) -> bool:
@@ -74,12 +76,18 @@ class Registry:
         This host's name.
     executor_name : str
         This executor's name, "host:pid".
+    lost_after : datetime.timedelta
+        How long another host may be silent before its jobs are lost
+        (``hosts.lost_after``).
     """
 
-    def __init__(self, sql: PlainSQL, host: str, executor_name: str):
+    def __init__(
+        self, sql: PlainSQL, host: str, executor_name: str, lost_after: datetime.timedelta
+    ):
         self.sql = sql
         self.host = host
         self.executor_name = executor_name
+        self.lost_after = lost_after
 
     def heartbeat(self, running: int, published: dict) -> None:
         """Write this executor's row: alive now, what it watches and what it offers.
@@ -98,20 +106,58 @@ class Registry:
         baselayer.app.plain_sql.DatabaseUnavailable
             The database is away (and psycopg2's errors pass through).
         """
-        queue.heartbeat(self.sql, self.executor_name, running, published)
+        queue.heartbeat(self.sql, self.executor_name, running, published, self.host)
 
-    def jobs_lost_elsewhere(self) -> list[str]:
-        """RUNNING jobs of other hosts whose executor has been silent for SILENT_HOST.
-
-        Nobody there will end them: the caller ends them as SERVER_ERROR with
-        LOST_HOST_MESSAGE. Blocks for one statement.
+    def jobs_lost_elsewhere(self) -> list[tuple[str, str, bool]]:
+        """RUNNING jobs of other hosts none of whose executors has been heard from
+        for ``lost_after`` (``queue.jobs_of_lost_hosts``). Blocks for one statement.
 
         Returns
         -------
-        list of str
-            Job ids.
+        list of (str, str, bool)
+            Each job's id, its host, and whether it asked to be queued again.
         """
-        return queue.jobs_of_silent_executors(self.sql, self.host, SILENT_HOST)
+        return queue.jobs_of_lost_hosts(self.sql, self.host, self.lost_after)
+
+    def lose(self, job_id: str, host: str, requeue: bool) -> str:
+        """End a job of a lost host: queue it again if it asked to (and no cancel of it
+        was asked for), else end it SERVER_ERROR saying which host was lost.
+
+        Parameters
+        ----------
+        job_id : str
+        host : str
+            Its lost host.
+        requeue : bool
+            Its ``requeue_on_host_loss``.
+
+        Returns
+        -------
+        str
+            "QUEUED", "SERVER_ERROR" (or CANCELLED, if a cancel was asked for), or
+            "" when another executor got to it first.
+        """
+        if requeue and queue.requeue_lost_job(self.sql, job_id, host):
+            return "QUEUED"
+        message = lost_host_message(host, self.lost_after)
+        ended = queue.finish_job(self.sql, job_id, JobStatus.SERVER_ERROR, message=message)
+        return "SERVER_ERROR" if ended else ""
+
+    def taken_from_me(self, job_ids: list[str]) -> set[str]:
+        """Which of the jobs this executor watches are no longer its own: its host
+        was judged lost meanwhile (another host ended them, or queued them again).
+
+        Parameters
+        ----------
+        job_ids : list of str
+
+        Returns
+        -------
+        set of str
+        """
+        if not job_ids:
+            return set()
+        return set(job_ids) - queue.jobs_still_mine(self.sql, self.executor_name, job_ids)
 
     def jobs_on_this_host(self, watched: list[str]) -> list[ClaimedJob]:
         """RUNNING jobs started by any executor of this host (``queue.running_jobs_on_host``).

@@ -39,9 +39,11 @@ from .executors import (
     delete_finished_before,
     dirs_to_remove,
     heartbeat,
-    jobs_of_silent_executors,
+    jobs_of_lost_hosts,
+    jobs_still_mine,
     last_published,
     live_executors,
+    requeue_lost_job,
     running_jobs_on_host,
 )
 from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
@@ -89,7 +91,9 @@ __all__ = [
     "job_events",
     "job_row",
     "job_status",
-    "jobs_of_silent_executors",
+    "jobs_of_lost_hosts",
+    "jobs_still_mine",
+    "requeue_lost_job",
     "last_published",
     "list_page",
     "live_executors",

@@ -9,41 +9,25 @@ import orjson
 from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
-from ..job_states import FINISHED
+from ..job_states import FINISHED, JobStatus, may_become
+from .channels import QUEUED_CHANNEL
 from .claim import EXECUTOR_JOB_COLUMNS, ClaimedJob
 
 # The ones in ``watched`` only when a cancel was asked for (the executor may
 # have missed its NOTIFY): their scripts and input are not read every heartbeat.
 _RUNNING_ON_HOST = Statement(
     f"SELECT {EXECUTOR_JOB_COLUMNS} FROM jobs "
-    "WHERE status = 'RUNNING' AND executor LIKE %(pattern)s"
+    "WHERE status = 'RUNNING' AND host = %(host)s"
     " AND (NOT (id = ANY(%(watched)s::text[])) OR cancel_requested_at IS NOT NULL)"
     " ORDER BY id"
 )
 
 
-def host_pattern(host: str) -> str:
-    r"""A LIKE pattern matching the ``executor`` values ("host:pid") of ``host``'s executors.
-
-    Parameters
-    ----------
-    host : str
-        A host name; LIKE's wildcards (``%``, ``_``) and backslashes in it are
-        escaped (the statements use ``ESCAPE '\'``).
-
-    Returns
-    -------
-    str
-        ``"<escaped host>:%"``.
-    """
-    return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
-
-
 def running_jobs_on_host(
     sql: PlainSQL, host: str, watched: list[str] | tuple[str, ...] = ()
 ) -> list[ClaimedJob]:
-    """RUNNING jobs started by any executor on ``host`` (``executor`` is "host:pid"),
-    but those of ``watched`` whose cancel was not asked for.
+    """RUNNING jobs on ``host`` (``jobs.host``, whichever of its executors started
+    them), but those of ``watched`` whose cancel was not asked for.
 
     Parameters
     ----------
@@ -58,44 +42,126 @@ def running_jobs_on_host(
     list of ClaimedJob
         By id.
     """
-    rows = sql.rows(_RUNNING_ON_HOST, {"pattern": host_pattern(host), "watched": list(watched)})
+    rows = sql.rows(_RUNNING_ON_HOST, {"host": host, "watched": list(watched)})
     return [ClaimedJob(**row) for row in rows]
 
 
-# A NULL executor (none ever recorded) is silent too: NOT LIKE on NULL is
-# NULL, which would drop the row, so it is its own case.
-_JOBS_OF_SILENT_EXECUTORS = Statement(
+# A host is alive while any executor of it heartbeats; a RUNNING job with no
+# host recorded (none claimed it through the claim: a test's, or a bug's) is lost
+# too, under the host "?".
+_JOBS_OF_LOST_HOSTS = Statement(
     """
-    SELECT id FROM jobs
+    SELECT id, coalesce(host, '?') AS host, requeue_on_host_loss FROM jobs
     WHERE status = 'RUNNING' AND started_at < %(before)s
-      AND (executor IS NULL
-           OR (executor NOT LIKE %(pattern)s
-               AND executor NOT IN (SELECT id FROM executors WHERE last_seen > %(before)s)))
+      AND host IS DISTINCT FROM %(host)s
+      AND NOT EXISTS (SELECT 1 FROM executors
+                      WHERE executors.host = jobs.host AND last_seen > %(before)s)
     ORDER BY id
     """
 )
 
 
-def jobs_of_silent_executors(sql: PlainSQL, host: str, silent_for: datetime.timedelta) -> list[str]:
-    """RUNNING jobs of other hosts' executors that sent no heartbeat for
-    ``silent_for`` (their host is gone, or renamed: nobody there will ever end
-    them), and those with no executor recorded.
+def jobs_of_lost_hosts(
+    sql: PlainSQL, host: str, lost_after: datetime.timedelta
+) -> list[tuple[str, str, bool]]:
+    """RUNNING jobs of other hosts than ``host`` none of whose executors has sent a
+    heartbeat for ``lost_after``: nobody there will end them (a host's own jobs
+    are its own executor's to judge: ``running_jobs_on_host``).
 
     Parameters
     ----------
     sql : PlainSQL
     host : str
-        The caller's host (its jobs are its own to judge: ``running_jobs_on_host``).
-    silent_for : datetime.timedelta
-        How long an executor may be silent; jobs started more recently are left.
+        The caller's host.
+    lost_after : datetime.timedelta
+        How long a host may be silent (``hosts.lost_after``); jobs started more
+        recently are left.
 
     Returns
     -------
-    list of str
-        The jobs' ids.
+    list of (str, str, bool)
+        Each job's id, its host ("?" when none was recorded) and whether it asked
+        for ``requeue_on_host_loss``.
     """
-    params = {"before": utcnow() - silent_for, "pattern": host_pattern(host)}
-    return [job_id for (job_id,) in sql.tuples(_JOBS_OF_SILENT_EXECUTORS, params)]
+    params = {"before": utcnow() - lost_after, "host": host}
+    return [tuple(row) for row in sql.tuples(_JOBS_OF_LOST_HOSTS, params)]
+
+
+# RUNNING -> QUEUED (``may_become(QUEUED)``), as a new submission: its start,
+# executor and host forgotten, its cancel request kept out (a job a user asked
+# to cancel is not started again: the caller ends it instead).
+_REQUEUE_LOST_JOB = Statement(
+    """
+    WITH old AS (
+        SELECT id, status FROM jobs
+        WHERE id = %(id)s AND status = ANY(%(from)s::text[]) AND cancel_requested_at IS NULL
+        FOR UPDATE
+    ),
+    requeued AS (
+        UPDATE jobs SET status = 'QUEUED', queued_at = %(now)s, started_at = NULL,
+                        executor = NULL, host = NULL, modified = %(now)s
+        FROM old WHERE jobs.id = old.id
+        RETURNING jobs.id, old.status
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, status, 'QUEUED', %(detail)s, %(now)s, %(now)s FROM requeued
+    )
+    SELECT requeued.id FROM requeued
+    CROSS JOIN LATERAL (SELECT pg_notify(%(channel)s, '')) AS woken
+    """
+)
+
+
+def requeue_lost_job(sql: PlainSQL, job_id: str, host: str) -> bool:
+    """Put a RUNNING job of a lost host back in its queue (RUNNING -> QUEUED), with
+    an event ("host <host> lost; queued again"), and wake the claimers.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    host : str
+        The lost host (for the event).
+
+    Returns
+    -------
+    bool
+        True if it is QUEUED now; False, nothing changed, if it is not RUNNING or a
+        cancel of it was asked for.
+    """
+    params = {
+        "id": job_id,
+        "from": [s for s in may_become(JobStatus.QUEUED) if s == JobStatus.RUNNING],
+        "now": utcnow(),
+        "detail": f"host {host} lost; queued again",
+        "channel": QUEUED_CHANNEL,
+    }
+    return sql.value(_REQUEUE_LOST_JOB, params) is not None
+
+
+_STILL_MINE = Statement(
+    "SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[])"
+    " AND status = 'RUNNING' AND executor = %(executor)s"
+)
+
+
+def jobs_still_mine(sql: PlainSQL, executor: str, job_ids: list[str]) -> set[str]:
+    """Which of ``job_ids`` are still RUNNING under ``executor``: the others were
+    taken from it (its host was judged lost: ended or queued again elsewhere).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    executor : str
+        "host:pid".
+    job_ids : list of str
+
+    Returns
+    -------
+    set of str
+    """
+    return {job_id for (job_id,) in sql.tuples(_STILL_MINE, {"ids": job_ids, "executor": executor})}
 
 
 _ADOPT_JOB = Statement(
@@ -204,9 +270,9 @@ HEARTBEAT_INTERVAL = 5.0
 _HEARTBEAT = Statement(
     """
     WITH beat AS (
-        INSERT INTO executors (id, last_seen, running, published, created_at, modified)
-        VALUES (%(id)s, %(now)s, %(running)s, %(published)s::jsonb, %(now)s, %(now)s)
-        ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
+        INSERT INTO executors (id, host, last_seen, running, published, created_at, modified)
+        VALUES (%(id)s, %(host)s, %(now)s, %(running)s, %(published)s::jsonb, %(now)s, %(now)s)
+        ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, host = excluded.host,
             running = excluded.running, published = excluded.published,
             modified = excluded.modified
         RETURNING id
@@ -217,7 +283,9 @@ _HEARTBEAT = Statement(
 )
 
 
-def heartbeat(sql: PlainSQL, executor: str, running: int, published: dict | None) -> None:
+def heartbeat(
+    sql: PlainSQL, executor: str, running: int, published: dict | None, host: str | None = None
+) -> None:
     """Record that an executor is alive, and forget executors silent for an hour,
     in one statement.
 
@@ -231,10 +299,13 @@ def heartbeat(sql: PlainSQL, executor: str, running: int, published: dict | None
     published : dict or None
         What it offers (JSON: ``memory_budget_mb``, ``isolation``; what
         /api/sysinfo shows of it).
+    host : str, optional
+        Its host (``hosts.name``); default: the name's part before ":pid".
     """
     now = utcnow()
     params = {
         "id": executor,
+        "host": host if host is not None else executor.rpartition(":")[0],
         "now": now,
         "running": running,
         "published": None if published is None else orjson.dumps(published).decode(),

@@ -78,7 +78,8 @@ def job_events(sql: PlainSQL, job_id: str) -> list[dict]:
 
 #: The columns a READY job's change may set (``schemas.JobUpdate``'s fields).
 EDITABLE_COLUMNS = (
-    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue"
+    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue",
+    "requeue_on_host_loss",
 )  # fmt: skip
 _JSON_COLUMNS = ("args", "env")
 

@@ -19,18 +19,21 @@ _INSERT_JOBS = Statement(
         SELECT * FROM unnest(
             %(id)s::text[], %(code)s::text[], %(shell)s::text[], %(args)s::text[],
             %(env)s::text[], %(stdin)s::text[], %(timeout)s::int[], %(priority)s::int[],
-            %(cpus)s::int[], %(memory_mb)s::int[], %(queue)s::text[], %(submitter_id)s::int[],
+            %(cpus)s::int[], %(memory_mb)s::int[], %(queue)s::text[],
+            %(requeue_on_host_loss)s::boolean[], %(submitter_id)s::int[],
             %(submit)s::boolean[], %(actor_id)s::int[], %(detail)s::text[],
             %(created_at)s::timestamp[]
         ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
-                 queue, submitter_id, submit, actor_id, detail, created_at)
+                 queue, requeue_on_host_loss, submitter_id, submit, actor_id, detail,
+                 created_at)
     ),
     job AS (
         INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
-                          memory_mb, queue, status, queued_at, submitter_id, created_at,
-                          modified)
+                          memory_mb, queue, requeue_on_host_loss, status, queued_at,
+                          submitter_id, created_at, modified)
         SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
-               memory_mb, queue, CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
+               memory_mb, queue, requeue_on_host_loss,
+               CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
                CASE WHEN submit THEN created_at END,
                submitter_id, created_at, created_at
         FROM new
@@ -56,7 +59,7 @@ _INSERT_JOBS = Statement(
 #: The fields a new job is made from (``insert_jobs``).
 NEW_JOB_FIELDS = (
     "id", "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb",
-    "queue", "submitter_id",
+    "queue", "requeue_on_host_loss", "submitter_id",
 )  # fmt: skip
 
 
@@ -161,7 +164,9 @@ def submit_job(sql: PlainSQL, job_id: str, actor_id: int) -> bool:
         "now": utcnow(),
         "actor_id": actor_id,
         "channel": QUEUED_CHANNEL,
-        "from": may_become(JobStatus.QUEUED),
+        # READY only: a RUNNING job goes back to QUEUED when its host is lost
+        # (``requeue_lost_job``), never by an execute.
+        "from": [s for s in may_become(JobStatus.QUEUED) if s == JobStatus.READY],
     }
     return sql.value(_SUBMIT_JOB, params) is not None
 
@@ -196,6 +201,7 @@ _FINISH_JOB = Statement(
                CASE WHEN cancel_requested_at IS NOT NULL AND %(status)s <> 'COMPLETE'
                     THEN 'CANCELLED' ELSE %(status)s END AS status
         FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[])
+          AND (%(executor)s::text IS NULL OR executor = %(executor)s::text)
         FOR UPDATE
     ),
     ended AS (
@@ -227,6 +233,7 @@ def finish_job(
     status: JobStatus,
     output: JobOutput | None = None,
     message: str | None = None,
+    executor: str | None = None,
 ) -> bool:
     """RUNNING -> a final state, with the job's final record (return code, output,
     finished_at): one statement, so no reader ever sees the one without the other.
@@ -245,6 +252,9 @@ def finish_job(
         Its return code and output (none: all null).
     message : str, optional
         Why (``status_message``, and the event's detail).
+    executor : str, optional
+        Only if it is still this executor's ("host:pid"): a job taken from an
+        executor whose host was judged lost may run elsewhere by now.
 
     Returns
     -------
@@ -280,6 +290,7 @@ def finish_job(
         "stderr_truncated": output.stderr_truncated,
         "ended_channel": ENDED_CHANNEL,
         "from": sorted(allowed),
+        "executor": executor,
     }
     return sql.value(_FINISH_JOB, params) == 1
 

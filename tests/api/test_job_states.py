@@ -194,7 +194,10 @@ def claim_everything(cfg, session_factory) -> list[str]:
 def move(cfg, session_factory, sql, job: Job, to: JobStatus) -> None:
     """Ask for ``job`` to move to ``to``, through the statement that does that move."""
     if to == JobStatus.QUEUED:
+        # Two statements move a job to QUEUED: an execute (READY) and the requeue of
+        # a job whose host is lost (RUNNING). Each must refuse every other state.
         queue.submit_job(sql, job.id, job.submitter_id)
+        queue.requeue_lost_job(sql, job.id, "elsewhere")
     elif to == JobStatus.RUNNING:
         claimed = claim_everything(cfg, session_factory)
         with session_factory() as session:  # put back the other tests' jobs
@@ -284,6 +287,7 @@ def test_every_state_is_reachable_and_only_final_states_are_dead_ends():
     assert reachable == set(JobStatus)
     assert {status for status in JobStatus if not TRANSITIONS[status]} == FINISHED
     assert may_become(JobStatus.RUNNING) == ["QUEUED"]
+    assert may_become(JobStatus.QUEUED) == ["READY", "RUNNING"]
 
 
 @pytest.mark.parametrize("status", sorted(FINISHED))

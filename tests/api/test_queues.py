@@ -66,7 +66,8 @@ def test_an_unknown_queue_is_a_400_listing_the_queues_and_stores_nothing(api, tw
     body = response.json()
     assert body["status"] == "error"
     assert "queue" in body["data"]["errors"]
-    assert "the queues are: default, small" in body["message"]
+    names = ", ".join(q["name"] for q in two_queues)
+    assert f"the queues are: {names}" in body["message"]
     assert api.get("/api/jobs?limit=1").json()["total"] == before
 
 
@@ -118,7 +119,8 @@ def test_get_queues_shows_each_queues_limits_and_jobs_now(api, cfg, two_queues, 
         response = api.get("/api/queues")
         assert response.status_code == 200
         listed = {q["name"]: q for q in response.json()["data"]}
-        assert list(listed) == ["default", "small"]
+        assert list(listed) == [q["name"] for q in two_queues]
+        assert list(listed)[0] == "default" and list(listed)[-1] == "small"
         assert listed["default"]["default"] and not listed["small"]["default"]
         small = listed["small"]
         assert small["description"] == "Short jobs"
@@ -207,7 +209,8 @@ def test_a_users_backlog_in_one_queue_does_not_hold_back_another_queue(
 
 
 def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, session_factory):
-    two_queues[1]["hosts"] = ["another-host"]
+    small = next(q for q in two_queues if q["name"] == "small")
+    small["hosts"] = ["another-host"]
     job_id = create_job(api, "true", queue="small", execute=True)
     # The executor claims within milliseconds of the NOTIFY, and looks again every
     # jobs.poll_interval: three of those and it has not taken it.
@@ -215,7 +218,7 @@ def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, 
     with session_factory() as session:
         waited = session.scalar(text("SELECT status FROM jobs WHERE id = :id"), {"id": job_id})
     assert waited == "QUEUED"
-    two_queues[1]["hosts"] = [queues.host_name(server.cfg)]
+    small["hosts"] = [queues.host_name(server.cfg)]
     server.executor.wake()
     assert wait_for_job(api, job_id)["status"] == "COMPLETE"
 

@@ -38,6 +38,7 @@ def orphan(api, server, **fields):
         submitter=api.user,
         status="RUNNING",
         executor=dead_executor(),
+        host=socket.gethostname(),
         started_at=utcnow(),
         queued_at=utcnow(),
         **fields,
@@ -155,6 +156,7 @@ def test_job_of_a_host_that_went_silent_becomes_server_error(api):
         submitter=api.user,
         status="RUNNING",
         executor="a-host-that-is-gone:4242",
+        host="a-host-that-is-gone",
         queued_at=utcnow() - datetime.timedelta(minutes=10),
         started_at=utcnow() - datetime.timedelta(minutes=10),
     )
@@ -170,6 +172,7 @@ def test_recent_job_of_another_host_is_left_alone(api):
         submitter=api.user,
         status="RUNNING",
         executor="another-host:4242",
+        host="another-host",
         queued_at=utcnow(),
         started_at=utcnow(),
     )
@@ -177,6 +180,7 @@ def test_recent_job_of_another_host_is_left_alone(api):
         submitter=api.user,
         status="RUNNING",
         executor="a-host-that-is-gone:4243",
+        host="a-host-that-is-gone",
         queued_at=utcnow() - datetime.timedelta(minutes=10),
         started_at=utcnow() - datetime.timedelta(minutes=10),
     )

@@ -101,7 +101,7 @@ def test_a_job_found_for_adoption_is_the_job_as_it_was_claimed(
     claimed: list[queue.ClaimedJob] = []
     try:
         while not any(c.id == job.id for c in claimed):
-            claimed += queue.claim_jobs(sql, executor, **claim_limits()) or []
+            claimed += queue.claim_jobs(sql, executor, **claim_limits(host=FAKE_HOST)) or []
         (mine,) = [c for c in claimed if c.id == job.id]
         assert (mine.executor, mine.username, mine.cancel_requested_at) == (
             executor,
@@ -124,7 +124,9 @@ def test_a_job_found_for_adoption_is_the_job_as_it_was_claimed(
 
 
 def test_only_one_executor_adopts_a_job(sql, session_factory):
-    job = JobFactory(status="RUNNING", started_at=utcnow(), executor=f"{FAKE_HOST}:1")
+    job = JobFactory(
+        status="RUNNING", started_at=utcnow(), executor=f"{FAKE_HOST}:1", host=FAKE_HOST
+    )
     try:
         assert queue.adopt_job(sql, job.id, f"{FAKE_HOST}:1", f"{FAKE_HOST}:2") is True
         assert queue.adopt_job(sql, job.id, f"{FAKE_HOST}:1", f"{FAKE_HOST}:3") is False

@@ -5,7 +5,7 @@ import os
 
 from tornado.iostream import StreamClosedError
 
-from baselayer.app.handlers.base import BaseHandler
+from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, schemas
 from ...job_paths import output_file
@@ -98,9 +98,11 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.job_row_or_404(job_id, ("id", "status"))
+        job = self.job_row_or_404(job_id, ("id", "status", "host"))
         args = self.load_query(schemas.JobLogQuery)
         path = output_file(self.settings["jobs_dir"], job["id"], args["stream"])
+        if job["host"] not in (None, self.settings["host"]) and not os.path.exists(path):
+            return self.from_another_host(job, args)
         if not args["follow"]:
             # The state before the file: once ended, the file read after is whole.
             finished = job["status"] in FINISHED
@@ -110,6 +112,35 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
                 {"text": decode(data), "offset": args["offset"] + len(data), "finished": finished}
             )
         await self.follow(job, path, args["offset"])
+
+    def from_another_host(self, job: dict, args: dict) -> None:
+        """The log of a job that ran on another host, whose jobs directory this host
+        does not share: once it has ended, the output stored with it (up to
+        ``jobs.max_output_bytes``), in pages as from the file; while it runs, a 409.
+
+        Raises
+        ------
+        APIError
+            409 while the job runs: its live output is on its host.
+        """
+        if job["status"] not in FINISHED:
+            raise APIError(
+                409,
+                f"Job {job['id']!r} runs on host {job['host']!r}: its live output is in that "
+                "host's jobs directory, which this host does not share; its output is "
+                "here once it ends",
+            )
+        stream = args["stream"]
+        stored = (queue.job_row(self.sql, job["id"], (stream,)) or {}).get(stream) or ""
+        offset = args["offset"]
+        data = (
+            stored.encode()[offset : offset + CHUNK_BYTES] if offset < len(stored.encode()) else b""
+        )
+        if args["follow"]:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(stored.encode()[offset:] if offset < len(stored.encode()) else b"")
+            return
+        self.success({"text": decode(data), "offset": offset + len(data), "finished": True})
 
     def job_has_ended(self, job_id: str) -> bool:
         """Whether the job is in a final state, or gone (deleted meanwhile).

@@ -235,6 +235,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
             "cpus": body.get("cpus", job_queue.defaults["cpus"]),
             "memory_mb": body.get("memory_mb", job_queue.defaults["memory_mb"]),
             "queue": job_queue.name,
+            "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
             "submitter_id": self.current_user.id,
         }
         new_job = queue.NewJob(job, self.current_user.id, submit=body["execute"])
@@ -561,7 +562,8 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
 
 #: What a rerun copies from the original job.
 RERUN_FIELDS = (
-    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue"
+    "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue",
+    "requeue_on_host_loss",
 )  # fmt: skip
 
 
