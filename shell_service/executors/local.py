@@ -158,10 +158,14 @@ class LocalExecutor(Executor):
         Returns
         -------
         dict
-            ``memory_budget_mb`` (int, MiB: ``jobs.memory_budget_mb``, else the host's
-            memory) and ``isolation`` (``HostSetup.isolation``).
+            ``host`` (``hosts.name``), ``max_running`` (its slots:
+            ``jobs.max_running``), ``memory_budget_mb`` (int, MiB:
+            ``jobs.memory_budget_mb``, else the host's memory) and ``isolation``
+            (``HostSetup.isolation``).
         """
         return {
+            "host": self.host,
+            "max_running": int(self.cfg["jobs.max_running"]),
             "memory_budget_mb": self.setup.memory_budget_mb,
             "isolation": self.setup.isolation(),
         }
