@@ -113,7 +113,7 @@ class LocalExecutor(Executor):
         self.listener.subscribe(queue.QUEUED_CHANNEL, lambda payloads: self.wake())
         self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
-        self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
+        self.accounts = Accounts(cfg, as_root=self.as_root)
         self.launcher: LauncherClient | None = None
         lost_after = datetime.timedelta(seconds=float(cfg["hosts.lost_after"]))
         self.registry = Registry(self.sql, self.host, self.executor_name, lost_after)
