@@ -235,7 +235,7 @@ class LocalExecutor(Executor):
 
         Up to ``jobs.claim_batch`` jobs within ``jobs.max_running``,
         ``jobs.max_running_per_user`` and this host's memory budget; wakes the claim
-        loop again when there may be more (a full batch, or another claim under way).
+        loop again when there may be more (it claimed some, or another claim was under way).
 
         Returns
         -------
@@ -264,8 +264,9 @@ class LocalExecutor(Executor):
             if job.queued_at is not None:
                 wait = (job.started_at - job.queued_at).total_seconds()
                 metrics.QUEUE_WAIT.labels(queue=job.queue).observe(wait)
-        if len(claimed) == batch:
-            # A full batch: there may be more (other hosts' executors take their share).
+        if claimed:
+            # There may be more: a full batch, or one the claim's cutoff kept short
+            # (queue/claim.py); other hosts' executors take their share meanwhile.
             self.wake()
         return claimed
 
