@@ -633,8 +633,10 @@ class Sysinfo(Schema):
     capacity = fields.Dict(
         required=True,
         metadata={
-            "description": "max_running, max_running_per_user, memory_budget_mb (the live "
-            "executors' together, as each publishes it), running, running_memory_mb"
+            "description": "max_running and memory_budget_mb (the live executors' slots "
+            "and MiB together, as each publishes them), max_running_per_user (the jobs: "
+            "section's; each queue may set its own: GET /api/queues), running, "
+            "running_memory_mb"
         },
     )
     jobs_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)

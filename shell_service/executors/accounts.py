@@ -56,15 +56,15 @@ import stat
 import subprocess
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
 from baselayer.app.config import Config
+from baselayer.app.database import database_url
+from baselayer.app.plain_sql import PlainSQL
 
-from ..models import UnixAccount
+from .. import queue
 from .job_files import usable_dir
 from .job_removal import remove_tree_as_owner
 
@@ -466,14 +466,13 @@ class Accounts:
     One per executor process; ``ensure`` is thread-safe (a lock around making
     accounts; the cache is read without it)."""
 
-    def __init__(self, cfg: Config, session_factory, as_root: bool | None = None):
+    def __init__(self, cfg: Config, as_root: bool | None = None):
         """Read ``jobs.accounts``; nothing is made yet.
 
         Parameters
         ----------
         cfg : Config
-        session_factory : sessionmaker
-            For the ``unix_accounts`` rows.
+            ``jobs.accounts``, and the database (the ``unix_accounts`` rows).
         as_root : bool, optional
             Whether accounts are made (by default: whether we run as root); False
             gives every API user the service's own identity.
@@ -484,7 +483,7 @@ class Accounts:
             ``jobs.accounts`` is unusable.
         """
         self.settings = Settings.from_config(cfg)
-        self.session_factory = session_factory
+        self.database_url = database_url(cfg)
         self.as_root = os.geteuid() == 0 if as_root is None else as_root
         self._cache: dict[int, Account] = {}
         self._lock = threading.Lock()
@@ -575,26 +574,22 @@ class Accounts:
         make_private_dir(tmps, row.name, row.uid, row.uid)
         return Account(row.name, row.uid, row.uid, home, tmps / row.name)
 
-    def _row(self, user_id: int, username: str) -> UnixAccount:
-        """The user's row, made if missing (safe against other executors making it)."""
+    def _row(self, user_id: int, username: str) -> queue.AccountRow:
+        """The user's row, made if missing (safe against other executors making it).
+        On a connection of its own: accounts are made in threads, several at once."""
         s = self.settings
-        with self.session_factory() as session:
-            row = session.get(UnixAccount, user_id)
+        with closing(PlainSQL(self.database_url, "shell_service accounts")) as sql:
+            row = queue.account_row(sql, user_id)
             if row is not None:
                 return row
             uid = s.uid_base + user_id
             fallback = fallback_name(s.prefix, user_id)
             name = derived_name(s.prefix, username) or fallback
-            if name != fallback and self._name_taken(session, name, user_id, uid):
+            if name != fallback and self._name_taken(sql, name, user_id, uid):
                 name = fallback
             for candidate in dict.fromkeys([name, fallback]):
-                session.execute(
-                    insert(UnixAccount)
-                    .values(user_id=user_id, name=candidate, uid=uid, key=secrets.token_hex(8))
-                    .on_conflict_do_nothing()
-                )
-                session.commit()
-                row = session.get(UnixAccount, user_id, populate_existing=True)
+                queue.insert_account_row(sql, user_id, candidate, uid, secrets.token_hex(8))
+                row = queue.account_row(sql, user_id)
                 if row is not None:
                     return row
             # The fallback name and the uid are this user's alone: only a row of a
@@ -604,9 +599,9 @@ class Accounts:
                 " is in unix_accounts for another user (jobs.accounts changed?)"
             )
 
-    def _name_taken(self, session, name: str, user_id: int, uid: int) -> bool:
+    def _name_taken(self, sql: PlainSQL, name: str, user_id: int, uid: int) -> bool:
         """Whether ``name`` is another user's row, or the host's under another number."""
-        other = session.scalar(select(UnixAccount.user_id).where(UnixAccount.name == name))
+        other = queue.account_name_owner(sql, name)
         if other is not None and other != user_id:
             return True
         if not self.as_root:

@@ -113,7 +113,7 @@ class LocalExecutor(Executor):
         self.listener.subscribe(queue.QUEUED_CHANNEL, lambda payloads: self.wake())
         self.listener.subscribe(queue.CANCEL_CHANNEL, self.cancel_jobs)
         self.listener.subscribe(queue.DELETED_CHANNEL, self._on_jobs_deleted)
-        self.accounts = Accounts(cfg, session_factory, as_root=self.as_root)
+        self.accounts = Accounts(cfg, as_root=self.as_root)
         self.launcher: LauncherClient | None = None
         lost_after = datetime.timedelta(seconds=float(cfg["hosts.lost_after"]))
         self.registry = Registry(self.sql, self.host, self.executor_name, lost_after)
@@ -158,10 +158,14 @@ class LocalExecutor(Executor):
         Returns
         -------
         dict
-            ``memory_budget_mb`` (int, MiB: ``jobs.memory_budget_mb``, else the host's
-            memory) and ``isolation`` (``HostSetup.isolation``).
+            ``host`` (``hosts.name``), ``max_running`` (its slots:
+            ``jobs.max_running``), ``memory_budget_mb`` (int, MiB:
+            ``jobs.memory_budget_mb``, else the host's memory) and ``isolation``
+            (``HostSetup.isolation``).
         """
         return {
+            "host": self.host,
+            "max_running": int(self.cfg["jobs.max_running"]),
             "memory_budget_mb": self.setup.memory_budget_mb,
             "isolation": self.setup.isolation(),
         }
@@ -231,7 +235,7 @@ class LocalExecutor(Executor):
 
         Up to ``jobs.claim_batch`` jobs within ``jobs.max_running``,
         ``jobs.max_running_per_user`` and this host's memory budget; wakes the claim
-        loop again when there may be more (a full batch, or another claim under way).
+        loop again when there may be more (it claimed some, or another claim was under way).
 
         Returns
         -------
@@ -260,8 +264,9 @@ class LocalExecutor(Executor):
             if job.queued_at is not None:
                 wait = (job.started_at - job.queued_at).total_seconds()
                 metrics.QUEUE_WAIT.labels(queue=job.queue).observe(wait)
-        if len(claimed) == batch:
-            # A full batch: there may be more (other hosts' executors take their share).
+        if claimed:
+            # There may be more: a full batch, or one the claim's cutoff kept short
+            # (queue/claim.py); other hosts' executors take their share meanwhile.
             self.wake()
         return claimed
 

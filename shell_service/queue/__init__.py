@@ -23,6 +23,7 @@ Import from here (``from shell_service import queue``): the submodules are a
 layout, not an interface.
 """
 
+from .accounts import AccountRow, account_name_owner, account_row, insert_account_row
 from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
 from .claim import _CLAIM_LOCK_KEY, ClaimedJob, claim_jobs
 from .counts import (
@@ -77,6 +78,10 @@ __all__ = [
     "adopt_job",
     "cancel_job",
     "cancel_jobs_of",
+    "AccountRow",
+    "account_name_owner",
+    "account_row",
+    "insert_account_row",
     "claim_jobs",
     "queue_counts",
     "count_active",

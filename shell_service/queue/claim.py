@@ -85,11 +85,26 @@ _CLAIM_SQL = Statement(
                 ORDER BY q.submitter_id LIMIT 1)
         FROM waiting WHERE waiting.submitter_id IS NOT NULL
     ),
+    -- The fair order puts every job of a lower user_slot (running jobs + its place
+    -- in its user's line) first. The batch-th lowest first slot among the waiting
+    -- users bounds the slots this claim can reach: at least a batch of jobs come
+    -- before any job past it. (Filtered out by a full queue or memory, the claim
+    -- takes fewer; never others than the fair order would.)
+    cutoff AS (
+        SELECT coalesce(
+                   (SELECT coalesce(u.n, 0) + 1 AS first_slot FROM waiting
+                    JOIN queue_load USING (queue)
+                    LEFT JOIN user_load u USING (queue, submitter_id)
+                    WHERE waiting.submitter_id IS NOT NULL AND queue_load.free > 0
+                      AND coalesce(u.n, 0) < queue_load.per_user
+                    ORDER BY first_slot OFFSET %(batch)s - 1 LIMIT 1),
+                   %(unlimited)s) AS slot
+    ),
     -- Each user's next jobs in each queue, read in order from the same index: no
     -- more than the user may still start there (per_user less those running), than
-    -- the queue or the host has free slots, or than one claim takes. Only these can
-    -- be chosen, so nothing else is ranked: the claim costs the same with a
-    -- hundred jobs waiting or a million.
+    -- the queue or the host has free slots, than one claim takes, or than reach the
+    -- cutoff. Only these can be chosen, so nothing else is ranked: the claim costs
+    -- the same with a hundred jobs waiting or a million.
     ranked AS (
         SELECT head.id, waiting.queue, head.priority, head.queued_at, head.memory_mb,
                coalesce(u.n, 0)
@@ -99,6 +114,7 @@ _CLAIM_SQL = Statement(
         FROM waiting
         JOIN queue_load USING (queue)
         CROSS JOIN host_load
+        CROSS JOIN cutoff
         LEFT JOIN user_load u USING (queue, submitter_id)
         CROSS JOIN LATERAL (
             SELECT q.id, q.priority, q.queued_at, q.memory_mb FROM jobs q
@@ -106,7 +122,8 @@ _CLAIM_SQL = Statement(
               AND q.submitter_id = waiting.submitter_id
             ORDER BY q.priority DESC, q.queued_at, q.id
             LIMIT greatest(least(queue_load.per_user - coalesce(u.n, 0), queue_load.free,
-                                 host_load.free, %(batch)s), 0)
+                                 host_load.free, %(batch)s, cutoff.slot - coalesce(u.n, 0)),
+                           0)
         ) AS head
         WHERE waiting.submitter_id IS NOT NULL
     ),
@@ -285,6 +302,7 @@ def claim_parameters(
         "max_running": max_running,
         "memory_budget_mb": memory_budget_mb,
         "batch": batch,
+        "unlimited": UNLIMITED,
         "executor": executor,
         "detail": f"by {executor}",
         "now": utcnow(),

@@ -254,3 +254,24 @@ def test_a_queue_setting_left_empty_takes_the_jobs_sections_value(cfg):
     assert q.maxima["timeout"] == cfg["jobs"]["max_timeout"]
     assert q.max_running_per_user == cfg["jobs"]["max_running_per_user"]
     assert q.max_running is None and q.memory_budget_mb is None
+
+
+@pytest.mark.parametrize("name", ["a b", "-lead", "x:1", "../etc", "é", "h" * 64, "a\nb"])
+def test_a_host_name_that_is_not_a_hostname_is_refused(cfg, name):
+    config = copy.deepcopy(cfg)
+    config["hosts"] = {**config.get("hosts", {}), "name": name}
+    with pytest.raises(queues.QueueConfigError, match="must be a host name"):
+        queues.host_name(config)
+
+
+@pytest.mark.parametrize("value", ["", "\x00", "x" * 65])
+def test_a_queue_filter_that_no_queue_could_match_is_a_400(api, value):
+    response = api.get("/api/jobs", params={"queue": value})
+    assert response.status_code == 400, response.text
+    assert "queue" in response.json()["data"]["errors"]
+
+
+def test_a_queue_filter_with_no_jobs_lists_none(api):
+    response = api.get("/api/jobs", params={"queue": "nope' OR 1=1 --"})
+    assert response.status_code == 200
+    assert response.json()["data"] == [] and response.json()["total"] == 0

@@ -77,7 +77,7 @@ def remove(name: str) -> None:
 
 @pytest.fixture
 def accounts(cfg, session_factory):
-    return Accounts(cfg, session_factory)
+    return Accounts(cfg)
 
 
 @pytest.fixture
@@ -178,12 +178,12 @@ def test_a_second_ensure_is_cached_and_a_new_process_reuses_the_account(
     first = accounts.ensure(user.id, user.username)
     # Cached: no database, no passwd lookup, no program.
     monkeypatch.setattr(accounts_module, "run_program", None)
-    monkeypatch.setattr(accounts, "session_factory", None)
+    monkeypatch.setattr(accounts, "database_url", None)
     assert accounts.ensure(user.id, user.username) is first
     monkeypatch.undo()
     # Another executor (or this one restarted): the same row, entry and dirs.
     (first.home / "kept").write_text("mine")
-    again = Accounts(cfg, session_factory)
+    again = Accounts(cfg)
     calls = []
     monkeypatch.setattr(accounts_module, "run_program", lambda argv: calls.append(argv))
     assert again.ensure(user.id, user.username) == first
@@ -195,7 +195,7 @@ def test_a_concurrent_executor_having_made_it_first_is_accepted(cfg, session_fac
     """useradd/groupadd answer "already exists": what is there is read back and accepted."""
     user = factories.UserFactory()
     made.append(expected_name(cfg, user))
-    one, two = Accounts(cfg, session_factory), Accounts(cfg, session_factory)
+    one, two = Accounts(cfg), Accounts(cfg)
     account = one.ensure(user.id, user.username)
     row = row_of(session_factory, user.id)
     marker = two.settings.marker(user.id, row.key)
@@ -233,7 +233,7 @@ def test_a_concurrent_executor_having_made_it_first_is_accepted(cfg, session_fac
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    pair = (Accounts(cfg, session_factory), Accounts(cfg, session_factory))
+    pair = (Accounts(cfg), Accounts(cfg))
     threads = [threading.Thread(target=ensure, args=(a,)) for a in pair]
     for t in threads:
         t.start()
@@ -386,20 +386,20 @@ def test_a_recreated_database_never_hands_over_an_old_users_home(cfg, session_fa
     """User id N in a new database is a new person: the old entry's key differs."""
     user = factories.UserFactory()
     made.append(expected_name(cfg, user))
-    old = Accounts(cfg, session_factory).ensure(user.id, user.username)
+    old = Accounts(cfg).ensure(user.id, user.username)
     (old.home / "secret").write_text("old user's")
     with session_factory() as session:  # the database recreated: the row is gone
         session.execute(delete(UnixAccount).where(UnixAccount.user_id == user.id))
         session.commit()
     with pytest.raises(AccountError, match="another database") as error:
-        Accounts(cfg, session_factory).ensure(user.id, user.username)
+        Accounts(cfg).ensure(user.id, user.username)
     assert f"userdel {old.name}" in str(error.value)
     # What the message offers for the same person: the old key back in the row.
     key = pwd.getpwnam(old.name).pw_gecos.rsplit(" ", 1)[1]
     with session_factory() as session:
         session.get(UnixAccount, user.id).key = key
         session.commit()
-    assert Accounts(cfg, session_factory).ensure(user.id, user.username) == old
+    assert Accounts(cfg).ensure(user.id, user.username) == old
 
 
 def test_programs_run_by_absolute_path_with_a_fixed_environment(
@@ -439,7 +439,7 @@ def test_programs_run_by_absolute_path_with_a_fixed_environment(
 
 def test_user_ids_outside_the_range_and_bad_settings_are_refused(cfg, session_factory):
     with pytest.raises(AccountError, match="user id"):
-        Accounts(cfg, session_factory).ensure(UID_SPAN, "big")
+        Accounts(cfg).ensure(UID_SPAN, "big")
     for key, value in (
         ("prefix", "Bad"),
         ("prefix", "a:b"),
@@ -449,13 +449,13 @@ def test_user_ids_outside_the_range_and_bad_settings_are_refused(cfg, session_fa
         bad = Config(copy.deepcopy(dict(cfg)), cfg.root)
         bad["jobs"]["accounts"][key] = value
         with pytest.raises(AccountError, match=f"jobs.accounts.{key}"):
-            Accounts(bad, session_factory)
+            Accounts(bad)
 
 
 def test_without_root_every_user_is_the_service_with_a_home_of_their_own(
     cfg, session_factory, made
 ):
-    accounts = Accounts(cfg, session_factory, as_root=False)
+    accounts = Accounts(cfg, as_root=False)
     user = factories.UserFactory()
     made.append(expected_name(cfg, user))
     account = accounts.ensure(user.id, user.username)
@@ -478,7 +478,7 @@ def test_an_unreachable_configured_place_falls_back(
     unit["jobs"]["accounts"].update(homes_dir=str(closed / "homes"), tmp_dir=str(closed / "tmp"))
     user = factories.UserFactory()
     made.append(expected_name(cfg, user))
-    account = Accounts(unit, session_factory).ensure(user.id, user.username)
+    account = Accounts(unit).ensure(user.id, user.username)
     assert account.home.parent.parent.parent == fallback_root
     assert account.home.parent.name == "homes" and account.tmp.parent.name == "tmp"
     assert job_files.others_can_traverse(account.home.parent)
@@ -501,7 +501,7 @@ def test_remove_stack_accounts_removes_exactly_ours(cfg, session_factory, made):
     homes = homes_root(stack)  # the usable place (a clone under /tmp has its fallback)
     try:
         users = [factories.UserFactory(), factories.UserFactory()]
-        mine = [Accounts(stack, session_factory).ensure(u.id, u.username) for u in users]
+        mine = [Accounts(stack).ensure(u.id, u.username) for u in users]
         made += [a.name for a in mine]
         (mine[0].home / "data").write_text("x")
         os.symlink("/etc", mine[0].tmp / "link")  # what a job might leave: not followed

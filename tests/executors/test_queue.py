@@ -269,3 +269,54 @@ def test_every_connection_runs_without_jit(cfg, engine):
         assert sql.value("SHOW jit") == "off"
     finally:
         sql.close()
+
+
+def test_a_claim_takes_exactly_the_first_jobs_of_the_fair_order(
+    cfg, session_factory, paused_executor
+):
+    """Twenty users with different numbers of jobs running and waiting, at several
+    priorities: one claim of 8 takes exactly the first 8 of the fair order, as
+    computed here (the running jobs and the user's place in line, then priority,
+    then age, then id), however few of each user's jobs the claim reads."""
+    users = [UserFactory() for _ in range(20)]
+    start = utcnow() - datetime.timedelta(hours=1)
+    running, waiting = [], []
+    for i, user in enumerate(users):
+        for _ in range(i % 4):
+            running.append(
+                JobFactory(submitter=user, status="RUNNING", started_at=start, host="busy-host")
+            )
+        for j in range(3 + i % 3):
+            waiting.append(
+                JobFactory(
+                    submitter=user,
+                    status="QUEUED",
+                    priority=(i * 7 + j * 3) % 5,
+                    queued_at=start + datetime.timedelta(milliseconds=(i * 13 + j * 29) % 97),
+                )
+            )
+    # Others' jobs may wait too (other tests'): the expectation counts every waiting job.
+    with session_factory() as session:
+        queued = session.execute(
+            select(Job.id, Job.submitter_id, Job.priority, Job.queued_at).where(
+                Job.status == "QUEUED", Job.queue == "default"
+            )
+        ).all()
+        busy = dict(
+            session.execute(
+                select(Job.submitter_id, func.count())
+                .where(Job.status == "RUNNING", Job.queue == "default")
+                .group_by(Job.submitter_id)
+            ).all()
+        )
+    in_line = sorted(queued, key=lambda j: (j.submitter_id, -j.priority, j.queued_at, j.id))
+    place: dict[int, int] = {}
+    keyed = []
+    for job in in_line:
+        place[job.submitter_id] = place.get(job.submitter_id, 0) + 1
+        slot = busy.get(job.submitter_id, 0) + place[job.submitter_id]
+        keyed.append(((slot, -job.priority, job.queued_at, job.id), job.id))
+    expected = [job_id for _, job_id in sorted(keyed)[:8]]
+    got = claim(cfg, "elsewhere:1", batch=8, max_running=running_total(session_factory) + 8)
+    assert sorted(job.id for job in got) == sorted(expected)
+    remove_jobs(session_factory, [j.id for j in running + waiting] + [j.id for j in got])

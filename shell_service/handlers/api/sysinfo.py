@@ -47,7 +47,8 @@ class SysinfoHandler(BaseHandler):
                 "workers": live,
                 "jobs_by_status": self.settings["job_counts"].jobs_by_status(),
                 "capacity": {
-                    "max_running": int(jobs_cfg["max_running"]),
+                    # Each host's executor counts its own slots: theirs together.
+                    "max_running": sum(p.get("max_running", 0) for p in published),
                     "max_running_per_user": int(jobs_cfg["max_running_per_user"]),
                     # Each host's executor counts its own memory: theirs together.
                     "memory_budget_mb": sum(p.get("memory_budget_mb", 0) for p in published),
