@@ -487,13 +487,43 @@ class LocalExecutor(Executor):
             if not inits:
                 return
             running_here = {job.id for job in self.registry.jobs_on_this_host([])}
+            lost = {job_id: pidfd for job_id, pidfd in inits.items() if job_id not in running_here}
             for job_id, pidfd in inits.items():
-                if job_id not in running_here:
+                if job_id in lost:
                     log.warning("Job %s is no longer this host's: ending its processes", job_id)
                     end_job(pidfd)
-                os.close(pidfd)
+                else:
+                    os.close(pidfd)
+            # Once ended, what they wrote goes to the jobs that ended with the loss.
+            await asyncio.gather(*(self._recover_output(i, p) for i, p in lost.items()))
         except Exception:
             log.exception("Ending the processes of jobs this host lost failed")
+
+    async def _recover_output(self, job_id: str, pidfd: int) -> None:
+        """Wait for a lost job's init to exit (kill_grace + INIT_EXIT_GRACE at most),
+        then store its output in the job, if the loss ended it (SERVER_ERROR)."""
+        try:
+            try:
+                await asyncio.wait_for(
+                    wait_for_pidfd(pidfd), timeout=self.setup.kill_grace + INIT_EXIT_GRACE
+                )
+            except TimeoutError:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                await wait_for_pidfd(pidfd)
+        finally:
+            os.close(pidfd)
+        running = RunningJob(
+            id=job_id,
+            files=self.setup.job_files(job_id),
+            started_at=utcnow(),
+            deadline=utcnow(),
+            cgroup=self.setup.job_cgroup(job_id),
+        )
+        _, output, _, _ = await asyncio.to_thread(
+            how_it_ended, running, int(self.cfg["jobs.max_output_bytes"])
+        )
+        if queue.attach_lost_output(self.sql, job_id, self.host, output):
+            log.info("Job %s: output recovered after this host's loss", job_id)
 
     def _live_inits(self) -> dict[str, int]:
         """Job id -> a pidfd of its init, for the job directories here whose init

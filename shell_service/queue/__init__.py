@@ -37,6 +37,7 @@ from .counts import (
 from .executors import (
     HEARTBEAT_INTERVAL,
     adopt_job,
+    attach_lost_output,
     delete_finished_before,
     dirs_to_remove,
     heartbeat,
@@ -76,6 +77,7 @@ __all__ = [
     "JobOutput",
     "NewJob",
     "adopt_job",
+    "attach_lost_output",
     "cancel_job",
     "cancel_jobs_of",
     "AccountRow",

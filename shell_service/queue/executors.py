@@ -140,6 +140,61 @@ def requeue_lost_job(sql: PlainSQL, job_id: str, host: str) -> bool:
     return sql.value(_REQUEUE_LOST_JOB, params) is not None
 
 
+# Only a job its host's loss ended (SERVER_ERROR, nothing recorded of its output),
+# on the host that ran it: a requeued job, or one that ran again, is left alone.
+_ATTACH_LOST_OUTPUT = Statement(
+    """
+    WITH attached AS (
+        UPDATE jobs SET stdout = %(stdout)s, stderr = %(stderr)s,
+                        stdout_truncated = %(stdout_truncated)s,
+                        stderr_truncated = %(stderr_truncated)s,
+                        return_code = %(return_code)s, modified = %(now)s
+        WHERE id = %(id)s AND host = %(host)s AND status = 'SERVER_ERROR'
+          AND stdout IS NULL AND stderr IS NULL
+        RETURNING id, status
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, status, status, %(detail)s, %(now)s, %(now)s FROM attached
+    )
+    SELECT count(*) FROM attached
+    """
+)
+
+
+def attach_lost_output(sql: PlainSQL, job_id: str, host: str, output) -> bool:
+    """Store the output a job of ``host`` wrote before its host was judged lost, now
+    that the host is back and its processes have ended (an event says so).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    host : str
+        The host that ran it (``jobs.host``).
+    output : JobOutput
+        What its files hold (``job_end.how_it_ended``).
+
+    Returns
+    -------
+    bool
+        True if stored; False, nothing changed, unless the job ended SERVER_ERROR
+        on ``host`` with no output recorded.
+    """
+    params = {
+        "id": job_id,
+        "host": host,
+        "stdout": output.stdout,
+        "stderr": output.stderr,
+        "stdout_truncated": output.stdout_truncated,
+        "stderr_truncated": output.stderr_truncated,
+        "return_code": output.return_code,
+        "now": utcnow(),
+        "detail": f"output recovered from host {host} after its loss",
+    }
+    return sql.value(_ATTACH_LOST_OUTPUT, params) == 1
+
+
 _STILL_MINE = Statement(
     "SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[])"
     " AND status = 'RUNNING' AND executor = %(executor)s"

@@ -139,7 +139,7 @@ def test_a_burst_spreads_over_both_hosts_within_each_ones_slots(
 def test_a_host_lost_for_good_loses_its_jobs_and_the_other_goes_on(
     second_host, stack_admin, stack_user
 ):
-    lost = create_job(stack_user, "sleep 120", queue=HOST_B, execute=True)
+    lost = create_job(stack_user, "echo before the loss; sleep 120", queue=HOST_B, execute=True)
     # Its first run waits long; queued again, its second run finds the mark and ends.
     mark = f"$HOME/.requeued_{time.time_ns()}"
     again = create_job(
@@ -162,6 +162,7 @@ def test_a_host_lost_for_good_loses_its_jobs_and_the_other_goes_on(
     ended = wait_for_job(stack_user, lost, timeout=40)
     assert ended["status"] == "SERVER_ERROR"
     assert ended["status_message"].startswith("host hostb lost")
+    assert ended["stdout"] is None  # on hostb, out of reach while it is lost
     queued = wait_for_job(stack_user, again, timeout=40, statuses={"QUEUED"})
     assert queued["host"] is None and queued["started_at"] is None
     events = stack_user.get(f"/api/jobs/{again}/events").json()["data"]
@@ -182,7 +183,14 @@ def test_a_host_lost_for_good_loses_its_jobs_and_the_other_goes_on(
     assert (page["text"], page["offset"], page["finished"]) == ("second run\n", 11, True)
     followed = stack_user.get(f"/api/jobs/{again}/log?follow=true&offset=7")
     assert followed.text == "run\n"
-    assert stack_user.get(f"/api/jobs/{lost}").json()["data"]["status"] == "SERVER_ERROR"
+    # What the lost job wrote, recovered once its processes ended; still SERVER_ERROR.
+    recovered = wait_until(
+        lambda: (job := stack_user.get(f"/api/jobs/{lost}").json()["data"])["stdout"] and job,
+        "the lost job's output recovered",
+    )
+    assert (recovered["status"], recovered["stdout"]) == ("SERVER_ERROR", "before the loss\n")
+    events = stack_user.get(f"/api/jobs/{lost}/events").json()["data"]
+    assert events[-1]["detail"] == "output recovered from host hostb after its loss"
 
 
 def test_a_host_back_within_lost_after_adopts_its_jobs(second_host, stack_user):
