@@ -66,6 +66,27 @@ INIT_EXIT_GRACE = 10.0
 TIMEOUT_BACKUP = 1.0
 
 
+def executor_database_url(cfg: Config):
+    """The executor's connection: ``database_url``'s, with generic plans for its
+    prepared statements. PostgreSQL plans the claim afresh on each run otherwise
+    (its parameters are arrays, so a custom plan looks cheaper): 1.0 ms of planning
+    for a 0.3 ms statement with nothing queued; the generic plan is as good at a
+    million jobs waiting (p50 3.3 ms against 5.2 ms planned each time). The
+    executor's other statements look rows up by key: one plan serves them all.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    sqlalchemy.URL
+    """
+    url = database_url(cfg)
+    options = f"{url.query.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+    return url.update_query_dict({"options": options})
+
+
 class LocalExecutor(Executor):
     """The executor of this host's jobs (``base.Executor``).
 
@@ -101,7 +122,7 @@ class LocalExecutor(Executor):
         self.cfg = cfg
         self.session_factory = session_factory
         # The hot paths (claim, finish) use plain SQL on the event loop's thread.
-        self.sql = PlainSQL(database_url(cfg), cfg["app.name"])
+        self.sql = PlainSQL(executor_database_url(cfg), cfg["app.name"])
         self.host = queues.host_name(cfg)
         self.setup = HostSetup(cfg)
         self.as_root = self.setup.as_root
