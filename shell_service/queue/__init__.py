@@ -49,7 +49,13 @@ from .executors import (
     live_executors,
     running_jobs_on_host,
 )
-from .hosts import attach_lost_output, jobs_of_lost_hosts, jobs_still_mine, requeue_lost_job
+from .hosts import (
+    attach_lost_output,
+    jobs_lost_without_output,
+    jobs_of_lost_hosts,
+    jobs_still_mine,
+    requeue_lost_job,
+)
 from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
 from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_page
 from .transitions import (
@@ -98,6 +104,7 @@ __all__ = [
     "job_events",
     "job_row",
     "job_status",
+    "jobs_lost_without_output",
     "jobs_of_lost_hosts",
     "jobs_still_mine",
     "requeue_lost_job",

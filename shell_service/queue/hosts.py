@@ -105,6 +105,11 @@ def requeue_lost_job(sql: PlainSQL, job_id: str, host: str) -> bool:
     return sql.value(_REQUEUE_LOST_JOB, params) is not None
 
 
+#: The states a host's loss ends a job in, and what its status message then says
+#: (``registry.lost_host_message``; after a cancel, "cancelled by a user; host ...").
+LOST_ENDS = ["SERVER_ERROR", "CANCELLED"]
+LOST_MESSAGE_PATTERN = "%host % lost (no heartbeat from its executor%"
+
 # Only a job its host's loss ended (SERVER_ERROR, nothing recorded of its output),
 # on the host that ran it: a requeued job, or one that ran again, is left alone.
 _ATTACH_LOST_OUTPUT = Statement(
@@ -114,8 +119,8 @@ _ATTACH_LOST_OUTPUT = Statement(
                         stdout_truncated = %(stdout_truncated)s,
                         stderr_truncated = %(stderr_truncated)s,
                         return_code = %(return_code)s, modified = %(now)s
-        WHERE id = %(id)s AND host = %(host)s AND status = 'SERVER_ERROR'
-          AND stdout IS NULL AND stderr IS NULL
+        WHERE id = %(id)s AND host = %(host)s AND status = ANY(%(ended)s::text[])
+          AND status_message LIKE %(lost)s AND stdout IS NULL AND stderr IS NULL
         RETURNING id, status
     ),
     events AS (
@@ -128,8 +133,10 @@ _ATTACH_LOST_OUTPUT = Statement(
 
 
 def attach_lost_output(sql: PlainSQL, job_id: str, host: str, output) -> bool:
-    """Store the output a job of ``host`` wrote before its host was judged lost, now
-    that the host is back and its processes have ended (an event says so).
+    """Store the output a job of ``host`` wrote (and its exit code, if it ended by
+    itself) while its host was judged lost, now that the host is back and its
+    processes have ended; its state stays what the loss made it (an ended state is
+    final), the event says what really happened.
 
     Parameters
     ----------
@@ -143,8 +150,8 @@ def attach_lost_output(sql: PlainSQL, job_id: str, host: str, output) -> bool:
     Returns
     -------
     bool
-        True if stored; False, nothing changed, unless the job ended SERVER_ERROR
-        on ``host`` with no output recorded.
+        True if stored; False, nothing changed, unless the loss of ``host`` ended
+        the job (``LOST_ENDS``) with no output recorded.
     """
     params = {
         "id": job_id,
@@ -155,9 +162,46 @@ def attach_lost_output(sql: PlainSQL, job_id: str, host: str, output) -> bool:
         "stderr_truncated": output.stderr_truncated,
         "return_code": output.return_code,
         "now": utcnow(),
-        "detail": f"output recovered from host {host} after its loss",
+        "detail": f"output recovered from host {host} after its loss"
+        + (
+            f" (the job had ended with exit code {output.return_code})"
+            if output.return_code is not None
+            else ""
+        ),
+        "ended": LOST_ENDS,
+        "lost": LOST_MESSAGE_PATTERN,
     }
     return sql.value(_ATTACH_LOST_OUTPUT, params) == 1
+
+
+# The jobs a lost host's loss ended, on that host, with nothing of their output.
+_LOST_WITHOUT_OUTPUT = Statement(
+    """
+    SELECT id FROM jobs
+    WHERE host = %(host)s AND status = ANY(%(ended)s::text[]) AND status_message LIKE %(lost)s
+      AND stdout IS NULL AND stderr IS NULL
+    ORDER BY id
+    """
+)
+
+
+def jobs_lost_without_output(sql: PlainSQL, host: str) -> list[str]:
+    """The jobs of ``host`` that ended because the host was lost (SERVER_ERROR, or
+    CANCELLED when a cancel had been asked for) with no output recorded: the
+    ones ``attach_lost_output`` may complete now that the host is back.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    host : str
+
+    Returns
+    -------
+    list of str
+        Job ids.
+    """
+    params = {"host": host, "ended": LOST_ENDS, "lost": LOST_MESSAGE_PATTERN}
+    return [job_id for (job_id,) in sql.tuples(_LOST_WITHOUT_OUTPUT, params)]
 
 
 _STILL_MINE = Statement(
