@@ -298,3 +298,11 @@ def test_a_job_no_live_host_of_its_queue_could_start_is_refused(api, server, two
     ]
     fits = api.post("/api/jobs", json={"code": "true", "queue": "small", "memory_mb": budget})
     assert fits.status_code == 200, fits.text
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, 0, "off", "no", None])
+@pytest.mark.parametrize("field", ["execute", "requeue_on_host_loss"])
+def test_a_boolean_in_a_body_is_true_or_false_only(api, field, value):
+    response = api.post("/api/jobs", json={"code": "true", field: value})
+    assert response.status_code == 400, response.text
+    assert field in response.json()["data"]["errors"]
