@@ -106,8 +106,8 @@ def queued_count(cfg: Config) -> int:
 
 
 def time_claims(cfg: Config, repeats: int) -> dict:
-    """The claim statement as the executor runs it (prepared, with the stack's limits
-    and ``jobs.claim_batch``), ``repeats`` times, each rolled back.
+    """The claim statement as the executor runs it (prepared, generic plan, with the
+    stack's limits and ``jobs.claim_batch``), ``repeats`` times, each rolled back.
 
     Returns
     -------
@@ -128,6 +128,8 @@ def time_claims(cfg: Config, repeats: int) -> dict:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
+        # As the executor's connection (``local.executor_database_url``): one plan.
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
         cursor.execute(_CLAIM_SQL.prepare_sql)
         raw.commit()
         seconds, claimed = [], 0

@@ -354,6 +354,17 @@ def markdown(results: dict) -> str:
         "generate_series, ended jobs for 5 users, then VACUUM ANALYZE), then times "
         "sequential requests as the admin (everyone's jobs) and as one of those users.",
         "- Scenario 6 samples /proc/<pid>/status (VmRSS) of every app worker and the executor.",
+        "- Depth (`bench/claim_depth.py`): with the bench stack's executor stopped, QUEUED "
+        "jobs of 100 users are written straight into the table (0, then 100,000, then "
+        "1,000,000) and the claim statement is run as the executor runs it (prepared, the "
+        "stack's limits and `jobs.claim_batch`, generic plan), 200 times at each depth, each "
+        "in a transaction rolled back. The drain: 10,000 `true` jobs of one user (priority 0) "
+        "with nothing else waiting, then again with 1,000,000 of that user's own jobs at "
+        "priority -100 waiting behind them.",
+        "- Hosts (`bench/second_host.py`): the burst of scenario 2 on the stack's executor "
+        "alone, then with a second executor (`services/executor` with another `hosts.name` "
+        "and jobs directory, the same slots) on this same machine: two hosts share its two "
+        "CPUs, so the ratio shows the claim spreading work, not more capacity.",
         "- Before each step the bench calls sync(2): no step pays for the disk writeback "
         "of the one before it.",
         "",

@@ -138,6 +138,18 @@ def configured_queues(cfg: Config) -> list[Queue]:
             if number is None:
                 raise QueueConfigError(f"{where} {key} must be set, here or in jobs:")
             settings[key] = number
+        for default_key, max_key in OPTIONS.values():
+            if settings[default_key] > settings[max_key]:
+                raise QueueConfigError(
+                    f"{where} {default_key} ({settings[default_key]}) is over "
+                    f"{max_key} ({settings[max_key]})"
+                )
+        budget = _optional_int(entry.get("memory_budget_mb"), f"{where} memory_budget_mb")
+        if budget is not None and settings["max_memory_mb"] > budget:
+            raise QueueConfigError(
+                f"{where} max_memory_mb ({settings['max_memory_mb']}) is over its "
+                f"memory_budget_mb ({budget}): such a job could never start"
+            )
         queues.append(
             Queue(
                 name=name,

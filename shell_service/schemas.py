@@ -146,6 +146,18 @@ INT32_RANGE = (-(2**31), 2**31 - 1)
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
+class JsonBoolean(fields.Boolean):
+    """A boolean in a JSON body: ``true`` or ``false`` only. marshmallow's Boolean
+    also takes "yes", "on", 1 and "off", so a typo'd or mistyped value would pass
+    as one a client did not mean (``"execute": "no"`` is not false). Query
+    parameters keep ``fields.Boolean``: they arrive as text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):  # 1 == True: a set of {True} would take it
+            raise self.make_error("invalid")
+        return value
+
+
 class Integer(fields.Integer):
     """An integer the system can hold: within ``representable`` (a PostgreSQL
     ``integer`` by default; ``INT64_RANGE`` for a ``bigint`` or a file offset).
@@ -330,13 +342,13 @@ class JobCreate(Schema):
             "example": "default",
         },
     )
-    requeue_on_host_loss = fields.Boolean(
+    requeue_on_host_loss = JsonBoolean(
         metadata={
             "description": "If the host running it is lost (config hosts.lost_after without "
             "a heartbeat), queue it again instead of ending it SERVER_ERROR (default false)"
         },
     )
-    execute = fields.Boolean(
+    execute = JsonBoolean(
         load_default=False,
         metadata={"description": "Queue the job at once, as POST .../execute would"},
     )
@@ -554,13 +566,13 @@ class User(Schema):
 class UserUpdate(Schema):
     """The body of ``PATCH /api/users/{user_id}``: ``disabled`` and/or ``admin``."""
 
-    disabled = fields.Boolean(
+    disabled = JsonBoolean(
         metadata={
             "description": "true: the user's tokens stop working at once and their "
             "unfinished jobs are cancelled"
         }
     )
-    admin = fields.Boolean(metadata={"description": "Grant (true) or remove the admin role"})
+    admin = JsonBoolean(metadata={"description": "Grant (true) or remove the admin role"})
 
 
 class TokenCreate(Schema):

@@ -69,6 +69,14 @@ def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO) -> None:
                 return
             time.sleep(POLL_INTERVAL)
         except (ClientError, requests.RequestException) as error:
+            if isinstance(error, ClientError) and error.http_status == 409:
+                # It runs on a host whose output this service cannot read live: its
+                # output comes (stored with it) once it has ended.
+                if stream == "stdout":
+                    print(f"shell-service: {error}; waiting for it to end", file=sys.stderr)
+                while api.get_job(job_id)["status"] not in FINISHED:
+                    time.sleep(POLL_INTERVAL)
+                continue
             if not is_transient(error):
                 raise
             broken_since = broken_since or time.monotonic()

@@ -502,12 +502,14 @@ class LocalExecutor(Executor):
         but that are not RUNNING on this host any more: while this host's executor
         was away for ``hosts.lost_after``, another host judged it lost and ended
         them, or queued them again (to run elsewhere). Their processes must not go
-        on. The jobs RUNNING here are left to ``adopt_jobs``."""
+        on. The jobs RUNNING here are left to ``adopt_jobs``. Then the output of
+        every job the loss ended (those that ended by themselves meanwhile too) is
+        stored with it (``queue.attach_lost_output``)."""
         try:
             inits = await asyncio.to_thread(self._live_inits)
-            if not inits:
-                return
-            running_here = {job.id for job in self.registry.jobs_on_this_host([])}
+            running_here = (
+                {job.id for job in self.registry.jobs_on_this_host([])} if inits else set()
+            )
             lost = {job_id: pidfd for job_id, pidfd in inits.items() if job_id not in running_here}
             for job_id, pidfd in inits.items():
                 if job_id in lost:
@@ -515,14 +517,15 @@ class LocalExecutor(Executor):
                     end_job(pidfd)
                 else:
                     os.close(pidfd)
-            # Once ended, what they wrote goes to the jobs that ended with the loss.
-            await asyncio.gather(*(self._recover_output(i, p) for i, p in lost.items()))
+            await asyncio.gather(*(self._wait_for_end(pidfd) for pidfd in lost.values()))
+            for job_id in queue.jobs_lost_without_output(self.sql, self.host):
+                await self._recover_output(job_id)
         except Exception:
             log.exception("Ending the processes of jobs this host lost failed")
 
-    async def _recover_output(self, job_id: str, pidfd: int) -> None:
-        """Wait for a lost job's init to exit (kill_grace + INIT_EXIT_GRACE at most),
-        then store its output in the job, if the loss ended it (SERVER_ERROR)."""
+    async def _wait_for_end(self, pidfd: int) -> None:
+        """Wait for an init asked to end (kill_grace + INIT_EXIT_GRACE at most, then
+        SIGKILL), and close its pidfd."""
         try:
             try:
                 await asyncio.wait_for(
@@ -533,12 +536,15 @@ class LocalExecutor(Executor):
                 await wait_for_pidfd(pidfd)
         finally:
             os.close(pidfd)
+
+    async def _recover_output(self, job_id: str) -> None:
+        """Store what a job this host's loss ended wrote (and its exit code, if it
+        ended by itself meanwhile), from its directory here."""
+        files = self.setup.job_files(job_id)
+        if not files.root.is_dir():
+            return
         running = RunningJob(
-            id=job_id,
-            files=self.setup.job_files(job_id),
-            started_at=utcnow(),
-            deadline=utcnow(),
-            cgroup=self.setup.job_cgroup(job_id),
+            id=job_id, files=files, started_at=utcnow(), deadline=utcnow(), cgroup=None
         )
         _, output, _, _ = await asyncio.to_thread(
             how_it_ended, running, int(self.cfg["jobs.max_output_bytes"])
@@ -576,7 +582,7 @@ class LocalExecutor(Executor):
         for job_id, host, requeue in self.registry.jobs_lost_elsewhere():
             outcome = self.registry.lose(job_id, host, requeue)
             if outcome:
-                log.warning("Job %s: host %s lost; job %s", job_id, host, outcome)
+                log.warning("Job %s: host %s lost; the job is %s", job_id, host, outcome)
         for job_id in self.registry.taken_from_me(list(self.watching)):
             # This host was judged lost while it ran them (the database or the
             # network was away for hosts.lost_after): they are ended or queued

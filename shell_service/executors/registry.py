@@ -134,14 +134,14 @@ class Registry:
         Returns
         -------
         str
-            "QUEUED", "SERVER_ERROR" (or CANCELLED, if a cancel was asked for), or
-            "" when another executor got to it first.
+            "queued again", "ended" (SERVER_ERROR, or CANCELLED if a cancel was asked
+            for), or "" when another executor got to it first.
         """
         if requeue and queue.requeue_lost_job(self.sql, job_id, host):
-            return "QUEUED"
+            return "queued again"
         message = lost_host_message(host, self.lost_after)
         ended = queue.finish_job(self.sql, job_id, JobStatus.SERVER_ERROR, message=message)
-        return "SERVER_ERROR" if ended else ""
+        return "ended" if ended else ""
 
     def taken_from_me(self, job_ids: list[str]) -> set[str]:
         """Which of the jobs this executor watches are no longer its own: its host

@@ -11,12 +11,16 @@ migrations and the tests).
 
 - ``claim``: QUEUED -> RUNNING (``claim_jobs``), and ``ClaimedJob``, a RUNNING
   job as its executor sees it (claimed or adopted alike)
-- ``transitions``: create, submit, finish, cancel
+- ``transitions``: create, submit, finish
+- ``cancel``: a user's cancel (at once, or asked of the executor)
+- ``hosts``: lost hosts: their jobs ended or queued again, jobs taken from an
+  executor, a lost job's output once its host is back
+- ``accounts``: the ``unix_accounts`` rows (each user's Unix identity)
 - ``jobs``: one job for the API (read, edit while READY, delete, events)
 - ``listing``: the job list (``GET /api/jobs``): filters, cursor, capped count
 - ``executors``: the executors' registry (heartbeats, what each publishes), the
   jobs of a host, adoption, deleted jobs' directories, retention
-- ``counts``: jobs per state
+- ``counts``: jobs per state, and per queue
 - ``channels``: the NOTIFY channels
 
 Import from here (``from shell_service import queue``): the submodules are a
@@ -24,6 +28,7 @@ layout, not an interface.
 """
 
 from .accounts import AccountRow, account_name_owner, account_row, insert_account_row
+from .cancel import cancel_job, cancel_jobs_of
 from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
 from .claim import _CLAIM_LOCK_KEY, ClaimedJob, claim_jobs
 from .counts import (
@@ -37,16 +42,19 @@ from .counts import (
 from .executors import (
     HEARTBEAT_INTERVAL,
     adopt_job,
-    attach_lost_output,
     delete_finished_before,
     dirs_to_remove,
     heartbeat,
-    jobs_of_lost_hosts,
-    jobs_still_mine,
     last_published,
     live_executors,
-    requeue_lost_job,
     running_jobs_on_host,
+)
+from .hosts import (
+    attach_lost_output,
+    jobs_lost_without_output,
+    jobs_of_lost_hosts,
+    jobs_still_mine,
+    requeue_lost_job,
 )
 from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
 from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_page
@@ -54,8 +62,6 @@ from .transitions import (
     NEW_JOB_FIELDS,
     JobOutput,
     NewJob,
-    cancel_job,
-    cancel_jobs_of,
     finish_job,
     insert_jobs,
     submit_job,
@@ -98,6 +104,7 @@ __all__ = [
     "job_events",
     "job_row",
     "job_status",
+    "jobs_lost_without_output",
     "jobs_of_lost_hosts",
     "jobs_still_mine",
     "requeue_lost_job",

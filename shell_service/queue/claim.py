@@ -51,7 +51,7 @@ _CLAIM_SQL = Statement(
     -- The queues this host serves, each with its limits (all hosts together)
     -- and what its running jobs leave of them.
     queue_load AS (
-        SELECT l.queue, l.per_user,
+        SELECT l.queue, l.per_user, l.memory_budget_mb,
                l.max_running - count(r.queue) AS free,
                l.memory_budget_mb - coalesce(sum(r.memory_mb), 0) AS memory_free
         FROM unnest(%(queues)s::text[], %(queue_max_running)s::bigint[],
@@ -120,6 +120,10 @@ _CLAIM_SQL = Statement(
             SELECT q.id, q.priority, q.queued_at, q.memory_mb FROM jobs q
             WHERE q.status IN {claimable} AND q.queue = waiting.queue
               AND q.submitter_id = waiting.submitter_id
+              -- A job bigger than this host's or its queue's whole budget can never
+              -- start here: it must not hold back the jobs behind it.
+              AND q.memory_mb <= %(memory_budget_mb)s
+              AND q.memory_mb <= queue_load.memory_budget_mb
             ORDER BY q.priority DESC, q.queued_at, q.id
             LIMIT greatest(least(queue_load.per_user - coalesce(u.n, 0), queue_load.free,
                                  host_load.free, %(batch)s, cutoff.slot - coalesce(u.n, 0)),

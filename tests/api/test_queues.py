@@ -236,6 +236,11 @@ def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, 
         ([{"name": "q", "max_timeout": "10"}], "max_timeout must be a whole number"),
         ([{"name": "q", "hosts": "node1"}], "hosts must be a list"),
         (["default"], "each entry is a mapping"),
+        ([{"name": "q", "default_timeout": 60, "max_timeout": 30}], "default_timeout (60) is over"),
+        (
+            [{"name": "q", "max_memory_mb": 4096, "memory_budget_mb": 1024}],
+            "max_memory_mb (4096) is over its memory_budget_mb (1024)",
+        ),
     ],
 )
 def test_queues_config_that_is_not_valid_is_refused_naming_what(cfg, entries, message):
@@ -275,3 +280,29 @@ def test_a_queue_filter_with_no_jobs_lists_none(api):
     response = api.get("/api/jobs", params={"queue": "nope' OR 1=1 --"})
     assert response.status_code == 200
     assert response.json()["data"] == [] and response.json()["total"] == 0
+
+
+def test_a_job_no_live_host_of_its_queue_could_start_is_refused(api, server, two_queues):
+    """Its queue allows it, but no host serving the queue has that much memory for
+    jobs: it would wait for ever. (The claim also skips such a job: test_queue.)"""
+    small = next(q for q in two_queues if q["name"] == "small")
+    small["max_memory_mb"] = 10**8
+    small["memory_budget_mb"] = 10**8
+    budget = server.executor.setup.memory_budget_mb
+    response = api.post(
+        "/api/jobs", json={"code": "true", "queue": "small", "memory_mb": budget + 1}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["data"]["errors"]["memory_mb"] == [
+        f"must be at most {budget}: no host serving queue small has more memory for jobs"
+    ]
+    fits = api.post("/api/jobs", json={"code": "true", "queue": "small", "memory_mb": budget})
+    assert fits.status_code == 200, fits.text
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, 0, "off", "no", None])
+@pytest.mark.parametrize("field", ["execute", "requeue_on_host_loss"])
+def test_a_boolean_in_a_body_is_true_or_false_only(api, field, value):
+    response = api.post("/api/jobs", json={"code": "true", field: value})
+    assert response.status_code == 400, response.text
+    assert field in response.json()["data"]["errors"]

@@ -69,3 +69,31 @@ def test_reconnecting_gives_up_after_the_window(monkeypatch):
     with pytest.raises(ClientError, match="the job goes on") as excinfo:
         watch.copy_stream(api, "j1", "stdout", io.BytesIO())
     assert excinfo.value.exit_code == ExitCode.UNREACHABLE
+
+
+def test_a_job_on_another_host_is_waited_for_then_its_stored_output_is_copied(capsys):
+    """Its live output is on its host (409 while it runs): wait for its end, then copy
+    what the service stored, from the first byte."""
+    elsewhere = ClientError("Job 'j1' runs on host 'hostb': ... (HTTP 409)", ExitCode.CONFLICT, 409)
+
+    class OnAnotherHost(FlakyLog):
+        def __init__(self):
+            super().__init__([])
+            self.polls = 0
+
+        def follow_log(self, job_id, stream, offset):
+            self.offsets.append(offset)
+            if self.polls < 3:
+                raise elsewhere
+            yield b"abcdef"[offset:]
+
+        def get_job(self, job_id):
+            self.polls += 1
+            return {"id": job_id, "status": "RUNNING" if self.polls < 3 else "COMPLETE"}
+
+    api = OnAnotherHost()
+    sink = io.BytesIO()
+    watch.copy_stream(api, "j1", "stdout", sink)
+    assert sink.getvalue() == b"abcdef"
+    assert api.offsets == [0, 0]
+    assert "runs on host 'hostb'" in capsys.readouterr().err

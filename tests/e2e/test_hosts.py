@@ -1,5 +1,5 @@
 """Two hosts on one database: the test stack's executor and a second one, started
-here with another host name (``hostb``), its own jobs directory and two slots,
+here with another host name (``hostb``), its own jobs directory and three slots,
 stand in for two machines. A burst spreads over both and no job starts twice; each
 host's limits hold; a host whose executor is killed for good is lost (its jobs end
 "host hostb lost", or are queued again) while the other goes on; one restarted
@@ -24,7 +24,7 @@ import yaml
 from ..helpers import create_job, wait_for_job, wait_until
 
 HOST_B = "hostb"
-SLOTS_B = 2
+SLOTS_B = 3
 
 
 class SecondHost:
@@ -80,11 +80,24 @@ class SecondHost:
             self.process.wait(30)
 
 
+def end_hostb_jobs(stack_admin) -> None:
+    """Cancel every unfinished job of the queue ``hostb`` (an earlier run's, or this
+    test's) and wait until they have ended: each test starts with hostb's slots free."""
+    path = "/api/jobs?queue=hostb&status=QUEUED,RUNNING&limit=1000"
+    for job in stack_admin.get(path).json()["data"]:
+        stack_admin.post(f"/api/jobs/{job['id']}/cancel")
+    wait_until(lambda: not stack_admin.get(path).json()["data"], "hostb's jobs ended", 60)
+
+
 @pytest.fixture
-def second_host(cfg, stack):
+def second_host(cfg, stack, stack_admin):
     host = SecondHost(cfg, stack)
     host.start()
+    end_hostb_jobs(stack_admin)
     yield host
+    if host.process.poll() is not None:
+        host.start()
+    end_hostb_jobs(stack_admin)
     host.stop()
 
 
@@ -149,10 +162,13 @@ def test_a_host_lost_for_good_loses_its_jobs_and_the_other_goes_on(
         requeue_on_host_loss=True,
         execute=True,
     )
-    for job_id in (lost, again):
+    # One that ends by itself while its host is away: its end is on hostb alone.
+    meanwhile = create_job(stack_user, "echo one; sleep 3; echo two", queue=HOST_B, execute=True)
+    for job_id in (lost, again, meanwhile):
         job = wait_for_job(stack_user, job_id, timeout=30, statuses={"RUNNING"})
         assert job["host"] == HOST_B
     lost_pid, again_pid = init_pid(second_host, lost), init_pid(second_host, again)
+    init_pid(second_host, meanwhile)
 
     second_host.kill()
     # The other host goes on meanwhile.
@@ -190,7 +206,17 @@ def test_a_host_lost_for_good_loses_its_jobs_and_the_other_goes_on(
     )
     assert (recovered["status"], recovered["stdout"]) == ("SERVER_ERROR", "before the loss\n")
     events = stack_user.get(f"/api/jobs/{lost}/events").json()["data"]
-    assert events[-1]["detail"] == "output recovered from host hostb after its loss"
+    assert events[-1]["detail"].startswith("output recovered from host hostb after its loss")
+    finished = stack_user.get(f"/api/jobs/{meanwhile}").json()["data"]
+    assert (finished["status"], finished["stdout"], finished["return_code"]) == (
+        "SERVER_ERROR",
+        "one\ntwo\n",
+        0,
+    )
+    events = stack_user.get(f"/api/jobs/{meanwhile}/events").json()["data"]
+    assert events[-1]["detail"] == (
+        "output recovered from host hostb after its loss (the job had ended with exit code 0)"
+    )
 
 
 def test_a_host_back_within_lost_after_adopts_its_jobs(second_host, stack_user):

@@ -85,7 +85,7 @@ def test_only_the_jobs_of_hosts_silent_for_lost_after_are_lost(sql, session_fact
 def test_a_job_of_a_lost_host_ends_server_error_naming_the_host(sql, session_factory):
     job = running_on("gone-host", LOST_AFTER * 2)
     registry = Registry(sql, "this-host", "this-host:1", LOST_AFTER)
-    assert registry.lose(job.id, "gone-host", requeue=False) == "SERVER_ERROR"
+    assert registry.lose(job.id, "gone-host", requeue=False) == "ended"
     ended = row(session_factory, job.id)
     assert ended.status == "SERVER_ERROR"
     assert ended.status_message.startswith("host gone-host lost")
@@ -96,7 +96,7 @@ def test_a_job_of_a_lost_host_ends_server_error_naming_the_host(sql, session_fac
 def test_a_job_that_asked_for_it_is_queued_again_as_new(sql, session_factory):
     job = running_on("gone-host", LOST_AFTER * 2, requeue_on_host_loss=True)
     registry = Registry(sql, "this-host", "this-host:1", LOST_AFTER)
-    assert registry.lose(job.id, "gone-host", requeue=True) == "QUEUED"
+    assert registry.lose(job.id, "gone-host", requeue=True) == "queued again"
     again = row(session_factory, job.id)
     assert (again.status, again.started_at, again.executor, again.host) == (
         "QUEUED",
@@ -118,7 +118,7 @@ def test_a_job_whose_cancel_was_asked_for_is_not_queued_again(sql, session_facto
     job = running_on("gone-host", LOST_AFTER * 2, requeue_on_host_loss=True)
     assert queue.cancel_job(sql, job.id, job.submitter_id) == "RUNNING"
     registry = Registry(sql, "this-host", "this-host:1", LOST_AFTER)
-    assert registry.lose(job.id, "gone-host", requeue=True) == "SERVER_ERROR"
+    assert registry.lose(job.id, "gone-host", requeue=True) == "ended"
     assert row(session_factory, job.id).status == "CANCELLED"
 
 

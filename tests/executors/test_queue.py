@@ -344,3 +344,20 @@ def test_the_executors_connection_plans_its_statements_once(cfg):
         assert sql.value("SHOW jit") == "off"
     finally:
         sql.close()
+
+
+def test_a_job_bigger_than_the_hosts_whole_budget_holds_back_no_one(
+    cfg, session_factory, paused_executor
+):
+    """First in line, a job asking for more memory than the host has for all its
+    jobs: it can never start here, and the job behind it starts."""
+    big_user, small_user = UserFactory(), UserFactory()
+    huge = queued_jobs(big_user, 1, memory_mb=5000)[0]
+    small = queued_jobs(small_user, 1, start=utcnow(), memory_mb=100)[0]
+    with session_factory() as session:
+        running = select(Job.memory_mb).where(Job.status == "RUNNING", Job.host == "elsewhere")
+        used = sum(session.scalars(running).all())
+    got = claim(cfg, "elsewhere:1", memory_budget_mb=used + 4000)
+    ids = {job.id for job in got}
+    assert small.id in ids and huge.id not in ids
+    remove_jobs(session_factory, [huge.id, small.id] + list(ids))

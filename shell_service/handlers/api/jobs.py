@@ -1,6 +1,8 @@
 """Jobs: create, list, read, execute, and read a job's history."""
 
 import asyncio
+import datetime
+import time
 import uuid
 
 from marshmallow import ValidationError
@@ -82,6 +84,7 @@ class JobAccessMixin(BaseHandler):
         try:
             job_queue = queue_or_400(cfg, job["queue"])
             check_job_options(job, cfg["jobs"], job_queue, self.settings["allowed_shells"])
+            check_fits_a_host(self.sql, job_queue, job["memory_mb"], "")
         except APIError as exc:
             reason = exc.message.removeprefix("Invalid request body: ")
             raise APIError(409, f"Job {job_id!r} no longer fits the config: {reason}") from exc
@@ -223,6 +226,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
         jobs_cfg = self.settings["config"]["jobs"]
         job_queue = queue_or_400(self.settings["config"], body.get("queue"))
         check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
+        memory_mb = body.get("memory_mb", job_queue.defaults["memory_mb"])
+        check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
         job = {
             "id": body.get("id") or f"job_{uuid.uuid4().hex}",
             "code": body["code"],
@@ -388,6 +393,58 @@ def check_job_options(
     if errors:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
+
+
+#: Seconds an app worker keeps what the live executors published (their hosts'
+#: memory budgets): a job's create must not cost a statement more.
+HOST_BUDGETS_TTL = 5.0
+_host_budgets: dict = {"at": -HOST_BUDGETS_TTL, "budgets": {}}
+
+
+def live_host_budgets(sql) -> dict[str, int]:
+    """Host name -> the memory budget (MiB) its live executor publishes, as read at
+    most HOST_BUDGETS_TTL seconds ago."""
+    now = time.monotonic()
+    if now - _host_budgets["at"] > HOST_BUDGETS_TTL:
+        within = datetime.timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL)
+        budgets: dict[str, int] = {}
+        for executor in queue.live_executors(sql, within):
+            published = executor.get("published") or {}
+            host = published.get("host") or executor["id"].rpartition(":")[0]
+            budgets[host] = max(budgets.get(host, 0), int(published.get("memory_budget_mb", 0)))
+        _host_budgets.update(at=now, budgets=budgets)
+    return _host_budgets["budgets"]
+
+
+def check_fits_a_host(sql, job_queue: queues.Queue, memory_mb: int, prefix: str) -> None:
+    """A job must fit the memory budget of some live host that serves its queue, or
+    it would wait for ever (and the claim skips it: it holds back no one else). No
+    live host serving the queue: nothing to judge by, the job may wait for one.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_queue : queues.Queue
+    memory_mb : int
+        What the job asks for (MiB).
+    prefix : str
+        Put before the message ("Invalid request body: " for a request's body).
+
+    Raises
+    ------
+    APIError
+        400 naming ``memory_mb`` and the largest budget of the queue's live hosts.
+    """
+    serving = {
+        host: budget for host, budget in live_host_budgets(sql).items() if job_queue.serves(host)
+    }
+    if serving and memory_mb > max(serving.values()):
+        largest = max(serving.values())
+        error = (
+            f"must be at most {largest}: no host serving queue {job_queue.name} has more "
+            "memory for jobs"
+        )
+        raise APIError(400, f"{prefix}memory_mb: {error}", {"errors": {"memory_mb": [error]}})
 
 
 def check_exec_limits(args: list[str], env: dict[str, str]) -> None:

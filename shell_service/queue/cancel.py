@@ -1,0 +1,117 @@
+"""A user's cancel: a job that never ran ends CANCELLED at once; a RUNNING one gets
+its cancel recorded, and its executor ends it (``finish_job`` records it then).
+Each is one plain statement with its event and NOTIFY."""
+
+from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL, Statement
+
+from ..job_states import FINISHED, JobStatus, may_become
+from .channels import CANCEL_CHANNEL, ENDED_CHANNEL
+
+#: The states a user's cancel ends at once: those that may become CANCELLED,
+#: except RUNNING (its processes may exist: its executor ends them, then
+#: ``finish_job`` records it CANCELLED with its output).
+_CANCEL_AT_ONCE = sorted(set(may_become(JobStatus.CANCELLED)) - {JobStatus.RUNNING.value})
+
+# One statement: the job cancelled at once, or (RUNNING) its cancel requested;
+# the event; and the NOTIFY that tells the waiters (ended) or its executor.
+_CANCEL_JOB = Statement(
+    """
+    WITH old AS (
+        SELECT id, status, cancel_requested_at FROM jobs WHERE id = %(id)s::text FOR UPDATE
+    ),
+    cancelled AS (
+        UPDATE jobs SET status = 'CANCELLED', status_message = 'cancelled by a user',
+                        finished_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM old WHERE jobs.id = old.id AND old.status = ANY(%(at_once)s::text[])
+        RETURNING jobs.id, old.status
+    ),
+    requested AS (
+        UPDATE jobs SET cancel_requested_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM old
+        WHERE jobs.id = old.id AND old.status = 'RUNNING' AND old.cancel_requested_at IS NULL
+        RETURNING jobs.id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT id, status, 'CANCELLED', %(actor_id)s::int, 'cancelled',
+               %(now)s::timestamp, %(now)s::timestamp
+        FROM cancelled
+        UNION ALL
+        SELECT id, 'RUNNING', 'RUNNING', %(actor_id)s::int, 'cancel requested',
+               %(now)s::timestamp, %(now)s::timestamp
+        FROM requested
+    ),
+    told AS (
+        SELECT pg_notify(CASE WHEN status = 'RUNNING' THEN %(cancel_channel)s
+                              ELSE %(ended_channel)s END, id)
+        FROM old WHERE status = ANY(%(at_once)s::text[]) OR status = 'RUNNING'
+    )
+    SELECT old.status, (SELECT count(*) FROM told) FROM old
+    """
+)
+
+
+def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
+    """Cancel a job, in one statement; the state it had.
+
+    A READY or QUEUED job (``_CANCEL_AT_ONCE``) becomes CANCELLED at once (it
+    never ran: no return code, no output) and ``ENDED_CHANNEL`` is sent. For a
+    RUNNING job the cancel is recorded (``cancel_requested_at`` and an event, the
+    first time) and its executor is told on ``CANCEL_CHANNEL``: it ends the job's
+    processes and then records it CANCELLED with its output (``finish_job``). A
+    final state thus always comes with its final record.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    actor_id : int
+        The user who cancels it (recorded in the event).
+
+    Returns
+    -------
+    str or None
+        The state it had (READY, QUEUED or RUNNING); None, changing nothing, if
+        there is no such job or it has ended already.
+    """
+    params = {
+        "id": job_id,
+        "actor_id": actor_id,
+        "now": utcnow(),
+        "at_once": _CANCEL_AT_ONCE,
+        "cancel_channel": CANCEL_CHANNEL,
+        "ended_channel": ENDED_CHANNEL,
+    }
+    row = sql.row(_CANCEL_JOB, params)
+    if row is None or row["status"] not in (*_CANCEL_AT_ONCE, JobStatus.RUNNING):
+        return None
+    return row["status"]
+
+
+_UNENDED_OF_USER = Statement(
+    "SELECT id FROM jobs WHERE submitter_id = %(user_id)s AND status = ANY(%(unended)s)"
+)
+
+
+def cancel_jobs_of(sql: PlainSQL, user_id: int, actor_id: int) -> list[str]:
+    """Cancel every job of a user that has not ended (``cancel_job`` each: a RUNNING
+    one is ended by its executor, which records it CANCELLED).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    user_id : int
+        Whose jobs.
+    actor_id : int
+        Who cancels them (recorded in the events).
+
+    Returns
+    -------
+    list of str
+        The ids of the jobs this call cancelled or asked to cancel.
+    """
+    unended = [status.value for status in JobStatus if status not in FINISHED]
+    rows = sql.tuples(_UNENDED_OF_USER, {"user_id": user_id, "unended": unended})
+    return [job_id for (job_id,) in rows if cancel_job(sql, job_id, actor_id) is not None]
