@@ -93,7 +93,7 @@ def test_a_job_of_a_lost_host_ends_server_error_naming_the_host(sql, session_fac
     assert Registry(sql, "third", "third:1", LOST_AFTER).lose(job.id, "gone-host", False) == ""
 
 
-def test_a_job_that_asked_for_it_is_queued_again_as_new(sql, session_factory):
+def test_a_job_that_asked_for_it_is_queued_again_as_new(sql, session_factory, paused_executor):
     job = running_on("gone-host", LOST_AFTER * 2, requeue_on_host_loss=True)
     registry = Registry(sql, "this-host", "this-host:1", LOST_AFTER)
     assert registry.lose(job.id, "gone-host", requeue=True) == "queued again"
@@ -122,7 +122,7 @@ def test_a_job_whose_cancel_was_asked_for_is_not_queued_again(sql, session_facto
     assert row(session_factory, job.id).status == "CANCELLED"
 
 
-def test_jobs_taken_from_an_executor_are_not_recorded_by_it(sql, session_factory):
+def test_jobs_taken_from_an_executor_are_not_recorded_by_it(sql, session_factory, paused_executor):
     kept = running_on("back-host", LOST_AFTER * 2)
     taken = running_on("back-host", LOST_AFTER * 2, requeue_on_host_loss=True)
     # Judged lost meanwhile, queued again, and claimed by another host.
