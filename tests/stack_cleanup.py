@@ -16,9 +16,9 @@ UNIT_ACCOUNTS = {"prefix": "ssu-", "uid_base": 1900000000}
 def unit_config(cfg: Config) -> Config:
     """The in-process tests' config: ``cfg`` with a database of their own
     (``<name>_unit``, so the stack's executor never claims their jobs), their own
-    jobs directory, ``hosts.lost_after`` at its default, and Unix accounts of their own (``tests.unit_accounts``: prefix
-    and uid_base; homes and tmp under the run dir), since their user ids collide
-    with the stack's."""
+    jobs directory, ``hosts.lost_after`` at its default, and Unix accounts of
+    their own (``tests.unit_accounts``: prefix and uid_base; homes and tmp under
+    the run dir), since their user ids collide with the stack's."""
     data = copy.deepcopy(dict(cfg))
     run_dir = cfg.path("app.run_dir")
     accounts = dict(cfg["jobs"].get("accounts", {}))
