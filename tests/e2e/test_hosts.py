@@ -21,6 +21,8 @@ import pytest
 import requests
 import yaml
 
+from shell_service.job_paths import reachable_dir
+
 from ..helpers import create_job, wait_for_job, wait_until
 
 HOST_B = "hostb"
@@ -128,7 +130,10 @@ def starts(client, job_id: str) -> int:
 
 
 def init_pid(host: SecondHost, job_id: str) -> int:
-    path = host.jobs_dir / job_id / "wrapper.pid"
+    # Where the executor really puts job directories (a run dir under /tmp, say,
+    # gets a fallback jobs cannot see past): job_paths' rule.
+    jobs_dir = reachable_dir(host.jobs_dir, os.geteuid() == 0, "jobs")
+    path = jobs_dir / job_id / "wrapper.pid"
     wait_until(path.exists, f"{path}")
     return int(path.read_text().split()[0])
 
