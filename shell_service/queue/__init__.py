@@ -54,6 +54,7 @@ from .hosts import (
     jobs_lost_without_output,
     jobs_of_lost_hosts,
     jobs_still_mine,
+    known_jobs,
     requeue_lost_job,
 )
 from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
@@ -107,6 +108,7 @@ __all__ = [
     "jobs_lost_without_output",
     "jobs_of_lost_hosts",
     "jobs_still_mine",
+    "known_jobs",
     "requeue_lost_job",
     "last_published",
     "list_page",

@@ -204,6 +204,25 @@ def jobs_lost_without_output(sql: PlainSQL, host: str) -> list[str]:
     return [job_id for (job_id,) in sql.tuples(_LOST_WITHOUT_OUTPUT, params)]
 
 
+_KNOWN_JOBS = Statement("SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[])")
+
+
+def known_jobs(sql: PlainSQL, job_ids: list[str]) -> set[str]:
+    """Which of ``job_ids`` are jobs (in any state): a directory named for none is
+    an earlier stack's, or a deleted job's, left behind.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_ids : list of str
+
+    Returns
+    -------
+    set of str
+    """
+    return {job_id for (job_id,) in sql.tuples(_KNOWN_JOBS, {"ids": job_ids})}
+
+
 _STILL_MINE = Statement(
     "SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[])"
     " AND status = 'RUNNING' AND executor = %(executor)s"

@@ -306,3 +306,15 @@ def test_a_boolean_in_a_body_is_true_or_false_only(api, field, value):
     response = api.post("/api/jobs", json={"code": "true", field: value})
     assert response.status_code == 400, response.text
     assert field in response.json()["data"]["errors"]
+
+
+def test_moving_a_job_to_a_queue_no_live_host_could_run_it_in_is_a_400(api, server, two_queues):
+    small = next(q for q in two_queues if q["name"] == "small")
+    small.update(max_memory_mb=10**8, memory_budget_mb=10**8)
+    job_id = create_job(api, "true", timeout=60)
+    too_big = server.executor.setup.memory_budget_mb + 1
+    moved = api.request(
+        "PATCH", f"/api/jobs/{job_id}", json={"queue": "small", "memory_mb": too_big}
+    )
+    assert moved.status_code == 400, moved.text
+    assert "memory_mb" in moved.json()["data"]["errors"]

@@ -18,6 +18,7 @@ from shell_service.job_states import JobStatus
 from shell_service.models import Job, JobEvent
 
 from ..factories import JobFactory
+from ..helpers import create_job, wait_for_job
 
 LOST_AFTER = datetime.timedelta(seconds=30)
 
@@ -162,3 +163,26 @@ def test_the_api_keeps_requeue_on_host_loss_and_a_rerun_copies_it(api):
     bad = api.post("/api/jobs", json={"code": "true", "requeue_on_host_loss": "yes please"})
     assert bad.status_code == 400
     assert "requeue_on_host_loss" in bad.json()["data"]["errors"]
+
+
+def test_directories_no_job_names_are_removed_and_a_ready_jobs_log_is_empty(api, server):
+    """An earlier stack at the same place leaves job directories behind (a fallback
+    under /var/lib/shell_service outlives its stack): a new job of the same id must
+    not show their files as its log, and the executor removes them at start."""
+    import asyncio
+
+    jobs_dir = server.executor.setup.jobs_dir
+    ready = create_job(api, "echo mine")
+    stale_ids = [ready, f"stale_{utcnow().timestamp():.0f}"]
+    for job_id in stale_ids:
+        (jobs_dir / job_id).mkdir()
+        (jobs_dir / job_id / "stdout").write_text("another stack's user's output\n")
+    page = api.get(f"/api/jobs/{ready}/log").json()["data"]
+    assert (page["text"], page["finished"]) == ("", False)
+    run = asyncio.run_coroutine_threadsafe(server.executor._remove_unknown_dirs(set()), server.loop)
+    run.result(30)
+    assert (jobs_dir / ready).exists()  # a job of this database has that id
+    assert not (jobs_dir / stale_ids[1]).exists()
+    api.post(f"/api/jobs/{ready}/execute")
+    done = wait_for_job(api, ready)
+    assert done["stdout"] == "mine\n"  # its own run replaced the stale directory

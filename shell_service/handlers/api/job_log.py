@@ -9,7 +9,7 @@ from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, schemas
 from ...job_paths import output_file
-from ...job_states import FINISHED
+from ...job_states import FINISHED, JobStatus
 from ...utf8 import decode, whole_characters
 from .jobs import JobAccessMixin
 
@@ -100,6 +100,9 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         """
         job = self.job_row_or_404(job_id, ("id", "status", "host"))
         args = self.load_query(schemas.JobLogQuery)
+        if job["status"] == JobStatus.READY:
+            # It never ran: a directory of its id is not its own (an earlier job's).
+            return self.success({"text": "", "offset": args["offset"], "finished": False})
         path = output_file(self.settings["jobs_dir"], job["id"], args["stream"])
         if job["host"] not in (None, self.settings["host"]) and not os.path.exists(path):
             return self.from_another_host(job, args)

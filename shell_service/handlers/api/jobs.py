@@ -289,6 +289,9 @@ class JobHandler(JobAccessMixin, BaseHandler):
         else:
             job_queue = None
         check_job_options(checked, cfg["jobs"], job_queue, self.settings["allowed_shells"])
+        if job_queue is not None:
+            memory_mb = checked.get("memory_mb", job["memory_mb"])
+            check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
         state, changed = queue.update_ready_job(
             self.sql, job_id, changes, self.current_user.id, schemas.JOB_FIELDS
         )
