@@ -18,6 +18,7 @@ import datetime
 import logging
 import os
 import signal
+import time
 
 from sqlalchemy.orm import sessionmaker
 
@@ -520,7 +521,8 @@ class LocalExecutor(Executor):
             await asyncio.gather(*(self._wait_for_end(pidfd) for pidfd in lost.values()))
             for job_id in queue.jobs_lost_without_output(self.sql, self.host):
                 await self._recover_output(job_id)
-            await self._remove_unknown_dirs(set(inits))
+            # In the background: an earlier stack may have left thousands.
+            self._spawn(self._remove_unknown_dirs(set(inits)))
         except Exception:
             log.exception("Ending the processes of jobs this host lost failed")
 
@@ -553,21 +555,29 @@ class LocalExecutor(Executor):
         if queue.attach_lost_output(self.sql, job_id, self.host, output):
             log.info("Job %s: output recovered after this host's loss", job_id)
 
-    async def _remove_unknown_dirs(self, live: set[str]) -> None:
+    async def _remove_unknown_dirs(self, live: set[str], names: list[str] | None = None) -> None:
         """Remove the job directories here that no job of this database names: an
         earlier stack's at the same place (a fallback under /var/lib/shell_service
         outlives its stack), or a deleted job's whose removal was missed. Left,
-        a new job of the same id would show their files as its log."""
-        with os.scandir(self.setup.jobs_dir) as entries:
-            names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        a new job of the same id would show their files as its log. A directory made
+        since this began (a job started meanwhile) is left alone."""
+        began = time.time()
+        if names is None:  # every directory here (``names``: these only)
+            with os.scandir(self.setup.jobs_dir) as entries:
+                names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
         names = [name for name in names if name not in live]
         known: set[str] = set()
         for start in range(0, len(names), 10_000):
             known |= queue.known_jobs(self.sql, names[start : start + 10_000])
         for name in names:
-            if name not in known:
-                log.info("Removing job directory %s: no job of this database has it", name)
-                await asyncio.to_thread(remove_job_directory, self.setup.jobs_dir / name)
+            path = self.setup.jobs_dir / name
+            try:
+                if name in known or path.lstat().st_ctime >= began:
+                    continue
+            except FileNotFoundError:
+                continue
+            log.info("Removing job directory %s: no job of this database has it", name)
+            await asyncio.to_thread(remove_job_directory, path)
 
     def _live_inits(self) -> dict[str, int]:
         """Job id -> a pidfd of its init, for the job directories here whose init

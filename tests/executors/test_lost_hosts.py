@@ -179,7 +179,9 @@ def test_directories_no_job_names_are_removed_and_a_ready_jobs_log_is_empty(api,
         (jobs_dir / job_id / "stdout").write_text("another stack's user's output\n")
     page = api.get(f"/api/jobs/{ready}/log").json()["data"]
     assert (page["text"], page["finished"]) == ("", False)
-    run = asyncio.run_coroutine_threadsafe(server.executor._remove_unknown_dirs(set()), server.loop)
+    # These two only: the executor sweeps the whole directory at its start.
+    sweep = server.executor._remove_unknown_dirs(set(), stale_ids)
+    run = asyncio.run_coroutine_threadsafe(sweep, server.loop)
     run.result(30)
     assert (jobs_dir / ready).exists()  # a job of this database has that id
     assert not (jobs_dir / stale_ids[1]).exists()
