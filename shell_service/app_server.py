@@ -22,7 +22,7 @@ from baselayer.app.plain_sql import PlainSQL
 from baselayer.app.unix_socket import listen_on_unix_socket
 from baselayer.app.version import version_with_git
 
-from . import __version__, queues, schemas
+from . import __version__, config_check, queues, schemas
 from .job_counts import JobCounts
 from .job_paths import jobs_dir
 from .job_waiters import JobEndWaiters
@@ -104,9 +104,8 @@ def main(argv=None) -> None:
 
     cfg = load_config()
     try:
-        queues.configured_queues(cfg)
-        queues.host_name(cfg)
-    except queues.QueueConfigError as exc:
+        config_check.check(cfg)
+    except ValueError as exc:
         raise SystemExit(str(exc)) from None
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)

@@ -5,6 +5,7 @@ config (and so run_dir, log_dir, the public port) comes from ``load_config()``, 
 honours ``$BASELAYER_CONFIG``: ``make test`` runs its own stack beside ``make run``'s.
 """
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from baselayer.services.migrations.migrations import ensure_database, wait_for_s
 
 from .code_version import record_digest, recorded_digest, stack_code_digest
 from .embedded_postgres import ClusterError, prepare_cluster, temporary_server
-from .errors import StackError
+from .errors import ConfigError, StackError
 from .layout import StackLayout, stack_layout
 from .orphans import stop_orphans
 from .prepare_dirs import prepare_dirs
@@ -156,6 +157,7 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
     ------
     StackError
     """
+    check_app_config(cfg)
     layout, postgres_bindir, state_dir = set_up(cfg)
     nginx_changed = write_configs(cfg, layout, postgres_bindir, state_dir)
     digest = stack_code_digest(cfg)
@@ -177,10 +179,32 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
     return layout
 
 
+def check_app_config(cfg: Config) -> None:
+    """Call ``check(cfg)`` of the module named by ``app.config_check_module``, if any,
+    before anything is set up, started or restarted.
+
+    Raises
+    ------
+    ConfigError
+        With the check's message (it raised ValueError).
+    """
+    module_name = cfg.get("app.config_check_module")
+    if not module_name:
+        return
+    try:
+        importlib.import_module(module_name).check(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}. Nothing was started or restarted: fix config.yaml") from None
+
+
 def start_or_explain(cfg: Config) -> bool:
-    """``start_stack``; on failure print every log's tail and the reason, and return False."""
+    """``start_stack``; on failure print every log's tail and the reason, and return
+    False. A config the app's check refused raises ConfigError (the logs are older
+    than it: nothing to add)."""
     try:
         start_stack(cfg)
+    except ConfigError:
+        raise  # its message is the whole story (main prints it)
     except StackError as exc:
         log_dir = cfg.path("app.log_dir")
         if log_dir.exists():

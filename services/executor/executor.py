@@ -15,7 +15,7 @@ from pathlib import Path
 from baselayer.app.config import load_config
 from baselayer.app.database import make_engine, make_session_factory
 from baselayer.app.migrated import wait_for_migrated_database
-from shell_service import queues
+from shell_service import config_check
 from shell_service.executors.local import LocalExecutor
 
 log = logging.getLogger("shell_service.executor")
@@ -44,14 +44,9 @@ def main(argv=None) -> None:
     if args.run_dir.resolve() != cfg.path("app.run_dir").resolve():
         raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")
     try:
-        queues.configured_queues(cfg)
-        queues.host_name(cfg)
-    except queues.QueueConfigError as exc:
+        config_check.check(cfg)
+    except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    if not float(cfg["hosts.lost_after"]) > 0:
-        raise SystemExit(
-            f"hosts.lost_after must be a number of seconds > 0, not {cfg['hosts.lost_after']!r}"
-        )
     lower_priority(int(cfg["jobs.nice"]))
     engine = make_engine(cfg)
     wait_for_migrated_database(cfg, engine)

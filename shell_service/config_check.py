@@ -1,0 +1,30 @@
+"""The app's settings that `make run` checks before it starts or restarts anything
+(``app.config_check_module``): a config its programs would refuse at start must
+not take down a stack that is running. The programs check the same at their own
+start (``app_server.main``, ``services/executor``)."""
+
+from baselayer.app.config import Config
+
+from . import queues
+
+
+def check(cfg: Config) -> None:
+    """Refuse a config the app workers or the executor would stop on.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Raises
+    ------
+    ValueError
+        Naming the setting: the queues (``queues.QueueConfigError``), this host's
+        name, or ``hosts.lost_after``.
+    """
+    queues.configured_queues(cfg)
+    queues.host_name(cfg)
+    lost_after = cfg.get("hosts.lost_after")
+    if isinstance(lost_after, bool) or not isinstance(lost_after, int | float) or lost_after <= 0:
+        raise ValueError(
+            f"config hosts.lost_after must be a number of seconds > 0, not {lost_after!r}"
+        )
