@@ -361,8 +361,9 @@ class LocalExecutor(Executor):
                 # no init and ends it as lost once it is back.
                 log.exception("Could not record that job %s could not start", job.id)
             return
-        if running.cancel_requested:
-            # Cancelled while it was being started: the request found no init yet.
+        if running.cancel_requested or running.taken:
+            # Cancelled, or taken from this executor (its host judged lost), while it
+            # was being started: the request found no init yet.
             self._end(running)
         await self.watch_job(job.id)
 
@@ -563,21 +564,31 @@ class LocalExecutor(Executor):
         since this began (a job started meanwhile) is left alone."""
         began = time.time()
         if names is None:  # every directory here (``names``: these only)
-            with os.scandir(self.setup.jobs_dir) as entries:
-                names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+            names = await asyncio.to_thread(self._job_dir_names)
         names = [name for name in names if name not in live]
         known: set[str] = set()
         for start in range(0, len(names), 10_000):
             known |= queue.known_jobs(self.sql, names[start : start + 10_000])
         for name in names:
-            path = self.setup.jobs_dir / name
-            try:
-                if name in known or path.lstat().st_ctime >= began:
-                    continue
-            except FileNotFoundError:
-                continue
-            log.info("Removing job directory %s: no job of this database has it", name)
-            await asyncio.to_thread(remove_job_directory, path)
+            if name not in known:
+                await asyncio.to_thread(self._remove_if_older, name, began)
+
+    def _job_dir_names(self) -> list[str]:
+        """The names of the directories in this host's jobs directory. Blocking."""
+        with os.scandir(self.setup.jobs_dir) as entries:
+            return [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+
+    def _remove_if_older(self, name: str, began: float) -> None:
+        """Remove job directory ``name`` unless it was made (or changed) at or after
+        ``began`` (epoch seconds): a job started meanwhile. Blocking."""
+        path = self.setup.jobs_dir / name
+        try:
+            if path.lstat().st_ctime >= began:
+                return
+        except FileNotFoundError:
+            return
+        log.info("Removing job directory %s: no job of this database has it", name)
+        remove_job_directory(path)
 
     def _live_inits(self) -> dict[str, int]:
         """Job id -> a pidfd of its init, for the job directories here whose init

@@ -133,16 +133,15 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
                 "host's jobs directory, which this host does not share; its output is "
                 "here once it ends",
             )
-        stream = args["stream"]
+        stream, offset = args["stream"], args["offset"]
         stored = (queue.job_row(self.sql, job["id"], (stream,)) or {}).get(stream) or ""
-        offset = args["offset"]
-        data = (
-            stored.encode()[offset : offset + CHUNK_BYTES] if offset < len(stored.encode()) else b""
-        )
+        rest = stored.encode()[offset:]  # empty past the end
         if args["follow"]:
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish(stored.encode()[offset:] if offset < len(stored.encode()) else b"")
+            self.finish(rest)
             return
+        # Pages end on whole characters, as from the file.
+        data = piece_to_hand_out(rest[:CHUNK_BYTES], len(rest) <= CHUNK_BYTES)
         self.success({"text": decode(data), "offset": offset + len(data), "finished": True})
 
     def job_has_ended(self, job_id: str) -> bool:
