@@ -24,7 +24,7 @@ from baselayer.app.version import version_with_git
 
 from . import __version__, config_check, queues, schemas
 from .job_counts import JobCounts
-from .job_paths import jobs_dir
+from .job_paths import jobs_dir, slurm_jobs_dirs
 from .job_waiters import JobEndWaiters
 from .job_writer import JobWriter
 from .routes import ROUTES
@@ -85,6 +85,7 @@ def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):
         path_examples=PATH_EXAMPLES,
         job_counts=JobCounts(cfg, sql),
         jobs_dir=jobs_dir(cfg),
+        slurm_jobs_dirs=slurm_jobs_dirs(cfg),
         # This host's name: a job that ran on another shows its stored output.
         host=queues.host_name(cfg),
         allowed_shells=list(available_shells(cfg["jobs.shells"])),

@@ -63,6 +63,26 @@ def output_file(jobs_dir: Path, job_id: str, stream: str) -> Path:
     return jobs_dir / job_id / stream
 
 
+def slurm_jobs_dirs(cfg) -> dict[str, Path]:
+    """Where each Slurm queue's job directories are: queue name -> its
+    ``slurm.jobs_dir`` (or its fallback, as for ``jobs_dir``), computed as the
+    Slurm executor computes it. The service host shares them with the nodes, so
+    the app workers read a Slurm job's live output here.
+
+    Raises
+    ------
+    shell_service.queues.QueueConfigError
+        ``queues:`` is not valid.
+    """
+    from .queues import configured_queues  # queues reads config; this module is lower
+
+    return {
+        queue.name: reachable_dir(queue.slurm.jobs_dir, os.geteuid() == 0, f"slurm-{queue.name}")
+        for queue in configured_queues(cfg)
+        if queue.slurm is not None
+    }
+
+
 def jobs_dir(cfg) -> Path:
     """Where this host's job directories are (``jobs.dir``, or its fallback when
     jobs run as their users' accounts and could not reach it): the same place the

@@ -4,6 +4,7 @@
                                                             | TIMED_OUT | SERVER_ERROR
     READY | QUEUED --cancel--> CANCELLED      RUNNING --finish, after a cancel--> CANCELLED
     RUNNING --its host lost, with requeue_on_host_loss--> QUEUED
+    QUEUED (handed to Slurm) --Slurm refused or lost it before it started--> SERVER_ERROR
 
 ``TRANSITIONS`` is the whole table; the statements in ``shell_service.queue``
 that change a job's state match only rows whose state may move to the new one
@@ -29,6 +30,10 @@ Where each rule comes from:
   executor) ends SERVER_ERROR, or, when it asked for ``requeue_on_host_loss``,
   goes back to QUEUED to start again elsewhere: Slurm's NODE_FAIL, and its
   requeue of a batch job whose node failed. Nothing else moves a job back.
+* A job of a Slurm queue stays QUEUED once its executor has handed it to Slurm
+  (``jobs.executor`` set: no other claim takes it), while Slurm keeps it PENDING;
+  it becomes RUNNING when Slurm starts it. One Slurm refused (sbatch's error) or
+  lost before it started never ran: QUEUED -> SERVER_ERROR, with Slurm's reason.
 * Rerun never moves a state (it inserts a new job); delete removes a job that is
   neither QUEUED nor RUNNING.
 """
@@ -66,7 +71,7 @@ INITIAL = frozenset({JobStatus.READY, JobStatus.QUEUED})
 #: that keep the state (an edit, a cancel request, an adoption) move nothing.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.READY: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
-    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.SERVER_ERROR}),
     JobStatus.RUNNING: FINISHED | {JobStatus.QUEUED},
     **{status: frozenset() for status in FINISHED},
 }

@@ -82,6 +82,10 @@ class Job(Base):
     # The executor that runs it (set by its claim, changed by an adoption):
     # "host:pid", its name in the ``executors`` registry.
     executor: Mapped[str | None] = mapped_column(String(255))
+    # A job of a Slurm queue: its Slurm job id once submitted, and the node Slurm
+    # ran it on (executors/slurm/).
+    slurm_job_id: Mapped[int | None] = mapped_column(BigInteger)
+    slurm_node: Mapped[str | None] = mapped_column(String(255))
 
     submitter: Mapped[User] = relationship(lazy="raise")
     events: Mapped[list["JobEvent"]] = relationship(
@@ -98,7 +102,16 @@ class Job(Base):
             priority.desc(),
             queued_at,
             id,
-            postgresql_where=text("status = 'QUEUED'"),
+            # Not the jobs an executor holds (handed to Slurm, pending there).
+            postgresql_where=text("status = 'QUEUED' AND executor IS NULL"),
+        ),
+        # The jobs handed to Slurm and pending there, per queue and user: the
+        # claim counts them against the queue's limits as it counts RUNNING ones.
+        Index(
+            "ix_jobs_held",
+            queue,
+            submitter_id,
+            postgresql_where=text("status = 'QUEUED' AND executor IS NOT NULL"),
         ),
         # Running jobs per user, for capacity and fairness.
         Index("ix_jobs_running", submitter_id, postgresql_where=text("status = 'RUNNING'")),

@@ -1,6 +1,7 @@
 """Named queues: each a pool of limits that jobs name (config ``queues:``).
 
-A queue says which executor kind runs its jobs (``local`` for now), which hosts
+A queue says which executor kind runs its jobs (``local``: the hosts' own
+executors; ``slurm``: handed to a Slurm cluster, ``executors/slurm/``), which hosts
 serve it, how many of its jobs may run at once (all hosts together, and per
 user), how much memory they may ask for together, and each job option's default
 and maximum. A setting left empty takes the ``jobs:`` section's value of the same
@@ -15,11 +16,59 @@ Fairness between users, priority and the per-user limit apply within each queue
 import re
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from baselayer.app.config import Config
 
 #: Executor kinds a queue may name.
-EXECUTOR_KINDS = ("local",)
+EXECUTOR_KINDS = ("local", "slurm")
+
+#: sbatch options the Slurm executor sets itself for every job (executors/slurm/):
+#: a queue's ``slurm.options`` may not set them (nor their short forms).
+SBATCH_OWN_OPTIONS = frozenset(
+    {
+        "--job-name", "-J", "--chdir", "-D", "--output", "-o", "--error", "-e",
+        "--input", "-i", "--export", "--uid", "--gid", "--requeue", "--no-requeue",
+        "--time", "-t", "--mem", "--mem-per-cpu", "--cpus-per-task", "-c", "--wrap",
+        "--parsable", "--partition", "-p", "--account", "-A", "--array", "-a",
+        "--signal", "--get-user-env", "--export-file", "--dependency", "-d",
+    }
+)  # fmt: skip
+
+#: A Slurm partition's or account's name as it may appear on an sbatch command line.
+SLURM_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+@dataclass(frozen=True)
+class SlurmSettings:
+    """A Slurm queue's ``slurm:`` settings.
+
+    Attributes
+    ----------
+    partition : str or None
+        ``--partition`` (None: the cluster's default partition).
+    account : str or None
+        ``--account`` (None: the submitting user's default).
+    options : tuple of str
+        Extra sbatch options, each one argument ("--qos=high"), never one of
+        ``SBATCH_OWN_OPTIONS``.
+    poll_interval : float
+        Seconds between the executor's batched ``squeue`` polls of this queue.
+    jobs_dir : Path
+        Where its jobs' directories go: a filesystem the service host shares with
+        the nodes, at the same path on both.
+    lost_grace : float
+        Seconds a job Slurm no longer lists may take to show its end record (a
+        shared filesystem's caches) before it ends SERVER_ERROR "lost by Slurm".
+    """
+
+    partition: str | None
+    account: str | None
+    options: tuple[str, ...]
+    poll_interval: float
+    jobs_dir: Path
+    lost_grace: float
+
 
 #: A queue's name: one lowercase word (it appears in URLs, metrics labels and paths).
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -61,6 +110,10 @@ class Queue:
     defaults, maxima : dict
         ``{"timeout": seconds, "cpus": n, "memory_mb": MiB}``: what a job gets
         when it names none, and the most it may ask for.
+    slurm : SlurmSettings or None
+        A Slurm queue's settings (None for a local queue). Its ``max_running`` and
+        per-user limit then count the jobs handed to Slurm (pending there or
+        running).
     """
 
     name: str
@@ -72,6 +125,7 @@ class Queue:
     memory_budget_mb: int | None
     defaults: dict
     maxima: dict
+    slurm: SlurmSettings | None = None
 
     def serves(self, host: str) -> bool:
         """Whether the executor of ``host`` runs this queue's jobs."""
@@ -104,6 +158,7 @@ def configured_queues(cfg: Config) -> list[Queue]:
         raise QueueConfigError("config queues: must list at least one queue")
     jobs = cfg["jobs"]
     known = {"name", "description", "executor", "hosts", "max_running", "memory_budget_mb"}
+    known.add("slurm")
     known.update(INHERITED)
     queues, seen = [], set()
     for entry in entries:
@@ -127,6 +182,8 @@ def configured_queues(cfg: Config) -> list[Queue]:
             raise QueueConfigError(
                 f"{where} executor {kind!r} is not one of {', '.join(EXECUTOR_KINDS)}"
             )
+        if entry.get("slurm") is not None and kind != "slurm":
+            raise QueueConfigError(f"{where} slurm: settings need executor: slurm")
         hosts = entry.get("hosts") or []
         if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
             raise QueueConfigError(f"{where} hosts must be a list of host names")
@@ -163,9 +220,65 @@ def configured_queues(cfg: Config) -> list[Queue]:
                 ),
                 defaults={option: settings[keys[0]] for option, keys in OPTIONS.items()},
                 maxima={option: settings[keys[1]] for option, keys in OPTIONS.items()},
+                slurm=_slurm_settings(cfg, entry, name) if kind == "slurm" else None,
             )
         )
     return queues
+
+
+def _slurm_settings(cfg: Config, entry: dict, name: str) -> SlurmSettings:
+    """A Slurm queue's ``slurm:`` mapping, checked (``configured_queues``)."""
+    where = f"config queues: {name}: slurm:"
+    settings = entry.get("slurm") or {}
+    if not isinstance(settings, dict):
+        raise QueueConfigError(f"{where} must be a mapping")
+    known = {"partition", "account", "options", "poll_interval", "jobs_dir", "lost_grace"}
+    unknown = set(settings) - known
+    if unknown:
+        raise QueueConfigError(f"{where} unknown setting(s) {', '.join(sorted(unknown))}")
+    names = {}
+    for key in ("partition", "account"):
+        value = settings.get(key)
+        if value in (None, ""):
+            names[key] = None
+        elif not isinstance(value, str) or not SLURM_NAME_PATTERN.fullmatch(value):
+            raise QueueConfigError(f"{where} {key} {value!r} is not a Slurm name")
+        else:
+            names[key] = value
+    options = settings.get("options") or []
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise QueueConfigError(f"{where} options must be a list of sbatch options")
+    for option in options:
+        flag = option.split("=", 1)[0]
+        if not option.startswith("-") or "\0" in option or "\n" in option:
+            raise QueueConfigError(f"{where} option {option!r} is not one sbatch option")
+        if flag in SBATCH_OWN_OPTIONS or (flag[:2] in SBATCH_OWN_OPTIONS and flag[1] != "-"):
+            raise QueueConfigError(
+                f"{where} option {option!r}: the executor sets {flag} itself "
+                "(queue settings: partition, account, max_timeout, max_memory_mb, max_cpus)"
+            )
+    numbers = {}
+    for key, default in (("poll_interval", 5.0), ("lost_grace", 60.0)):
+        value = settings.get(key)
+        value = default if value in (None, "") else value
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise QueueConfigError(f"{where} {key} must be a number of seconds > 0")
+        numbers[key] = float(value)
+    configured = settings.get("jobs_dir") or str(cfg.path("app.run_dir") / "slurm-jobs" / name)
+    jobs_dir = (cfg.root / str(configured)).resolve()
+    local_dir = cfg.path("jobs.dir").resolve()
+    if jobs_dir.resolve() == local_dir or jobs_dir.resolve().is_relative_to(local_dir):
+        raise QueueConfigError(
+            f"{where} jobs_dir must not be jobs.dir or under it (the local executor's)"
+        )
+    return SlurmSettings(
+        partition=names["partition"],
+        account=names["account"],
+        options=tuple(options),
+        poll_interval=numbers["poll_interval"],
+        jobs_dir=jobs_dir,
+        lost_grace=numbers["lost_grace"],
+    )
 
 
 def queue_named(cfg: Config, name: str | None) -> Queue | None:

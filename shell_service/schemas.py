@@ -394,10 +394,21 @@ class Job(Schema):
         allow_none=True,
         metadata={"description": "The host (config hosts.name) that ran it; null until it starts"},
     )
+    slurm_job_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "A Slurm queue's job: its job id in Slurm, once submitted"},
+    )
+    slurm_node = fields.String(
+        allow_none=True,
+        metadata={"description": "A Slurm queue's job: the node Slurm ran it on"},
+    )
     status = fields.String(required=True, validate=validate.OneOf([s.value for s in JobStatus]))
     status_message = fields.String(
         allow_none=True,
-        metadata={"description": "Why the service ended the job, if it did"},
+        metadata={
+            "description": "Why the service ended the job, if it did; while a Slurm "
+            "queue's job is pending, Slurm's reason (Priority, Resources...)"
+        },
     )
     return_code = fields.Integer(allow_none=True)
     stdout = fields.String(allow_none=True)

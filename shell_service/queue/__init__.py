@@ -21,6 +21,7 @@ migrations and the tests).
 - ``executors``: the executors' registry (heartbeats, what each publishes), the
   jobs of a host, adoption, deleted jobs' directories, retention
 - ``counts``: jobs per state, and per queue
+- ``slurm``: a Slurm executor's jobs: their Slurm job id, pending reason, start
 - ``channels``: the NOTIFY channels
 
 Import from here (``from shell_service import queue``): the submodules are a
@@ -30,7 +31,7 @@ layout, not an interface.
 from .accounts import AccountRow, account_name_owner, account_row, insert_account_row
 from .cancel import cancel_job, cancel_jobs_of
 from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
-from .claim import _CLAIM_LOCK_KEY, ClaimedJob, claim_jobs
+from .claim import _CLAIM_LOCK_KEY, HELD_MESSAGE, ClaimedJob, claim_jobs
 from .counts import (
     _RECOUNT_LOCK_KEY,
     count_active,
@@ -59,6 +60,14 @@ from .hosts import (
 )
 from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
 from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_page
+from .slurm import (
+    SlurmJob,
+    adopt_slurm_job,
+    record_pending_reason,
+    record_start,
+    record_submission,
+    slurm_jobs_on_host,
+)
 from .transitions import (
     NEW_JOB_FIELDS,
     JobOutput,
@@ -81,6 +90,13 @@ __all__ = [
     "_RECOUNT_LOCK_KEY",
     "BadCursor",
     "ClaimedJob",
+    "HELD_MESSAGE",
+    "SlurmJob",
+    "adopt_slurm_job",
+    "record_pending_reason",
+    "record_start",
+    "record_submission",
+    "slurm_jobs_on_host",
     "JobOutput",
     "NewJob",
     "adopt_job",

@@ -18,19 +18,23 @@ _CANCEL_AT_ONCE = sorted(set(may_become(JobStatus.CANCELLED)) - {JobStatus.RUNNI
 _CANCEL_JOB = Statement(
     """
     WITH old AS (
-        SELECT id, status, cancel_requested_at FROM jobs WHERE id = %(id)s::text FOR UPDATE
+        SELECT id, status, cancel_requested_at,
+               -- Its executor must end it: it runs, or Slurm has it (held QUEUED).
+               status = 'RUNNING' OR (status = 'QUEUED' AND executor IS NOT NULL) AS held
+        FROM jobs WHERE id = %(id)s::text FOR UPDATE
     ),
     cancelled AS (
         UPDATE jobs SET status = 'CANCELLED', status_message = 'cancelled by a user',
                         finished_at = %(now)s::timestamp, modified = %(now)s::timestamp
-        FROM old WHERE jobs.id = old.id AND old.status = ANY(%(at_once)s::text[])
+        FROM old
+        WHERE jobs.id = old.id AND old.status = ANY(%(at_once)s::text[]) AND NOT old.held
         RETURNING jobs.id, old.status
     ),
     requested AS (
         UPDATE jobs SET cancel_requested_at = %(now)s::timestamp, modified = %(now)s::timestamp
         FROM old
-        WHERE jobs.id = old.id AND old.status = 'RUNNING' AND old.cancel_requested_at IS NULL
-        RETURNING jobs.id
+        WHERE jobs.id = old.id AND old.held AND old.cancel_requested_at IS NULL
+        RETURNING jobs.id, old.status
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
@@ -39,14 +43,13 @@ _CANCEL_JOB = Statement(
                %(now)s::timestamp, %(now)s::timestamp
         FROM cancelled
         UNION ALL
-        SELECT id, 'RUNNING', 'RUNNING', %(actor_id)s::int, 'cancel requested',
+        SELECT id, status, status, %(actor_id)s::int, 'cancel requested',
                %(now)s::timestamp, %(now)s::timestamp
         FROM requested
     ),
     told AS (
-        SELECT pg_notify(CASE WHEN status = 'RUNNING' THEN %(cancel_channel)s
-                              ELSE %(ended_channel)s END, id)
-        FROM old WHERE status = ANY(%(at_once)s::text[]) OR status = 'RUNNING'
+        SELECT pg_notify(CASE WHEN held THEN %(cancel_channel)s ELSE %(ended_channel)s END, id)
+        FROM old WHERE status = ANY(%(at_once)s::text[]) OR held
     )
     SELECT old.status, (SELECT count(*) FROM told) FROM old
     """
@@ -58,10 +61,11 @@ def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
 
     A READY or QUEUED job (``_CANCEL_AT_ONCE``) becomes CANCELLED at once (it
     never ran: no return code, no output) and ``ENDED_CHANNEL`` is sent. For a
-    RUNNING job the cancel is recorded (``cancel_requested_at`` and an event, the
-    first time) and its executor is told on ``CANCEL_CHANNEL``: it ends the job's
-    processes and then records it CANCELLED with its output (``finish_job``). A
-    final state thus always comes with its final record.
+    RUNNING job, and a QUEUED one an executor holds (handed to Slurm), the cancel
+    is recorded (``cancel_requested_at`` and an event, the first time) and its
+    executor is told on ``CANCEL_CHANNEL``: it ends the job's processes (or
+    ``scancel``s it) and then records it CANCELLED with its output
+    (``finish_job``). A final state thus always comes with its final record.
 
     Parameters
     ----------

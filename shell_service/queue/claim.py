@@ -30,6 +30,9 @@ def _sql_list(statuses: list[str]) -> str:
 #: The states a claim takes jobs from (QUEUED): ``may_become(RUNNING)``.
 _CLAIMABLE = _sql_list(may_become(JobStatus.RUNNING))
 
+#: The status message of a job a Slurm executor holds until sbatch answers.
+HELD_MESSAGE = "submitting to Slurm"
+
 #: A limit left empty (None): larger than anything it could bound.
 UNLIMITED = 2**31 - 1
 
@@ -43,10 +46,13 @@ EXECUTOR_JOB_COLUMNS = (
 )
 
 
-_CLAIM_SQL = Statement(
-    """
+_CLAIM_TEMPLATE = """
     WITH RECURSIVE running AS (
         SELECT queue, submitter_id, host, memory_mb FROM jobs WHERE status = 'RUNNING'
+        UNION ALL
+        -- Handed to Slurm, pending there: they count against their queue's limits.
+        SELECT queue, submitter_id, host, memory_mb FROM jobs
+        WHERE status = 'QUEUED' AND executor IS NOT NULL
     ),
     -- The queues this host serves, each with its limits (all hosts together)
     -- and what its running jobs leave of them.
@@ -74,13 +80,13 @@ _CLAIM_SQL = Statement(
     waiting AS (
         SELECT queue_load.queue,
                (SELECT q.submitter_id FROM jobs q
-                WHERE q.status IN {claimable} AND q.queue = queue_load.queue
+                WHERE q.status IN {claimable} AND q.executor IS NULL AND q.queue = queue_load.queue
                 ORDER BY q.submitter_id LIMIT 1) AS submitter_id
         FROM queue_load
         UNION ALL
         SELECT waiting.queue,
                (SELECT q.submitter_id FROM jobs q
-                WHERE q.status IN {claimable} AND q.queue = waiting.queue
+                WHERE q.status IN {claimable} AND q.executor IS NULL AND q.queue = waiting.queue
                   AND q.submitter_id > waiting.submitter_id
                 ORDER BY q.submitter_id LIMIT 1)
         FROM waiting WHERE waiting.submitter_id IS NOT NULL
@@ -118,7 +124,7 @@ _CLAIM_SQL = Statement(
         LEFT JOIN user_load u USING (queue, submitter_id)
         CROSS JOIN LATERAL (
             SELECT q.id, q.priority, q.queued_at, q.memory_mb FROM jobs q
-            WHERE q.status IN {claimable} AND q.queue = waiting.queue
+            WHERE q.status IN {claimable} AND q.executor IS NULL AND q.queue = waiting.queue
               AND q.submitter_id = waiting.submitter_id
               -- A job bigger than this host's or its queue's whole budget can never
               -- start here: it must not hold back the jobs behind it.
@@ -155,22 +161,33 @@ _CLAIM_SQL = Statement(
     ),
     locked AS (
         SELECT id, status FROM jobs
-        WHERE id IN (SELECT id FROM chosen) AND status IN {claimable}
+        WHERE id IN (SELECT id FROM chosen) AND status IN {claimable} AND executor IS NULL
         FOR UPDATE SKIP LOCKED
     ),
     claimed AS (
-        UPDATE jobs SET status = 'RUNNING', started_at = %(now)s, modified = %(now)s,
+        UPDATE jobs SET {claimed_state}, modified = %(now)s,
                         executor = %(executor)s, host = %(host)s
         FROM locked WHERE jobs.id = locked.id
         RETURNING {executor_job_columns}
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
-        SELECT id, locked.status, 'RUNNING', %(detail)s, %(now)s, %(now)s
+        SELECT id, locked.status, %(to_status)s, %(detail)s, %(now)s, %(now)s
         FROM claimed JOIN locked USING (id)
     )
     SELECT * FROM claimed
     """.replace("{claimable}", _CLAIMABLE).replace("{executor_job_columns}", EXECUTOR_JOB_COLUMNS)
+
+# A local executor's claim starts the jobs: RUNNING from now.
+_CLAIM_SQL = Statement(
+    _CLAIM_TEMPLATE.replace("{claimed_state}", "status = 'RUNNING', started_at = %(now)s")
+)
+# A Slurm executor's claim holds the jobs it is about to submit: they stay QUEUED
+# (pending in Slurm) with no start until Slurm starts them.
+_CLAIM_TO_HOLD = Statement(
+    _CLAIM_TEMPLATE.replace(
+        "{claimed_state}", "status = 'QUEUED', started_at = NULL, status_message = %(held)s"
+    )
 )
 
 
@@ -204,8 +221,10 @@ class ClaimedJob:
         Memory it may use, MiB.
     queued_at : datetime.datetime or None
         When it was queued (None for a job queued before that was recorded).
-    started_at : datetime.datetime
-        When it was claimed (its deadline is ``started_at + timeout``).
+    started_at : datetime.datetime or None
+        When it started (its deadline is ``started_at + timeout``): its claim, on
+        a local executor; None for a job a Slurm executor holds that Slurm has
+        not started.
     submitter_id : int
         Its owner's user id.
     username : str
@@ -227,7 +246,7 @@ class ClaimedJob:
     cpus: int
     memory_mb: int
     queued_at: datetime.datetime | None
-    started_at: datetime.datetime
+    started_at: datetime.datetime | None
     submitter_id: int
     username: str
     executor: str | None
@@ -244,10 +263,13 @@ def claim_jobs(
     max_running: int,
     memory_budget_mb: int,
     batch: int,
+    hold: bool = False,
 ) -> list[ClaimedJob] | None:
     """Move up to ``batch`` QUEUED jobs (``may_become(RUNNING)``) of ``queues`` to
     RUNNING on ``host``, as the queues' limits, the host's capacity and fairness
-    allow, each with its event, in one statement.
+    allow, each with its event, in one statement. With ``hold``, the jobs stay
+    QUEUED, held by ``executor`` (a Slurm executor submits them; no other claim
+    takes them again): each queue's limits count held jobs as running ones.
 
     Parameters
     ----------
@@ -265,6 +287,9 @@ def claim_jobs(
         Most memory (MiB) the jobs RUNNING on ``host`` may have asked for together.
     batch : int
         Most jobs this call claims.
+    hold : bool
+        Hold the jobs QUEUED (status message "submitting to Slurm") instead of
+        starting them.
 
     Returns
     -------
@@ -281,8 +306,10 @@ def claim_jobs(
         max_running=max_running,
         memory_budget_mb=memory_budget_mb,
         batch=batch,
+        hold=hold,
     )
-    rows = sql.rows_if_unlocked(_CLAIM_SQL, params, lock=_CLAIM_LOCK_KEY)
+    statement = _CLAIM_TO_HOLD if hold else _CLAIM_SQL
+    rows = sql.rows_if_unlocked(statement, params, lock=_CLAIM_LOCK_KEY)
     return None if rows is None else [ClaimedJob(**row) for row in rows]
 
 
@@ -294,6 +321,7 @@ def claim_parameters(
     max_running: int,
     memory_budget_mb: int,
     batch: int,
+    hold: bool = False,
 ) -> dict:
     """The claim statement's parameters for ``claim_jobs``' arguments (also what the
     bench and the tests run the statement with, to time or EXPLAIN it)."""
@@ -308,7 +336,9 @@ def claim_parameters(
         "batch": batch,
         "unlimited": UNLIMITED,
         "executor": executor,
-        "detail": f"by {executor}",
+        "detail": f"held for Slurm by {executor}" if hold else f"by {executor}",
+        "to_status": JobStatus.QUEUED.value if hold else JobStatus.RUNNING.value,
+        "held": HELD_MESSAGE,
         "now": utcnow(),
     }
 

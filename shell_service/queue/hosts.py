@@ -19,6 +19,8 @@ _JOBS_OF_LOST_HOSTS = Statement(
     SELECT id, coalesce(host, '?') AS host, requeue_on_host_loss FROM jobs
     WHERE status = 'RUNNING' AND started_at < %(before)s
       AND host IS DISTINCT FROM %(host)s
+      -- Slurm runs these, whatever happens to the host that submitted them.
+      AND slurm_job_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM executors
                       WHERE executors.host = jobs.host AND last_seen > %(before)s)
     ORDER BY id

@@ -203,6 +203,8 @@ _FINISH_JOB = Statement(
                     THEN 'CANCELLED' ELSE %(status)s END AS status
         FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[])
           AND (%(executor)s::text IS NULL OR executor = %(executor)s::text)
+          -- A QUEUED job ends here only when an executor holds it (Slurm's).
+          AND (status <> 'QUEUED' OR executor IS NOT NULL)
         FOR UPDATE
     ),
     ended AS (
@@ -236,9 +238,10 @@ def finish_job(
     message: str | None = None,
     executor: str | None = None,
 ) -> bool:
-    """RUNNING -> a final state, with the job's final record (return code, output,
-    finished_at): one statement, so no reader ever sees the one without the other.
-    Called only once every process of the job has ended (or its host is lost).
+    """RUNNING (or QUEUED, held by a Slurm executor) -> a final state, with the
+    job's final record (return code, output, finished_at): one statement, so no
+    reader ever sees the one without the other. Called only once every process
+    of the job has ended (or its host is lost).
 
     A job whose cancel was asked for (``cancel_requested_at``) ends CANCELLED
     unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer).

@@ -98,14 +98,19 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.job_row_or_404(job_id, ("id", "status", "host"))
+        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
         args = self.load_query(schemas.JobLogQuery)
         if job["status"] == JobStatus.READY:
             # It never ran: a directory of its id is not its own (an earlier job's).
             return self.success({"text": "", "offset": args["offset"], "finished": False})
-        path = output_file(self.settings["jobs_dir"], job["id"], args["stream"])
-        if job["host"] not in (None, self.settings["host"]) and not os.path.exists(path):
-            return self.from_another_host(job, args)
+        slurm_dir = self.settings["slurm_jobs_dirs"].get(job["queue"])
+        if slurm_dir is not None:
+            # A Slurm queue's: its directory is on the filesystem shared with the nodes.
+            path = output_file(slurm_dir, job["id"], args["stream"])
+        else:
+            path = output_file(self.settings["jobs_dir"], job["id"], args["stream"])
+            if job["host"] not in (None, self.settings["host"]) and not os.path.exists(path):
+                return self.from_another_host(job, args)
         if not args["follow"]:
             # The state before the file: once ended, the file read after is whole.
             finished = job["status"] in FINISHED

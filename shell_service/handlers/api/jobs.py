@@ -413,6 +413,8 @@ def live_host_budgets(sql) -> dict[str, int]:
         budgets: dict[str, int] = {}
         for executor in queue.live_executors(sql, within):
             published = executor.get("published") or {}
+            if published.get("kind") == "slurm":
+                continue  # it runs nothing on a host of its own: Slurm's nodes do
             host = published.get("host") or executor["id"].rpartition(":")[0]
             budgets[host] = max(budgets.get(host, 0), int(published.get("memory_budget_mb", 0)))
         _host_budgets.update(at=now, budgets=budgets)
@@ -422,7 +424,8 @@ def live_host_budgets(sql) -> dict[str, int]:
 def check_fits_a_host(sql, job_queue: queues.Queue, memory_mb: int, prefix: str) -> None:
     """A job must fit the memory budget of some live host that serves its queue, or
     it would wait for ever (and the claim skips it: it holds back no one else). No
-    live host serving the queue: nothing to judge by, the job may wait for one.
+    live host serving the queue: nothing to judge by, the job may wait for one. A
+    Slurm queue's jobs are judged by Slurm at submission (within the queue's maxima).
 
     Parameters
     ----------
@@ -438,6 +441,8 @@ def check_fits_a_host(sql, job_queue: queues.Queue, memory_mb: int, prefix: str)
     APIError
         400 naming ``memory_mb`` and the largest budget of the queue's live hosts.
     """
+    if job_queue.slurm is not None:
+        return  # Slurm judges its nodes (sbatch refuses a job no node can hold)
     serving = {
         host: budget for host, budget in live_host_budgets(sql).items() if job_queue.serves(host)
     }

@@ -55,6 +55,14 @@ class SysinfoHandler(BaseHandler):
                     "running": running,
                     "running_memory_mb": running_memory,
                 },
-                "isolation": last.get("isolation", {}),
+                # A host's (a Slurm executor's is that of its jobs on the nodes).
+                "isolation": next(
+                    (
+                        p["isolation"]
+                        for p in published
+                        if p.get("kind") != "slurm" and "isolation" in p
+                    ),
+                    last.get("isolation", {}),
+                ),
             }
         )
