@@ -174,10 +174,17 @@ def events_of(session_factory, job_id: str) -> list[tuple]:
 
 def job_in(status: JobStatus) -> Job:
     fields = {"status": status.value, "queued_at": utcnow() - datetime.timedelta(hours=1)}
-    if status != JobStatus.READY:
+    if status not in (JobStatus.READY, JobStatus.QUEUED):  # a QUEUED one: nobody holds it
         fields["executor"] = "elsewhere:1"
         fields["host"] = "elsewhere"
     return JobFactory(**fields)
+
+
+def hold(session_factory, job: Job) -> None:
+    """Hold a QUEUED job as a Slurm executor's claim does (``claim_jobs(hold=True)``)."""
+    with session_factory() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(executor="elsewhere:1"))
+        session.commit()
 
 
 def claim_everything(cfg, session_factory) -> list[str]:
@@ -209,6 +216,12 @@ def move(cfg, session_factory, sql, job: Job, to: JobStatus) -> None:
             session.commit()
     elif to == JobStatus.CANCELLED and job.status != JobStatus.RUNNING:
         queue.cancel_job(sql, job.id, job.submitter_id)
+    elif job.status == JobStatus.QUEUED:
+        # A QUEUED job ends only when an executor holds it (Slurm refused or lost it):
+        # its executor's finish_job.
+        hold(session_factory, job)
+        output = queue.JobOutput(return_code=0, stdout="late")
+        queue.finish_job(sql, job.id, to, output, executor="elsewhere:1")
     else:
         queue.finish_job(sql, job.id, to, queue.JobOutput(return_code=0, stdout="late"))
 
@@ -243,6 +256,36 @@ def test_an_illegal_move_changes_nothing(
     assert events_of(session_factory, job.id) == []
     with session_factory() as session:
         assert session.scalar(select(Job.stdout).where(Job.id == job.id)) is None
+
+
+def test_a_queued_job_nobody_holds_is_never_ended_by_a_finish(
+    session_factory, sql, paused_executor
+):
+    job = job_in(JobStatus.QUEUED)
+    for status in (JobStatus.SERVER_ERROR, JobStatus.CANCELLED):
+        assert queue.finish_job(sql, job.id, status) is False
+    assert status_of(session_factory, job.id) == JobStatus.QUEUED
+    hold(session_factory, job)
+    assert queue.finish_job(sql, job.id, JobStatus.SERVER_ERROR, executor="other:2") is False
+    assert queue.finish_job(sql, job.id, JobStatus.SERVER_ERROR, executor="elsewhere:1")
+    assert events_of(session_factory, job.id)[-1] == ("QUEUED", "SERVER_ERROR")
+
+
+def test_a_held_job_is_not_claimed_and_its_cancel_is_asked_of_its_executor(
+    cfg, session_factory, sql, paused_executor
+):
+    job = job_in(JobStatus.QUEUED)
+    hold(session_factory, job)
+    assert job.id not in claim_everything(cfg, session_factory)
+    assert status_of(session_factory, job.id) == JobStatus.QUEUED
+    # Slurm has it: the cancel is recorded and its executor told, not done at once.
+    assert queue.cancel_job(sql, job.id, job.submitter_id) == JobStatus.QUEUED
+    assert status_of(session_factory, job.id) == JobStatus.QUEUED
+    with session_factory() as session:
+        assert session.scalar(select(Job.cancel_requested_at).where(Job.id == job.id))
+    assert events_of(session_factory, job.id)[-1] == ("QUEUED", "QUEUED")
+    assert queue.finish_job(sql, job.id, JobStatus.CANCELLED, executor="elsewhere:1")
+    assert status_of(session_factory, job.id) == JobStatus.CANCELLED
 
 
 def test_a_claim_does_not_restart_a_complete_job(cfg, session_factory, paused_executor):

@@ -4,6 +4,7 @@ refused with a message naming the queue and setting."""
 
 import copy
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -223,6 +224,15 @@ def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, 
     assert wait_for_job(api, job_id)["status"] == "COMPLETE"
 
 
+@pytest.mark.parametrize("under", ["", "x", "x/y"])
+def test_a_slurm_queues_jobs_dir_is_never_the_local_executors(cfg, under):
+    broken = copy.deepcopy(cfg)
+    jobs_dir = str(Path(cfg["jobs"]["dir"]) / under)
+    broken["queues"] = [{"name": "q", "executor": "slurm", "slurm": {"jobs_dir": jobs_dir}}]
+    with pytest.raises(queues.QueueConfigError, match="jobs_dir must not be jobs.dir or under it"):
+        queues.configured_queues(broken)
+
+
 @pytest.mark.parametrize(
     "entries, message",
     [
@@ -230,7 +240,44 @@ def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, 
         ([{"name": "Big"}], "must be one lowercase word"),
         ([{"name": "a b"}], "must be one lowercase word"),
         ([{"name": "default"}, {"name": "default"}], "listed twice"),
-        ([{"name": "q", "executor": "slurm"}], "executor 'slurm' is not one of local"),
+        ([{"name": "q", "executor": "pbs"}], "executor 'pbs' is not one of local, slurm"),
+        ([{"name": "q", "slurm": {"partition": "p"}}], "slurm: settings need executor: slurm"),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"partition": "a b"}}],
+            "partition 'a b' is not a Slurm name",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"account": "x;rm"}}],
+            "account 'x;rm' is not a Slurm name",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"options": ["--uid=0"]}}],
+            "the executor sets --uid itself",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"options": ["-Jother"]}}],
+            "the executor sets -Jother itself",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"options": ["--export=ALL"]}}],
+            "the executor sets --export itself",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"options": ["qos=high"]}}],
+            "is not one sbatch option",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"options": "--qos=high"}}],
+            "options must be a list",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"poll_interval": 0}}],
+            "poll_interval must be a number of seconds > 0",
+        ),
+        (
+            [{"name": "q", "executor": "slurm", "slurm": {"partiton": "p"}}],
+            "unknown setting(s) partiton",
+        ),
         ([{"name": "q", "max_runing": 3}], "unknown setting(s) max_runing"),
         ([{"name": "q", "max_running": -1}], "max_running must be a whole number"),
         ([{"name": "q", "max_timeout": "10"}], "max_timeout must be a whole number"),

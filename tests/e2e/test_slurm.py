@@ -73,7 +73,9 @@ def test_a_held_job_shows_slurms_reason_and_is_cancelled_while_pending(stack_use
 
     def pending():
         job = job_of(stack_user, job_id)
-        return job["slurm_job_id"] and (job["status_message"] or "").startswith("pending in Slurm: ")
+        return job["slurm_job_id"] and (job["status_message"] or "").startswith(
+            "pending in Slurm: "
+        )
 
     wait_until(pending, "the job pending in Slurm", timeout=60)
     job = job_of(stack_user, job_id)
@@ -136,8 +138,6 @@ def test_fifty_jobs_at_once_all_complete(stack_user):
 @pytest.mark.parametrize("field", ["timeout", "memory_mb", "cpus"])
 def test_a_slurm_queues_maxima_hold(stack_user, field):
     too_much = {"timeout": 10**7, "memory_mb": 10**7, "cpus": 10**4}[field]
-    response = stack_user.post(
-        "/api/jobs", json={"code": "true", "queue": QUEUE, field: too_much}
-    )
+    response = stack_user.post("/api/jobs", json={"code": "true", "queue": QUEUE, field: too_much})
     assert response.status_code == 400
     assert field in response.json()["message"]

@@ -1,0 +1,172 @@
+"""The Slurm executor's parts that need no cluster: squeue's answer parsed, what
+each Slurm ending means here (``outcome``), sbatch's options and the batch
+script (``batch``). The whole path runs on the test cluster in
+tests/e2e/test_slurm.py."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from shell_service.executors.job_files import JobFiles
+from shell_service.executors.launch import JobLaunch
+from shell_service.executors.processes import Limits
+from shell_service.executors.slurm import batch, outcome
+from shell_service.executors.slurm.commands import parse_squeue, unreachable
+from shell_service.job_states import JobStatus
+from shell_service.queues import Queue, SlurmSettings
+
+
+def test_squeue_lines_are_parsed_and_a_name_may_hold_the_separator():
+    text = (
+        "12|PENDING|Priority||job_a\n"
+        "13|RUNNING|None|node1|job_b\n"
+        "14|CANCELLED by 0|None|node1|odd|name\n"
+        "15_[1-3]|PENDING|Resources||array\n"
+        "\n"
+        "garbage\n"
+    )
+    records = parse_squeue(text)
+    assert sorted(records) == [12, 13, 14]
+    assert (records[12].state, records[12].reason, records[12].node) == (
+        "PENDING",
+        "Priority",
+        None,
+    )
+    assert (records[13].state, records[13].node, records[13].name) == ("RUNNING", "node1", "job_b")
+    assert (records[14].state, records[14].name) == ("CANCELLED", "odd|name")
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)", True),
+        ("slurm_load_jobs error: Socket timed out on send/recv operation", True),
+        ("sbatch: error: Batch job submission failed: Requested node configuration is not available", False),
+        ("sbatch: error: invalid partition specified: nope", False),
+    ],
+)  # fmt: skip
+def test_an_unreachable_controller_is_told_from_a_refusal(message, expected):
+    assert unreachable(message) is expected
+
+
+def test_pending_reasons_are_shown():
+    assert outcome.pending_message("Priority") == "pending in Slurm: Priority"
+    assert outcome.pending_message("None") == "pending in Slurm"
+    assert outcome.pending_message("") == "pending in Slurm"
+
+
+@pytest.mark.parametrize(
+    ("state", "ran", "cancel", "log", "status", "words"),
+    [
+        # A cancel through the service wins whatever Slurm says.
+        ("CANCELLED", True, True, "", JobStatus.CANCELLED, None),
+        ("FAILED", True, True, "Exceeded job memory limit", JobStatus.CANCELLED, None),
+        # The memory kill without cgroups: FAILED 0:9 and slurmstepd's line.
+        ("FAILED", True, False, "slurmstepd: error: Exceeded job memory limit", JobStatus.FAILED, "out of memory"),
+        ("CANCELLED", True, False, "StepId=5.batch exceeded memory limit (6 > 1)", JobStatus.FAILED, "out of memory"),
+        ("OUT_OF_MEMORY", True, False, "", JobStatus.FAILED, "out of memory"),
+        ("TIMEOUT", True, False, "", JobStatus.TIMED_OUT, "time limit"),
+        ("DEADLINE", False, False, "", JobStatus.TIMED_OUT, "time limit"),
+        ("CANCELLED", True, False, "", JobStatus.CANCELLED, "cancelled in Slurm"),
+        ("CANCELLED", False, False, "", JobStatus.CANCELLED, "cancelled in Slurm"),
+        ("NODE_FAIL", True, False, "", JobStatus.SERVER_ERROR, "node lost: node node1"),
+        ("BOOT_FAIL", False, False, "", JobStatus.SERVER_ERROR, "node lost"),
+        (None, True, False, "", JobStatus.SERVER_ERROR, "lost by Slurm"),
+        ("FAILED", False, False, "slurmstepd: error: couldn't chdir", JobStatus.SERVER_ERROR, "could not launch the job (FAILED, JobLaunchFailure: slurmstepd: error: couldn't chdir)"),
+        ("FAILED", True, False, "", JobStatus.FAILED, "killed by Slurm"),
+        ("PREEMPTED", True, False, "", JobStatus.SERVER_ERROR, "preempted"),
+        ("COMPLETED", True, False, "", JobStatus.SERVER_ERROR, "without an end record"),
+        ("SPECIAL_EXIT", True, False, "", JobStatus.SERVER_ERROR, "SPECIAL_EXIT"),
+    ],
+)  # fmt: skip
+def test_each_slurm_ending_without_an_end_record(state, ran, cancel, log, status, words):
+    got, message, _ = outcome.outcome_without_record(
+        state, "JobLaunchFailure", "node1", ran, cancel, log
+    )
+    assert got == status
+    if words is None:
+        assert message is None
+    else:
+        assert words in message
+
+
+def test_every_slurm_state_is_placed_once():
+    groups = [outcome.PENDING, outcome.RUNNING, outcome.ENDED]
+    for i, group in enumerate(groups):
+        for other in groups[i + 1 :]:
+            assert not group & other
+
+
+def slurm_queue(tmp_path: Path, **settings) -> Queue:
+    values = {
+        "partition": "debug",
+        "account": None,
+        "options": (),
+        "poll_interval": 1.0,
+        "jobs_dir": tmp_path,
+        "lost_grace": 10.0,
+    }
+    values.update(settings)
+    return Queue(
+        name="slurm",
+        description="",
+        executor="slurm",
+        hosts=(),
+        max_running=None,
+        max_running_per_user=8,
+        memory_budget_mb=None,
+        defaults={},
+        maxima={},
+        slurm=SlurmSettings(**values),
+    )
+
+
+def test_sbatch_options_name_the_job_never_requeue_and_bound_it(tmp_path):
+    files = JobFiles(tmp_path / "job_x")
+    queue = slurm_queue(tmp_path, account="team", options=("--qos=high",))
+    options = batch.sbatch_options("job_x", files, queue, timeout=61, cpus=2, memory_mb=300)
+    assert "--job-name=job_x" in options and "--no-requeue" in options
+    # The init keeps the exact timeout; Slurm's whole minutes are the backstop.
+    assert "--time=3" in options
+    assert "--cpus-per-task=2" in options and "--mem=300M" in options
+    assert f"--chdir={files.root}" in options
+    assert f"--output={files.root}/submit/slurm.log" in options
+    assert "--partition=debug" in options and "--account=team" in options
+    assert options[-1] == "--qos=high"
+    assert not any(o.startswith(("--export", "--uid", "--wrap")) for o in options)
+
+
+def test_the_batch_script_only_execs_the_init_on_files_only_root_can_write(tmp_path):
+    files = JobFiles(tmp_path / "jobs" / "job_x")
+    launch = JobLaunch(
+        job_id="job_x",
+        files=files,
+        script="echo $SECRET; rm -rf /\n",
+        argv=["/bin/sh", "./script", "; rm -rf /"],
+        env={"SECRET": "s3cret", "PATH": "/usr/bin:/bin"},
+        umask=0o22,
+        limits=Limits(cpu_seconds=10, address_space_bytes=2**30),
+        kill_grace=1.0,
+        max_log_bytes=1000,
+        stdin="in",
+        timeout=5.0,
+    )
+    init = Path("/opt/shell service/build/job_init")  # a space: quoted
+    script_path = batch.write_submission(launch, init)
+    text = script_path.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert "exec '/opt/shell service/build/job_init' 3<" in text
+    # Nothing the user sent is in the script Slurm stores and runs as root.
+    for sent in ("SECRET", "s3cret", "rm -rf", "echo"):
+        assert sent not in text
+    assert stat.S_IMODE(os.stat(files.root).st_mode) == 0o711
+    submit = files.root / "submit"
+    assert stat.S_IMODE(os.stat(submit).st_mode) == 0o700
+    for name in ("request", "script", "stdin", "batch.sh"):
+        assert stat.S_IMODE(os.stat(submit / name).st_mode) == 0o600
+    assert (submit / "script").read_text() == launch.script
+    assert b"env=SECRET=s3cret\0" in (submit / "request").read_bytes()
+    with pytest.raises(FileExistsError):  # never over an earlier job's directory
+        batch.write_submission(launch, init)
