@@ -235,6 +235,33 @@ def rows(results: dict) -> list[dict]:
                 "ratio": f"{hosts['ratio']:.2f}x one executor",
             }
         )
+    slurm = _get(results, "extra", "slurm")
+    if slurm:
+        direct, service = slurm["direct"], slurm["service"]
+        table.append(
+            {
+                "id": "slurm",
+                "what": f"{slurm['jobs']} true jobs through the Slurm queue, against the same "
+                "jobs sbatch'ed one by one and watched with squeue",
+                "result": f"{_num(service['seconds'])} s ({_num(service['per_second'])} jobs/s, "
+                f"submitted at {_num(service['submitted_per_second'])}/s) against "
+                f"{_num(direct['seconds'])} s ({_num(direct['per_second'])} jobs/s, "
+                f"sbatch {_num(direct['submitted_per_second'])}/s)",
+                "ratio": f"{slurm['overhead']:+.0%} end to end",
+                "goal": "< +20%",
+                "met": _met(slurm["overhead"] < 0.20),
+            }
+        )
+        table.append(
+            {
+                "id": "slurm",
+                "what": "the Slurm queue's burst against the local queue's "
+                f"({slurm['local_jobs']:,} true jobs)",
+                "result": f"{_num(service['per_second'])} jobs/s against "
+                f"{_num(slurm['local_burst']['per_second'])}",
+                "ratio": f"{slurm['slurm_vs_local']:.2f}x the local queue",
+            }
+        )
     for row in table:
         for key in ("ratio", "goal", "met"):
             row.setdefault(key, "")
@@ -365,6 +392,11 @@ def markdown(results: dict) -> str:
         "alone, then with a second executor (`services/executor` with another `hosts.name` "
         "and jobs directory, the same slots) on this same machine: two hosts share its two "
         "CPUs, so the ratio shows the claim spreading work, not more capacity.",
+        "- Slurm (`bench/slurm_queue.py`): the bench stack's own single-node test cluster "
+        "(`slurm.test_cluster`, 8 jobs per CPU) and a queue `slurm` polled every "
+        "`poll_interval` seconds: 200 `true` jobs with `sbatch --wrap=true` one after "
+        "another, watched with `squeue` at the same interval, then the same through the "
+        "API (16 clients), then the local queue's burst; one after another in one run.",
         "- Before each step the bench calls sync(2): no step pays for the disk writeback "
         "of the one before it.",
         "",

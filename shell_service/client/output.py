@@ -117,6 +117,8 @@ def job_fields(job: dict) -> list[tuple[str, str | None]]:
         ("timeout", f"{job['timeout']} s" if "timeout" in job else None),
         ("queue", job.get("queue")),
         ("host", job.get("host")),
+        ("slurm job", None if job.get("slurm_job_id") is None else str(job["slurm_job_id"])),
+        ("slurm node", job.get("slurm_node")),
         ("priority", str(job.get("priority", 0))),
         ("cpus", str(job["cpus"]) if "cpus" in job else None),
         ("memory", f"{job['memory_mb']} MiB" if "memory_mb" in job else None),

@@ -34,7 +34,10 @@ def wait_while_queued(api: Api, job_id: str, spinner: Spinner) -> dict:
                 if job["status"] != "QUEUED":
                     return job
                 next_poll = time.monotonic() + POLL_INTERVAL
-            spinner.tick(f"{job_id} is queued, waiting for capacity")
+            # A Slurm queue's job says why Slurm keeps it pending ("pending in
+            # Slurm: Resources").
+            why = job.get("status_message") or "waiting for capacity"
+            spinner.tick(f"{job_id} is queued, {why}")
             time.sleep(SPIN_INTERVAL if spinner.enabled else POLL_INTERVAL)
     finally:
         spinner.clear()

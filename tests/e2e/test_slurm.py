@@ -4,6 +4,11 @@ sbatch holds pending). A job there behaves as a local one: output, exit code,
 stdin, args, env, cancel (queued here, pending in Slurm, running), timeout,
 memory; its Slurm job id, node and pending reason show in the API."""
 
+import os
+import signal
+import subprocess
+import time
+
 import pytest
 
 from ..helpers import create_job as create_ready_job
@@ -141,3 +146,173 @@ def test_a_slurm_queues_maxima_hold(stack_user, field):
     response = stack_user.post("/api/jobs", json={"code": "true", "queue": QUEUE, field: too_much})
     assert response.status_code == 400
     assert field in response.json()["message"]
+
+
+# ---- restarts -----------------------------------------------------------------
+
+
+def squeue_ids(cfg) -> set[int]:
+    """The Slurm job ids the test cluster lists (every state)."""
+    from shell_service.slurm_cluster import client_command, client_environment
+
+    out = subprocess.run(
+        [client_command(cfg, "squeue"), "--noheader", "--states=all", "--format=%i"],
+        env=client_environment(cfg),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    return {int(line) for line in out.split() if line.isdigit()}
+
+
+def test_the_executor_killed_with_jobs_pending_and_running_adopts_them(stack_user, supervisorctl):
+    held = create_job(stack_user, "echo held", queue=HELD)
+    running = create_job(stack_user, "sleep 4; echo done", queue=QUEUE)
+    wait_until(lambda: job_of(stack_user, running)["status"] == "RUNNING", "RUNNING", 60)
+    wait_until(lambda: job_of(stack_user, held)["slurm_job_id"], "held submitted", 60)
+    pid = int(supervisorctl("pid", "slurm_executor").stdout)
+    os.kill(pid, signal.SIGKILL)
+    # supervisor starts it again; the new one adopts both from their Slurm ids.
+    job = wait_for_job(stack_user, running, timeout=90)
+    assert (job["status"], job["stdout"]) == ("COMPLETE", "done\n")
+    new_pid = int(supervisorctl("pid", "slurm_executor").stdout)
+    assert new_pid != pid
+    assert any("adopted by" in (e["detail"] or "") for e in events_of(stack_user, running))
+    assert job_of(stack_user, held)["status"] == "QUEUED"
+    stack_user.post(f"/api/jobs/{held}/cancel")
+    assert wait_for_job(stack_user, held, timeout=60)["status"] == "CANCELLED"
+
+
+def test_a_job_that_ended_while_the_executor_was_down_and_slurm_forgot_it(
+    cfg, stack_user, supervisorctl
+):
+    job_id = create_job(stack_user, "sleep 1; echo finished; exit 3", queue=QUEUE)
+    wait_until(lambda: job_of(stack_user, job_id)["slurm_job_id"], "submitted", 60)
+    slurm_job_id = job_of(stack_user, job_id)["slurm_job_id"]
+    assert supervisorctl("stop", "slurm_executor").returncode == 0
+    try:
+        # MinJobAge (the test cluster's: 10 s): Slurm forgets the job after it ends.
+        wait_until(lambda: slurm_job_id not in squeue_ids(cfg), "Slurm forgets it", 90, 1)
+        assert job_of(stack_user, job_id)["status"] in ("QUEUED", "RUNNING")
+    finally:
+        assert supervisorctl("start", "slurm_executor").returncode == 0
+    job = wait_for_job(stack_user, job_id, timeout=60)
+    assert (job["status"], job["return_code"], job["stdout"]) == ("FAILED", 3, "finished\n")
+
+
+# ---- the cluster's daemons stopped, killed, lost ------------------------------------
+# The test cluster's daemons are the test stack's supervised programs (slurmctld,
+# slurmd: services/slurm_cluster/).
+
+
+def test_slurmctld_down_for_15_s_changes_nothing_and_jobs_end_after(stack_user, supervisorctl):
+    running = create_job(stack_user, "sleep 3; echo ran", queue=QUEUE)
+    wait_until(lambda: job_of(stack_user, running)["status"] == "RUNNING", "RUNNING", 60)
+    assert supervisorctl("stop", "slurmctld").returncode == 0
+    try:
+        # Submitted while the controller is away: it waits, QUEUED, and says why.
+        waiting = create_job(stack_user, "echo later", queue=QUEUE)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            # Failed polls change nothing: the running job stays RUNNING.
+            assert job_of(stack_user, running)["status"] == "RUNNING"
+            assert job_of(stack_user, waiting)["status"] == "QUEUED"
+            time.sleep(0.5)
+        message = job_of(stack_user, waiting)["status_message"] or ""
+        assert message.startswith("waiting for Slurm") or message == "submitting to Slurm"
+    finally:
+        assert supervisorctl("start", "slurmctld").returncode == 0
+    job = wait_for_job(stack_user, running, timeout=90)
+    assert (job["status"], job["stdout"]) == ("COMPLETE", "ran\n")
+    job = wait_for_job(stack_user, waiting, timeout=90)
+    assert (job["status"], job["stdout"]) == ("COMPLETE", "later\n")
+
+
+def test_slurmctld_killed_right_after_a_submit_loses_no_job(stack_user, supervisorctl):
+    first = create_job(stack_user, "echo first", queue=QUEUE)
+    wait_until(lambda: job_of(stack_user, first)["slurm_job_id"], "submitted", 60, 0.01)
+    os.kill(int(supervisorctl("pid", "slurmctld").stdout), signal.SIGKILL)
+    # Restarted by supervisor: it may have lost the first job and give its id to
+    # the next one. Each job still ends once, with its own output.
+    second = create_job(stack_user, "echo second", queue=QUEUE)
+    for job_id, text in ((first, "first\n"), (second, "second\n")):
+        job = wait_for_job(stack_user, job_id, timeout=120)
+        assert (job["status"], job["stdout"]) == ("COMPLETE", text), job
+
+
+def job_init_of(job_dir: str) -> int | None:
+    """The pid of the job init whose descriptor 3 is ``job_dir`` (its job's)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/fd/3") == job_dir:
+                return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def descendants(pid: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rpartition(")")[2].split()[1])
+            except OSError:
+                continue
+            if ppid == pid:
+                children += [int(entry), *descendants(int(entry))]
+    return children
+
+
+def test_a_lost_node_ends_its_job_server_error(cfg, stack_user, supervisorctl):
+    from shell_service.job_paths import slurm_jobs_dirs
+    from shell_service.slurm_cluster import client_command, client_environment
+
+    job_id = create_job(stack_user, "echo up; sleep 300", queue=QUEUE)
+    wait_until(lambda: job_of(stack_user, job_id)["status"] == "RUNNING", "RUNNING", 60)
+    node = job_of(stack_user, job_id)["slurm_node"]
+    job_dir = str(slurm_jobs_dirs(cfg)[QUEUE] / job_id)
+    init = wait_until(lambda: job_init_of(job_dir), "the job's init", 30)
+    # The node goes away: its slurmd stops, and the job's processes die with it.
+    assert supervisorctl("stop", "slurmd").returncode == 0
+    try:
+        with open(f"/proc/{init}/stat") as f:
+            stepd = int(f.read().rpartition(")")[2].split()[1])  # slurmstepd
+        for pid in [stepd, init, *descendants(init)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        job = wait_for_job(stack_user, job_id, timeout=120)
+        assert job["status"] == "SERVER_ERROR", job
+        assert job["status_message"] == f"node lost: node {node} failed (Slurm NODE_FAIL)"
+        assert job["stdout"] == "up\n"
+    finally:
+        assert supervisorctl("start", "slurmd").returncode == 0
+        subprocess.run(
+            [client_command(cfg, "scontrol"), "update", f"nodename={node}", "state=resume"],
+            env=client_environment(cfg),
+            capture_output=True,
+            timeout=30,
+        )
+    # The node is back: the next job runs.
+    again = create_job(stack_user, "echo back", queue=QUEUE)
+    assert wait_for_job(stack_user, again, timeout=120)["status"] == "COMPLETE"
+
+
+def test_a_job_sees_no_other_users_slurm_jobs(cfg, stack_admin, stack_user):
+    from shell_service.slurm_cluster import client_command, client_environment
+
+    other = create_job(stack_admin, "sleep 20", queue=QUEUE)
+    wait_until(lambda: job_of(stack_admin, other)["status"] == "RUNNING", "RUNNING", 60)
+    squeue = client_command(cfg, "squeue")
+    conf = client_environment(cfg).get("SLURM_CONF", "")
+    code = f"SLURM_CONF={conf} {squeue} --noheader --states=all --format=%j; echo rc=$?"
+    job = wait_for_job(stack_user, create_job(stack_user, code, queue=QUEUE), timeout=60)
+    assert other not in job["stdout"]
+    stack_admin.post(f"/api/jobs/{other}/cancel")
+    wait_for_job(stack_admin, other, timeout=60)
