@@ -42,7 +42,7 @@ EXECUTOR_JOB_COLUMNS = (
     " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
     " jobs.submitter_id,"
     " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"
-    " jobs.executor, jobs.cancel_requested_at, jobs.queue"
+    " jobs.executor, jobs.cancel_requested_at, jobs.queue, jobs.requeue_on_host_loss"
 )
 
 
@@ -233,6 +233,10 @@ class ClaimedJob:
         The executor that holds it, "host:pid" (None: none was recorded).
     cancel_requested_at : datetime.datetime or None
         When a user asked to cancel it (None: not asked).
+    queue : str
+        Its queue's name.
+    requeue_on_host_loss : bool
+        Whether it goes back to QUEUED when its host (or Slurm node) is lost.
     """
 
     id: str
@@ -252,6 +256,7 @@ class ClaimedJob:
     executor: str | None
     cancel_requested_at: datetime.datetime | None
     queue: str
+    requeue_on_host_loss: bool = False
 
 
 def claim_jobs(

@@ -268,11 +268,17 @@ def descendants(pid: int) -> list[int]:
     return children
 
 
-def test_a_lost_node_ends_its_job_server_error(cfg, stack_user, supervisorctl):
+@pytest.mark.parametrize("requeue", [False, True])
+def test_a_lost_node_ends_its_job_server_error_or_queues_it_again(
+    cfg, stack_user, supervisorctl, requeue
+):
     from shell_service.job_paths import slurm_jobs_dirs
     from shell_service.slurm_cluster import client_command, client_environment
 
-    job_id = create_job(stack_user, "echo up; sleep 300", queue=QUEUE)
+    # Its first run waits (and is lost with the node); a second one ends at once.
+    marker = f"$HOME/ran-{time.time_ns()}"
+    code = f"if [ -e {marker} ]; then echo again; exit 0; fi; touch {marker}; echo up; sleep 300"
+    job_id = create_job(stack_user, code, queue=QUEUE, requeue_on_host_loss=requeue)
     wait_until(lambda: job_of(stack_user, job_id)["status"] == "RUNNING", "RUNNING", 60)
     node = job_of(stack_user, job_id)["slurm_node"]
     job_dir = str(slurm_jobs_dirs(cfg)[QUEUE] / job_id)
@@ -287,10 +293,15 @@ def test_a_lost_node_ends_its_job_server_error(cfg, stack_user, supervisorctl):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        job = wait_for_job(stack_user, job_id, timeout=120)
-        assert job["status"] == "SERVER_ERROR", job
-        assert job["status_message"] == f"node lost: node {node} failed (Slurm NODE_FAIL)"
-        assert job["stdout"] == "up\n"
+        if requeue:
+            wait_until(
+                lambda: job_of(stack_user, job_id)["status"] == "QUEUED", "queued again", 120
+            )
+        else:
+            job = wait_for_job(stack_user, job_id, timeout=120)
+            assert job["status"] == "SERVER_ERROR", job
+            assert job["status_message"] == f"node lost: node {node} failed (Slurm NODE_FAIL)"
+            assert job["stdout"] == "up\n"
     finally:
         assert supervisorctl("start", "slurmd").returncode == 0
         subprocess.run(
@@ -299,6 +310,11 @@ def test_a_lost_node_ends_its_job_server_error(cfg, stack_user, supervisorctl):
             capture_output=True,
             timeout=30,
         )
+    if requeue:  # the node is back: it runs again, from the start
+        job = wait_for_job(stack_user, job_id, timeout=120)
+        assert (job["status"], job["stdout"]) == ("COMPLETE", "again\n"), job
+        details = [e["detail"] or "" for e in events_of(stack_user, job_id)]
+        assert f"host {node} (Slurm node) lost; queued again" in details
     # The node is back: the next job runs.
     again = create_job(stack_user, "echo back", queue=QUEUE)
     assert wait_for_job(stack_user, again, timeout=120)["status"] == "COMPLETE"

@@ -465,6 +465,10 @@ class SlurmExecutor(Executor):
         status, output, message, limit = await asyncio.to_thread(how_it_ended, running, max_output)
         ran = await asyncio.to_thread(tracked.files.work.exists)
         if tracked.files.read_end() is None:
+            if state in outcome.NODE_LOST and tracked.job.requeue_on_host_loss:
+                if not tracked.cancel_requested:
+                    self._requeue(tracked, node)
+                    return
             tail = await asyncio.to_thread(_tail, slurm_log(tracked.files), SLURM_LOG_TAIL)
             status, message, limit = outcome.outcome_without_record(
                 state, reason, node, ran, tracked.cancel_requested, tail
@@ -476,6 +480,16 @@ class SlurmExecutor(Executor):
         if ran:
             run_seconds = (utcnow() - (tracked.started_at or utcnow())).total_seconds()
             metrics.record_end(tracked.job.queue, status, run_seconds, limit)
+
+    def _requeue(self, tracked: TrackedJob, node: str | None) -> None:
+        """Its node was lost and it asked for ``requeue_on_host_loss``: back to QUEUED
+        (RUNNING -> QUEUED, as a local job of a lost host), claimed and submitted
+        afresh (its directory is removed first), as Slurm's requeue would, once."""
+        self._started(tracked, node)
+        queue.requeue_lost_job(self.sql, tracked.job.id, f"{node or '?'} (Slurm node)")
+        tracked.done.set()
+        self.tracked.pop(tracked.job.id, None)
+        self.wake()
 
     def _finish(
         self, tracked: TrackedJob, status: JobStatus, output: JobOutput, message: str | None

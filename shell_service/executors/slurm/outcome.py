@@ -27,6 +27,9 @@ ENDED = frozenset(
     }
 )  # fmt: skip
 
+#: The node Slurm ran the job on failed: "node lost" (or queued again).
+NODE_LOST = frozenset({"NODE_FAIL", "BOOT_FAIL", "LAUNCH_FAILED"})
+
 #: What slurmstepd writes to the job's Slurm log when it kills a job over its
 #: memory (without cgroups: ``JobAcctGatherParams=OverMemoryKill``).
 MEMORY_KILL_MARKERS = ("Exceeded job memory limit", "exceeded memory limit")
@@ -83,7 +86,7 @@ def outcome_without_record(
         return JobStatus.TIMED_OUT, f"Slurm's time limit ended it ({state})", "timeout"
     if state == "CANCELLED":
         return JobStatus.CANCELLED, "cancelled in Slurm, not through this service", None
-    if state in ("NODE_FAIL", "BOOT_FAIL", "LAUNCH_FAILED"):
+    if state in NODE_LOST:
         where = f"node {node}" if node else "its node"
         return JobStatus.SERVER_ERROR, f"node lost: {where} failed (Slurm {state})", None
     if state is None:
