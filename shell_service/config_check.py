@@ -5,7 +5,7 @@ start (``app_server.main``, ``services/executor``)."""
 
 from baselayer.app.config import Config
 
-from . import queues
+from . import queues, slurm_cluster
 
 
 def check(cfg: Config) -> None:
@@ -15,11 +15,15 @@ def check(cfg: Config) -> None:
     ----------
     cfg : Config
 
+    When a queue runs its jobs on Slurm and the stack starts no cluster of its
+    own (``slurm.test_cluster.enabled``), the Slurm client commands must work
+    against the configured cluster (``slurm_cluster.check_clients``).
+
     Raises
     ------
     ValueError
         Naming the setting: the queues (``queues.QueueConfigError``), this host's
-        name, or ``hosts.lost_after``.
+        name, or ``hosts.lost_after``; or saying what of Slurm is missing.
     """
     queues.configured_queues(cfg)
     queues.host_name(cfg)
@@ -28,3 +32,5 @@ def check(cfg: Config) -> None:
         raise ValueError(
             f"config hosts.lost_after must be a number of seconds > 0, not {lost_after!r}"
         )
+    if slurm_cluster.slurm_queue_names(cfg) and not cfg.get("slurm.test_cluster.enabled"):
+        slurm_cluster.check_clients(cfg)
