@@ -11,10 +11,13 @@ check) runs by absolute path under ``bin_dir`` with ``client_environment``: a
 fixed environment, nothing of the caller's.
 """
 
+import contextlib
 import hashlib
 import os
 import re
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -69,7 +72,9 @@ ENV = "/usr/bin/env"
 #: executor run come with slurm-client.
 DAEMON_PACKAGES = {"munged": "munge", "slurmctld": "slurmctld", "slurmd": "slurmd"}
 CLIENT_PACKAGE = "slurm-client"
-SLURM_CONF_TEMPLATE = Path(__file__).resolve().parent.parent / "services/slurm_cluster/slurm.conf.tmpl"
+SLURM_CONF_TEMPLATE = (
+    Path(__file__).resolve().parent.parent / "services/slurm_cluster/slurm.conf.tmpl"
+)
 #: Seconds a client command of ours may take: one aimed at a controller that is
 #: down fails after ~9-10 s by itself.
 CLIENT_TIMEOUT = 15
@@ -365,3 +370,110 @@ def check_clients(cfg: Config) -> None:
             raise ValueError(
                 f"Slurm: {command} failed ({where}; is the controller up and reachable?): {message}"
             )
+
+
+def _unix_socket_inodes(directory: Path) -> set[str]:
+    """Inodes of the unix sockets bound to a path in ``directory`` (/proc/net/unix)."""
+    prefix = f"{directory}/"
+    inodes: set[str] = set()
+    try:
+        lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    except OSError:
+        return inodes
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 8 and fields[7].startswith(prefix):
+            inodes.add(fields[6])
+    return inodes
+
+
+def _all_processes() -> dict[int, int]:
+    """pid -> parent pid, of every process."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def step_daemons(cfg: Config) -> list[int]:
+    """The pids of the test cluster's slurmstepd processes: each listens on a unix
+    socket in the cluster's spool directory (``<node>_<job>.<step>``), so another
+    cluster's are never taken for ours."""
+    inodes = _unix_socket_inodes(ClusterPaths(cfg).spool_dir)
+    pids: list[int] = []
+    if not inodes:
+        return pids
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for pid in _all_processes():
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) in wanted:
+                    pids.append(pid)
+                    break
+            except OSError:
+                continue
+    return pids
+
+
+def running_daemons(cfg: Config) -> list[int]:
+    """The pids of the test cluster's daemons that run now."""
+    from baselayer.tools.processes import pids_with_command
+
+    return [pid for argv in daemon_commands(cfg).values() for pid in pids_with_command(argv)]
+
+
+def end_leftover_jobs(cfg: Config) -> int:
+    """SIGKILL the test cluster's job steps left behind by its stopped daemons
+    (a stopped slurmd leaves its slurmstepd and their jobs running): each
+    slurmstepd and every process under it. Nothing when a daemon still runs.
+
+    Returns
+    -------
+    int
+        How many processes were killed.
+    """
+    if running_daemons(cfg):
+        return 0
+    steps = step_daemons(cfg)
+    if not steps:
+        return 0
+    parents = _all_processes()
+    doomed = set(steps)
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in doomed} - doomed
+        grew = bool(children)
+        doomed |= children
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(doomed)
+
+
+def reset_test_cluster(cfg: Config) -> bool:
+    """For a test run that starts from nothing: end leftover job steps and empty
+    the controller's state and slurmd's spool (the munge key and slurm.conf stay).
+    Nothing when a daemon of the cluster runs.
+
+    Returns
+    -------
+    bool
+        Whether it was reset (False: a daemon runs, or there is no cluster).
+    """
+    paths = ClusterPaths(cfg)
+    if running_daemons(cfg) or not paths.dir.is_dir():
+        return False
+    end_leftover_jobs(cfg)
+    for directory in (paths.state_dir, paths.spool_dir):
+        if directory.is_dir():
+            shutil.rmtree(directory)
+    return True

@@ -107,7 +107,10 @@ def _app_service_programs(
     for name in enabled_app_services(cfg):
         values = {
             **_program_values(layout),
-            **{key: _supervisor_escape(value) for key, value in service_values.get(name, {}).items()},
+            **{
+                key: _supervisor_escape(value)
+                for key, value in service_values.get(name, {}).items()
+            },
         }
         if runs_our_code(layout.root, name):
             values["command"] = _command_line(app_service_command(layout, name))

@@ -148,9 +148,7 @@ def restart_programs_on_new_code(layout: StackLayout, digest: str) -> None:
     if recorded_digest(layout.run_dir) in (None, digest):
         return
     not_ours = {*NOT_OUR_CODE, *foreign_programs(layout.root)}
-    programs = sorted(
-        name for name in process_states(layout) if name.split(":")[0] not in not_ours
-    )
+    programs = sorted(name for name in process_states(layout) if name.split(":")[0] not in not_ours)
     print(f"The code or config changed since the stack started: restarting {', '.join(programs)}")
     for name in programs:
         restarted = supervisorctl(layout, "restart", name, capture=True)

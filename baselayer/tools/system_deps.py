@@ -173,12 +173,16 @@ def ensure_commands(commands: dict[str, str]) -> None:
     MissingDependency
         When they are missing and cannot be installed, or still missing after.
     """
-    missing = sorted({package for command, package in commands.items() if not command_exists(command)})
+    missing = sorted(
+        {package for command, package in commands.items() if not command_exists(command)}
+    )
     if missing:
         install_packages(missing, recommends=False)
     still = [command for command in commands if not command_exists(command)]
     if still:
-        raise MissingDependency(f"still missing after installing their packages: {', '.join(still)}")
+        raise MissingDependency(
+            f"still missing after installing their packages: {', '.join(still)}"
+        )
 
 
 def main() -> None:
