@@ -117,3 +117,39 @@ def test_a_disabled_slurm_cluster_is_not_rendered_and_an_enabled_one_is(cfg, tmp
         # Up before the executor (priority 30), which submits to it; stopped after it.
         assert int(section.split("priority = ")[1].split()[0]) < 30
     assert {"munged", "slurmctld", "slurmd"} <= app_services.foreign_programs(cfg.root)
+
+
+def test_make_run_waits_for_the_services_that_are_not_ready_yet(cfg, monkeypatch):
+    from baselayer.tools import readiness
+
+    answers = iter([["slurm_cluster: node state unknown"], []])
+    monkeypatch.setattr(readiness, "http_status", lambda url: 200)
+    monkeypatch.setattr(readiness, "check_port_owners", lambda port: None)
+    monkeypatch.setattr(readiness, "services_not_ready", lambda cfg: next(answers))
+    monkeypatch.setattr(readiness, "process_states", lambda layout: {})
+    monkeypatch.setattr(readiness, "supervisord_pid", lambda layout: 1)
+    readiness.wait_until_up(cfg, None, timeout=10)
+    assert next(answers, "used up") == "used up"
+
+    monkeypatch.setattr(readiness, "services_not_ready", lambda cfg: ["slurm_cluster: down"])
+    with pytest.raises(readiness.StackError, match=r"not ready within 1 s: slurm_cluster: down"):
+        readiness.wait_until_up(cfg, None, timeout=1)
+
+
+def test_the_cluster_packages_are_installed_without_recommends(cfg, monkeypatch):
+    from baselayer.tools import system_deps
+    from services.slurm_cluster import hooks
+
+    commands = hooks.system_commands(cfg)
+    assert commands["/usr/sbin/slurmctld"] == "slurmctld"
+    assert commands["/usr/sbin/slurmd"] == "slurmd"
+    assert commands["/usr/sbin/munged"] == "munge"
+    assert commands["/usr/bin/sbatch"] == "slurm-client"
+    assert app_services.system_commands(cfg) == commands  # enabled in the test config
+    monkeypatch.setattr(system_deps.os, "geteuid", lambda: 1000)
+    missing = {"/nonexistent/slurmd": "slurmd", "/nonexistent/munged": "munge", "sh": "dash"}
+    with pytest.raises(system_deps.MissingDependency) as raised:
+        system_deps.ensure_commands(missing)
+    assert str(raised.value).endswith(
+        "sudo apt-get install -y --no-install-recommends munge slurmd"
+    )
