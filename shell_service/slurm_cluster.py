@@ -424,24 +424,41 @@ def step_daemons(cfg: Config) -> list[int]:
     return pids
 
 
-def running_daemons(cfg: Config) -> list[int]:
-    """The pids of the test cluster's daemons that run now."""
+def running_daemons(cfg: Config, names: tuple[str, ...] = tuple(DAEMON_PACKAGES)) -> list[int]:
+    """The pids of the test cluster's daemons that run now.
+
+    Parameters
+    ----------
+    cfg : Config
+    names : tuple of str
+        Which daemons (default: all three).
+
+    Returns
+    -------
+    list of int
+    """
     from baselayer.tools.processes import pids_with_command
 
-    return [pid for argv in daemon_commands(cfg).values() for pid in pids_with_command(argv)]
+    commands = daemon_commands(cfg)
+    return [pid for name in names for pid in pids_with_command(commands[name])]
 
 
 def end_leftover_jobs(cfg: Config) -> int:
     """SIGKILL the test cluster's job steps left behind by its stopped daemons
     (a stopped slurmd leaves its slurmstepd and their jobs running): each
-    slurmstepd and every process under it. Nothing when a daemon still runs.
+    slurmstepd and every process under it. Nothing while slurmd runs (the steps
+    are its).
+
+    Parameters
+    ----------
+    cfg : Config
 
     Returns
     -------
     int
         How many processes were killed.
     """
-    if running_daemons(cfg):
+    if running_daemons(cfg, ("slurmd",)):
         return 0
     steps = step_daemons(cfg)
     if not steps:

@@ -120,3 +120,62 @@ def test_the_controller_keeps_its_jobs_across_a_restart(cfg, supervisorctl):
             env=slurm_cluster.client_environment(cfg),
             timeout=30,
         )
+
+
+def test_make_tests_cleanup_ends_the_job_steps_a_stopped_slurmd_left(cfg, supervisorctl, tmp_path):
+    """A stopped slurmd leaves its jobs running (their slurmstepd): make test's
+    cleanup (tests/stack_cleanup.py) kills them, and only this cluster's."""
+    marker = tmp_path / "started"
+    job_id = slurm(
+        cfg,
+        "sbatch",
+        "--parsable",
+        f"--chdir={tmp_path}",
+        "--output=/dev/null",
+        "--wrap",
+        f"touch {marker}; sleep 300",
+    ).strip()
+    try:
+        wait_for_state(cfg, job_id, {"RUNNING"})
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        steps = slurm_cluster.step_daemons(cfg)
+        assert len(steps) == 1
+        assert slurm_cluster.end_leftover_jobs(cfg) == 0  # slurmd runs: they are its
+        assert "stopped" in supervisorctl("stop", "slurmd").stdout
+        tree = [steps[0], *children(steps[0])]
+        assert len(tree) >= 3  # slurmstepd, the batch shell, sleep
+        assert slurm_cluster.end_leftover_jobs(cfg) >= 3
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in tree)
+        assert slurm_cluster.step_daemons(cfg) == []
+    finally:
+        supervisorctl("start", "slurmd")
+        deadline = time.monotonic() + 30
+        while slurm_cluster.test_cluster_not_ready(cfg) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # The controller still counts the job as running: cancel it.
+        slurm(cfg, "scancel", job_id)
+    wait_for_state(cfg, job_id, {"CANCELLED", "COMPLETED", "FAILED"})
+    assert slurm_cluster.test_cluster_not_ready(cfg) is None
+
+
+def children(pid):
+    """Every descendant of ``pid``."""
+    parents = slurm_cluster._all_processes()
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += frontier
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
