@@ -186,7 +186,21 @@ def node_resources(cfg: Config) -> str:
 
 def render_slurm_conf(cfg: Config) -> str:
     """The test cluster's ``slurm.conf`` (``services/slurm_cluster/slurm.conf.tmpl``
-    with config ``slurm.test_cluster``)."""
+    with config ``slurm.test_cluster``).
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        When the node's size is not configured and ``slurmd -C`` cannot say.
+    """
     from baselayer.tools.render_configs import render_template
 
     settings = test_cluster_settings(cfg)
@@ -229,6 +243,10 @@ def _private_dir(path: Path, mode: int) -> None:
 def prepare_test_cluster(cfg: Config) -> str:
     """Make the test cluster's directories, its munge key (once) and its
     ``slurm.conf`` (at every start; the daemons read it at theirs).
+
+    Parameters
+    ----------
+    cfg : Config
 
     Returns
     -------
@@ -277,6 +295,16 @@ def prepare_test_cluster(cfg: Config) -> str:
 def run_client(cfg: Config, name: str, *args: str, timeout: float = CLIENT_TIMEOUT):
     """Run Slurm client command ``name`` (by absolute path, ``client_environment``).
 
+    Parameters
+    ----------
+    cfg : Config
+    name : str
+        "sbatch", "squeue", ...
+    *args : str
+        Its arguments.
+    timeout : float
+        Seconds it may take.
+
     Returns
     -------
     subprocess.CompletedProcess
@@ -300,6 +328,17 @@ def run_client(cfg: Config, name: str, *args: str, timeout: float = CLIENT_TIMEO
 def node_states(cfg: Config, timeout: float = 5) -> list[str]:
     """The states of the cluster's nodes (``sinfo -h -N -o %T``), one per node.
 
+    Parameters
+    ----------
+    cfg : Config
+    timeout : float
+        Seconds sinfo may take.
+
+    Returns
+    -------
+    list of str
+        "idle", "mixed", "down*", ...
+
     Raises
     ------
     RuntimeError
@@ -315,7 +354,16 @@ def node_states(cfg: Config, timeout: float = 5) -> list[str]:
 def test_cluster_not_ready(cfg: Config) -> str | None:
     """None when the test cluster's node is idle (or busy: mixed, allocated), else
     what it is now. Each call takes at most ~5 s (sinfo's own wait for a
-    controller that does not answer is cut short)."""
+    controller that does not answer is cut short).
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    str or None
+    """
     try:
         states = node_states(cfg)
     except subprocess.TimeoutExpired:
@@ -341,6 +389,10 @@ def slurm_queue_names(cfg: Config) -> list[str]:
 def check_clients(cfg: Config) -> None:
     """Check that the Slurm client commands work against the configured cluster:
     ``sinfo`` and ``squeue`` under ``slurm.bin_dir``, with ``client_environment``.
+
+    Parameters
+    ----------
+    cfg : Config
 
     Raises
     ------
@@ -403,7 +455,16 @@ def _all_processes() -> dict[int, int]:
 def step_daemons(cfg: Config) -> list[int]:
     """The pids of the test cluster's slurmstepd processes: each listens on a unix
     socket in the cluster's spool directory (``<node>_<job>.<step>``), so another
-    cluster's are never taken for ours."""
+    cluster's are never taken for ours.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    list of int
+    """
     inodes = _unix_socket_inodes(ClusterPaths(cfg).spool_dir)
     pids: list[int] = []
     if not inodes:
@@ -480,6 +541,10 @@ def reset_test_cluster(cfg: Config) -> bool:
     """For a test run that starts from nothing: end leftover job steps and empty
     the controller's state and slurmd's spool (the munge key and slurm.conf stay).
     Nothing when a daemon of the cluster runs.
+
+    Parameters
+    ----------
+    cfg : Config
 
     Returns
     -------

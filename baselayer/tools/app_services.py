@@ -45,7 +45,17 @@ def app_services(root: Path) -> list[str]:
 
 def enabled_app_services(cfg: Config) -> list[str]:
     """The app's services that run in the stack ``cfg`` describes
-    (``app.services_enabled_module``; none configured: all of them)."""
+    (``app.services_enabled_module``; none configured: all of them).
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    list of str
+        Their folders' names, sorted.
+    """
     names = app_services(cfg.root)
     module_name = cfg.get("app.services_enabled_module")
     if not module_name:
@@ -100,6 +110,11 @@ def system_commands(cfg: Config) -> dict[str, str]:
 def prepare_services(cfg: Config, layout) -> dict[str, dict]:
     """Run every enabled service's ``prepare`` hook.
 
+    Parameters
+    ----------
+    cfg : Config
+    layout : StackLayout
+
     Returns
     -------
     dict
@@ -121,7 +136,17 @@ def prepare_services(cfg: Config, layout) -> dict[str, dict]:
 
 def service_commands(cfg: Config, layout) -> list[list[str]]:
     """The command lines of the programs of every service (enabled or not: one
-    disabled since it started must still be stopped) that has a ``commands`` hook."""
+    disabled since it started must still be stopped) that has a ``commands`` hook.
+
+    Parameters
+    ----------
+    cfg : Config
+    layout : StackLayout
+
+    Returns
+    -------
+    list of list of str
+    """
     return [
         argv
         for _, hook in _hooks_with(cfg, "commands", app_services(cfg.root))
@@ -131,7 +156,16 @@ def service_commands(cfg: Config, layout) -> list[list[str]]:
 
 def services_not_ready(cfg: Config) -> list[str]:
     """``<service>: <why>`` for each enabled service whose ``not_ready`` hook says
-    it does not serve yet; empty when all do."""
+    it does not serve yet; empty when all do.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Returns
+    -------
+    list of str
+    """
     waiting = []
     for name, hook in _hooks_with(cfg, "not_ready"):
         reason = hook(cfg)
