@@ -191,7 +191,9 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
 
 def check_app_config(cfg: Config) -> None:
     """Call ``check(cfg)`` of the module named by ``app.config_check_module``, if any,
-    before anything is set up, started or restarted.
+    before anything is set up, started or restarted; then its ``check_external(cfg)``
+    if it has one: what the stack needs outside itself (a service it talks to),
+    which only ``make run`` checks (``check`` also runs at each program's start).
 
     Raises
     ------
@@ -201,8 +203,11 @@ def check_app_config(cfg: Config) -> None:
     module_name = cfg.get("app.config_check_module")
     if not module_name:
         return
+    module = importlib.import_module(module_name)
     try:
-        importlib.import_module(module_name).check(cfg)
+        module.check(cfg)
+        if hasattr(module, "check_external"):
+            module.check_external(cfg)
     except ValueError as exc:
         raise ConfigError(f"{exc}. Nothing was started or restarted: fix config.yaml") from None
 

@@ -99,3 +99,41 @@ def test_each_stack_has_a_cluster_name_of_its_own(cfg):
     other = Config(data, cfg.root)
     assert slurm_cluster.test_cluster_name(other) != slurm_cluster.test_cluster_name(cfg)
     assert re.fullmatch(r"shell_service_[0-9a-f]{8}", slurm_cluster.test_cluster_name(cfg))
+
+
+def test_make_run_runs_the_check_but_the_programs_do_not(cfg, monkeypatch, tmp_path):
+    """``check_external`` (make run only) checks a real cluster's clients; ``check``,
+    which each app worker and the executor also run at their start, does not."""
+    from shell_service import config_check
+
+    calls = []
+    monkeypatch.setattr(slurm_cluster, "check_clients", calls.append)
+    other = real_cluster(cfg, bin_dir=str(tmp_path))
+    config_check.check_external(other)
+    assert calls == [other]
+    config_check.check_external(cfg)  # the test cluster: nothing to check outside
+    plain = real_cluster(cfg)
+    plain["queues"] = [{"name": "default"}]
+    config_check.check_external(plain)  # no slurm queue
+    assert calls == [other]
+
+
+def test_a_failed_external_check_stops_make_run_before_anything_starts(cfg, monkeypatch, tmp_path):
+    from baselayer.tools import stack
+    from baselayer.tools.errors import ConfigError
+    from shell_service import config_check
+
+    def refuse(cfg):
+        raise ValueError("Slurm: /usr/bin/sinfo failed: Unable to contact slurm controller")
+
+    monkeypatch.setattr(config_check, "check_external", refuse)
+    other = copy.deepcopy(dict(cfg))
+    run_dir = tmp_path / "run"
+    other["app"] = dict(other["app"], run_dir=str(run_dir))
+    with pytest.raises(ConfigError) as raised:
+        stack.start_stack(Config(other, cfg.root))
+    assert str(raised.value) == (
+        "Slurm: /usr/bin/sinfo failed: Unable to contact slurm controller. "
+        "Nothing was started or restarted: fix config.yaml"
+    )
+    assert not run_dir.exists()
