@@ -19,7 +19,7 @@ from services.executor.executor import main as executor_main
 @pytest.fixture
 def plain_cfg(cfg):
     """The in-process tests' config without the Slurm test cluster, whose programs
-    need the values of its prepare hook (``test_slurm_cluster_render.py``)."""
+    need the values of its prepare hook (``test_app_services.py`` renders them)."""
     data = copy.deepcopy(dict(cfg))
     data["slurm"]["test_cluster"]["enabled"] = False
     plain = Config(data, cfg.root)
