@@ -179,3 +179,25 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_its_files_are_under_the_run_dir_with_the_modes_munge_wants(cfg):
+    paths = slurm_cluster.ClusterPaths(cfg)
+    assert paths.dir == cfg.path("app.run_dir") / "slurm"
+    modes = {
+        paths.munge_dir: 0o700,
+        paths.munge_key: 0o400,
+        paths.var_dir: 0o755,
+        paths.state_dir: 0o700,
+        paths.conf: 0o644,
+    }
+    for path, mode in modes.items():
+        assert path.stat().st_mode & 0o7777 == mode, path
+    assert paths.munge_key.stat().st_size == 1024
+    assert paths.munge_socket.is_socket()
+    assert (paths.state_dir / "clustername").read_text().strip() == (
+        slurm_cluster.test_cluster_name(cfg)
+    )
+    # The logs are the other services': one per program in log_dir.
+    for name in ("munged", "slurmctld", "slurmd"):
+        assert (cfg.path("app.log_dir") / f"{name}.log").stat().st_size > 0, name

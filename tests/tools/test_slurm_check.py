@@ -137,3 +137,19 @@ def test_a_failed_external_check_stops_make_run_before_anything_starts(cfg, monk
         "Nothing was started or restarted: fix config.yaml"
     )
     assert not run_dir.exists()
+
+
+def test_the_test_cluster_needs_root_and_two_ports(cfg, monkeypatch):
+    monkeypatch.setattr(slurm_cluster.os, "geteuid", lambda: 1000)
+    with pytest.raises(ValueError, match=r"runs as root: run make as root"):
+        slurm_cluster.prepare_test_cluster(cfg)
+    monkeypatch.setattr(slurm_cluster.os, "geteuid", lambda: 0)
+    data = copy.deepcopy(dict(cfg))
+    data["slurm"]["test_cluster"].update(
+        slurmd_port=data["slurm"]["test_cluster"]["slurmctld_port"]
+    )
+    with pytest.raises(ValueError, match="slurmctld_port and slurmd_port must differ"):
+        slurm_cluster.prepare_test_cluster(Config(data, cfg.root))
+    data["slurm"]["test_cluster"].update(slurmd_port="6818")
+    with pytest.raises(ValueError, match="slurm.test_cluster.slurmd_port must be a port number"):
+        slurm_cluster.prepare_test_cluster(Config(data, cfg.root))
