@@ -372,6 +372,14 @@ def test_cluster_not_ready(cfg: Config) -> str | None:
         return f"sinfo: {exc}"
     if states and all(state in ("idle", "mixed", "allocated") for state in states):
         return None
+    if any(state.startswith("drain") for state in states):
+        # Slurm drains a node on its own (a job's processes it could not kill, say)
+        # and never undrains it.
+        node = test_cluster_settings(cfg).get("node_name") or "node1"
+        return (
+            f"node state {' '.join(states)}: see log/slurmctld.log, then "
+            f"`scontrol update NodeName={node} State=RESUME` (SLURM_CONF={client_conf(cfg)})"
+        )
     return f"node state {' '.join(states) or 'unknown'} (waiting for idle)"
 
 

@@ -153,3 +153,34 @@ def test_the_test_cluster_needs_root_and_two_ports(cfg, monkeypatch):
     data["slurm"]["test_cluster"].update(slurmd_port="6818")
     with pytest.raises(ValueError, match="slurm.test_cluster.slurmd_port must be a port number"):
         slurm_cluster.prepare_test_cluster(Config(data, cfg.root))
+
+
+@pytest.mark.parametrize(
+    "states, expected",
+    [
+        (["idle"], None),
+        (["mixed"], None),
+        (["allocated"], None),
+        (["unknown"], "node state unknown (waiting for idle)"),
+        ([], "node state unknown (waiting for idle)"),
+        (["down*"], "node state down* (waiting for idle)"),
+        (["drained"], "node state drained: see log/slurmctld.log, then `scontrol update"),
+    ],
+)
+def test_make_run_waits_for_the_node_and_says_how_to_undrain_it(cfg, monkeypatch, states, expected):
+    monkeypatch.setattr(slurm_cluster, "node_states", lambda cfg: states)
+    reason = slurm_cluster.test_cluster_not_ready(cfg)
+    if expected is None:
+        assert reason is None
+    else:
+        assert reason.startswith(expected)
+
+
+def test_a_controller_that_does_not_answer_yet_is_waited_for(cfg, monkeypatch):
+    def unreachable(cfg):
+        raise RuntimeError("Unable to contact slurm controller (connect failure)")
+
+    monkeypatch.setattr(slurm_cluster, "node_states", unreachable)
+    assert slurm_cluster.test_cluster_not_ready(cfg) == (
+        "sinfo: Unable to contact slurm controller (connect failure)"
+    )
