@@ -5,7 +5,7 @@ start (``app_server.main``, ``services/executor``)."""
 
 from baselayer.app.config import Config
 
-from . import queues
+from . import queues, slurm_cluster
 
 
 def check(cfg: Config) -> None:
@@ -28,3 +28,23 @@ def check(cfg: Config) -> None:
         raise ValueError(
             f"config hosts.lost_after must be a number of seconds > 0, not {lost_after!r}"
         )
+
+
+def check_external(cfg: Config) -> None:
+    """What `make run` alone checks, after ``check``: when a queue runs its jobs on
+    Slurm and the stack starts no cluster of its own (``slurm.test_cluster.enabled``),
+    the Slurm client commands must work against the configured cluster
+    (``slurm_cluster.check_clients``). Not at the programs' start: a Slurm
+    controller that is down for a moment must not keep the API from starting.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Raises
+    ------
+    ValueError
+        Saying what of Slurm is missing.
+    """
+    if slurm_cluster.slurm_queue_names(cfg) and not cfg.get("slurm.test_cluster.enabled"):
+        slurm_cluster.check_clients(cfg)

@@ -1,12 +1,15 @@
 """What `make test` removes before it starts and after it stops the test stack
 (``app.test_cleanup_module`` in tests/config.test.yaml): the Unix accounts of
 the test stack and of the in-process tests, made in earlier runs whose databases,
-and so user ids, are gone. Also the in-process tests' config (``unit_config``).
+and so user ids, are gone; the Slurm test cluster's jobs left running by its
+stopped slurmd, and its state (each run starts with an empty cluster). Also the
+in-process tests' config (``unit_config``).
 """
 
 import copy
 
 from baselayer.app.config import Config
+from shell_service import slurm_cluster
 from shell_service.executors.accounts import remove_stack_accounts
 
 #: The in-process tests' accounts when the config names none (tests.unit_accounts).
@@ -36,7 +39,14 @@ def unit_config(cfg: Config) -> Config:
 
 
 def cleanup(cfg: Config) -> None:
-    """Remove the test stack's and the in-process tests' Unix accounts."""
+    """End the Slurm test cluster's leftover jobs and empty its state (when its
+    daemons are stopped), then remove the test stack's and the in-process tests'
+    Unix accounts (the jobs ran as them)."""
+    if cfg.get("slurm.test_cluster.enabled"):
+        killed = slurm_cluster.end_leftover_jobs(cfg)
+        if killed:
+            print(f"Killed {killed} leftover processes of Slurm test jobs", flush=True)
+        slurm_cluster.reset_test_cluster(cfg)
     for which, config in (("test stack", cfg), ("in-process tests", unit_config(cfg))):
         removed = remove_stack_accounts(config)
         if removed:

@@ -8,12 +8,12 @@ import signal
 
 from baselayer.app.config import Config
 
+from .app_services import app_services, runs_our_code, service_commands
 from .embedded_postgres import stop_orphan_server
 from .layout import StackLayout
 from .processes import pids_with_command, signal_pidfile_process, terminate
 from .render_configs import (
     app_service_command,
-    app_services,
     app_worker_command,
     migrations_command,
     status_server_command,
@@ -36,7 +36,11 @@ def our_python_programs(cfg: Config, layout: StackLayout) -> list[list[str]]:
             for state_dir in state_dirs
             for worker in range(int(cfg["server.processes"]))
         ),
-        *(app_service_command(layout, name) for name in app_services(layout.root)),
+        *(
+            app_service_command(layout, name)
+            for name in app_services(layout.root)
+            if runs_our_code(layout.root, name)
+        ),
     ]
 
 
@@ -51,7 +55,8 @@ def stop_orphans(cfg: Config, layout: StackLayout) -> bool:
     nginx_pid = signal_pidfile_process(layout.nginx_pidfile, "nginx", signal.SIGTERM, timeout=10)
     if nginx_pid:
         print(f"Stopped NGINX (pid {nginx_pid}), left running without supervisord", flush=True)
-    orphans = [pid for argv in our_python_programs(cfg, layout) for pid in pids_with_command(argv)]
+    commands = our_python_programs(cfg, layout) + service_commands(cfg, layout)
+    orphans = [pid for argv in commands for pid in pids_with_command(argv)]
     if orphans:
         print(f"Stopping programs left running without supervisord: {orphans}", flush=True)
         terminate(orphans, timeout=10)

@@ -8,6 +8,7 @@ import urllib.request
 
 from baselayer.app.config import Config
 
+from .app_services import services_not_ready
 from .errors import StackError
 from .layout import StackLayout
 from .supervisor_control import process_states, supervisord_pid
@@ -44,7 +45,9 @@ def http_status(url: str) -> int | None:
 
 
 def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEOUT) -> None:
-    """Wait until the app's health path (``app.health_path``) answers 200 through NGINX.
+    """Wait until the app's health path (``app.health_path``) answers 200 through NGINX
+    and every enabled app service whose hooks say when it serves does
+    (``app_services.services_not_ready``).
 
     Raises
     ------
@@ -54,17 +57,24 @@ def wait_until_up(cfg: Config, layout: StackLayout, timeout: float = START_TIMEO
     url = base_url(cfg) + cfg["app.health_path"]
     deadline = time.monotonic() + timeout
     status = None
+    waiting: list[str] = []
     while time.monotonic() < deadline:
-        status = http_status(url)
+        if status != 200:
+            status = http_status(url)
+            if status == 200:
+                check_port_owners(int(cfg["server.port"]))
         if status == 200:
-            check_port_owners(int(cfg["server.port"]))
-            return
+            waiting = services_not_ready(cfg)
+            if not waiting:
+                return
         failed = [name for name, state in process_states(layout).items() if state == "FATAL"]
         if failed:
             raise StackError(f"{', '.join(failed)} failed to start (FATAL; see the logs above)")
         if supervisord_pid(layout) is None:
             raise StackError("supervisord exited (see the logs above)")
         time.sleep(0.5)
+    if status == 200:
+        raise StackError(f"not ready within {timeout:.0f} s: {'; '.join(waiting)}")
     raise StackError(
         f"{url} did not answer 200 within {timeout:.0f} s (last: {status or 'no answer'})"
     )

@@ -13,14 +13,12 @@ from pathlib import Path
 from baselayer.app.config import CONFIG_ENV, Config
 from baselayer.services.status_server.status_server import unavailable_body
 
+from .app_services import APP_SERVICES_DIR, enabled_app_services, runs_our_code
 from .layout import StackLayout
 from .prepare_dirs import NGINX_TEMP_DIRS, app_socket, nginx_temp_dir, status_socket
 from .system_user import primary_group
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
-#: The app's own services: ``<root>/services/<name>/`` holds the program
-#: ``<name>.py`` and its ``supervisor.conf.tmpl``.
-APP_SERVICES_DIR = "services"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 #: The programs of baselayer's own services, each beside its supervisor.conf.tmpl.
 APP_WORKER_MODULE = "baselayer.services.app.app"
@@ -93,13 +91,6 @@ def _program_values(layout: StackLayout) -> dict:
     }
 
 
-def app_services(root: Path) -> list[str]:
-    """The names of the app's own services (``services/<name>/supervisor.conf.tmpl``)."""
-    return sorted(
-        path.parent.name for path in (root / APP_SERVICES_DIR).glob("*/supervisor.conf.tmpl")
-    )
-
-
 def app_service_command(layout: StackLayout, name: str) -> list[str]:
     """How supervisord starts the app's service ``name``. ``--run-dir`` tells this
     stack's program from another stack's on the same host (``make stop`` finds
@@ -108,17 +99,25 @@ def app_service_command(layout: StackLayout, name: str) -> list[str]:
     return [str(layout.python), "-m", module, "--run-dir", str(layout.run_dir)]
 
 
-def _app_service_programs(layout: StackLayout) -> list[str]:
-    return [
-        render_template(
-            layout.root / APP_SERVICES_DIR / name / "supervisor.conf.tmpl",
-            {
-                **_program_values(layout),
-                "command": _command_line(app_service_command(layout, name)),
+def _app_service_programs(
+    cfg: Config, layout: StackLayout, service_values: dict[str, dict]
+) -> list[str]:
+    # Values a service's prepare hook gave are escaped for supervisor here.
+    programs = []
+    for name in enabled_app_services(cfg):
+        values = {
+            **_program_values(layout),
+            **{
+                key: _supervisor_escape(value)
+                for key, value in service_values.get(name, {}).items()
             },
+        }
+        if runs_our_code(layout.root, name):
+            values["command"] = _command_line(app_service_command(layout, name))
+        programs.append(
+            render_template(layout.root / APP_SERVICES_DIR / name / "supervisor.conf.tmpl", values)
         )
-        for name in app_services(layout.root)
-    ]
+    return programs
 
 
 def app_worker_command(cfg: Config, layout: StackLayout, state_dir: Path, worker: int) -> list[str]:
@@ -171,6 +170,7 @@ def render_supervisord_conf(
     nginx_error_log_flag: bool,
     postgres_bindir: Path | None,
     state_dir: Path,
+    service_values: dict[str, dict] | None = None,
 ) -> str:
     """The text of ``run_dir/supervisord.conf``.
 
@@ -186,6 +186,8 @@ def render_supervisord_conf(
         The PostgreSQL bin directory, None when the database is not embedded.
     state_dir : Path
         Where the system user's files live; the programs' sockets are under it.
+    service_values : dict, optional
+        Service name -> extra values of its template (``app_services.prepare_services``).
     """
     common = _program_values(layout)
     programs = []
@@ -210,7 +212,7 @@ def render_supervisord_conf(
         )
     )
     programs += _app_programs(cfg, layout, state_dir)
-    programs += _app_service_programs(layout)
+    programs += _app_service_programs(cfg, layout, service_values or {})
     programs.append(
         render_template(
             service_template("status_server"),

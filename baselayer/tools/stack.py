@@ -13,6 +13,7 @@ from pathlib import Path
 from baselayer.app.config import Config, load_config
 from baselayer.services.migrations.migrations import ensure_database, wait_for_server
 
+from .app_services import foreign_programs, prepare_services, system_commands
 from .code_version import record_digest, recorded_digest, stack_code_digest
 from .embedded_postgres import ClusterError, prepare_cluster, temporary_server
 from .errors import ConfigError, StackError
@@ -33,6 +34,7 @@ from .supervisor_control import (
 )
 from .system_deps import (
     MissingDependency,
+    ensure_commands,
     ensure_system_deps,
     find_nginx,
     nginx_accepts_error_log_flag,
@@ -55,7 +57,8 @@ def keep_config_private(cfg: Config) -> None:
 
 
 def set_up(cfg: Config) -> tuple[StackLayout, Path | None, Path]:
-    """System packages, the system user, directories and the embedded cluster.
+    """System packages (also those of the app's enabled services), the system user,
+    directories and the embedded cluster.
 
     Returns
     -------
@@ -67,6 +70,7 @@ def set_up(cfg: Config) -> tuple[StackLayout, Path | None, Path]:
     """
     try:
         postgres_bindir = ensure_system_deps(cfg)
+        ensure_commands(system_commands(cfg))
     except MissingDependency as exc:
         raise StackError(str(exc)) from exc
     layout = stack_layout(cfg)
@@ -85,7 +89,9 @@ def set_up(cfg: Config) -> tuple[StackLayout, Path | None, Path]:
 def write_configs(
     cfg: Config, layout: StackLayout, postgres_bindir: Path | None, state_dir: Path
 ) -> bool:
-    """Render supervisord.conf and nginx.conf into run_dir and check the latter with ``nginx -t``.
+    """Render supervisord.conf and nginx.conf into run_dir and check the latter with
+    ``nginx -t``; the app's enabled services make their files first (their ``prepare``
+    hooks).
 
     Returns
     -------
@@ -105,8 +111,12 @@ def write_configs(
     )
     if result.returncode != 0:
         raise StackError(f"nginx -t rejects {layout.nginx_conf}:\n{result.stdout}{result.stderr}")
+    try:
+        service_values = prepare_services(cfg, layout)
+    except ValueError as exc:
+        raise StackError(str(exc)) from exc
     supervisord_conf = render_supervisord_conf(
-        cfg, layout, nginx, error_log_flag, postgres_bindir, state_dir
+        cfg, layout, nginx, error_log_flag, postgres_bindir, state_dir, service_values
     )
     write_if_changed(layout.supervisord_conf, supervisord_conf)
     return nginx_changed
@@ -124,7 +134,8 @@ def update_running_supervisord(layout: StackLayout, nginx_changed: bool) -> None
         supervisorctl(layout, "signal", "HUP", "nginx")
 
 
-#: Programs that run none of our code: a code change leaves them running.
+#: Programs that run none of our code: a code change leaves them running (and
+#: those of the app's services that are system programs: ``foreign_programs``).
 NOT_OUR_CODE = ("postgres", "nginx", "migrations")
 
 
@@ -136,9 +147,8 @@ def restart_programs_on_new_code(layout: StackLayout, digest: str) -> None:
     and a new worker waits for them."""
     if recorded_digest(layout.run_dir) in (None, digest):
         return
-    programs = sorted(
-        name for name in process_states(layout) if name.split(":")[0] not in NOT_OUR_CODE
-    )
+    not_ours = {*NOT_OUR_CODE, *foreign_programs(layout.root)}
+    programs = sorted(name for name in process_states(layout) if name.split(":")[0] not in not_ours)
     print(f"The code or config changed since the stack started: restarting {', '.join(programs)}")
     for name in programs:
         restarted = supervisorctl(layout, "restart", name, capture=True)
@@ -181,7 +191,9 @@ def start_stack(cfg: Config, timeout: float = START_TIMEOUT) -> StackLayout:
 
 def check_app_config(cfg: Config) -> None:
     """Call ``check(cfg)`` of the module named by ``app.config_check_module``, if any,
-    before anything is set up, started or restarted.
+    before anything is set up, started or restarted; then its ``check_external(cfg)``
+    if it has one: what the stack needs outside itself (a service it talks to),
+    which only ``make run`` checks (``check`` also runs at each program's start).
 
     Raises
     ------
@@ -191,8 +203,11 @@ def check_app_config(cfg: Config) -> None:
     module_name = cfg.get("app.config_check_module")
     if not module_name:
         return
+    module = importlib.import_module(module_name)
     try:
-        importlib.import_module(module_name).check(cfg)
+        module.check(cfg)
+        if hasattr(module, "check_external"):
+            module.check_external(cfg)
     except ValueError as exc:
         raise ConfigError(f"{exc}. Nothing was started or restarted: fix config.yaml") from None
 

@@ -79,15 +79,22 @@ def _apt_knows(packages) -> bool:
     return result.returncode == 0
 
 
-def install_packages(packages: list[str]) -> None:
+def install_packages(packages: list[str], recommends: bool = True) -> None:
     """``apt-get install -y`` the packages, running ``apt-get update`` only if needed.
+
+    Parameters
+    ----------
+    packages : list of str
+    recommends : bool
+        False: ``--no-install-recommends`` (only what the packages need).
 
     Raises
     ------
     MissingDependency
         When we are not root, or apt-get is missing or fails.
     """
-    command = f"apt-get install -y {' '.join(packages)}"
+    options = ["-y"] if recommends else ["-y", "--no-install-recommends"]
+    command = f"apt-get install {' '.join(options + packages)}"
     if os.geteuid() != 0:
         raise MissingDependency(f"Missing system packages. Install them with:\n  sudo {command}")
     if shutil.which("apt-get") is None:
@@ -97,10 +104,10 @@ def install_packages(packages: list[str]) -> None:
     print(f"Installing system packages: {command}", flush=True)
     if not _apt_knows(packages):
         _apt_get("update")
-    if _apt_get("install", "-y", *packages) != 0:
+    if _apt_get("install", *options, *packages) != 0:
         # Stale package lists give 404s: refresh once and retry.
         _apt_get("update")
-        if _apt_get("install", "-y", *packages) != 0:
+        if _apt_get("install", *options, *packages) != 0:
             raise MissingDependency(f"'{command}' failed; see the output above.")
 
 
@@ -148,6 +155,34 @@ def ensure_system_deps(cfg) -> Path | None:
             "PostgreSQL server binaries (initdb, postgres, pg_ctl) are still missing."
         )
     return bindir
+
+
+def command_exists(command: str) -> bool:
+    """Whether ``command`` (a name looked up on PATH, or an absolute path) can be run."""
+    if os.path.isabs(command):
+        return os.access(command, os.X_OK)
+    return shutil.which(command) is not None
+
+
+def ensure_commands(commands: dict[str, str]) -> None:
+    """Install the packages of the missing ``commands`` (command -> Debian package),
+    without recommended packages.
+
+    Raises
+    ------
+    MissingDependency
+        When they are missing and cannot be installed, or still missing after.
+    """
+    missing = sorted(
+        {package for command, package in commands.items() if not command_exists(command)}
+    )
+    if missing:
+        install_packages(missing, recommends=False)
+    still = [command for command in commands if not command_exists(command)]
+    if still:
+        raise MissingDependency(
+            f"still missing after installing their packages: {', '.join(still)}"
+        )
 
 
 def main() -> None:

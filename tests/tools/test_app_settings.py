@@ -15,8 +15,10 @@ from baselayer.tools.stack import ready_message
 
 
 def with_app(cfg: Config, **app) -> Config:
-    """A copy of ``cfg`` with ``app`` keys replaced."""
-    other = Config({**cfg, "app": {**cfg["app"], **app}}, cfg.root)
+    """A copy of ``cfg`` with ``app`` keys replaced (and no Slurm test cluster, whose
+    programs need the values of its prepare hook)."""
+    slurm = {**cfg["slurm"], "test_cluster": {**cfg["slurm"]["test_cluster"], "enabled": False}}
+    other = Config({**cfg, "app": {**cfg["app"], **app}, "slurm": slurm}, cfg.root)
     other.files = cfg.files
     return other
 

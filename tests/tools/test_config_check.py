@@ -14,7 +14,7 @@ from shell_service import config_check
     "change, message",
     [
         ({"queues": [{"name": "Big"}]}, "must be one lowercase word"),
-        ({"queues": [{"name": "q", "executor": "slurm"}]}, "is not one of local"),
+        ({"queues": [{"name": "q", "executor": "pbs"}]}, "is not one of local, slurm"),
         ({"hosts": {"name": "a b", "lost_after": 60}}, "must be a host name"),
         ({"hosts": {"name": "h", "lost_after": 0}}, "lost_after must be a number"),
         ({"hosts": {"name": "h", "lost_after": "soon"}}, "lost_after must be a number"),
