@@ -81,9 +81,14 @@ def remove_tree_as_owner(work: Path) -> None:
         raise RemovalError(f"could not remove {work}: {done.stderr.strip()[:500]}") from exc
 
 
+#: Directories of ours in a job directory, each flat and root's: a Slurm job's
+#: ``submit/`` (executors/slurm/batch.py).
+OWN_SUBDIRS = ("submit",)
+
+
 def remove_job_directory(root: Path) -> None:
     """Remove the job directory ``root``: ``work/`` as its owner, then the directory's
-    own files and the directory.
+    own files (and those of ``OWN_SUBDIRS``, flat, root's) and the directory.
 
     Nothing when it does not exist. Blocking.
 
@@ -106,6 +111,8 @@ def remove_job_directory(root: Path) -> None:
     except FileNotFoundError:
         return
     try:
+        for name in OWN_SUBDIRS:
+            _remove_flat_dir(root_fd, name)
         for name in os.listdir(root_fd):
             try:
                 os.unlink(name, dir_fd=root_fd)  # never a directory here: ours, flat
@@ -119,3 +126,21 @@ def remove_job_directory(root: Path) -> None:
         os.rmdir(root)
     except FileNotFoundError:
         pass
+
+
+def _remove_flat_dir(parent_fd: int, name: str) -> None:
+    """Remove ``name`` under ``parent_fd``, a flat directory of the service's (root
+    0700: no job can write there): its files, then itself. Nothing if missing."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=parent_fd)
+    except FileNotFoundError:
+        return
+    try:
+        if os.fstat(fd).st_uid != os.geteuid():
+            raise RemovalError(f"{name}: not the service's")
+        for entry in os.listdir(fd):
+            os.unlink(entry, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent_fd)
