@@ -15,6 +15,7 @@ the local queue's burst against the Slurm queue's, in the same run.
 import subprocess
 import time
 
+from shell_service.queues import queue_named
 from shell_service.slurm_cluster import client_command, client_environment
 
 from .scenarios import Bench, burst_rate, submit_jobs, utcnow
@@ -93,7 +94,10 @@ def through_the_service(bench: Bench, count: int) -> dict:
 
 def slurm_overhead(bench: Bench, count: int = 200) -> dict:
     """The three runs, one after another, and their ratios."""
-    poll = float(bench.cfg["queues"][1]["slurm"]["poll_interval"])
+    slurm_queue = queue_named(bench.cfg, QUEUE)
+    if slurm_queue is None or slurm_queue.slurm is None:
+        raise BenchError(f"bench/config.bench.yaml has no Slurm queue {QUEUE!r}")
+    poll = slurm_queue.slurm.poll_interval
     direct = direct_sbatch(bench, count, poll)
     service = through_the_service(bench, count)
     local = burst_rate(bench)
