@@ -236,7 +236,7 @@ def _slurm_settings(cfg: Config, entry: dict, name: str) -> SlurmSettings:
     unknown = set(settings) - known
     if unknown:
         raise QueueConfigError(f"{where} unknown setting(s) {', '.join(sorted(unknown))}")
-    names = {}
+    names: dict[str, str | None] = {}
     for key in ("partition", "account"):
         value = settings.get(key)
         if value in (None, ""):

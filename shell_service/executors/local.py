@@ -88,6 +88,20 @@ def executor_database_url(cfg: Config):
     return url.update_query_dict({"options": options})
 
 
+def started_at(job: ClaimedJob) -> datetime.datetime:
+    """When a local job started: its claim (``claim_jobs`` sets it for every job it
+    starts; only a Slurm executor's held jobs have none).
+
+    Raises
+    ------
+    ValueError
+        The job has no start (it is no local RUNNING job).
+    """
+    if job.started_at is None:
+        raise ValueError(f"job {job.id} has not started")
+    return job.started_at
+
+
 class LocalExecutor(Executor):
     """The executor of this host's jobs (``base.Executor``).
 
@@ -284,7 +298,7 @@ class LocalExecutor(Executor):
             return None
         for job in claimed:
             if job.queued_at is not None:
-                wait = (job.started_at - job.queued_at).total_seconds()
+                wait = (started_at(job) - job.queued_at).total_seconds()
                 metrics.QUEUE_WAIT.labels(queue=job.queue).observe(wait)
         if claimed:
             # There may be more: a full batch, or one the claim's cutoff kept short
@@ -327,8 +341,8 @@ class LocalExecutor(Executor):
         running = RunningJob(
             id=job.id,
             files=self.setup.job_files(job.id),
-            started_at=job.started_at,
-            deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
+            started_at=started_at(job),
+            deadline=started_at(job) + datetime.timedelta(seconds=job.timeout),
             cgroup=self.setup.job_cgroup(job.id),
             queue=job.queue,
         )
@@ -643,8 +657,8 @@ class LocalExecutor(Executor):
             running = RunningJob(
                 id=job.id,
                 files=files,
-                started_at=job.started_at,
-                deadline=job.started_at + datetime.timedelta(seconds=job.timeout),
+                started_at=started_at(job),
+                deadline=started_at(job) + datetime.timedelta(seconds=job.timeout),
                 cgroup=self.setup.job_cgroup(job.id),
                 cancel_requested=job.cancel_requested_at is not None,
                 queue=job.queue,
@@ -658,7 +672,7 @@ class LocalExecutor(Executor):
                 if running.cancel_requested:
                     self._end(running)
                 self._spawn(self.watch_job(job.id))
-            elif files.wrapper_pid.exists() or utcnow() - job.started_at > LAUNCH_GRACE:
+            elif files.wrapper_pid.exists() or utcnow() - started_at(job) > LAUNCH_GRACE:
                 self._finish(
                     job.id,
                     JobStatus.SERVER_ERROR,

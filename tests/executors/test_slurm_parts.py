@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the tables of Slurm messages read best one case per line)
 """The Slurm executor's parts that need no cluster: squeue's answer parsed, what
 each Slurm ending means here (``outcome``), sbatch's options and the batch
 script (``batch``). The whole path runs on the test cluster in

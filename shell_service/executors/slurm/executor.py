@@ -287,9 +287,11 @@ class SlurmExecutor(Executor):
                 if tracked.cancel_requested:
                     self._finish(tracked, JobStatus.CANCELLED, JobOutput(), None)
                     return
-                account = self.accounts.cached(job.submitter_id) or await asyncio.to_thread(
-                    self.accounts.ensure, job.submitter_id, job.username
-                )
+                account = self.accounts.cached(job.submitter_id)
+                if account is None:
+                    account = await asyncio.to_thread(
+                        self.accounts.ensure, job.submitter_id, job.username
+                    )
                 running = RunningJob(
                     id=job.id,
                     files=tracked.files,
