@@ -109,6 +109,25 @@ def test_a_running_job_is_cancelled_with_its_output(stack_user):
     assert job["stdout"] == "started\n"
 
 
+def test_a_job_cancelled_in_slurm_by_someone_else_ends_cancelled_saying_so(cfg, stack_user):
+    from shell_service.slurm_cluster import client_command, client_environment
+
+    job_id = create_job(stack_user, "echo started; sleep 60", queue=QUEUE)
+    wait_until(lambda: job_of(stack_user, job_id)["status"] == "RUNNING", "RUNNING", 60)
+    slurm_job_id = job_of(stack_user, job_id)["slurm_job_id"]
+    subprocess.run(
+        [client_command(cfg, "scancel"), str(slurm_job_id)],
+        env=client_environment(cfg),
+        check=True,
+        timeout=30,
+    )
+    job = wait_for_job(stack_user, job_id, timeout=60)
+    assert job["status"] == "CANCELLED"
+    # Who did, where the cluster keeps accounting (sacct); the test cluster has none.
+    assert job["status_message"].startswith("cancelled in Slurm")
+    assert job["status_message"].endswith("not through this service")
+
+
 def test_the_services_own_timeout_ends_a_slurm_job(stack_user):
     job_id = create_job(stack_user, "echo go; sleep 120", queue=QUEUE, timeout=2)
     job = wait_for_job(stack_user, job_id, timeout=60)

@@ -14,7 +14,7 @@ from shell_service.executors.job_files import JobFiles
 from shell_service.executors.launch import JobLaunch
 from shell_service.executors.processes import Limits
 from shell_service.executors.slurm import batch, outcome
-from shell_service.executors.slurm.commands import parse_squeue, unreachable
+from shell_service.executors.slurm.commands import parse_cancelled_by, parse_squeue, unreachable
 from shell_service.job_states import JobStatus
 from shell_service.queues import Queue, SlurmSettings
 
@@ -50,6 +50,20 @@ def test_squeue_lines_are_parsed_and_a_name_may_hold_the_separator():
 )  # fmt: skip
 def test_an_unreachable_controller_is_told_from_a_refusal(message, expected):
     assert unreachable(message) is expected
+
+
+def test_who_cancelled_a_job_is_read_from_sacct():
+    assert parse_cancelled_by("CANCELLED by 1234\n") == 1234
+    assert parse_cancelled_by("CANCELLED\n") is None
+    assert parse_cancelled_by("COMPLETED\n") is None
+    assert parse_cancelled_by("") is None
+    status, message, _ = outcome.outcome_without_record(
+        "CANCELLED", "None", None, True, False, "", 0
+    )
+    assert (status, message) == (
+        JobStatus.CANCELLED,
+        "cancelled in Slurm by uid 0, not through this service",
+    )
 
 
 def test_pending_reasons_are_shown():

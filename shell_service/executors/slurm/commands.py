@@ -235,3 +235,47 @@ class SlurmClient:
             raise SlurmUnavailable(err)
         if code != 0:
             log.warning("scancel %s: %s", slurm_job_ids, err)
+
+    async def signal_batch(self, slurm_job_ids: list[int], signal: str = "TERM") -> bool:
+        """``scancel --batch --signal=SIGNAL``: the signal to each job's batch shell
+        alone (our job init, which then ends the job's processes itself, as on a
+        local host), none to its children.
+
+        Returns
+        -------
+        bool
+            Whether scancel said nothing was wrong (False: a job not running yet,
+            say; the caller falls back to ``cancel``).
+
+        Raises
+        ------
+        SlurmUnavailable
+            The controller could not be reached.
+        """
+        if not slurm_job_ids:
+            return True
+        args = ["--batch", f"--signal={signal}", *(str(i) for i in slurm_job_ids)]
+        code, _, err = await self.run("scancel", args)
+        if code != 0 and unreachable(err):
+            raise SlurmUnavailable(err)
+        return code == 0
+
+    async def cancelled_by(self, slurm_job_id: int) -> int | None:
+        """Who cancelled a job, from ``sacct`` ("CANCELLED by 1234"): only where the
+        site keeps accounting (slurmdbd); None when it does not, or cannot say.
+        Raises nothing."""
+        args = ["--noheader", "--parsable2", "-X", f"--jobs={slurm_job_id}", "--format=State"]
+        try:
+            code, out, _ = await self.run("sacct", args)
+        except SlurmUnavailable:
+            return None
+        return parse_cancelled_by(out) if code == 0 else None
+
+
+def parse_cancelled_by(text: str) -> int | None:
+    """The uid in sacct's "CANCELLED by <uid>" (None: none there)."""
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "CANCELLED" and words[1] == "by" and words[2].isdigit():
+            return int(words[2])
+    return None

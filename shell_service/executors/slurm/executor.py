@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 SUBMIT_RETRY = 5.0
 #: sbatch calls under way at once (Slurm's advice: submit at a bounded rate).
 SUBMIT_CONCURRENCY = 8
+#: Seconds past ``jobs.kill_grace`` a cancelled job's init may take to end it
+#: before Slurm's own scancel does.
+CANCEL_BACKSTOP = 30.0
 #: Bytes of the end of a job's Slurm log read to judge how it ended.
 SLURM_LOG_TAIL = 4096
 
@@ -341,7 +344,8 @@ class SlurmExecutor(Executor):
         tracked.missing_since = None
         queue.record_submission(self.sql, job.id, self.executor_name, slurm_job_id)
         if tracked.cancel_requested:
-            await self._scancel([slurm_job_id])
+            tracked.cancel_requested = False  # carried out now, as a new one
+            self.cancel_jobs([job.id])
 
     async def _find_by_name(self, job_id: str) -> int | None:
         """The Slurm id of our job named ``job_id``, if Slurm lists one (the
@@ -466,14 +470,21 @@ class SlurmExecutor(Executor):
         max_output = int(self.cfg["jobs.max_output_bytes"])
         status, output, message, limit = await asyncio.to_thread(how_it_ended, running, max_output)
         ran = await asyncio.to_thread(tracked.files.work.exists)
-        if tracked.files.read_end() is None:
+        record = tracked.files.read_end()
+        # Slurm ended it (scancel by someone else, its own time limit, preemption):
+        # the init's record then shows only the TERM it was sent, not why.
+        slurm_ended_it = state in outcome.ENDED_BY_SLURM and not (record or {}).get("timed_out")
+        if record is None or (slurm_ended_it and not tracked.cancel_requested):
             if state in outcome.NODE_LOST and tracked.job.requeue_on_host_loss:
                 if not tracked.cancel_requested:
                     self._requeue(tracked, node)
                     return
             tail = await asyncio.to_thread(_tail, slurm_log(tracked.files), SLURM_LOG_TAIL)
+            who = None
+            if state == "CANCELLED" and not tracked.cancel_requested and tracked.slurm_job_id:
+                who = await self.client.cancelled_by(tracked.slurm_job_id)
             status, message, limit = outcome.outcome_without_record(
-                state, reason, node, ran, tracked.cancel_requested, tail
+                state, reason, node, ran, tracked.cancel_requested, tail, who
             )
         if ran or status not in (JobStatus.CANCELLED, JobStatus.SERVER_ERROR):
             # It ran (maybe between two polls): RUNNING first, then its end.
@@ -513,25 +524,50 @@ class SlurmExecutor(Executor):
 
     # ---- cancel --------------------------------------------------------------
     def cancel_jobs(self, job_ids: list[str]) -> None:
-        """``base.Executor.cancel_jobs``: ``scancel`` the ones this executor holds
-        (one call); one not yet submitted is cancelled before or right after its
-        submission. Their polls then record them CANCELLED."""
-        to_cancel = []
+        """``base.Executor.cancel_jobs``: end the ones this executor holds; one not
+        yet submitted is cancelled before or right after its submission. Their
+        polls then record them CANCELLED.
+
+        A running job's init is sent TERM alone (``scancel --batch``): it ends the
+        job's processes as on a local host (TERM, ``jobs.kill_grace``, KILL) and
+        records the end with the output; Slurm's own scancel (TERM to every
+        process at once) is kept for pending jobs, and as a backstop."""
+        running: list[TrackedJob] = []
+        pending: list[TrackedJob] = []
         for job_id in job_ids:
             tracked = self.tracked.get(job_id)
             if tracked is None or tracked.cancel_requested:
                 continue
             tracked.cancel_requested = True
-            if tracked.slurm_job_id is not None:
-                to_cancel.append(tracked.slurm_job_id)
-        if to_cancel:
-            self._spawn(self._scancel(to_cancel))
+            if tracked.slurm_job_id:
+                group = running if tracked.status == JobStatus.RUNNING else pending
+                group.append(tracked)
+        if running or pending:
+            self._spawn(self._cancel(running, pending))
+
+    async def _cancel(self, running: list[TrackedJob], pending: list[TrackedJob]) -> None:
+        ids = [t.slurm_job_id for t in running if t.slurm_job_id]
+        if ids and not await self._retrying(self.client.signal_batch, ids):
+            pending = pending + running  # not started after all (or gone): scancel
+            running = []
+        await self._scancel([t.slurm_job_id for t in pending if t.slurm_job_id])
+        if running:
+            # The init ends the job within kill_grace; one that does not (stuck, or
+            # the signal lost) is scancelled.
+            await asyncio.sleep(self.setup.kill_grace + CANCEL_BACKSTOP)
+            await self._scancel(
+                [t.slurm_job_id for t in running if not t.done.is_set() and t.slurm_job_id]
+            )
 
     async def _scancel(self, slurm_job_ids: list[int]) -> None:
+        if slurm_job_ids:
+            await self._retrying(self.client.cancel, slurm_job_ids)
+
+    async def _retrying(self, command, slurm_job_ids: list[int]):
+        """``await command(slurm_job_ids)``, tried again while Slurm is unreachable."""
         while True:
             try:
-                await self.client.cancel(slurm_job_ids)
-                return
+                return await command(slurm_job_ids)
             except SlurmUnavailable as exc:
                 log.warning("scancel %s: Slurm unreachable (%s); trying again", slurm_job_ids, exc)
                 await asyncio.sleep(SUBMIT_RETRY)
@@ -572,7 +608,8 @@ class SlurmExecutor(Executor):
                     self._spawn(self._submit(tracked, fresh=True))
                     continue
             if tracked.cancel_requested and tracked.slurm_job_id:
-                self._spawn(self._scancel([tracked.slurm_job_id]))
+                tracked.cancel_requested = False  # carried out now, as a new one
+                self.cancel_jobs([job.id])
 
     # ---- deleted jobs --------------------------------------------------------
     def _on_jobs_deleted(self, hosts: list[str]) -> None:

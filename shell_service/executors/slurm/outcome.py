@@ -30,6 +30,10 @@ ENDED = frozenset(
 #: The node Slurm ran the job on failed: "node lost" (or queued again).
 NODE_LOST = frozenset({"NODE_FAIL", "BOOT_FAIL", "LAUNCH_FAILED"})
 
+#: Slurm's own ends of a running job: its TERM reaches the job's init, whose record
+#: then says only "killed by signal 15"; the state says why.
+ENDED_BY_SLURM = NODE_LOST | {"CANCELLED", "TIMEOUT", "DEADLINE", "PREEMPTED"}
+
 #: What slurmstepd writes to the job's Slurm log when it kills a job over its
 #: memory (without cgroups: ``JobAcctGatherParams=OverMemoryKill``).
 MEMORY_KILL_MARKERS = ("Exceeded job memory limit", "exceeded memory limit")
@@ -52,6 +56,7 @@ def outcome_without_record(
     ran: bool,
     cancel_requested: bool,
     slurm_log: str,
+    cancelled_by: int | None = None,
 ) -> tuple[JobStatus, str | None, str | None]:
     """How a job ended that left no end record: its init never ran, or was killed
     (SIGKILL: a memory kill, a lost node, Slurm's own time limit past KillWait).
@@ -71,6 +76,8 @@ def outcome_without_record(
         A user asked to cancel it.
     slurm_log : str
         The end of the job's Slurm log (what slurmstepd and the batch shell wrote).
+    cancelled_by : int, optional
+        Who cancelled it in Slurm (a uid, from sacct where the site has accounting).
 
     Returns
     -------
@@ -85,7 +92,8 @@ def outcome_without_record(
     if state in ("TIMEOUT", "DEADLINE"):
         return JobStatus.TIMED_OUT, f"Slurm's time limit ended it ({state})", "timeout"
     if state == "CANCELLED":
-        return JobStatus.CANCELLED, "cancelled in Slurm, not through this service", None
+        who = f" by uid {cancelled_by}" if cancelled_by is not None else ""
+        return JobStatus.CANCELLED, f"cancelled in Slurm{who}, not through this service", None
     if state in NODE_LOST:
         where = f"node {node}" if node else "its node"
         return JobStatus.SERVER_ERROR, f"node lost: {where} failed (Slurm {state})", None
