@@ -93,6 +93,72 @@ def test_a_held_job_shows_slurms_reason_and_is_cancelled_while_pending(stack_use
     assert job["stdout"] in (None, "")
 
 
+def test_a_job_still_queued_here_is_cancelled_at_once(stack_user):
+    # slurmheld lets a user hand Slurm 3 jobs at once: the 4th waits here, unheld.
+    held = [create_job(stack_user, "true", queue=HELD) for _ in range(3)]
+    for job_id in held:
+        wait_until(lambda j=job_id: job_of(stack_user, j)["slurm_job_id"], "submitted", 60)
+    waiting = create_job(stack_user, "true", queue=HELD)
+    time.sleep(1)  # a few claims: none may take it
+    job = job_of(stack_user, waiting)
+    assert (job["status"], job["slurm_job_id"]) == ("QUEUED", None)
+    answer = stack_user.post(f"/api/jobs/{waiting}/cancel").json()["data"]
+    assert answer["status"] == "CANCELLED"  # at once: Slurm never had it
+    for job_id in held:
+        stack_user.post(f"/api/jobs/{job_id}/cancel")
+    for job_id in held:
+        assert wait_for_job(stack_user, job_id, timeout=60)["status"] == "CANCELLED"
+
+
+def test_another_user_cannot_see_cancel_or_read_a_slurm_job_and_a_rerun_runs_again(
+    stack_user, stack_admin
+):
+    job_id = create_job(stack_user, "echo mine", queue=QUEUE)
+    assert wait_for_job(stack_user, job_id, timeout=60)["stdout"] == "mine\n"
+    username = f"other_{time.time_ns()}"
+    other_user = stack_admin.post("/api/users", json={"username": username}).json()["data"]
+    token = stack_admin.post("/api/tokens", json={"name": "o", "user_id": other_user["id"]})
+    from ..conftest import Client
+
+    other = Client(stack_user.base_url, token.json()["data"]["token"])
+    for method, path in [
+        ("get", f"/api/jobs/{job_id}"),
+        ("get", f"/api/jobs/{job_id}/log"),
+        ("get", f"/api/jobs/{job_id}/events"),
+        ("post", f"/api/jobs/{job_id}/cancel"),
+        ("post", f"/api/jobs/{job_id}/rerun"),
+    ]:
+        assert getattr(other, method)(path).status_code == 404, path
+    rerun = stack_user.post(f"/api/jobs/{job_id}/rerun").json()["data"]["id"]
+    job = wait_for_job(stack_user, rerun, timeout=60)
+    assert (job["queue"], job["status"], job["stdout"]) == (QUEUE, "COMPLETE", "mine\n")
+    assert job["slurm_job_id"] != job_of(stack_user, job_id)["slurm_job_id"]
+
+
+def test_slurm_gets_the_jobs_cpus_memory_and_time_limit(cfg, stack_user):
+    from shell_service.slurm_cluster import client_command, client_environment
+
+    job_id = create_job(stack_user, "sleep 30", queue=QUEUE, cpus=2, memory_mb=300, timeout=61)
+    wait_until(lambda: job_of(stack_user, job_id)["status"] == "RUNNING", "RUNNING", 60)
+    slurm_job_id = job_of(stack_user, job_id)["slurm_job_id"]
+    shown = subprocess.run(
+        [client_command(cfg, "scontrol"), "-o", "show", "job", str(slurm_job_id)],
+        env=client_environment(cfg),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    fields = dict(word.split("=", 1) for word in shown.split() if "=" in word)
+    assert fields["JobName"] == job_id
+    assert fields["NumCPUs"] == "2"
+    assert fields["MinMemoryNode"] == "300M"
+    assert fields["TimeLimit"] == "00:03:00"  # 61 s: 2 minutes, and one as the backstop
+    assert fields["Requeue"] == "0"
+    stack_user.post(f"/api/jobs/{job_id}/cancel")
+    assert wait_for_job(stack_user, job_id, timeout=60)["status"] == "CANCELLED"
+
+
 def test_a_running_job_is_cancelled_with_its_output(stack_user):
     job_id = create_job(stack_user, "echo started; sleep 60; echo never", queue=QUEUE)
     # Its live log is read from its directory on the shared filesystem; its state
