@@ -210,7 +210,7 @@ def record_start(
     executor: str,
     node: str | None,
     started_at: datetime.datetime,
-    slurm_job_id: int,
+    slurm_job_id: int | None,
 ) -> bool:
     """QUEUED -> RUNNING: Slurm started a held job, on ``node``; with its event.
 
@@ -224,8 +224,8 @@ def record_start(
         Where Slurm runs it (None: Slurm did not say).
     started_at : datetime.datetime
         When it started (naive UTC): when the executor saw it running.
-    slurm_job_id : int
-        For the event.
+    slurm_job_id : int or None
+        For the event (None: an adopted job whose id was never recorded).
 
     Returns
     -------
@@ -238,7 +238,7 @@ def record_start(
         "node": node,
         "started_at": started_at,
         "from": [s for s in may_become(JobStatus.RUNNING)],
-        "detail": f"running on {node or 'a node'} (Slurm job {slurm_job_id})",
+        "detail": f"running on {node or 'a node'} (Slurm job {slurm_job_id or '?'})",
         "now": utcnow(),
     }
     return sql.value(_STARTED, params) is not None

@@ -417,3 +417,31 @@ def test_a_job_sees_no_other_users_slurm_jobs(cfg, stack_admin, stack_user):
     assert other not in job["stdout"]
     stack_admin.post(f"/api/jobs/{other}/cancel")
     wait_for_job(stack_admin, other, timeout=60)
+
+
+def test_a_job_whose_slurm_id_was_never_recorded_is_found_by_its_name(stack_user, supervisorctl):
+    """The executor died between sbatch's answer and recording it: the next one finds
+    the job in Slurm by its name (the job's id), and does not submit it twice."""
+    from baselayer.app.config import load_config
+    from baselayer.app.database import database_url
+    from baselayer.app.plain_sql import PlainSQL
+
+    job_id = create_job(stack_user, "echo once", queue=HELD)
+    wait_until(lambda: job_of(stack_user, job_id)["slurm_job_id"], "submitted", 60)
+    slurm_job_id = job_of(stack_user, job_id)["slurm_job_id"]
+    assert supervisorctl("stop", "slurm_executor").returncode == 0
+    sql = PlainSQL(database_url(load_config()), "test_slurm")
+    try:
+        sql.value(
+            "UPDATE jobs SET slurm_job_id = NULL WHERE id = %(id)s RETURNING id", {"id": job_id}
+        )
+    finally:
+        sql.close()
+        assert supervisorctl("start", "slurm_executor").returncode == 0
+    wait_until(lambda: job_of(stack_user, job_id)["slurm_job_id"], "found again", 60)
+    assert job_of(stack_user, job_id)["slurm_job_id"] == slurm_job_id
+    details = [e["detail"] or "" for e in events_of(stack_user, job_id)]
+    assert f"found in Slurm as job {slurm_job_id} after a restart" in details
+    assert sum(d.startswith("submitted to Slurm") for d in details) == 1
+    stack_user.post(f"/api/jobs/{job_id}/cancel")
+    assert wait_for_job(stack_user, job_id, timeout=60)["status"] == "CANCELLED"

@@ -91,6 +91,8 @@ class TrackedJob:
     ended_seen : bool
         Slurm's state was an end at the last poll (the record gets one more poll
         to show up on a shared filesystem).
+    message : str or None
+        The pending reason last recorded (a poll writes only a change).
     done : asyncio.Event
         Set once its end is recorded (``watch_job``).
     """
@@ -105,6 +107,7 @@ class TrackedJob:
     submitting: bool = False
     missing_since: float | None = None
     ended_seen: bool = False
+    message: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -378,10 +381,12 @@ class SlurmExecutor(Executor):
         slurm_queue : Queue
         """
         assert slurm_queue.slurm is not None
+        # Submitted ones, and those adopted with no id that may have run (missing).
         mine = [
             t
             for t in self.tracked.values()
-            if t.queue.name == slurm_queue.name and t.slurm_job_id is not None
+            if t.queue.name == slurm_queue.name
+            and (t.slurm_job_id is not None or t.missing_since is not None)
         ]
         if not mine:
             return
@@ -408,7 +413,9 @@ class SlurmExecutor(Executor):
             tracked.missing_since = None
             if record.state in outcome.PENDING:
                 message = outcome.pending_message(record.reason)
-                queue.record_pending_reason(self.sql, job.id, self.executor_name, message)
+                if message != tracked.message:
+                    queue.record_pending_reason(self.sql, job.id, self.executor_name, message)
+                    tracked.message = message
                 return
             if record.state in outcome.RUNNING:
                 self._started(tracked, record.node)
@@ -444,7 +451,6 @@ class SlurmExecutor(Executor):
         if tracked.status == JobStatus.RUNNING:
             return
         started_at = utcnow()
-        assert tracked.slurm_job_id is not None
         queue.record_start(
             self.sql, tracked.job.id, self.executor_name, node, started_at, tracked.slurm_job_id
         )
@@ -602,8 +608,8 @@ class SlurmExecutor(Executor):
                     detail = f"found in Slurm as job {found} after a restart"
                     queue.record_submission(self.sql, job.id, self.executor_name, found, detail)
                 elif tracked.files.exit_status.exists() or tracked.files.work.exists():
+                    # It ran, and Slurm forgot it: the polls judge it (ended, or lost).
                     tracked.missing_since = time.monotonic()
-                    tracked.slurm_job_id = 0  # judged by the polls: ended, or lost
                 else:
                     self._spawn(self._submit(tracked, fresh=True))
                     continue
