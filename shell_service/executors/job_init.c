@@ -27,6 +27,9 @@
  * SIGTERM arrives blocked (the launcher's spawn mask) so that the executor's
  * "end the job" waits until we listen for it.
  *
+ * A Slurm job's batch script runs it as `job_init --pid-namespace` with the same
+ * descriptors (executors/slurm/batch.py): see enter_pid_namespace.
+ *
  * The request (job_init.encode_request): NUL-terminated "key=value" entries,
  *   root=<job directory path>  uid=<n> gid=<n>  umask=<n>  tmp=<dir>
  *   private_mounts=0|1  pid_namespace=0|1  kill_grace_ms=<n>  max_log_bytes=<n>
@@ -706,7 +709,52 @@ static int write_end(const char *record) {
     return n == size ? 0 : -1;
 }
 
-int main(void) {
+/* Run as `job_init --pid-namespace` (a Slurm job's batch script: no launcher made
+ * a PID namespace for it): make one, and go on in a child that is its process 1;
+ * this process stays as the one Slurm started and tracks, passes SIGTERM (a cancel:
+ * scancel --batch) and the terminal's signals on to that init, and exits with its
+ * status. The init dies with it (PR_SET_PDEATHSIG: Slurm's KILL at its time limit
+ * or a memory kill takes the whole namespace). Returns in the child only. */
+static void enter_pid_namespace(void) {
+    sigset_t forwarded, old;
+    sigemptyset(&forwarded);
+    int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD};
+    for (size_t i = 0; i < sizeof signals / sizeof *signals; i++) sigaddset(&forwarded, signals[i]);
+    sigprocmask(SIG_BLOCK, &forwarded, &old);
+    if (unshare(CLONE_NEWPID) != 0) {
+        fprintf(stderr, "job_init: unshare(CLONE_NEWPID): %s\n", strerror(errno));
+        _exit(EXEC_FAILED);
+    }
+    pid_t init = fork();
+    if (init < 0) {
+        fprintf(stderr, "job_init: fork: %s\n", strerror(errno));
+        _exit(EXEC_FAILED);
+    }
+    if (init == 0) {
+        /* (getppid() is 0 here: the parent is outside the namespace. Should it die
+         * before this line, Slurm's end of the step kills what it left.) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return;
+    }
+    for (int fd = ROOT_FD; fd <= STDIN_DATA_FD; fd++) close(fd); /* the init's now */
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&forwarded, &info);
+        if (sig < 0) continue; /* EINTR */
+        if (sig != SIGCHLD) {
+            kill(init, sig);
+            continue;
+        }
+        int status;
+        pid_t done;
+        while ((done = waitpid(-1, &status, WNOHANG)) > 0)
+            if (done == init) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--pid-namespace")) enter_pid_namespace();
     struct request r = {.uid = -1, .gid = -1};
     struct init in = {.r = &r, .job_pid = -1, .ending_since = -1, .deadline = -1};
     struct job_files files = {-1, -1, -1, -1};

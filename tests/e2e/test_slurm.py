@@ -73,6 +73,29 @@ def test_the_job_gets_its_env_only_nothing_of_the_service_or_slurm(stack_user):
     assert "SLURM_CONF" not in job["stdout"]
 
 
+def test_a_slurm_job_sees_and_signals_only_its_own_processes(stack_user):
+    local = create_job(stack_user, "sleep 30", queue="default")
+    other = create_job(stack_user, "sleep 31", queue=QUEUE)
+    for job_id in (local, other):
+        wait_until(lambda j=job_id: job_of(stack_user, j)["status"] == "RUNNING", "RUNNING", 60)
+    code = (
+        "echo pid=$$; ls /proc | grep -c '^[0-9]'; ps -e -o comm= | sort | tr '\\n' ' '; echo;"
+        " pkill -9 -x sleep; echo killed=$?"
+    )
+    probe = create_job(stack_user, code, queue=QUEUE)
+    job = wait_for_job(stack_user, probe, timeout=60)
+    lines = job["stdout"].splitlines()
+    # Process 1 of its namespace is its init; it sees a handful of its own processes.
+    assert lines[0] == "pid=2", job["stdout"]
+    assert int(lines[1]) < 8, job["stdout"]
+    assert "slurmctld" not in lines[2] and "postgres" not in lines[2]
+    assert lines[3] == "killed=1"  # no sleep of its own to kill; the others unseen
+    for job_id in (local, other):
+        assert job_of(stack_user, job_id)["status"] == "RUNNING"
+        stack_user.post(f"/api/jobs/{job_id}/cancel")
+        assert wait_for_job(stack_user, job_id, timeout=60)["status"] == "CANCELLED"
+
+
 def test_a_held_job_shows_slurms_reason_and_is_cancelled_while_pending(stack_user):
     job_id = create_job(stack_user, "echo never", queue=HELD)
 

@@ -172,7 +172,7 @@ def test_the_batch_script_only_execs_the_init_on_files_only_root_can_write(tmp_p
     script_path = batch.write_submission(launch, init)
     text = script_path.read_text()
     assert text.startswith("#!/bin/sh\n")
-    assert "exec '/opt/shell service/build/job_init' 3<" in text
+    assert "exec '/opt/shell service/build/job_init' --pid-namespace 3<" in text
     # Nothing the user sent is in the script Slurm stores and runs as root.
     for sent in ("SECRET", "s3cret", "rm -rf", "echo"):
         assert sent not in text

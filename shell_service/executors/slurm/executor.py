@@ -174,7 +174,9 @@ class SlurmExecutor(Executor):
             "queues": sorted(self.jobs_dirs),
             "max_running": 0,
             "memory_budget_mb": 0,
-            "isolation": {**self.setup.isolation(), "containment": "slurm + job init"},
+            # Its jobs' inits run on the nodes as on a host: a PID namespace each,
+            # their user's account; their cgroups are Slurm's, not ours.
+            "isolation": {**self.setup.isolation(), "cgroups": None},
         }
 
     def start(self) -> None:
