@@ -6,8 +6,9 @@ the service host shares with the nodes) is made before the submission, root
 init reads: the request (``job_init.encode_request``), the script's text and
 the stdin. The batch script Slurm runs (as the submitting user, root, on a
 cluster dedicated to the service) is one line: ``exec`` of the job's init,
-``build/job_init`` by absolute path, with those files on its descriptors 3-6,
-exactly as the launcher starts it on a local host. The init then makes
+``build/job_init --pid-namespace`` by absolute path, with those files on its
+descriptors 3-6, as the launcher starts it on a local host (the init makes the
+job's PID namespace itself: the launcher is not there to). The init then makes
 ``work/``, drops to the job's user, keeps the job's deadline and writes
 ``stdout``, ``stderr`` and ``exit_status``: a job reads and writes nothing
 there but ``work/``. Slurm's own messages go to ``submit/slurm.log``.
@@ -62,7 +63,9 @@ def write_submission(launch: JobLaunch, init_program: Path) -> Path:
     from ..job_init import encode_request
 
     request = launch.request()
-    encoded = encode_request(request, pid_namespace=False)
+    # ``job_init --pid-namespace`` makes the job's PID namespace itself (the
+    # launcher does that on a local host): the job sees only its own processes.
+    encoded = encode_request(request, pid_namespace=True)
     root = launch.files.root
     root.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(root.parent, 0o711)
@@ -77,7 +80,7 @@ def write_submission(launch: JobLaunch, init_program: Path) -> Path:
     script = (
         "#!/bin/sh\n"
         f"# shell_service job {launch.job_id}: its init runs it, as on a local host.\n"
-        f"exec {shlex.quote(str(init_program))} 3<{quoted['root']}"
+        f"exec {shlex.quote(str(init_program))} --pid-namespace 3<{quoted['root']}"
         f" 4<{quoted['submit']}/request 5<{quoted['submit']}/script 6<{quoted['submit']}/stdin\n"
     )
     batch = submit / "batch.sh"
