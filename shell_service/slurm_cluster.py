@@ -127,6 +127,10 @@ def daemon_commands(cfg: Config) -> dict[str, list[str]]:
         "munged": [
             daemon_program(cfg, "munged"),
             "--foreground",
+            # Its socket is in the cluster's root-only directory (on purpose: only
+            # root's clients may use it), which munged reports as an error unless
+            # told to go on.
+            "--force",
             f"--key-file={paths.munge_key}",
             f"--socket={paths.munge_socket}",
             f"--pid-file={paths.var_dir / 'munged.pid'}",
@@ -271,8 +275,11 @@ def prepare_test_cluster(cfg: Config) -> str:
         raise ValueError("config slurm.test_cluster: slurmctld_port and slurmd_port must differ")
     paths = ClusterPaths(cfg)
     # munged refuses a key readable by others or in a directory others may
-    # enter, and a socket in a directory not everyone may search.
-    _private_dir(paths.dir, 0o755)
+    # enter, and a socket in a directory not everyone may search. The cluster's
+    # own directory is root's alone: its clients are the service (root) and its
+    # daemons; no local account (a job's user among them) may reach its munge
+    # socket or slurm.conf to submit to it around the service's limits.
+    _private_dir(paths.dir, 0o700)
     _private_dir(paths.munge_dir, 0o700)
     _private_dir(paths.var_dir, 0o755)
     _private_dir(paths.state_dir, 0o700)

@@ -181,10 +181,12 @@ def alive(pid):
         return False
 
 
-def test_its_files_are_under_the_run_dir_with_the_modes_munge_wants(cfg):
+def test_its_files_are_under_the_run_dir_with_the_modes_munge_wants_and_root_alone(cfg):
     paths = slurm_cluster.ClusterPaths(cfg)
     assert paths.dir == cfg.path("app.run_dir") / "slurm"
     modes = {
+        # Root's alone: no local account reaches the munge socket or slurm.conf.
+        paths.dir: 0o700,
         paths.munge_dir: 0o700,
         paths.munge_key: 0o400,
         paths.var_dir: 0o755,
@@ -201,3 +203,16 @@ def test_its_files_are_under_the_run_dir_with_the_modes_munge_wants(cfg):
     # The logs are the other services': one per program in log_dir.
     for name in ("munged", "slurmctld", "slurmd"):
         assert (cfg.path("app.log_dir") / f"{name}.log").stat().st_size > 0, name
+
+
+def test_no_local_account_can_submit_to_the_cluster_around_the_service(cfg):
+    """A job's user (any account but root) cannot reach the cluster's munge socket or
+    slurm.conf: sbatch fails, so nothing gets to Slurm but through the service."""
+    env = slurm_cluster.client_environment(cfg)
+    result = subprocess.run(
+        ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         slurm_cluster.client_command(cfg, "sbatch"), "--wrap=true", "--output=/dev/null"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Submitted batch job" not in result.stdout
