@@ -23,17 +23,46 @@ from baselayer.app.config import Config
 #: Executor kinds a queue may name.
 EXECUTOR_KINDS = ("local", "slurm")
 
-#: sbatch options the Slurm executor sets itself for every job (executors/slurm/):
-#: a queue's ``slurm.options`` may not set them (nor their short forms).
-SBATCH_OWN_OPTIONS = frozenset(
-    {
-        "--job-name", "-J", "--chdir", "-D", "--output", "-o", "--error", "-e",
-        "--input", "-i", "--export", "--uid", "--gid", "--requeue", "--no-requeue",
-        "--time", "-t", "--mem", "--mem-per-cpu", "--cpus-per-task", "-c", "--wrap",
-        "--parsable", "--partition", "-p", "--account", "-A", "--array", "-a",
-        "--signal", "--get-user-env", "--export-file", "--dependency", "-d",
-    }
+#: sbatch's long options the Slurm executor sets itself for every job
+#: (executors/slurm/batch.py), or that would change who runs the job, where, or
+#: with what environment: a queue's ``slurm.options`` may not set them, nor any
+#: abbreviation of them (sbatch takes any unambiguous prefix: ``--ui=0``).
+SBATCH_OWN_OPTIONS = (
+    "--job-name", "--chdir", "--output", "--error", "--input", "--export",
+    "--export-file", "--uid", "--gid", "--requeue", "--no-requeue", "--time",
+    "--mem", "--mem-per-cpu", "--mem-per-gpu", "--cpus-per-task", "--wrap",
+    "--parsable", "--partition", "--account", "--array", "--signal",
+    "--get-user-env", "--dependency", "--batch", "--wait", "--test-only",
 )  # fmt: skip
+
+#: A queue's extra sbatch option: one long option, ``--name`` or ``--name=value``,
+#: as one argument (short options would hide what they set).
+SBATCH_OPTION_PATTERN = re.compile(r"--([a-z][a-z0-9-]*)(=[^\n\0]*)?")
+
+
+def sbatch_option_problem(option: str) -> str | None:
+    """Why ``option`` may not be one of a queue's extra sbatch options (None: it may).
+
+    Parameters
+    ----------
+    option : str
+        One argument, as the queue's ``slurm.options`` lists it.
+
+    Returns
+    -------
+    str or None
+    """
+    match = SBATCH_OPTION_PATTERN.fullmatch(option)
+    if match is None:
+        return "is not one long sbatch option (--name or --name=value, one argument)"
+    name = "--" + match.group(1)
+    if len(name) < 4:
+        return "is too short to say which option it is"
+    owned = [own for own in SBATCH_OWN_OPTIONS if own.startswith(name)]
+    if owned:
+        return f"sets {owned[0]}, which the executor sets itself"
+    return None
+
 
 #: A Slurm partition's or account's name as it may appear on an sbatch command line.
 SLURM_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -249,13 +278,11 @@ def _slurm_settings(cfg: Config, entry: dict, name: str) -> SlurmSettings:
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         raise QueueConfigError(f"{where} options must be a list of sbatch options")
     for option in options:
-        flag = option.split("=", 1)[0]
-        if not option.startswith("-") or "\0" in option or "\n" in option:
-            raise QueueConfigError(f"{where} option {option!r} is not one sbatch option")
-        if flag in SBATCH_OWN_OPTIONS or (flag[:2] in SBATCH_OWN_OPTIONS and flag[1] != "-"):
+        problem = sbatch_option_problem(option)
+        if problem:
             raise QueueConfigError(
-                f"{where} option {option!r}: the executor sets {flag} itself "
-                "(queue settings: partition, account, max_timeout, max_memory_mb, max_cpus)"
+                f"{where} option {option!r} {problem} (queue settings: partition, account, "
+                "max_timeout, max_memory_mb, max_cpus)"
             )
     numbers = {}
     for key, default in (("poll_interval", 5.0), ("lost_grace", 60.0)):
@@ -266,11 +293,9 @@ def _slurm_settings(cfg: Config, entry: dict, name: str) -> SlurmSettings:
         numbers[key] = float(value)
     configured = settings.get("jobs_dir") or str(cfg.path("app.run_dir") / "slurm-jobs" / name)
     jobs_dir = (cfg.root / str(configured)).resolve()
-    local_dir = cfg.path("jobs.dir").resolve()
-    if jobs_dir.resolve() == local_dir or jobs_dir.resolve().is_relative_to(local_dir):
-        raise QueueConfigError(
-            f"{where} jobs_dir must not be jobs.dir or under it (the local executor's)"
-        )
+    problem = _jobs_dir_problem(cfg, jobs_dir)
+    if problem:
+        raise QueueConfigError(f"{where} jobs_dir {jobs_dir} {problem}")
     return SlurmSettings(
         partition=names["partition"],
         account=names["account"],
@@ -279,6 +304,32 @@ def _slurm_settings(cfg: Config, entry: dict, name: str) -> SlurmSettings:
         jobs_dir=jobs_dir,
         lost_grace=numbers["lost_grace"],
     )
+
+
+def _jobs_dir_problem(cfg: Config, jobs_dir: Path) -> str | None:
+    """Why ``jobs_dir`` cannot hold a Slurm queue's job directories (None: it can).
+    The executor makes it and sets it 0711: it must be a directory of its own, not
+    one of the service's (nor above one), nor inside the local jobs', homes' or
+    tmp directories, the logs or the test cluster's files."""
+    run_dir = cfg.path("app.run_dir")
+    service_dirs = {
+        "the project": cfg.root.resolve(),
+        "app.run_dir": run_dir,
+        "app.log_dir": cfg.path("app.log_dir"),
+        "jobs.dir": cfg.path("jobs.dir"),
+        "jobs.accounts.homes_dir": cfg.path("jobs.accounts.homes_dir"),
+        "jobs.accounts.tmp_dir": cfg.path("jobs.accounts.tmp_dir"),
+    }
+    for name, directory in service_dirs.items():
+        if directory == jobs_dir or directory.is_relative_to(jobs_dir):
+            return f"is {name} or holds it: give it a directory of its own"
+    inside = {key: service_dirs[key] for key in list(service_dirs)[2:]}
+    inside["the test cluster's files"] = run_dir / "slurm"
+    inside["the stack's sockets"] = run_dir / "sockets"
+    for name, directory in inside.items():
+        if jobs_dir.is_relative_to(directory):
+            return f"is inside {name}"
+    return None
 
 
 def queue_named(cfg: Config, name: str | None) -> Queue | None:

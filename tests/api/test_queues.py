@@ -224,13 +224,73 @@ def test_a_queue_served_by_other_hosts_only_waits_here(api, server, two_queues, 
     assert wait_for_job(api, job_id)["status"] == "COMPLETE"
 
 
-@pytest.mark.parametrize("under", ["", "x", "x/y"])
-def test_a_slurm_queues_jobs_dir_is_never_the_local_executors(cfg, under):
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        ("--uid=0", "sets --uid, which the executor sets itself"),
+        ("--export=ALL", "sets --export, which the executor sets itself"),
+        # sbatch takes any unambiguous prefix of a long option.
+        ("--ui=0", "sets --uid"),
+        ("--outp=/tmp/x", "sets --output"),
+        ("--jo=renamed", "sets --job-name"),
+        ("--chd=/", "sets --chdir"),
+        ("--wra=id", "sets --wrap"),
+        ("--dep=afterok:1", "sets --dependency"),
+        ("--acc=x", "sets --account"),
+        ("--parti=x", "sets --partition"),
+        ("--get-user", "sets --get-user-env"),
+        ("--no-req", "sets --no-requeue"),
+        ("--export-f=/x", "sets --export-file"),
+        ("--me=1", "sets --mem"),
+        ("--m=1", "too short"),
+        # Short options, values apart, several in one argument: not one long option.
+        ("-Jother", "is not one long sbatch option"),
+        ("-o/etc/x", "is not one long sbatch option"),
+        ("--output /tmp/x", "is not one long sbatch option"),
+        ("qos=high", "is not one long sbatch option"),
+        ("--qos=a\n--uid=0", "is not one long sbatch option"),
+    ],
+)
+def test_a_slurm_queue_may_not_set_what_the_executor_sets_under_any_spelling(option, problem):
+    assert problem in queues.sbatch_option_problem(option)
+
+
+@pytest.mark.parametrize("option", ["--qos=high", "--hold", "--begin=now+60", "--comment=x y"])
+def test_a_slurm_queue_may_set_other_sbatch_options(option):
+    assert queues.sbatch_option_problem(option) is None
+
+
+@pytest.mark.parametrize(
+    ("place", "problem"),
+    [
+        ("jobs.dir", "is jobs.dir or holds it"),
+        ("jobs.dir/x", "is inside jobs.dir"),
+        ("jobs.dir/x/y", "is inside jobs.dir"),
+        ("app.run_dir", "is app.run_dir or holds it"),
+        ("app.run_dir/..", "or holds it"),
+        ("/", "is the project or holds it"),
+        ("app.log_dir/x", "is inside app.log_dir"),
+        ("jobs.accounts.homes_dir/x", "is inside jobs.accounts.homes_dir"),
+        ("jobs.accounts.tmp_dir", "is jobs.accounts.tmp_dir or holds it"),
+        ("app.run_dir/slurm/x", "is inside the test cluster's files"),
+        ("app.run_dir/sockets", "is inside the stack's sockets"),
+    ],
+)
+def test_a_slurm_queues_jobs_dir_is_a_directory_of_its_own(cfg, place, problem):
+    key, _, rest = place.partition("/")
+    path = (cfg.path(key) / rest).resolve() if key.startswith(("app.", "jobs.")) else Path(place)
     broken = copy.deepcopy(cfg)
-    jobs_dir = str(Path(cfg["jobs"]["dir"]) / under)
-    broken["queues"] = [{"name": "q", "executor": "slurm", "slurm": {"jobs_dir": jobs_dir}}]
-    with pytest.raises(queues.QueueConfigError, match="jobs_dir must not be jobs.dir or under it"):
+    broken["queues"] = [{"name": "q", "executor": "slurm", "slurm": {"jobs_dir": str(path)}}]
+    with pytest.raises(queues.QueueConfigError, match="jobs_dir") as raised:
         queues.configured_queues(broken)
+    assert problem in str(raised.value)
+
+
+def test_a_slurm_queues_jobs_dir_may_be_its_own_under_the_run_dir(cfg):
+    fine = copy.deepcopy(cfg)
+    own = str(cfg.path("app.run_dir") / "sj")
+    fine["queues"] = [{"name": "q", "executor": "slurm", "slurm": {"jobs_dir": own}}]
+    assert queues.configured_queues(fine)[0].slurm.jobs_dir == cfg.path("app.run_dir") / "sj"
 
 
 @pytest.mark.parametrize(
@@ -251,20 +311,8 @@ def test_a_slurm_queues_jobs_dir_is_never_the_local_executors(cfg, under):
             "account 'x;rm' is not a Slurm name",
         ),
         (
-            [{"name": "q", "executor": "slurm", "slurm": {"options": ["--uid=0"]}}],
-            "the executor sets --uid itself",
-        ),
-        (
-            [{"name": "q", "executor": "slurm", "slurm": {"options": ["-Jother"]}}],
-            "the executor sets -Jother itself",
-        ),
-        (
-            [{"name": "q", "executor": "slurm", "slurm": {"options": ["--export=ALL"]}}],
-            "the executor sets --export itself",
-        ),
-        (
-            [{"name": "q", "executor": "slurm", "slurm": {"options": ["qos=high"]}}],
-            "is not one sbatch option",
+            [{"name": "q", "executor": "slurm", "slurm": {"options": ["--jo=x"]}}],
+            "option '--jo=x' sets --job-name, which the executor sets itself",
         ),
         (
             [{"name": "q", "executor": "slurm", "slurm": {"options": "--qos=high"}}],

@@ -149,7 +149,7 @@ def test_sbatch_options_name_the_job_never_requeue_and_bound_it(tmp_path):
     assert f"--chdir={files.root}" in options
     assert f"--output={files.root}/submit/slurm.log" in options
     assert "--partition=debug" in options and "--account=team" in options
-    assert options[-1] == "--qos=high"
+    assert options[0] == "--qos=high"  # first: sbatch keeps the last of a repeated option
     assert not any(o.startswith(("--export", "--uid", "--wrap")) for o in options)
 
 

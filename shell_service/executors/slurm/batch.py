@@ -129,7 +129,10 @@ def sbatch_options(
     """
     assert queue.slurm is not None
     minutes = math.ceil(timeout / 60) + BACKSTOP_MINUTES
+    # The queue's own options first: sbatch takes the last of an option given
+    # twice, so ours hold even if one got past the config's check.
     options = [
+        *queue.slurm.options,
         f"--job-name={job_id}",
         # Never run again by Slurm (a node failure would re-run the script from the
         # start): an end is recorded once, here.
@@ -146,5 +149,4 @@ def sbatch_options(
         options.append(f"--partition={queue.slurm.partition}")
     if queue.slurm.account:
         options.append(f"--account={queue.slurm.account}")
-    options.extend(queue.slurm.options)
     return options
