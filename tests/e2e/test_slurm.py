@@ -248,6 +248,29 @@ def test_fifty_jobs_at_once_all_complete(stack_user):
     assert len(slurm_ids) == 50
 
 
+def test_a_job_no_node_of_the_partition_could_hold_is_refused_at_once(stack_user):
+    def published():
+        info = stack_user.get("/api/sysinfo").json()["data"]
+        return any("/slurm:" in e["id"] for e in info["executors"])
+
+    wait_until(published, "the Slurm executor published", 30)
+    # The test cluster's one node has 8192 MiB (tests/config.test.yaml), its queue's
+    # maximum is 16384: a job between the two fits the queue but no node.
+    response = stack_user.post(
+        "/api/jobs", json={"code": "true", "queue": QUEUE, "memory_mb": 10000}
+    )
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert "memory_mb: must be at most 8192: no node of Slurm queue slurm's partition" in message
+    assert create_job(stack_user, "true", queue=QUEUE, memory_mb=8192)
+    # PATCH is judged the same way.
+    job_id = create_ready_job(stack_user, "true", queue="default")
+    patched = stack_user.request(
+        "PATCH", f"/api/jobs/{job_id}", json={"queue": QUEUE, "memory_mb": 10000}
+    )
+    assert patched.status_code == 400, patched.text
+
+
 @pytest.mark.parametrize("field", ["timeout", "memory_mb", "cpus"])
 def test_a_slurm_queues_maxima_hold(stack_user, field):
     too_much = {"timeout": 10**7, "memory_mb": 10**7, "cpus": 10**4}[field]
@@ -435,7 +458,7 @@ def test_a_job_sees_no_other_users_slurm_jobs(cfg, stack_admin, stack_user):
     wait_until(lambda: job_of(stack_admin, other)["status"] == "RUNNING", "RUNNING", 60)
     squeue = client_command(cfg, "squeue")
     conf = client_environment(cfg).get("SLURM_CONF", "")
-    code = f"SLURM_CONF={conf} {squeue} --noheader --states=all --format=%j; echo rc=$?"
+    code = f"SLURM_CONF={conf} timeout 10 {squeue} --noheader --states=all --format=%j; echo rc=$?"
     job = wait_for_job(stack_user, create_job(stack_user, code, queue=QUEUE), timeout=60)
     assert other not in job["stdout"]
     stack_admin.post(f"/api/jobs/{other}/cancel")

@@ -14,7 +14,12 @@ from shell_service.executors.job_files import JobFiles
 from shell_service.executors.launch import JobLaunch
 from shell_service.executors.processes import Limits
 from shell_service.executors.slurm import batch, outcome
-from shell_service.executors.slurm.commands import parse_cancelled_by, parse_squeue, unreachable
+from shell_service.executors.slurm.commands import (
+    parse_cancelled_by,
+    parse_largest_node,
+    parse_squeue,
+    unreachable,
+)
 from shell_service.job_states import JobStatus
 from shell_service.queues import Queue, SlurmSettings
 
@@ -64,6 +69,13 @@ def test_who_cancelled_a_job_is_read_from_sacct():
         JobStatus.CANCELLED,
         "cancelled in Slurm by uid 0, not through this service",
     )
+
+
+def test_the_largest_node_of_a_partition_is_read_from_sinfo():
+    assert parse_largest_node("24105 2\n") == {"memory_mb": 24105, "cpus": 2}
+    assert parse_largest_node("1000 4\n64000+ 8+\n") == {"memory_mb": 64000, "cpus": 8}
+    assert parse_largest_node("") is None
+    assert parse_largest_node("sinfo: error\n") is None
 
 
 def test_pending_reasons_are_shown():

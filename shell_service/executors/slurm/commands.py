@@ -260,6 +260,19 @@ class SlurmClient:
             raise SlurmUnavailable(err)
         return code == 0
 
+    async def largest_node(self, partition: str | None) -> dict | None:
+        """The most memory (MiB) and CPUs one node of ``partition`` (None: the
+        default partition's) has, from one ``sinfo``; None when Slurm cannot say.
+        Raises nothing."""
+        args = ["--noheader", "--format=%m %c"]
+        if partition:
+            args.append(f"--partition={partition}")
+        try:
+            code, out, _ = await self.run("sinfo", args)
+        except SlurmUnavailable:
+            return None
+        return parse_largest_node(out) if code == 0 else None
+
     async def cancelled_by(self, slurm_job_id: int) -> int | None:
         """Who cancelled a job, from ``sacct`` ("CANCELLED by 1234"): only where the
         site keeps accounting (slurmdbd); None when it does not, or cannot say.
@@ -270,6 +283,19 @@ class SlurmClient:
         except SlurmUnavailable:
             return None
         return parse_cancelled_by(out) if code == 0 else None
+
+
+def parse_largest_node(text: str) -> dict | None:
+    """``sinfo --format='%m %c'`` (memory MiB, CPUs per node, a line per node
+    group; "1000+" where a group's nodes differ) as ``{"memory_mb", "cpus"}``,
+    the largest of each; None when there is no node."""
+    memory, cpus = [], []
+    for line in text.splitlines():
+        words = [w.rstrip("+") for w in line.split()]
+        if len(words) == 2 and all(w.isdigit() for w in words):
+            memory.append(int(words[0]))
+            cpus.append(int(words[1]))
+    return {"memory_mb": max(memory), "cpus": max(cpus)} if memory else None
 
 
 def parse_cancelled_by(text: str) -> int | None:

@@ -143,6 +143,9 @@ class SlurmExecutor(Executor):
         self.accounts = Accounts(cfg, as_root=self.setup.as_root)
         self.jobs_dirs = slurm_jobs_dirs(cfg)
         self.tracked: dict[str, TrackedJob] = {}
+        # Queue -> its partition's largest node (published: the API refuses a job
+        # no node could hold).
+        self.largest_nodes: dict[str, dict] = {}
         self._tasks: set[asyncio.Task] = set()
         self._wakeup = asyncio.Event()
         self._submit_slots = asyncio.Semaphore(SUBMIT_CONCURRENCY)
@@ -166,12 +169,15 @@ class SlurmExecutor(Executor):
 
     def report_capacity(self) -> dict:
         """``base.Executor.report_capacity``: ``host``, ``kind`` "slurm", its
-        ``queues``, no slots or memory of its own (``max_running`` 0,
-        ``memory_budget_mb`` 0: Slurm's nodes have them) and ``isolation``."""
+        ``queues`` and the largest node of each one's partition (``largest_nodes``:
+        queue -> {"memory_mb", "cpus"}, from sinfo), no slots or memory of its own
+        (``max_running`` 0, ``memory_budget_mb`` 0: Slurm's nodes have them) and
+        ``isolation``."""
         return {
             "host": self.host,
             "kind": "slurm",
             "queues": sorted(self.jobs_dirs),
+            "largest_nodes": dict(self.largest_nodes),
             "max_running": 0,
             "memory_budget_mb": 0,
             # Its jobs' inits run on the nodes as on a host: a PID namespace each,
@@ -582,6 +588,11 @@ class SlurmExecutor(Executor):
 
     # ---- restarts --------------------------------------------------------------
     async def _heartbeat_and_adopt(self) -> None:
+        for slurm_queue in self.slurm_queues():
+            assert slurm_queue.slurm is not None
+            node = await self.client.largest_node(slurm_queue.slurm.partition)
+            if node is not None:
+                self.largest_nodes[slurm_queue.name] = node
         self.registry.heartbeat(len(self.tracked), self.report_capacity())
         await self.adopt_jobs()
         await self._remove_deleted_dirs()

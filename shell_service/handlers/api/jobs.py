@@ -399,33 +399,50 @@ def check_job_options(
 
 
 #: Seconds an app worker keeps what the live executors published (their hosts'
-#: memory budgets): a job's create must not cost a statement more.
+#: memory budgets, the Slurm partitions' largest nodes): a job's create must not
+#: cost a statement more.
 HOST_BUDGETS_TTL = 5.0
-_host_budgets: dict = {"at": -HOST_BUDGETS_TTL, "budgets": {}}
+_published: dict = {"at": -HOST_BUDGETS_TTL, "executors": []}
+
+
+def live_published(sql) -> list[tuple[str, dict]]:
+    """(executor id, what it publishes) of the live executors, as read at most
+    HOST_BUDGETS_TTL seconds ago."""
+    now = time.monotonic()
+    if now - _published["at"] > HOST_BUDGETS_TTL:
+        within = datetime.timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL)
+        executors = [(e["id"], e.get("published") or {}) for e in queue.live_executors(sql, within)]
+        _published.update(at=now, executors=executors)
+    return _published["executors"]
 
 
 def live_host_budgets(sql) -> dict[str, int]:
-    """Host name -> the memory budget (MiB) its live executor publishes, as read at
-    most HOST_BUDGETS_TTL seconds ago."""
-    now = time.monotonic()
-    if now - _host_budgets["at"] > HOST_BUDGETS_TTL:
-        within = datetime.timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL)
-        budgets: dict[str, int] = {}
-        for executor in queue.live_executors(sql, within):
-            published = executor.get("published") or {}
-            if published.get("kind") == "slurm":
-                continue  # it runs nothing on a host of its own: Slurm's nodes do
-            host = published.get("host") or executor["id"].rpartition(":")[0]
-            budgets[host] = max(budgets.get(host, 0), int(published.get("memory_budget_mb", 0)))
-        _host_budgets.update(at=now, budgets=budgets)
-    return _host_budgets["budgets"]
+    """Host name -> the memory budget (MiB) its live executor publishes."""
+    budgets: dict[str, int] = {}
+    for executor_id, published in live_published(sql):
+        if published.get("kind") == "slurm":
+            continue  # it runs nothing on a host of its own: Slurm's nodes do
+        host = published.get("host") or executor_id.rpartition(":")[0]
+        budgets[host] = max(budgets.get(host, 0), int(published.get("memory_budget_mb", 0)))
+    return budgets
+
+
+def live_slurm_nodes(sql) -> dict[str, dict]:
+    """Slurm queue -> its partition's largest node, as a live Slurm executor
+    publishes it (``{"memory_mb": MiB, "cpus": n}``)."""
+    nodes: dict[str, dict] = {}
+    for _, published in live_published(sql):
+        if published.get("kind") == "slurm":
+            nodes.update(published.get("largest_nodes") or {})
+    return nodes
 
 
 def check_fits_a_host(sql, job_queue: queues.Queue, memory_mb: int, prefix: str) -> None:
     """A job must fit the memory budget of some live host that serves its queue, or
     it would wait for ever (and the claim skips it: it holds back no one else). No
     live host serving the queue: nothing to judge by, the job may wait for one. A
-    Slurm queue's jobs are judged by Slurm at submission (within the queue's maxima).
+    Slurm queue's job must fit the largest node of its partition (its executor
+    publishes it; none published: Slurm judges it at submission).
 
     Parameters
     ----------
@@ -442,7 +459,15 @@ def check_fits_a_host(sql, job_queue: queues.Queue, memory_mb: int, prefix: str)
         400 naming ``memory_mb`` and the largest budget of the queue's live hosts.
     """
     if job_queue.slurm is not None:
-        return  # Slurm judges its nodes (sbatch refuses a job no node can hold)
+        # The largest node of its partition, as its executor last read it (sinfo).
+        node = live_slurm_nodes(sql).get(job_queue.name)
+        if node and memory_mb > int(node.get("memory_mb") or 0):
+            error = (
+                f"must be at most {node['memory_mb']}: no node of Slurm queue "
+                f"{job_queue.name}'s partition has more memory"
+            )
+            raise APIError(400, f"{prefix}memory_mb: {error}", {"errors": {"memory_mb": [error]}})
+        return
     serving = {
         host: budget for host, budget in live_host_budgets(sql).items() if job_queue.serves(host)
     }
