@@ -13,6 +13,7 @@ Fairness between users, priority and the per-user limit apply within each queue
 ``jobs.memory_budget_mb``) bounds every queue it serves.
 """
 
+import functools
 import re
 import socket
 from dataclasses import dataclass
@@ -291,11 +292,8 @@ def _slurm_settings(cfg: Config, entry: dict, name: str) -> SlurmSettings:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise QueueConfigError(f"{where} {key} must be a number of seconds > 0")
         numbers[key] = float(value)
-    configured = settings.get("jobs_dir") or str(cfg.path("app.run_dir") / "slurm-jobs" / name)
-    jobs_dir = (cfg.root / str(configured)).resolve()
-    problem = _jobs_dir_problem(cfg, jobs_dir)
-    if problem:
-        raise QueueConfigError(f"{where} jobs_dir {jobs_dir} {problem}")
+    places = tuple(str(cfg[key]) for key in _SERVICE_DIRS)
+    jobs_dir = _checked_jobs_dir(str(cfg.root), places, settings.get("jobs_dir"), name)
     return SlurmSettings(
         partition=names["partition"],
         account=names["account"],
@@ -306,30 +304,41 @@ def _slurm_settings(cfg: Config, entry: dict, name: str) -> SlurmSettings:
     )
 
 
-def _jobs_dir_problem(cfg: Config, jobs_dir: Path) -> str | None:
-    """Why ``jobs_dir`` cannot hold a Slurm queue's job directories (None: it can).
-    The executor makes it and sets it 0711: it must be a directory of its own, not
-    one of the service's (nor above one), nor inside the local jobs', homes' or
-    tmp directories, the logs or the test cluster's files."""
-    run_dir = cfg.path("app.run_dir")
-    service_dirs = {
-        "the project": cfg.root.resolve(),
-        "app.run_dir": run_dir,
-        "app.log_dir": cfg.path("app.log_dir"),
-        "jobs.dir": cfg.path("jobs.dir"),
-        "jobs.accounts.homes_dir": cfg.path("jobs.accounts.homes_dir"),
-        "jobs.accounts.tmp_dir": cfg.path("jobs.accounts.tmp_dir"),
-    }
-    for name, directory in service_dirs.items():
+#: The service's own directories (config keys), which no Slurm jobs_dir may be,
+#: hold, or (but for the run directory) lie in.
+_SERVICE_DIRS = (
+    "app.run_dir", "app.log_dir", "jobs.dir", "jobs.accounts.homes_dir", "jobs.accounts.tmp_dir",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_jobs_dir(root: str, places: tuple[str, ...], configured, name: str) -> Path:
+    """A Slurm queue's jobs_dir, resolved and checked: a directory of its own, not
+    one of the service's (``_SERVICE_DIRS``, the project) nor above one, nor inside
+    one but the run directory, nor in the test cluster's files or the sockets.
+    Cached: resolving paths costs syscalls, and ``configured_queues`` runs on every
+    request (only a valid result is cached; an error is raised each time).
+
+    Raises
+    ------
+    QueueConfigError
+        Naming the queue and what the directory is or is in.
+    """
+    base = Path(root)
+    dirs = {key: (base / place).resolve() for key, place in zip(_SERVICE_DIRS, places, strict=True)}
+    run_dir = dirs["app.run_dir"]
+    jobs_dir = (base / str(configured or run_dir / "slurm-jobs" / name)).resolve()
+    where = f"config queues: {name}: slurm: jobs_dir {jobs_dir}"
+    for key, directory in {"the project": base.resolve(), **dirs}.items():
         if directory == jobs_dir or directory.is_relative_to(jobs_dir):
-            return f"is {name} or holds it: give it a directory of its own"
-    inside = {key: service_dirs[key] for key in list(service_dirs)[2:]}
+            raise QueueConfigError(f"{where} is {key} or holds it: give it a directory of its own")
+    inside = {key: dirs[key] for key in _SERVICE_DIRS[1:]}
     inside["the test cluster's files"] = run_dir / "slurm"
     inside["the stack's sockets"] = run_dir / "sockets"
-    for name, directory in inside.items():
+    for key, directory in inside.items():
         if jobs_dir.is_relative_to(directory):
-            return f"is inside {name}"
-    return None
+            raise QueueConfigError(f"{where} is inside {key}")
+    return jobs_dir
 
 
 def queue_named(cfg: Config, name: str | None) -> Queue | None:
