@@ -243,6 +243,11 @@ static int read_request(struct request *r) {
             return -1;
         }
     }
+    if (r->pid_namespace && getpid() != 1) {
+        /* Its end would signal every process it can see (kill(-1)): the host's. */
+        fail("the request says pid_namespace=1, but this init is not process 1 of one");
+        return -1;
+    }
     if (!r->root || r->root[0] != '/' || argc == 0 || r->argv[0][0] != '/') {
         fail("the request needs an absolute root and interpreter");
         return -1;
@@ -582,8 +587,11 @@ struct init {
 
 /* sig to every process of the job (not to this one). */
 static void signal_all(const struct init *in, int sig) {
-    if (in->r->pid_namespace) {
-        kill(-1, sig); /* in a PID namespace: every process in it but us */
+    /* kill(-1) reaches every process of our PID namespace: only as its process 1
+     * (read_request refused the request otherwise; checked again here, since
+     * outside a namespace of its own it would reach every process of the host). */
+    if (in->r->pid_namespace && getpid() == 1) {
+        kill(-1, sig);
         return;
     }
     static pid_t found[65536];

@@ -5,11 +5,15 @@ script (``batch``). The whole path runs on the test cluster in
 tests/e2e/test_slurm.py."""
 
 import os
+import shutil
 import stat
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from shell_service.executors.init_program import PROGRAM as INIT_PROGRAM
 from shell_service.executors.job_files import JobFiles
 from shell_service.executors.launch import JobLaunch
 from shell_service.executors.processes import Limits
@@ -197,3 +201,70 @@ def test_the_batch_script_only_execs_the_init_on_files_only_root_can_write(tmp_p
     assert b"env=SECRET=s3cret\0" in (submit / "request").read_bytes()
     with pytest.raises(FileExistsError):  # never over an earlier job's directory
         batch.write_submission(launch, init)
+
+
+@pytest.fixture
+def reachable_dir():
+    """A directory the job's user can walk down to (pytest's are root's 0700)."""
+    path = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="slurm-parts-"))
+    os.chmod(path, 0o711)
+    yield path
+    shutil.rmtree(path / "jobs" / "job_ns" / "work", ignore_errors=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def submission(tmp_path: Path, name: str) -> Path:
+    """A job's batch script as the Slurm executor writes it (a job of ``nobody``)."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir(mode=0o711, exist_ok=True)
+    launch = JobLaunch(
+        job_id=name,
+        files=JobFiles(jobs / name),
+        script="echo pid=$$\n",
+        argv=["/bin/sh", "./script"],
+        env={"PATH": "/usr/bin:/bin"},
+        umask=0o22,
+        limits=Limits(cpu_seconds=10, address_space_bytes=2**30),
+        kill_grace=1.0,
+        max_log_bytes=1000,
+        uid=65534,
+        gid=65534,
+        private_mounts=True,
+        timeout=30.0,
+    )
+    return batch.write_submission(launch, INIT_PROGRAM)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the job's init as root, as Slurm runs it")
+def test_the_batch_script_runs_the_job_as_process_2_of_its_own_namespace(reachable_dir):
+    script = submission(reachable_dir, "job_ns")
+    # As Slurm runs it (but here: no Slurm needed to run one line of sh).
+    subprocess.run(["/bin/sh", str(script)], timeout=30, check=True)
+    files = JobFiles(script.parent.parent)
+    assert files.read_end()["code"] == 0
+    assert files.stdout.read_text() == "pid=2\n"  # its init is process 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the job's init as root, as Slurm runs it")
+def test_an_init_told_it_has_a_pid_namespace_that_it_has_not_refuses_to_run(tmp_path):
+    """Its end signals every process it can see (kill(-1)): outside a namespace of
+    its own, the host's. Run here as process 2 of a throwaway namespace, so that a
+    regression would kill only that namespace's shell, not the tests."""
+    script = submission(tmp_path, "job_no_ns")
+    script.write_text(script.read_text().replace(" --pid-namespace", ""))
+    subprocess.run(
+        [
+            "/usr/bin/unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "/bin/sh",
+            "-c",
+            f"/bin/sh {script}; true",
+        ],
+        timeout=30,
+    )
+    files = JobFiles(script.parent.parent)
+    record = files.read_end()
+    assert record is not None and "not process 1" in record.get("error", ""), record
+    assert not files.stdout.exists() or files.stdout.read_text() == ""
