@@ -242,7 +242,12 @@ def rows(results: dict) -> list[dict]:
             {
                 "id": "slurm",
                 "what": f"{slurm['jobs']} true jobs through the Slurm queue, against the same "
-                "jobs sbatch'ed one by one and watched with squeue",
+                "jobs sbatch'ed one by one and watched with squeue (medians of "
+                f"{slurm.get('rounds', 1)} alternating rounds: "
+                + ", ".join(_num(x) for x in slurm.get("service_seconds", []))
+                + " s against "
+                + ", ".join(_num(x) for x in slurm.get("direct_seconds", []))
+                + " s)",
                 "result": f"{_num(service['seconds'])} s ({_num(service['per_second'])} jobs/s, "
                 f"submitted at {_num(service['submitted_per_second'])}/s) against "
                 f"{_num(direct['seconds'])} s ({_num(direct['per_second'])} jobs/s, "
@@ -396,7 +401,8 @@ def markdown(results: dict) -> str:
         "(`slurm.test_cluster`, 8 jobs per CPU) and a queue `slurm` polled every "
         "`poll_interval` seconds: 200 `true` jobs with `sbatch --wrap=true` one after "
         "another, watched with `squeue` at the same interval, then the same through the "
-        "API (16 clients), then the local queue's burst; one after another in one run.",
+        "API (16 clients); three such pairs, alternating, and the medians; then the "
+        "local queue's burst.",
         "- Before each step the bench calls sync(2): no step pays for the disk writeback "
         "of the one before it.",
         "",

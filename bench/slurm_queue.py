@@ -92,23 +92,37 @@ def through_the_service(bench: Bench, count: int) -> dict:
     }
 
 
-def slurm_overhead(bench: Bench, count: int = 200) -> dict:
-    """The three runs, one after another, and their ratios."""
+def slurm_overhead(bench: Bench, count: int = 200, rounds: int = 3) -> dict:
+    """Direct and through the service, alternately, ``rounds`` times each (Slurm's
+    own pace varies from run to run: one pair alone says little), then the local
+    burst; the medians and their ratio."""
     slurm_queue = queue_named(bench.cfg, QUEUE)
     if slurm_queue is None or slurm_queue.slurm is None:
         raise BenchError(f"bench/config.bench.yaml has no Slurm queue {QUEUE!r}")
     poll = slurm_queue.slurm.poll_interval
-    direct = direct_sbatch(bench, count, poll)
-    service = through_the_service(bench, count)
+    directs, services = [], []
+    for _ in range(rounds):
+        directs.append(direct_sbatch(bench, count, poll))
+        services.append(through_the_service(bench, count))
+    direct = _median_run(directs)
+    service = _median_run(services)
     local = burst_rate(bench)
     return {
         "jobs": count,
+        "rounds": rounds,
         "poll_interval": poll,
         "direct": direct,
         "service": service,
-        "local_burst": {k: local[k] for k in ("per_second",)},
+        "direct_seconds": [run["seconds"] for run in directs],
+        "service_seconds": [run["seconds"] for run in services],
+        "local_burst": {"per_second": local["per_second"]},
         "local_jobs": bench.scale.burst_jobs,
-        # > 1: the service took longer end to end than sbatch + squeue by hand.
+        # > 0: the service took longer end to end than sbatch + squeue by hand.
         "overhead": service["seconds"] / direct["seconds"] - 1,
         "slurm_vs_local": service["per_second"] / local["per_second"],
     }
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median end-to-end time."""
+    return sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
