@@ -311,6 +311,23 @@ _SERVICE_DIRS = (
 )  # fmt: skip
 
 
+#: The system's own directories, which no Slurm jobs_dir may be or lie in.
+_SYSTEM_DIRS = (
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/boot",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/root",
+    "/var/lib/postgresql",
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _checked_jobs_dir(root: str, places: tuple[str, ...], configured, name: str) -> Path:
     """A Slurm queue's jobs_dir, resolved and checked: a directory of its own, not
@@ -332,12 +349,20 @@ def _checked_jobs_dir(root: str, places: tuple[str, ...], configured, name: str)
     for key, directory in {"the project": base.resolve(), **dirs}.items():
         if directory == jobs_dir or directory.is_relative_to(jobs_dir):
             raise QueueConfigError(f"{where} is {key} or holds it: give it a directory of its own")
+    for system in _SYSTEM_DIRS:
+        if jobs_dir == Path(system) or jobs_dir.is_relative_to(system):
+            raise QueueConfigError(f"{where} is inside {system}, the system's")
     inside = {key: dirs[key] for key in _SERVICE_DIRS[1:]}
     inside["the test cluster's files"] = run_dir / "slurm"
     inside["the stack's sockets"] = run_dir / "sockets"
     for key, directory in inside.items():
         if jobs_dir.is_relative_to(directory):
             raise QueueConfigError(f"{where} is inside {key}")
+    project = base.resolve()
+    if jobs_dir.is_relative_to(project) and not jobs_dir.is_relative_to(run_dir):
+        raise QueueConfigError(
+            f"{where} is inside the project (only its run directory may hold it)"
+        )
     return jobs_dir
 
 

@@ -274,6 +274,9 @@ def test_a_slurm_queue_may_set_other_sbatch_options(option):
         ("jobs.accounts.tmp_dir", "is jobs.accounts.tmp_dir or holds it"),
         ("app.run_dir/slurm/x", "is inside the test cluster's files"),
         ("app.run_dir/sockets", "is inside the stack's sockets"),
+        ("/etc", "is inside /etc, the system's"),
+        ("/usr/lib/x", "is inside /usr, the system's"),
+        ("app.run_dir/../build", "is inside the project (only its run directory may hold it)"),
     ],
 )
 def test_a_slurm_queues_jobs_dir_is_a_directory_of_its_own(cfg, place, problem):

@@ -417,9 +417,17 @@ def test_a_lost_node_ends_its_job_server_error_or_queues_it_again(
     # The node goes away: its slurmd stops, and the job's processes die with it.
     assert supervisorctl("stop", "slurmd").returncode == 0
     try:
-        with open(f"/proc/{init}/stat") as f:
-            stepd = int(f.read().rpartition(")")[2].split()[1])  # slurmstepd
-        for pid in [stepd, init, *descendants(init)]:
+        # Up from the init (process 1 of the job's namespace) through the process
+        # Slurm started (its waiter) to slurmstepd.
+        stepd = init
+        while True:
+            with open(f"/proc/{stepd}/stat") as f:
+                stepd = int(f.read().rpartition(")")[2].split()[1])
+            with open(f"/proc/{stepd}/comm") as f:
+                if f.read().startswith("slurmstepd"):
+                    break
+        waiter_and_stepd = [stepd, *descendants(stepd)]
+        for pid in waiter_and_stepd:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

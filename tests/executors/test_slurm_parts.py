@@ -20,6 +20,7 @@ from shell_service.executors.processes import Limits
 from shell_service.executors.slurm import batch, outcome
 from shell_service.executors.slurm.commands import (
     parse_cancelled_by,
+    parse_final_state,
     parse_largest_node,
     parse_squeue,
     unreachable,
@@ -73,6 +74,39 @@ def test_who_cancelled_a_job_is_read_from_sacct():
         JobStatus.CANCELLED,
         "cancelled in Slurm by uid 0, not through this service",
     )
+
+
+def test_how_a_forgotten_job_ended_is_read_from_sacct_by_its_name():
+    assert parse_final_state("NODE_FAIL|node1|job_a\n", "job_a") == ("NODE_FAIL", "node1")
+    assert parse_final_state("CANCELLED by 0|None assigned|job_a\n", "job_a") == ("CANCELLED", None)
+    # An id reused (the controller's state reset): only our job's name counts.
+    assert parse_final_state("FAILED|n1|job_old\nCOMPLETED|n2|job_a\n", "job_a") == (
+        "COMPLETED",
+        "n2",
+    )
+    assert parse_final_state("FAILED|n1|job_old\n", "job_a") is None
+    assert parse_final_state("", "job_a") is None
+
+
+def test_a_jobs_dir_is_made_root_0711_and_an_existing_one_never_changed(tmp_path):
+    from shell_service.executors.slurm.executor import ensure_jobs_dir
+
+    made = tmp_path / "made" / "jobs"
+    ensure_jobs_dir(made)
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o711
+    (made / ("job_" + "0" * 32)).mkdir()
+    ensure_jobs_dir(made)  # job directories only: fine
+    system_like = tmp_path / "etc"
+    system_like.mkdir(mode=0o755)
+    (system_like / "passwd").write_text("x")
+    with pytest.raises(SystemExit, match="holds other things than job directories"):
+        ensure_jobs_dir(system_like)
+    assert stat.S_IMODE(os.stat(system_like).st_mode) == 0o755  # untouched
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)
+    with pytest.raises(SystemExit, match="directory of the service's own"):
+        ensure_jobs_dir(open_dir)
 
 
 def test_the_largest_node_of_a_partition_is_read_from_sinfo():

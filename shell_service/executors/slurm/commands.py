@@ -273,6 +273,25 @@ class SlurmClient:
             return None
         return parse_largest_node(out) if code == 0 else None
 
+    async def final_state(self, slurm_job_id: int, name: str) -> tuple[str, str | None] | None:
+        """How Slurm ended a job it no longer lists (squeue forgets after
+        MinJobAge): ``(state, node)`` from ``sacct`` where the site keeps
+        accounting, else from ``sacct -c`` (the controller's job completion file,
+        where it keeps one); None when neither can say. Only a record of this
+        ``name`` counts (ids restart when a controller's state is reset, and a
+        completion file keeps the old ones). Raises nothing."""
+        args = ["--noheader", "--parsable2", "-X", f"--jobs={slurm_job_id}"]
+        args.append("--format=State,NodeList,JobName")
+        for extra in ([], ["-c"]):
+            try:
+                code, out, _ = await self.run("sacct", [*extra, *args])
+            except SlurmUnavailable:
+                return None
+            found = parse_final_state(out, name) if code == 0 else None
+            if found is not None:
+                return found
+        return None
+
     async def cancelled_by(self, slurm_job_id: int) -> int | None:
         """Who cancelled a job, from ``sacct`` ("CANCELLED by 1234"): only where the
         site keeps accounting (slurmdbd); None when it does not, or cannot say.
@@ -296,6 +315,18 @@ def parse_largest_node(text: str) -> dict | None:
             memory.append(int(words[0]))
             cpus.append(int(words[1]))
     return {"memory_mb": max(memory), "cpus": max(cpus)} if memory else None
+
+
+def parse_final_state(text: str, name: str) -> tuple[str, str | None] | None:
+    """sacct's ``State|NodeList|JobName`` lines: the last one named ``name`` as
+    ``(state, node)``; None when there is none."""
+    found = None
+    for line in text.splitlines():
+        parts = line.strip().split("|", 2)
+        if len(parts) == 3 and parts[0] and parts[2] == name:
+            node = parts[1] if parts[1] not in ("", "None assigned") else None
+            found = (parts[0].split()[0], node)
+    return found
 
 
 def parse_cancelled_by(text: str) -> int | None:

@@ -27,6 +27,8 @@ import asyncio
 import datetime
 import logging
 import os
+import re
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,8 @@ from .commands import SlurmClient, SlurmRecord, SlurmRefused, SlurmUnavailable
 
 log = logging.getLogger(__name__)
 
+#: A job directory's name: a job's id (the API makes them: "job_" and 32 hex digits).
+JOB_DIR_NAME = re.compile(r"job_[0-9a-f]{32}")
 #: Seconds between tries to submit a job while Slurm is unreachable.
 SUBMIT_RETRY = 5.0
 #: sbatch calls under way at once (Slurm's advice: submit at a bounded rate).
@@ -199,8 +203,7 @@ class SlurmExecutor(Executor):
         if not INIT_PROGRAM.exists():
             raise SystemExit(f"{INIT_PROGRAM} is not built: run make")
         for directory in self.jobs_dirs.values():
-            directory.mkdir(parents=True, exist_ok=True)
-            os.chmod(directory, 0o711)
+            ensure_jobs_dir(directory)
         self.registry.heartbeat(len(self.tracked), self.report_capacity())
         self.listener.start()
         self._spawn(self._every(queue.HEARTBEAT_INTERVAL, self._heartbeat_and_adopt, "Adopting"))
@@ -445,6 +448,13 @@ class SlurmExecutor(Executor):
         assert tracked.queue.slurm is not None
         if now - tracked.missing_since < tracked.queue.slurm.lost_grace:
             return
+        if tracked.slurm_job_id:
+            # Slurm forgot it: its accounting (or completion file) may still say how
+            # it ended (a lost node, a kill), better than "lost by Slurm".
+            final = await self.client.final_state(tracked.slurm_job_id, job.id)
+            if final is not None and final[0] in outcome.ENDED:
+                await self._ended(tracked, final[0], "", final[1])
+                return
         if not tracked.files.work.exists() and not tracked.cancel_requested:
             # Slurm lost it before it started (a controller crash right after the
             # submission): it never ran, so it is submitted again.
@@ -653,6 +663,33 @@ class SlurmExecutor(Executor):
         self.cancel_jobs(list(self.tracked))
         for tracked in list(self.tracked.values()):
             await tracked.done.wait()
+
+
+def ensure_jobs_dir(directory: Path) -> None:
+    """Make a Slurm queue's jobs directory (root 0711), or check the one there: a
+    directory of root's that holds nothing but job directories. Never changes the
+    mode of a directory it did not make (a jobs_dir of /etc would have made /etc
+    0711). Blocking.
+
+    Raises
+    ------
+    SystemExit
+        It is not a directory of root's, is writable by others, or holds other
+        things than job directories.
+    """
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o711)
+        os.chmod(directory, 0o711)  # exact, whatever the umask
+        return
+    info = os.stat(directory, follow_symlinks=False)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise SystemExit(f"slurm jobs_dir {directory} must be a directory of the service's own")
+    others = [name for name in os.listdir(directory) if not JOB_DIR_NAME.fullmatch(name)]
+    if others:
+        raise SystemExit(
+            f"slurm jobs_dir {directory} holds other things than job directories "
+            f"({', '.join(sorted(others)[:3])}...): give the queue a directory of its own"
+        )
 
 
 def _with_timeout(launch, timeout: int):
