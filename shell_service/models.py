@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -86,6 +87,19 @@ class Job(Base):
     # ran it on (executors/slurm/).
     slurm_job_id: Mapped[int | None] = mapped_column(BigInteger)
     slurm_node: Mapped[str | None] = mapped_column(String(255))
+    # A run of a definition: which one (None once it is deleted), its name and
+    # version as run, and the parameter values (a secret's masked; its value is
+    # in ``secret_env``, merged into the job's environment only by the executor's
+    # reads and never shown). A schedule's fire: the schedule and its tick (UTC).
+    definition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("definitions.id", ondelete="SET NULL")
+    )
+    definition_name: Mapped[str | None] = mapped_column(String(64))
+    definition_version: Mapped[int | None] = mapped_column(Integer)
+    parameters: Mapped[dict | None] = mapped_column(JSONB)
+    secret_env: Mapped[dict | None] = mapped_column(JSONB)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
+    scheduled_for: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
     submitter: Mapped[User] = relationship(lazy="raise")
     events: Mapped[list["JobEvent"]] = relationship(
@@ -132,6 +146,21 @@ class Job(Base):
             "ix_jobs_finished_at",
             finished_at,
             postgresql_where=text("finished_at IS NOT NULL"),
+        ),
+        # A definition's runs and a schedule's fires, newest first.
+        Index(
+            "ix_jobs_definition_created",
+            definition_id,
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("definition_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_jobs_schedule_created",
+            schedule_id,
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("schedule_id IS NOT NULL"),
         ),
         # id_prefix filters: LIKE 'prefix%' needs pattern ops under a non-C collation.
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
@@ -205,3 +234,108 @@ class UnixAccount(Base):
     name: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
     uid: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
     key: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class Definition(Base):
+    """A job definition: a name (unique per owner) whose versions hold a script,
+    its default options and its typed parameters (``shell_service/definitions.py``).
+    ``shared``: every user may read and run it; otherwise only its owner (and admins)."""
+
+    __tablename__ = "definitions"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    shared: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
+    latest_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_definitions_owner_name"),)
+
+
+class DefinitionVersion(Base):
+    """One version of a definition, never changed once written. ``options``: the
+    job options it gives by default (queue, timeout, cpus, memory_mb, priority,
+    requeue_on_host_loss); ``parameters``: their specs, as validated by
+    ``definitions.check_parameters``."""
+
+    __tablename__ = "definition_versions"
+
+    definition_id: Mapped[int] = mapped_column(
+        ForeignKey("definitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    shell: Mapped[str | None] = mapped_column(String(64))
+    args: Mapped[list] = mapped_column(JSONB, nullable=False, default=list, server_default="[]")
+    env: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict, server_default="{}")
+    stdin: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict, server_default="{}")
+    parameters: Mapped[list] = mapped_column(
+        JSONB, nullable=False, default=list, server_default="[]"
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Schedule(Base):
+    """A definition fired on a cron expression in a time zone (``shell_service/schedules.py``).
+
+    ``next_fire_at`` (naive UTC) is the next tick it owes; the scheduler moves it
+    on in the same statement that records the tick in ``schedule_fires``.
+    ``version`` None: the definition's latest at each fire. ``secret_parameters``
+    holds the secret parameters' values, never shown.
+    """
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    definition_id: Mapped[int] = mapped_column(
+        ForeignKey("definitions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    version: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[dict] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default="{}"
+    )
+    secret_parameters: Mapped[dict] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default="{}"
+    )
+    overrides: Mapped[dict] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default="{}"
+    )
+    cron: Mapped[str] = mapped_column(String(255), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    overlap: Mapped[str] = mapped_column(String(8), nullable=False, server_default="skip")
+    catch_up: Mapped[str] = mapped_column(String(8), nullable=False, server_default="none")
+    next_fire_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False)
+    last_job_id: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_schedules_due", next_fire_at, postgresql_where=text("enabled")),
+        CheckConstraint("overlap IN ('skip', 'queue', 'allow')", name="ck_schedules_overlap"),
+        CheckConstraint("catch_up IN ('none', 'latest')", name="ck_schedules_catch_up"),
+    )
+
+
+class ScheduleFire(Base):
+    """One tick of a schedule, fired (``job_id``) or skipped (``skipped``: why).
+    The key (schedule, tick) is what makes a tick fire at most once."""
+
+    __tablename__ = "schedule_fires"
+
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True
+    )
+    tick: Mapped[datetime.datetime] = mapped_column(DateTime, primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(String(128))
+    skipped: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_schedule_fires_created", "created_at"),)

@@ -15,6 +15,7 @@ migrations and the tests).
 - ``cancel``: a user's cancel (at once, or asked of the executor)
 - ``hosts``: lost hosts: their jobs ended or queued again, jobs taken from an
   executor, a lost job's output once its host is back
+- ``definitions``: job definitions and their versions
 - ``accounts``: the ``unix_accounts`` rows (each user's Unix identity)
 - ``jobs``: one job for the API (read, edit while READY, delete, events)
 - ``listing``: the job list (``GET /api/jobs``): filters, cursor, capped count
@@ -39,6 +40,16 @@ from .counts import (
     recount_if_stale,
     running_load,
     stored_counts,
+)
+from .definitions import (
+    VERSION_FIELDS,
+    definition_version,
+    definition_versions,
+    definitions_named,
+    delete_definition,
+    insert_definition,
+    insert_version,
+    list_definitions,
 )
 from .executors import (
     HEARTBEAT_INTERVAL,
@@ -70,6 +81,7 @@ from .slurm import (
 )
 from .transitions import (
     NEW_JOB_FIELDS,
+    RUN_FIELDS,
     JobOutput,
     NewJob,
     finish_job,
@@ -78,6 +90,15 @@ from .transitions import (
 )
 
 __all__ = [
+    "RUN_FIELDS",
+    "VERSION_FIELDS",
+    "definition_version",
+    "definition_versions",
+    "definitions_named",
+    "delete_definition",
+    "insert_definition",
+    "insert_version",
+    "list_definitions",
     "CANCEL_CHANNEL",
     "COUNT_CAP",
     "DELETED_CHANNEL",

@@ -38,7 +38,9 @@ UNLIMITED = 2**31 - 1
 
 #: The ``jobs`` columns of a ``ClaimedJob``, for a statement's SELECT or RETURNING.
 EXECUTOR_JOB_COLUMNS = (
-    "jobs.id, jobs.number, jobs.code, jobs.shell, jobs.args, jobs.env, jobs.stdin,"
+    "jobs.id, jobs.number, jobs.code, jobs.shell, jobs.args,"
+    # A definition's secret parameters reach the job's environment here, and only here.
+    " jobs.env || COALESCE(jobs.secret_env, '{}'::jsonb) AS env, jobs.stdin,"
     " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
     " jobs.submitter_id,"
     " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"

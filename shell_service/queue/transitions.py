@@ -23,20 +23,28 @@ _INSERT_JOBS = Statement(
             %(cpus)s::int[], %(memory_mb)s::int[], %(queue)s::text[],
             %(requeue_on_host_loss)s::boolean[], %(submitter_id)s::int[],
             %(submit)s::boolean[], %(actor_id)s::int[], %(detail)s::text[],
-            %(created_at)s::timestamp[]
+            %(created_at)s::timestamp[], %(definition_id)s::int[],
+            %(definition_name)s::text[], %(definition_version)s::int[],
+            %(parameters)s::text[], %(secret_env)s::text[], %(schedule_id)s::int[],
+            %(scheduled_for)s::timestamp[]
         ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
                  queue, requeue_on_host_loss, submitter_id, submit, actor_id, detail,
-                 created_at)
+                 created_at, definition_id, definition_name, definition_version,
+                 parameters, secret_env, schedule_id, scheduled_for)
     ),
     job AS (
         INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
                           memory_mb, queue, requeue_on_host_loss, status, queued_at,
-                          submitter_id, created_at, modified)
+                          submitter_id, created_at, modified, definition_id,
+                          definition_name, definition_version, parameters, secret_env,
+                          schedule_id, scheduled_for)
         SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
                memory_mb, queue, requeue_on_host_loss,
                CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
                CASE WHEN submit THEN created_at END,
-               submitter_id, created_at, created_at
+               submitter_id, created_at, created_at, definition_id, definition_name,
+               definition_version, parameters::jsonb, secret_env::jsonb, schedule_id,
+               scheduled_for
         FROM new
         ON CONFLICT (id) DO NOTHING
         RETURNING id
@@ -63,6 +71,14 @@ NEW_JOB_FIELDS = (
     "queue", "requeue_on_host_loss", "submitter_id",
 )  # fmt: skip
 
+#: What a job run from a definition (or fired by a schedule) also records; None
+#: when left out. ``parameters`` and ``secret_env`` are dicts (JSON).
+RUN_FIELDS = (
+    "definition_id", "definition_name", "definition_version", "parameters", "secret_env",
+    "schedule_id", "scheduled_for",
+)  # fmt: skip
+_RUN_JSON_FIELDS = ("parameters", "secret_env")
+
 
 @dataclass
 class NewJob:
@@ -72,7 +88,8 @@ class NewJob:
     ----------
     fields : dict
         Every ``NEW_JOB_FIELDS`` name -> its value (``timeout`` in seconds,
-        ``memory_mb`` in MiB; ``args`` a list, ``env`` a dict).
+        ``memory_mb`` in MiB; ``args`` a list, ``env`` a dict), and any of
+        ``RUN_FIELDS`` (the others are stored null).
     actor_id : int
         The user who made it (recorded in its events).
     submit : bool
@@ -116,10 +133,18 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
         actor_id=[job.actor_id for job in jobs],
         detail=[job.detail for job in jobs],
         created_at=[job.created_at for job in jobs],
+        **{name: [job.fields.get(name) for job in jobs] for name in RUN_FIELDS},
+        **{
+            name: [_json_or_none(job.fields.get(name)) for job in jobs] for name in _RUN_JSON_FIELDS
+        },
         any_submit=any(job.submit for job in jobs),
         channel=QUEUED_CHANNEL,
     )
     return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
+
+
+def _json_or_none(value) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 _SUBMIT_JOB = Statement(

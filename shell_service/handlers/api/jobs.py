@@ -1,16 +1,13 @@
 """Jobs: create, list, read, execute, and read a job's history."""
 
 import asyncio
-import datetime
-import time
 import uuid
-
-from marshmallow import ValidationError
 
 from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, queues, schemas
+from ...job_checks import check_exec_limits, check_fits_a_host, check_job_options, queue_or_400
 from ...job_states import FINISHED, JobStatus
 
 #: Fields a job list leaves out unless asked for (``include_output``).
@@ -328,179 +325,6 @@ class JobHandler(JobAccessMixin, BaseHandler):
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
         self.success()
-
-
-def queue_or_400(cfg, name: str | None) -> queues.Queue:
-    """The queue called ``name`` (None: the default queue, the first configured).
-
-    Parameters
-    ----------
-    cfg : Config
-    name : str or None
-
-    Returns
-    -------
-    queues.Queue
-
-    Raises
-    ------
-    APIError
-        400 naming the field and listing the queues, when none is called ``name``.
-    """
-    found = queues.queue_named(cfg, name)
-    if found is None:
-        names = ", ".join(q.name for q in queues.configured_queues(cfg))
-        error = f"no queue is called {name!r}; the queues are: {names}"
-        raise APIError(400, f"Invalid request body: queue: {error}", {"errors": {"queue": [error]}})
-    return found
-
-
-def check_job_options(
-    body: dict, jobs_cfg: dict, job_queue: queues.Queue | None, allowed_shells: list[str]
-) -> None:
-    """The limits that come from config (the schema checks the rest): the script's
-    size, the shell, and ``timeout``, ``cpus``, ``memory_mb`` against ``job_queue``'s
-    maxima (not checked when ``job_queue`` is None: none of them is in ``body``).
-
-    Parameters
-    ----------
-    body : dict
-        The validated request body (or a PATCH's changes, or a stored job's
-        fields): only the fields present are checked.
-    jobs_cfg : dict
-        The config's ``jobs`` section (``max_script_bytes``).
-    job_queue : queues.Queue or None
-        The queue whose maxima bound ``timeout`` (seconds), ``cpus`` and
-        ``memory_mb`` (MiB).
-    allowed_shells : list of str
-        The interpreters installed here (``shells.available_shells``).
-
-    Raises
-    ------
-    APIError
-        413 for a script over ``jobs.max_script_bytes``; 400 naming each field over
-        its limit and the limit.
-    """
-    max_script = int(jobs_cfg["max_script_bytes"])
-    if len(body.get("code", "").encode()) > max_script:
-        raise APIError(
-            413, f"code: the script is over {max_script} bytes (config jobs.max_script_bytes)"
-        )
-    errors = {}
-    if "shell" in body and body["shell"] not in allowed_shells:
-        errors["shell"] = [f"must be one of: {', '.join(allowed_shells)}"]
-    if job_queue is not None:
-        for option, maximum in job_queue.maxima.items():
-            if body.get(option, 0) > maximum:
-                errors[option] = [f"must be at most {maximum} (queue {job_queue.name}'s maximum)"]
-    if errors:
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
-
-
-#: Seconds an app worker keeps what the live executors published (their hosts'
-#: memory budgets, the Slurm partitions' largest nodes): a job's create must not
-#: cost a statement more.
-HOST_BUDGETS_TTL = 5.0
-_published: dict = {"at": -HOST_BUDGETS_TTL, "executors": []}
-
-
-def live_published(sql) -> list[tuple[str, dict]]:
-    """(executor id, what it publishes) of the live executors, as read at most
-    HOST_BUDGETS_TTL seconds ago."""
-    now = time.monotonic()
-    if now - _published["at"] > HOST_BUDGETS_TTL:
-        within = datetime.timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL)
-        executors = [(e["id"], e.get("published") or {}) for e in queue.live_executors(sql, within)]
-        _published.update(at=now, executors=executors)
-    return _published["executors"]
-
-
-def live_host_budgets(sql) -> dict[str, int]:
-    """Host name -> the memory budget (MiB) its live executor publishes."""
-    budgets: dict[str, int] = {}
-    for executor_id, published in live_published(sql):
-        if published.get("kind") == "slurm":
-            continue  # it runs nothing on a host of its own: Slurm's nodes do
-        host = published.get("host") or executor_id.rpartition(":")[0]
-        budgets[host] = max(budgets.get(host, 0), int(published.get("memory_budget_mb", 0)))
-    return budgets
-
-
-def live_slurm_nodes(sql) -> dict[str, dict]:
-    """Slurm queue -> its partition's largest node, as a live Slurm executor
-    publishes it (``{"memory_mb": MiB, "cpus": n}``)."""
-    nodes: dict[str, dict] = {}
-    for _, published in live_published(sql):
-        if published.get("kind") == "slurm":
-            nodes.update(published.get("largest_nodes") or {})
-    return nodes
-
-
-def check_fits_a_host(sql, job_queue: queues.Queue, memory_mb: int, prefix: str) -> None:
-    """A job must fit the memory budget of some live host that serves its queue, or
-    it would wait for ever (and the claim skips it: it holds back no one else). No
-    live host serving the queue: nothing to judge by, the job may wait for one. A
-    Slurm queue's job must fit the largest node of its partition (its executor
-    publishes it; none published: Slurm judges it at submission).
-
-    Parameters
-    ----------
-    sql : PlainSQL
-    job_queue : queues.Queue
-    memory_mb : int
-        What the job asks for (MiB).
-    prefix : str
-        Put before the message ("Invalid request body: " for a request's body).
-
-    Raises
-    ------
-    APIError
-        400 naming ``memory_mb`` and the largest budget of the queue's live hosts.
-    """
-    if job_queue.slurm is not None:
-        # The largest node of its partition, as its executor last read it (sinfo).
-        node = live_slurm_nodes(sql).get(job_queue.name)
-        if node and memory_mb > int(node.get("memory_mb") or 0):
-            error = (
-                f"must be at most {node['memory_mb']}: no node of Slurm queue "
-                f"{job_queue.name}'s partition has more memory"
-            )
-            raise APIError(400, f"{prefix}memory_mb: {error}", {"errors": {"memory_mb": [error]}})
-        return
-    serving = {
-        host: budget for host, budget in live_host_budgets(sql).items() if job_queue.serves(host)
-    }
-    if serving and memory_mb > max(serving.values()):
-        largest = max(serving.values())
-        error = (
-            f"must be at most {largest}: no host serving queue {job_queue.name} has more "
-            "memory for jobs"
-        )
-        raise APIError(400, f"{prefix}memory_mb: {error}", {"errors": {"memory_mb": [error]}})
-
-
-def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
-    """``schemas.check_exec_limits`` as a 400 naming the field, as ``load_body`` answers.
-
-    Parameters
-    ----------
-    args : list of str
-        The arguments the job will run with.
-    env : dict of str to str
-        The variables it will run with.
-
-    Raises
-    ------
-    APIError
-        400 when the kernel could not pass them to the job's shell (execve's limits).
-    """
-    try:
-        schemas.check_exec_limits(args, env)
-    except ValidationError as exc:
-        messages = exc.normalized_messages()  # a dict: check_exec_limits keys by field
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in messages.items())
-        raise APIError(400, f"Invalid request body: {message}", {"errors": messages})
 
 
 class JobSubmitMixin(JobAccessMixin):
