@@ -187,3 +187,53 @@ def check_exec_limits(args: list[str], env: dict[str, str]) -> None:
         messages = exc.normalized_messages()  # a dict: check_exec_limits keys by field
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in messages.items())
         raise APIError(400, f"Invalid request body: {message}", {"errors": messages})
+
+
+def complete_job(
+    sql, cfg, allowed_shells: list[str], fields: dict, secret_env: dict | None = None
+) -> dict:
+    """A job's fields made whole from its queue's defaults and checked against every
+    limit, as a create's are: for runs of a definition (``definitions.Run.fields``).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    cfg : Config
+    allowed_shells : list of str
+        The interpreters installed here (``shells.available_shells``).
+    fields : dict
+        ``code``, ``shell`` (None: ``jobs.default_shell``), ``args``, ``env``,
+        ``stdin``, and any of ``queue`` (None or left out: the default queue),
+        ``timeout``, ``cpus``, ``memory_mb``, ``priority``, ``requeue_on_host_loss``.
+    secret_env : dict, optional
+        Variables the job also gets (counted in execve's limits, never shown).
+
+    Returns
+    -------
+    dict
+        Every ``queue.NEW_JOB_FIELDS`` name but ``id`` and ``submitter_id``.
+
+    Raises
+    ------
+    APIError
+        400 or 413 as ``queue_or_400``, ``check_job_options``,
+        ``check_fits_a_host`` and ``check_exec_limits`` answer.
+    """
+    job_queue = queue_or_400(cfg, fields.get("queue"))
+    job = {
+        "code": fields["code"],
+        "shell": fields.get("shell") or cfg["jobs"]["default_shell"],
+        "args": list(fields.get("args") or []),
+        "env": dict(fields.get("env") or {}),
+        "stdin": fields.get("stdin"),
+        "timeout": fields.get("timeout") or job_queue.defaults["timeout"],
+        "priority": fields.get("priority") or 0,
+        "cpus": fields.get("cpus") or job_queue.defaults["cpus"],
+        "memory_mb": fields.get("memory_mb") or job_queue.defaults["memory_mb"],
+        "queue": job_queue.name,
+        "requeue_on_host_loss": bool(fields.get("requeue_on_host_loss")),
+    }
+    check_job_options(job, cfg["jobs"], job_queue, allowed_shells)
+    check_exec_limits(job["args"], {**job["env"], **(secret_env or {})})
+    check_fits_a_host(sql, job_queue, job["memory_mb"], "Invalid request body: ")
+    return job
