@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import regex
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .schemas import FullMatch, JsonBoolean, storable_text
+from .fields import FullMatch, JsonBoolean, storable_text
 
 #: The parameter types (``ParameterSpec.type``).
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "choice", "multichoice", "secret")

@@ -1,5 +1,10 @@
 """The route table: every API path and the handler that serves it."""
 
+from .handlers.api.definitions import (
+    DefinitionHandler,
+    DefinitionRunHandler,
+    DefinitionVersionsHandler,
+)
 from .handlers.api.job_log import JobLogHandler
 from .handlers.api.jobs import (
     JobCancelHandler,
@@ -26,6 +31,11 @@ ROUTES = [
     (rf"/api/jobs/(?P<job_id>{_ID})/log", JobLogHandler),
     (rf"/api/jobs/(?P<job_id>{_ID})/events", JobEventsHandler),
     (rf"/api/execute/(?P<job_id>{_ID})", LegacyExecuteHandler),
+    (r"/api/definitions", DefinitionHandler),
+    (rf"/api/definitions/(?P<name>{_ID})", DefinitionHandler),
+    (rf"/api/definitions/(?P<name>{_ID})/versions", DefinitionVersionsHandler),
+    (rf"/api/definitions/(?P<name>{_ID})/versions/(?P<version>{_ID})", DefinitionVersionsHandler),
+    (rf"/api/definitions/(?P<name>{_ID})/run", DefinitionRunHandler),
     (r"/api/users", UserHandler),
     (rf"/api/users/(?P<user_id>{_ID})", UserHandler),
     (r"/api/tokens", TokenHandler),

@@ -3,49 +3,13 @@ them, and the OpenAPI document is generated from them."""
 
 import datetime
 import os
-import typing
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from . import definitions
+from .fields import FullMatch, JsonBoolean, storable_text
 from .job_states import JobStatus
 from .models import JOB_NAME_PATTERN
-
-
-class FullMatch(validate.Regexp):
-    """``validate.Regexp`` on the whole value: its ``re.match`` lets ``$`` accept a
-    trailing newline."""
-
-    @typing.overload
-    def __call__(self, value: str) -> str: ...
-
-    @typing.overload
-    def __call__(self, value: bytes) -> bytes: ...
-
-    def __call__(self, value):
-        if self.regex.fullmatch(value) is None:
-            raise ValidationError(self._format_error(value))
-        return value
-
-
-def storable_text(value: str) -> None:
-    r"""Refuse what JSON can carry but PostgreSQL text cannot hold, rather than fail on insert.
-
-    Parameters
-    ----------
-    value : str
-
-    Raises
-    ------
-    marshmallow.ValidationError
-        ``value`` holds a NUL or an unpaired surrogate (\ud800-\udfff).
-    """
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("must not contain unpaired surrogates (\\ud800-\\udfff)")
-
 
 #: execve(2): the longest single string the kernel copies into a new program,
 #: an argument or an environment entry "KEY=VALUE", its terminating NUL included
@@ -144,18 +108,6 @@ INT32_RANGE = (-(2**31), 2**31 - 1)
 #: What PostgreSQL's ``bigint`` holds, which is also C's ``off_t``: the largest
 #: file offset Python hands to the kernel.
 INT64_RANGE = (-(2**63), 2**63 - 1)
-
-
-class JsonBoolean(fields.Boolean):
-    """A boolean in a JSON body: ``true`` or ``false`` only. marshmallow's Boolean
-    also takes "yes", "on", 1 and "off", so a typo'd or mistyped value would pass
-    as one a client did not mean (``"execute": "no"`` is not false). Query
-    parameters keep ``fields.Boolean``: they arrive as text."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):  # 1 == True: a set of {True} would take it
-            raise self.make_error("invalid")
-        return value
 
 
 class Integer(fields.Integer):
@@ -402,6 +354,29 @@ class Job(Schema):
         allow_none=True,
         metadata={"description": "A Slurm queue's job: the node Slurm ran it on"},
     )
+    definition_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "A run of a definition: its id (null once it is deleted)"},
+    )
+    definition_name = fields.String(
+        allow_none=True, metadata={"description": "A run of a definition: its name"}
+    )
+    definition_version = fields.Integer(
+        allow_none=True, metadata={"description": "A run of a definition: the version it ran"}
+    )
+    parameters = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "A run of a definition: its parameter values (a secret's shown "
+            "as ********)"
+        },
+    )
+    schedule_id = fields.Integer(
+        allow_none=True, metadata={"description": "Fired by a schedule: its id"}
+    )
+    scheduled_for = UTCDateTime(
+        allow_none=True, metadata={"description": "Fired by a schedule: the tick it fired for"}
+    )
     status = fields.String(required=True, validate=validate.OneOf([s.value for s in JobStatus]))
     status_message = fields.String(
         allow_none=True,
@@ -492,6 +467,23 @@ class JobListQuery(Schema):
     queue = fields.String(
         validate=[validate.Length(min=1, max=64), storable_text],
         metadata={"description": "Only jobs of this queue"},
+    )
+    definition = fields.String(
+        validate=[validate.Length(min=1, max=64), storable_text],
+        metadata={
+            "description": "Only runs of the definition of this name (yours first, else the "
+            "shared one; `definition_owner` names whose)"
+        },
+    )
+    definition_owner = fields.String(
+        validate=[validate.Length(min=1, max=255), storable_text],
+        metadata={"description": "With `definition`: the username of its owner"},
+    )
+    schedule = Integer(
+        data_key="schedule",
+        attribute="schedule_id",
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Only the jobs this schedule fired"},
     )
     include_output = fields.Boolean(
         load_default=False,
@@ -743,6 +735,151 @@ class Queue(Schema):
 
 
 # Success envelopes, one per response shape, named for the docs.
+# ---- definitions ---------------------------------------------------------------
+
+
+class DefinitionCreate(JobUpdate):
+    """The body of ``POST /api/definitions``: a job's fields as defaults (as
+    ``JobCreate``'s, without ``id`` and ``execute``), its ``name``, a
+    ``description``, its typed ``parameters`` (``definitions.ParameterSpec``) and
+    ``shared``. Only ``name`` and ``code`` are required.
+    """
+
+    name = fields.String(
+        required=True,
+        validate=FullMatch(
+            definitions.NAME_PATTERN,
+            error="must be one word of 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or '_'",
+        ),
+        metadata={"description": "Unique among your definitions", "example": "nightly_load"},
+    )
+    description = fields.String(
+        validate=[validate.Length(max=65536), storable_text],
+        metadata={"description": "What it does (shown with it)"},
+    )
+    parameters = fields.List(
+        fields.Nested(definitions.ParameterSpec),
+        validate=validate.Length(max=definitions.MAX_PARAMETERS),
+        metadata={"description": "Its typed parameters, in order (positional ones in this order)"},
+    )
+    shared = JsonBoolean(
+        metadata={"description": "Every user may read and run it (default false: only you)"}
+    )
+
+    @validates_schema
+    def _parameters_apart(self, data: dict, **kwargs) -> None:
+        definitions.check_parameter_specs(data.get("parameters", []))
+
+
+class DefinitionReplace(DefinitionCreate):
+    """The body of ``PUT /api/definitions/{name}``: a whole new version (``name``
+    cannot change; fields left out are left out of the version)."""
+
+    class Meta:
+        exclude = ("id", "execute", "name")
+
+
+class DefinitionQuery(Schema):
+    """Naming one definition: ``owner``, the username of its owner, when several
+    definitions you may see have the name (yours is found first)."""
+
+    owner = fields.String(
+        validate=[validate.Length(min=1, max=255), storable_text],
+        metadata={"description": "Its owner's username (default: yours, else the shared one)"},
+    )
+
+
+class DefinitionListQuery(Schema):
+    """The query of ``GET /api/definitions``: paging."""
+
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
+
+
+class RunOverrides(Schema):
+    """The job options a run may set over its definition's (within the queue's limits)."""
+
+    queue = JobCreate._declared_fields["queue"]
+    timeout = JobCreate._declared_fields["timeout"]
+    cpus = JobCreate._declared_fields["cpus"]
+    memory_mb = JobCreate._declared_fields["memory_mb"]
+    priority = JobCreate._declared_fields["priority"]
+    requeue_on_host_loss = JobCreate._declared_fields["requeue_on_host_loss"]
+    env = fields.Dict(
+        keys=JobCreate._declared_fields["env"].key_field,
+        values=fields.String(validate=storable_text),
+        metadata={"description": "Variables over the definition's (its parameters' win)"},
+    )
+
+
+class DefinitionRun(DefinitionQuery):
+    """The body of ``POST /api/definitions/{name}/run`` (``owner`` may also be given
+    in the query)."""
+
+    parameters = fields.Dict(
+        keys=fields.String(validate=[validate.Length(min=1, max=64), storable_text]),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        metadata={
+            "description": "Parameter name -> value (a string, number, boolean, or a list "
+            "for a multichoice); left out: its default"
+        },
+    )
+    overrides = fields.Nested(RunOverrides, load_default=dict)
+    version = Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "The version to run (default: the latest)"},
+    )
+    id = JobCreate._declared_fields["id"]
+
+
+class DefinitionVersion(Schema):
+    """One version of a definition, as shown (dump only)."""
+
+    version = fields.Integer(required=True)
+    description = fields.String(allow_none=True)
+    code = fields.String(required=True)
+    shell = fields.String(allow_none=True, metadata={"description": "null: the default shell"})
+    args = fields.List(fields.String(), required=True)
+    env = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    stdin = fields.String(allow_none=True)
+    options = fields.Dict(
+        required=True,
+        metadata={"description": "The job options it sets (the rest: the queue's defaults)"},
+    )
+    parameters = fields.List(fields.Nested(definitions.ParameterSpec), required=True)
+    author = fields.String(allow_none=True, metadata={"description": "Who made this version"})
+    created_at = UTCDateTime(required=True)
+
+
+class Definition(DefinitionVersion):
+    """A definition: who owns it, whether it is shared, and a version of it (the
+    latest, unless one was asked for)."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    owner = fields.String(required=True, metadata={"description": "Its owner's username"})
+    owner_id = fields.Integer(required=True)
+    shared = fields.Boolean(required=True)
+    latest_version = fields.Integer(required=True)
+    modified = UTCDateTime(required=True)
+
+
+class DefinitionSummary(Schema):
+    """A definition in a list: its latest version's description, no script."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    owner = fields.String(required=True)
+    owner_id = fields.Integer(required=True)
+    shared = fields.Boolean(required=True)
+    latest_version = fields.Integer(required=True)
+    description = fields.String(allow_none=True)
+    created_at = UTCDateTime(required=True)
+    modified = UTCDateTime(required=True)
+
+
 JobEnvelope = success_envelope("JobEnvelope", fields.Nested(Job, required=True))
 JobListEnvelope = success_envelope(
     "JobListEnvelope",
@@ -773,6 +910,15 @@ TokenListEnvelope = success_envelope(
 NewTokenEnvelope = success_envelope("NewTokenEnvelope", fields.Nested(NewToken, required=True))
 EmptyEnvelope = success_envelope("EmptyEnvelope", fields.Dict(required=True))
 SysinfoEnvelope = success_envelope("SysinfoEnvelope", fields.Nested(Sysinfo, required=True))
+DefinitionEnvelope = success_envelope(
+    "DefinitionEnvelope", fields.Nested(Definition, required=True)
+)
+DefinitionListEnvelope = success_envelope(
+    "DefinitionListEnvelope", fields.List(fields.Nested(DefinitionSummary), required=True)
+)
+DefinitionVersionListEnvelope = success_envelope(
+    "DefinitionVersionListEnvelope", fields.List(fields.Nested(DefinitionVersion), required=True)
+)
 QueueEnvelope = success_envelope("QueueEnvelope", fields.Nested(Queue, required=True))
 QueueListEnvelope = success_envelope(
     "QueueListEnvelope", fields.List(fields.Nested(Queue), required=True)
@@ -807,4 +953,12 @@ COMPONENTS = {
     "Queue": Queue,
     "QueueEnvelope": QueueEnvelope,
     "QueueListEnvelope": QueueListEnvelope,
+    "DefinitionCreate": DefinitionCreate,
+    "DefinitionReplace": DefinitionReplace,
+    "DefinitionRun": DefinitionRun,
+    "Definition": Definition,
+    "DefinitionVersion": DefinitionVersion,
+    "DefinitionEnvelope": DefinitionEnvelope,
+    "DefinitionListEnvelope": DefinitionListEnvelope,
+    "DefinitionVersionListEnvelope": DefinitionVersionListEnvelope,
 }

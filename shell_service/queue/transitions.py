@@ -133,7 +133,11 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
         actor_id=[job.actor_id for job in jobs],
         detail=[job.detail for job in jobs],
         created_at=[job.created_at for job in jobs],
-        **{name: [job.fields.get(name) for job in jobs] for name in RUN_FIELDS},
+        **{
+            name: [job.fields.get(name) for job in jobs]
+            for name in RUN_FIELDS
+            if name not in _RUN_JSON_FIELDS
+        },
         **{
             name: [_json_or_none(job.fields.get(name)) for job in jobs] for name in _RUN_JSON_FIELDS
         },
