@@ -111,11 +111,11 @@ def test_strings_that_are_numbers_and_booleans_are_taken_as_them(api):
         ({"DAY": "2026-11-30\x00"}, "parameters.DAY", "NUL"),
     ],
 )
-def test_a_wrong_parameter_is_a_400_naming_it_and_nothing_is_queued(
-    api, parameters, field, words
-):
+def test_a_wrong_parameter_is_a_400_naming_it_and_nothing_is_queued(api, parameters, field, words):
     definition = create(api)
-    response = api.post(f"/api/definitions/{definition['name']}/run", json={"parameters": parameters})
+    response = api.post(
+        f"/api/definitions/{definition['name']}/run", json={"parameters": parameters}
+    )
     body = assert_error(response, 400)
     assert field in body["data"]["errors"], body
     assert words in " ".join(body["data"]["errors"][field])
@@ -355,7 +355,7 @@ def test_a_secret_reaches_the_job_and_no_answer_event_list_or_log_line(api, serv
         f"/api/jobs/{job_id}",
         f"/api/jobs/{rerun}",
         f"/api/jobs?definition={name}&include_output=true",
-        f"/api/jobs?include_output=true",
+        "/api/jobs?include_output=true",
         f"/api/jobs/{job_id}/events",
         f"/api/jobs/{job_id}/log",
         f"/api/definitions/{name}",
