@@ -345,6 +345,61 @@ class Api:
         with response:
             yield from response.iter_content(chunk_size=None)
 
+    # ---- definitions -------------------------------------------------------
+
+    def list_definitions(self) -> list[dict]:
+        """``GET /api/definitions``: yours and the shared ones, by name."""
+        return self.call("GET", "/api/definitions", params={"limit": 1000})["data"]
+
+    def get_definition(self, name: str, version: int | None = None, owner: str | None = None):
+        """``GET /api/definitions/<name>`` (its latest version), or one version of it."""
+        path = definition_path(name, *(("versions", str(version)) if version else ()))
+        return self.call("GET", path, params=owner_param(owner))["data"]
+
+    def create_definition(self, body: dict) -> dict:
+        """``POST /api/definitions``: the definition as stored (version 1)."""
+        return self.call("POST", "/api/definitions", json=body)["data"]
+
+    def replace_definition(self, name: str, body: dict, owner: str | None = None) -> dict:
+        """``PUT /api/definitions/<name>``: its next version, as stored."""
+        path = definition_path(name)
+        return self.call("PUT", path, json=body, params=owner_param(owner))["data"]
+
+    def delete_definition(self, name: str, owner: str | None = None) -> None:
+        """``DELETE /api/definitions/<name>``."""
+        self.call("DELETE", definition_path(name), params=owner_param(owner))
+
+    def run_definition(self, name: str, body: dict) -> str:
+        """``POST /api/definitions/<name>/run``; the new job's id.
+
+        Sent again while the service cannot answer, as ``create_job`` is: the job's
+        id is chosen here, and a retry answered 409 finds the job that id names,
+        a run of this definition.
+        """
+        body = {**body, "id": body.get("id") or f"job_{uuid.uuid4().hex}"}
+        path = definition_path(name, "run")
+        try:
+            return self.call("POST", path, json=body, retry=IDEMPOTENT)["data"]["id"]
+        except ClientError as error:
+            if error.http_status == 409 and error.after_retry:
+                try:
+                    job = self.get_job(body["id"])
+                except ClientError:
+                    raise error
+                if job.get("definition_name") == name:
+                    return body["id"]
+            raise
+
+
+def definition_path(name: str, *rest: str) -> str:
+    """``/api/definitions/<name>[/rest...]`` with the name quoted for the path."""
+    return "/".join(["/api/definitions", urllib.parse.quote(name, safe=""), *rest])
+
+
+def owner_param(owner: str | None) -> dict:
+    """The ``owner`` query argument, when one is given."""
+    return {"owner": owner} if owner else {}
+
 
 def job_path(job_id: str, action: str | None = None) -> str:
     """``/api/jobs/<id>[/<action>]`` with the id quoted for a URL path."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .api import Api
+from .definitions_cli import add_definition_commands
 from .errors import ClientError, ExitCode
 from .output import job_details, job_table, queue_table
 from .settings import (
@@ -63,6 +64,7 @@ examples:
   shell-service ls --status RUNNING,QUEUED
   shell-service submit big.sh --queue big --memory-mb 8192
   shell-service logs hello -f
+  shell-service def run nightly_load --param day=2026-11-30 --wait
 """
 
 
@@ -199,6 +201,7 @@ def add_list_command(commands: argparse._SubParsersAction, common: argparse.Argu
         help="only jobs in this state; repeat or comma-separate for several",
     )
     ls.add_argument("--queue", help="only jobs of this queue")
+    ls.add_argument("--definition", metavar="NAME", help="only runs of this definition")
     ls.add_argument("--limit", type=positive_int, default=20, help="most jobs (default 20)")
     ls.add_argument("--json", action="store_true", help="the jobs as JSON")
     ls.set_defaults(handler=cmd_ls)
@@ -225,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_submit_command(commands, common)
     add_list_command(commands, common)
     add_job_commands(commands, common)
+    add_definition_commands(commands, common, follow_submitted)
     return parser
 
 
@@ -289,9 +293,14 @@ def cmd_submit(api: Api, args: argparse.Namespace) -> int:
 
 
 def fetch_jobs(
-    api: Api, limit: int, states: list[str] | None, queue: str | None = None
+    api: Api,
+    limit: int,
+    states: list[str] | None,
+    queue: str | None = None,
+    definition: str | None = None,
 ) -> tuple[list[dict], dict]:
-    """Up to ``limit`` jobs (in ``states`` and ``queue`` when given), newest first,
+    """Up to ``limit`` jobs (in ``states``, ``queue``, runs of ``definition``, when
+    given), newest first,
     following the cursor past one page; and the first page's envelope (with
     ``total`` when the service counts)."""
     params: dict = {"limit": min(limit, PAGE_LIMIT)}
@@ -299,6 +308,8 @@ def fetch_jobs(
         params["status"] = ",".join(states)
     if queue:
         params["queue"] = queue
+    if definition:
+        params["definition"] = definition
     first = envelope = api.list_jobs(params)
     jobs = list(envelope["data"])
     while len(jobs) < limit and envelope["data"] and envelope.get("next_cursor"):
@@ -311,7 +322,7 @@ def fetch_jobs(
 def cmd_ls(api: Api, args: argparse.Namespace) -> int:
     """``ls``: a table of jobs."""
     states = [state for group in args.status or [] for state in group]
-    jobs, first = fetch_jobs(api, args.limit, states, args.queue)
+    jobs, first = fetch_jobs(api, args.limit, states, args.queue, args.definition)
     if args.json:
         print(json.dumps(jobs, indent=2))
         return ExitCode.OK

@@ -119,6 +119,9 @@ def job_fields(job: dict) -> list[tuple[str, str | None]]:
         ("host", job.get("host")),
         ("slurm job", None if job.get("slurm_job_id") is None else str(job["slurm_job_id"])),
         ("slurm node", job.get("slurm_node")),
+        ("definition", definition_line(job)),
+        ("parameters", parameters_line(job)),
+        ("schedule", None if job.get("schedule_id") is None else schedule_line(job)),
         ("priority", str(job.get("priority", 0))),
         ("cpus", str(job["cpus"]) if "cpus" in job else None),
         ("memory", f"{job['memory_mb']} MiB" if "memory_mb" in job else None),
@@ -132,6 +135,29 @@ def job_fields(job: dict) -> list[tuple[str, str | None]]:
         ("stdout", output_line(job, "stdout")),
         ("stderr", output_line(job, "stderr")),
     ]
+
+
+def definition_line(job: dict) -> str | None:
+    """The definition a job ran from, with its version; None for a plain job."""
+    if not job.get("definition_name"):
+        return None
+    gone = " (deleted since)" if job.get("definition_id") is None else ""
+    return f"{job['definition_name']} version {job.get('definition_version')}{gone}"
+
+
+def parameters_line(job: dict) -> str | None:
+    """A run's parameter values, NAME=VALUE separated by spaces (secrets come masked)."""
+    values = job.get("parameters")
+    if not values:
+        return None
+    shown = (",".join(v) if isinstance(v, list) else str(v) for v in values.values())
+    return " ".join(f"{name}={shlex.quote(text)}" for name, text in zip(values, shown, strict=True))
+
+
+def schedule_line(job: dict) -> str:
+    """The schedule that fired a job, and the tick it fired for."""
+    tick = job.get("scheduled_for")
+    return f"{job['schedule_id']}" + (f", tick {format_time(tick)} UTC" if tick else "")
 
 
 def indented(text: str, prefix: str = "    ") -> str:

@@ -398,3 +398,73 @@ def test_module_entry_point_runs_the_same_client():
     )
     assert result.returncode == 0
     assert "usage: shell-service" in result.stdout and "exit codes:" in result.stdout
+
+
+# ---- definitions ------------------------------------------------------------
+
+NIGHTLY_FILE = """\
+name: nightly_load
+description: Load one day of rows
+shell: bash
+timeout: 120
+code_file: nightly.sh
+parameters:
+  - {name: day, type: string, required: true, pattern: '\\d{4}-\\d{2}-\\d{2}'}
+  - {name: rows, type: integer, default: 10, min: 1}
+  - {name: tags, type: multichoice, choices: [a, b, c]}
+"""
+
+
+def test_def_create_show_run_wait_update_and_ls(cli):
+    cli.script("nightly.sh", 'echo "day=$day rows=$rows tags=$tags"\n')
+    spec = cli.script("nightly.yaml", NIGHTLY_FILE)
+    created = cli("def", "create", spec)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout == "created nightly_load version 1\n"
+
+    shown = cli("def", "show", "nightly_load")
+    assert shown.returncode == 0, shown.stderr
+    assert "version:     1 of 1" in shown.stdout
+    assert "day  string  required  as $day  pattern \\d{4}-\\d{2}-\\d{2}" in shown.stdout
+    assert "rows  integer  optional  as $rows  default 10  min 1" in shown.stdout
+    assert 'echo "day=$day rows=$rows tags=$tags"' in shown.stdout
+
+    ran = cli(
+        "def", "run", "nightly_load", "--param", "day=2026-11-30", "--param", "tags=a,c",
+        "--param", "rows=5", "--wait",
+    )  # fmt: skip
+    assert (ran.returncode, ran.stdout) == (0, "day=2026-11-30 rows=5 tags=a,c\n"), ran.stderr
+
+    wrong = cli("def", "run", "nightly_load", "--param", "day=yesterday")
+    assert wrong.returncode == 1
+    assert "parameters.day" in wrong.stderr and "pattern" in wrong.stderr
+
+    job_id = cli("def", "run", "nightly_load", "--param", "day=2026-12-01").stdout.strip()
+    listed = cli("ls", "--definition", "nightly_load")
+    assert job_id in listed.stdout and len(listed.stdout.splitlines()) == 3
+    details = " ".join(cli("show", job_id).stdout.split())  # labels are padded
+    assert "definition: nightly_load version 1" in details
+    assert "parameters: day=2026-12-01 rows=10" in details
+
+    cli.script("nightly.sh", 'echo "v2 $day"\n')
+    updated = cli("def", "update", spec)
+    assert updated.stdout == "updated nightly_load: version 2\n", updated.stderr
+    assert cli("def", "run", "nightly_load", "--param", "day=2026-11-30", "--wait").stdout == (
+        "v2 2026-11-30\n"
+    )
+    old = cli("def", "run", "nightly_load", "--version", "1", "--param", "day=2026-11-30", "--wait")
+    assert old.stdout == "day=2026-11-30 rows=10 tags=\n"
+
+    table = cli("def", "ls").stdout.splitlines()
+    assert table[0].split()[:4] == ["NAME", "OWNER", "VERSION", "SHARED"]
+    assert table[1].split()[0] == "nightly_load" and table[1].split()[2] == "2"
+
+    assert cli("def", "rm", "nightly_load").returncode == 0
+    missing = cli("def", "show", "nightly_load")
+    assert missing.returncode == 5 and "No definition" in missing.stderr
+
+
+def test_def_create_from_a_file_that_is_not_a_definition_says_why(cli):
+    for text, words in (("- a\n- b\n", "expected a mapping"), ("code_file: nope.sh\n", "nope.sh")):
+        result = cli("def", "create", cli.script("bad.yaml", text))
+        assert result.returncode == 1 and words in result.stderr, result.stderr

@@ -1,0 +1,243 @@
+"""``shell-service def ...``: job definitions from the command line.
+
+``def ls``, ``def show NAME``, ``def create FILE`` (a definition file, YAML or
+JSON: the body of ``POST /api/definitions``, with ``code_file`` allowed in place
+of ``code``), ``def update FILE`` (its next version), ``def rm NAME`` and ``def
+run NAME --param NAME=VALUE ... [--wait]``.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from .api import Api
+from .errors import ClientError, ExitCode
+from .output import aligned, format_time
+
+
+def add_definition_commands(commands: argparse._SubParsersAction, common, follow) -> None:
+    """The ``def`` command and its subcommands.
+
+    Parameters
+    ----------
+    commands : argparse._SubParsersAction
+        The main parser's subcommands.
+    common : argparse.ArgumentParser
+        The connection options every command takes.
+    follow : callable
+        ``follow(api, job_id, wait) -> exit code`` (``cli.follow_submitted``).
+    """
+    parser = commands.add_parser(
+        "def",
+        parents=[common],
+        help="job definitions: ls, show, create, update, rm, run",
+        description="Scripts kept with their typed parameters and default options; "
+        "`def run` runs one with values for its parameters.",
+    )
+    sub = parser.add_subparsers(dest="def_command", required=True, metavar="COMMAND")
+
+    ls = sub.add_parser("ls", parents=[common], help="your definitions and the shared ones")
+    ls.add_argument("--json", action="store_true", help="as JSON")
+    ls.set_defaults(handler=cmd_def_ls)
+
+    show = sub.add_parser("show", parents=[common], help="a definition: parameters and script")
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--version", type=int, help="this version (default: the latest)")
+    show.add_argument("--owner", help="whose (a username), when several share the name")
+    show.add_argument("--json", action="store_true", help="as JSON")
+    show.set_defaults(handler=cmd_def_show)
+
+    for name, help_text, handler in (
+        ("create", "create a definition from a file (YAML or JSON)", cmd_def_create),
+        ("update", "store a file (YAML or JSON) as a definition's next version", cmd_def_update),
+    ):
+        command = sub.add_parser(name, parents=[common], help=help_text)
+        command.add_argument(
+            "file",
+            metavar="FILE",
+            help="name, code (or code_file, relative to FILE), parameters, options...",
+        )
+        command.set_defaults(handler=handler)
+
+    rm = sub.add_parser("rm", parents=[common], help="delete a definition (its jobs stay)")
+    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("--owner", help="whose (admins)")
+    rm.set_defaults(handler=cmd_def_rm)
+
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run a definition; prints the job id, or with --wait its output",
+    )
+    run.add_argument("name", metavar="NAME")
+    run.add_argument(
+        "--param",
+        action="append",
+        type=param_pair,
+        metavar="NAME=VALUE",
+        help="a parameter's value (a multichoice: comma-separated); repeat for more",
+    )
+    run.add_argument("--version", type=int, help="run this version (default: the latest)")
+    run.add_argument("--owner", help="whose definition (a username), when several share the name")
+    run.add_argument("--queue", help="override its queue")
+    run.add_argument("--timeout", type=int, metavar="SECONDS", help="override its time limit")
+    run.add_argument("--priority", type=int, help="override its priority")
+    run.add_argument("--cpus", type=int, help="override its CPUs")
+    run.add_argument("--memory-mb", type=int, help="override its memory, MiB")
+    run.add_argument("--id", dest="job_id", metavar="NAME", help="the job's name")
+    run.add_argument(
+        "--wait", action="store_true", help="stream the output; exit with the job's exit code"
+    )
+    run.set_defaults(handler=lambda api, args: cmd_def_run(api, args, follow))
+
+
+def param_pair(value: str) -> tuple[str, str]:
+    """``--param NAME=VALUE`` as ``(NAME, VALUE)``."""
+    name, sep, text = value.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {value!r}")
+    return name, text
+
+
+def read_definition_file(path: str) -> dict:
+    """A definition file as a request body: YAML (JSON is YAML too), with
+    ``code_file`` (a path relative to the file) read into ``code``.
+
+    Raises
+    ------
+    ClientError
+        The file cannot be read, is not a mapping, or its code_file cannot be read.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        body = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ClientError(f"cannot read {path}: {exc}")
+    if not isinstance(body, dict):
+        raise ClientError(f"{path}: expected a mapping (name, code, parameters...)")
+    if "code_file" in body:
+        code_path = Path(path).parent / str(body.pop("code_file"))
+        try:
+            body["code"] = code_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ClientError(f"cannot read {code_path}: {exc}")
+    return body
+
+
+def cmd_def_ls(api: Api, args: argparse.Namespace) -> int:
+    """``def ls``: a table of definitions."""
+    found = api.list_definitions()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return ExitCode.OK
+    if not found:
+        print("no definitions", file=sys.stderr)
+        return ExitCode.OK
+    rows = [["NAME", "OWNER", "VERSION", "SHARED", "MODIFIED (UTC)", "DESCRIPTION"]]
+    for d in found:
+        description = (d.get("description") or "").splitlines()[:1]
+        rows.append(
+            [
+                d["name"],
+                d["owner"],
+                str(d["latest_version"]),
+                "yes" if d["shared"] else "no",
+                format_time(d["modified"]),
+                description[0][:60] if description else "",
+            ]
+        )
+    print(aligned(rows))
+    return ExitCode.OK
+
+
+def parameter_line(spec: dict) -> str:
+    """One parameter: name, type, how it is passed, and its rules."""
+    parts = [spec["name"], spec["type"]]
+    parts.append("required" if spec.get("required") else "optional")
+    if spec.get("pass_as") == "arg":
+        parts.append("as an argument")
+    else:
+        parts.append(f"as ${spec.get('env_var') or spec['name']}")
+    if spec.get("default") is not None:
+        parts.append(f"default {json.dumps(spec['default'])}")
+    if spec.get("choices"):
+        parts.append("choices " + ",".join(spec["choices"]))
+    for bound in ("min", "max"):
+        if spec.get(bound) is not None:
+            parts.append(f"{bound} {spec[bound]:g}")
+    if spec.get("pattern"):
+        parts.append(f"pattern {spec['pattern']}")
+    line = "  ".join(parts)
+    return f"{line}  - {spec['description']}" if spec.get("description") else line
+
+
+def cmd_def_show(api: Api, args: argparse.Namespace) -> int:
+    """``def show``: one definition's fields, parameters and script."""
+    d = api.get_definition(args.name, args.version, args.owner)
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return ExitCode.OK
+    lines = [
+        f"name:        {d['name']} (owner {d['owner']}{', shared' if d['shared'] else ''})",
+        f"version:     {d['version']} of {d['latest_version']}, "
+        f"{format_time(d['created_at'])} UTC by {d.get('author') or '-'}",
+    ]
+    if d.get("description"):
+        lines.append(f"description: {d['description']}")
+    lines.append(f"shell:       {d.get('shell') or '(default)'}")
+    if d.get("options"):
+        options = ", ".join(f"{k}={v}" for k, v in sorted(d["options"].items()))
+        lines.append(f"options:     {options}")
+    lines.append("parameters:" if d["parameters"] else "parameters:  none")
+    lines += [f"    {parameter_line(spec)}" for spec in d["parameters"]]
+    lines.append("code:")
+    lines += [f"    {line}" for line in d["code"].splitlines()]
+    print("\n".join(lines))
+    return ExitCode.OK
+
+
+def cmd_def_create(api: Api, args: argparse.Namespace) -> int:
+    """``def create``: a new definition from a file."""
+    stored = api.create_definition(read_definition_file(args.file))
+    print(f"created {stored['name']} version {stored['version']}")
+    return ExitCode.OK
+
+
+def cmd_def_update(api: Api, args: argparse.Namespace) -> int:
+    """``def update``: a file as the next version of the definition it names."""
+    body = read_definition_file(args.file)
+    name = body.pop("name", None)
+    if not isinstance(name, str) or not name:
+        raise ClientError(f"{args.file}: no name: which definition to update?")
+    stored = api.replace_definition(name, body)
+    print(f"updated {stored['name']}: version {stored['version']}")
+    return ExitCode.OK
+
+
+def cmd_def_rm(api: Api, args: argparse.Namespace) -> int:
+    """``def rm``: delete a definition."""
+    api.delete_definition(args.name, args.owner)
+    print(f"deleted {args.name}")
+    return ExitCode.OK
+
+
+def cmd_def_run(api: Api, args: argparse.Namespace, follow) -> int:
+    """``def run``: run a definition with parameter values, as ``submit`` runs a script."""
+    overrides = {
+        "queue": args.queue,
+        "timeout": args.timeout,
+        "priority": args.priority,
+        "cpus": args.cpus,
+        "memory_mb": args.memory_mb,
+    }
+    body: dict = {
+        "parameters": dict(args.param or []),
+        "overrides": {k: v for k, v in overrides.items() if v is not None},
+    }
+    for key, value in (("version", args.version), ("owner", args.owner), ("id", args.job_id)):
+        if value is not None:
+            body[key] = value
+    return follow(api, api.run_definition(args.name, body), args.wait)
