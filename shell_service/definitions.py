@@ -226,7 +226,7 @@ def check_value(spec: dict, value):
                     f"pattern {spec['pattern']!r} took over {PATTERN_TIMEOUT} s to match"
                 ) from None
             if matched is None:
-                raise ParameterError(f"must match the pattern {spec['pattern']!r}")
+                raise ParameterError(f"must match the pattern {spec['pattern']}")
         return value
     if kind == "boolean":
         if isinstance(value, str) and value.lower() in ("true", "false"):
