@@ -807,7 +807,13 @@ class RunOverrides(Schema):
     priority = JobCreate._declared_fields["priority"]
     requeue_on_host_loss = JobCreate._declared_fields["requeue_on_host_loss"]
     env = fields.Dict(
-        keys=JobCreate._declared_fields["env"].key_field,
+        keys=fields.String(
+            validate=FullMatch(
+                definitions.ENV_NAME_PATTERN,
+                error="environment variable names are letters, digits and '_', "
+                "not starting with a digit",
+            )
+        ),
         values=fields.String(validate=storable_text),
         metadata={"description": "Variables over the definition's (its parameters' win)"},
     )

@@ -209,6 +209,8 @@ class DefinitionHandler(DefinitionAccessMixin, BaseHandler):
         if definition is None:
             raise APIError(409, f"You have a definition called {body['name']!r} already")
         version = queue.definition_version(self.sql, definition["id"], 1)
+        if version is None:  # deleted meanwhile
+            raise APIError(404, f"No definition called {body['name']!r}")
         self.success(self.shown(definition, version))
 
     async def put(self, name: str | None = None):
@@ -308,6 +310,8 @@ class DefinitionHandler(DefinitionAccessMixin, BaseHandler):
         if stored is None:
             raise APIError(404, f"No definition called {definition['name']!r}")
         version = queue.definition_version(self.sql, stored["id"], stored["latest_version"])
+        if version is None:
+            raise APIError(404, f"No definition called {definition['name']!r}")
         self.success(self.shown(stored, version))
 
     async def delete(self, name: str | None = None):
