@@ -415,17 +415,19 @@ _RECORD_ATTEMPT = Statement(
     """
     WITH d AS (
         UPDATE webhook_deliveries SET
-            attempts = attempts + 1, status = %(status)s, next_attempt_at = %(next)s,
-            locked_until = NULL, last_status_code = %(code)s, last_error = %(error)s,
-            finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE %(now)s END,
-            modified = %(now)s
+            attempts = attempts + 1, status = %(status)s::text,
+            next_attempt_at = %(next)s::timestamp, locked_until = NULL,
+            last_status_code = %(code)s::int, last_error = %(error)s::text,
+            finished_at = CASE WHEN %(status)s::text = 'pending' THEN NULL
+                               ELSE %(now)s::timestamp END,
+            modified = %(now)s::timestamp
         WHERE id = %(id)s AND status = 'pending'
         RETURNING id, attempts
     )
     INSERT INTO webhook_attempts (delivery_id, number, started_at, duration_ms, status_code,
                                   error, next_retry_at, created_at, modified)
-    SELECT id, attempts, %(started)s, %(duration)s, %(code)s, %(error)s, %(next)s,
-           %(now)s, %(now)s
+    SELECT id, attempts, %(started)s::timestamp, %(duration)s::int, %(code)s::int,
+           %(error)s::text, %(next)s::timestamp, %(now)s::timestamp, %(now)s::timestamp
     FROM d
     RETURNING number
     """
