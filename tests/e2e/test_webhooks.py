@@ -52,3 +52,34 @@ def test_a_restarted_deliverer_delivers_each_event_once(stack_user, supervisorct
         assert got == sorted([first["id"], *(job["id"] for job in missed)])
     finally:
         receiver.close()
+
+
+def test_the_cli_creates_lists_shows_deliveries_pings_and_removes(stack, stack_user, tmp_path):
+    from .test_cli import Cli
+
+    cli = Cli(stack, stack_user.token, tmp_path)
+    receiver = Receiver()
+    try:
+        made = cli("webhook", "create", receiver.url, "--event", "failed", "--queue", "default")
+        assert made.returncode == 0, made.stderr
+        first, second = made.stdout.splitlines()
+        webhook_id = first.split()[2].rstrip(":")
+        secret = second.removeprefix("secret: ")
+        assert len(secret) >= 40 and "not shown again" in made.stderr
+        listed = cli("webhook", "ls")
+        assert webhook_id in listed.stdout and "queue=default" in listed.stdout
+        run_job(stack_user, "exit 1")
+        wait_until(lambda: delivered(stack_user, int(webhook_id), 1), "the delivery", timeout=30)
+        (request,) = receiver.received
+        assert payload.verify(secret, request.body, request.headers["x-shell-service-signature"])
+        shown = cli("webhook", "deliveries", webhook_id)
+        assert shown.returncode == 0 and "failed" in shown.stdout and "#1" in shown.stdout
+        assert "200" in shown.stdout
+        pinged = cli("webhook", "test", webhook_id)
+        assert pinged.returncode == 0 and "ping queued" in pinged.stdout
+        wait_until(lambda: len(receiver.received) == 2, "the ping", timeout=30)
+        assert cli("webhook", "rm", webhook_id).returncode == 0
+        gone = cli("webhook", "deliveries", webhook_id)
+        assert gone.returncode != 0 and "No webhook" in gone.stderr
+    finally:
+        receiver.close()
