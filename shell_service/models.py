@@ -1,4 +1,5 @@
-"""The application's tables: jobs and their event history."""
+"""The application's tables: jobs and their events, the executors' registry, Unix
+accounts, definitions and schedules (each as its migrations make it: a test checks)."""
 
 import datetime
 
@@ -6,14 +7,17 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -204,6 +208,17 @@ class ExecutorRecord(Base):
     last_seen: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, index=True)
     running: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     published: Mapped[dict | None] = mapped_column(JSONB)
+
+
+#: The directories of deleted jobs, each for its host's executor to remove
+#: (``queue.delete_job`` writes, ``queue.dirs_to_remove`` reads; migration 0015).
+job_dirs_to_remove = Table(
+    "job_dirs_to_remove",
+    Base.metadata,
+    Column("job_id", String(128), primary_key=True),
+    Column("host", String(255), primary_key=True),
+    Column("created_at", DateTime, server_default=func.now(), nullable=False),
+)
 
 
 class JobCount(Base):
