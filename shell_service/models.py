@@ -27,9 +27,6 @@ from baselayer.app.models import Base, User
 
 from .job_states import JobStatus, status_check
 
-#: Job names: one token of letters, digits, '_', '.', '-'.
-JOB_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
-
 
 class Job(Base):
     """A user's script, its state, and once it ends its output.
@@ -170,6 +167,10 @@ class Job(Base):
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
         # Every status column holds a JobStatus (migration 0013).
         CheckConstraint(status_check("status"), name="ck_jobs_status"),
+        # Its id names its directory: a name, never "." or ".." (migration 0021).
+        CheckConstraint(
+            "id ~ '^[A-Za-z0-9_.-]{1,128}$' AND id !~ '^[.]+$'", name="ck_jobs_id_name"
+        ),
     )
 
 
