@@ -8,8 +8,14 @@ config.
 
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
+
+#: Job names (a job's id): one token of letters, digits, '_', '.', '-', and not
+#: dots only (``job_dir``).
+JOB_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+_JOB_NAME = re.compile(JOB_NAME_PATTERN)
 
 #: Where job directories go when the configured place is not reachable by job users.
 FALLBACK_ROOT = Path("/var/lib/shell_service")
@@ -54,13 +60,40 @@ def reachable_dir(
     return fallback_root / digest / kind
 
 
+def job_dir(jobs_dir: Path, job_id: str) -> Path:
+    """Job ``job_id``'s own directory under ``jobs_dir``: every path of a job's
+    directory is made here.
+
+    Parameters
+    ----------
+    jobs_dir : Path
+    job_id : str
+
+    Returns
+    -------
+    Path
+        ``jobs_dir / job_id``.
+
+    Raises
+    ------
+    ValueError
+        ``job_id`` is not a job's name (``JOB_NAME_PATTERN``), or is made of
+        dots only: "." would name ``jobs_dir`` itself (pathlib drops it) and ".."
+        its parent, and whatever removes a job's directory would remove those.
+        The API refuses such ids; this holds for any id from the database too.
+    """
+    if _JOB_NAME.fullmatch(job_id) is None or set(job_id) == {"."}:
+        raise ValueError(f"not a job's name: {job_id!r}")
+    return jobs_dir / job_id
+
+
 def output_file(jobs_dir: Path, job_id: str, stream: str) -> Path:
     """The file holding job ``job_id``'s ``stream`` ("stdout" or "stderr") under
     ``jobs_dir`` (``reachable_dir`` of ``jobs.dir``). Raises ValueError for another
-    stream name."""
+    stream name, or an id ``job_dir`` refuses."""
     if stream not in OUTPUT_STREAMS:
         raise ValueError(f"no such output stream: {stream!r}")
-    return jobs_dir / job_id / stream
+    return job_dir(jobs_dir, job_id) / stream
 
 
 def slurm_jobs_dirs(cfg) -> dict[str, Path]:

@@ -1,4 +1,5 @@
-"""The application's tables: jobs and their event history."""
+"""The application's tables: jobs and their events, the executors' registry, Unix
+accounts, definitions and schedules (each as its migrations make it: a test checks)."""
 
 import datetime
 
@@ -6,14 +7,17 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -22,9 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from baselayer.app.models import Base, User
 
 from .job_states import JobStatus, status_check
-
-#: Job names: one token of letters, digits, '_', '.', '-'.
-JOB_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
 
 
 class Job(Base):
@@ -166,6 +167,10 @@ class Job(Base):
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
         # Every status column holds a JobStatus (migration 0013).
         CheckConstraint(status_check("status"), name="ck_jobs_status"),
+        # Its id names its directory: a name, never "." or ".." (migration 0021).
+        CheckConstraint(
+            "id ~ '^[A-Za-z0-9_.-]{1,128}$' AND id !~ '^[.]+$'", name="ck_jobs_id_name"
+        ),
     )
 
 
@@ -204,6 +209,17 @@ class ExecutorRecord(Base):
     last_seen: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, index=True)
     running: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     published: Mapped[dict | None] = mapped_column(JSONB)
+
+
+#: The directories of deleted jobs, each for its host's executor to remove
+#: (``queue.delete_job`` writes, ``queue.dirs_to_remove`` reads; migration 0015).
+job_dirs_to_remove = Table(
+    "job_dirs_to_remove",
+    Base.metadata,
+    Column("job_id", String(128), primary_key=True),
+    Column("host", String(255), primary_key=True),
+    Column("created_at", DateTime, server_default=func.now(), nullable=False),
+)
 
 
 class JobCount(Base):

@@ -3,6 +3,7 @@ them, and the OpenAPI document is generated from them."""
 
 import datetime
 import os
+from pathlib import Path
 
 from marshmallow import (
     Schema,
@@ -16,8 +17,8 @@ from marshmallow import (
 
 from . import definitions
 from .fields import FullMatch, JsonBoolean, storable_text
+from .job_paths import JOB_NAME_PATTERN, job_dir
 from .job_states import JobStatus
-from .models import JOB_NAME_PATTERN
 from .webhooks import events as webhook_payload
 from .webhooks import targets as webhook_targets
 
@@ -223,6 +224,20 @@ def success_envelope(name: str, data_field: fields.Field, **extra: fields.Field)
 # ---- jobs -------------------------------------------------------------------
 
 
+def job_name_not_dots(value: str) -> None:
+    """A job's name may not be dots only: "." and ".." would name a directory that
+    is not the job's own (``job_paths.job_dir``, which refuses them too).
+
+    Raises
+    ------
+    marshmallow.ValidationError
+    """
+    try:
+        job_dir(Path("/"), value)
+    except ValueError:
+        raise ValidationError("must not consist of dots only")
+
+
 class JobCreate(Schema):
     """The body of ``POST /api/jobs``: a job's code and options (only ``code`` is required).
 
@@ -234,10 +249,13 @@ class JobCreate(Schema):
     """
 
     id = fields.String(
-        validate=FullMatch(
-            JOB_NAME_PATTERN,
-            error="must be 1-128 characters, each a letter, digit, '_', '.' or '-'",
-        ),
+        validate=[
+            FullMatch(
+                JOB_NAME_PATTERN,
+                error="must be 1-128 characters, each a letter, digit, '_', '.' or '-'",
+            ),
+            job_name_not_dots,
+        ],
         metadata={
             "description": "The job's name, unique across the service. "
             "Made up (job_<random hex>) when left out.",
@@ -314,12 +332,6 @@ class JobCreate(Schema):
         load_default=False,
         metadata={"description": "Queue the job at once, as POST .../execute would"},
     )
-
-    @validates("id")
-    def _not_only_dots(self, value: str, **kwargs) -> None:
-        # "." and ".." would name a directory that is not the job's own.
-        if set(value) == {"."}:
-            raise ValidationError("must not consist of dots only")
 
     @validates_schema
     def _passable_to_execve(self, data: dict, **kwargs) -> None:

@@ -8,7 +8,8 @@ a second fire of the same tick impossible. A job run from a definition records
 it (its id, name and version: the name and version stay when the definition is
 deleted), its parameter values (secrets masked), the secret values apart
 (``secret_env``, never shown), and the schedule and tick that fired it.
-Adding nullable columns rewrites nothing.
+Adding nullable columns rewrites nothing. A CHECK keeps any id that is not a
+job's name (".", "..") out of the jobs table.
 
 Revision ID: 0021
 Revises: 0020
@@ -32,7 +33,13 @@ def _times() -> list[sa.Column]:
     ]
 
 
+#: A job's id is a name (``job_paths.JOB_NAME_PATTERN``), never dots only: it names
+#: its directory. NOT VALID: new and changed rows are checked, old ones not scanned.
+JOB_ID_CHECK = "id ~ '^[A-Za-z0-9_.-]{1,128}$' AND id !~ '^[.]+$'"
+
+
 def upgrade() -> None:
+    op.execute(f"ALTER TABLE jobs ADD CONSTRAINT ck_jobs_id_name CHECK ({JOB_ID_CHECK}) NOT VALID")
     op.create_table(
         "definitions",
         sa.Column("id", sa.Integer(), sa.Identity(), primary_key=True),
@@ -155,6 +162,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_constraint("ck_jobs_id_name", "jobs", type_="check")
     op.drop_index("ix_jobs_schedule_created", table_name="jobs")
     op.drop_index("ix_jobs_definition_created", table_name="jobs")
     for column in (

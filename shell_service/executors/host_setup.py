@@ -12,6 +12,7 @@ import shutil
 from baselayer.app.config import Config
 from baselayer.app.models import utcnow
 
+from ..job_paths import job_dir
 from ..queue import ClaimedJob
 from .accounts import Account
 from .cgroups import JobCgroup, detect, job_cgroup_name
@@ -136,7 +137,7 @@ class HostSetup:
         -------
         JobFiles
         """
-        return JobFiles(self.jobs_dir / job_id)
+        return JobFiles(job_dir(self.jobs_dir, job_id))
 
     def job_cgroup(self, job_id: str) -> JobCgroup | None:
         """Job ``job_id``'s cgroup (not made: the launcher makes it).

@@ -15,6 +15,7 @@ from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL
 
 from .. import queue
+from ..job_paths import job_dir
 from .job_removal import remove_job_directory
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,8 @@ class Retention:
         job_id : str
         """
         try:
-            remove_job_directory(self.jobs_dir / job_id)
-        except OSError as exc:
+            remove_job_directory(job_dir(self.jobs_dir, job_id))
+        except (OSError, ValueError) as exc:
             log.error("Could not remove the directory of deleted job %s: %s", job_id, exc)
 
     async def remove_deleted_dirs(self) -> int:

@@ -181,7 +181,15 @@ def test_no_extreme_numeric_or_date_parameter_gets_a_5xx(spec, admin_api):
     # output files (reads, log), a READY one (changes), a user, a spare token.
     ended = run_job(admin_api, "echo some output")["id"]
     ready = create_job(admin_api, "echo later")
-    path_values = {"user_id": str(admin_api.user.id), "token_id": str(TokenFactory().id)}
+    definition = f"extreme_{ready[-12:]}"
+    made = admin_api.post("/api/definitions", json={"name": definition, "code": "echo"})
+    assert made.status_code == 200, made.text
+    path_values = {
+        "user_id": str(admin_api.user.id),
+        "token_id": str(TokenFactory().id),
+        "name": definition,
+        "version": "1",
+    }
 
     def request(target: Target, value) -> requests.Response:
         operation = spec["paths"][target.path][target.method]

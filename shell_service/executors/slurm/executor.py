@@ -42,7 +42,7 @@ from baselayer.app.notifications import Listener
 from baselayer.app.plain_sql import PlainSQL
 
 from ... import metrics, queue, queues
-from ...job_paths import slurm_jobs_dirs
+from ...job_paths import job_dir, slurm_jobs_dirs
 from ...job_states import JobStatus
 from ...queue import ClaimedJob, JobOutput
 from ...queue.claim import UNLIMITED
@@ -169,7 +169,7 @@ class SlurmExecutor(Executor):
 
     def job_files(self, job: ClaimedJob) -> JobFiles:
         """The directory of a Slurm queue's job: ``<its queue's jobs dir>/<id>``."""
-        return JobFiles(self.jobs_dirs[job.queue] / job.id)
+        return JobFiles(job_dir(self.jobs_dirs[job.queue], job.id))
 
     def report_capacity(self) -> dict:
         """``base.Executor.report_capacity``: ``host``, ``kind`` "slurm", its
@@ -650,7 +650,11 @@ class SlurmExecutor(Executor):
         ``job_removal``)."""
         for job_id in queue.dirs_to_remove(self.sql, self.host):
             for directory in self.jobs_dirs.values():
-                root = directory / job_id
+                try:
+                    root = job_dir(directory, job_id)
+                except ValueError:
+                    log.error("Not removing the directory of %r: not a job's name", job_id)
+                    break
                 if os.path.lexists(root):
                     try:
                         await asyncio.to_thread(remove_job_directory, root)
