@@ -997,6 +997,10 @@ class WebhookCreate(Schema):
 class WebhookUpdate(WebhookCreate):
     """A webhook's changes: any of its fields (a filter set to null: no filter)."""
 
+    url = fields.String(
+        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH), _webhook_url],
+        metadata={"description": "A new URL, checked as at create"},
+    )
     events = fields.List(
         fields.String(validate=validate.OneOf(webhook_payload.EVENTS)),
         validate=[validate.Length(min=1, max=len(webhook_payload.EVENTS)), _no_repeats],
