@@ -290,6 +290,8 @@ _MAKE_DELIVERIES = Statement(
           AND (w.schedule_id IS NULL OR w.schedule_id = j.schedule_id)
           AND (w.queue IS NULL OR w.queue = j.queue)
           AND w.array_id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                          WHERE d.webhook_id = w.id AND d.job_event_id = ev.id)
           AND (w.owner_id = j.submitter_id
                OR EXISTS (SELECT 1 FROM user_acls
                           WHERE user_id = w.owner_id AND acl_id = %(admin_acl)s

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def _iso(moment: datetime.datetime) -> str:
-    return moment.replace(tzinfo=datetime.UTC).isoformat().replace("+00:00", "Z")
+    return moment.replace(tzinfo=datetime.UTC).isoformat()
 
 
 def public_url(cfg: Config) -> str:

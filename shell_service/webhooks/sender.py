@@ -160,10 +160,11 @@ def post(
     finally:
         connection.close()
     text = kept.decode("utf-8", "replace").strip()
+    said = f"HTTP {code}: {text}"[:600] if text else f"HTTP {code}"
     if 200 <= code < 300:
         return outcome(code, None, False)
     if 300 <= code < 400:
         return outcome(code, f"redirect not followed ({code})", False)
     if code == 429 or code >= 500:
-        return outcome(code, f"HTTP {code}: {text}"[:600], True, after)
-    return outcome(code, f"HTTP {code}: {text}"[:600], False)
+        return outcome(code, said, True, after)
+    return outcome(code, said, False)

@@ -291,12 +291,22 @@ def resolve(
         address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         reason = refused_reason(address, allow, own)
         if reason is not None:
+            if _is_literal(target.host, address):
+                raise TargetRefused(f"{address} is {reason}")
             raise TargetRefused(f"{target.host} resolves to {address}: {reason}")
         if (family, address) not in addresses:
             addresses.append((family, address))
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, f"{target.host} has no IPv4 or IPv6 address")
     return addresses
+
+
+def _is_literal(host: str, address: IPAddress) -> bool:
+    """Whether ``host`` is ``address`` written in its usual form (no DNS involved)."""
+    try:
+        return ipaddress.ip_address(host) == address
+    except ValueError:
+        return False
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
