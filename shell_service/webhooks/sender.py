@@ -9,6 +9,7 @@ the certificate check use the URL's host name. It follows no redirect.
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -71,6 +72,16 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
     def connect(self) -> None:
         super().connect()
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """End a connection's socket from another thread: the attempt's reads fail at once."""
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -141,6 +152,11 @@ def post(
         connection = _PinnedHTTPConnection(
             target.host, target.port, str(address), family, remaining
         )
+    # Each socket operation has its own timeout; a receiver dripping bytes could
+    # stretch the whole attempt far past it, so the attempt's socket is cut then.
+    watchdog = threading.Timer(remaining, _cut, [connection])
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.putrequest("POST", target.path, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", target.host_header)
@@ -155,9 +171,13 @@ def post(
         code = response.status
         after = _retry_after(response.getheader("Retry-After"))
     except (OSError, http.client.HTTPException) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-        return outcome(None, f"{reason} (connecting to {address} port {target.port})", True)
+        if isinstance(exc, TimeoutError) or time.monotonic() - started >= timeout:
+            reason = f"timed out ({timeout:g} s)"
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        return outcome(None, f"{reason} (to {address} port {target.port})", True)
     finally:
+        watchdog.cancel()
         connection.close()
     text = kept.decode("utf-8", "replace").strip()
     said = f"HTTP {code}: {text}"[:600] if text else f"HTTP {code}"

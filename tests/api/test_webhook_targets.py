@@ -4,6 +4,8 @@ actually connected to."""
 
 import ipaddress
 import socket
+import threading
+import time
 
 import pytest
 
@@ -240,3 +242,35 @@ def test_a_closed_port_is_a_network_error_and_retried():
         f"http://127.0.0.1:{port}/", b"{}", {}, 2, targets.parse_networks(["127.0.0.1/32"])
     )
     assert outcome.status_code is None and outcome.retry and "127.0.0.1" in outcome.error
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_at_the_attempt_s_timeout():
+    # One byte a second: every read is within a socket timeout, the whole is not.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def drip():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.5)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        outcome = sender.post(
+            f"http://127.0.0.1:{port}/", b"{}", {}, 2, targets.parse_networks(["127.0.0.1/32"])
+        )
+        assert time.monotonic() - started < 4
+        assert outcome.status_code is None and outcome.retry
+        assert "timed out (2 s)" in outcome.error
+    finally:
+        listener.close()
