@@ -274,3 +274,27 @@ def test_a_receiver_that_drips_its_answer_is_cut_at_the_attempt_s_timeout():
         assert "timed out (2 s)" in outcome.error
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("allow_networks", ["10.0.0.1/8"], "webhooks.allow_networks"),
+        ("allow_networks", ["nowhere"], "webhooks.allow_networks"),
+        ("timeout", 0, "webhooks.timeout"),
+        ("concurrency", "8", "webhooks.concurrency"),
+        ("rescan_events", -1, "webhooks.rescan_events"),
+    ],
+)
+def test_a_bad_webhooks_config_is_refused_naming_the_setting(setting, value, named):
+    from baselayer.app.config import load_config
+    from shell_service import config_check
+
+    cfg = load_config()
+    cfg["webhooks"] = {**cfg["webhooks"], setting: value}
+    with pytest.raises(ValueError, match=named):
+        config_check.check_webhooks(cfg)
+    cfg["webhooks"]["retry"] = {**cfg["webhooks"]["retry"], "factor": True}
+    cfg["webhooks"][setting] = load_config()["webhooks"][setting]
+    with pytest.raises(ValueError, match="webhooks.retry.factor"):
+        config_check.check_webhooks(cfg)
