@@ -298,3 +298,37 @@ def test_a_bad_webhooks_config_is_refused_naming_the_setting(setting, value, nam
     cfg["webhooks"][setting] = load_config()["webhooks"][setting]
     with pytest.raises(ValueError, match="webhooks.retry.factor"):
         config_check.check_webhooks(cfg)
+
+
+def test_https_goes_to_the_checked_address_with_sni_and_the_certificate_of_the_name(tmp_path):
+    import ssl
+    import subprocess
+
+    subprocess.run(
+        ["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"),
+         "-subj", "/CN=hooks.example.org", "-addext", "subjectAltName=DNS:hooks.example.org"],
+        check=True, capture_output=True, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    server_names = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+    receiver = Receiver()
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    trusting = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    allow = targets.parse_networks(["127.0.0.1/32"])
+    try:
+        resolver = fake_resolver([["127.0.0.1"]])
+        url = f"https://hooks.example.org:{receiver.port}/tls"
+        outcome = sender.post(url, b"{}", {}, 3, allow, (), resolver, trusting)
+        assert outcome.status_code == 200, outcome
+        assert server_names == ["hooks.example.org"]
+        assert receiver.received[0].headers["host"] == f"hooks.example.org:{receiver.port}"
+        # Another name at the same address: its certificate does not match, no POST.
+        other = f"https://other.example.org:{receiver.port}/tls"
+        outcome = sender.post(other, b"{}", {}, 3, allow, (), resolver, trusting)
+        assert outcome.status_code is None and "certificate" in outcome.error.lower()
+        assert len(receiver.received) == 1
+    finally:
+        receiver.close()
