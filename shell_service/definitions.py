@@ -14,16 +14,21 @@ types (string, integer, number, boolean, choice, multichoice) plus ``secret``
 environment, is stored apart from the job's fields (``jobs.secret_env``) and is
 shown as ``SECRET_MASK`` wherever the job's parameters are shown.
 
-Patterns are user text run against user text, so they run in the ``regex``
-module with a time limit (``PATTERN_TIMEOUT``): a pattern that backtracks
-for ever fails that value's check instead of holding an app worker.
+Patterns are user text run against user text, so they are RE2 patterns
+(google-re2: the syntax of Go's regexp, no lookaround or backreference): RE2
+matches in time linear in the value and compiles within a memory budget
+(``PATTERN_MEMORY``), so no pattern can backtrack for ever or fill the host's
+memory (Python's ``re``, and ``regex`` with a time limit, can do the latter:
+``a{1000000000}``).
 """
 
+import functools
 import math
+import re
 from dataclasses import dataclass
 
-import regex
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import re2
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .fields import FullMatch, JsonBoolean, storable_text
 
@@ -33,8 +38,37 @@ PARAMETER_TYPES = ("string", "integer", "number", "boolean", "choice", "multicho
 #: What a secret parameter's value is shown as, wherever a job's parameters are shown.
 SECRET_MASK = "********"
 
-#: Seconds a parameter's pattern may take to match one value before the value is refused.
-PATTERN_TIMEOUT = 0.05
+#: Bytes of memory RE2 may use to compile and run one parameter's pattern.
+PATTERN_MEMORY = 1 << 20
+
+#: The longest value a string or secret parameter takes, UTF-8 bytes (far inside
+#: execve's 128 KiB per variable, and what one pattern match reads at most).
+MAX_VALUE_BYTES = 65536
+
+#: A whole number, and a decimal number, as integer and number parameters take them
+#: in a string: ASCII digits only (``float()`` also takes "1_0", " 1.5" and other
+#: scripts' digits).
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
+
+#: What an integer parameter holds: a PostgreSQL bigint (the job's recorded values).
+INTEGER_RANGE = (-(2**63), 2**63 - 1)
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled_pattern(pattern: str) -> "re2._Regexp":
+    """A parameter's pattern, compiled by RE2 within ``PATTERN_MEMORY``.
+
+    Raises
+    ------
+    re2.error
+        Not an RE2 pattern, or one too big to compile.
+    """
+    options = re2.Options()
+    options.max_mem = PATTERN_MEMORY
+    options.log_errors = False
+    return re2.compile(pattern, options=options)
+
 
 #: Names of definitions and parameters: one word.
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"
@@ -122,6 +156,12 @@ class ParameterSpec(Schema):
                 refuse(bound, f"only integer and number parameters have bounds, not {kind}")
             elif bound in data and kind == "integer" and not float(data[bound]).is_integer():
                 refuse(bound, "an integer parameter's bound must be a whole number")
+            elif (
+                bound in data
+                and kind == "integer"
+                and not (INTEGER_RANGE[0] <= data[bound] <= INTEGER_RANGE[1])
+            ):
+                refuse(bound, f"must be between {INTEGER_RANGE[0]} and {INTEGER_RANGE[1]}")
         if "min" in data and "max" in data and data["min"] > data["max"]:
             refuse("max", "must not be less than min")
         if "pattern" in data:
@@ -129,9 +169,9 @@ class ParameterSpec(Schema):
                 refuse("pattern", f"only string and secret parameters have a pattern, not {kind}")
             else:
                 try:
-                    regex.compile(data["pattern"])
-                except (regex.error, OverflowError, RecursionError) as exc:
-                    refuse("pattern", f"not a regular expression: {exc}")
+                    compiled_pattern(data["pattern"])
+                except re2.error as exc:
+                    refuse("pattern", f"not an RE2 regular expression: {_re2_message(exc)}")
         if "separator" in data and kind != "multichoice":
             refuse("separator", "only multichoice parameters have a separator")
         if kind == "secret":
@@ -139,6 +179,11 @@ class ParameterSpec(Schema):
                 refuse("pass_as", "a secret is passed only in the environment (args are shown)")
             if data.get("default") is not None:
                 refuse("default", "a secret has no default (it would be shown with its definition)")
+        if data.get("required") and data.get("default") is not None:
+            refuse("default", "a required parameter has no default (make it optional)")
+        separator = data.get("separator", ",")
+        if kind == "multichoice" and any(separator in c for c in data.get("choices", [])):
+            refuse("choices", f"a choice must not hold the separator {separator!r}")
         if data.get("pass_as") == "arg" and "env_var" in data:
             refuse("env_var", "only a parameter passed as env has an env_var")
         if errors:
@@ -148,6 +193,16 @@ class ParameterSpec(Schema):
                 check_value(data, data["default"])
             except ParameterError as exc:
                 raise ValidationError({"default": [str(exc)]})
+
+    @post_load
+    def _whole_bounds(self, data: dict, **kwargs) -> dict:
+        # A bound that is a whole number is kept (and shown) as one: 5, not 5.0.
+        for bound in ("min", "max"):
+            if bound in data and float(data[bound]).is_integer() and abs(data[bound]) < 2**63:
+                data[bound] = int(data[bound])
+        if "default" in data and data["default"] is not None:
+            data["default"] = check_value(data, data["default"])
+        return data
 
 
 def check_parameter_specs(specs: list[dict]) -> None:
@@ -218,15 +273,10 @@ def check_value(spec: dict, value):
             storable_text(value)
         except ValidationError as exc:
             raise ParameterError(" ".join(exc.messages)) from None
-        if "pattern" in spec:
-            try:
-                matched = regex.fullmatch(spec["pattern"], value, timeout=PATTERN_TIMEOUT)
-            except TimeoutError:
-                raise ParameterError(
-                    f"pattern {spec['pattern']!r} took over {PATTERN_TIMEOUT} s to match"
-                ) from None
-            if matched is None:
-                raise ParameterError(f"must match the pattern {spec['pattern']}")
+        if len(value.encode()) > MAX_VALUE_BYTES:
+            raise ParameterError(f"must be at most {MAX_VALUE_BYTES} bytes in UTF-8")
+        if "pattern" in spec and compiled_pattern(spec["pattern"]).fullmatch(value) is None:
+            raise ParameterError(f"must match the pattern {spec['pattern']}")
         return value
     if kind == "boolean":
         if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -235,25 +285,31 @@ def check_value(spec: dict, value):
             raise ParameterError("must be true or false")
         return value
     if kind == "integer":
-        if isinstance(value, str) and regex.fullmatch(r"[+-]?[0-9]{1,18}", value):
+        if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
             value = int(value)
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise ParameterError("must be an integer")
+        if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+            raise ParameterError(f"must be between {INTEGER_RANGE[0]} and {INTEGER_RANGE[1]}")
         _check_range(spec, value)
         return value
     if kind == "number":
         if isinstance(value, str):
-            try:
-                whole = regex.fullmatch(r"[+-]?[0-9]{1,18}", value)
-                value = int(value) if whole else float(value)
-            except ValueError:
-                raise ParameterError("must be a number") from None
+            if not _NUMBER_TEXT.fullmatch(value):
+                raise ParameterError("must be a number")
+            value = int(value) if _INTEGER_TEXT.fullmatch(value) else float(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+                try:
+                    value = float(value)  # past a bigint: as the float it is
+                except OverflowError:
+                    raise ParameterError("must be a finite number") from None
         if not _number(value) or (isinstance(value, float) and not math.isfinite(value)):
             raise ParameterError("must be a finite number")
         _check_range(spec, value)
-        return value
+        return value + 0.0 if value == 0 and isinstance(value, float) else value  # no -0.0
     choices = spec["choices"]
     if kind == "choice":
         if not isinstance(value, str) or value not in choices:
@@ -270,6 +326,12 @@ def check_value(spec: dict, value):
     if len(set(value)) != len(value):
         raise ParameterError("must not choose the same choice twice")
     return value
+
+
+def _re2_message(exc: Exception) -> str:
+    """RE2's error as text (it gives bytes)."""
+    reason = exc.args[0] if exc.args else exc
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
 def _check_range(spec: dict, value: int | float) -> None:

@@ -148,12 +148,18 @@ class Job(Base):
             finished_at,
             postgresql_where=text("finished_at IS NOT NULL"),
         ),
-        # A definition's runs and a schedule's fires, newest first.
+        # A definition's runs (by name) and a schedule's fires, newest first.
         Index(
             "ix_jobs_definition_created",
-            definition_id,
+            definition_name,
             text("created_at DESC"),
             text("id DESC"),
+            postgresql_where=text("definition_name IS NOT NULL"),
+        ),
+        # A definition's delete sets its jobs' definition_id to null.
+        Index(
+            "ix_jobs_definition_id",
+            definition_id,
             postgresql_where=text("definition_id IS NOT NULL"),
         ),
         Index(

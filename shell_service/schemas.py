@@ -491,15 +491,13 @@ class JobListQuery(Schema):
         metadata={"description": "Only jobs of this queue"},
     )
     definition = fields.String(
+        data_key="definition",
+        attribute="definition_name",
         validate=[validate.Length(min=1, max=64), storable_text],
         metadata={
-            "description": "Only runs of the definition of this name (yours first, else the "
-            "shared one; `definition_owner` names whose)"
+            "description": "Only runs of definitions of this name (as the job recorded it: "
+            "also after the definition was deleted)"
         },
-    )
-    definition_owner = fields.String(
-        validate=[validate.Length(min=1, max=255), storable_text],
-        metadata={"description": "With `definition`: the username of its owner"},
     )
     schedule = Integer(
         data_key="schedule",
@@ -810,6 +808,14 @@ class DefinitionQuery(Schema):
         validate=[validate.Length(min=1, max=255), storable_text],
         metadata={"description": "Its owner's username (default: yours, else the shared one)"},
     )
+
+
+class DefinitionVersionsQuery(DefinitionQuery):
+    """The query of ``GET /api/definitions/{name}/versions``: ``owner`` and paging
+    (each version holds its whole script: a page is at most 100)."""
+
+    limit = Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class DefinitionListQuery(Schema):

@@ -145,12 +145,19 @@ def upgrade() -> None:
         ),
     )
     op.add_column("jobs", sa.Column("scheduled_for", sa.DateTime(), nullable=True))
-    # A definition's runs and a schedule's, newest first (GET /api/jobs?definition=...);
-    # the foreign keys' ON DELETE SET NULL finds the jobs by them too.
+    # A definition's runs (by the name they recorded) and a schedule's, newest first
+    # (GET /api/jobs?definition=...&schedule=...).
     op.create_index(
         "ix_jobs_definition_created",
         "jobs",
-        ["definition_id", sa.text("created_at DESC"), sa.text("id DESC")],
+        ["definition_name", sa.text("created_at DESC"), sa.text("id DESC")],
+        postgresql_where=sa.text("definition_name IS NOT NULL"),
+    )
+    # Deleting a definition sets its jobs' definition_id to null: found by this.
+    op.create_index(
+        "ix_jobs_definition_id",
+        "jobs",
+        ["definition_id"],
         postgresql_where=sa.text("definition_id IS NOT NULL"),
     )
     op.create_index(
@@ -164,6 +171,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_constraint("ck_jobs_id_name", "jobs", type_="check")
     op.drop_index("ix_jobs_schedule_created", table_name="jobs")
+    op.drop_index("ix_jobs_definition_id", table_name="jobs")
     op.drop_index("ix_jobs_definition_created", table_name="jobs")
     for column in (
         "scheduled_for",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from .api import Api
 from .definitions_cli import add_definition_commands
 from .errors import ClientError, ExitCode
-from .output import job_details, job_table, queue_table
+from .output import job_details, job_table, printable, queue_table
 from .settings import (
     DEFAULT_RETRY_SECONDS,
     DEFAULT_URL,
@@ -331,7 +331,7 @@ def cmd_ls(api: Api, args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs", file=sys.stderr)
         return ExitCode.OK
-    print(job_table(jobs))
+    print(printable(job_table(jobs)))
     total = first.get("total")
     if isinstance(total, int) and total > len(jobs):
         more = "+" if first.get("total_capped") else ""
@@ -342,7 +342,7 @@ def cmd_ls(api: Api, args: argparse.Namespace) -> int:
 def cmd_queues(api: Api, args: argparse.Namespace) -> int:
     """``queues``: each queue's limits and its jobs now."""
     found = api.list_queues()
-    print(json.dumps(found, indent=2) if args.json else queue_table(found))
+    print(json.dumps(found, indent=2) if args.json else printable(queue_table(found)))
     return ExitCode.OK
 
 
@@ -352,7 +352,7 @@ def cmd_show(api: Api, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(job, indent=2))
     else:
-        print(job_details(job, api.job_events(args.job_id)))
+        print(printable(job_details(job, api.job_events(args.job_id))))
     return ExitCode.OK
 
 

@@ -8,6 +8,7 @@ run NAME --param NAME=VALUE ... [--wait]``.
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import yaml
 
 from .api import Api
 from .errors import ClientError, ExitCode
-from .output import aligned, format_time
+from .output import aligned, format_time, printable
 
 
 def add_definition_commands(commands: argparse._SubParsersAction, common, follow) -> None:
@@ -78,7 +79,16 @@ def add_definition_commands(commands: argparse._SubParsersAction, common, follow
         action="append",
         type=param_pair,
         metavar="NAME=VALUE",
-        help="a parameter's value (a multichoice: comma-separated); repeat for more",
+        help="a parameter's value (a multichoice: its choices joined by its separator, "
+        "',' unless it says otherwise); repeat for more",
+    )
+    run.add_argument(
+        "--param-file",
+        action="append",
+        type=param_pair,
+        metavar="NAME=PATH",
+        help="a parameter's value read from a file (- for stdin; one final newline "
+        "dropped): for secrets, kept out of the command line and the shell's history",
     )
     run.add_argument("--version", type=int, help="run this version (default: the latest)")
     run.add_argument("--owner", help="whose definition (a username), when several share the name")
@@ -113,18 +123,56 @@ def read_definition_file(path: str) -> dict:
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
-        body = yaml.safe_load(text)
+        body = yaml.load(text, Loader=DefinitionLoader)  # noqa: S506 (a SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ClientError(f"cannot read {path}: {exc}")
     if not isinstance(body, dict):
         raise ClientError(f"{path}: expected a mapping (name, code, parameters...)")
     if "code_file" in body:
-        code_path = Path(path).parent / str(body.pop("code_file"))
-        try:
-            body["code"] = code_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ClientError(f"cannot read {code_path}: {exc}")
+        body["code"] = read_code_file(Path(path), str(body.pop("code_file")))
     return body
+
+
+def read_code_file(definition_file: Path, name: str) -> str:
+    """The script a definition file names in ``code_file``: a file in the
+    definition file's directory or below it (a definition file someone else wrote
+    cannot make ``def create`` upload ``~/.ssh/id_rsa`` or ``/etc/passwd``).
+
+    Raises
+    ------
+    ClientError
+        The path leaves that directory, or the file cannot be read as UTF-8.
+    """
+    folder = definition_file.resolve().parent
+    code_path = (folder / name).resolve()
+    if not code_path.is_relative_to(folder):
+        raise ClientError(f"{definition_file}: code_file {name!r} is not in {folder} (or below it)")
+    try:
+        return code_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClientError(f"cannot read {code_path}: {exc}")
+
+
+class DefinitionLoader(yaml.SafeLoader):
+    """YAML's safe loader, but dates and yes/no/on/off stay text (as YAML 1.2 has
+    them): a default of 2026-11-30 is the string a string parameter takes, and
+    choices [yes, no] are strings."""
+
+
+DefinitionLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag != "tag:yaml.org,2002:timestamp"
+        and not (tag == "tag:yaml.org,2002:bool" and regexp.match("yes"))
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+DefinitionLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 def cmd_def_ls(api: Api, args: argparse.Namespace) -> int:
@@ -149,7 +197,7 @@ def cmd_def_ls(api: Api, args: argparse.Namespace) -> int:
                 description[0][:60] if description else "",
             ]
         )
-    print(aligned(rows))
+    print(printable(aligned(rows)))
     return ExitCode.OK
 
 
@@ -195,7 +243,7 @@ def cmd_def_show(api: Api, args: argparse.Namespace) -> int:
     lines += [f"    {parameter_line(spec)}" for spec in d["parameters"]]
     lines.append("code:")
     lines += [f"    {line}" for line in d["code"].splitlines()]
-    print("\n".join(lines))
+    print(printable("\n".join(lines)))
     return ExitCode.OK
 
 
@@ -224,6 +272,31 @@ def cmd_def_rm(api: Api, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def parameter_values(pairs: list[tuple[str, str]], files: list[tuple[str, str]]) -> dict:
+    """``--param`` and ``--param-file`` as the run's ``parameters``.
+
+    Raises
+    ------
+    ClientError
+        A parameter given twice, or a file that cannot be read as UTF-8.
+    """
+    values: dict[str, str] = {}
+    for name, value in pairs + [(name, read_value(path)) for name, path in files]:
+        if name in values:
+            raise ClientError(f"parameter {name} is given twice", ExitCode.USAGE)
+        values[name] = value
+    return values
+
+
+def read_value(path: str) -> str:
+    """A parameter's value from a file (``-``: stdin), without one final newline."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClientError(f"cannot read {path}: {exc}")
+    return text.removesuffix("\n")
+
+
 def cmd_def_run(api: Api, args: argparse.Namespace, follow) -> int:
     """``def run``: run a definition with parameter values, as ``submit`` runs a script."""
     overrides = {
@@ -234,7 +307,7 @@ def cmd_def_run(api: Api, args: argparse.Namespace, follow) -> int:
         "memory_mb": args.memory_mb,
     }
     body: dict = {
-        "parameters": dict(args.param or []),
+        "parameters": parameter_values(args.param or [], args.param_file or []),
         "overrides": {k: v for k, v in overrides.items() if v is not None},
     }
     for key, value in (("version", args.version), ("owner", args.owner), ("id", args.job_id)):

@@ -1,6 +1,7 @@
 """Formatting for people: the job table, a job's fields, and the queued-job spinner."""
 
 import datetime
+import re
 import shlex
 import sys
 import time
@@ -14,6 +15,28 @@ LIST_COLUMNS = (
     ("CODE", "return_code"),
     ("CREATED", "created_at"),
 )
+
+
+#: Characters a terminal acts on rather than shows: C0 controls but newline and tab,
+#: DEL, and the C1 controls (ESC sequences, CSI in one byte, carriage return...).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: each control character but newline and
+    tab shown as an escape (``\x1b``), so what another user wrote (a shared
+    definition's script, a job's fields) cannot move the cursor, erase lines or
+    retitle the window.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+    """
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def format_time(value: str | None) -> str:

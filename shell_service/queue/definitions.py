@@ -223,13 +223,24 @@ _VERSIONS = Statement(
            v.options, v.parameters, v.created_at,
            (SELECT username FROM users WHERE users.id = v.author_id) AS author
     FROM definition_versions v WHERE v.definition_id = %(id)s ORDER BY v.version DESC
+    LIMIT %(limit)s OFFSET %(offset)s
     """
 )
 
 
-def definition_versions(sql: PlainSQL, definition_id: int) -> list[dict]:
-    """Every version of a definition, newest first (as ``definition_version``)."""
-    return sql.rows(_VERSIONS, {"id": definition_id})
+def definition_versions(
+    sql: PlainSQL, definition_id: int, limit: int = 20, offset: int = 0
+) -> list[dict]:
+    """A page of a definition's versions, newest first (each as ``definition_version``).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    definition_id : int
+    limit, offset : int
+        The page: at most ``limit`` versions, after the ``offset`` newest.
+    """
+    return sql.rows(_VERSIONS, {"id": definition_id, "limit": limit, "offset": offset})
 
 
 _DELETE_DEFINITION = Statement("DELETE FROM definitions WHERE id = %(id)s RETURNING id")

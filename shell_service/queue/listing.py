@@ -117,7 +117,7 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, list[str
         where.append("created_at < %(created_before)s")
         params["created_before"] = args["created_before"]
     # A definition's runs, a schedule's fires: their own indexes lead the order.
-    for column in ("definition_id", "schedule_id"):
+    for column in ("definition_name", "schedule_id"):
         if args.get(column) is not None:
             where.append(f"{column} = %({column})s")
             params[column] = args[column]
@@ -196,8 +196,8 @@ def list_page(
         The list's query arguments as ``schemas.JobListQuery`` loaded them:
         ``limit`` (int), ``offset`` (int), ``cursor`` (str, optional) and the
         filters ``status``, ``submitter_id``, ``created_after``,
-        ``created_before``, ``id_prefix``, ``queue``, ``definition_id`` (the
-        handler's from ``definition``), ``schedule_id``.
+        ``created_before``, ``id_prefix``, ``queue``, ``definition_name``
+        (the query's ``definition``), ``schedule_id``.
     owner_id : int or None
         Only this user's jobs; None: everyone's (an admin's list).
     columns : sequence of str

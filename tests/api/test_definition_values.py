@@ -2,6 +2,7 @@
 them, and the job a run makes (no server needed)."""
 
 import pytest
+from marshmallow import ValidationError
 
 from shell_service import definitions
 from shell_service.definitions import ParameterError, check_value, job_from_version
@@ -19,6 +20,9 @@ from shell_service.definitions import ParameterError, check_value, job_from_vers
         ({"type": "number"}, 2.5, 2.5, "2.5"),
         ({"type": "number"}, "2.5", 2.5, "2.5"),
         ({"type": "number"}, "4", 4, "4"),
+        ({"type": "number"}, -0.0, 0.0, "0.0"),
+        ({"type": "number"}, 10**30, 1e30, "1e+30"),
+        ({"type": "number"}, ".5e1", 5.0, "5.0"),
         ({"type": "number"}, 1e-7, 1e-7, "1e-07"),
         ({"type": "boolean"}, True, True, "true"),
         ({"type": "boolean"}, "FALSE", False, "false"),
@@ -54,6 +58,13 @@ def test_each_type_takes_its_values_and_renders_them_for_the_script(spec, value,
         ({"type": "integer"}, "1e3"),
         ({"type": "integer"}, " 1"),
         ({"type": "integer"}, "9" * 19),
+        ({"type": "integer"}, 2**63),
+        ({"type": "integer"}, 123456789012345678901234567890),
+        ({"type": "number"}, 10**400),
+        ({"type": "number"}, " 1.5"),
+        ({"type": "number"}, "1_0"),
+        ({"type": "number"}, "\u0661.\u0665"),
+        ({"type": "integer"}, "\u0661"),
         ({"type": "integer"}, False),
         ({"type": "integer"}, 2.0**60),
         ({"type": "integer", "min": 1}, 0),
@@ -83,10 +94,50 @@ def test_a_secrets_refusal_never_holds_its_value():
     assert "correct horse" not in str(refused.value)
 
 
-def test_a_catastrophic_pattern_times_out_instead_of_hanging():
+def test_a_pattern_that_would_backtrack_for_ever_is_matched_in_linear_time():
+    # (a|aa)+$ against a's and a '!': exponential for a backtracking engine, linear in RE2.
     spec = {"name": "s", "type": "string", "pattern": "(a|aa)+$"}
-    with pytest.raises(ParameterError, match="took over"):
-        check_value(spec, "a" * 40 + "!")
+    with pytest.raises(ParameterError, match="must match the pattern"):
+        check_value(spec, "a" * 60000 + "!")
+    assert check_value(spec, "a" * 60000) == "a" * 60000
+
+
+@pytest.mark.parametrize("pattern", ["(?=x)", r"(a)\1", "(x{1000}){1000}", "(", "a{2,1}"])
+def test_a_pattern_re2_cannot_take_is_refused_when_stored(pattern):
+    with pytest.raises(ValidationError) as refused:
+        definitions.ParameterSpec().load({"name": "p", "type": "string", "pattern": pattern})
+    assert "not an RE2 regular expression" in str(refused.value.messages["pattern"])
+
+
+def test_a_value_longer_than_the_limit_is_refused():
+    spec = {"name": "s", "type": "string"}
+    assert check_value(spec, "x" * definitions.MAX_VALUE_BYTES)
+    with pytest.raises(ParameterError, match="at most 65536 bytes"):
+        check_value(spec, "é" * (definitions.MAX_VALUE_BYTES // 2 + 1))
+
+
+@pytest.mark.parametrize(
+    "spec, error",
+    [
+        ({"type": "integer", "required": True, "default": 3}, "default"),
+        ({"type": "integer", "min": 2.0**64}, "min"),
+        ({"type": "multichoice", "choices": ["a,b", "c"]}, "choices"),
+        ({"type": "multichoice", "choices": ["a;b"], "separator": ";"}, "choices"),
+        ({"type": "integer", "default": 2**64}, "default"),
+    ],
+)
+def test_a_spec_that_contradicts_itself_is_refused(spec, error):
+    with pytest.raises(ValidationError) as refused:
+        definitions.ParameterSpec().load({"name": "p", **spec})
+    assert error in refused.value.messages
+
+
+def test_whole_bounds_and_defaults_are_stored_in_their_type():
+    loaded = definitions.ParameterSpec().load(
+        {"name": "p", "type": "integer", "min": -5.0, "max": 10, "default": "7"}
+    )
+    assert (loaded["min"], loaded["max"], loaded["default"]) == (-5, 10, 7)
+    assert type(loaded["min"]) is int
 
 
 VERSION = {

@@ -188,3 +188,11 @@ def test_queue_table_shows_limits_counts_and_the_default():
         "Any",
         "job",
     ]
+
+
+def test_printable_shows_terminal_controls_as_escapes_and_keeps_lines_and_tabs():
+    from shell_service.client.output import printable
+
+    assert printable("a\x1b[2Kb\x07\x9b\x7f\x00") == "a\\x1b[2Kb\\x07\\x9b\\x7f\\x00"
+    assert printable("line 1\n\tline 2 é ✓") == "line 1\n\tline 2 é ✓"
+    assert printable("a\rb") == "a\\x0db"

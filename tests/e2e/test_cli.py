@@ -1,5 +1,6 @@
 """The `shell-service` command, installed in the virtualenv, against the test stack."""
 
+import json
 import os
 import pty
 import select
@@ -415,6 +416,10 @@ parameters:
 """
 
 
+def cli_user_name(cli) -> str:
+    return json.loads(cli("def", "show", "nightly_load", "--json").stdout)["owner"]
+
+
 def test_def_create_show_run_wait_update_and_ls(cli):
     cli.script("nightly.sh", 'echo "day=$day rows=$rows tags=$tags"\n')
     spec = cli.script("nightly.yaml", NIGHTLY_FILE)
@@ -457,7 +462,9 @@ def test_def_create_show_run_wait_update_and_ls(cli):
 
     table = cli("def", "ls").stdout.splitlines()
     assert table[0].split()[:4] == ["NAME", "OWNER", "VERSION", "SHARED"]
-    assert table[1].split()[0] == "nightly_load" and table[1].split()[2] == "2"
+    # Other users' shared definitions may be listed too (the stack outlives a test).
+    mine = [row.split() for row in table[1:] if row.split()[1] == cli_user_name(cli)]
+    assert [(row[0], row[2]) for row in mine] == [("nightly_load", "2")]
 
     assert cli("def", "rm", "nightly_load").returncode == 0
     missing = cli("def", "show", "nightly_load")
@@ -468,3 +475,57 @@ def test_def_create_from_a_file_that_is_not_a_definition_says_why(cli):
     for text, words in (("- a\n- b\n", "expected a mapping"), ("code_file: nope.sh\n", "nope.sh")):
         result = cli("def", "create", cli.script("bad.yaml", text))
         assert result.returncode == 1 and words in result.stderr, result.stderr
+
+
+def test_def_run_reads_a_secret_from_a_file_or_stdin_and_refuses_a_parameter_twice(cli):
+    spec = cli.script(
+        "secret.yaml",
+        "name: with_secret\ncode: 'printf %s \"$PW\" | wc -c'\n"
+        "parameters:\n  - {name: PW, type: secret, required: true}\n",
+    )
+    assert cli("def", "create", spec).returncode == 0
+    secret_file = cli.script("pw.txt", "s3cret-value\n")
+    from_file = cli("def", "run", "with_secret", "--param-file", f"PW={secret_file}", "--wait")
+    assert (from_file.returncode, from_file.stdout.strip()) == (0, "12"), from_file.stderr
+    from_stdin = cli("def", "run", "with_secret", "--param-file", "PW=-", "--wait", input="abc\n")
+    assert from_stdin.stdout.strip() == "3", from_stdin.stderr
+    twice = cli("def", "run", "with_secret", "--param", "PW=a", "--param", "PW=b")
+    assert twice.returncode == 2 and "given twice" in twice.stderr
+
+
+def test_def_show_prints_terminal_controls_as_escapes(cli, stack_user):
+    code = "echo hi\x1b[1A\x1b[2K # hidden\r\n\x1b]0;title\x07echo more"
+    body = {"name": "controls", "code": code, "description": "desc\x1b[31m red"}
+    response = stack_user.post("/api/definitions", json=body)
+    assert response.status_code == 200, response.text
+    shown = cli("def", "show", "controls")
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\r" not in shown.stdout and "\x07" not in shown.stdout
+    assert "\\x1b[1A\\x1b[2K # hidden" in shown.stdout
+    listed = cli("def", "ls")
+    assert "\x1b" not in listed.stdout and "\\x1b[31m" in listed.stdout
+
+
+def test_def_create_reads_code_file_only_beside_the_definition_file(cli, tmp_path):
+    (tmp_path / "outside.sh").write_text("echo outside")
+    inner = tmp_path / "defs"
+    inner.mkdir()
+    (inner / "sub").mkdir()
+    (inner / "sub" / "ok.sh").write_text("echo ok")
+    for code_file in ("../outside.sh", "/etc/passwd", "sub/../../outside.sh"):
+        spec = inner / "bad.yaml"
+        spec.write_text(f"name: escape\ncode_file: {code_file}\n")
+        result = cli("def", "create", str(spec))
+        assert result.returncode == 1 and "is not in" in result.stderr, (code_file, result)
+    spec = inner / "good.yaml"
+    spec.write_text(
+        "name: inside\ncode_file: sub/ok.sh\nparameters:\n"
+        "  - {name: day, type: string, default: 2026-11-30}\n"
+        "  - {name: answer, type: choice, choices: [yes, no], default: no}\n"
+    )
+    created = cli("def", "create", str(spec))
+    assert created.returncode == 0, created.stderr
+    shown = cli("def", "show", "inside", "--json")
+    parameters = json.loads(shown.stdout)["parameters"]
+    assert parameters[0]["default"] == "2026-11-30"
+    assert parameters[1]["choices"] == ["yes", "no"]

@@ -181,7 +181,9 @@ class BaseHandler(tornado.web.RequestHandler):
         if status_code == 503:
             self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
             self.set_header("Cache-Control", "no-store")
-        self._envelope("error", {} if data is None else data, message)
+        # An error may quote what the client sent (a field's name, a wrong choice),
+        # which JSON carried as a lone surrogate UTF-8 cannot hold.
+        self._envelope("error", encodable({} if data is None else data), encodable(message))
 
     def write_error(self, status_code: int, **kwargs) -> None:
         """Every exception's answer, in the error envelope; no traceback is ever sent.
@@ -378,6 +380,29 @@ def parse_int_id(value: str) -> int | None:
     if len(value) <= 10 and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_INT_ID:
         return int(value)
     return None
+
+
+def encodable(value):
+    r"""``value`` with every string made encodable in UTF-8: a lone surrogate
+    (\ud800-\udfff, which JSON can spell) becomes U+FFFD, in keys too.
+
+    Parameters
+    ----------
+    value
+        A str, or dicts and lists of them (an error's message and data), or
+        anything else (returned as it is).
+
+    Returns
+    -------
+    The same shape.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(item) for item in value]
+    return value
 
 
 def _describe(messages) -> str:

@@ -368,11 +368,13 @@ class DefinitionVersionsHandler(DefinitionAccessMixin, BaseHandler):
             404: NotFound
         multiple:
           summary: List a definition's versions
-          description: Every version, newest first (a version never changes).
+          description: |
+            Its versions, newest first (a version never changes), a page at a
+            time (`limit`, at most 100; `offset`).
           tags: [definitions]
           security: [{token: []}]
           parameters:
-            - {in: query, schema: DefinitionQuery}
+            - {in: query, schema: DefinitionVersionsQuery}
           responses:
             200:
               content: {application/json: {schema: DefinitionVersionListEnvelope}}
@@ -380,11 +382,15 @@ class DefinitionVersionsHandler(DefinitionAccessMixin, BaseHandler):
             401: Unauthorized
             404: NotFound
         """
+        if version is None:
+            args = self.load_query(schemas.DefinitionVersionsQuery)
+            definition = self.definition_or_404(name, args.get("owner"))
+            versions = queue.definition_versions(
+                self.sql, definition["id"], args["limit"], args["offset"]
+            )
+            return self.success(schemas.DefinitionVersion(many=True).dump(versions))
         owner = self.load_query(schemas.DefinitionQuery).get("owner")
         definition = self.definition_or_404(name, owner)
-        if version is None:
-            versions = queue.definition_versions(self.sql, definition["id"])
-            return self.success(schemas.DefinitionVersion(many=True).dump(versions))
         number = int(version) if version.isascii() and version.isdigit() else 0
         found = None
         if 1 <= number <= definition["latest_version"]:
@@ -431,7 +437,12 @@ class DefinitionRunHandler(DefinitionAccessMixin, BaseHandler):
         """
         body = self.load_body(schemas.DefinitionRun)
         owner = body.get("owner") or self.load_query(schemas.DefinitionQuery).get("owner")
-        definition = self.definition_or_404(name, owner)
+        try:
+            definition = self.definition_or_404(name, owner)
+        except APIError as exc:
+            if exc.status_code == 400 and "owner" in body:
+                exc.message = exc.message.replace("Invalid query arguments", "Invalid request body")
+            raise
         version = queue.definition_version(self.sql, definition["id"], body.get("version"))
         if version is None:
             error = (

@@ -9,7 +9,6 @@ from baselayer.app.handlers.base import APIError, BaseHandler
 from ... import queue, queues, schemas
 from ...job_checks import check_exec_limits, check_fits_a_host, check_job_options, queue_or_400
 from ...job_states import FINISHED, JobStatus
-from .definitions import visible_definition
 
 #: Fields a job list leaves out unless asked for (``include_output``).
 OUTPUT_COLUMNS = ("stdout", "stderr")
@@ -180,10 +179,6 @@ class JobHandler(JobAccessMixin, BaseHandler):
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
         left_out = () if args["include_output"] else OUTPUT_COLUMNS
         owner_id = None if self.current_user.is_admin else self.current_user.id
-        if "definition" in args:
-            args["definition_id"] = self.definition_id_or_400(
-                args.pop("definition"), args.pop("definition_owner", None)
-            )
         try:
             # The output's keys stay, null (the original service's clients read them).
             data, next_cursor, total, capped = queue.list_page(
@@ -192,28 +187,6 @@ class JobHandler(JobAccessMixin, BaseHandler):
         except queue.BadCursor as exc:
             raise APIError(400, f"Invalid query arguments: cursor: {exc}")
         self.success(data, total=total, total_capped=capped, next_cursor=next_cursor)
-
-    def definition_id_or_400(self, name: str, owner: str | None) -> int:
-        """The id of the definition a list's ``definition`` filter names, as the
-        current user sees it (``definitions.visible_definition``).
-
-        Raises
-        ------
-        APIError
-            400 naming ``definition`` when the user may see none of that name (or
-            ``owner`` when several owners' have it).
-        """
-        try:
-            return visible_definition(self.sql, self.current_user, name, owner)["id"]
-        except APIError as exc:
-            if exc.status_code != 404:
-                raise
-            error = f"no definition called {name!r} that you may see"
-            raise APIError(
-                400,
-                f"Invalid query arguments: definition: {error}",
-                {"errors": {"definition": [error]}},
-            )
 
     async def post(self, job_id: str | None = None):
         """Create a job, READY or (``execute``) queued; only on ``/api/jobs`` (405 with an id).
@@ -482,16 +455,30 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
         summary: Run a job again
         description: |
           A new job with the same code and options, queued at once; the original
-          is untouched. Answers the new job's id.
+          is untouched. Answers the new job's id. A run of a definition with
+          secret parameters is rerun only by its owner: the secrets are theirs.
         tags: [jobs]
         security: [{token: []}]
         responses:
           200:
             content: {application/json: {schema: JobIdEnvelope}}
           401: Unauthorized
+          403:
+            description: Someone else's job with secret parameters
+            content: {application/json: {schema: Error}}
           404: NotFound
+          409:
+            description: The job no longer fits the config
+            content: {application/json: {schema: Error}}
         """
-        job = self.job_row_or_404(job_id, RERUN_FIELDS)
+        job = self.job_row_or_404(job_id, (*RERUN_FIELDS, "submitter_id"))
+        if job.pop("submitter_id") != self.current_user.id and job["secret_env"]:
+            # A secret would move into another user's job (and their account).
+            raise APIError(
+                403,
+                f"Job {job_id!r} has secret parameters: only its owner may rerun it "
+                "(run its definition with your own values)",
+            )
         self.check_still_runnable(job_id, job)
         job.update(id=f"job_{uuid.uuid4().hex}", submitter_id=self.current_user.id)
         detail = f"rerun of {job_id}"
