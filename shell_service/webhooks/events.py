@@ -1,4 +1,7 @@
-"""The job events a webhook may ask for, and which one a job's move is."""
+"""The job events a webhook may ask for. Which one a job's move is, is decided in
+``queue.webhooks.make_deliveries``: ``started`` for a move to RUNNING (not from
+RUNNING), and for a final state its own event if the webhook wants it, else
+``finished`` if it wants that; one job event is one delivery per webhook."""
 
 from ..job_states import JobStatus
 
@@ -18,30 +21,3 @@ END_EVENTS = {
 EVENTS = (STARTED, FINISHED, *END_EVENTS.values())
 #: Not asked for: ``POST /api/webhooks/{id}/test`` sends it.
 PING = "ping"
-
-
-def event_for(to_status: str, wanted: list[str]) -> str | None:
-    """The event a job's move to ``to_status`` is for a webhook that wants ``wanted``.
-
-    Parameters
-    ----------
-    to_status : str
-        The job event's new state.
-    wanted : list of str
-        The webhook's events.
-
-    Returns
-    -------
-    str or None
-        ``started`` for RUNNING; for a final state its own event if wanted, else
-        ``finished`` if wanted; None when the webhook wants neither (one event of
-        a job is one delivery, however many of its names the webhook asked for).
-    """
-    if to_status == JobStatus.RUNNING:
-        return STARTED if STARTED in wanted else None
-    own = END_EVENTS.get(JobStatus(to_status)) if to_status in END_EVENTS else None
-    if own is None:
-        return None
-    if own in wanted:
-        return own
-    return FINISHED if FINISHED in wanted else None

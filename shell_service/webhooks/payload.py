@@ -12,9 +12,9 @@ from urllib.parse import quote
 import orjson
 
 from .. import schemas
-from .events import END_EVENTS, EVENTS, FINISHED, PING, STARTED, event_for
+from .events import END_EVENTS, EVENTS, FINISHED, PING, STARTED
 
-__all__ = ["END_EVENTS", "EVENTS", "FINISHED", "PING", "STARTED", "event_for"]
+__all__ = ["END_EVENTS", "EVENTS", "FINISHED", "PING", "STARTED"]
 
 #: A job's fields in a payload: what ``GET /api/jobs/{id}`` shows but its output
 #: (a secret parameter's value is never a job field: it is in ``secret_env``).
