@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from baselayer.app.database import database_url
+from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL
 from shell_service.queue import webhooks as statements
 from shell_service.webhooks import payload
@@ -441,3 +442,40 @@ def test_the_back_off_schedule(cfg):
         assert delay(2) == 20 and delay(3) is None
     finally:
         deliverer.close()
+
+
+def test_a_webhook_fires_for_the_jobs_its_owner_may_see(api, admin_api, server, deliverer):
+    from .. import factories
+    from ..conftest import Client
+
+    other = Client(server.url, factories.TokenFactory().secret)
+    receiver = Receiver()
+    try:
+        mine = create(api, receiver.url)["data"]
+        admins = create(admin_api, receiver.url)["data"]
+        try:
+            theirs = run_job(other, "true")
+            own = run_job(api, "true")
+            deliver_until(deliverer, lambda: settled(admin_api, admins["id"], 2), "the admin's")
+            deliver_until(deliverer, lambda: settled(api, mine["id"], 1), "the user's")
+            assert [d["job_id"] for d in deliveries(api, mine["id"])] == [own["id"]]
+            got = {d["job_id"] for d in deliveries(admin_api, admins["id"])}
+            assert got == {theirs["id"], own["id"]}
+        finally:
+            admin_api.delete(f"/api/webhooks/{admins['id']}")
+    finally:
+        receiver.close()
+
+
+def test_an_adoption_is_not_a_start(api, deliverer, receiver):
+    hook = create(api, receiver.url, events=["started"])["data"]
+    job = run_job(api, "true")
+    # An executor that adopts a running job records RUNNING -> RUNNING.
+    deliverer.sql.rows(
+        "INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified) "
+        "VALUES (%(id)s, 'RUNNING', 'RUNNING', 'adopted', %(now)s, %(now)s) RETURNING id",
+        {"id": job["id"], "now": utcnow()},
+    )
+    deliver_until(deliverer, lambda: settled(api, hook["id"], 1), "the start")
+    deliverer.run_once()
+    assert len(deliveries(api, hook["id"])) == 1
