@@ -173,16 +173,20 @@ class Deliverer:
             payload.EVENT_HEADER: delivery["event"],
             payload.DELIVERY_HEADER: str(delivery["id"]),
         }
-        return sender.post(
-            delivery["url"],
-            body,
-            headers,
-            self.timeout,
-            self.allow,
-            self.own,
-            self.resolver,
-            self.ssl_context,
-        )
+        try:
+            return sender.post(
+                delivery["url"],
+                body,
+                headers,
+                self.timeout,
+                self.allow,
+                self.own,
+                self.resolver,
+                self.ssl_context,
+            )
+        except Exception as exc:  # a bug must not hold the delivery (or the pass) for ever
+            log.exception("Delivery %s: attempt failed", delivery["id"])
+            return sender.Outcome(None, f"internal error: {type(exc).__name__}", True, None, 0)
 
     def record(self, delivery: dict, started: datetime.datetime, outcome: sender.Outcome) -> str:
         """Store an attempt and what follows it; returns the delivery's new status."""

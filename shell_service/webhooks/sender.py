@@ -138,6 +138,8 @@ def post(
         addresses = targets.resolve(target, allow, own, resolver)
     except targets.TargetRefused as exc:
         return outcome(None, f"refused: {exc}", False)
+    except UnicodeError as exc:  # a label IDNA cannot encode (over 63 characters, say)
+        return outcome(None, f"cannot resolve {url!r}: {exc}", False)
     except OSError as exc:
         return outcome(None, f"cannot resolve {url!r}: {exc}", True)
     family, address = addresses[0]

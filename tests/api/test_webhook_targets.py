@@ -332,3 +332,9 @@ def test_https_goes_to_the_checked_address_with_sni_and_the_certificate_of_the_n
         assert len(receiver.received) == 1
     finally:
         receiver.close()
+
+
+def test_a_name_idna_cannot_encode_fails_without_retry():
+    outcome = sender.post("http://" + "a" * 64 + ".example.org/", b"{}", {}, 2)
+    assert outcome.status_code is None and not outcome.retry
+    assert "cannot resolve" in outcome.error
