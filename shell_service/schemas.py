@@ -991,7 +991,7 @@ COMPONENTS = {
 # ---- schedules ----------------------------------------------------------------
 
 
-class DefinitionVersion(fields.Field):
+class VersionOrLatest(fields.Field):
     """A definition's version: a positive integer, or ``"latest"`` (loaded as None:
     the latest version when each tick fires)."""
 
@@ -1015,30 +1015,6 @@ class DefinitionVersion(fields.Field):
         return value
 
 
-class ScheduleOverrides(Schema):
-    """Job options a schedule's jobs get over its definition's: within the queue's
-    limits (checked as a job's create is, when the schedule is made and at each fire)."""
-
-    queue = fields.String(validate=[validate.Length(min=1, max=64), storable_text])
-    timeout = Integer(strict=True, validate=validate.Range(min=1))
-    cpus = Integer(strict=True, validate=validate.Range(min=1))
-    memory_mb = Integer(strict=True, validate=validate.Range(min=16))
-    priority = Integer(strict=True, validate=validate.Range(min=-100, max=100))
-    requeue_on_host_loss = JsonBoolean()
-    env = fields.Dict(
-        keys=fields.String(
-            validate=FullMatch(
-                r"[A-Za-z_][A-Za-z0-9_]{0,127}",
-                error="environment variable names are letters, digits and '_', "
-                "not starting with a digit",
-            )
-        ),
-        values=fields.String(validate=storable_text),
-        validate=validate.Length(max=1000),
-        metadata={"description": "Variables over the definition's"},
-    )
-
-
 _SCHEDULE_TEXT = [validate.Length(max=4096), storable_text]
 
 
@@ -1059,7 +1035,7 @@ class ScheduleCreate(Schema):
             "see have that name"
         },
     )
-    version = DefinitionVersion(
+    version = VersionOrLatest(
         load_default=None,
         metadata={
             "description": 'A version number, or "latest" (default): the latest at each tick'
@@ -1109,7 +1085,7 @@ class ScheduleCreate(Schema):
             "skip) or latest (the latest fires once)"
         },
     )
-    overrides = fields.Nested(ScheduleOverrides, load_default=dict)
+    overrides = fields.Nested(RunOverrides, load_default=dict)
 
 
 class ScheduleUpdate(ScheduleCreate):

@@ -121,3 +121,14 @@ def set_job(sql, job_id, status, finished_at=None):
         "WHERE id = %(id)s RETURNING id",
         {"id": job_id, "status": status, "finished_at": finished_at},
     )
+
+
+@pytest.fixture(autouse=True)
+def schedules_of_this_test_only(cfg, engine):
+    """The schedules a test makes are deleted after it: a due schedule left behind
+    would fire in the next test's passes."""
+    connection = PlainSQL(database_url(cfg), "schedule-tests-cleanup")
+    before = connection.value("SELECT coalesce(max(id), 0) FROM schedules")
+    yield
+    connection.rows("DELETE FROM schedules WHERE id > %(id)s RETURNING id", {"id": before})
+    connection.close()

@@ -297,7 +297,7 @@ def test_old_fire_records_are_pruned_after_the_retention(
     sql, owner, make_scheduler, tick, quiet_jobs
 ):
     definition = make_definition(sql, owner.id, code="true")
-    schedule = make_schedule(sql, owner.id, definition["id"], tick)
+    schedule = make_schedule(sql, owner.id, definition["id"], tick, overlap="allow")
     scheduler = make_scheduler()
     scheduler.run_once(tick)
     scheduler.run_once(tick + MINUTE)

@@ -15,6 +15,7 @@ from baselayer.app.models import utcnow
 from ... import queue, schedules, schemas
 from ...definitions import SECRET_MASK, RunError, check_values, job_from_version
 from ...job_checks import complete_job
+from .definitions import visible_definition
 
 #: Ticks shown ahead of each schedule, and fires shown behind it.
 UPCOMING = 5
@@ -127,7 +128,7 @@ class ScheduleHandler(BaseHandler):
         values : dict
             Parameter name -> value, as sent (secrets included).
         overrides : dict
-            ``schemas.ScheduleOverrides``.
+            ``schemas.RunOverrides``.
 
         Returns
         -------
@@ -228,10 +229,13 @@ class ScheduleHandler(BaseHandler):
               content: {application/json: {schema: ScheduleEnvelope}}
             400:
               description: |
-                Bad JSON, a missing or unknown field, a definition you cannot see,
-                a bad cron expression or time zone, or a parameter refused
+                Bad JSON, a missing or unknown field, a bad cron expression or time
+                zone, a parameter refused, options over the queue's limits
               content: {application/json: {schema: Error}}
             401: Unauthorized
+            404:
+              description: No definition of that name that you may run
+              content: {application/json: {schema: Error}}
             413:
               description: The definition's script is over jobs.max_script_bytes
               content: {application/json: {schema: Error}}
@@ -240,15 +244,7 @@ class ScheduleHandler(BaseHandler):
             raise APIError(405, "POST a new schedule to /api/schedules")
         body = self.load_body(schemas.ScheduleCreate)
         user = self.current_user
-        found = queue.definitions_named(
-            self.sql, body["definition"], user.id, user.is_admin, body.get("owner")
-        )
-        if found and found[0]["owner_id"] != user.id and len(found) > 1 and "owner" not in body:
-            owners = ", ".join(sorted(str(d["owner"]) for d in found))
-            raise _invalid("owner", f"several definitions are called that (owners: {owners})")
-        if not found:
-            raise _invalid("definition", f"no definition {body['definition']!r} that you may run")
-        definition = found[0]
+        definition = visible_definition(self.sql, user, body["definition"], body.get("owner"))
         version = self.version_or_400(definition["id"], body["version"], definition["name"])
         now = utcnow()
         first = self.check_timing(body["cron"], body["timezone"], now)
