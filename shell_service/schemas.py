@@ -1015,9 +1015,6 @@ class VersionOrLatest(fields.Field):
         return value
 
 
-_SCHEDULE_TEXT = [validate.Length(max=4096), storable_text]
-
-
 class ScheduleCreate(Schema):
     """The body of ``POST /api/schedules``. Loading raises ``ValidationError`` keyed by
     field (400); the cron expression, the time zone and the parameters are checked by
@@ -1041,7 +1038,9 @@ class ScheduleCreate(Schema):
             "description": 'A version number, or "latest" (default): the latest at each tick'
         },
     )
-    description = fields.String(validate=_SCHEDULE_TEXT, allow_none=True)
+    description = fields.String(
+        validate=[validate.Length(max=4096), storable_text], allow_none=True
+    )
     parameters = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=64)),
         values=fields.Raw(allow_none=True),

@@ -51,6 +51,7 @@ def dump_schedule(row: dict, fires: list[dict], now: datetime.datetime) -> dict:
         Secret values masked; ``next_fires`` its next ``UPCOMING`` ticks (UTC
         and local; none while paused); ``last_fires`` newest first.
     """
+    zone: datetime.tzinfo
     try:
         zone = schedules.parse_timezone(row["timezone"])
         cron = schedules.parse_cron(row["cron"])
