@@ -94,3 +94,40 @@ def test_a_tick_fires_once_across_restarts_of_every_worker_executor_and_schedule
     assert len(jobs) == 1 and len(fires) == 1 and fires[0]["job_id"] == jobs[0]["id"]
     assert rival.returncode == 0  # it ran (and stopped on TERM), not crashed at start
     sql.close()
+
+
+def test_the_cli_creates_lists_pauses_resumes_and_removes_a_schedule(stack, stack_user, tmp_path):
+    from .test_cli import Cli
+
+    cli = Cli(stack, stack_user.token, tmp_path)
+    name = f"def_{uuid.uuid4().hex[:8]}"
+    body = {"name": name, "code": "echo $day", "parameters": [
+        {"name": "day", "type": "string", "required": True},
+        {"name": "key", "type": "secret"}]}  # fmt: skip
+    assert stack_user.post("/api/definitions", json=body).status_code == 200
+
+    made = cli("schedule", "create", name, "--cron", "30 2 * * *", "--tz", "Europe/Berlin",
+               "--param", "day=today", "--param", "key=sesame-42",
+               "--overlap", "queue")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    schedule_id = int(made.stdout.strip())
+    assert made.stderr.count("next: ") == 5 and "T02:30:00+0" in made.stderr
+
+    listed = cli("schedule", "ls")
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:5] == ["ID", "DEFINITION", "CRON", "TIMEZONE", "STATE"]
+    assert row.split()[:2] == [str(schedule_id), name] and " on " in row
+    as_json = cli("schedule", "ls", "--json")
+    assert "sesame-42" not in as_json.stdout and '"key": "********"' in as_json.stdout
+
+    assert cli("schedule", "pause", str(schedule_id)).stdout.strip().endswith("paused")
+    assert " paused " in cli("schedule", "ls").stdout
+    resumed = cli("schedule", "resume", str(schedule_id))
+    assert resumed.returncode == 0 and "resumed; next: " in resumed.stdout
+
+    bad = cli("schedule", "create", name, "--cron", "@reboot", "--param", "day=x")
+    assert bad.returncode == 1 and "@reboot is not supported" in bad.stderr
+    assert cli("schedule", "rm", str(schedule_id)).returncode == 0
+    gone = cli("schedule", "pause", str(schedule_id))
+    assert gone.returncode == 5 and "No schedule" in gone.stderr
