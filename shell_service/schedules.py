@@ -25,6 +25,7 @@ tick waits).
 """
 
 import datetime
+import functools
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -126,8 +127,9 @@ def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
     Raises
     ------
     ScheduleError
-        Field ``timezone``: not a time zone of the system's IANA database (a
-        path, an empty name and a name with a NUL are not names).
+        Field ``timezone``: not a time zone of the system's IANA database
+        (``zoneinfo.available_timezones``: not ``localtime``, which is whatever
+        the host is set to, nor a path).
     """
     if (
         not isinstance(name, str)
@@ -138,12 +140,20 @@ def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
         or ".." in name
     ):
         raise ScheduleError("timezone", "not an IANA time zone name (such as Europe/Berlin)")
+    if name not in _zone_names():
+        raise ScheduleError(
+            "timezone", f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
+        )
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise ScheduleError(
-            "timezone", f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
-        ) from None
+        raise ScheduleError("timezone", f"time zone {name!r} cannot be read here") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    # localtime and posixrules are links to whatever the host is set to, not zones.
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules"}) | {"UTC"}
 
 
 def _aware(utc: datetime.datetime, zone: zoneinfo.ZoneInfo) -> datetime.datetime:

@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shell_service import schedules
 from shell_service.schedules import ScheduleError, next_ticks, parse_cron, parse_timezone, plan
@@ -186,3 +188,26 @@ def test_overlap_queue_waits_then_fires_the_waiting_tick_and_skips_the_ones_afte
     assert [tick for tick, _ in ended.skips] == [T + minutes(1)]
     assert "2 ticks" in ended.skips[0][1] and "at most one tick waits" in ended.skips[0][1]
     assert ended.next_fire_at == T + minutes(3)
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "zone.tab", "UTC\n", "Europe/Berlin "])
+def test_names_that_are_files_of_the_zone_database_but_not_zones_are_refused(name):
+    with pytest.raises(ScheduleError):
+        parse_timezone(name)
+
+
+CRON_ALPHABET = "0123456789*/,-LW#?@ \t abcdefhilmnortuwyMONTUEWEDJANFEBSUN５"
+
+
+@given(text=st.text(alphabet=CRON_ALPHABET, max_size=40))
+@settings(max_examples=500, deadline=None)
+def test_any_text_is_a_cron_expression_or_a_schedule_error(text):
+    try:
+        cron = parse_cron(text)
+    except ScheduleError as exc:
+        assert exc.field == "cron"
+        return
+    # What parses gives ticks in any zone, from any time, without raising.
+    for zone in (UTC, BERLIN):
+        ticks = next_ticks(cron, zone, T, 3)
+        assert ticks == sorted(ticks) and all(tick > T for tick in ticks)

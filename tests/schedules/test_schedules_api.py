@@ -5,6 +5,8 @@ import datetime as dt
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from shell_service import queue
 from shell_service.scheduler import Scheduler
@@ -234,3 +236,97 @@ def test_no_answer_holds_a_secret_value(api, admin_api, sql, cfg, paused_executo
         assert SECRET not in response.text
     assert job["parameters"]["token"] == "********"
     api.post(f"/api/jobs/{job['id']}/cancel")
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+HOSTILE_TEXT = st.sampled_from(
+    ["@daily", "* * * * *", "30 2 * * *", "@reboot", "0 0 30 2 *", "*/0 * * * *", "UTC",
+     "Europe/Berlin", "../../etc/shadow", "localtime", "\x00", "\ud800", "x" * 300, "", " "]
+) | st.text(max_size=30)  # fmt: skip
+VALID = {
+    "cron": st.sampled_from(["@daily", "* * * * *", "30 2 * * 1-5", "@HOURLY"]),
+    "timezone": st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+    "version": st.sampled_from([1, "latest"]),
+    "parameters": st.sampled_from([{}, {"rows": 5}, {"rows": "7", "token": "t"}]),
+    "overrides": st.sampled_from([{}, {"priority": 3}, {"env": {"A": "b"}, "timeout": 30}]),
+    "overlap": st.sampled_from(["skip", "queue", "allow"]),
+    "catch_up": st.sampled_from(["none", "latest"]),
+    "enabled": st.booleans(),
+    "description": st.text(max_size=20),
+}
+HOSTILE = {
+    "cron": HOSTILE_TEXT | JSON,
+    "timezone": HOSTILE_TEXT | JSON,
+    "version": st.sampled_from([0, -1, 2, 2**31, 2**63, "1", 1.0, True]) | JSON,
+    "parameters": st.dictionaries(
+        st.sampled_from(["day", "rows", "token", "other", "\x00"]),
+        JSON | HOSTILE_TEXT | st.integers(min_value=-(2**70), max_value=2**70),
+        max_size=4,
+    )
+    | JSON,
+    "overrides": st.dictionaries(
+        st.sampled_from(["queue", "timeout", "cpus", "memory_mb", "priority", "env", "shell"]),
+        JSON | st.integers(min_value=-(2**40), max_value=2**40) | HOSTILE_TEXT,
+        max_size=3,
+    )
+    | JSON,
+    "overlap": st.sampled_from(["SKIP", "never"]) | JSON,
+    "catch_up": st.sampled_from(["all", ""]) | JSON,
+    "enabled": JSON,
+    "description": HOSTILE_TEXT | JSON,
+    "owner": HOSTILE_TEXT | JSON,
+}
+
+
+def body_strategy(hostile_share: float = 0.2):
+    """Bodies mostly valid field by field, each field hostile now and then: so that
+    some creates succeed and their PATCHes are fuzzed too."""
+    fields = {
+        name: st.one_of(
+            *([VALID[name]] * round((1 - hostile_share) * 10) if name in VALID else []),
+            *([strategy] * round(hostile_share * 10)),
+        )
+        for name, strategy in HOSTILE.items()
+    }
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+@pytest.fixture
+def fuzz_definition(api):
+    # No required parameter: many drawn bodies are valid, and go on to a PATCH.
+    return define(api, parameters=PARAMETERS[1:])
+
+
+@given(data=st.data())
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_fuzzed_creates_and_changes_are_answered_4xx_or_200_never_5xx(api, fuzz_definition, data):
+    body = data.draw(body_strategy())
+    body.setdefault("cron", "@daily")
+    body["definition"] = data.draw(st.sampled_from([fuzz_definition, "nope", 5, None]))
+    response = api.post("/api/schedules", json=body)
+    event(f"create answered {response.status_code}")
+    assert response.status_code in (200, 400, 404, 413), response.text
+    if response.status_code == 200:
+        assert_success(response)
+        schedule_id = response.json()["data"]["id"]
+        change = data.draw(body_strategy(hostile_share=0.5))
+        changed = patch(api, schedule_id, **change)
+        event(f"change answered {changed.status_code}")
+        assert changed.status_code in (200, 400, 413), changed.text
+        assert_success(api.delete(f"/api/schedules/{schedule_id}"))
+    else:
+        assert_error(response, response.status_code)
