@@ -23,6 +23,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import psycopg2
+
 from baselayer.app.config import Config
 from baselayer.app.handlers.base import APIError
 from baselayer.app.models import ADMIN_ACL, utcnow
@@ -187,8 +189,46 @@ class Scheduler:
                 return result
 
     def store(self, outcomes: list[queue.TickOutcome]) -> tuple[set[int], set[str]]:
-        """Store a batch's outcomes in one statement (``queue.fire_ticks``)."""
-        return queue.fire_ticks(self.sql, outcomes)
+        """Store a batch's outcomes in one statement (``queue.fire_ticks``).
+
+        A batch the database refuses (a bug, or a row no statement foresaw) is
+        stored one schedule at a time, and a schedule whose job cannot be stored
+        records the tick as skipped: one bad schedule must not stop the others.
+
+        Returns
+        -------
+        advanced : set of int
+        jobs : set of str
+            As ``queue.fire_ticks``.
+
+        Raises
+        ------
+        DatabaseUnavailable
+            The database cannot be reached.
+        """
+        try:
+            return queue.fire_ticks(self.sql, outcomes)
+        except psycopg2.Error:
+            if len(outcomes) == 1 and outcomes[0].job is None:
+                raise
+            log.exception("a batch of %d fires was refused; storing them one by one", len(outcomes))
+        advanced: set[int] = set()
+        jobs: set[str] = set()
+        for outcome in outcomes:
+            try:
+                done = queue.fire_ticks(self.sql, [outcome])
+            except psycopg2.Error as exc:
+                if outcome.job is None:
+                    raise
+                tick = outcome.job.fields["scheduled_for"]
+                why = f"its job could not be stored ({type(exc).__name__})"
+                log.exception("schedule %d: tick %sZ: %s", outcome.schedule_id, tick, why)
+                outcome.skips.append((tick, why))
+                outcome.job = None
+                done = queue.fire_ticks(self.sql, [outcome])
+            advanced |= done[0]
+            jobs |= done[1]
+        return advanced, jobs
 
     def outcome(self, row: dict, now: datetime.datetime) -> queue.TickOutcome | None:
         """What one due schedule does at ``now`` (``queue.due_schedules``'s row).
@@ -235,6 +275,9 @@ class Scheduler:
                 outcome.job = self.job_for(row, plan.fire)
             except FireRefused as exc:
                 outcome.skips.append((plan.fire, str(exc)))
+            except Exception as exc:  # a bug must cost this tick, not every schedule's
+                log.exception("schedule %d: tick %sZ could not be fired", row["id"], plan.fire)
+                outcome.skips.append((plan.fire, f"internal error ({type(exc).__name__})"))
         return outcome
 
     def job_for(self, row: dict, tick: datetime.datetime) -> queue.NewJob:

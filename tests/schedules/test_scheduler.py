@@ -309,3 +309,61 @@ def test_old_fire_records_are_pruned_after_the_retention(
     assert scheduler.prune(tick + 2 * MINUTE) >= 1
     assert [f["tick"] for f in fires_of(sql, schedule["id"])] == [tick + MINUTE]
     assert len(jobs_of(sql, schedule["id"])) == 2  # the jobs stay
+
+
+def test_a_job_the_database_refuses_costs_its_tick_only(
+    sql, owner, make_scheduler, tick, quiet_jobs, caplog
+):
+    definition = make_definition(sql, owner.id, code="true")
+    good = make_schedule(sql, owner.id, definition["id"], tick)
+    bad = make_schedule(sql, owner.id, definition["id"], tick)
+    scheduler = make_scheduler()
+    job_for = scheduler.job_for
+
+    def refused_for_one(row, fired_tick):
+        job = job_for(row, fired_tick)
+        if row["id"] == bad["id"]:
+            job.fields["queue"] = "q" * 10_000  # longer than the column: the insert fails
+        return job
+
+    scheduler.job_for = refused_for_one
+    with caplog.at_level(logging.ERROR):
+        result = scheduler.run_once(tick)
+    assert (result.fired, result.skipped) == (1, 1)
+    assert len(jobs_of(sql, good["id"])) == 1 and jobs_of(sql, bad["id"]) == []
+    [skip] = fires_of(sql, bad["id"])
+    assert skip["skipped"].startswith("its job could not be stored")
+    assert queue.schedule_row(sql, bad["id"])["next_fire_at"] == tick + MINUTE
+
+
+def test_a_berlin_0230_schedule_fires_once_on_each_daylight_saving_day(
+    sql, owner, make_scheduler, quiet_jobs
+):
+    """The scheduler's own loop, on a clock that jumps to each next tick: over the
+    spring-forward and the fall-back weekends of 2026 in Europe/Berlin."""
+    from shell_service.schedules import next_tick, parse_timezone
+
+    definition = make_definition(sql, owner.id, code="true")
+    berlin = parse_timezone("Europe/Berlin")
+    scheduler = make_scheduler()
+    for start, expected in (
+        (dt.datetime(2026, 3, 28, 0, 0), [dt.datetime(2026, 3, 28, 1, 30),
+                                          dt.datetime(2026, 3, 29, 1, 0),  # 03:00 CEST
+                                          dt.datetime(2026, 3, 30, 0, 30)]),
+        (dt.datetime(2026, 10, 24, 0, 0), [dt.datetime(2026, 10, 24, 0, 30),
+                                           dt.datetime(2026, 10, 25, 0, 30),  # 02:30 CEST only
+                                           dt.datetime(2026, 10, 26, 1, 30)]),
+    ):  # fmt: skip
+        first = next_tick("30 2 * * *", berlin, start)
+        schedule = make_schedule(sql, owner.id, definition["id"], first, cron="30 2 * * *",
+                                 timezone="Europe/Berlin", overlap="allow")  # fmt: skip
+        now = start
+        end = start + dt.timedelta(days=3)
+        while now < end:
+            scheduler.run_once(now)
+            following = queue.next_due_after(sql, now)
+            now = following + 0.2 * SECOND if following else end
+        fired = [job["scheduled_for"] for job in jobs_of(sql, schedule["id"])]
+        assert fired == expected
+        assert all(f["skipped"] is None for f in fires_of(sql, schedule["id"]))
+        queue.delete_schedule(sql, schedule["id"])
