@@ -14,7 +14,7 @@ from .api import Api
 from .definitions_cli import add_definition_commands
 from .errors import ClientError, ExitCode
 from .output import job_details, job_table, printable, queue_table
-from .schedules import add_schedule_commands
+from .schedules_cli import add_schedule_commands
 from .settings import (
     DEFAULT_RETRY_SECONDS,
     DEFAULT_URL,
