@@ -133,8 +133,9 @@ def cmd_schedule_create(api: Api, args: argparse.Namespace) -> int:
             body[option] = getattr(args, option)
     schedule = api.call("POST", "/api/schedules", json=body)["data"]
     print(schedule["id"])
-    for tick in schedule["next_fires"]:
-        print(f"  next: {tick['local']}", file=sys.stderr)
+    if schedule["next_fires"]:
+        first = schedule["next_fires"][0]
+        print(f"next: {first['local']} ({first['utc']} UTC)", file=sys.stderr)
     return ExitCode.OK
 
 

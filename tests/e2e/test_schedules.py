@@ -111,7 +111,7 @@ def test_the_cli_creates_lists_pauses_resumes_and_removes_a_schedule(stack, stac
                "--overlap", "queue")  # fmt: skip
     assert made.returncode == 0, made.stderr
     schedule_id = int(made.stdout.strip())
-    assert made.stderr.count("next: ") == 5 and "T02:30:00+0" in made.stderr
+    assert made.stderr.startswith("next: ") and "T02:30:00+0" in made.stderr
 
     listed = cli("schedule", "ls")
     assert listed.returncode == 0, listed.stderr
