@@ -113,13 +113,14 @@ def test_a_thousand_due_schedules_fire_in_one_pass_well_under_a_second(
     started = time.perf_counter()
     result = scheduler.run_once(tick + 0.1 * SECOND)
     took = time.perf_counter() - started
+    print(f"a pass of 1,000 fires: {took:.3f} s")
     assert result.fired == 1000
     fired = sql.value(
         "SELECT count(*) FROM jobs WHERE schedule_id = ANY(%(ids)s) AND status = 'QUEUED'",
         {"ids": ids},
     )
     assert fired == 1000
-    # Measured about 0.3 s on the 2-core test machine; a bound with room for a busy one.
+    # Measured 0.2-0.4 s on the 2-core test machine; a bound with room for a busy one.
     assert took < 2.0, f"a pass of 1,000 fires took {took:.2f} s"
 
 

@@ -96,6 +96,15 @@ class ScheduleHandler(BaseHandler):
         return row
 
     def answer(self, rows: list[dict], one: bool) -> None:
+        """Answer schedules as shown (``dump_schedule``), with their last fires.
+
+        Parameters
+        ----------
+        rows : list of dict
+            As ``queue.schedule_row`` reads them.
+        one : bool
+            Answer the first alone (a read, create or change), not the list.
+        """
         fires = queue.recent_fires(self.sql, [row["id"] for row in rows], RECENT_FIRES)
         now = utcnow()
         data = [dump_schedule(row, fires[row["id"]], now) for row in rows]
@@ -162,6 +171,13 @@ class ScheduleHandler(BaseHandler):
         return shown, hidden
 
     def version_or_400(self, definition_id: int, version: int | None, name: str) -> dict:
+        """A definition's version (None: its latest), as ``queue.definition_version``.
+
+        Raises
+        ------
+        APIError
+            400 naming ``version`` when the definition has no such version.
+        """
         found = queue.definition_version(self.sql, definition_id, version)
         if found is None:
             raise _invalid("version", f"definition {name} has no version {version}")
