@@ -128,6 +128,10 @@ def test_the_cli_creates_lists_pauses_resumes_and_removes_a_schedule(stack, stac
 
     bad = cli("schedule", "create", name, "--cron", "@reboot", "--param", "day=x")
     assert bad.returncode == 1 and "@reboot is not supported" in bad.stderr
+    # Nor in any log line of the stack (app workers, scheduler, nginx, postgres...).
+    log_dir = load_config().path("app.log_dir")
+    for log_file in log_dir.glob("*.log"):
+        assert b"sesame-42" not in log_file.read_bytes(), log_file
     assert cli("schedule", "rm", str(schedule_id)).returncode == 0
     gone = cli("schedule", "pause", str(schedule_id))
     assert gone.returncode == 5 and "No schedule" in gone.stderr
