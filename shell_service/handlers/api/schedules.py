@@ -15,6 +15,7 @@ from baselayer.app.models import utcnow
 from ... import queue, schedules, schemas
 from ...definitions import SECRET_MASK, RunError, check_values, job_from_version
 from ...job_checks import complete_job
+from ...scheduler import NEVER
 from .definitions import visible_definition
 
 #: Ticks shown ahead of each schedule, and fires shown behind it.
@@ -59,6 +60,8 @@ def dump_schedule(row: dict, fires: list[dict], now: datetime.datetime) -> dict:
         upcoming += schedules.next_ticks(cron, zone, row["next_fire_at"], UPCOMING - 1)
     except schedules.ScheduleError:
         zone, upcoming = datetime.UTC, []
+    # NEVER (no tick left) is no tick; nor is one a zone's offset would push past year 9999.
+    upcoming = [tick for tick in upcoming if tick < NEVER - datetime.timedelta(days=1)]
     shown = {
         **row,
         "parameters": {
