@@ -189,7 +189,9 @@ def next_ticks(
     try:
         for tick in CronSim(cron, _aware(after, zone)):
             utc = _naive_utc(tick)
-            if utc <= after:  # a repeated local hour can step back in UTC: never here
+            if utc <= after:
+                # From inside a repeated hour (02:10 of its second occurrence), a
+                # fixed 02:30 is read as the first occurrence's, already past in UTC.
                 continue
             ticks.append(utc)
             if len(ticks) >= count:

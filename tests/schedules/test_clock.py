@@ -102,6 +102,11 @@ def test_fall_back_a_daily_0230_fires_once_at_the_first_0230_on_the_repeated_day
         dt.datetime(2026, 10, 26, 1, 30),  # 02:30 CET
         dt.datetime(2026, 10, 27, 1, 30),
     ]
+    # Resuming from inside the second 02:00-03:00 (a restart at 02:10 CET) does not
+    # fire 02:30 CET: that day's 02:30 was the first one.
+    assert next_ticks("30 2 * * *", BERLIN, dt.datetime(2026, 10, 25, 1, 10), 1) == [
+        dt.datetime(2026, 10, 26, 1, 30)
+    ]
 
 
 def test_fall_back_a_wall_clock_step_fires_in_both_repeated_hours():
