@@ -10,7 +10,7 @@ import sys
 
 from .api import Api
 from .errors import ExitCode
-from .output import aligned
+from .output import aligned, printable
 
 
 def param_pair(value: str) -> tuple[str, str]:
@@ -80,7 +80,8 @@ def add_schedule_commands(
 
 
 def last_fire(schedule: dict) -> str:
-    """A schedule's last fire: ``job <id> <status>``, ``skipped: <why>``, or ``-``."""
+    """A schedule's last fire: ``job <id> <status>``, ``skipped: <why>``, or ``-``
+    (a reason may quote a shared definition's text: escaped by the table)."""
     if not schedule["last_fires"]:
         return "-"
     fire = schedule["last_fires"][0]
@@ -91,21 +92,20 @@ def last_fire(schedule: dict) -> str:
 
 def schedule_table(schedules: list[dict]) -> str:
     """Schedules as a table: id, definition, cron and zone, on or paused, the next
-    tick (local time), the last fire."""
+    tick (local time), the last fire; control characters escaped (``printable``)."""
     rows = [["ID", "DEFINITION", "CRON", "TIMEZONE", "STATE", "NEXT (LOCAL)", "LAST"]]
     for schedule in schedules:
         upcoming = schedule["next_fires"]
-        rows.append(
-            [
-                str(schedule["id"]),
-                schedule["definition"],
-                schedule["cron"],
-                schedule["timezone"],
-                "on" if schedule["enabled"] else "paused",
-                upcoming[0]["local"] if upcoming else "-",
-                last_fire(schedule),
-            ]
-        )
+        cells = [
+            str(schedule["id"]),
+            schedule["definition"],
+            schedule["cron"],
+            schedule["timezone"],
+            "on" if schedule["enabled"] else "paused",
+            upcoming[0]["local"] if upcoming else "-",
+            last_fire(schedule),
+        ]
+        rows.append([printable(text).replace("\n", " ") for text in cells])
     return aligned(rows)
 
 
