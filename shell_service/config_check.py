@@ -6,6 +6,7 @@ start (``app_server.main``, ``services/executor``)."""
 from baselayer.app.config import Config
 
 from . import queues, slurm_cluster
+from .scheduler import scheduler_settings
 
 
 def check(cfg: Config) -> None:
@@ -19,7 +20,7 @@ def check(cfg: Config) -> None:
     ------
     ValueError
         Naming the setting: the queues (``queues.QueueConfigError``), this host's
-        name, or ``hosts.lost_after``.
+        name, ``hosts.lost_after``, or the ``scheduler:`` section.
     """
     queues.configured_queues(cfg)
     queues.host_name(cfg)
@@ -28,6 +29,7 @@ def check(cfg: Config) -> None:
         raise ValueError(
             f"config hosts.lost_after must be a number of seconds > 0, not {lost_after!r}"
         )
+    scheduler_settings(cfg)
 
 
 def check_external(cfg: Config) -> None:
