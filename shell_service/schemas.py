@@ -1033,9 +1033,11 @@ class ScheduleCreate(Schema):
         },
     )
     version = VersionOrLatest(
-        load_default=None,
         metadata={
-            "description": 'A version number, or "latest" (default): the latest at each tick'
+            "description": 'A version number, or "latest": the latest at each tick. Left '
+            "out: latest for your own definition; for someone else's shared one, its "
+            "latest version now (pinned: its owner's later changes do not run as you "
+            'unless you ask for "latest")'
         },
     )
     description = fields.String(

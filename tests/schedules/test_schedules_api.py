@@ -145,6 +145,20 @@ def test_a_definition_the_user_may_not_see_is_404_and_a_shared_one_may_be_schedu
     assert schedule["owner"] == api.user.username
 
 
+def test_a_schedule_of_someone_elses_definition_is_pinned_unless_it_asks_for_latest(api, other):
+    shared = define(other, shared=True)
+    mine = define(api)
+    assert create(api, mine)["version"] is None  # your own: its latest at each tick
+    pinned = create(api, shared)
+    assert pinned["version"] == 1
+    following = create(api, shared, version="latest")
+    assert following["version"] is None
+    # The owner's next version does not change what the pinned schedule runs.
+    changed = other.request("PATCH", f"/api/definitions/{shared}", json={"code": "echo v2"})
+    assert changed.status_code == 200
+    assert api.get(f"/api/schedules/{pinned['id']}").json()["data"]["version"] == 1
+
+
 def test_another_users_schedule_is_404_to_read_change_and_delete(api, other, admin_api):
     schedule = create(api, define(api))
     path = f"/api/schedules/{schedule['id']}"

@@ -265,6 +265,11 @@ class ScheduleHandler(BaseHandler):
         body = self.load_body(schemas.ScheduleCreate)
         user = self.current_user
         definition = visible_definition(self.sql, user, body["definition"], body.get("owner"))
+        if "version" not in body:
+            # Someone else's script runs as you on every tick: pinned to the version
+            # you could read now, unless you ask for "latest".
+            mine = definition["owner_id"] == user.id
+            body["version"] = None if mine else definition["latest_version"]
         version = self.version_or_400(definition["id"], body["version"], definition["name"])
         now = utcnow()
         first = self.check_timing(body["cron"], body["timezone"], now)
