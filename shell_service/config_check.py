@@ -6,6 +6,7 @@ start (``app_server.main``, ``services/executor``)."""
 from baselayer.app.config import Config
 
 from . import queues, slurm_cluster
+from .scheduler import scheduler_settings
 from .webhooks import targets
 
 
@@ -20,7 +21,8 @@ def check(cfg: Config) -> None:
     ------
     ValueError
         Naming the setting: the queues (``queues.QueueConfigError``), this host's
-        name, ``hosts.lost_after``, or the ``webhooks:`` section.
+        name, ``hosts.lost_after``, the ``scheduler:`` section, or the
+        ``webhooks:`` section.
     """
     check_webhooks(cfg)
     queues.configured_queues(cfg)
@@ -30,6 +32,7 @@ def check(cfg: Config) -> None:
         raise ValueError(
             f"config hosts.lost_after must be a number of seconds > 0, not {lost_after!r}"
         )
+    scheduler_settings(cfg)
 
 
 def check_webhooks(cfg: Config) -> None:

@@ -15,6 +15,7 @@ from .handlers.api.jobs import (
     LegacyExecuteHandler,
 )
 from .handlers.api.queues import QueueHandler
+from .handlers.api.schedules import ScheduleHandler
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
@@ -47,6 +48,8 @@ ROUTES = [
     (rf"/api/tokens/(?P<token_id>{_ID})", TokenHandler),
     (r"/api/queues", QueueHandler),
     (rf"/api/queues/(?P<name>{_ID})", QueueHandler),
+    (r"/api/schedules", ScheduleHandler),
+    (rf"/api/schedules/(?P<schedule_id>{_ID})", ScheduleHandler),
     (r"/api/sysinfo", SysinfoHandler),
     (r"/metrics", MetricsHandler),
 ]

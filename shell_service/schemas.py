@@ -1215,3 +1215,185 @@ COMPONENTS = {
     "WebhookDeliveryEnvelope": WebhookDeliveryEnvelope,
     "WebhookDeliveryListEnvelope": WebhookDeliveryListEnvelope,
 }
+
+
+# ---- schedules ----------------------------------------------------------------
+
+
+class VersionOrLatest(fields.Field):
+    """A definition's version: a positive integer, or ``"latest"`` (loaded as None:
+    the latest version when each tick fires)."""
+
+    def __init__(self, **kwargs):
+        metadata = {
+            "oneOf": [
+                {"type": "integer", "minimum": 1, "maximum": INT32_RANGE[1]},
+                {"type": "string", "enum": ["latest"]},
+            ],
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == "latest" or value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError('must be a version number (1, 2, ...) or "latest"')
+        if not 1 <= value <= INT32_RANGE[1]:
+            raise ValidationError(f"must be between 1 and {INT32_RANGE[1]}")
+        return value
+
+
+class ScheduleCreate(Schema):
+    """The body of ``POST /api/schedules``. Loading raises ``ValidationError`` keyed by
+    field (400); the cron expression, the time zone and the parameters are checked by
+    the handler (400 naming the field or ``parameters.<name>``)."""
+
+    definition = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=64), storable_text],
+        metadata={"description": "The definition's name (yours, or one shared with you)"},
+    )
+    owner = fields.String(
+        validate=[validate.Length(min=1, max=255), storable_text],
+        metadata={
+            "description": "The definition's owner's username, when several you may "
+            "see have that name"
+        },
+    )
+    version = VersionOrLatest(
+        metadata={
+            "description": 'A version number, or "latest": the latest at each tick. Left '
+            "out: latest for your own definition; for someone else's shared one, its "
+            "latest version now (pinned: its owner's later changes do not run as you "
+            'unless you ask for "latest")'
+        },
+    )
+    description = fields.String(
+        validate=[validate.Length(max=4096), storable_text], allow_none=True
+    )
+    parameters = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "Parameter values, checked against the version now and at each tick"
+        },
+    )
+    cron = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=255), storable_text],
+        metadata={
+            "description": "Five fields (minute hour day-of-month month day-of-week) or "
+            "@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly",
+            "example": "30 2 * * *",
+        },
+    )
+    timezone = fields.String(
+        load_default="UTC",
+        validate=[validate.Length(min=1, max=64), storable_text],
+        metadata={
+            "description": "IANA time zone the cron expression is read in",
+            "example": "Europe/Berlin",
+        },
+    )
+    enabled = JsonBoolean(load_default=True)
+    overlap = fields.String(
+        load_default="skip",
+        validate=validate.OneOf(["skip", "queue", "allow"]),
+        metadata={
+            "description": "When the previous run has not ended: skip the tick (recorded), "
+            "queue it (it fires when the run ends; at most one waits), or allow both"
+        },
+    )
+    catch_up = fields.String(
+        load_default="none",
+        validate=validate.OneOf(["none", "latest"]),
+        metadata={
+            "description": "Ticks missed while the service was down: none (one recorded "
+            "skip) or latest (the latest fires once)"
+        },
+    )
+    overrides = fields.Nested(RunOverrides, load_default=dict)
+
+
+class ScheduleUpdate(ScheduleCreate):
+    """A schedule's changes (``PATCH``): any of the create fields but the definition."""
+
+    class Meta:
+        exclude = ("definition", "owner")
+
+
+class ScheduleTime(Schema):
+    """A tick: in UTC, and in the schedule's time zone (RFC 3339 with its offset)."""
+
+    utc = UTCDateTime(required=True)
+    local = fields.String(required=True, metadata={"example": "2026-11-30T02:30:00+01:00"})
+
+
+class ScheduleFire(Schema):
+    """One recorded tick: the job it fired (and the job's state), or why it was skipped."""
+
+    tick = UTCDateTime(required=True)
+    job_id = fields.String(allow_none=True)
+    job_status = fields.String(
+        allow_none=True, metadata={"description": "null once the job is deleted"}
+    )
+    skipped = fields.String(allow_none=True, metadata={"description": "why the tick did not fire"})
+    recorded_at = UTCDateTime(required=True)
+
+
+class Schedule(Schema):
+    """A schedule as responses show it; secret parameters as ``********``."""
+
+    id = fields.Integer(required=True)
+    owner = fields.String(allow_none=True, metadata={"description": "who its jobs run as"})
+    definition = fields.String(required=True)
+    definition_owner = fields.String(allow_none=True)
+    version = fields.Integer(allow_none=True, metadata={"description": "null: the latest"})
+    description = fields.String(allow_none=True)
+    parameters = fields.Dict(required=True)
+    overrides = fields.Dict(required=True)
+    cron = fields.String(required=True)
+    timezone = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+    overlap = fields.String(required=True)
+    catch_up = fields.String(required=True)
+    next_fire_at = UTCDateTime(required=True, metadata={"description": "the next tick it owes"})
+    next_fires = fields.List(
+        fields.Nested(ScheduleTime),
+        required=True,
+        metadata={"description": "its next ticks (none while paused)"},
+    )
+    waiting = fields.Boolean(
+        required=True,
+        metadata={"description": "a due tick waits for the previous run (overlap queue)"},
+    )
+    last_job_id = fields.String(allow_none=True)
+    last_fires = fields.List(fields.Nested(ScheduleFire), required=True)
+    created_at = UTCDateTime(required=True)
+    modified = UTCDateTime(required=True)
+
+
+class ScheduleListQuery(Schema):
+    """The query of ``GET /api/schedules``: paging."""
+
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
+
+
+ScheduleEnvelope = success_envelope("ScheduleEnvelope", fields.Nested(Schedule, required=True))
+ScheduleListEnvelope = success_envelope(
+    "ScheduleListEnvelope", fields.List(fields.Nested(Schedule), required=True)
+)
+
+COMPONENTS.update(
+    {
+        "ScheduleCreate": ScheduleCreate,
+        "ScheduleUpdate": ScheduleUpdate,
+        "Schedule": Schedule,
+        "ScheduleEnvelope": ScheduleEnvelope,
+        "ScheduleListEnvelope": ScheduleListEnvelope,
+    }
+)

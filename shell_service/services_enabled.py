@@ -11,7 +11,8 @@ def enabled(cfg: Config, name: str) -> bool:
 
     ``slurm_cluster`` (the stack's own Slurm cluster) when
     ``slurm.test_cluster.enabled``; ``slurm_executor`` when a queue has
-    ``executor: slurm``; every other one always.
+    ``executor: slurm``; every other one always (the executor, and the
+    scheduler: with no schedule it only sleeps).
 
     Parameters
     ----------

@@ -14,6 +14,7 @@ from .api import Api
 from .definitions_cli import add_definition_commands
 from .errors import ClientError, ExitCode
 from .output import job_details, job_table, printable, queue_table
+from .schedules_cli import add_schedule_commands
 from .settings import (
     DEFAULT_RETRY_SECONDS,
     DEFAULT_URL,
@@ -66,6 +67,7 @@ examples:
   shell-service submit big.sh --queue big --memory-mb 8192
   shell-service logs hello -f
   shell-service def run nightly_load --param day=2026-11-30 --wait
+  shell-service schedule create nightly_load --cron "30 2 * * *" --tz Europe/Berlin
 """
 
 
@@ -231,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(commands, common)
     add_definition_commands(commands, common, follow_submitted)
     add_webhook_commands(commands, common)
+    add_schedule_commands(commands, common)
     return parser
 
 

@@ -16,6 +16,7 @@ migrations and the tests).
 - ``hosts``: lost hosts: their jobs ended or queued again, jobs taken from an
   executor, a lost job's output once its host is back
 - ``definitions``: job definitions and their versions
+- ``schedules``: schedules, their due ticks and fires (exactly once per tick)
 - ``accounts``: the ``unix_accounts`` rows (each user's Unix identity)
 - ``jobs``: one job for the API (read, edit while READY, delete, events)
 - ``listing``: the job list (``GET /api/jobs``): filters, cursor, capped count
@@ -79,6 +80,20 @@ from .hosts import (
 )
 from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
 from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_page
+from .schedules import (
+    SCHEDULE_FIELDS,
+    TickOutcome,
+    delete_schedule,
+    due_schedules,
+    fire_ticks,
+    insert_schedule,
+    list_schedules,
+    next_due_after,
+    prune_fires,
+    recent_fires,
+    schedule_row,
+    update_schedule,
+)
 from .slurm import (
     SlurmJob,
     adopt_slurm_job,
@@ -98,6 +113,18 @@ from .transitions import (
 )
 
 __all__ = [
+    "SCHEDULE_FIELDS",
+    "TickOutcome",
+    "delete_schedule",
+    "due_schedules",
+    "fire_ticks",
+    "insert_schedule",
+    "list_schedules",
+    "next_due_after",
+    "prune_fires",
+    "recent_fires",
+    "schedule_row",
+    "update_schedule",
     "RUN_FIELDS",
     "VERSION_FIELDS",
     "definition_version",

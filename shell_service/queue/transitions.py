@@ -122,6 +122,26 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
     set of str
         The ids stored: an id that is taken already is left out (nothing stored).
     """
+    params = new_job_params(jobs)
+    params.update(any_submit=any(job.submit for job in jobs), channel=QUEUED_CHANNEL)
+    return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
+
+
+def new_job_params(jobs: list[NewJob]) -> dict[str, object]:
+    """``jobs`` as the arrays ``_INSERT_JOBS`` unnests (a schedule's fire, which
+    inserts its jobs in its own statement, unnests the same ones).
+
+    Parameters
+    ----------
+    jobs : list of NewJob
+
+    Returns
+    -------
+    dict
+        Each ``NEW_JOB_FIELDS`` and ``RUN_FIELDS`` name, ``submit``, ``actor_id``,
+        ``detail`` and ``created_at`` -> a list with one item per job (JSON text
+        for ``args``, ``env``, ``parameters`` and ``secret_env``).
+    """
     params: dict[str, object] = {
         name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS
     }
@@ -141,10 +161,8 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
         **{
             name: [_json_or_none(job.fields.get(name)) for job in jobs] for name in _RUN_JSON_FIELDS
         },
-        any_submit=any(job.submit for job in jobs),
-        channel=QUEUED_CHANNEL,
     )
-    return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
+    return params
 
 
 def _json_or_none(value) -> str | None:

@@ -178,6 +178,8 @@ def test_the_walk_finds_the_parameters_that_once_gave_500(spec):
     assert ("post", "/api/jobs", "body", "timeout", "integer") in found
     assert ("patch", "/api/jobs/{job_id}", "body", "priority", "integer") in found
     assert ("delete", "/api/tokens/{token_id}", "path", "token_id", "path-id") in found
+    assert ("patch", "/api/schedules/{schedule_id}", "path", "schedule_id", "path-id") in found
+    assert ("get", "/api/schedules", "query", "limit", "integer") in found
 
 
 def test_no_extreme_numeric_or_date_parameter_gets_a_5xx(spec, admin_api):
@@ -191,12 +193,17 @@ def test_no_extreme_numeric_or_date_parameter_gets_a_5xx(spec, admin_api):
     assert made.status_code == 200, made.text
     webhook = admin_api.post("/api/webhooks", json={"url": "https://example.org/hook"})
     assert webhook.status_code == 200, webhook.text
+    schedule = admin_api.post(
+        "/api/schedules", json={"definition": definition, "cron": "@daily", "enabled": False}
+    )
+    assert schedule.status_code == 200, schedule.text
     path_values = {
         "webhook_id": str(webhook.json()["data"]["id"]),
         "user_id": str(admin_api.user.id),
         "token_id": str(TokenFactory().id),
         "name": definition,
         "version": "1",
+        "schedule_id": str(schedule.json()["data"]["id"]),
     }
 
     def request(target: Target, value) -> requests.Response:

@@ -1,0 +1,1 @@
+"""Schedules: the clock (pure), the scheduler duty against the database, the API."""
