@@ -323,6 +323,17 @@ class Scheduler:
             "options": row["options"],
             "parameters": row["specs"],
         }
+        # A value set as a secret stays one: if this version takes it as anything
+        # else it would be shown (in the job's env and parameters), so the tick waits
+        # for the schedule's owner to set it again.
+        secrets = {spec["name"] for spec in row["specs"] if spec["type"] == "secret"}
+        no_longer = sorted(set(row["secret_parameters"]) - secrets)
+        if no_longer:
+            raise FireRefused(
+                f"parameters {', '.join(no_longer)} were set as secrets, and version "
+                f"{row['version']} does not take them as secrets: set them again "
+                "(PATCH the schedule's parameters)"
+            )
         values = {**row["parameters"], **row["secret_parameters"]}
         try:
             run = job_from_version(version, values, row["overrides"])
