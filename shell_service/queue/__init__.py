@@ -84,6 +84,7 @@ from .schedules import (
     prune_fires,
     recent_fires,
     schedule_row,
+    schedules_of,
     update_schedule,
 )
 from .slurm import (
@@ -118,6 +119,7 @@ __all__ = [
     "schedule_row",
     "update_schedule",
     "RUN_FIELDS",
+    "schedules_of",
     "VERSION_FIELDS",
     "definition_version",
     "definition_versions",
