@@ -12,6 +12,7 @@ from pathlib import Path
 
 import tornado.httpserver
 
+from baselayer.app import logs
 from baselayer.app.app_factory import make_app
 from baselayer.app.auth import TokenCache
 from baselayer.app.config import Config, load_config
@@ -98,10 +99,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--socket", type=Path, required=True, help="the unix socket to listen on")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s %(levelname)s [{args.socket.stem}] %(name)s: %(message)s",
-    )
+    logs.configure(args.socket.stem)
 
     cfg = load_config()
     try:

@@ -99,7 +99,8 @@ class Job(Base):
     definition_version: Mapped[int | None] = mapped_column(Integer)
     parameters: Mapped[dict | None] = mapped_column(JSONB)
     secret_env: Mapped[dict | None] = mapped_column(JSONB)
-    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
+    # No foreign key: the jobs keep it when their schedule is deleted.
+    schedule_id: Mapped[int | None] = mapped_column(Integer)
     scheduled_for: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
     submitter: Mapped[User] = relationship(lazy="raise")

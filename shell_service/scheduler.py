@@ -64,6 +64,7 @@ class SchedulerSettings:
     fire_retention_days: float | None
     prune_interval: float
     batch_size: int
+    max_per_user: int
 
 
 def scheduler_settings(cfg: Config) -> SchedulerSettings:
@@ -80,8 +81,8 @@ def scheduler_settings(cfg: Config) -> SchedulerSettings:
     Raises
     ------
     ValueError
-        Naming the setting that is not a positive number (``batch_size``: a
-        positive integer; ``fire_retention_days`` may be empty).
+        Naming the setting that is not a positive number (``batch_size`` and
+        ``max_per_user``: positive integers; ``fire_retention_days`` may be empty).
     """
     section = cfg.get("scheduler") or {}
 
@@ -93,15 +94,19 @@ def scheduler_settings(cfg: Config) -> SchedulerSettings:
             raise ValueError(f"config scheduler.{name} must be a number > 0, not {value!r}")
         return float(value)
 
-    batch = section.get("batch_size", 1000)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
-        raise ValueError(f"config scheduler.batch_size must be an integer > 0, not {batch!r}")
+    def whole(name: str, default: int) -> int:
+        value = section.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"config scheduler.{name} must be an integer > 0, not {value!r}")
+        return value
+
     return SchedulerSettings(
         poll_interval=number("poll_interval", 1.0) or 1.0,
         misfire_grace=number("misfire_grace", 30.0) or 30.0,
         fire_retention_days=number("fire_retention_days", 30, empty_ok=True),
         prune_interval=number("prune_interval", 600.0) or 600.0,
-        batch_size=batch,
+        batch_size=whole("batch_size", 1000),
+        max_per_user=whole("max_per_user", 200),
     )
 
 
@@ -323,6 +328,17 @@ class Scheduler:
             "options": row["options"],
             "parameters": row["specs"],
         }
+        # A value set as a secret stays one: if this version takes it as anything
+        # else it would be shown (in the job's env and parameters), so the tick waits
+        # for the schedule's owner to set it again.
+        secrets = {spec["name"] for spec in row["specs"] if spec["type"] == "secret"}
+        no_longer = sorted(set(row["secret_parameters"]) - secrets)
+        if no_longer:
+            raise FireRefused(
+                f"parameters {', '.join(no_longer)} were set as secrets, and version "
+                f"{row['version']} does not take them as secrets: set them again "
+                "(PATCH the schedule's parameters)"
+            )
         values = {**row["parameters"], **row["secret_parameters"]}
         try:
             run = job_from_version(version, values, row["overrides"])

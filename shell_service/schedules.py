@@ -84,6 +84,8 @@ def parse_cron(text: str) -> str:
     """
     if not isinstance(text, str) or len(text) > MAX_CRON_LENGTH:
         raise ScheduleError("cron", f"must be a string of at most {MAX_CRON_LENGTH} characters")
+    if not text.isascii():
+        raise ScheduleError("cron", "must be ASCII: digits, names, * / - , and spaces")
     stripped = text.strip()
     if stripped.startswith("@"):
         word = stripped.lower()

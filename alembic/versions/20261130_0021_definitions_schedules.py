@@ -135,15 +135,9 @@ def upgrade() -> None:
     op.add_column("jobs", sa.Column("definition_version", sa.Integer(), nullable=True))
     op.add_column("jobs", sa.Column("parameters", JSONB(), nullable=True))
     op.add_column("jobs", sa.Column("secret_env", JSONB(), nullable=True))
-    op.add_column(
-        "jobs",
-        sa.Column(
-            "schedule_id",
-            sa.Integer(),
-            sa.ForeignKey("schedules.id", ondelete="SET NULL"),
-            nullable=True,
-        ),
-    )
+    # No foreign key: a job keeps the id of the schedule that fired it after the
+    # schedule is deleted (?schedule= still lists it; identity ids are never reused).
+    op.add_column("jobs", sa.Column("schedule_id", sa.Integer(), nullable=True))
     op.add_column("jobs", sa.Column("scheduled_for", sa.DateTime(), nullable=True))
     # A definition's runs (by the name they recorded) and a schedule's, newest first
     # (GET /api/jobs?definition=...&schedule=...).

@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from baselayer.app import logs
 from baselayer.app.config import load_config
 from baselayer.app.database import make_engine, make_session_factory
 from baselayer.app.migrated import wait_for_migrated_database
@@ -37,9 +38,7 @@ def main(argv=None) -> None:
         "--run-dir", type=Path, required=True, help="the stack's run directory (from config)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s [executor] %(name)s: %(message)s"
-    )
+    logs.configure("executor")
     cfg = load_config()
     if args.run_dir.resolve() != cfg.path("app.run_dir").resolve():
         raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")

@@ -9,17 +9,9 @@ import json
 import sys
 
 from .api import Api
+from .definitions_cli import param_pair, parameter_values
 from .errors import ExitCode
 from .output import aligned, printable
-
-
-def param_pair(value: str) -> tuple[str, str]:
-    """``NAME=VALUE`` from ``--param`` (the value as text: the service converts it to
-    the parameter's type)."""
-    name, sep, text = value.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {value!r}")
-    return name, text
 
 
 def version_arg(value: str) -> int | str:
@@ -60,6 +52,14 @@ def add_schedule_commands(
         type=param_pair,
         metavar="NAME=VALUE",
         help="a parameter's value; repeat for more",
+    )
+    create.add_argument(
+        "--param-file",
+        action="append",
+        type=param_pair,
+        metavar="NAME=PATH",
+        help="a parameter's value read from a file (- for stdin; one final newline "
+        "dropped): for secrets, kept out of the command line and the shell's history",
     )
     create.add_argument("--version", type=version_arg, help='a version number or "latest"')
     create.add_argument("--owner", help="the definition's owner, if several share the name")
@@ -124,8 +124,8 @@ def cmd_schedule_ls(api: Api, args: argparse.Namespace) -> int:
 def cmd_schedule_create(api: Api, args: argparse.Namespace) -> int:
     """``schedule create``: make a schedule; print its id and next ticks."""
     body: dict = {"definition": args.definition, "cron": args.cron}
-    if args.param:
-        body["parameters"] = dict(args.param)
+    if args.param or args.param_file:
+        body["parameters"] = parameter_values(args.param or [], args.param_file or [])
     if args.paused:
         body["enabled"] = False
     for option in ("timezone", "version", "owner", "overlap", "catch_up", "description"):

@@ -92,6 +92,7 @@ from .schedules import (
     prune_fires,
     recent_fires,
     schedule_row,
+    schedules_of,
     update_schedule,
 )
 from .slurm import (
@@ -126,6 +127,7 @@ __all__ = [
     "schedule_row",
     "update_schedule",
     "RUN_FIELDS",
+    "schedules_of",
     "VERSION_FIELDS",
     "definition_version",
     "definition_versions",

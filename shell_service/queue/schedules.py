@@ -73,6 +73,14 @@ _INSERT_SCHEDULE = Statement(
 )
 
 
+_SCHEDULES_OF = Statement("SELECT count(*) FROM schedules WHERE owner_id = %(owner_id)s")
+
+
+def schedules_of(sql: PlainSQL, owner_id: int) -> int:
+    """How many schedules ``owner_id`` has (``ix_schedules_owner_id``)."""
+    return sql.value(_SCHEDULES_OF, {"owner_id": owner_id})
+
+
 def insert_schedule(sql: PlainSQL, owner_id: int, fields: dict) -> dict | None:
     """Store a new schedule.
 

@@ -73,3 +73,23 @@ def test_schedule_create_needs_a_cron_expression(capsys):
         ]
     )
     assert (args.cron, args.param, args.catch_up) == ("@daily", [("a", "1")], "latest")
+
+
+def test_schedule_create_reads_a_secret_from_a_file_and_sends_it_as_a_parameter(tmp_path):
+    from shell_service.client.schedules_cli import cmd_schedule_create
+
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    args = build_parser().parse_args(
+        ["schedule", "create", "nightly", "--cron", "@daily", "--param", "DAY=x",
+         "--param-file", f"PW={secret}"]
+    )  # fmt: skip
+    sent = {}
+
+    class FakeApi:
+        def call(self, method, path, json):
+            sent.update(json)
+            return {"data": {"id": 7, "next_fires": []}}
+
+    assert cmd_schedule_create(FakeApi(), args) == 0
+    assert sent["parameters"] == {"DAY": "x", "PW": "s3cret"}

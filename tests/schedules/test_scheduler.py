@@ -368,3 +368,26 @@ def test_a_berlin_0230_schedule_fires_once_on_each_daylight_saving_day(
         assert fired == expected
         assert all(f["skipped"] is None for f in fires_of(sql, schedule["id"]))
         queue.delete_schedule(sql, schedule["id"])
+
+
+def test_a_value_set_as_a_secret_is_not_fired_once_the_version_takes_it_as_text(
+    sql, owner, make_scheduler, tick, quiet_jobs
+):
+    secret = "s3cr3t-flip-91c2"
+    definition = make_definition(sql, owner.id, code="true", parameters=[DAY, TOKEN])
+    schedule = make_schedule(sql, owner.id, definition["id"], tick, parameters={"day": "x"},
+                             secret_parameters={"token": secret})  # fmt: skip
+    # The owner's next version takes "token" as a plain string: shown in env and parameters.
+    fields = {
+        "description": None, "code": "true", "shell": "sh", "args": [], "env": {},
+        "stdin": None, "options": {},
+        "parameters": [DAY, {"name": "token", "type": "string", "env_var": "API_TOKEN"}],
+    }  # fmt: skip
+    queue.insert_version(sql, definition["id"], False, fields, owner.id)
+
+    result = make_scheduler().run_once(tick)
+
+    assert (result.fired, result.skipped) == (0, 1)
+    assert jobs_of(sql, schedule["id"]) == []
+    [fire] = fires_of(sql, schedule["id"])
+    assert "token were set as secrets" in fire["skipped"] and secret not in fire["skipped"]

@@ -86,6 +86,7 @@ def test_a_created_schedule_shows_its_next_ticks_in_utc_and_its_zone(api):
     ("fields", "field", "says"),
     [
         ({"cron": "@reboot"}, "cron", "@reboot is not supported"),
+        ({"cron": "0\u00a00 1 1 *"}, "cron", "must be ASCII"),
         ({"cron": "0 30 2 * * *"}, "cron", "five fields"),
         ({"cron": "61 * * * *"}, "cron", "not a cron expression"),
         ({"cron": "* * * * * * * * * *"}, "cron", "five fields"),
@@ -172,7 +173,14 @@ def test_another_users_schedule_is_404_to_read_change_and_delete(api, other, adm
     assert assert_success(patch(admin_api, schedule["id"], enabled=False))["enabled"] is False
 
 
-@pytest.mark.parametrize("schedule_id", ["0", "-1", "abc", "99999999999999999999", "1.5", "%00"])
+def test_a_cron_expression_is_stored_with_single_spaces(api):
+    schedule = create(api, define(api), cron=" 0  0\t1 1   * ")
+    assert schedule["cron"] == "0 0 1 1 *"
+
+
+@pytest.mark.parametrize(
+    "schedule_id", ["0", "-1", "abc", "99999999999999999999", "1.5", "%00", "01", "+1", " 1"]
+)
 def test_odd_schedule_ids_are_404(api, schedule_id):
     assert_error(api.get(f"/api/schedules/{schedule_id}"), 404)
     assert_error(patch(api, schedule_id, enabled=False), 404)
@@ -227,7 +235,10 @@ def test_delete_removes_the_schedule_and_keeps_its_jobs(api, sql, cfg, paused_ex
     ]
     assert_success(api.delete(f"/api/schedules/{schedule['id']}"))
     assert_error(api.get(f"/api/schedules/{schedule['id']}"), 404)
-    assert assert_success(api.get(f"/api/jobs/{jobs[0]['id']}"))["schedule_id"] is None
+    # The job keeps the schedule's id, and is still listed by it.
+    assert assert_success(api.get(f"/api/jobs/{jobs[0]['id']}"))["schedule_id"] == schedule["id"]
+    listed = assert_success(api.get(f"/api/jobs?schedule={schedule['id']}"))
+    assert [job["id"] for job in listed] == [jobs[0]["id"]]
     api.post(f"/api/jobs/{jobs[0]['id']}/cancel")
 
 
@@ -344,3 +355,21 @@ def test_fuzzed_creates_and_changes_are_answered_4xx_or_200_never_5xx(api, fuzz_
         assert_success(api.delete(f"/api/schedules/{schedule_id}"))
     else:
         assert_error(response, response.status_code)
+
+
+def test_a_user_may_have_at_most_max_per_user_schedules(api, other, server):
+    saved = server.cfg["scheduler"].get("max_per_user")
+    server.cfg["scheduler"]["max_per_user"] = 2
+    try:
+        name = define(api)
+        create(api, name)
+        create(api, name)
+        body = assert_error(create(api, name, expect=409), 409, mentions="scheduler.max_per_user")
+        assert "2 schedules" in body["message"]
+        # Another user's count is their own.
+        create(other, define(other))
+    finally:
+        if saved is None:
+            del server.cfg["scheduler"]["max_per_user"]
+        else:
+            server.cfg["scheduler"]["max_per_user"] = saved

@@ -374,10 +374,17 @@ def parse_int_id(value: str) -> int | None:
     -------
     int or None
         The id, 1 to MAX_INT_ID; None when ``value`` cannot be one (not all ASCII
-        digits, zero, or too large).
+        digits, a leading zero, zero, or too large).
     """
     # The length check first: int() refuses strings of over 4300 digits.
-    if len(value) <= 10 and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_INT_ID:
+    # Canonical digits only ("01" is not 1): one id, one spelling.
+    if (
+        len(value) <= 10
+        and value.isascii()
+        and value.isdigit()
+        and not value.startswith("0")
+        and 0 < int(value) <= MAX_INT_ID
+    ):
         return int(value)
     return None
 

@@ -13,6 +13,7 @@ import time
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from baselayer.app import logs
 from baselayer.app.config import Config, load_config
 from baselayer.app.database import make_engine
 
@@ -115,9 +116,7 @@ def migrate(cfg: Config) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure()
     # alembic.ini's logging config lowers the root logger to WARNING: keep our steps visible.
     log.setLevel(logging.INFO)
     try:

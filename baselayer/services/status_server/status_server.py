@@ -15,6 +15,7 @@ from pathlib import Path
 import tornado.httpserver
 import tornado.web
 
+from baselayer.app import logs
 from baselayer.app.config import load_config
 from baselayer.app.unix_socket import listen_on_unix_socket
 
@@ -102,9 +103,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--socket", type=Path, required=True, help="the unix socket to listen on")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s status_server: %(message)s"
-    )
+    logs.configure("status_server")
     asyncio.run(serve(args.socket, load_config()["app.title"]))
 
 

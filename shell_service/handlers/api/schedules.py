@@ -15,7 +15,7 @@ from baselayer.app.models import utcnow
 from ... import queue, schedules, schemas
 from ...definitions import SECRET_MASK, RunError, check_values, job_from_version
 from ...job_checks import complete_job
-from ...scheduler import NEVER
+from ...scheduler import NEVER, scheduler_settings
 from .definitions import visible_definition
 
 #: Ticks shown ahead of each schedule, and fires shown behind it.
@@ -256,6 +256,9 @@ class ScheduleHandler(BaseHandler):
             404:
               description: No definition of that name that you may run
               content: {application/json: {schema: Error}}
+            409:
+              description: You have config scheduler.max_per_user schedules already
+              content: {application/json: {schema: Error}}
             413:
               description: The definition's script is over jobs.max_script_bytes
               content: {application/json: {schema: Error}}
@@ -264,6 +267,13 @@ class ScheduleHandler(BaseHandler):
             raise APIError(405, "POST a new schedule to /api/schedules")
         body = self.load_body(schemas.ScheduleCreate)
         user = self.current_user
+        most = scheduler_settings(self.settings["config"]).max_per_user
+        if queue.schedules_of(self.sql, user.id) >= most:
+            raise APIError(
+                409,
+                f"You have {most} schedules, the most one user may have "
+                "(config scheduler.max_per_user): delete one first",
+            )
         definition = visible_definition(self.sql, user, body["definition"], body.get("owner"))
         if "version" not in body:
             # Someone else's script runs as you on every tick: pinned to the version
@@ -281,7 +291,7 @@ class ScheduleHandler(BaseHandler):
             "parameters": shown,
             "secret_parameters": hidden,
             "overrides": body["overrides"],
-            "cron": body["cron"].strip(),
+            "cron": " ".join(body["cron"].split()),
             "timezone": body["timezone"],
             "enabled": body["enabled"],
             "overlap": body["overlap"],
@@ -328,7 +338,7 @@ class ScheduleHandler(BaseHandler):
             raise APIError(400, "Invalid request body: nothing to change")
         now = utcnow()
         if "cron" in changes:
-            changes["cron"] = changes["cron"].strip()
+            changes["cron"] = " ".join(changes["cron"].split())
         retimed = (
             "cron" in changes
             or "timezone" in changes
