@@ -10,6 +10,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from baselayer.app import logs
 from baselayer.app.config import load_config
 from baselayer.app.database import database_url, make_engine
 from baselayer.app.migrated import wait_for_migrated_database
@@ -27,9 +28,8 @@ def main(argv=None) -> None:
         "--run-dir", type=Path, required=True, help="the stack's run directory (from config)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s [webhooks] %(name)s: %(message)s"
-    )
+    # One line per record: errors quote receivers' answers and users' URLs.
+    logs.configure("webhooks")
     cfg = load_config()
     if args.run_dir.resolve() != cfg.path("app.run_dir").resolve():
         raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")
