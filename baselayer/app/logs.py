@@ -25,6 +25,7 @@ class OneLineFormatter(logging.Formatter):
     message did not)."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        """The record's message made one line (``one_line``), then formatted as usual."""
         record.message = one_line(record.message)
         return super().formatMessage(record)
 
