@@ -25,7 +25,17 @@ class OneLineFormatter(logging.Formatter):
     message did not)."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        """The record's message made one line (``one_line``), then formatted as usual."""
+        """The record's line, its message made one line (``one_line``).
+
+        Parameters
+        ----------
+        record : logging.LogRecord
+            Its ``message`` already made by ``format``.
+
+        Returns
+        -------
+        str
+        """
         record.message = one_line(record.message)
         return super().formatMessage(record)
 
