@@ -42,7 +42,7 @@ Job states: READY (stored) → QUEUED (waiting for capacity) → RUNNING →
 COMPLETE (exit 0) | FAILED (non-zero exit or signal) | TIMED_OUT | CANCELLED |
 SERVER_ERROR (the service failed it; `status_message` says why)."""
 #: What the docs' curl examples show for each path parameter.
-PATH_EXAMPLES = {"job_id": "hello", "user_id": "2", "token_id": "3"}
+PATH_EXAMPLES = {"job_id": "hello", "user_id": "2", "token_id": "3", "webhook_id": "1"}
 
 
 def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):

@@ -7,6 +7,7 @@ from baselayer.app.config import Config
 
 from . import queues, slurm_cluster
 from .scheduler import scheduler_settings
+from .webhooks import targets
 
 
 def check(cfg: Config) -> None:
@@ -20,8 +21,10 @@ def check(cfg: Config) -> None:
     ------
     ValueError
         Naming the setting: the queues (``queues.QueueConfigError``), this host's
-        name, ``hosts.lost_after``, or the ``scheduler:`` section.
+        name, ``hosts.lost_after``, the ``scheduler:`` section, or the
+        ``webhooks:`` section.
     """
+    check_webhooks(cfg)
     queues.configured_queues(cfg)
     queues.host_name(cfg)
     lost_after = cfg.get("hosts.lost_after")
@@ -30,6 +33,36 @@ def check(cfg: Config) -> None:
             f"config hosts.lost_after must be a number of seconds > 0, not {lost_after!r}"
         )
     scheduler_settings(cfg)
+
+
+def check_webhooks(cfg: Config) -> None:
+    """The ``webhooks:`` section: its networks and its numbers.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting.
+    """
+    settings = cfg.get("webhooks") or {}
+    try:
+        targets.parse_networks(settings.get("allow_networks") or [])
+    except ValueError as exc:
+        raise ValueError(f"config webhooks.allow_networks: {exc}") from None
+    numbers = {
+        "timeout": settings.get("timeout"),
+        "poll_interval": settings.get("poll_interval"),
+        "concurrency": settings.get("concurrency"),
+        "batch": settings.get("batch"),
+        "max_per_user": settings.get("max_per_user"),
+        "keep_deliveries_days": settings.get("keep_deliveries_days"),
+        **{f"retry.{k}": v for k, v in (settings.get("retry") or {}).items()},
+    }
+    for name, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"config webhooks.{name} must be a number > 0, not {value!r}")
+    rescan = settings.get("rescan_events")
+    if isinstance(rescan, bool) or not isinstance(rescan, int) or rescan < 0:
+        raise ValueError(f"config webhooks.rescan_events must be an integer >= 0, not {rescan!r}")
 
 
 def check_external(cfg: Config) -> None:

@@ -362,3 +362,103 @@ class ScheduleFire(Base):
     skipped: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_schedule_fires_created", "created_at"),)
+
+
+class Webhook(Base):
+    """A user's HTTP callback on job events (``shell_service/webhooks/``).
+
+    ``events``: the event names it wants (``webhooks.payload.EVENTS``). Filters,
+    each None for any: ``definition_id`` (with its name as resolved at the
+    time; no foreign key, so a deleted definition's filter matches nothing
+    rather than every job), ``schedule_id``, ``queue``, ``array_id``.
+    ``secret`` is kept as given (the HMAC needs it); no API answer reads it.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    events: Mapped[list] = mapped_column(JSONB, nullable=False)
+    definition_id: Mapped[int | None] = mapped_column(Integer)
+    definition_name: Mapped[str | None] = mapped_column(String(64))
+    schedule_id: Mapped[int | None] = mapped_column(Integer)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    array_id: Mapped[str | None] = mapped_column(String(128))
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One event sent (or being sent) to one webhook: unique per (webhook, job
+    event), so the event is delivered in one series of attempts whatever number
+    of deliverers read it. ``job_event_id`` None: a test ping. ``body``: the
+    exact bytes sent (made at the first attempt), so every retry carries the same
+    payload and signature. ``status``: pending (``next_attempt_at`` is when),
+    delivered, failed (a 4xx, a redirect, or the retries ran out)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False
+    )
+    job_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    job_id: Mapped[str | None] = mapped_column(String(128))
+    event: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # A deliverer sending it now holds it until then (a crashed one's is retried).
+    locked_until: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    body: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "job_event_id", name="uq_webhook_deliveries_event"),
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name="ck_webhook_deliveries_status"
+        ),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", text("id DESC")),
+        Index("ix_webhook_deliveries_created", "created_at"),
+    )
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: when, how long (ms), the HTTP status or the error,
+    and when the next one is due (None: none)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    next_retry_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class WebhookCursor(Base):
+    """The deliverer's place in ``job_events`` (one row): every event up to
+    ``last_event_id`` has had its deliveries made."""
+
+    __tablename__ = "webhook_cursor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="ck_webhook_cursor_one_row"),)

@@ -19,6 +19,7 @@ from .handlers.api.schedules import ScheduleHandler
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
+from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
 
 _ID = r"[^/]+"
@@ -37,6 +38,10 @@ ROUTES = [
     (rf"/api/definitions/(?P<name>{_ID})/versions", DefinitionVersionsHandler),
     (rf"/api/definitions/(?P<name>{_ID})/versions/(?P<version>{_ID})", DefinitionVersionsHandler),
     (rf"/api/definitions/(?P<name>{_ID})/run", DefinitionRunHandler),
+    (r"/api/webhooks", WebhookHandler),
+    (rf"/api/webhooks/(?P<webhook_id>{_ID})", WebhookHandler),
+    (rf"/api/webhooks/(?P<webhook_id>{_ID})/deliveries", WebhookDeliveriesHandler),
+    (rf"/api/webhooks/(?P<webhook_id>{_ID})/test", WebhookTestHandler),
     (r"/api/users", UserHandler),
     (rf"/api/users/(?P<user_id>{_ID})", UserHandler),
     (r"/api/tokens", TokenHandler),

@@ -5,12 +5,22 @@ import datetime
 import os
 from pathlib import Path
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    pre_dump,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from . import definitions
 from .fields import FullMatch, JsonBoolean, storable_text
 from .job_paths import JOB_NAME_PATTERN, job_dir
 from .job_states import JobStatus
+from .webhooks import events as webhook_payload
+from .webhooks import targets as webhook_targets
 
 #: execve(2): the longest single string the kernel copies into a new program,
 #: an argument or an environment entry "KEY=VALUE", its terminating NUL included
@@ -904,6 +914,204 @@ class DefinitionSummary(Schema):
     modified = UTCDateTime(required=True)
 
 
+# ---- webhooks
+
+
+def _webhook_url(value: str) -> None:
+    # The rules that need no DNS; the address check is the handler's (it resolves).
+    try:
+        webhook_targets.check_url(value)
+    except webhook_targets.TargetRefused as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _no_repeats(value: list) -> None:
+    if len(set(value)) != len(value):
+        raise ValidationError("must not name an event twice")
+
+
+class WebhookCreate(Schema):
+    """A new webhook: where to POST, on which events, for which jobs."""
+
+    url = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH), _webhook_url],
+        metadata={
+            "description": "http:// or https:// URL the service POSTs each event to. "
+            "Its host must not be or resolve to a loopback, private, link-local or "
+            "otherwise non-public address (config webhooks.allow_networks lists exceptions); "
+            "redirects are not followed",
+            "example": "https://ci.example.org/hooks/shell-service",
+        },
+    )
+    events = fields.List(
+        fields.String(validate=validate.OneOf(webhook_payload.EVENTS)),
+        load_default=lambda: [webhook_payload.FINISHED],
+        validate=[validate.Length(min=1, max=len(webhook_payload.EVENTS)), _no_repeats],
+        metadata={
+            "description": "Events wanted: started (the job began running), finished "
+            "(any end), completed, failed, timed_out, cancelled, server_error. Default: "
+            "[finished]. One job event is one delivery, named by its own end if asked "
+            "for, else finished",
+            "example": ["failed", "timed_out"],
+        },
+    )
+    definition = fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=1, max=64), storable_text],
+        metadata={
+            "description": "Only runs of this definition (a name you may see, yours first; "
+            "definition_owner picks another user's shared one)"
+        },
+    )
+    definition_owner = fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=1, max=255), storable_text],
+        metadata={"description": "The username owning `definition`, when several do"},
+    )
+    schedule_id = Integer(
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "Only jobs this schedule fired"},
+    )
+    queue = fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=1, max=64), storable_text],
+        metadata={"description": "Only jobs of this queue"},
+    )
+    array = fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=1, max=128), storable_text],
+        metadata={
+            "description": "Only tasks of this job array (its id). Stored; job arrays do "
+            "not exist yet, so until they do a webhook with this filter fires for no job"
+        },
+    )
+    secret = fields.String(
+        validate=[validate.Length(min=16, max=256), storable_text],
+        metadata={
+            "description": "Key of the HMAC-SHA256 signature (X-Shell-Service-Signature). "
+            "Default: 43 random characters, shown once in this answer"
+        },
+    )
+    enabled = JsonBoolean(load_default=True, metadata={"description": "Default true"})
+    description = fields.String(
+        allow_none=True, validate=[validate.Length(max=1000), storable_text]
+    )
+
+
+class WebhookUpdate(WebhookCreate):
+    """A webhook's changes: any of its fields (a filter set to null: no filter)."""
+
+    url = fields.String(
+        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH), _webhook_url],
+        metadata={"description": "A new URL, checked as at create"},
+    )
+    events = fields.List(
+        fields.String(validate=validate.OneOf(webhook_payload.EVENTS)),
+        validate=[validate.Length(min=1, max=len(webhook_payload.EVENTS)), _no_repeats],
+        metadata={"description": "Events wanted (as at create)"},
+    )
+    enabled = JsonBoolean()
+
+
+class WebhookFilters(Schema):
+    """Which jobs a webhook fires for (null: any)."""
+
+    definition = fields.String(
+        allow_none=True, attribute="definition_name", metadata={"description": "Its name"}
+    )
+    definition_id = fields.Integer(allow_none=True)
+    schedule_id = fields.Integer(allow_none=True)
+    queue = fields.String(allow_none=True)
+    array = fields.String(allow_none=True, attribute="array_id")
+
+
+class Webhook(Schema):
+    """A webhook as responses show it (never its secret but in the answer to its create)."""
+
+    id = fields.Integer(required=True)
+    owner = fields.String(required=True, metadata={"description": "Its owner's username"})
+    owner_id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    filters = fields.Nested(WebhookFilters, required=True)
+    enabled = fields.Boolean(required=True)
+    description = fields.String(allow_none=True)
+    created_at = UTCDateTime(required=True)
+    modified = UTCDateTime(required=True)
+
+    @pre_dump
+    def _with_filters(self, row: dict, **kwargs) -> dict:
+        # The filters are columns of the row: shown grouped.
+        return {**row, "filters": row}
+
+
+class NewWebhook(Webhook):
+    """A created webhook, with its secret (shown this once)."""
+
+    secret = fields.String(
+        required=True, metadata={"description": "The signing key: keep it, it is not shown again"}
+    )
+
+
+class WebhookListQuery(Schema):
+    """The query of ``GET /api/webhooks``."""
+
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
+
+
+class WebhookDeliveryQuery(WebhookListQuery):
+    """The query of ``GET /api/webhooks/{id}/deliveries``."""
+
+    status = fields.String(
+        validate=validate.OneOf(["pending", "delivered", "failed"]),
+        metadata={"description": "Only deliveries in this state"},
+    )
+
+
+class WebhookAttempt(Schema):
+    """One POST of a delivery."""
+
+    number = fields.Integer(required=True, metadata={"description": "1 for the first"})
+    started_at = UTCDateTime(required=True)
+    duration_ms = fields.Integer(required=True, metadata={"description": "Milliseconds"})
+    status_code = fields.Integer(
+        allow_none=True, metadata={"description": "The HTTP status; null without a response"}
+    )
+    error = fields.String(allow_none=True, metadata={"description": "null: delivered"})
+    next_retry_at = UTCDateTime(
+        allow_none=True, metadata={"description": "When the next attempt is due; null: none"}
+    )
+
+
+class WebhookDelivery(Schema):
+    """One event sent to a webhook: its state and every attempt."""
+
+    id = fields.Integer(
+        required=True, metadata={"description": "The X-Shell-Service-Delivery header's value"}
+    )
+    webhook_id = fields.Integer(required=True)
+    event = fields.String(required=True, metadata={"description": "An event, or ping"})
+    job_id = fields.String(allow_none=True)
+    job_event_id = fields.Integer(allow_none=True)
+    status = fields.String(
+        required=True,
+        metadata={
+            "description": "pending (next_attempt_at), delivered (a 2xx), failed (another "
+            "4xx, a redirect, a refused target, or retries given up)"
+        },
+    )
+    attempt_count = fields.Integer(required=True, attribute="attempts")
+    next_attempt_at = UTCDateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = UTCDateTime(required=True)
+    finished_at = UTCDateTime(allow_none=True)
+    attempts = fields.List(fields.Nested(WebhookAttempt), required=True, attribute="attempt_list")
+
+
 JobEnvelope = success_envelope("JobEnvelope", fields.Nested(Job, required=True))
 JobListEnvelope = success_envelope(
     "JobListEnvelope",
@@ -948,6 +1156,20 @@ QueueListEnvelope = success_envelope(
     "QueueListEnvelope", fields.List(fields.Nested(Queue), required=True)
 )
 
+WebhookEnvelope = success_envelope("WebhookEnvelope", fields.Nested(Webhook, required=True))
+NewWebhookEnvelope = success_envelope(
+    "NewWebhookEnvelope", fields.Nested(NewWebhook, required=True)
+)
+WebhookListEnvelope = success_envelope(
+    "WebhookListEnvelope", fields.List(fields.Nested(Webhook), required=True)
+)
+WebhookDeliveryEnvelope = success_envelope(
+    "WebhookDeliveryEnvelope", fields.Nested(WebhookDelivery, required=True)
+)
+WebhookDeliveryListEnvelope = success_envelope(
+    "WebhookDeliveryListEnvelope", fields.List(fields.Nested(WebhookDelivery), required=True)
+)
+
 #: Everything the OpenAPI document names, by component name.
 COMPONENTS = {
     "Error": ErrorEnvelope,
@@ -985,6 +1207,13 @@ COMPONENTS = {
     "DefinitionEnvelope": DefinitionEnvelope,
     "DefinitionListEnvelope": DefinitionListEnvelope,
     "DefinitionVersionListEnvelope": DefinitionVersionListEnvelope,
+    "WebhookCreate": WebhookCreate,
+    "WebhookUpdate": WebhookUpdate,
+    "WebhookEnvelope": WebhookEnvelope,
+    "NewWebhookEnvelope": NewWebhookEnvelope,
+    "WebhookListEnvelope": WebhookListEnvelope,
+    "WebhookDeliveryEnvelope": WebhookDeliveryEnvelope,
+    "WebhookDeliveryListEnvelope": WebhookDeliveryListEnvelope,
 }
 
 

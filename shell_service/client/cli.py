@@ -25,6 +25,7 @@ from .settings import (
     resolve_settings,
 )
 from .watch import FINISHED, copy_stream, wait_for_job
+from .webhooks_cli import add_webhook_commands
 
 #: The job states ``ls --status`` accepts.
 STATES = ("READY", "QUEUED", "RUNNING", *sorted(FINISHED))
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_list_command(commands, common)
     add_job_commands(commands, common)
     add_definition_commands(commands, common, follow_submitted)
+    add_webhook_commands(commands, common)
     add_schedule_commands(commands, common)
     return parser
 

@@ -25,6 +25,8 @@ migrations and the tests).
 - ``counts``: jobs per state, and per queue
 - ``slurm``: a Slurm executor's jobs: their Slurm job id, pending reason, start
 - ``channels``: the NOTIFY channels
+- ``webhooks``: webhooks, their deliveries and attempts, the deliverer's cursor
+  (import it as ``queue.webhooks``)
 
 Import from here (``from shell_service import queue``): the submodules are a
 layout, not an interface.
@@ -32,7 +34,13 @@ layout, not an interface.
 
 from .accounts import AccountRow, account_name_owner, account_row, insert_account_row
 from .cancel import cancel_job, cancel_jobs_of
-from .channels import CANCEL_CHANNEL, DELETED_CHANNEL, ENDED_CHANNEL, QUEUED_CHANNEL
+from .channels import (
+    CANCEL_CHANNEL,
+    DELETED_CHANNEL,
+    ENDED_CHANNEL,
+    QUEUED_CHANNEL,
+    WEBHOOK_CHANNEL,
+)
 from .claim import _CLAIM_LOCK_KEY, HELD_MESSAGE, ClaimedJob, claim_jobs
 from .counts import (
     _RECOUNT_LOCK_KEY,
@@ -136,6 +144,7 @@ __all__ = [
     "HEARTBEAT_INTERVAL",
     "NEW_JOB_FIELDS",
     "QUEUED_CHANNEL",
+    "WEBHOOK_CHANNEL",
     "_CLAIM_LOCK_KEY",
     "_RECOUNT_LOCK_KEY",
     "BadCursor",

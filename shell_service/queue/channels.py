@@ -9,3 +9,6 @@ CANCEL_CHANNEL = "shell_service_cancel"
 #: A deleted job left a directory (the payload is the host that holds it): that
 #: host's executor removes it (``dirs_to_remove``).
 DELETED_CHANNEL = "shell_service_deleted"
+#: A webhook's test ping was queued: the webhook deliverer sends it now (it also
+#: wakes on ENDED_CHANNEL; jobs' starts are found by its poll).
+WEBHOOK_CHANNEL = "shell_service_webhooks"

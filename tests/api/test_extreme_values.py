@@ -144,7 +144,12 @@ def base_body(operation: dict, components: dict) -> dict:
     if not body:
         return {}
     schema = resolve(body["schema"], components)
-    valid = {"code": "echo ok", "name": "extreme", "username": "extreme_values"}
+    valid = {
+        "code": "echo ok",
+        "name": "extreme",
+        "username": "extreme_values",
+        "url": "https://example.org/hook",
+    }
     return {name: valid.get(name, "x") for name in schema.get("required", [])}
 
 
@@ -186,11 +191,14 @@ def test_no_extreme_numeric_or_date_parameter_gets_a_5xx(spec, admin_api):
     definition = f"extreme_{ready[-12:]}"
     made = admin_api.post("/api/definitions", json={"name": definition, "code": "echo"})
     assert made.status_code == 200, made.text
+    webhook = admin_api.post("/api/webhooks", json={"url": "https://example.org/hook"})
+    assert webhook.status_code == 200, webhook.text
     schedule = admin_api.post(
         "/api/schedules", json={"definition": definition, "cron": "@daily", "enabled": False}
     )
     assert schedule.status_code == 200, schedule.text
     path_values = {
+        "webhook_id": str(webhook.json()["data"]["id"]),
         "user_id": str(admin_api.user.id),
         "token_id": str(TokenFactory().id),
         "name": definition,
