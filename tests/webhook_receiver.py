@@ -19,7 +19,8 @@ class Received:
 
 class Receiver:
     """Records requests; answers each with the next of ``statuses`` (the last one
-    repeats), with ``extra_headers``.
+    repeats), with ``extra_headers``; with ``hold``, only once it is set (a
+    receiver that hangs).
 
     Attributes
     ----------
@@ -28,7 +29,7 @@ class Receiver:
     received : list of Received
     """
 
-    def __init__(self, statuses=(200,), extra_headers=None):
+    def __init__(self, statuses=(200,), extra_headers=None, hold: threading.Event | None = None):
         self.statuses = list(statuses)
         self.extra_headers = extra_headers or {}
         self.received: list[Received] = []
@@ -40,6 +41,8 @@ class Receiver:
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver.received.append(Received(self.path, headers, body))
+                if hold is not None:  # a receiver that hangs until the test lets it go
+                    hold.wait(60)
                 index = min(len(receiver.received), len(receiver.statuses)) - 1
                 self.send_response(receiver.statuses[index])
                 for name, value in receiver.extra_headers.items():

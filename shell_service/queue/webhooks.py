@@ -344,12 +344,24 @@ def make_deliveries(sql: PlainSQL, batch: int, rescan: int) -> dict:
 
 _CLAIM_DELIVERIES = Statement(
     """
-    WITH due AS (
-        SELECT id FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= %(now)s
-          AND (locked_until IS NULL OR locked_until < %(now)s)
-        ORDER BY next_attempt_at, id
-        LIMIT %(most)s
+    -- Each user's due deliveries in turn: everyone's first before anyone's second,
+    -- so one user's many (or hanging) webhooks do not keep the others waiting.
+    WITH ranked AS (
+        SELECT dd.id, dd.next_attempt_at,
+               row_number() OVER (PARTITION BY ww.owner_id ORDER BY dd.next_attempt_at, dd.id)
+                 AS turn
+        FROM webhook_deliveries dd
+        JOIN webhooks ww ON ww.id = dd.webhook_id
+        WHERE dd.status = 'pending' AND dd.next_attempt_at <= %(now)s
+          AND (dd.locked_until IS NULL OR dd.locked_until < %(now)s)
+          AND ww.owner_id <> ALL(%(busy_owners)s::int[])
+    ),
+    due AS (
+        SELECT dd.id FROM webhook_deliveries dd
+        WHERE dd.id IN (SELECT id FROM ranked ORDER BY turn, next_attempt_at, id
+                        LIMIT %(most)s)
+          AND dd.status = 'pending'
+          AND (dd.locked_until IS NULL OR dd.locked_until < %(now)s)
         FOR UPDATE SKIP LOCKED
     ),
     d AS (
@@ -358,7 +370,7 @@ _CLAIM_DELIVERIES = Statement(
         RETURNING d.*
     )
     SELECT d.id, d.webhook_id, d.job_event_id, d.job_id, d.event, d.attempts, d.body,
-           d.created_at, w.url, w.secret, e.to_status
+           d.created_at, w.url, w.secret, w.owner_id, e.to_status
     FROM d JOIN webhooks w ON w.id = d.webhook_id
     LEFT JOIN job_events e ON e.id = d.job_event_id
     ORDER BY d.id
@@ -366,7 +378,9 @@ _CLAIM_DELIVERIES = Statement(
 )
 
 
-def claim_deliveries(sql: PlainSQL, most: int, hold: float) -> list[dict]:
+def claim_deliveries(
+    sql: PlainSQL, most: int, hold: float, busy_owners: list[int] | None = None
+) -> list[dict]:
     """Take up to ``most`` due deliveries for ``hold`` seconds (another deliverer
     skips them; after that, one whose deliverer died is due again).
 
@@ -376,18 +390,38 @@ def claim_deliveries(sql: PlainSQL, most: int, hold: float) -> list[dict]:
     most : int
     hold : float
         Seconds: longer than an attempt may take.
+    busy_owners : list of int, optional
+        Users none of whose webhooks' deliveries to take now (they have their
+        share of the attempts under way).
 
     Returns
     -------
     list of dict
         ``id``, ``webhook_id``, ``job_event_id``, ``job_id``, ``event``,
         ``attempts`` (made so far), ``body`` (None before the first), ``created_at``,
-        the webhook's ``url`` and ``secret``, and the event's ``to_status`` (None
+        the webhook's ``url``, ``secret`` and ``owner_id``, and the event's ``to_status`` (None
         for a ping, or when the job and its events were deleted).
     """
     now = utcnow()
-    params = {"now": now, "until": now + datetime.timedelta(seconds=hold), "most": most}
+    params = {
+        "now": now,
+        "until": now + datetime.timedelta(seconds=hold),
+        "most": most,
+        "busy_owners": list(busy_owners or []),
+    }
     return sql.rows(_CLAIM_DELIVERIES, params)
+
+
+_RELEASE_DELIVERY = Statement(
+    "UPDATE webhook_deliveries SET locked_until = NULL"
+    " WHERE id = %(id)s AND status = 'pending' RETURNING id"
+)
+
+
+def release_delivery(sql: PlainSQL, delivery_id: int) -> None:
+    """Give back a delivery ``claim_deliveries`` took: due again at once, not
+    attempted (its user had their share of the attempts under way)."""
+    sql.value(_RELEASE_DELIVERY, {"id": delivery_id})
 
 
 _STORE_BODY = Statement(

@@ -24,6 +24,7 @@ receiver drops a delivery id it has seen.
 """
 
 import asyncio
+import collections
 import concurrent.futures
 import datetime
 import logging
@@ -225,25 +226,58 @@ class Deliverer:
             )
         return status
 
-    def send_due(self) -> int:
-        """POST up to ``concurrency`` due deliveries at once and record each.
+    def per_owner(self) -> int:
+        """Most attempts of one user's webhooks under way at once: half the slots
+        (at least one), so receivers that hang cannot hold every slot and delay
+        the other users' deliveries."""
+        return max(1, self.concurrency // 2)
+
+    def send_due(self, wait: float = 1.0) -> int:
+        """POST the due deliveries, ``concurrency`` at a time: each slot is filled
+        again as soon as its attempt is recorded (a slow receiver holds its own
+        slot only), no user's webhooks take more than ``per_owner`` slots, and new
+        job events become deliveries at least every ``wait`` seconds meanwhile.
+        Returns when nothing is due and nothing is under way.
+
+        Parameters
+        ----------
+        wait : float
+            Seconds between looks for new events while attempts are under way.
 
         Returns
         -------
         int
-            Attempts made (``concurrency``: there may be more due).
+            Attempts made.
         """
         hold = self.timeout + 60
-        due = statements.claim_deliveries(self.sql, self.concurrency, hold)
-        started = []
-        for delivery in due:
-            body = self.delivery_body(delivery)
-            if body is None:
-                continue
-            started.append((delivery, utcnow(), self.pool.submit(self.attempt, delivery, body)))
-        for delivery, at, future in started:
-            self.record(delivery, at, future.result())
-        return len(started)
+        under_way: dict[concurrent.futures.Future, tuple[dict, datetime.datetime]] = {}
+        sent = 0
+        while True:
+            free = self.concurrency - len(under_way)
+            if free > 0:
+                counts = collections.Counter(d["owner_id"] for d, _ in under_way.values())
+                busy = [owner for owner, n in counts.items() if n >= self.per_owner()]
+                for delivery in statements.claim_deliveries(self.sql, free, hold, busy):
+                    if counts[delivery["owner_id"]] >= self.per_owner():
+                        # Taken in the same claim past its share: due again at once.
+                        statements.release_delivery(self.sql, delivery["id"])
+                        continue
+                    body = self.delivery_body(delivery)
+                    if body is None:
+                        continue
+                    counts[delivery["owner_id"]] += 1
+                    future = self.pool.submit(self.attempt, delivery, body)
+                    under_way[future] = (delivery, utcnow())
+            if not under_way:
+                return sent
+            done, _ = concurrent.futures.wait(
+                under_way, timeout=wait, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                delivery, started = under_way.pop(future)
+                self.record(delivery, started, future.result())
+                sent += 1
+            self.make_deliveries()
 
     def prune(self) -> int:
         """Delete finished deliveries older than ``keep_deliveries_days``."""
@@ -251,7 +285,8 @@ class Deliverer:
         return statements.prune_deliveries(self.sql, before)
 
     def run_once(self) -> int:
-        """One pass: make deliveries, then send what is due until nothing is.
+        """One pass: make deliveries, then send what is due until nothing is
+        (``send_due``, which goes on making deliveries from new events).
 
         Returns
         -------
@@ -259,12 +294,7 @@ class Deliverer:
             Attempts made.
         """
         self.make_deliveries()
-        sent = 0
-        while True:
-            count = self.send_due()
-            sent += count
-            if count < self.concurrency:
-                return sent
+        return self.send_due()
 
 
 async def run_forever(deliverer: Deliverer, wake: asyncio.Event, poll_interval: float) -> None:

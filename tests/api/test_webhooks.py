@@ -479,3 +479,68 @@ def test_an_adoption_is_not_a_start(api, deliverer, receiver):
     deliver_until(deliverer, lambda: settled(api, hook["id"], 1), "the start")
     deliverer.run_once()
     assert len(deliveries(api, hook["id"])) == 1
+
+
+def test_receivers_that_hang_hold_their_owners_share_of_the_slots_only(
+    api, server, deliverer, receiver
+):
+    """One user's webhooks to a receiver that never answers must not delay another
+    user's deliveries: each slot is refilled as its attempt ends, and no user's
+    webhooks hold more than half the slots."""
+    from ..conftest import Client
+    from ..factories import TokenFactory
+
+    hostile = [Client(server.url, TokenFactory().secret) for _ in range(2)]
+    let_go = threading.Event()
+    hanging = Receiver(hold=let_go)
+    try:
+        # Two users' webhooks, more than every slot, to a receiver that hangs.
+        theirs = [
+            (client, create(client, f"{hanging.url}/{n}", events=["finished"])["data"]["id"])
+            for client in hostile
+            for n in range(5)
+        ]
+        assert len(theirs) > deliverer.concurrency
+        mine = create(api, receiver.url, events=["finished"])["data"]["id"]
+        for client in hostile:
+            run_job(client, "true")  # their deliveries are due first
+        run_job(api, "true")
+        sending = threading.Thread(target=deliverer.run_once)
+        sending.start()
+        wait_until(lambda: receiver.received, "the other user's delivery", timeout=30)
+        # It came while the hanging receiver still held every attempt it got, and
+        # those held no more than their owner's share of the slots.
+        assert not let_go.is_set()
+        assert 1 <= len(hanging.received) <= 2 * deliverer.per_owner()
+        assert all(not deliveries(client, w)[0]["attempts"] for client, w in theirs)
+        let_go.set()
+        sending.join(60)
+        wait_until(lambda: settled(api, mine), "my delivery recorded")
+    finally:
+        let_go.set()
+        hanging.close()
+
+
+def test_a_failed_attempt_keeps_the_status_not_the_receivers_text(api, deliverer):
+    """With webhooks.allow_networks, the receiver's reply would let a user read what
+    an internal service answers: only its status is recorded."""
+    talking = Receiver(statuses=(404,))
+    try:
+        created = create(api, talking.url, events=["finished"])["data"]
+        run_job(api, "true")
+        deliver_until(deliverer, lambda: settled(api, created["id"]), "the delivery")
+        (attempt,) = deliveries(api, created["id"])[0]["attempts"]
+        assert attempt["error"] == "HTTP 404" and attempt["status_code"] == 404
+    finally:
+        talking.close()
+
+
+@pytest.mark.parametrize("webhook_id", ["01", "+1", "0", "-1"])
+def test_only_canonical_webhook_ids_name_a_webhook(api, receiver, webhook_id):
+    create(api, receiver.url)
+    assert api.get(f"/api/webhooks/{webhook_id}").status_code == 404
+
+
+def test_definition_owner_without_a_definition_is_a_400(api, receiver):
+    body = create(api, receiver.url, expect=400, definition_owner="someone")
+    assert "definition_owner" in body["data"]["errors"]

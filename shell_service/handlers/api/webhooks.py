@@ -9,7 +9,7 @@ import functools
 import socket
 
 from baselayer.app.auth import CurrentUser
-from baselayer.app.handlers.base import APIError, BaseHandler
+from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 
 from ... import queue, schemas
 from ...job_checks import queue_or_400
@@ -52,10 +52,8 @@ class WebhookAccessMixin(BaseHandler):
             404 for an id that is not a number, a missing webhook, or another
             user's (for a user who is not an admin).
         """
-        number = int(webhook_id) if webhook_id.isascii() and webhook_id.isdigit() else 0
-        row = None
-        if 1 <= number <= 2**31 - 1:
-            row = statements.webhook_row(self.sql, number)
+        number = parse_int_id(webhook_id)  # canonical digits only: "01" is not 1
+        row = None if number is None else statements.webhook_row(self.sql, number)
         user = self.current_user
         if row is None or (row["owner_id"] != user.id and not user.is_admin):
             raise APIError(404, f"No webhook with id {webhook_id!r}")
@@ -102,6 +100,8 @@ class WebhookAccessMixin(BaseHandler):
             for key in ("definition_id", "definition_name", "schedule_id", "queue", "array_id")
         }
         user = self.current_user
+        if "definition_owner" in body and "definition" not in body:
+            raise _field_error("definition_owner", "is the owner of a definition: give definition")
         if "definition" in body:
             if body["definition"] is None:
                 fields.update(definition_id=None, definition_name=None)
