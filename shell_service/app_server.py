@@ -15,19 +15,19 @@ import tornado.httpserver
 from baselayer.app import logs
 from baselayer.app.app_factory import make_app
 from baselayer.app.auth import TokenCache
-from baselayer.app.config import Config, load_config
-from baselayer.app.database import database_url, make_engine, make_session_factory
-from baselayer.app.migrated import wait_for_migrated_database
+from baselayer.app.config import Config
+from baselayer.app.database import database_url, make_session_factory
 from baselayer.app.notifications import Listener
 from baselayer.app.plain_sql import PlainSQL
 from baselayer.app.unix_socket import listen_on_unix_socket
 from baselayer.app.version import version_with_git
 
-from . import __version__, config_check, queues, schemas
+from . import __version__, queues, schemas
 from .job_counts import JobCounts
 from .job_paths import jobs_dir, slurm_jobs_dirs
 from .job_waiters import JobEndWaiters
 from .job_writer import JobWriter
+from .program import checked_config, migrated_engine
 from .routes import ROUTES
 from .shells import available_shells
 
@@ -101,14 +101,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     logs.configure(args.socket.stem)
 
-    cfg = load_config()
-    try:
-        config_check.check(cfg)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    engine = make_engine(cfg)
-    wait_for_migrated_database(cfg, engine)
-    session_factory = make_session_factory(engine)
+    cfg = checked_config()
+    session_factory = make_session_factory(migrated_engine(cfg))
     sql = PlainSQL(database_url(cfg), cfg["app.name"])
     listener = Listener(database_url(cfg))
     app = build_app(cfg, session_factory, sql, listener)

@@ -6,18 +6,13 @@ thousand jobs never stalls a request.
     python -m services.executor.executor --run-dir RUN_DIR
 """
 
-import argparse
 import asyncio
 import logging
 import os
-from pathlib import Path
 
-from baselayer.app import logs
-from baselayer.app.config import load_config
-from baselayer.app.database import make_engine, make_session_factory
-from baselayer.app.migrated import wait_for_migrated_database
-from shell_service import config_check
+from baselayer.app.database import make_session_factory
 from shell_service.executors.local import LocalExecutor
+from shell_service.program import migrated_engine, start_program
 
 log = logging.getLogger("shell_service.executor")
 
@@ -33,23 +28,9 @@ def lower_priority(nice: int) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--run-dir", type=Path, required=True, help="the stack's run directory (from config)"
-    )
-    args = parser.parse_args(argv)
-    logs.configure("executor")
-    cfg = load_config()
-    if args.run_dir.resolve() != cfg.path("app.run_dir").resolve():
-        raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")
-    try:
-        config_check.check(cfg)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
+    cfg = start_program("executor", __doc__, argv)
     lower_priority(int(cfg["jobs.nice"]))
-    engine = make_engine(cfg)
-    wait_for_migrated_database(cfg, engine)
-    executor = LocalExecutor(cfg, make_session_factory(engine))
+    executor = LocalExecutor(cfg, make_session_factory(migrated_engine(cfg)))
 
     async def run():
         executor.start()

@@ -5,41 +5,22 @@ POSTs to users' webhooks (``shell_service/webhooks/deliverer.py``).
     python -m services.webhooks.webhooks --run-dir RUN_DIR
 """
 
-import argparse
 import asyncio
 import logging
-from pathlib import Path
 
-from baselayer.app import logs
-from baselayer.app.config import load_config
-from baselayer.app.database import database_url, make_engine
-from baselayer.app.migrated import wait_for_migrated_database
+from baselayer.app.database import database_url
 from baselayer.app.notifications import Listener
 from baselayer.app.plain_sql import PlainSQL
-from shell_service import config_check, queue
+from shell_service import queue
+from shell_service.program import migrated_engine, start_program
 from shell_service.webhooks.deliverer import Deliverer, run_forever
 
 log = logging.getLogger("shell_service.webhooks")
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--run-dir", type=Path, required=True, help="the stack's run directory (from config)"
-    )
-    args = parser.parse_args(argv)
-    # One line per record: errors quote receivers' answers and users' URLs.
-    logs.configure("webhooks")
-    cfg = load_config()
-    if args.run_dir.resolve() != cfg.path("app.run_dir").resolve():
-        raise SystemExit(f"--run-dir {args.run_dir} is not this config's {cfg['app.run_dir']}")
-    try:
-        config_check.check(cfg)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    engine = make_engine(cfg)
-    wait_for_migrated_database(cfg, engine)
-    engine.dispose()
+    cfg = start_program("webhooks", __doc__, argv)
+    migrated_engine(cfg).dispose()
     deliverer = Deliverer(cfg, PlainSQL(database_url(cfg), f"{cfg['app.name']}_webhooks"))
 
     async def run():

@@ -74,22 +74,7 @@ def add_definition_commands(commands: argparse._SubParsersAction, common, follow
         help="run a definition; prints the job id, or with --wait its output",
     )
     run.add_argument("name", metavar="NAME")
-    run.add_argument(
-        "--param",
-        action="append",
-        type=param_pair,
-        metavar="NAME=VALUE",
-        help="a parameter's value (a multichoice: its choices joined by its separator, "
-        "',' unless it says otherwise); repeat for more",
-    )
-    run.add_argument(
-        "--param-file",
-        action="append",
-        type=param_pair,
-        metavar="NAME=PATH",
-        help="a parameter's value read from a file (- for stdin; one final newline "
-        "dropped): for secrets, kept out of the command line and the shell's history",
-    )
+    add_parameter_options(run)
     run.add_argument("--version", type=int, help="run this version (default: the latest)")
     run.add_argument("--owner", help="whose definition (a username), when several share the name")
     run.add_argument("--queue", help="override its queue")
@@ -102,6 +87,27 @@ def add_definition_commands(commands: argparse._SubParsersAction, common, follow
         "--wait", action="store_true", help="stream the output; exit with the job's exit code"
     )
     run.set_defaults(handler=lambda api, args: cmd_def_run(api, args, follow))
+
+
+def add_parameter_options(command: argparse.ArgumentParser) -> None:
+    """``--param NAME=VALUE`` and ``--param-file NAME=PATH``, repeatable: a run's or
+    a schedule's parameter values (``parameter_values`` joins them)."""
+    command.add_argument(
+        "--param",
+        action="append",
+        type=param_pair,
+        metavar="NAME=VALUE",
+        help="a parameter's value (a multichoice: its choices joined by its separator, "
+        "',' unless it says otherwise); repeat for more",
+    )
+    command.add_argument(
+        "--param-file",
+        action="append",
+        type=param_pair,
+        metavar="NAME=PATH",
+        help="a parameter's value read from a file (- for stdin; one final newline "
+        "dropped): for secrets, kept out of the command line and the shell's history",
+    )
 
 
 def param_pair(value: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import json
 import sys
 
 from .api import Api
-from .definitions_cli import param_pair, parameter_values
+from .definitions_cli import add_parameter_options, parameter_values
 from .errors import ExitCode
 from .output import aligned, printable
 
@@ -46,21 +46,7 @@ def add_schedule_commands(
     create.add_argument("definition", metavar="DEFINITION", help="the definition's name")
     create.add_argument("--cron", required=True, help='e.g. "30 2 * * *" or @daily')
     create.add_argument("--tz", dest="timezone", help="IANA time zone (default UTC)")
-    create.add_argument(
-        "--param",
-        action="append",
-        type=param_pair,
-        metavar="NAME=VALUE",
-        help="a parameter's value; repeat for more",
-    )
-    create.add_argument(
-        "--param-file",
-        action="append",
-        type=param_pair,
-        metavar="NAME=PATH",
-        help="a parameter's value read from a file (- for stdin; one final newline "
-        "dropped): for secrets, kept out of the command line and the shell's history",
-    )
+    add_parameter_options(create)
     create.add_argument("--version", type=version_arg, help='a version number or "latest"')
     create.add_argument("--owner", help="the definition's owner, if several share the name")
     create.add_argument("--overlap", choices=["skip", "queue", "allow"], help="default skip")

@@ -30,7 +30,7 @@ from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement, statement
 
 from .channels import QUEUED_CHANNEL
-from .transitions import NewJob, new_job_params
+from .transitions import NEW_JOB_CTES, NewJob, new_job_params
 
 #: The columns a schedule is written with (``insert_schedule``, ``update_schedule``).
 SCHEDULE_FIELDS = (
@@ -380,48 +380,11 @@ _FIRE = Statement(
         ON CONFLICT (schedule_id, tick) DO NOTHING
         RETURNING schedule_id, job_id
     ),
-    new AS (
-        SELECT * FROM unnest(
-            %(id)s::text[], %(code)s::text[], %(shell)s::text[], %(args)s::text[],
-            %(env)s::text[], %(stdin)s::text[], %(timeout)s::int[], %(priority)s::int[],
-            %(cpus)s::int[], %(memory_mb)s::int[], %(queue)s::text[],
-            %(requeue_on_host_loss)s::boolean[], %(submitter_id)s::int[],
-            %(actor_id)s::int[], %(detail)s::text[],
-            %(created_at)s::timestamp[], %(definition_id)s::int[],
-            %(definition_name)s::text[], %(definition_version)s::int[],
-            %(parameters)s::text[], %(secret_env)s::text[], %(schedule_id)s::int[],
-            %(scheduled_for)s::timestamp[]
-        ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
-                 queue, requeue_on_host_loss, submitter_id, actor_id, detail,
-                 created_at, definition_id, definition_name, definition_version,
-                 parameters, secret_env, schedule_id, scheduled_for)
-        WHERE new.id IN (SELECT job_id FROM fired WHERE job_id IS NOT NULL)
-    ),
-    job AS (
-        INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
-                          memory_mb, queue, requeue_on_host_loss, status, queued_at,
-                          submitter_id, created_at, modified, definition_id,
-                          definition_name, definition_version, parameters, secret_env,
-                          schedule_id, scheduled_for)
-        SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
-               memory_mb, queue, requeue_on_host_loss, 'QUEUED', created_at,
-               submitter_id, created_at, created_at, definition_id, definition_name,
-               definition_version, parameters::jsonb, secret_env::jsonb, schedule_id,
-               scheduled_for
-        FROM new
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id
-    ),
-    events AS (
-        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
-                                created_at, modified)
-        SELECT new.id, e.from_status, e.to_status, new.actor_id,
-               CASE WHEN e.n = 1 THEN new.detail ELSE 'submitted' END,
-               new.created_at, new.created_at
-        FROM job JOIN new USING (id),
-             (VALUES (1, NULL, 'READY'), (2, 'READY', 'QUEUED')) AS e(n, from_status, to_status)
-        ORDER BY new.created_at, new.id, e.n
-    ),
+    """
+    + NEW_JOB_CTES.replace(
+        "{only}", "WHERE new.id IN (SELECT job_id FROM fired WHERE job_id IS NOT NULL)"
+    )
+    + """,
     woken AS (
         SELECT pg_notify(%(channel)s, '') WHERE EXISTS (SELECT 1 FROM job)
     )

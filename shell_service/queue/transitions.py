@@ -14,9 +14,13 @@ from baselayer.app.plain_sql import PlainSQL, Statement
 from ..job_states import FINISHED, JobStatus, may_become
 from .channels import ENDED_CHANNEL, QUEUED_CHANNEL
 
-_INSERT_JOBS = Statement(
-    """
-    WITH new AS (
+#: The CTEs that store new jobs with their events, from the arrays of
+#: ``new_job_params``: ``new`` (the jobs), ``job`` (the ids stored) and ``events``.
+#: ``{only}`` narrows ``new``: empty for ``insert_jobs``; a schedule's fire keeps
+#: the jobs of the ticks it recorded (``queue/schedules.py``). One text, so the
+#: two statements that make jobs cannot drift apart.
+NEW_JOB_CTES = """
+    new AS (
         SELECT * FROM unnest(
             %(id)s::text[], %(code)s::text[], %(shell)s::text[], %(args)s::text[],
             %(env)s::text[], %(stdin)s::text[], %(timeout)s::int[], %(priority)s::int[],
@@ -31,6 +35,7 @@ _INSERT_JOBS = Statement(
                  queue, requeue_on_host_loss, submitter_id, submit, actor_id, detail,
                  created_at, definition_id, definition_name, definition_version,
                  parameters, secret_env, schedule_id, scheduled_for)
+        {only}
     ),
     job AS (
         INSERT INTO jobs (id, code, shell, args, env, stdin, timeout, priority, cpus,
@@ -60,6 +65,12 @@ _INSERT_JOBS = Statement(
         WHERE e.n = 1 OR new.submit
         ORDER BY new.created_at, new.id, e.n
     )
+"""
+
+_INSERT_JOBS = Statement(
+    "WITH "
+    + NEW_JOB_CTES.replace("{only}", "")
+    + """
     SELECT job.id FROM job
     LEFT JOIN LATERAL (SELECT pg_notify(%(channel)s, '') WHERE %(any_submit)s) AS woken ON true
     """

@@ -5,7 +5,8 @@ import argparse
 import pytest
 
 from shell_service.client.cli import build_parser
-from shell_service.client.schedules_cli import param_pair, schedule_table, version_arg
+from shell_service.client.definitions_cli import param_pair
+from shell_service.client.schedules_cli import schedule_table, version_arg
 
 
 def schedule(**fields) -> dict:

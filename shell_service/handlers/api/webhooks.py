@@ -75,9 +75,11 @@ class WebhookAccessMixin(BaseHandler):
         except targets.TargetRefused as exc:
             raise _url_error(str(exc)) from None
         loop = asyncio.get_running_loop()
-        resolve = functools.partial(
-            targets.resolve, target, allow, _own_addresses(), socket.getaddrinfo
-        )
+
+        def resolve():
+            # In a thread, this host's own addresses too: both look names up.
+            return targets.resolve(target, allow, _own_addresses(), socket.getaddrinfo)
+
         try:
             await asyncio.wait_for(loop.run_in_executor(None, resolve), RESOLVE_TIMEOUT)
         except targets.TargetRefused as exc:
