@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from baselayer.app.models import Base, User
@@ -102,6 +102,26 @@ class Job(Base):
     # No foreign key: the jobs keep it when their schedule is deleted.
     schedule_id: Mapped[int | None] = mapped_column(Integer)
     scheduled_for: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # Pending, not claimable (a QUEUED job, as Slurm's PENDING with a Reason):
+    # "dependencies" (job_dependencies not yet satisfied), "backoff" (a retry
+    # waiting until eligible_at) or "tasks" (an array job: its tasks run; it
+    # ends when they all have). None: claimable (migration 0023).
+    waiting_for: Mapped[str | None] = mapped_column(String(16))
+    eligible_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # Its retry strategy as asked (JSON); the attempt under way or last made.
+    retry: Mapped[dict | None] = mapped_column(JSONB)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    # An array job: its spec as asked ("0-999%50"), its size, how many tasks may
+    # run at once, every task index in order, and how many tasks are made so far
+    # (tasks are made as they become due: queue/waiting.py).
+    array_spec: Mapped[str | None] = mapped_column(Text)
+    array_size: Mapped[int | None] = mapped_column(Integer)
+    array_max_running: Mapped[int | None] = mapped_column(Integer)
+    array_indexes: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    array_made: Mapped[int | None] = mapped_column(Integer)
+    # An array task: its array job and index (array_size is the array's too).
+    array_id: Mapped[str | None] = mapped_column(String(128))
+    array_index: Mapped[int | None] = mapped_column(Integer)
 
     submitter: Mapped[User] = relationship(lazy="raise")
     events: Mapped[list["JobEvent"]] = relationship(
@@ -118,8 +138,9 @@ class Job(Base):
             priority.desc(),
             queued_at,
             id,
-            # Not the jobs an executor holds (handed to Slurm, pending there).
-            postgresql_where=text("status = 'QUEUED' AND executor IS NULL"),
+            # Not the jobs an executor holds (handed to Slurm, pending there),
+            # nor those waiting (dependencies, a back-off, an array's own row).
+            postgresql_where=text("status = 'QUEUED' AND executor IS NULL AND waiting_for IS NULL"),
         ),
         # The jobs handed to Slurm and pending there, per queue and user: the
         # claim counts them against the queue's limits as it counts RUNNING ones.
@@ -170,6 +191,23 @@ class Job(Base):
             text("id DESC"),
             postgresql_where=text("schedule_id IS NOT NULL"),
         ),
+        # The waiting jobs the waiting-jobs service looks at (queue/waiting.py).
+        Index(
+            "ix_jobs_waiting",
+            eligible_at,
+            postgresql_where=text("status = 'QUEUED' AND waiting_for IS NOT NULL"),
+        ),
+        # An array's tasks, newest first (GET /api/jobs?array=), and its counts.
+        Index(
+            "ix_jobs_array_created",
+            array_id,
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("array_id IS NOT NULL"),
+        ),
+        CheckConstraint(
+            "waiting_for IN ('dependencies', 'backoff', 'tasks')", name="ck_jobs_waiting_for"
+        ),
         # id_prefix filters: LIKE 'prefix%' needs pattern ops under a non-C collation.
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
         # Every status column holds a JobStatus (migration 0013).
@@ -200,6 +238,57 @@ class JobEvent(Base):
     __table_args__ = (
         CheckConstraint(status_check("from_status"), name="ck_job_events_from_status"),
         CheckConstraint(status_check("to_status"), name="ck_job_events_to_status"),
+    )
+
+
+class JobDependency(Base):
+    """One dependency of a job (Slurm's ``--dependency``): it waits until job
+    ``depends_on`` has ended as ``condition`` asks (``afterok``: COMPLETE;
+    ``afternotok``: any other end; ``afterany``: any end). ``satisfied`` is None
+    until that job ends, then whether the condition held (queue/waiting.py).
+    No foreign key on ``depends_on``: a job that is deleted leaves the
+    dependency unsatisfiable, not gone."""
+
+    __tablename__ = "job_dependencies"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    depends_on: Mapped[str] = mapped_column(String(128), primary_key=True)
+    condition: Mapped[str] = mapped_column(String(16), nullable=False)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index(
+            "ix_job_dependencies_pending", depends_on, postgresql_where=text("satisfied IS NULL")
+        ),
+        CheckConstraint(
+            "condition IN ('afterok', 'afternotok', 'afterany')",
+            name="ck_job_dependencies_condition",
+        ),
+    )
+
+
+class JobAttempt(Base):
+    """An ended attempt of a job that was retried (AWS Batch's attempts): its
+    number (1 first), how it ended and its output. The job's own columns hold
+    its last attempt."""
+
+    __tablename__ = "job_attempts"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_message: Mapped[str | None] = mapped_column(Text)
+    return_code: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    stdout: Mapped[str | None] = mapped_column(Text)
+    stderr: Mapped[str | None] = mapped_column(Text)
+    stdout_truncated: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
+    stderr_truncated: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
     )
 
 

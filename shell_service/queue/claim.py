@@ -30,6 +30,17 @@ def _sql_list(statuses: list[str]) -> str:
 #: The states a claim takes jobs from (QUEUED): ``may_become(RUNNING)``.
 _CLAIMABLE = _sql_list(may_become(JobStatus.RUNNING))
 
+
+def _claimable_row(alias: str) -> str:
+    """The condition on a jobs row (``alias``: "q." or "") that a claim may take
+    it: QUEUED, held by no executor, and not waiting (dependencies, a back-off,
+    an array's own row: ``jobs.waiting_for``). ``ix_jobs_queued_heads``'s
+    predicate is the same, so the claim reads that index."""
+    return (
+        f"{alias}status IN {_CLAIMABLE} AND {alias}executor IS NULL AND {alias}waiting_for IS NULL"
+    )
+
+
 #: The status message of a job a Slurm executor holds until sbatch answers.
 HELD_MESSAGE = "submitting to Slurm"
 
@@ -48,7 +59,8 @@ EXECUTOR_JOB_COLUMNS = (
 )
 
 
-_CLAIM_TEMPLATE = """
+_CLAIM_TEMPLATE = (
+    """
     WITH RECURSIVE running AS (
         SELECT queue, submitter_id, host, memory_mb FROM jobs WHERE status = 'RUNNING'
         UNION ALL
@@ -82,13 +94,13 @@ _CLAIM_TEMPLATE = """
     waiting AS (
         SELECT queue_load.queue,
                (SELECT q.submitter_id FROM jobs q
-                WHERE q.status IN {claimable} AND q.executor IS NULL AND q.queue = queue_load.queue
+                WHERE {q_claimable} AND q.queue = queue_load.queue
                 ORDER BY q.submitter_id LIMIT 1) AS submitter_id
         FROM queue_load
         UNION ALL
         SELECT waiting.queue,
                (SELECT q.submitter_id FROM jobs q
-                WHERE q.status IN {claimable} AND q.executor IS NULL AND q.queue = waiting.queue
+                WHERE {q_claimable} AND q.queue = waiting.queue
                   AND q.submitter_id > waiting.submitter_id
                 ORDER BY q.submitter_id LIMIT 1)
         FROM waiting WHERE waiting.submitter_id IS NOT NULL
@@ -126,7 +138,7 @@ _CLAIM_TEMPLATE = """
         LEFT JOIN user_load u USING (queue, submitter_id)
         CROSS JOIN LATERAL (
             SELECT q.id, q.priority, q.queued_at, q.memory_mb FROM jobs q
-            WHERE q.status IN {claimable} AND q.executor IS NULL AND q.queue = waiting.queue
+            WHERE {q_claimable} AND q.queue = waiting.queue
               AND q.submitter_id = waiting.submitter_id
               -- A job bigger than this host's or its queue's whole budget can never
               -- start here: it must not hold back the jobs behind it.
@@ -163,7 +175,7 @@ _CLAIM_TEMPLATE = """
     ),
     locked AS (
         SELECT id, status FROM jobs
-        WHERE id IN (SELECT id FROM chosen) AND status IN {claimable} AND executor IS NULL
+        WHERE id IN (SELECT id FROM chosen) AND {claimable_row}
         FOR UPDATE SKIP LOCKED
     ),
     claimed AS (
@@ -178,7 +190,10 @@ _CLAIM_TEMPLATE = """
         FROM claimed JOIN locked USING (id)
     )
     SELECT * FROM claimed
-    """.replace("{claimable}", _CLAIMABLE).replace("{executor_job_columns}", EXECUTOR_JOB_COLUMNS)
+    """.replace("{q_claimable}", _claimable_row("q."))
+    .replace("{claimable_row}", _claimable_row(""))
+    .replace("{executor_job_columns}", EXECUTOR_JOB_COLUMNS)
+)
 
 # A local executor's claim starts the jobs: RUNNING from now.
 _CLAIM_SQL = Statement(
