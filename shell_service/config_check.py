@@ -7,6 +7,7 @@ from baselayer.app.config import Config
 
 from . import queues, slurm_cluster
 from .scheduler import scheduler_settings
+from .waiting import waiting_settings
 from .webhooks import targets
 
 
@@ -21,8 +22,8 @@ def check(cfg: Config) -> None:
     ------
     ValueError
         Naming the setting: the queues (``queues.QueueConfigError``), this host's
-        name, ``hosts.lost_after``, the ``scheduler:`` section, or the
-        ``webhooks:`` section.
+        name, ``hosts.lost_after``, the ``scheduler:``, ``waiting:`` and
+        ``arrays:`` sections, or the ``webhooks:`` section.
     """
     check_webhooks(cfg)
     queues.configured_queues(cfg)
@@ -33,6 +34,7 @@ def check(cfg: Config) -> None:
             f"config hosts.lost_after must be a number of seconds > 0, not {lost_after!r}"
         )
     scheduler_settings(cfg)
+    waiting_settings(cfg)
 
 
 def check_webhooks(cfg: Config) -> None:

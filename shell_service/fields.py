@@ -1,6 +1,7 @@
 """marshmallow fields and validators the request schemas share (``schemas.py``, and
 the parameter specs of ``definitions.py``, which ``schemas.py`` imports)."""
 
+import re
 import typing
 
 from marshmallow import ValidationError, fields, validate
@@ -51,4 +52,49 @@ class JsonBoolean(fields.Boolean):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, bool):  # 1 == True: a set of {True} would take it
             raise self.make_error("invalid")
+        return value
+
+
+class DependsOn(fields.Field):
+    """A job's ``depends_on`` (``dependencies.parse_depends_on``): loads to a list
+    of ``(job id, condition)``; every id must be a job's name.
+
+    Raises
+    ------
+    marshmallow.ValidationError
+        Saying what is wrong (a 400 names the field).
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[tuple[str, str]]:
+        from .dependencies import DependencyError, parse_depends_on
+        from .job_paths import JOB_NAME_PATTERN
+
+        try:
+            pairs = parse_depends_on(value)
+        except DependencyError as exc:
+            raise ValidationError(str(exc)) from exc
+        for job_id, _ in pairs:
+            if re.fullmatch(JOB_NAME_PATTERN, job_id) is None:
+                raise ValidationError(f"{job_id[:140]!r} is not a job id")
+        return pairs
+
+
+class ArrayField(fields.Field):
+    """A job's ``array``: a size (an integer) or sbatch's ``--array`` text, loaded
+    as given; the handler reads it with ``arrays.parse_array`` (it needs the
+    config's ``arrays.max_size``).
+
+    Raises
+    ------
+    marshmallow.ValidationError
+        Neither an integer nor a string, or a string over 10,000 characters.
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int | str:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValidationError("must be a size (an integer) or a string such as '0-99%10'")
+        if isinstance(value, str):
+            if len(value) > 10_000:
+                raise ValidationError("must be at most 10,000 characters")
+            storable_text(value)
         return value

@@ -205,6 +205,12 @@ class Job(Base):
             text("id DESC"),
             postgresql_where=text("array_id IS NOT NULL"),
         ),
+        # An array's unended tasks: how many run or wait (its %N, its end).
+        Index(
+            "ix_jobs_array_active",
+            array_id,
+            postgresql_where=text("array_id IS NOT NULL AND status IN ('QUEUED', 'RUNNING')"),
+        ),
         CheckConstraint(
             "waiting_for IN ('dependencies', 'backoff', 'tasks')", name="ck_jobs_waiting_for"
         ),

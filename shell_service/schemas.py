@@ -16,7 +16,7 @@ from marshmallow import (
 )
 
 from . import definitions
-from .fields import FullMatch, JsonBoolean, storable_text
+from .fields import ArrayField, DependsOn, FullMatch, JsonBoolean, storable_text
 from .job_paths import JOB_NAME_PATTERN, job_dir
 from .job_states import JobStatus
 from .webhooks import events as webhook_payload
@@ -332,6 +332,47 @@ class JobCreate(Schema):
         load_default=False,
         metadata={"description": "Queue the job at once, as POST .../execute would"},
     )
+    depends_on = DependsOn(
+        metadata={
+            "description": "Jobs it waits for, each with Slurm's condition: `afterok` (it "
+            "ended COMPLETE; an array: every task did), `afternotok` (it ended otherwise), "
+            "`afterany` (it ended). A list of `{job, condition}` (condition default "
+            "afterok) or Slurm's text `afterok:A:B,afterany:C`. At most 100; each a job "
+            "you may see (another's: 404; none: 400). Queued, it waits (`waiting_for`: "
+            "dependencies) until all hold; one that can no longer hold ends it CANCELLED",
+            "example": [{"job": "prepare", "condition": "afterok"}],
+            "oneOf": [
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "job": {"type": "string"},
+                            "condition": {
+                                "type": "string",
+                                "enum": ["afterok", "afternotok", "afterany"],
+                            },
+                        },
+                        "required": ["job"],
+                    },
+                },
+                {"type": "string"},
+            ],
+        }
+    )
+    array = ArrayField(
+        metadata={
+            "description": "Make it an array job: one task per index, each a job "
+            "`<id>_<index>` whose script sees SHELL_SERVICE_ARRAY_INDEX, "
+            "SHELL_SERVICE_ARRAY_ID and SHELL_SERVICE_ARRAY_SIZE. A size (100: indexes "
+            "0-99) or Slurm's `--array` text: `0-999`, `1,3,5-9`, `0-15:4`, with `%N` "
+            "at the end for at most N tasks at once. Indexes below config "
+            "arrays.max_size. The array job ends COMPLETE when every task did, else "
+            "FAILED (CANCELLED after a cancel)",
+            "example": "0-99%10",
+            "oneOf": [{"type": "integer"}, {"type": "string"}],
+        }
+    )
 
     @validates_schema
     def _passable_to_execve(self, data: dict, **kwargs) -> None:
@@ -340,10 +381,12 @@ class JobCreate(Schema):
 
 
 class JobUpdate(JobCreate):
-    """A READY job's changes: any of the create fields but ``id`` and ``execute``."""
+    """A READY job's changes: any of the create fields but ``id``, ``execute``,
+    ``depends_on`` and ``array`` (fixed at its create: a change could make a
+    dependency cycle)."""
 
     class Meta:
-        exclude = ("id", "execute")
+        exclude = ("id", "execute", "depends_on", "array")
 
 
 class Job(Schema):
@@ -423,6 +466,33 @@ class Job(Schema):
     cancel_requested_at = UTCDateTime(
         allow_none=True,
         metadata={"description": "when a cancel was asked for while it ran (it ends soon)"},
+    )
+    waiting_for = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["dependencies", "backoff", "tasks"]),
+        metadata={
+            "description": "A QUEUED job that may not start yet, and why (as Slurm's "
+            "pending Reason): `dependencies` (status_message names them), `backoff` (a "
+            "retry, until eligible_at), `tasks` (an array job: its tasks run). Null: it "
+            "starts when there is room"
+        },
+    )
+    array_spec = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "An array job: its `array` as asked (a size n as `0-<n-1>`), "
+            "e.g. `0-99%10`"
+        },
+    )
+    array_size = fields.Integer(
+        allow_none=True,
+        metadata={"description": "An array job, or a task of one: how many tasks the array has"},
+    )
+    array_id = fields.String(
+        allow_none=True, metadata={"description": "A task of an array: the array job's id"}
+    )
+    array_index = fields.Integer(
+        allow_none=True, metadata={"description": "A task of an array: its index"}
     )
 
 
@@ -504,6 +574,12 @@ class JobListQuery(Schema):
         attribute="schedule_id",
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Only the jobs this schedule fired"},
+    )
+    array = fields.String(
+        data_key="array",
+        attribute="array_id",
+        validate=[validate.Length(min=1, max=128), storable_text],
+        metadata={"description": "Only the tasks of this array job"},
     )
     include_output = fields.Boolean(
         load_default=False,
@@ -982,10 +1058,7 @@ class WebhookCreate(Schema):
     array = fields.String(
         allow_none=True,
         validate=[validate.Length(min=1, max=128), storable_text],
-        metadata={
-            "description": "Only tasks of this job array (its id). Stored; job arrays do "
-            "not exist yet, so until they do a webhook with this filter fires for no job"
-        },
+        metadata={"description": "Only this array job (its id) and its tasks"},
     )
     secret = fields.String(
         validate=[validate.Length(min=16, max=256), storable_text],
@@ -1112,7 +1185,44 @@ class WebhookDelivery(Schema):
     attempts = fields.List(fields.Nested(WebhookAttempt), required=True, attribute="attempt_list")
 
 
-JobEnvelope = success_envelope("JobEnvelope", fields.Nested(Job, required=True))
+class Dependency(Schema):
+    """One dependency of a job, as ``GET /api/jobs/{job_id}`` shows it."""
+
+    job = fields.String(required=True, metadata={"description": "The job it waits for"})
+    condition = fields.String(
+        required=True, validate=validate.OneOf(["afterok", "afternotok", "afterany"])
+    )
+    satisfied = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "Null until that job ends; then whether the condition held"},
+    )
+    status = fields.String(
+        allow_none=True,
+        metadata={"description": "That job's state now (null: it was deleted)"},
+    )
+
+
+class JobDetail(Job):
+    """One job as ``GET /api/jobs/{job_id}`` answers it: a job's fields, its
+    dependencies, and an array job's task counts."""
+
+    depends_on = fields.List(
+        fields.Nested(Dependency),
+        required=True,
+        metadata={"description": "The jobs it waits for (empty: none)"},
+    )
+    array_tasks = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        allow_none=True,
+        metadata={
+            "description": "An array job: its tasks per state; `PENDING` counts those not "
+            "made yet (tasks are made as they become due). Null for other jobs"
+        },
+    )
+
+
+JobEnvelope = success_envelope("JobEnvelope", fields.Nested(JobDetail, required=True))
 JobListEnvelope = success_envelope(
     "JobListEnvelope",
     fields.List(fields.Nested(Job), required=True),

@@ -7,6 +7,7 @@ their own: ``<database.name>_unit``, so the stack's executor never claims their 
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -19,8 +20,10 @@ from tornado.testing import bind_unused_port
 from baselayer.app.config import load_config
 from baselayer.app.database import database_url, make_engine, make_session_factory
 from baselayer.app.plain_sql import PlainSQL
+from shell_service import queue
 from shell_service.app_server import build_app
 from shell_service.executors.local import LocalExecutor
+from shell_service.waiting import WaitingJobs, waiting_settings
 
 from . import factories, skip_policy
 from .helpers import Gate
@@ -68,9 +71,10 @@ def db_session(session_factory):
 
 
 class InProcessServer:
-    """The Tornado app and an executor on an event loop in a background thread (in
-    the stack they are separate processes; here they share the loop and the LISTEN
-    connection, and the app has its own ``PlainSQL``, as an app worker does)."""
+    """The Tornado app, an executor and the waiting-jobs service's passes on an event
+    loop in a background thread (in the stack they are separate processes; here
+    they share the loop and the LISTEN connection, and the app and the waiting
+    passes have their own ``PlainSQL``, as the programs do)."""
 
     def __init__(self, cfg, session_factory):
         self.cfg, self.session_factory = cfg, session_factory
@@ -94,12 +98,33 @@ class InProcessServer:
                 self.app, max_body_size=int(self.cfg["server.max_body_bytes"])
             )
             server.add_sockets([sock])
+            self.waiting = WaitingJobs(
+                PlainSQL(database_url(self.cfg), "waiting"), waiting_settings(self.cfg)
+            )
+            wake = asyncio.Event()
+            for channel in (queue.QUEUED_CHANNEL, queue.ENDED_CHANNEL):
+                self.executor.listener.subscribe(channel, lambda payloads: wake.set())
+            self.loop.create_task(self._waiting_passes(wake))
             self.executor.start()
             self.app.settings["job_counts"].start()
             self.ready.set()
 
         self.loop.run_until_complete(start())
         self.loop.run_forever()
+
+    async def _waiting_passes(self, wake: asyncio.Event):
+        """As ``services/waiting``: a pass on each NOTIFY, else every poll interval."""
+        thread = ThreadPoolExecutor(1, thread_name_prefix="waiting")
+        while True:
+            wake.clear()
+            try:
+                await self.loop.run_in_executor(thread, self.waiting.run_once)
+            except Exception:  # the database restarted under a test: the next pass
+                pass
+            try:
+                await asyncio.wait_for(wake.wait(), self.waiting.settings.poll_interval)
+            except TimeoutError:
+                pass
 
     def start(self):
         self.thread.start()

@@ -78,6 +78,12 @@ def upgrade() -> None:
         ["array_id", sa.text("created_at DESC"), sa.text("id DESC")],
         postgresql_where=sa.text("array_id IS NOT NULL"),
     )
+    op.create_index(
+        "ix_jobs_array_active",
+        "jobs",
+        ["array_id"],
+        postgresql_where=sa.text("array_id IS NOT NULL AND status IN ('QUEUED', 'RUNNING')"),
+    )
     op.create_table(
         "job_dependencies",
         sa.Column(
@@ -127,6 +133,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("job_attempts")
     op.drop_table("job_dependencies")
+    op.drop_index("ix_jobs_array_active", table_name="jobs")
     op.drop_index("ix_jobs_array_created", table_name="jobs")
     op.drop_index("ix_jobs_waiting", table_name="jobs")
     op.create_index("ix_jobs_queued_heads_old", "jobs", HEADS_COLUMNS, postgresql_where=OLD_HEADS)

@@ -27,6 +27,9 @@ migrations and the tests).
 - ``channels``: the NOTIFY channels
 - ``webhooks``: webhooks, their deliveries and attempts, the deliverer's cursor
   (import it as ``queue.webhooks``)
+- ``waiting``: the QUEUED jobs that wait (dependencies, retry back-offs, array
+  jobs and their tasks): the waiting-jobs service's statements and the API's
+  reads of them (import it as ``queue.waiting``)
 
 Import from here (``from shell_service import queue``): the submodules are a
 layout, not an interface.
@@ -111,6 +114,7 @@ from .transitions import (
     finish_job,
     insert_jobs,
     submit_job,
+    waiting_fields,
 )
 
 __all__ = [
@@ -127,6 +131,7 @@ __all__ = [
     "schedule_row",
     "update_schedule",
     "RUN_FIELDS",
+    "waiting_fields",
     "schedules_of",
     "VERSION_FIELDS",
     "definition_version",

@@ -25,6 +25,7 @@ _CANCEL_JOB = Statement(
     ),
     cancelled AS (
         UPDATE jobs SET status = 'CANCELLED', status_message = 'cancelled by a user',
+                        waiting_for = NULL, eligible_at = NULL,
                         finished_at = %(now)s::timestamp, modified = %(now)s::timestamp
         FROM old
         WHERE jobs.id = old.id AND old.status = ANY(%(at_once)s::text[]) AND NOT old.held
@@ -56,6 +57,65 @@ _CANCEL_JOB = Statement(
 )
 
 
+# An array job that runs (waiting for its tasks): its cancel is recorded, its
+# waiting tasks end CANCELLED at once and its running (or Slurm-held) ones are
+# asked to end; the waiting-jobs service ends the array once none is left
+# (``queue/waiting.py``: CANCELLED, unless every task completed). No task is
+# made after the cancel.
+_CANCEL_ARRAY = Statement(
+    """
+    WITH array_job AS (
+        SELECT id, cancel_requested_at FROM jobs
+        WHERE id = %(id)s::text AND status = 'QUEUED' AND waiting_for = 'tasks'
+        FOR UPDATE
+    ),
+    requested AS (
+        UPDATE jobs SET cancel_requested_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM array_job WHERE jobs.id = array_job.id AND array_job.cancel_requested_at IS NULL
+        RETURNING jobs.id
+    ),
+    tasks AS (
+        SELECT t.id, t.status, t.cancel_requested_at,
+               t.status = 'RUNNING' OR t.executor IS NOT NULL AS held
+        FROM jobs t JOIN array_job ON t.array_id = array_job.id
+        WHERE t.status IN ('QUEUED', 'RUNNING')
+        FOR UPDATE OF t
+    ),
+    cancelled AS (
+        UPDATE jobs SET status = 'CANCELLED', status_message = 'cancelled with its array',
+                        waiting_for = NULL, finished_at = %(now)s::timestamp,
+                        modified = %(now)s::timestamp
+        FROM tasks WHERE jobs.id = tasks.id AND NOT tasks.held
+        RETURNING jobs.id, tasks.status
+    ),
+    asked AS (
+        UPDATE jobs SET cancel_requested_at = %(now)s::timestamp, modified = %(now)s::timestamp
+        FROM tasks WHERE jobs.id = tasks.id AND tasks.held AND tasks.cancel_requested_at IS NULL
+        RETURNING jobs.id, tasks.status
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, actor_id, detail,
+                                created_at, modified)
+        SELECT id, 'QUEUED', 'QUEUED', %(actor_id)s::int, 'cancel requested',
+               %(now)s::timestamp, %(now)s::timestamp FROM requested
+        UNION ALL
+        SELECT id, status, 'CANCELLED', %(actor_id)s::int, 'cancelled with its array',
+               %(now)s::timestamp, %(now)s::timestamp FROM cancelled
+        UNION ALL
+        SELECT id, status, status, %(actor_id)s::int, 'cancel requested (its array)',
+               %(now)s::timestamp, %(now)s::timestamp FROM asked
+    ),
+    told AS (
+        SELECT pg_notify(%(ended_channel)s, id) FROM cancelled
+        UNION ALL SELECT pg_notify(%(cancel_channel)s, id) FROM asked
+        -- The waiting-jobs service ends the array now if no task was left running.
+        UNION ALL SELECT pg_notify(%(ended_channel)s, id) FROM requested
+    )
+    SELECT (SELECT count(*) FROM array_job), (SELECT count(*) FROM told)
+    """
+)
+
+
 def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
     """Cancel a job, in one statement; the state it had.
 
@@ -66,6 +126,11 @@ def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
     executor is told on ``CANCEL_CHANNEL``: it ends the job's processes (or
     ``scancel``s it) and then records it CANCELLED with its output
     (``finish_job``). A final state thus always comes with its final record.
+
+    An array job whose tasks run (``_CANCEL_ARRAY``) has its cancel recorded;
+    its waiting tasks are cancelled at once, its running ones asked to end, and
+    it ends CANCELLED once none is left (the waiting-jobs service). One that
+    waits for its dependencies has no task yet: it is cancelled at once.
 
     Parameters
     ----------
@@ -88,6 +153,8 @@ def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
         "cancel_channel": CANCEL_CHANNEL,
         "ended_channel": ENDED_CHANNEL,
     }
+    if sql.tuples(_CANCEL_ARRAY, params)[0][0]:
+        return JobStatus.QUEUED.value
     row = sql.row(_CANCEL_JOB, params)
     if row is None or row["status"] not in (*_CANCEL_AT_ONCE, JobStatus.RUNNING):
         return None

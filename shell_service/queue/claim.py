@@ -51,7 +51,12 @@ UNLIMITED = 2**31 - 1
 EXECUTOR_JOB_COLUMNS = (
     "jobs.id, jobs.number, jobs.code, jobs.shell, jobs.args,"
     # A definition's secret parameters reach the job's environment here, and only here.
-    " jobs.env || COALESCE(jobs.secret_env, '{}'::jsonb) AS env, jobs.stdin,"
+    " jobs.env || COALESCE(jobs.secret_env, '{}'::jsonb)"
+    # An array task learns which it is (as Slurm's SLURM_ARRAY_TASK_ID...).
+    " || CASE WHEN jobs.array_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object("
+    "'SHELL_SERVICE_ARRAY_ID', jobs.array_id,"
+    " 'SHELL_SERVICE_ARRAY_INDEX', jobs.array_index::text,"
+    " 'SHELL_SERVICE_ARRAY_SIZE', jobs.array_size::text) END AS env, jobs.stdin,"
     " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
     " jobs.submitter_id,"
     " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"

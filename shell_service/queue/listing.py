@@ -116,8 +116,9 @@ def filters(args: dict, owner_id: int | None) -> tuple[list[str], dict, list[str
     if args.get("created_before"):
         where.append("created_at < %(created_before)s")
         params["created_before"] = args["created_before"]
-    # A definition's runs, a schedule's fires: their own indexes lead the order.
-    for column in ("definition_name", "schedule_id"):
+    # A definition's runs, a schedule's fires, an array's tasks: their own
+    # indexes lead the order.
+    for column in ("definition_name", "schedule_id", "array_id"):
         if args.get(column) is not None:
             where.append(f"{column} = %({column})s")
             params[column] = args[column]
@@ -197,7 +198,7 @@ def list_page(
         ``limit`` (int), ``offset`` (int), ``cursor`` (str, optional) and the
         filters ``status``, ``submitter_id``, ``created_after``,
         ``created_before``, ``id_prefix``, ``queue``, ``definition_name``
-        (the query's ``definition``), ``schedule_id``.
+        (the query's ``definition``), ``schedule_id``, ``array_id`` (``array``).
     owner_id : int or None
         Only this user's jobs; None: everyone's (an admin's list).
     columns : sequence of str

@@ -30,11 +30,14 @@ NEW_JOB_CTES = """
             %(created_at)s::timestamp[], %(definition_id)s::int[],
             %(definition_name)s::text[], %(definition_version)s::int[],
             %(parameters)s::text[], %(secret_env)s::text[], %(schedule_id)s::int[],
-            %(scheduled_for)s::timestamp[]
+            %(scheduled_for)s::timestamp[], %(waiting_for)s::text[],
+            %(status_message)s::text[], %(array_spec)s::text[], %(array_size)s::int[],
+            %(array_max_running)s::int[], %(array_indexes)s::text[]
         ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
                  queue, requeue_on_host_loss, submitter_id, submit, actor_id, detail,
                  created_at, definition_id, definition_name, definition_version,
-                 parameters, secret_env, schedule_id, scheduled_for)
+                 parameters, secret_env, schedule_id, scheduled_for, waiting_for,
+                 status_message, array_spec, array_size, array_max_running, array_indexes)
         {only}
     ),
     job AS (
@@ -42,14 +45,21 @@ NEW_JOB_CTES = """
                           memory_mb, queue, requeue_on_host_loss, status, queued_at,
                           submitter_id, created_at, modified, definition_id,
                           definition_name, definition_version, parameters, secret_env,
-                          schedule_id, scheduled_for)
+                          schedule_id, scheduled_for, waiting_for, status_message,
+                          array_spec, array_size, array_max_running, array_indexes,
+                          array_made)
         SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
                memory_mb, queue, requeue_on_host_loss,
                CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
                CASE WHEN submit THEN created_at END,
                submitter_id, created_at, created_at, definition_id, definition_name,
                definition_version, parameters::jsonb, secret_env::jsonb, schedule_id,
-               scheduled_for
+               scheduled_for,
+               -- A READY job waits from its submit on (``submit_job``).
+               CASE WHEN submit THEN waiting_for END,
+               CASE WHEN submit THEN status_message END,
+               array_spec, array_size, array_max_running, array_indexes::int[],
+               CASE WHEN array_spec IS NOT NULL THEN 0 END
         FROM new
         ON CONFLICT (id) DO NOTHING
         RETURNING id
@@ -67,10 +77,19 @@ NEW_JOB_CTES = """
     )
 """
 
+# The dependencies go only to the jobs this statement stored (``job``): never to
+# a job that held the id already.
 _INSERT_JOBS = Statement(
     "WITH "
     + NEW_JOB_CTES.replace("{only}", "")
-    + """
+    + """,
+    dependencies AS (
+        INSERT INTO job_dependencies (job_id, depends_on, condition, created_at, modified)
+        SELECT d.job_id, d.depends_on, d.condition, new.created_at, new.created_at
+        FROM unnest(%(dependency_job)s::text[], %(dependency_on)s::text[],
+                    %(dependency_condition)s::text[]) AS d(job_id, depends_on, condition)
+        JOIN job ON job.id = d.job_id JOIN new ON new.id = d.job_id
+    )
     SELECT job.id FROM job
     LEFT JOIN LATERAL (SELECT pg_notify(%(channel)s, '') WHERE %(any_submit)s) AS woken ON true
     """
@@ -90,6 +109,14 @@ RUN_FIELDS = (
 )  # fmt: skip
 _RUN_JSON_FIELDS = ("parameters", "secret_env")
 
+#: What a job that waits (dependencies) or an array job also records; None when
+#: left out. ``waiting_for`` and ``status_message`` apply once it is submitted;
+#: ``array_indexes`` is a list of int.
+WAITING_FIELDS = (
+    "waiting_for", "status_message", "array_spec", "array_size", "array_max_running",
+    "array_indexes",
+)  # fmt: skip
+
 
 @dataclass
 class NewJob:
@@ -100,7 +127,7 @@ class NewJob:
     fields : dict
         Every ``NEW_JOB_FIELDS`` name -> its value (``timeout`` in seconds,
         ``memory_mb`` in MiB; ``args`` a list, ``env`` a dict), and any of
-        ``RUN_FIELDS`` (the others are stored null).
+        ``RUN_FIELDS`` and ``WAITING_FIELDS`` (the others are stored null).
     actor_id : int
         The user who made it (recorded in its events).
     submit : bool
@@ -109,6 +136,9 @@ class NewJob:
         The detail of its first event.
     created_at : datetime.datetime
         Naive UTC.
+    dependencies : list of (str, str)
+        The jobs it waits for, each with its condition (``dependencies.py``);
+        with any, ``fields["waiting_for"]`` should be "dependencies".
     """
 
     fields: dict
@@ -116,6 +146,32 @@ class NewJob:
     submit: bool = False
     detail: str = "created"
     created_at: datetime.datetime = field(default_factory=utcnow)
+    dependencies: list[tuple[str, str]] = field(default_factory=list)
+
+
+def waiting_fields(dependencies: list[tuple[str, str]], array: bool) -> dict[str, str | None]:
+    """How a new job waits once it is queued: for its dependencies (the status
+    message names them: "waiting for job A (afterok), job B (afterany)"), else,
+    an array job, for its tasks; else not at all.
+
+    Parameters
+    ----------
+    dependencies : list of (str, str)
+        Job id and condition of each.
+    array : bool
+        Whether it is an array job.
+
+    Returns
+    -------
+    dict
+        ``waiting_for`` and ``status_message`` (None when it does not wait).
+    """
+    if dependencies:
+        named = ", ".join(
+            f"job {job_id} ({condition})" for job_id, condition in sorted(dependencies)
+        )
+        return {"waiting_for": "dependencies", "status_message": f"waiting for {named}"}
+    return {"waiting_for": "tasks" if array else None, "status_message": None}
 
 
 def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
@@ -135,6 +191,12 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
     """
     params = new_job_params(jobs)
     params.update(any_submit=any(job.submit for job in jobs), channel=QUEUED_CHANNEL)
+    pairs = [(job.fields["id"], *pair) for job in jobs for pair in job.dependencies]
+    params.update(
+        dependency_job=[pair[0] for pair in pairs],
+        dependency_on=[pair[1] for pair in pairs],
+        dependency_condition=[pair[2] for pair in pairs],
+    )
     return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
 
 
@@ -172,6 +234,13 @@ def new_job_params(jobs: list[NewJob]) -> dict[str, object]:
         **{
             name: [_json_or_none(job.fields.get(name)) for job in jobs] for name in _RUN_JSON_FIELDS
         },
+        **{
+            name: [job.fields.get(name) for job in jobs]
+            for name in WAITING_FIELDS
+            if name != "array_indexes"
+        },
+        # As PostgreSQL's array text ("{0,1,2}"): one int[] per job.
+        array_indexes=[_int_array_or_none(job.fields.get("array_indexes")) for job in jobs],
     )
     return params
 
@@ -180,13 +249,25 @@ def _json_or_none(value) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def _int_array_or_none(value: list[int] | None) -> str | None:
+    return None if value is None else "{" + ",".join(map(str, value)) + "}"
+
+
 _SUBMIT_JOB = Statement(
     """
     WITH old AS (
-        SELECT id, status FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[]) FOR UPDATE
+        SELECT id, status, array_spec,
+               (SELECT string_agg('job ' || depends_on || ' (' || condition || ')', ', '
+                                  ORDER BY depends_on)
+                FROM job_dependencies WHERE job_id = jobs.id) AS dependencies
+        FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[]) FOR UPDATE
     ),
+    -- It waits, as ``waiting_fields`` says of a job queued at its create.
     submitted AS (
-        UPDATE jobs SET status = 'QUEUED', queued_at = %(now)s, modified = %(now)s
+        UPDATE jobs SET status = 'QUEUED', queued_at = %(now)s, modified = %(now)s,
+                        waiting_for = CASE WHEN old.dependencies IS NOT NULL THEN 'dependencies'
+                                           WHEN old.array_spec IS NOT NULL THEN 'tasks' END,
+                        status_message = 'waiting for ' || old.dependencies
         FROM old WHERE jobs.id = old.id AND jobs.status = ANY(%(from)s::text[])
         RETURNING jobs.id, old.status
     ),

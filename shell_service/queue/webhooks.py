@@ -259,7 +259,7 @@ _EVENT_VALUES = ", ".join(f"('{status}', '{name}')" for status, name in _STATUS_
 # makes reading one twice harmless. A job's move to RUNNING from RUNNING (an
 # adoption) is not a start. The owner of the webhook must see the job (theirs,
 # or any for an admin) and not be disabled; a webhook fires only for events
-# made after it. An array filter matches no job yet (jobs have no array).
+# made after it. An array filter matches the array job and each of its tasks.
 _MAKE_DELIVERIES = Statement(
     f"""
     WITH cur AS (SELECT last_event_id FROM webhook_cursor WHERE id = 1),
@@ -289,7 +289,7 @@ _MAKE_DELIVERIES = Statement(
           AND (w.definition_id IS NULL OR w.definition_id = j.definition_id)
           AND (w.schedule_id IS NULL OR w.schedule_id = j.schedule_id)
           AND (w.queue IS NULL OR w.queue = j.queue)
-          AND w.array_id IS NULL
+          AND (w.array_id IS NULL OR w.array_id = j.array_id OR w.array_id = j.id)
           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
                           WHERE d.webhook_id = w.id AND d.job_event_id = ev.id)
           AND (w.owner_id = j.submitter_id

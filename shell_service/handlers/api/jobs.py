@@ -7,8 +7,11 @@ from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, queues, schemas
+from ...arrays import MAX_ARRAY_ID_LENGTH, ArraySpecError, parse_array
 from ...job_checks import check_exec_limits, check_fits_a_host, check_job_options, queue_or_400
 from ...job_states import FINISHED, JobStatus
+from ...queue import waiting
+from ...waiting import waiting_settings
 
 #: Fields a job list leaves out unless asked for (``include_output``).
 OUTPUT_COLUMNS = ("stdout", "stderr")
@@ -85,6 +88,73 @@ class JobAccessMixin(BaseHandler):
         except APIError as exc:
             reason = exc.message.removeprefix("Invalid request body: ")
             raise APIError(409, f"Job {job_id!r} no longer fits the config: {reason}") from exc
+
+    def job_detail(self, job: dict) -> dict:
+        """``job`` (a row of ``schemas.JOB_FIELDS``) with what one job's answer
+        adds (``schemas.JobDetail``): its dependencies and an array job's task
+        counts.
+
+        Parameters
+        ----------
+        job : dict
+
+        Returns
+        -------
+        dict
+            ``job``, with ``depends_on`` and ``array_tasks`` added.
+        """
+        job["depends_on"] = waiting.dependencies_of(self.sql, job["id"])
+        job["array_tasks"] = (
+            waiting.array_counts(self.sql, job["id"]) if job["array_spec"] is not None else None
+        )
+        return job
+
+    def check_dependencies(self, dependencies: list[tuple[str, str]]) -> None:
+        """Every job a new job depends on exists and the current user may see it.
+
+        Parameters
+        ----------
+        dependencies : list of (str, str)
+            Job id and condition of each.
+
+        Raises
+        ------
+        APIError
+            400 naming an unknown job; 404 naming one the user may not see (as
+            for a job one reads).
+        """
+        ids = [job_id for job_id, _ in dependencies]
+        owners = waiting.job_owners(self.sql, ids) if ids else {}
+        for job_id in ids:
+            if job_id not in owners:
+                message = f"depends_on: there is no job {job_id!r}"
+                raise APIError(
+                    400, f"Invalid request body: {message}", {"errors": {"depends_on": [message]}}
+                )
+            if not self.may_see(owners[job_id]):
+                raise APIError(404, f"No job with id {job_id!r}")
+
+    def check_free_id(self, job_id: str, array: bool) -> None:
+        """No array job has ``job_id`` among its task ids, and, for an array job,
+        no job has one of its task ids.
+
+        Raises
+        ------
+        APIError
+            409 naming the array or the job in the way; 400 for an array job's
+            id too long for its tasks' ids.
+        """
+        owner = waiting.array_reserving(self.sql, job_id)
+        if owner is not None:
+            raise APIError(409, f"Job id {job_id!r} is a task id of array job {owner!r}")
+        if not array:
+            return
+        if len(job_id) > MAX_ARRAY_ID_LENGTH:
+            message = f"id: an array job's id is at most {MAX_ARRAY_ID_LENGTH} characters"
+            raise APIError(400, f"Invalid request body: {message}", {"errors": {"id": [message]}})
+        taken = waiting.task_id_taken(self.sql, job_id)
+        if taken is not None:
+            raise APIError(409, f"Job {taken!r} exists: array job {job_id!r} needs its id")
 
     async def job_when_ended(self, job_id: str, wait: float) -> dict:
         """The job once it has ended, or after ``wait`` seconds, whichever is first.
@@ -173,7 +243,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is not None:
             wait = self.load_query(schemas.JobReadQuery)["wait"]
-            return self.success(await self.job_when_ended(job_id, wait))
+            return self.success(self.job_detail(await self.job_when_ended(job_id, wait)))
         args = self.load_query(schemas.JobListQuery)
         if not self.current_user.is_admin:
             args.pop("submitter_id", None)  # a user's list is their own jobs anyway
@@ -225,8 +295,22 @@ class JobHandler(JobAccessMixin, BaseHandler):
         check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
         memory_mb = body.get("memory_mb", job_queue.defaults["memory_mb"])
         check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
+        array = None
+        if "array" in body:
+            max_size = waiting_settings(self.settings["config"]).max_array_size
+            try:
+                array = parse_array(body["array"], max_size)
+            except ArraySpecError as exc:
+                message = f"array: {exc}"
+                raise APIError(
+                    400, f"Invalid request body: {message}", {"errors": {"array": [str(exc)]}}
+                )
+        dependencies = body.get("depends_on", [])
+        self.check_dependencies(dependencies)
+        job_id = body.get("id") or f"job_{uuid.uuid4().hex}"
+        self.check_free_id(job_id, array is not None)
         job = {
-            "id": body.get("id") or f"job_{uuid.uuid4().hex}",
+            "id": job_id,
             "code": body["code"],
             "shell": body.get("shell", jobs_cfg["default_shell"]),
             "args": body.get("args", []),
@@ -239,8 +323,18 @@ class JobHandler(JobAccessMixin, BaseHandler):
             "queue": job_queue.name,
             "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
             "submitter_id": self.current_user.id,
+            **queue.waiting_fields(dependencies, array is not None),
         }
-        new_job = queue.NewJob(job, self.current_user.id, submit=body["execute"])
+        if array is not None:
+            job.update(
+                array_spec=array.spec,
+                array_size=len(array.indexes),
+                array_max_running=array.max_running,
+                array_indexes=array.indexes,
+            )
+        new_job = queue.NewJob(
+            job, self.current_user.id, submit=body["execute"], dependencies=dependencies
+        )
         if not await self.settings["job_writer"].insert(new_job):
             raise APIError(409, f"A job with id {job['id']!r} exists already")
         self.success({"id": job["id"]})
@@ -296,7 +390,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
             raise APIError(404, f"No job with id {job_id!r}")
         if changed is None:
             raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
-        self.success(schemas.Job().dump(changed))
+        self.success(self.job_detail(schemas.Job().dump(changed)))
 
     async def delete(self, job_id: str | None = None):
         """Delete a job that is not QUEUED or RUNNING (``job_id`` required: 405 without).
@@ -457,6 +551,9 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
           A new job with the same code and options, queued at once; the original
           is untouched. Answers the new job's id. A run of a definition with
           secret parameters is rerun only by its owner: the secrets are theirs.
+          Dependencies are not copied (the rerun starts when there is room). An
+          array job's rerun is a new array of the same indexes; a task's is a
+          job of its own, with its array index, id and size in its environment.
         tags: [jobs]
         security: [{token: []}]
         responses:
@@ -480,7 +577,21 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
                 "(run its definition with your own values)",
             )
         self.check_still_runnable(job_id, job)
-        job.update(id=f"job_{uuid.uuid4().hex}", submitter_id=self.current_user.id)
+        array_id, array_index = job.pop("array_id"), job.pop("array_index")
+        if array_id is not None:
+            # A task alone, as it ran: its index and array in its environment.
+            job["env"] = {
+                "SHELL_SERVICE_ARRAY_ID": array_id,
+                "SHELL_SERVICE_ARRAY_INDEX": str(array_index),
+                "SHELL_SERVICE_ARRAY_SIZE": str(job["array_size"]),
+                **job["env"],
+            }
+            job["array_size"] = None
+        job.update(
+            queue.waiting_fields([], job["array_spec"] is not None),
+            id=f"job_{uuid.uuid4().hex}",
+            submitter_id=self.current_user.id,
+        )
         detail = f"rerun of {job_id}"
         await self.settings["job_writer"].insert(
             queue.NewJob(job, self.current_user.id, submit=True, detail=detail)
@@ -492,7 +603,8 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
 RERUN_FIELDS = (
     "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue",
     "requeue_on_host_loss", "definition_id", "definition_name", "definition_version",
-    "parameters", "secret_env",
+    "parameters", "secret_env", "array_spec", "array_size", "array_max_running",
+    "array_indexes", "array_id", "array_index",
 )  # fmt: skip
 
 

@@ -1,0 +1,238 @@
+"""Job arrays (``array``): one request, one task per index, each a job of its own
+with its index in SHELL_SERVICE_ARRAY_INDEX; ``%N`` bounds the tasks running at once;
+the array job ends when every task has. Tasks are made as they become due (the
+waiting-jobs service's passes, run by the in-process server)."""
+
+import datetime
+
+import pytest
+
+from ..factories import JobFactory, UserFactory
+from ..helpers import create_job, wait_for_job, wait_until
+from .envelope import assert_error, assert_success
+
+
+def submit(api, code="true", **fields) -> str:
+    return create_job(api, code, execute=True, **fields)
+
+
+def tasks_of(api, array_id: str) -> list[dict]:
+    response = api.get(
+        "/api/jobs", params={"array": array_id, "limit": 1000, "include_output": "true"}
+    )
+    return assert_success(response)
+
+
+def when(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value)
+
+
+def test_an_array_runs_one_task_per_index_with_its_index(api):
+    array = submit(
+        api,
+        'echo "$SHELL_SERVICE_ARRAY_INDEX of $SHELL_SERVICE_ARRAY_SIZE in $SHELL_SERVICE_ARRAY_ID"',
+        array=5,
+    )
+    job = wait_for_job(api, array)
+    assert job["status"] == "COMPLETE", job
+    assert job["array_spec"] == "0-4" and job["array_size"] == 5
+    assert job["array_tasks"] == {"COMPLETE": 5}
+    assert job["started_at"] is None and job["return_code"] is None
+    tasks = tasks_of(api, array)
+    assert sorted(task["id"] for task in tasks) == [f"{array}_{n}" for n in range(5)]
+    for task in tasks:
+        assert task["array_id"] == array and task["array_size"] == 5
+        assert task["stdout"] == f"{task['array_index']} of 5 in {array}\n"
+    last_task_end = max(when(task["finished_at"]) for task in tasks)
+    assert when(job["finished_at"]) >= last_task_end
+
+
+@pytest.mark.parametrize(
+    "spec, indexes",
+    [
+        ("1,3,5-9", [1, 3, 5, 6, 7, 8, 9]),
+        ("0-15:4", [0, 4, 8, 12]),
+        (" 7 ", [7]),
+        ("3,1,3", [1, 3]),
+    ],
+)
+def test_slurm_array_syntax(api, spec, indexes):
+    array = submit(api, "true", array=spec)
+    assert wait_for_job(api, array)["status"] == "COMPLETE"
+    assert sorted(task["array_index"] for task in tasks_of(api, array)) == indexes
+
+
+def test_percent_n_bounds_the_tasks_running_at_once(api):
+    array = submit(api, "sleep 0.3", array="0-7%2")
+    job = wait_for_job(api, array, timeout=60)
+    assert job["status"] == "COMPLETE" and job["array_spec"] == "0-7%2"
+    spans = [(when(t["started_at"]), when(t["finished_at"])) for t in tasks_of(api, array)]
+    for start, _ in spans:
+        running = sum(1 for other_start, other_end in spans if other_start <= start < other_end)
+        assert running <= 2, spans
+    # Tasks are made in index order as room frees.
+    tasks = sorted(tasks_of(api, array), key=lambda t: t["array_index"])
+    starts = [when(t["started_at"]) for t in tasks]
+    assert starts == sorted(starts)
+
+
+def test_a_failed_task_fails_the_array_with_the_count(api):
+    array = submit(api, '[ "$SHELL_SERVICE_ARRAY_INDEX" != 2 ] || exit 7', array=4)
+    job = wait_for_job(api, array)
+    assert job["status"] == "FAILED"
+    assert job["status_message"] == "1 of 4 tasks did not complete (1 FAILED)"
+    assert job["array_tasks"] == {"COMPLETE": 3, "FAILED": 1}
+    failed = api.get(f"/api/jobs/{array}_2").json()["data"]
+    assert failed["return_code"] == 7
+
+
+def test_cancelling_an_array_cancels_every_unfinished_task(api, gate):
+    array = submit(api, gate.code, array="0-9%3")
+    wait_until(
+        lambda: api.get(f"/api/jobs/{array}").json()["data"]["array_tasks"].get("RUNNING") == 3,
+        "three tasks run",
+    )
+    response = api.post(f"/api/jobs/{array}/cancel")
+    assert response.status_code == 200
+    job = wait_for_job(api, array)
+    assert job["status"] == "CANCELLED"
+    assert job["array_tasks"] == {"CANCELLED": 3, "PENDING": 7}
+    assert "10 of 10 tasks did not complete (3 CANCELLED)" in job["status_message"]
+    gate.open()
+    assert len(tasks_of(api, array)) == 3
+
+
+def test_cancel_takes_queued_tasks_at_once(api, paused_executor):
+    array = submit(api, "true", array=4)
+    wait_until(lambda: len(tasks_of(api, array)) == 4, "the tasks are made")
+    assert api.post(f"/api/jobs/{array}/cancel").status_code == 200
+    job = wait_for_job(api, array)
+    assert job["status"] == "CANCELLED"
+    assert {task["status"] for task in tasks_of(api, array)} == {"CANCELLED"}
+    assert {task["status_message"] for task in tasks_of(api, array)} == {"cancelled with its array"}
+
+
+def test_a_large_array_is_one_row_until_its_tasks_are_due(api, paused_executor, cfg):
+    ahead = cfg["arrays"]["tasks_ahead"]
+    array = submit(api, "true", array=100_000)
+    wait_until(
+        lambda: api.get(f"/api/jobs/{array}").json()["data"]["array_tasks"].get("QUEUED") == ahead,
+        "the first tasks are made",
+    )
+    job = api.get(f"/api/jobs/{array}").json()["data"]
+    assert job["array_tasks"] == {"QUEUED": ahead, "PENDING": 100_000 - ahead}
+    assert job["waiting_for"] == "tasks"
+    listed = api.get("/api/jobs", params={"array": array}).json()
+    assert listed["total"] == ahead
+    assert api.post(f"/api/jobs/{array}/cancel").status_code == 200
+    assert wait_for_job(api, array)["status"] == "CANCELLED"
+
+
+def test_a_dependency_on_an_array_waits_for_every_task(api):
+    array = submit(api, "sleep 0.1", array="0-3%2")
+    after = submit(api, "true", depends_on=f"afterok:{array}")
+    done = wait_for_job(api, after, timeout=60)
+    assert done["status"] == "COMPLETE"
+    last_task_end = max(when(task["finished_at"]) for task in tasks_of(api, array))
+    assert when(done["started_at"]) >= last_task_end
+    failing = submit(api, "exit 1", array=2)
+    doomed = submit(api, "true", depends_on=f"afterok:{failing}")
+    assert wait_for_job(api, doomed)["status"] == "CANCELLED"
+    rescue = submit(api, "true", depends_on=f"afternotok:{failing}")
+    assert wait_for_job(api, rescue)["status"] == "COMPLETE"
+
+
+def test_an_array_may_wait_for_its_own_dependencies(api, gate):
+    first = submit(api, gate.code)
+    array = submit(api, "true", array=3, depends_on=f"afterok:{first}")
+    job = api.get(f"/api/jobs/{array}").json()["data"]
+    assert job["waiting_for"] == "dependencies" and job["array_tasks"] == {"PENDING": 3}
+    gate.open()
+    assert wait_for_job(api, array)["status"] == "COMPLETE"
+    assert len(tasks_of(api, array)) == 3
+
+
+def test_a_ready_array_makes_its_tasks_once_executed(api):
+    array = create_job(api, "true", array=2)
+    job = api.get(f"/api/jobs/{array}").json()["data"]
+    assert job["status"] == "READY" and job["array_tasks"] == {"PENDING": 2}
+    api.post(f"/api/jobs/{array}/execute")
+    assert wait_for_job(api, array)["status"] == "COMPLETE"
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        0,
+        -1,
+        100_001,
+        True,
+        1.5,
+        [1],
+        {"size": 3},
+        None,
+        "",
+        "5-3",
+        "0-100000",
+        "%2",
+        "0-3%0",
+        "0-3%",
+        "a",
+        "1-2-3",
+        "0-9:0",
+        "1;2",
+        "0x10",
+        "1e3",
+        "0-9%2%3",
+        "١",
+    ],
+)
+def test_a_malformed_array_is_a_400_naming_the_field(api, array):
+    response = api.post("/api/jobs", json={"code": "true", "array": array})
+    assert_error(response, 400, field="array")
+
+
+def test_an_array_reserves_its_task_ids(api, engine):
+    array = create_job(api, "true", id="reserved_arr", array=3)
+    assert_error(
+        api.post("/api/jobs", json={"code": "true", "id": f"{array}_2"}),
+        409,
+        mentions="task id of array job",
+    )
+    # And an array whose task ids are taken is refused.
+    create_job(api, "true", id="taken_7")
+    assert_error(
+        api.post("/api/jobs", json={"code": "true", "id": "taken", "array": 2}),
+        409,
+        mentions="taken_7",
+    )
+    # Ids alike but not task ids stay free.
+    create_job(api, "true", id=f"{array}_x")
+    create_job(api, "true", id="taken")
+
+
+def test_rerun_of_a_task_runs_it_alone_with_its_index(api):
+    array = submit(api, 'echo "$SHELL_SERVICE_ARRAY_INDEX/$SHELL_SERVICE_ARRAY_SIZE"', array="4-5")
+    assert wait_for_job(api, array)["status"] == "COMPLETE"
+    rerun = api.post(f"/api/jobs/{array}_5/rerun").json()["data"]["id"]
+    job = api.get(f"/api/jobs/{rerun}", params={"wait": 30}).json()["data"]
+    assert job["stdout"] == "5/2\n" and job["array_id"] is None
+    again = api.post(f"/api/jobs/{array}/rerun").json()["data"]["id"]
+    job = wait_for_job(api, again)
+    assert job["status"] == "COMPLETE" and job["array_spec"] == "4-5"
+    assert sorted(t["array_index"] for t in tasks_of(api, again)) == [4, 5]
+
+
+def test_a_task_id_taken_in_a_race_is_a_task_less_never_someone_elses_job(api):
+    """The create refuses an array whose task ids are taken; one taken between that
+    check and the task's making is one task less, counted by the array's end, and
+    the job that holds the id is left alone."""
+    array = create_job(api, "true", array=2)
+    squatter = JobFactory(id=f"{array}_1", submitter=UserFactory())
+    api.post(f"/api/jobs/{array}/execute")
+    job = wait_for_job(api, array)
+    assert job["status"] == "FAILED"
+    assert job["status_message"] == "1 of 2 tasks did not complete"
+    assert [task["array_index"] for task in tasks_of(api, array)] == [0]
+    stored = api.get(f"/api/jobs/{squatter.id}")
+    assert stored.status_code == 404  # still the other user's, untouched
