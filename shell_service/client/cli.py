@@ -65,6 +65,8 @@ examples:
   echo 'echo hello' | shell-service submit - --id hello
   shell-service ls --status RUNNING,QUEUED
   shell-service submit big.sh --queue big --memory-mb 8192
+  shell-service submit part.sh --array 0-99%10 --id parts
+  shell-service submit merge.sh --depends-on afterok:parts --wait
   shell-service logs hello -f
   shell-service def run nightly_load --param day=2026-11-30 --wait
   shell-service schedule create nightly_load --cron "30 2 * * *" --tz Europe/Berlin
@@ -188,6 +190,18 @@ def add_submit_command(commands: argparse._SubParsersAction, common: argparse.Ar
     submit.add_argument("--cpus", type=positive_int, help="CPUs the job may use")
     submit.add_argument("--memory-mb", type=positive_int, help="memory the job may use, MiB")
     submit.add_argument(
+        "--array",
+        metavar="SPEC",
+        help="an array job, one task per index, as sbatch --array: 0-99, 1,3,5-9, 0-15:4; "
+        "%%N at the end: at most N tasks at once (the script reads SHELL_SERVICE_ARRAY_INDEX)",
+    )
+    submit.add_argument(
+        "--depends-on",
+        metavar="DEPS",
+        help="wait for other jobs, as sbatch --dependency: afterok:ID[:ID...], afternotok:..., "
+        "afterany:...; comma-separate several conditions",
+    )
+    submit.add_argument(
         "--wait", action="store_true", help="stream the output; exit with the job's exit code"
     )
     submit.set_defaults(handler=cmd_submit)
@@ -205,6 +219,7 @@ def add_list_command(commands: argparse._SubParsersAction, common: argparse.Argu
     )
     ls.add_argument("--queue", help="only jobs of this queue")
     ls.add_argument("--definition", metavar="NAME", help="only runs of this definition")
+    ls.add_argument("--array", metavar="ID", help="only the tasks of this array job")
     ls.add_argument("--limit", type=positive_int, default=20, help="most jobs (default 20)")
     ls.add_argument("--json", action="store_true", help="the jobs as JSON")
     ls.set_defaults(handler=cmd_ls)
@@ -269,6 +284,8 @@ def submit_body(args: argparse.Namespace, code: str) -> dict:
         "memory_mb": args.memory_mb,
         "args": args.args,
         "env": dict(args.env) if args.env else None,
+        "array": args.array,
+        "depends_on": args.depends_on,
     }
     body.update({key: value for key, value in options.items() if value is not None})
     return body
@@ -303,11 +320,11 @@ def fetch_jobs(
     states: list[str] | None,
     queue: str | None = None,
     definition: str | None = None,
+    array: str | None = None,
 ) -> tuple[list[dict], dict]:
-    """Up to ``limit`` jobs (in ``states``, ``queue``, runs of ``definition``, when
-    given), newest first,
-    following the cursor past one page; and the first page's envelope (with
-    ``total`` when the service counts)."""
+    """Up to ``limit`` jobs (in ``states``, ``queue``, runs of ``definition``, tasks
+    of ``array``, when given), newest first, following the cursor past one page;
+    and the first page's envelope (with ``total`` when the service counts)."""
     params: dict = {"limit": min(limit, PAGE_LIMIT)}
     if states:
         params["status"] = ",".join(states)
@@ -315,6 +332,8 @@ def fetch_jobs(
         params["queue"] = queue
     if definition:
         params["definition"] = definition
+    if array:
+        params["array"] = array
     first = envelope = api.list_jobs(params)
     jobs = list(envelope["data"])
     while len(jobs) < limit and envelope["data"] and envelope.get("next_cursor"):
@@ -327,7 +346,7 @@ def fetch_jobs(
 def cmd_ls(api: Api, args: argparse.Namespace) -> int:
     """``ls``: a table of jobs."""
     states = [state for group in args.status or [] for state in group]
-    jobs, first = fetch_jobs(api, args.limit, states, args.queue, args.definition)
+    jobs, first = fetch_jobs(api, args.limit, states, args.queue, args.definition, args.array)
     if args.json:
         print(json.dumps(jobs, indent=2))
         return ExitCode.OK

@@ -145,6 +145,17 @@ def job_fields(job: dict) -> list[tuple[str, str | None]]:
         ("definition", definition_line(job)),
         ("parameters", parameters_line(job)),
         ("schedule", None if job.get("schedule_id") is None else schedule_line(job)),
+        ("waiting for", job.get("waiting_for")),
+        ("depends on", dependencies_line(job)),
+        ("array", array_line(job)),
+        ("array tasks", array_tasks_line(job)),
+        (
+            "array task",
+            None
+            if job.get("array_id") is None
+            else f"{job.get('array_index')} of array {job['array_id']} "
+            f"({job.get('array_size')} tasks)",
+        ),
         ("priority", str(job.get("priority", 0))),
         ("cpus", str(job["cpus"]) if "cpus" in job else None),
         ("memory", f"{job['memory_mb']} MiB" if "memory_mb" in job else None),
@@ -175,6 +186,36 @@ def parameters_line(job: dict) -> str | None:
         return None
     shown = (",".join(v) if isinstance(v, list) else str(v) for v in values.values())
     return " ".join(f"{name}={shlex.quote(text)}" for name, text in zip(values, shown, strict=True))
+
+
+def dependencies_line(job: dict) -> str | None:
+    """A job's dependencies: ``afterok:A (COMPLETE, satisfied), afterany:B (RUNNING)``."""
+    found = job.get("depends_on") or []
+    if not found:
+        return None
+
+    def one(dependency: dict) -> str:
+        state = dependency.get("status") or "deleted"
+        settled = dependency.get("satisfied")
+        verdict = "" if settled is None else (", satisfied" if settled else ", not satisfied")
+        return f"{dependency['condition']}:{dependency['job']} ({state}{verdict})"
+
+    return ", ".join(one(dependency) for dependency in found)
+
+
+def array_line(job: dict) -> str | None:
+    """An array job's indexes, as asked (``0-99%10``)."""
+    if not job.get("array_spec"):
+        return None
+    return f"{job['array_spec']} ({job.get('array_size')} tasks)"
+
+
+def array_tasks_line(job: dict) -> str | None:
+    """An array job's tasks per state: ``COMPLETE 3, RUNNING 2, PENDING 5``."""
+    counts = job.get("array_tasks")
+    if not counts:
+        return None
+    return ", ".join(f"{state} {n}" for state, n in sorted(counts.items()))
 
 
 def schedule_line(job: dict) -> str:
