@@ -291,6 +291,44 @@ def rows(results: dict) -> list[dict]:
                 ),
             }
         )
+    flows = _get(results, "extra", "workflows")
+    if flows:
+        chain, created = flows["chain"], flows["array_create"]["seconds_to_accept"]
+        rate, others = flows["array_rate"], flows["others"]
+        table.append(
+            {
+                "id": "workflows",
+                "what": f"a chain of {chain['jobs']} `true` jobs (each afterok on the one "
+                "before), submitted at once, to its end; against a client running them one "
+                "after another with `?wait`",
+                "result": f"{chain['chain_seconds']:.2f} s against {chain['client_seconds']:.2f} s",
+                "ratio": f"the client takes {chain['client_over_chain']:.2f}x the chain",
+                "goal": "the chain wins (> 1x)",
+                "met": _met(chain["client_over_chain"] > 1),
+            }
+        )
+        table.append(
+            {
+                "id": "workflows",
+                "what": "one POST of an array of 1,000 / 10,000 / 100,000 tasks, executed",
+                "result": " / ".join(f"{seconds * 1000:.0f} ms" for seconds in created.values()),
+                "goal": "100,000 in < 2 s",
+                "met": _met(created.get("100000", 1e9) < 2),
+            }
+        )
+        table.append(
+            {
+                "id": "workflows",
+                "what": f"an array of {rate['tasks']:,} `true` tasks, submit to end; "
+                "another user's jobs, submit to start, while 100,000 tasks run",
+                "result": f"{_num(rate['array_per_second'])} tasks/s against the burst's "
+                f"{_num(rate['burst_per_second'])} jobs/s; another user's wait to start p50 "
+                f"{_ms(others['alone']['p50_ms'])} alone, "
+                f"{_ms(others['during_array']['p50_ms'])} during the array (max "
+                f"{_ms(others['during_array']['max_ms'])})",
+                "ratio": f"{rate['array_over_burst']:.2f}x the burst",
+            }
+        )
     for row in table:
         for key in ("ratio", "goal", "met"):
             row.setdefault(key, "")
@@ -432,6 +470,14 @@ def markdown(results: dict) -> str:
         "fire's delay is its `schedule_fires` row's time less its tick, and every "
         "(schedule, tick) must have exactly one fire and one job; scenario 5 runs inside "
         "the window (from its second minute).",
+        "- Workflows (`bench/workflows.py`): a chain of 100 `true` jobs, each `afterok` on "
+        "the one before, all submitted by one client, timed to the last job's end, against "
+        "one client submitting the same 100 one by one and waiting for each (`?wait=30`), "
+        "two rounds of each, interleaved, the medians; one POST of an executed array of "
+        "1,000, 10,000 and 100,000 tasks, timed to its answer, cancelled after; an array of "
+        "scenario 2's size against scenario 2's burst in the same step; another user's "
+        "20 jobs' wait from submit to start, alone and while an array of 100,000 `true` tasks "
+        "runs.",
         "- Before each step the bench calls sync(2): no step pays for the disk writeback "
         "of the one before it.",
         "",

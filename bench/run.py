@@ -30,7 +30,7 @@ from baselayer.tools.readiness import base_url
 from shell_service.executors.accounts import remove_stack_accounts
 from shell_service.executors.job_files import usable_jobs_dir
 
-from . import machine, report, scenarios, schedules, slurm_queue
+from . import machine, report, scenarios, schedules, slurm_queue, workflows
 from .tools import BenchError, ensure_commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +58,7 @@ STEPS = [
     ("hosts", ("extra", "hosts"), scenarios.two_hosts),
     ("slurm", ("extra", "slurm"), slurm_queue.slurm_overhead),
     ("schedules", ("extra", "schedules"), schedules.schedules_at_scale),
+    ("workflows", ("extra", "workflows"), workflows.workflows),
 ]
 
 

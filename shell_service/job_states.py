@@ -3,6 +3,8 @@
     READY --execute--> QUEUED --claim--> RUNNING --finish--> COMPLETE | FAILED
                                                             | TIMED_OUT | SERVER_ERROR
     READY | QUEUED --cancel--> CANCELLED      RUNNING --finish, after a cancel--> CANCELLED
+    QUEUED (waiting) --a dependency cannot hold--> CANCELLED
+    QUEUED (an array job) --its tasks ended--> COMPLETE | FAILED | CANCELLED
     RUNNING --its host lost, with requeue_on_host_loss--> QUEUED
     QUEUED (handed to Slurm) --Slurm refused or lost it before it started--> SERVER_ERROR
 
@@ -34,6 +36,13 @@ Where each rule comes from:
   (``jobs.executor`` set: no other claim takes it), while Slurm keeps it PENDING;
   it becomes RUNNING when Slurm starts it. One Slurm refused (sbatch's error) or
   lost before it started never ran: QUEUED -> SERVER_ERROR, with Slurm's reason.
+* A QUEUED job may wait, not claimable, with its reason in ``jobs.waiting_for``
+  (Slurm keeps such a job PENDING with a Reason; there is no state of its own):
+  for its dependencies, a retry's back-off, or, an array job, its tasks. The
+  waiting-jobs service (``queue/waiting.py``) releases it (it stays QUEUED) or
+  ends it: QUEUED -> CANCELLED when a dependency can no longer hold, and an
+  array job QUEUED -> COMPLETE | FAILED | CANCELLED when its tasks have ended
+  (it never runs itself, so it never has a return code or output).
 * Rerun never moves a state (it inserts a new job); delete removes a job that is
   neither QUEUED nor RUNNING.
 """
@@ -71,7 +80,16 @@ INITIAL = frozenset({JobStatus.READY, JobStatus.QUEUED})
 #: that keep the state (an edit, a cancel request, an adoption) move nothing.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.READY: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
-    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.SERVER_ERROR}),
+    # COMPLETE and FAILED: an array job, by its tasks (queue/waiting.py).
+    JobStatus.QUEUED: frozenset(
+        {
+            JobStatus.RUNNING,
+            JobStatus.CANCELLED,
+            JobStatus.SERVER_ERROR,
+            JobStatus.COMPLETE,
+            JobStatus.FAILED,
+        }
+    ),
     JobStatus.RUNNING: FINISHED | {JobStatus.QUEUED},
     **{status: frozenset() for status in FINISHED},
 }

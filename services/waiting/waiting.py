@@ -45,8 +45,11 @@ def main(argv=None) -> None:
             wait = settings.poll_interval
             try:
                 result = await loop.run_in_executor(None, waiting_jobs.run_once)
-                if result:
+                # Tasks made are routine (one pass per task that ends): debug only.
+                if result.settled or result.cancelled or result.released or result.arrays_ended:
                     log.info("pass: %s", result)
+                elif result:
+                    log.debug("pass: %s", result)
                 wait = await loop.run_in_executor(None, waiting_jobs.seconds_to_sleep)
             except DatabaseUnavailable as exc:
                 log.warning("database unavailable (%s); trying again", exc)

@@ -332,6 +332,52 @@ class JobOutput:
     stderr_truncated: bool = False
 
 
+#: The CTEs that, in the statement that ends jobs (``ended``: id, status),
+#: settle the dependencies on them and release the jobs that waited only for
+#: them: a chain's next job is claimable when its predecessor's end commits,
+#: with no round trip through the waiting-jobs service. What this cannot see
+#: (two dependencies ending at once, each statement blind to the other's end;
+#: a dependency that can no longer hold) that service's pass does
+#: (``queue/waiting.py``), with the same rules.
+DEPENDENTS_CTES = """,
+    settled AS (
+        UPDATE job_dependencies d
+        SET satisfied = CASE d.condition WHEN 'afterany' THEN true
+                                         WHEN 'afterok' THEN ended.status = 'COMPLETE'
+                                         ELSE ended.status <> 'COMPLETE' END,
+            modified = %(now)s
+        FROM ended
+        WHERE d.depends_on = ended.id AND d.satisfied IS NULL
+          AND ended.status = ANY(%(finished)s::text[])
+        RETURNING d.job_id, d.depends_on, d.satisfied
+    ),
+    released AS (
+        UPDATE jobs SET waiting_for = CASE WHEN jobs.array_spec IS NOT NULL THEN 'tasks' END,
+                        status_message = NULL, queued_at = %(now)s, modified = %(now)s
+        FROM settled
+        WHERE jobs.id = settled.job_id AND settled.satisfied
+          AND jobs.status = 'QUEUED' AND jobs.waiting_for = 'dependencies'
+          -- Its other dependencies (this statement's settled rows are not
+          -- visible to it: those it left out by their job).
+          AND NOT EXISTS (SELECT 1 FROM job_dependencies other
+                          WHERE other.job_id = jobs.id AND other.satisfied IS NOT TRUE
+                            AND other.depends_on NOT IN (SELECT id FROM ended))
+        RETURNING jobs.id, jobs.waiting_for
+    ),
+    released_events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, 'QUEUED', 'QUEUED', 'dependencies satisfied', %(now)s, %(now)s FROM released
+    ),
+    dependents_woken AS (
+        SELECT pg_notify(%(queued_channel)s, '')
+        WHERE EXISTS (SELECT 1 FROM released WHERE waiting_for IS NULL)
+        UNION ALL
+        -- An array job released: the waiting-jobs service makes its tasks.
+        SELECT pg_notify(%(queued_channel)s, 'tasks')
+        WHERE EXISTS (SELECT 1 FROM released WHERE waiting_for = 'tasks')
+    )
+"""
+
 # A job whose cancel was asked for ends CANCELLED unless it completed first;
 # either way with its final record, in the one statement that ends it.
 _FINISH_JOB = Statement(
@@ -364,7 +410,11 @@ _FINISH_JOB = Statement(
         SELECT id, from_status, status, %(detail)s, %(now)s, %(now)s FROM ended
     ),
     woken AS (SELECT pg_notify(%(ended_channel)s, id) FROM ended)
-    SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM woken)
+    """
+    + DEPENDENTS_CTES
+    + """
+    SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM woken),
+           (SELECT count(*) FROM dependents_woken)
     """
 )
 
@@ -383,7 +433,9 @@ def finish_job(
     of the job has ended (or its host is lost).
 
     A job whose cancel was asked for (``cancel_requested_at``) ends CANCELLED
-    unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer).
+    unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer). The
+    jobs that waited only for it are released in the same statement
+    (``DEPENDENTS_CTES``).
 
     Parameters
     ----------
@@ -414,6 +466,11 @@ def finish_job(
     if status not in FINISHED:
         raise ValueError(f"{status!r} is not a final state")
     allowed = set(may_become(JobStatus(status)))
+    # QUEUED -> COMPLETE | FAILED is an array job's end, by its tasks
+    # (queue/waiting.py): a QUEUED job held by an executor only fails to start.
+    allowed -= (
+        {JobStatus.QUEUED.value} if status in (JobStatus.COMPLETE, JobStatus.FAILED) else set()
+    )
     if status != JobStatus.COMPLETE:
         allowed &= set(may_become(JobStatus.CANCELLED))
     output = output or JobOutput()
@@ -432,6 +489,8 @@ def finish_job(
         "stdout_truncated": output.stdout_truncated,
         "stderr_truncated": output.stderr_truncated,
         "ended_channel": ENDED_CHANNEL,
+        "queued_channel": QUEUED_CHANNEL,
+        "finished": sorted(s.value for s in FINISHED),
         "from": sorted(allowed),
         "executor": executor,
     }

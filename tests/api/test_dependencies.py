@@ -8,8 +8,13 @@ import datetime
 import pytest
 from sqlalchemy import text
 
+from baselayer.app.database import database_url
+from baselayer.app.plain_sql import PlainSQL
+from shell_service import queue
+from shell_service.job_states import JobStatus
+
 from ..conftest import Client
-from ..factories import TokenFactory, UserFactory
+from ..factories import JobFactory, TokenFactory, UserFactory
 from ..helpers import create_job, wait_for_job, wait_until
 from .envelope import assert_error
 
@@ -250,3 +255,33 @@ def test_a_rerun_does_not_copy_dependencies(api):
     rerun = api.post(f"/api/jobs/{second}/rerun").json()["data"]["id"]
     job = wait_for_job(api, rerun)
     assert job["status"] == "COMPLETE" and job["depends_on"] == []
+
+
+def test_the_end_of_a_job_releases_its_dependents_in_the_same_statement(cfg, api, engine):
+    """A chain's next job is claimable when its predecessor's end commits: its
+    release is in that statement (its event has the end's very time), not a pass
+    of the waiting-jobs service later."""
+    running = JobFactory(
+        submitter=api.user, status="RUNNING", executor="elsewhere:1", host="elsewhere"
+    )
+    after = submit(api, "true", depends_on=f"afterok:{running.id}")
+    other = submit(api, "true", depends_on=f"afterany:{running.id}")
+    sql = PlainSQL(database_url(cfg), "dependents test")
+    try:
+        assert queue.finish_job(sql, running.id, JobStatus.COMPLETE, executor="elsewhere:1")
+    finally:
+        sql.close()
+    with engine.connect() as connection:
+        ended_at = connection.execute(
+            text("SELECT finished_at FROM jobs WHERE id = :id"), {"id": running.id}
+        ).scalar()
+        for job_id in (after, other):
+            released = connection.execute(
+                text(
+                    "SELECT created_at FROM job_events WHERE job_id = :id"
+                    " AND detail = 'dependencies satisfied'"
+                ),
+                {"id": job_id},
+            ).scalar()
+            assert released == ended_at, job_id
+    assert wait_for_job(api, after)["status"] == "COMPLETE"

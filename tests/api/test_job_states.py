@@ -16,6 +16,7 @@ from baselayer.app.plain_sql import PlainSQL
 from shell_service import queue
 from shell_service.job_states import FINISHED, INITIAL, TRANSITIONS, JobStatus, may_become
 from shell_service.models import Job, JobEvent
+from shell_service.queue import waiting
 
 from ..factories import JobFactory
 from ..helpers import claim_limits, create_job
@@ -216,6 +217,17 @@ def move(cfg, session_factory, sql, job: Job, to: JobStatus) -> None:
             session.commit()
     elif to == JobStatus.CANCELLED and job.status != JobStatus.RUNNING:
         queue.cancel_job(sql, job.id, job.submitter_id)
+    elif job.status == JobStatus.QUEUED and to in (JobStatus.COMPLETE, JobStatus.FAILED):
+        # An array job ends by its tasks (the waiting-jobs service's end_arrays).
+        with session_factory() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(array_spec="0", array_size=1, array_made=1, waiting_for="tasks")
+            )
+            session.commit()
+        JobFactory(id=f"{job.id}_0", status=to.value, array_id=job.id, array_index=0, array_size=1)
+        waiting.end_arrays(sql, utcnow())
     elif job.status == JobStatus.QUEUED:
         # A QUEUED job ends only when an executor holds it (Slurm refused or lost it):
         # its executor's finish_job.
@@ -224,6 +236,8 @@ def move(cfg, session_factory, sql, job: Job, to: JobStatus) -> None:
         queue.finish_job(sql, job.id, to, output, executor="elsewhere:1")
     else:
         queue.finish_job(sql, job.id, to, queue.JobOutput(return_code=0, stdout="late"))
+        # Nor does an array's end move a job that is not an array job waiting for tasks.
+        waiting.end_arrays(sql, utcnow())
 
 
 LEGAL = [(source, target) for source, targets in TRANSITIONS.items() for target in targets]
