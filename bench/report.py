@@ -301,7 +301,10 @@ def rows(results: dict) -> list[dict]:
                 "what": f"a chain of {chain['jobs']} `true` jobs (each afterok on the one "
                 "before), submitted at once, to its end; against a client running them one "
                 "after another with `?wait`",
-                "result": f"{chain['chain_seconds']:.2f} s against {chain['client_seconds']:.2f} s",
+                "result": f"{chain['chain_seconds']:.2f} s against {chain['client_seconds']:.2f} s "
+                f"(the chain's submit alone {chain['chain_submit_seconds']:.2f} s); a job's end "
+                f"to the next one's start p50 {chain['chain_gap_ms']:.1f} ms against "
+                f"{chain['client_gap_ms']:.1f} ms",
                 "ratio": f"the client takes {chain['client_over_chain']:.2f}x the chain",
                 "goal": "the chain wins (> 1x)",
                 "met": _met(chain["client_over_chain"] > 1),
@@ -473,7 +476,7 @@ def markdown(results: dict) -> str:
         "- Workflows (`bench/workflows.py`): a chain of 100 `true` jobs, each `afterok` on "
         "the one before, all submitted by one client, timed to the last job's end, against "
         "one client submitting the same 100 one by one and waiting for each (`?wait=30`), "
-        "two rounds of each, interleaved, the medians; one POST of an executed array of "
+        "three rounds of each, interleaved, the medians; one POST of an executed array of "
         "1,000, 10,000 and 100,000 tasks, timed to its answer, cancelled after; an array of "
         "scenario 2's size against scenario 2's burst in the same step; another user's "
         "20 jobs' wait from submit to start, alone and while an array of 100,000 `true` tasks "

@@ -4,7 +4,10 @@
   seconds from the first submit to the last job's end. Against it, the same 100
   jobs run by a client that submits each and waits for its end (``?wait=30``)
   before the next: the ratio is the client's seconds over the chain's (goal: > 1,
-  the service wins). Two rounds of each, interleaved; the medians.
+  the service wins). Three rounds of each, interleaved; the medians. Beside it,
+  the chain's submit time (one client posting 100 jobs, each naming the one
+  before, so one after another) and the median gap from a job's end to the next
+  one's start in each (the jobs' own records).
 - Array creation: one ``POST /api/jobs`` with ``array`` of 1,000, 10,000 and
   100,000 tasks (executed: queued at once), seconds until its answer (goal: <
   2 s for 100,000); each array is cancelled after.
@@ -62,53 +65,73 @@ def post_job(client, body: dict) -> str:
     return response.data["id"]
 
 
-def chain_once(bench: Bench) -> float:
-    """Seconds from the first submit of a chain of CHAIN to its last job's end."""
+def gaps_ms(client, ids: list[str]) -> float:
+    """The median milliseconds from one job's end to the next one's start, as the
+    jobs' records say."""
+    jobs = [client.get(f"/api/jobs/{job_id}").data for job_id in ids]
+    stamp = datetime.datetime.fromisoformat
+    return statistics.median(
+        (stamp(after["started_at"]) - stamp(before["finished_at"])).total_seconds() * 1000
+        for before, after in zip(jobs, jobs[1:], strict=False)
+    )
+
+
+def chain_once(bench: Bench) -> tuple[float, float, float]:
+    """A chain of CHAIN: seconds from its first submit to its last job's end,
+    seconds to submit it all, and the median gap (ms) from a job's end to the
+    next one's start."""
     client = bench.client()
     try:
         started = time.perf_counter()
-        previous = post_job(client, {"code": "true", "execute": True})
+        ids = [post_job(client, {"code": "true", "execute": True})]
         for _ in range(CHAIN - 1):
-            previous = post_job(
-                client, {"code": "true", "execute": True, "depends_on": f"afterok:{previous}"}
-            )
-        last = wait_ended(client, previous)
+            body = {"code": "true", "execute": True, "depends_on": f"afterok:{ids[-1]}"}
+            ids.append(post_job(client, body))
+        submitted = time.perf_counter() - started
+        last = wait_ended(client, ids[-1])
         seconds = time.perf_counter() - started
+        if last["status"] != "COMPLETE":
+            raise BenchError(f"the chain's last job ended {last['status']}")
+        return seconds, submitted, gaps_ms(client, ids)
     finally:
         client.close()
-    if last["status"] != "COMPLETE":
-        raise BenchError(f"the chain's last job ended {last['status']}: {last['status_message']}")
-    return seconds
 
 
-def client_once(bench: Bench) -> float:
-    """Seconds for CHAIN jobs run one after another by a client waiting on each."""
+def client_once(bench: Bench) -> tuple[float, float]:
+    """CHAIN jobs run one after another by a client waiting on each: seconds, and
+    the median gap (ms) from a job's end to the next one's start."""
     client = bench.client()
     try:
         started = time.perf_counter()
+        ids = []
         for _ in range(CHAIN):
-            job = wait_ended(client, post_job(client, {"code": "true", "execute": True}))
+            ids.append(post_job(client, {"code": "true", "execute": True}))
+            job = wait_ended(client, ids[-1])
             if job["status"] != "COMPLETE":
                 raise BenchError(f"a client-chained job ended {job['status']}")
-        return time.perf_counter() - started
+        return time.perf_counter() - started, gaps_ms(client, ids)
     finally:
         client.close()
 
 
 def chain_against_client(bench: Bench) -> dict:
     chain, by_client = [], []
-    for _ in range(2):
+    for _ in range(3):
         chain.append(chain_once(bench))
         by_client.append(client_once(bench))
-    chain_s, client_s = statistics.median(chain), statistics.median(by_client)
+    chain_s = statistics.median(seconds for seconds, _, _ in chain)
+    client_s = statistics.median(seconds for seconds, _ in by_client)
     return {
         "jobs": CHAIN,
         "chain_seconds": round(chain_s, 3),
+        "chain_submit_seconds": round(statistics.median(s for _, s, _ in chain), 3),
         "client_seconds": round(client_s, 3),
         "client_over_chain": round(client_s / chain_s, 2),
+        "chain_gap_ms": round(statistics.median(g for _, _, g in chain), 2),
+        "client_gap_ms": round(statistics.median(g for _, g in by_client), 2),
         "rounds": {
-            "chain": [round(s, 3) for s in chain],
-            "client": [round(s, 3) for s in by_client],
+            "chain": [round(s, 3) for s, _, _ in chain],
+            "client": [round(s, 3) for s, _ in by_client],
         },
     }
 

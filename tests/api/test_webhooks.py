@@ -544,3 +544,18 @@ def test_only_canonical_webhook_ids_name_a_webhook(api, receiver, webhook_id):
 def test_definition_owner_without_a_definition_is_a_400(api, receiver):
     body = create(api, receiver.url, expect=400, definition_owner="someone")
     assert "definition_owner" in body["data"]["errors"]
+
+
+def test_an_array_filter_matches_the_array_job_and_its_tasks(api, deliverer, receiver):
+    array = create_job(api, "true", execute=True, array=3)
+    by_array = create(api, receiver.url, array=array, events=["completed"])["data"]
+    # Made after the webhook: the array's events before it are not delivered.
+    again = api.post(f"/api/jobs/{array}/rerun").json()["data"]["id"]
+    other = create(api, receiver.url, array=again, events=["completed"])["data"]
+    wait_for_job(api, again)
+    plain = run_job(api, "true")
+    deliver_until(deliverer, lambda: settled(api, other["id"], 4), "the rerun array's ends")
+    delivered = sorted(d["job_id"] for d in deliveries(api, other["id"]))
+    assert delivered == sorted([again, *(f"{again}_{n}" for n in range(3))])
+    assert plain["id"] not in delivered
+    assert all(d["job_id"] != again for d in deliveries(api, by_array["id"]))
