@@ -5,7 +5,7 @@ start (``app_server.main``, ``services/executor``)."""
 
 from baselayer.app.config import Config
 
-from . import queues, slurm_cluster
+from . import queues, retries, slurm_cluster
 from .scheduler import scheduler_settings
 from .waiting import waiting_settings
 from .webhooks import targets
@@ -22,7 +22,7 @@ def check(cfg: Config) -> None:
     ------
     ValueError
         Naming the setting: the queues (``queues.QueueConfigError``), this host's
-        name, ``hosts.lost_after``, the ``scheduler:``, ``waiting:`` and
+        name, ``hosts.lost_after``, ``jobs.max_attempts``, the ``scheduler:``, ``waiting:`` and
         ``arrays:`` sections, or the ``webhooks:`` section.
     """
     check_webhooks(cfg)
@@ -35,6 +35,7 @@ def check(cfg: Config) -> None:
         )
     scheduler_settings(cfg)
     waiting_settings(cfg)
+    retries.retry_settings(cfg)
 
 
 def check_webhooks(cfg: Config) -> None:

@@ -76,7 +76,9 @@ PARAMETER_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
 
 #: The job options a definition gives by default and a run may override.
-JOB_OPTIONS = ("queue", "timeout", "cpus", "memory_mb", "priority", "requeue_on_host_loss")
+JOB_OPTIONS = (
+    "queue", "timeout", "cpus", "memory_mb", "priority", "requeue_on_host_loss", "retry",
+)  # fmt: skip
 
 #: Most parameters in one definition, most choices in one parameter.
 MAX_PARAMETERS = 100

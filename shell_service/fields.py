@@ -6,6 +6,8 @@ import typing
 
 from marshmallow import ValidationError, fields, validate
 
+from . import retries
+
 
 class FullMatch(validate.Regexp):
     """``validate.Regexp`` on the whole value: its ``re.match`` lets ``$`` accept a
@@ -98,3 +100,24 @@ class ArrayField(fields.Field):
                 raise ValidationError("must be at most 10,000 characters")
             storable_text(value)
         return value
+
+
+class RetryField(fields.Field):
+    """A job's ``retry`` strategy, checked and completed with its defaults
+    (``retries.parse_retry``); null: no retry. The config's ``jobs.max_attempts``
+    is the handler's to check (``job_checks.check_job_options``).
+
+    Raises
+    ------
+    marshmallow.ValidationError
+        What ``parse_retry`` refuses, naming the part ("attempts: must be ...").
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dict | None:
+        try:
+            return retries.parse_retry(value)
+        except retries.RetryError as exc:
+            raise ValidationError(str(exc)) from None

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from baselayer.app.handlers.base import APIError
 
-from . import queue, queues, schemas
+from . import queue, queues, retries, schemas
 
 
 def queue_or_400(cfg, name: str | None) -> queues.Queue:
@@ -45,8 +45,9 @@ def check_job_options(
     body: dict, jobs_cfg: dict, job_queue: queues.Queue | None, allowed_shells: list[str]
 ) -> None:
     """The limits that come from config (the schema checks the rest): the script's
-    size, the shell, and ``timeout``, ``cpus``, ``memory_mb`` against ``job_queue``'s
-    maxima (not checked when ``job_queue`` is None: none of them is in ``body``).
+    size, the shell, ``timeout``, ``cpus``, ``memory_mb`` against ``job_queue``'s
+    maxima (not checked when ``job_queue`` is None: none of them is in ``body``),
+    and a ``retry``'s attempts against ``jobs.max_attempts``.
 
     Parameters
     ----------
@@ -54,7 +55,7 @@ def check_job_options(
         The validated request body (or a PATCH's changes, or a stored job's
         fields): only the fields present are checked.
     jobs_cfg : dict
-        The config's ``jobs`` section (``max_script_bytes``).
+        The config's ``jobs`` section (``max_script_bytes``, ``max_attempts``).
     job_queue : queues.Queue or None
         The queue whose maxima bound ``timeout`` (seconds), ``cpus`` and
         ``memory_mb`` (MiB).
@@ -79,6 +80,10 @@ def check_job_options(
         for option, maximum in job_queue.maxima.items():
             if body.get(option, 0) > maximum:
                 errors[option] = [f"must be at most {maximum} (queue {job_queue.name}'s maximum)"]
+    settings = retries.RetrySettings(max_attempts=int(jobs_cfg.get("max_attempts", 10)))
+    retry_problem = retries.check_attempts(body.get("retry"), settings)
+    if retry_problem is not None:
+        errors["retry"] = [retry_problem]
     if errors:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         raise APIError(400, f"Invalid request body: {message}", {"errors": errors})
@@ -204,7 +209,8 @@ def complete_job(
     fields : dict
         ``code``, ``shell`` (None: ``jobs.default_shell``), ``args``, ``env``,
         ``stdin``, and any of ``queue`` (None or left out: the default queue),
-        ``timeout``, ``cpus``, ``memory_mb``, ``priority``, ``requeue_on_host_loss``.
+        ``timeout``, ``cpus``, ``memory_mb``, ``priority``, ``requeue_on_host_loss``,
+        ``retry`` (as ``retries.parse_retry`` returns it).
     secret_env : dict, optional
         Variables the job also gets (counted in execve's limits, never shown).
 
@@ -232,6 +238,7 @@ def complete_job(
         "memory_mb": fields.get("memory_mb") or job_queue.defaults["memory_mb"],
         "queue": job_queue.name,
         "requeue_on_host_loss": bool(fields.get("requeue_on_host_loss")),
+        "retry": fields.get("retry"),
     }
     check_job_options(job, cfg["jobs"], job_queue, allowed_shells)
     check_exec_limits(job["args"], {**job["env"], **(secret_env or {})})

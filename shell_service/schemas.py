@@ -15,8 +15,8 @@ from marshmallow import (
     validates_schema,
 )
 
-from . import definitions
-from .fields import ArrayField, DependsOn, FullMatch, JsonBoolean, storable_text
+from . import definitions, retries
+from .fields import ArrayField, DependsOn, FullMatch, JsonBoolean, RetryField, storable_text
 from .job_paths import JOB_NAME_PATTERN, job_dir
 from .job_states import JobStatus
 from .webhooks import events as webhook_payload
@@ -238,6 +238,68 @@ def job_name_not_dots(value: str) -> None:
         raise ValidationError("must not consist of dots only")
 
 
+#: The OpenAPI shape of a ``retry`` strategy (``retries.parse_retry``).
+RETRY_JSON_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "additionalProperties": False,
+    "properties": {
+        "attempts": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": retries.MAX_ATTEMPTS,
+            "description": "Attempts in all, the first included (default 3; at most config "
+            "jobs.max_attempts). 1: no retry",
+        },
+        "on": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(retries.ENDINGS)},
+            "description": "The endings that retry (default [FAILED]): FAILED (a non-zero "
+            "exit code), TIMED_OUT, SERVER_ERROR (the service could not start or watch it), "
+            "HOST_LOST (its host or Slurm node was lost). A cancel never retries",
+        },
+        "exit_codes": {
+            "type": "array",
+            "nullable": True,
+            "minItems": 1,
+            "maxItems": 255,
+            "items": {"type": "integer", "minimum": 1, "maximum": 255},
+            "description": "The exit codes of a FAILED ending that retry (AWS Batch's "
+            "evaluateOnExit); left out or null: every non-zero one. Needs FAILED in `on`",
+        },
+        "backoff": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Seconds before attempt n+1 once attempt n ended: "
+            "min(max, initial * factor^(n-1)); meanwhile the job is QUEUED with "
+            "waiting_for `backoff` until eligible_at. Default: no wait",
+            "properties": {
+                "initial": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": retries.MAX_BACKOFF_SECONDS,
+                    "description": "default 0",
+                },
+                "factor": {
+                    "type": "number",
+                    "minimum": 1,
+                    "maximum": retries.MAX_FACTOR,
+                    "description": "default 2",
+                },
+                "max": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": retries.MAX_BACKOFF_SECONDS,
+                    "description": "at least initial; default 3600 (or initial)",
+                },
+            },
+        },
+    },
+    "example": {"attempts": 3, "exit_codes": [75], "backoff": {"initial": 10}},
+}
+
+
 class JobCreate(Schema):
     """The body of ``POST /api/jobs``: a job's code and options (only ``code`` is required).
 
@@ -360,6 +422,15 @@ class JobCreate(Schema):
             ],
         }
     )
+    retry = RetryField(
+        metadata={
+            "description": 'Its retry strategy (README "Retries"), AWS Batch\'s and '
+            "Slurm's requeue: how many attempts, which endings retry, the back-off. Each "
+            "attempt's end is recorded (`attempts` in GET /api/jobs/{id}, its output in "
+            "/log?attempt=N); the script sees SHELL_SERVICE_ATTEMPT (1 first). Null: none",
+            **RETRY_JSON_SCHEMA,
+        }
+    )
     array = ArrayField(
         metadata={
             "description": "Make it an array job: one task per index, each a job "
@@ -475,6 +546,27 @@ class Job(Schema):
             "pending Reason): `dependencies` (status_message names them), `backoff` (a "
             "retry, until eligible_at), `tasks` (an array job: its tasks run). Null: it "
             "starts when there is room"
+        },
+    )
+    eligible_at = UTCDateTime(
+        allow_none=True,
+        metadata={
+            "description": "A job waiting out a retry's back-off (`waiting_for`: backoff): "
+            "when it may start again"
+        },
+    )
+    retry = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "Its retry strategy, every default filled in (null: none)",
+            **{k: v for k, v in RETRY_JSON_SCHEMA.items() if k != "example"},
+        },
+    )
+    attempt = fields.Integer(
+        required=True,
+        metadata={
+            "description": "The attempt under way, or the last made (1 first; more after a "
+            "retry). Status, host, times, return code and output are this attempt's"
         },
     )
     array_spec = fields.String(
@@ -613,6 +705,13 @@ class JobLogQuery(Schema):
     follow = fields.Boolean(
         load_default=False,
         metadata={"description": "Keep the response open, streaming text until the job ends"},
+    )
+    attempt = Integer(
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "An attempt's output (1 first): an earlier one's as stored at its "
+            "end (404 for one that does not exist); default the current attempt's"
+        },
     )
 
 
@@ -910,6 +1009,7 @@ class RunOverrides(Schema):
     memory_mb = JobCreate._declared_fields["memory_mb"]
     priority = JobCreate._declared_fields["priority"]
     requeue_on_host_loss = JobCreate._declared_fields["requeue_on_host_loss"]
+    retry = JobCreate._declared_fields["retry"]
     env = fields.Dict(
         keys=fields.String(
             validate=FullMatch(
@@ -1202,9 +1302,25 @@ class Dependency(Schema):
     )
 
 
+class JobAttempt(Schema):
+    """One attempt of a job (AWS Batch's attempts): an ended one from
+    ``job_attempts``, the current or last one from the job's own columns."""
+
+    number = fields.Integer(required=True, metadata={"description": "1 first"})
+    status = fields.String(
+        required=True,
+        metadata={"description": "How it ended (FAILED, TIMED_OUT...), or the job's state"},
+    )
+    status_message = fields.String(allow_none=True)
+    return_code = fields.Integer(allow_none=True)
+    host = fields.String(allow_none=True, metadata={"description": "The host that ran it"})
+    started_at = UTCDateTime(allow_none=True)
+    finished_at = UTCDateTime(allow_none=True)
+
+
 class JobDetail(Job):
     """One job as ``GET /api/jobs/{job_id}`` answers it: a job's fields, its
-    dependencies, and an array job's task counts."""
+    dependencies, an array job's task counts, and its attempts."""
 
     depends_on = fields.List(
         fields.Nested(Dependency),
@@ -1218,6 +1334,14 @@ class JobDetail(Job):
         metadata={
             "description": "An array job: its tasks per state; `PENDING` counts those not "
             "made yet (tasks are made as they become due). Null for other jobs"
+        },
+    )
+    attempts = fields.List(
+        fields.Nested(JobAttempt),
+        required=True,
+        metadata={
+            "description": "Its attempts, first first: each ended one, then the current "
+            "(or last) once it has started or ended. Empty while the first waits"
         },
     )
 

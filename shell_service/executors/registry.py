@@ -121,7 +121,8 @@ class Registry:
 
     def lose(self, job_id: str, host: str, requeue: bool) -> str:
         """End a job of a lost host: queue it again if it asked to (and no cancel of it
-        was asked for), else end it SERVER_ERROR saying which host was lost.
+        was asked for), else end it SERVER_ERROR saying which host was lost (or
+        retry it, as its strategy's ``HOST_LOST`` asks: ``queue.finish_job``).
 
         Parameters
         ----------
@@ -134,13 +135,16 @@ class Registry:
         Returns
         -------
         str
-            "queued again", "ended" (SERVER_ERROR, or CANCELLED if a cancel was asked
-            for), or "" when another executor got to it first.
+            "queued again", "ended" (SERVER_ERROR, CANCELLED if a cancel was asked
+            for, or QUEUED as its next attempt), or "" when another executor got to
+            it first.
         """
         if requeue and queue.requeue_lost_job(self.sql, job_id, host):
             return "queued again"
         message = lost_host_message(host, self.lost_after)
-        ended = queue.finish_job(self.sql, job_id, JobStatus.SERVER_ERROR, message=message)
+        ended = queue.finish_job(
+            self.sql, job_id, JobStatus.SERVER_ERROR, message=message, host_lost=True
+        )
         return "ended" if ended else ""
 
     def taken_from_me(self, job_ids: list[str]) -> set[str]:

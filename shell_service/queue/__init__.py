@@ -18,7 +18,7 @@ migrations and the tests).
 - ``definitions``: job definitions and their versions
 - ``schedules``: schedules, their due ticks and fires (exactly once per tick)
 - ``accounts``: the ``unix_accounts`` rows (each user's Unix identity)
-- ``jobs``: one job for the API (read, edit while READY, delete, events)
+- ``jobs``: one job for the API (read, edit while READY, delete, events, attempts)
 - ``listing``: the job list (``GET /api/jobs``): filters, cursor, capped count
 - ``executors``: the executors' registry (heartbeats, what each publishes), the
   jobs of a host, adoption, deleted jobs' directories, retention
@@ -81,7 +81,16 @@ from .hosts import (
     known_jobs,
     requeue_lost_job,
 )
-from .jobs import EDITABLE_COLUMNS, delete_job, job_events, job_row, job_status, update_ready_job
+from .jobs import (
+    EDITABLE_COLUMNS,
+    attempt_output,
+    delete_job,
+    job_attempts,
+    job_events,
+    job_row,
+    job_status,
+    update_ready_job,
+)
 from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_page
 from .schedules import (
     SCHEDULE_FIELDS,
@@ -118,6 +127,7 @@ from .transitions import (
 )
 
 __all__ = [
+    "attempt_output",
     "SCHEDULE_FIELDS",
     "TickOutcome",
     "delete_schedule",
@@ -182,6 +192,7 @@ __all__ = [
     "finish_job",
     "heartbeat",
     "insert_jobs",
+    "job_attempts",
     "job_events",
     "job_row",
     "job_status",

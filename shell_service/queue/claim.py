@@ -56,7 +56,10 @@ EXECUTOR_JOB_COLUMNS = (
     " || CASE WHEN jobs.array_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object("
     "'SHELL_SERVICE_ARRAY_ID', jobs.array_id,"
     " 'SHELL_SERVICE_ARRAY_INDEX', jobs.array_index::text,"
-    " 'SHELL_SERVICE_ARRAY_SIZE', jobs.array_size::text) END AS env, jobs.stdin,"
+    " 'SHELL_SERVICE_ARRAY_SIZE', jobs.array_size::text) END"
+    # Which attempt this is, 1 first (as Slurm's SLURM_RESTART_COUNT, AWS Batch's
+    # attempts): a retried script may resume, or clean up after the last.
+    " || jsonb_build_object('SHELL_SERVICE_ATTEMPT', jobs.attempt::text) AS env, jobs.stdin,"
     " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
     " jobs.submitter_id,"
     " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"

@@ -76,12 +76,61 @@ def job_events(sql: PlainSQL, job_id: str) -> list[dict]:
     return sql.rows(_JOB_EVENTS, {"job_id": job_id})
 
 
+_JOB_ATTEMPTS = Statement(
+    "SELECT number, status, status_message, return_code, host, started_at, finished_at"
+    " FROM job_attempts WHERE job_id = %(job_id)s ORDER BY number"
+)
+
+
+def job_attempts(sql: PlainSQL, job_id: str) -> list[dict]:
+    """The ended attempts of a job that was retried (``job_attempts``), first
+    first, without their output; the job's own columns hold its current one.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+
+    Returns
+    -------
+    list of dict
+        ``number``, ``status``, ``status_message``, ``return_code``, ``host``,
+        ``started_at``, ``finished_at`` (naive UTC); empty if none was retried.
+    """
+    return sql.rows(_JOB_ATTEMPTS, {"job_id": job_id})
+
+
+_ATTEMPT_OUTPUT = Statement(
+    "SELECT stdout, stderr FROM job_attempts WHERE job_id = %(job_id)s AND number = %(number)s"
+)
+
+
+def attempt_output(sql: PlainSQL, job_id: str, number: int) -> dict | None:
+    """An ended attempt's output as stored at its end (``jobs.max_output_bytes``
+    per stream at most).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job_id : str
+    number : int
+        The attempt (1 first).
+
+    Returns
+    -------
+    dict or None
+        ``stdout`` and ``stderr`` (str or None); None when the job has no such
+        ended attempt.
+    """
+    return sql.row(_ATTEMPT_OUTPUT, {"job_id": job_id, "number": number})
+
+
 #: The columns a READY job's change may set (``schemas.JobUpdate``'s fields).
 EDITABLE_COLUMNS = (
     "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue",
-    "requeue_on_host_loss",
+    "requeue_on_host_loss", "retry",
 )  # fmt: skip
-_JSON_COLUMNS = ("args", "env")
+_JSON_COLUMNS = ("args", "env", "retry")
 
 
 def _update_ready_sql(names: tuple[str, ...], columns: tuple[str, ...]) -> Statement:
@@ -147,7 +196,10 @@ def update_ready_job(
     if not names or not set(names) <= set(EDITABLE_COLUMNS):
         raise ValueError(f"not changes of a READY job: {', '.join(names) or 'none'}")
     params = {
-        name: orjson.dumps(changes[name]).decode() if name in _JSON_COLUMNS else changes[name]
+        # A null retry is SQL's NULL (no strategy), not JSON's null.
+        name: orjson.dumps(changes[name]).decode()
+        if name in _JSON_COLUMNS and changes[name] is not None
+        else changes[name]
         for name in names
     }
     params.update(id=job_id, now=utcnow(), actor_id=actor_id, detail=f"changed: {', '.join(names)}")

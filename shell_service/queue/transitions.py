@@ -32,12 +32,13 @@ NEW_JOB_CTES = """
             %(parameters)s::text[], %(secret_env)s::text[], %(schedule_id)s::int[],
             %(scheduled_for)s::timestamp[], %(waiting_for)s::text[],
             %(status_message)s::text[], %(array_spec)s::text[], %(array_size)s::int[],
-            %(array_max_running)s::int[], %(array_indexes)s::text[]
+            %(array_max_running)s::int[], %(array_indexes)s::text[], %(retry)s::text[]
         ) AS new(id, code, shell, args, env, stdin, timeout, priority, cpus, memory_mb,
                  queue, requeue_on_host_loss, submitter_id, submit, actor_id, detail,
                  created_at, definition_id, definition_name, definition_version,
                  parameters, secret_env, schedule_id, scheduled_for, waiting_for,
-                 status_message, array_spec, array_size, array_max_running, array_indexes)
+                 status_message, array_spec, array_size, array_max_running, array_indexes,
+                 retry)
         {only}
     ),
     job AS (
@@ -47,7 +48,7 @@ NEW_JOB_CTES = """
                           definition_name, definition_version, parameters, secret_env,
                           schedule_id, scheduled_for, waiting_for, status_message,
                           array_spec, array_size, array_max_running, array_indexes,
-                          array_made)
+                          array_made, retry)
         SELECT id, code, shell, args::jsonb, env::jsonb, stdin, timeout, priority, cpus,
                memory_mb, queue, requeue_on_host_loss,
                CASE WHEN submit THEN 'QUEUED' ELSE 'READY' END,
@@ -59,7 +60,7 @@ NEW_JOB_CTES = """
                CASE WHEN submit THEN waiting_for END,
                CASE WHEN submit THEN status_message END,
                array_spec, array_size, array_max_running, array_indexes::int[],
-               CASE WHEN array_spec IS NOT NULL THEN 0 END
+               CASE WHEN array_spec IS NOT NULL THEN 0 END, retry::jsonb
         FROM new
         ON CONFLICT (id) DO NOTHING
         RETURNING id
@@ -127,7 +128,8 @@ class NewJob:
     fields : dict
         Every ``NEW_JOB_FIELDS`` name -> its value (``timeout`` in seconds,
         ``memory_mb`` in MiB; ``args`` a list, ``env`` a dict), and any of
-        ``RUN_FIELDS`` and ``WAITING_FIELDS`` (the others are stored null).
+        ``RUN_FIELDS``, ``WAITING_FIELDS`` and ``retry`` (a dict, as
+        ``retries.parse_retry`` returns it; the others are stored null).
     actor_id : int
         The user who made it (recorded in its events).
     submit : bool
@@ -211,9 +213,10 @@ def new_job_params(jobs: list[NewJob]) -> dict[str, object]:
     Returns
     -------
     dict
-        Each ``NEW_JOB_FIELDS`` and ``RUN_FIELDS`` name, ``submit``, ``actor_id``,
-        ``detail`` and ``created_at`` -> a list with one item per job (JSON text
-        for ``args``, ``env``, ``parameters`` and ``secret_env``).
+        Each ``NEW_JOB_FIELDS``, ``RUN_FIELDS`` and ``WAITING_FIELDS`` name,
+        ``retry``, ``submit``, ``actor_id``, ``detail`` and ``created_at`` -> a list
+        with one item per job (JSON text for ``args``, ``env``, ``parameters``,
+        ``secret_env`` and ``retry``).
     """
     params: dict[str, object] = {
         name: [job.fields[name] for job in jobs] for name in NEW_JOB_FIELDS
@@ -241,6 +244,7 @@ def new_job_params(jobs: list[NewJob]) -> dict[str, object]:
         },
         # As PostgreSQL's array text ("{0,1,2}"): one int[] per job.
         array_indexes=[_int_array_or_none(job.fields.get("array_indexes")) for job in jobs],
+        retry=[_json_or_none(job.fields.get("retry")) for job in jobs],
     )
     return params
 
@@ -379,13 +383,31 @@ DEPENDENTS_CTES = """,
 """
 
 # A job whose cancel was asked for ends CANCELLED unless it completed first;
-# either way with its final record, in the one statement that ends it.
+# either way with its final record, in the one statement that ends it. An
+# attempt that ran and ended as its retry strategy asks (``retries.py``), with
+# attempts left and no cancel asked for, is recorded in ``job_attempts`` and the
+# job goes back to QUEUED as its next attempt: at once, or waiting out its
+# back-off (``waiting_for`` backoff until ``eligible_at``: the waiting-jobs
+# service releases it).
 _FINISH_JOB = Statement(
     """
     WITH target AS (
-        SELECT id, status AS from_status,
+        SELECT id, status AS from_status, attempt, host, started_at,
+               (retry->>'attempts')::int AS attempts,
                CASE WHEN cancel_requested_at IS NOT NULL AND %(status)s <> 'COMPLETE'
-                    THEN 'CANCELLED' ELSE %(status)s END AS status
+                    THEN 'CANCELLED' ELSE %(status)s END AS status,
+               coalesce(status = 'RUNNING' AND cancel_requested_at IS NULL
+                        AND %(status)s <> 'COMPLETE'
+                        AND attempt < (retry->>'attempts')::int
+                        AND retry->'on' ? %(ending)s
+                        AND (%(ending)s <> 'FAILED'
+                             OR jsonb_typeof(retry->'exit_codes') IS DISTINCT FROM 'array'
+                             OR retry->'exit_codes' @> to_jsonb(%(return_code)s::int)),
+                        false) AS retried,
+               %(now)s::timestamp + make_interval(secs => least(
+                   (retry->'backoff'->>'max')::float8,
+                   (retry->'backoff'->>'initial')::float8
+                   * power((retry->'backoff'->>'factor')::float8, attempt - 1))) AS eligible_at
         FROM jobs WHERE id = %(id)s AND status = ANY(%(from)s::text[])
           AND (%(executor)s::text IS NULL OR executor = %(executor)s::text)
           -- A QUEUED job ends here only when an executor holds it (Slurm's).
@@ -393,28 +415,73 @@ _FINISH_JOB = Statement(
         FOR UPDATE
     ),
     ended AS (
-        UPDATE jobs SET status = target.status,
+        UPDATE jobs SET status = CASE WHEN target.retried THEN 'QUEUED' ELSE target.status END,
                         status_message = CASE
+                            WHEN target.retried AND target.eligible_at > %(now)s
+                            THEN 'retry: attempt ' || target.attempt + 1 || ' of '
+                                 || target.attempts || ' at '
+                                 || to_char(target.eligible_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                            WHEN target.retried THEN NULL
                             WHEN target.status = 'CANCELLED' AND %(status)s <> 'CANCELLED'
                             THEN 'cancelled by a user' || coalesce('; ' || %(message)s, '')
                             ELSE %(message)s END,
-                        finished_at = %(now)s, modified = %(now)s, return_code = %(return_code)s,
-                        stdout = %(stdout)s, stderr = %(stderr)s,
-                        stdout_truncated = %(stdout_truncated)s,
-                        stderr_truncated = %(stderr_truncated)s
+                        modified = %(now)s,
+                        finished_at = CASE WHEN target.retried THEN NULL ELSE %(now)s END,
+                        return_code = CASE WHEN target.retried THEN NULL ELSE %(return_code)s END,
+                        stdout = CASE WHEN target.retried THEN NULL ELSE %(stdout)s END,
+                        stderr = CASE WHEN target.retried THEN NULL ELSE %(stderr)s END,
+                        stdout_truncated = NOT target.retried AND %(stdout_truncated)s,
+                        stderr_truncated = NOT target.retried AND %(stderr_truncated)s,
+                        -- The next attempt: claimed afresh, anywhere, handed to Slurm again.
+                        attempt = jobs.attempt + CASE WHEN target.retried THEN 1 ELSE 0 END,
+                        queued_at = CASE WHEN target.retried THEN %(now)s ELSE jobs.queued_at END,
+                        started_at = CASE WHEN target.retried THEN NULL ELSE jobs.started_at END,
+                        executor = CASE WHEN target.retried THEN NULL ELSE jobs.executor END,
+                        host = CASE WHEN target.retried THEN NULL ELSE jobs.host END,
+                        slurm_job_id = CASE WHEN target.retried THEN NULL
+                                            ELSE jobs.slurm_job_id END,
+                        slurm_node = CASE WHEN target.retried THEN NULL ELSE jobs.slurm_node END,
+                        waiting_for = CASE WHEN target.retried AND target.eligible_at > %(now)s
+                                           THEN 'backoff' ELSE jobs.waiting_for END,
+                        eligible_at = CASE WHEN target.retried AND target.eligible_at > %(now)s
+                                           THEN target.eligible_at ELSE jobs.eligible_at END
         FROM target WHERE jobs.id = target.id
-        RETURNING jobs.id, target.from_status, jobs.status
+        RETURNING jobs.id, target.from_status, jobs.status, target.retried, target.attempt,
+                  target.attempts, target.host, target.started_at, target.eligible_at
+    ),
+    attempt_ended AS (
+        INSERT INTO job_attempts (job_id, number, status, status_message, return_code, host,
+                                  started_at, finished_at, stdout, stderr, stdout_truncated,
+                                  stderr_truncated)
+        SELECT id, attempt, %(status)s, %(message)s, %(return_code)s, host, started_at,
+               %(now)s, %(stdout)s, %(stderr)s, %(stdout_truncated)s, %(stderr_truncated)s
+        FROM ended WHERE retried
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
-        SELECT id, from_status, status, %(detail)s, %(now)s, %(now)s FROM ended
+        SELECT id, from_status, status,
+               CASE WHEN retried
+                    THEN 'attempt ' || attempt || ' ended ' || %(status)s
+                         || coalesce(' (' || %(detail)s || ')', '') || '; attempt '
+                         || attempt + 1 || ' of ' || attempts
+                         || CASE WHEN eligible_at > %(now)s
+                                 THEN ' at ' || to_char(eligible_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                                 ELSE ' now' END
+                    ELSE %(detail)s END,
+               %(now)s, %(now)s
+        FROM ended
     ),
-    woken AS (SELECT pg_notify(%(ended_channel)s, id) FROM ended)
+    woken AS (SELECT pg_notify(%(ended_channel)s, id) FROM ended WHERE NOT retried),
+    -- A retry is a job queued: the claimers (at once) or the waiting-jobs service
+    -- (its back-off's end) take it from here.
+    retry_woken AS (
+        SELECT pg_notify(%(queued_channel)s, '') WHERE EXISTS (SELECT 1 FROM ended WHERE retried)
+    )
     """
     + DEPENDENTS_CTES
     + """
     SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM woken),
-           (SELECT count(*) FROM dependents_woken)
+           (SELECT count(*) FROM retry_woken), (SELECT count(*) FROM dependents_woken)
     """
 )
 
@@ -426,6 +493,7 @@ def finish_job(
     output: JobOutput | None = None,
     message: str | None = None,
     executor: str | None = None,
+    host_lost: bool = False,
 ) -> bool:
     """RUNNING (or QUEUED, held by a Slurm executor) -> a final state, with the
     job's final record (return code, output, finished_at): one statement, so no
@@ -436,6 +504,16 @@ def finish_job(
     unless it completed first. Sends ``ENDED_CHANNEL`` (waiters answer). The
     jobs that waited only for it are released in the same statement
     (``DEPENDENTS_CTES``).
+
+    A RUNNING job whose ending its ``retry`` strategy names (``retries.py``:
+    ``status``, or ``HOST_LOST`` with ``host_lost``; a FAILED one's exit code in
+    ``exit_codes``), with attempts left and no cancel asked for, is retried
+    instead: this attempt is stored in ``job_attempts`` (its output too), and the
+    job is QUEUED as its next attempt (``attempt`` + 1; its start, executor,
+    host, output and Slurm ids cleared), claimable at once or waiting out its
+    back-off (``waiting_for`` backoff, ``eligible_at``, a status message saying
+    until when), with an event saying why; ``QUEUED_CHANNEL`` is sent, not
+    ``ENDED_CHANNEL``.
 
     Parameters
     ----------
@@ -450,11 +528,15 @@ def finish_job(
     executor : str, optional
         Only if it is still this executor's ("host:pid"): a job taken from an
         executor whose host was judged lost may run elsewhere by now.
+    host_lost : bool, optional
+        It ends (SERVER_ERROR) because its host or Slurm node was lost: a
+        strategy's ``HOST_LOST`` retries it, not ``SERVER_ERROR``.
 
     Returns
     -------
     bool
-        Whether this call ended the job. False, changing nothing, if its state
+        Whether this call ended the job (or this attempt of it, retried). False,
+        changing nothing, if its state
         may not move to ``status`` or to CANCELLED (``may_become`` of both: the
         cancel may turn the one into the other), e.g. it ended already.
 
@@ -493,5 +575,6 @@ def finish_job(
         "finished": sorted(s.value for s in FINISHED),
         "from": sorted(allowed),
         "executor": executor,
+        "ending": "HOST_LOST" if host_lost else status.value,
     }
     return sql.value(_FINISH_JOB, params) == 1

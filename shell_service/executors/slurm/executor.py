@@ -498,6 +498,7 @@ class SlurmExecutor(Executor):
         # Slurm ended it (scancel by someone else, its own time limit, preemption):
         # the init's record then shows only the TERM it was sent, not why.
         slurm_ended_it = state in outcome.ENDED_BY_SLURM and not (record or {}).get("timed_out")
+        host_lost = False
         if record is None or (slurm_ended_it and not tracked.cancel_requested):
             if state in outcome.NODE_LOST and tracked.job.requeue_on_host_loss:
                 if not tracked.cancel_requested:
@@ -510,10 +511,12 @@ class SlurmExecutor(Executor):
             status, message, limit = outcome.outcome_without_record(
                 state, reason, node, ran, tracked.cancel_requested, tail, who
             )
+            # A node's failure: its retry strategy's HOST_LOST, as a lost host's.
+            host_lost = state in outcome.NODE_LOST and status == JobStatus.SERVER_ERROR
         if ran or status not in (JobStatus.CANCELLED, JobStatus.SERVER_ERROR):
             # It ran (maybe between two polls): RUNNING first, then its end.
             self._started(tracked, node)
-        self._finish(tracked, status, output, message)
+        self._finish(tracked, status, output, message, host_lost)
         if ran:
             run_seconds = (utcnow() - (tracked.started_at or utcnow())).total_seconds()
             metrics.record_end(tracked.job.queue, status, run_seconds, limit)
@@ -529,9 +532,17 @@ class SlurmExecutor(Executor):
         self.wake()
 
     def _finish(
-        self, tracked: TrackedJob, status: JobStatus, output: JobOutput, message: str | None
+        self,
+        tracked: TrackedJob,
+        status: JobStatus,
+        output: JobOutput,
+        message: str | None,
+        host_lost: bool = False,
     ) -> None:
-        queue.finish_job(self.sql, tracked.job.id, status, output, message, self.executor_name)
+        # A retried job is QUEUED again: this executor claims and submits it afresh.
+        queue.finish_job(
+            self.sql, tracked.job.id, status, output, message, self.executor_name, host_lost
+        )
         tracked.done.set()
         self.tracked.pop(tracked.job.id, None)
 

@@ -1,4 +1,5 @@
-"""A job's output while it runs: read from an offset, or follow it live."""
+"""A job's output while it runs: read from an offset, or follow it live; an
+earlier attempt's, as stored at its end."""
 
 import asyncio
 import os
@@ -82,8 +83,10 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         summary: Read a job's output
         description: |
           Text of `stream` (stdout or stderr) from byte `offset`, at most 64 KiB, and
-          the offset to ask from next. With `follow=true` the response stays open and
-          streams plain text as the job writes it, until the job ends:
+          the offset to ask from next. A retried job's earlier attempt: `attempt=N`
+          (its output as stored at its end; 404 for an attempt it has not had). With
+          `follow=true` the response stays open and streams plain text as the job
+          writes it, until the job ends:
           `curl -N -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?follow=true"`.
         tags: [jobs]
         security: [{token: []}]
@@ -98,10 +101,16 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
+        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue", "attempt"))
         args = self.load_query(schemas.JobLogQuery)
-        if job["status"] == JobStatus.READY:
-            # It never ran: a directory of its id is not its own (an earlier job's).
+        attempt = args.get("attempt", job["attempt"])
+        if attempt != job["attempt"]:
+            return self.earlier_attempt(job, attempt, args)
+        if job["status"] == JobStatus.READY or (
+            job["status"] == JobStatus.QUEUED and job["attempt"] > 1 and not args["follow"]
+        ):
+            # It never ran (a directory of its id is not its own: an earlier job's),
+            # or its next attempt has not started (the directory holds the last one's).
             return self.success({"text": "", "offset": args["offset"], "finished": False})
         slurm_dir = self.settings["slurm_jobs_dirs"].get(job["queue"])
         if slurm_dir is not None:
@@ -121,6 +130,36 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             )
         await self.follow(job, path, args["offset"])
 
+    def earlier_attempt(self, job: dict, attempt: int, args: dict) -> None:
+        """The output of an earlier attempt of a retried job, as stored at its end
+        (up to ``jobs.max_output_bytes``), in pages as from the file; with
+        ``follow``, all of it as plain text.
+
+        Raises
+        ------
+        APIError
+            404 when the job has no such ended attempt.
+        """
+        stored = queue.attempt_output(self.sql, job["id"], attempt)
+        if stored is None:
+            raise APIError(
+                404,
+                f"Job {job['id']!r} has no attempt {attempt} (it is at attempt {job['attempt']})",
+            )
+        self.stored_page(stored[args["stream"]] or "", args)
+
+    def stored_page(self, stored: str, args: dict) -> None:
+        """Answer a page of output stored in the database (``args``: the query),
+        ended: whole characters, as from the file; with ``follow``, the rest as
+        plain text."""
+        rest = stored.encode()[args["offset"] :]  # empty past the end
+        if args["follow"]:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(rest)
+            return
+        data = piece_to_hand_out(rest[:CHUNK_BYTES], len(rest) <= CHUNK_BYTES)
+        self.success({"text": decode(data), "offset": args["offset"] + len(data), "finished": True})
+
     def from_another_host(self, job: dict, args: dict) -> None:
         """The log of a job that ran on another host, whose jobs directory this host
         does not share: once it has ended, the output stored with it (up to
@@ -138,16 +177,9 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
                 "host's jobs directory, which this host does not share; its output is "
                 "here once it ends",
             )
-        stream, offset = args["stream"], args["offset"]
+        stream = args["stream"]
         stored = (queue.job_row(self.sql, job["id"], (stream,)) or {}).get(stream) or ""
-        rest = stored.encode()[offset:]  # empty past the end
-        if args["follow"]:
-            self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish(rest)
-            return
-        # Pages end on whole characters, as from the file.
-        data = piece_to_hand_out(rest[:CHUNK_BYTES], len(rest) <= CHUNK_BYTES)
-        self.success({"text": decode(data), "offset": offset + len(data), "finished": True})
+        self.stored_page(stored, args)
 
     def job_has_ended(self, job_id: str) -> bool:
         """Whether the job is in a final state, or gone (deleted meanwhile).

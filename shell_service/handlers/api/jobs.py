@@ -91,8 +91,8 @@ class JobAccessMixin(BaseHandler):
 
     def job_detail(self, job: dict) -> dict:
         """``job`` (a row of ``schemas.JOB_FIELDS``) with what one job's answer
-        adds (``schemas.JobDetail``): its dependencies and an array job's task
-        counts.
+        adds (``schemas.JobDetail``): its dependencies, an array job's task
+        counts and its attempts.
 
         Parameters
         ----------
@@ -101,12 +101,13 @@ class JobAccessMixin(BaseHandler):
         Returns
         -------
         dict
-            ``job``, with ``depends_on`` and ``array_tasks`` added.
+            ``job``, with ``depends_on``, ``array_tasks`` and ``attempts`` added.
         """
         job["depends_on"] = waiting.dependencies_of(self.sql, job["id"])
         job["array_tasks"] = (
             waiting.array_counts(self.sql, job["id"]) if job["array_spec"] is not None else None
         )
+        job["attempts"] = attempts_of(self.sql, job)
         return job
 
     def check_dependencies(self, dependencies: list[tuple[str, str]]) -> None:
@@ -322,6 +323,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
             "memory_mb": body.get("memory_mb", job_queue.defaults["memory_mb"]),
             "queue": job_queue.name,
             "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
+            "retry": body.get("retry"),
             "submitter_id": self.current_user.id,
             **queue.waiting_fields(dependencies, array is not None),
         }
@@ -599,10 +601,35 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
         self.success({"id": job["id"]})
 
 
+def attempts_of(sql, job: dict) -> list[dict]:
+    """A job's attempts as its answer lists them (``schemas.JobAttempt``): the
+    ended ones (``queue.job_attempts``), then the current one, from the job's
+    columns, once it has started or ended (a job waiting to start, its first
+    time or after a retry, has no current attempt to show).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job : dict
+        Its ``id``, ``attempt``, ``status``, ``status_message``, ``return_code``,
+        ``host``, ``started_at``, ``finished_at`` (dates as dumped or naive UTC).
+
+    Returns
+    -------
+    list of dict
+    """
+    attempts = queue.job_attempts(sql, job["id"]) if job["attempt"] > 1 else []
+    attempts = [schemas.JobAttempt().dump(attempt) for attempt in attempts]
+    if job["status"] not in (JobStatus.READY, JobStatus.QUEUED) or job["started_at"]:
+        current = {key: job[key] for key in schemas.JobAttempt._declared_fields if key != "number"}
+        attempts.append({"number": job["attempt"], **current})
+    return attempts
+
+
 #: What a rerun copies from the original job.
 RERUN_FIELDS = (
     "code", "shell", "args", "env", "stdin", "timeout", "priority", "cpus", "memory_mb", "queue",
-    "requeue_on_host_loss", "definition_id", "definition_name", "definition_version",
+    "requeue_on_host_loss", "retry", "definition_id", "definition_name", "definition_version",
     "parameters", "secret_env", "array_spec", "array_size", "array_max_running",
     "array_indexes", "array_id", "array_index",
 )  # fmt: skip
