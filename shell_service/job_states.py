@@ -6,6 +6,7 @@
     QUEUED (waiting) --a dependency cannot hold--> CANCELLED
     QUEUED (an array job) --its tasks ended--> COMPLETE | FAILED | CANCELLED
     RUNNING --its host lost, with requeue_on_host_loss--> QUEUED
+    RUNNING --an attempt's end its retry strategy retries--> QUEUED (its next attempt)
     QUEUED (handed to Slurm) --Slurm refused or lost it before it started--> SERVER_ERROR
 
 ``TRANSITIONS`` is the whole table; the statements in ``shell_service.queue``
@@ -31,7 +32,10 @@ Where each rule comes from:
 * A job whose host is lost (``hosts.lost_after`` without a heartbeat of its
   executor) ends SERVER_ERROR, or, when it asked for ``requeue_on_host_loss``,
   goes back to QUEUED to start again elsewhere: Slurm's NODE_FAIL, and its
-  requeue of a batch job whose node failed. Nothing else moves a job back.
+  requeue of a batch job whose node failed. A retry (``retries.py``, AWS
+  Batch's attempts) moves it back too: an attempt that ended as its strategy
+  asks is recorded apart (``job_attempts``) and the same job is QUEUED again as
+  its next attempt (``finish_job``). Nothing else moves a job back.
 * A job of a Slurm queue stays QUEUED once its executor has handed it to Slurm
   (``jobs.executor`` set: no other claim takes it), while Slurm keeps it PENDING;
   it becomes RUNNING when Slurm starts it. One Slurm refused (sbatch's error) or

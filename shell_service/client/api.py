@@ -323,9 +323,12 @@ class Api:
         """
         return self.call("POST", job_path(job_id, "rerun"), retry=UNSENT_ONLY)["data"]["id"]
 
-    def read_log(self, job_id: str, stream: str, offset: int) -> dict:
-        """``GET /api/jobs/<id>/log``: ``{text, offset, finished}`` from ``offset``."""
-        params = {"stream": stream, "offset": offset}
+    def read_log(self, job_id: str, stream: str, offset: int, attempt: int | None = None) -> dict:
+        """``GET /api/jobs/<id>/log``: ``{text, offset, finished}`` from ``offset``
+        (of ``attempt``, a retried job's earlier one, when given)."""
+        params: dict = {"stream": stream, "offset": offset}
+        if attempt is not None:
+            params["attempt"] = attempt
         return self.call("GET", job_path(job_id, "log"), params=params)["data"]
 
     def follow_log(self, job_id: str, stream: str, offset: int) -> Iterator[bytes]:

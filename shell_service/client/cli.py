@@ -67,6 +67,8 @@ examples:
   shell-service submit big.sh --queue big --memory-mb 8192
   shell-service submit part.sh --array 0-99%10 --id parts
   shell-service submit merge.sh --depends-on afterok:parts --wait
+  shell-service submit fetch.sh --retry 3 --retry-exit-codes 75 --retry-backoff 10:2:600
+  shell-service logs fetch --attempt 1
   shell-service logs hello -f
   shell-service def run nightly_load --param day=2026-11-30 --wait
   shell-service schedule create nightly_load --cron "30 2 * * *" --tz Europe/Berlin
@@ -95,6 +97,34 @@ def status_list(value: str) -> list[str]:
     return states
 
 
+def exit_code_list(value: str) -> list[int]:
+    """``--retry-exit-codes 1,75``: exit codes, comma-separated."""
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected exit codes such as 1,75, got {value!r}")
+
+
+def ending_list(value: str) -> list[str]:
+    """``--retry-on failed,timed_out``: the endings that retry, any case."""
+    return [part.strip().upper() for part in value.split(",") if part.strip()]
+
+
+def backoff_spec(value: str) -> dict:
+    """``--retry-backoff INITIAL[:FACTOR[:MAX]]`` (seconds; factor; seconds)."""
+    parts = value.split(":")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if not 1 <= len(numbers) <= 3 or len(numbers) != len(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected INITIAL[:FACTOR[:MAX]] such as 10:2:600, got {value!r}"
+        )
+    numbers = [int(n) if n.is_integer() else n for n in numbers]  # 10, not 10.0
+    return dict(zip(("initial", "factor", "max"), numbers, strict=False))
+
+
 def positive_int(value: str) -> int:
     """An integer of at least 1."""
     try:
@@ -109,9 +139,11 @@ def positive_int(value: str) -> int:
 # ---- the parser -------------------------------------------------------------
 
 
-def add_connection_options(parser: argparse.ArgumentParser, default: object) -> None:
+def add_connection_options(
+    parser: argparse.ArgumentParser, default: object, retry: bool = True
+) -> None:
     """``--url``, ``--token`` and ``--retry``: on the main parser, and again after each
-    command."""
+    command (but ``submit``'s ``--retry``, its job's attempts: ``retry`` False)."""
     parser.add_argument(
         "--url", default=default, help=f"server URL (${URL_ENV}; default {DEFAULT_URL})"
     )
@@ -121,6 +153,8 @@ def add_connection_options(parser: argparse.ArgumentParser, default: object) -> 
         help=f"API token (${TOKEN_ENV}; default from ./{TOKENS_FILE}); "
         "write --token=TOKEN when it starts with '-'",
     )
+    if not retry:
+        return
     parser.add_argument(
         "--retry",
         default=default,
@@ -143,6 +177,12 @@ def add_job_commands(commands: argparse._SubParsersAction, common: argparse.Argu
         "-f", "--follow", action="store_true", help="keep printing output until the job ends"
     )
     logs.add_argument("--stderr", action="store_true", help="standard error instead of output")
+    logs.add_argument(
+        "--attempt",
+        type=positive_int,
+        metavar="N",
+        help="a retried job's earlier attempt (1 first; default the current one)",
+    )
     logs.set_defaults(handler=cmd_logs)
 
     cancel = commands.add_parser("cancel", parents=[common], help="cancel a job")
@@ -158,7 +198,8 @@ def add_job_commands(commands: argparse._SubParsersAction, common: argparse.Argu
 
 
 def add_submit_command(commands: argparse._SubParsersAction, common: argparse.ArgumentParser):
-    """``submit FILE [options]``."""
+    """``submit FILE [options]``. Its ``--retry`` is the job's attempts (as AWS
+    Batch's retry strategy): the connection's ``--retry`` goes before the command."""
     submit = commands.add_parser(
         "submit",
         parents=[common],
@@ -202,6 +243,35 @@ def add_submit_command(commands: argparse._SubParsersAction, common: argparse.Ar
         "afterany:...; comma-separate several conditions",
     )
     submit.add_argument(
+        "--retry",
+        dest="attempts",
+        type=positive_int,
+        metavar="N",
+        help="attempts in all, the first included (retry on a non-zero exit unless "
+        "--retry-on/--retry-exit-codes say otherwise); the script reads "
+        "SHELL_SERVICE_ATTEMPT. (The connection's --retry SECONDS goes before `submit`.)",
+    )
+    submit.add_argument(
+        "--retry-on",
+        type=ending_list,
+        metavar="ENDINGS",
+        help="endings that retry, comma-separated: failed (default), timed_out, "
+        "server_error, host_lost",
+    )
+    submit.add_argument(
+        "--retry-exit-codes",
+        type=exit_code_list,
+        metavar="CODES",
+        help="only these exit codes retry, e.g. 1,75 (default: every non-zero one)",
+    )
+    submit.add_argument(
+        "--retry-backoff",
+        type=backoff_spec,
+        metavar="INITIAL[:FACTOR[:MAX]]",
+        help="seconds before the next attempt, times FACTOR (default 2) each time, at "
+        "most MAX (default 3600), e.g. 10:2:600 (default: at once)",
+    )
+    submit.add_argument(
         "--wait", action="store_true", help="stream the output; exit with the job's exit code"
     )
     submit.set_defaults(handler=cmd_submit)
@@ -242,8 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     # After a command, --url/--token are optional again; SUPPRESS keeps those given first.
     common = argparse.ArgumentParser(add_help=False)
     add_connection_options(common, default=argparse.SUPPRESS)
+    # submit's --retry is its job's attempts.
+    submit_common = argparse.ArgumentParser(add_help=False)
+    add_connection_options(submit_common, default=argparse.SUPPRESS, retry=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_submit_command(commands, common)
+    add_submit_command(commands, submit_common)
     add_list_command(commands, common)
     add_job_commands(commands, common)
     add_definition_commands(commands, common, follow_submitted)
@@ -286,9 +359,23 @@ def submit_body(args: argparse.Namespace, code: str) -> dict:
         "env": dict(args.env) if args.env else None,
         "array": args.array,
         "depends_on": args.depends_on,
+        "retry": retry_strategy(args),
     }
     body.update({key: value for key, value in options.items() if value is not None})
     return body
+
+
+def retry_strategy(args: argparse.Namespace) -> dict | None:
+    """The job's ``retry`` from ``--retry`` and ``--retry-*`` (None: none given;
+    the service fills in the rest and checks it)."""
+    strategy = {
+        "attempts": args.attempts,
+        "on": args.retry_on,
+        "exit_codes": args.retry_exit_codes,
+        "backoff": args.retry_backoff,
+    }
+    strategy = {key: value for key, value in strategy.items() if value is not None}
+    return strategy or None
 
 
 def follow_submitted(api: Api, job_id: str, wait: bool) -> int:
@@ -378,11 +465,11 @@ def cmd_show(api: Api, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def print_log(api: Api, job_id: str, stream: str) -> None:
-    """The output a job has written so far, page by page."""
+def print_log(api: Api, job_id: str, stream: str, attempt: int | None = None) -> None:
+    """The output a job (or one of its attempts) has written so far, page by page."""
     offset = 0
     while True:
-        page = api.read_log(job_id, stream, offset)
+        page = api.read_log(job_id, stream, offset, attempt)
         if not page["text"] or page["offset"] <= offset:
             return
         sys.stdout.write(page["text"])
@@ -390,8 +477,12 @@ def print_log(api: Api, job_id: str, stream: str) -> None:
 
 
 def cmd_logs(api: Api, args: argparse.Namespace) -> int:
-    """``logs``: a job's stdout (or stderr); ``-f`` until it ends."""
+    """``logs``: a job's stdout (or stderr); ``-f`` until it ends; ``--attempt N``
+    a retried job's earlier attempt's."""
     stream = "stderr" if args.stderr else "stdout"
+    if args.attempt is not None:
+        print_log(api, args.job_id, stream, args.attempt)
+        return ExitCode.OK
     # The followed log is the exact bytes; it is also the way to read an ended job.
     if args.follow or api.get_job(args.job_id)["status"] in FINISHED:
         sys.stdout.flush()

@@ -145,7 +145,8 @@ def job_fields(job: dict) -> list[tuple[str, str | None]]:
         ("definition", definition_line(job)),
         ("parameters", parameters_line(job)),
         ("schedule", None if job.get("schedule_id") is None else schedule_line(job)),
-        ("waiting for", job.get("waiting_for")),
+        ("waiting for", waiting_line(job)),
+        ("retry", retry_line(job)),
         ("depends on", dependencies_line(job)),
         ("array", array_line(job)),
         ("array tasks", array_tasks_line(job)),
@@ -237,11 +238,61 @@ def event_line(event: dict) -> str:
     return f"{format_time(event['created_at'])}  {transition}{actor}{detail}"
 
 
+def waiting_line(job: dict) -> str | None:
+    """``waiting for``: why a QUEUED job may not start yet; a back-off's end."""
+    reason = job.get("waiting_for")
+    if reason == "backoff" and job.get("eligible_at"):
+        return f"backoff (until {format_time(job['eligible_at'])} UTC)"
+    return reason
+
+
+def retry_line(job: dict) -> str | None:
+    """``retry``: the strategy in one line ("attempt 2 of 3, on FAILED exit 75,
+    back-off 10 s x2 up to 600 s"); None without one."""
+    retry = job.get("retry")
+    if not retry:
+        return None
+    on = ", ".join(retry.get("on") or [])
+    codes = retry.get("exit_codes")
+    if codes:
+        on = on.replace("FAILED", "FAILED exit " + ",".join(map(str, codes)))
+    text = f"attempt {job.get('attempt', 1)} of {retry.get('attempts')}, on {on}"
+    backoff = retry.get("backoff") or {}
+    if backoff.get("initial"):
+        text += (
+            f", back-off {backoff['initial']:g} s x{backoff.get('factor', 2):g}"
+            f" up to {backoff.get('max', 0):g} s"
+        )
+    return text
+
+
+def attempt_line(attempt: dict) -> str:
+    """One attempt of ``show``: number, state (exit code), host, start, run time, message."""
+    state = attempt["status"]
+    if attempt.get("return_code") is not None:
+        state += f" (exit {attempt['return_code']})"
+    parts = [f"{attempt['number']}: {state}"]
+    if attempt.get("host"):
+        parts.append(f"on {attempt['host']}")
+    if attempt.get("started_at"):
+        parts.append(f"started {format_time(attempt['started_at'])}")
+    ran = duration(attempt.get("started_at"), attempt.get("finished_at"))
+    if ran:
+        parts.append(f"ran {ran}")
+    if attempt.get("status_message"):
+        parts.append(f"- {attempt['status_message']}")
+    return " ".join(parts)
+
+
 def job_details(job: dict, events: list[dict]) -> str:
-    """``show``: the job's fields, its script and its history."""
+    """``show``: the job's fields, its attempts (a retried job's), its script and
+    its history."""
     fields = [(label, text) for label, text in job_fields(job) if text is not None]
     width = max(len(label) for label, _ in fields) + 1
     lines = [f"{label + ':':<{width}} {text}" for label, text in fields]
+    attempts = job.get("attempts") or []
+    if job.get("retry") or len(attempts) > 1:
+        lines += ["attempts (UTC):", *(indented(attempt_line(a)) for a in attempts)]
     lines += ["code:", indented(job.get("code", ""))]
     if events:
         lines += ["history (UTC):", *(indented(event_line(event)) for event in events)]

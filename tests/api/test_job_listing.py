@@ -127,7 +127,11 @@ def test_a_listed_job_reads_exactly_like_the_job_itself(api):
     )
     listed = api.get("/api/jobs", params={"include_output": "true", "limit": 1}).json()["data"]
     single = api.get(f"/api/jobs/{listed[0]['id']}").json()["data"]
-    # One job's answer adds its dependencies and an array's task counts, last.
+    # One job's answer adds its dependencies, an array's task counts and its
+    # attempts (its one attempt: from its own columns), last.
+    [attempt] = single.pop("attempts")
+    assert (attempt["number"], attempt["status"], attempt["return_code"]) == (1, "FAILED", 3)
+    assert attempt["started_at"] == single["started_at"]
     assert single.pop("array_tasks") is None and single.pop("depends_on") == []
     assert listed[0] == single
     assert list(listed[0]) == list(single)

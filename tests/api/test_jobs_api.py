@@ -255,9 +255,11 @@ def test_job_list_limit_and_offset_page_through_newest_first(api):
     page = assert_success(api.get("/api/jobs", params={"limit": 2, "offset": 2}))
     assert [j["id"] for j in page] == ids[2:4]
     assert assert_success(api.get("/api/jobs", params={"offset": 5})) == []
-    # One job's answer adds its dependencies and an array's task counts.
+    # One job's answer adds its dependencies, an array's task counts and its
+    # attempts (none while READY).
     single = assert_success(api.get(f"/api/jobs/{ids[0]}"))
     assert single.pop("depends_on") == [] and single.pop("array_tasks") is None
+    assert single.pop("attempts") == []
     assert assert_success(api.get("/api/jobs", params={"limit": 1})) == [single]
 
 

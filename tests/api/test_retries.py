@@ -327,3 +327,14 @@ def test_a_definitions_retry_is_a_default_a_run_overrides(api):
         "/api/definitions/flaky_def/run", json={"overrides": {"retry": {"attempts": 99}}}
     )
     assert_error(refused, 400, mentions="retry")
+
+
+def test_a_followed_log_goes_on_with_the_next_attempts_output(api):
+    long_line = "x" * 100
+    code = f'if [ "$SHELL_SERVICE_ATTEMPT" = 1 ]; then sleep 0.5; echo {long_line}; exit 1; fi\n'
+    code += "echo done"
+    job_id = submit(api, code, retry={"attempts": 2, "backoff": {"initial": 1}})
+    response = api.get(f"/api/jobs/{job_id}/log", params={"follow": "true"})
+    assert response.status_code == 200
+    assert response.text == f"{long_line}\ndone\n"
+    assert wait_for_job(api, job_id)["attempt"] == 2

@@ -56,6 +56,7 @@ def test_env_is_added_to_a_clean_environment(api):
         "PWD",
         "SHLVL",
         "SHELL_SERVICE_JOB_ID",
+        "SHELL_SERVICE_ATTEMPT",
         "_",
     }
     for leaked in ("BASELAYER_CONFIG", "PGHOST", "SUPERVISOR_ENABLED", "VIRTUAL_ENV"):

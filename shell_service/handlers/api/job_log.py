@@ -49,6 +49,15 @@ def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
         return b""
 
 
+def file_identity(path) -> tuple[int, int] | None:
+    """The inode and size of the file at ``path``; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size
+
+
 def piece_to_hand_out(data: bytes, at_the_end: bool) -> bytes:
     """What to hand out of ``data``, bytes just read from the output at some offset.
 
@@ -217,14 +226,28 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
         job_id = job["id"]
+        # Where in the file: the offset asked for, until a retry's next attempt
+        # makes the file anew (another inode, or shorter than what was read); its
+        # output then follows from its start, as Slurm's requeue appends to its
+        # output file.
+        in_file, identity = offset, file_identity(path)
         with self.settings["job_waiters"].watching(job_id) as ended:
             # Read the state once watching, so an end just before is not missed.
             finished = self.job_has_ended(job_id)
             while True:
-                data = read_from(path, offset)
+                now_identity = file_identity(path)
+                if (
+                    now_identity is not None
+                    and identity is not None
+                    and (now_identity[0] != identity[0] or now_identity[1] < in_file)
+                ):
+                    in_file = 0
+                identity = now_identity or identity
+                data = read_from(path, in_file)
                 data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
                 if data:
                     offset += len(data)
+                    in_file += len(data)
                     self.write(decode(data).encode())
                     try:
                         await self.flush()
