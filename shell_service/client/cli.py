@@ -44,7 +44,8 @@ connection), reads, submit and cancel are sent again after its Retry-After,
 for up to {DEFAULT_RETRY_SECONDS:.0f} s (--retry SECONDS or ${RETRY_ENV}; 0: never), with a
 note on stderr. A submit retried after an answer was lost finds its job by its
 id (chosen by the client when --id is not given) instead of making a second.
-rerun is sent again only when the connection was refused.
+rerun is sent again only when the connection was refused. (submit's own
+--retry N is its job's attempts: give the connection's before the command.)
 
 exit codes:
   0     success (with --wait: the job was COMPLETE)

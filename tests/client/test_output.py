@@ -67,6 +67,52 @@ def test_job_details_show_fields_script_and_history():
     assert "2026-11-27 22:38:49  RUNNING -> FAILED: exit code 3" in text
 
 
+def test_job_details_show_a_retried_jobs_strategy_and_attempts():
+    job = dict(
+        JOB,
+        attempt=2,
+        retry={
+            "attempts": 3,
+            "on": ["FAILED", "HOST_LOST"],
+            "exit_codes": [75],
+            "backoff": {"initial": 10, "factor": 2, "max": 600},
+        },
+        attempts=[
+            {
+                "number": 1,
+                "status": "FAILED",
+                "status_message": None,
+                "return_code": 75,
+                "host": "node1",
+                "started_at": "2026-11-27T22:38:40.000000",
+                "finished_at": "2026-11-27T22:38:41.500000",
+            },
+            {
+                "number": 2,
+                "status": "FAILED",
+                "status_message": None,
+                "return_code": 3,
+                "host": "node1",
+                "started_at": "2026-11-27T22:38:47.000000",
+                "finished_at": "2026-11-27T22:38:49.250000",
+            },
+        ],
+    )
+    text = output.job_details(job, [])
+    assert (
+        "retry:       attempt 2 of 3, on FAILED exit 75, HOST_LOST, back-off 10 s x2 up to 600 s"
+        in text
+    )
+    assert (
+        "attempts (UTC):\n    1: FAILED (exit 75) on node1 started 2026-11-27 22:38:40 ran 1.5 s"
+        in text
+    )
+    assert "    2: FAILED (exit 3) on node1 started 2026-11-27 22:38:47 ran 2.2 s" in text
+    waiting = dict(job, status="QUEUED", waiting_for="backoff", eligible_at="2026-11-27T22:39:09")
+    assert "waiting for: backoff (until 2026-11-27 22:39:09 UTC)" in output.job_details(waiting, [])
+    assert "attempts" not in output.job_details(JOB, [])
+
+
 @pytest.mark.parametrize(
     ("changes", "code", "said"),
     [

@@ -37,9 +37,38 @@ def test_submit_sends_only_the_options_given():
     assert cli.submit_body(args, "true") == {"code": "true", "execute": True}
 
 
+def test_submit_retry_options_become_the_jobs_retry():
+    args = parse(
+        "submit", "x.sh", "--retry", "3", "--retry-on", "failed,host_lost",
+        "--retry-exit-codes", "1,75", "--retry-backoff", "10:2:600",
+    )  # fmt: skip
+    assert cli.submit_body(args, "true")["retry"] == {
+        "attempts": 3,
+        "on": ["FAILED", "HOST_LOST"],
+        "exit_codes": [1, 75],
+        "backoff": {"initial": 10, "factor": 2, "max": 600},
+    }
+    assert cli.submit_body(parse("submit", "x.sh", "--retry-backoff", "1.5"), "true")["retry"] == {
+        "backoff": {"initial": 1.5}
+    }
+    # The connection's --retry (seconds) goes before submit, whose own is the attempts.
+    both = parse("--retry", "30", "submit", "x.sh", "--retry", "2")
+    assert (both.retry, both.attempts) == ("30", 2)
+
+
+def test_logs_attempt_reads_an_earlier_attempt():
+    assert parse("logs", "job1", "--attempt", "2").attempt == 2
+    assert parse("logs", "job1").attempt is None
+
+
 @pytest.mark.parametrize(
     "argv",
     [
+        ("submit", "x.sh", "--retry", "0"),
+        ("submit", "x.sh", "--retry-backoff", "10:x"),
+        ("submit", "x.sh", "--retry-backoff", "1:2:3:4"),
+        ("submit", "x.sh", "--retry-exit-codes", "one"),
+        ("logs", "job1", "--attempt", "0"),
         ("submit", "x.sh", "--env", "NOEQUALS"),
         ("submit", "x.sh", "--env", "=v"),
         ("submit", "x.sh", "--timeout", "0"),

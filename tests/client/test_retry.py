@@ -271,7 +271,8 @@ def test_submit_waits_through_503s_and_says_so_on_stderr(
     script = tmp_path / "job.sh"
     script.write_text("echo hi\n")
     monkeypatch.delenv("SHELL_SERVICE_RETRY", raising=False)
-    code = run(["submit", str(script), "--url", fake.url, "--token", "t", "--retry", "30"])
+    # Before the command: submit's own --retry is its job's attempts.
+    code = run(["--retry", "30", "submit", str(script), "--url", fake.url, "--token", "t"])
     out, err = capsys.readouterr()
     sent_id = fake.requests[0][2]["id"]
     assert code == ExitCode.OK and out == f"{sent_id}\n"

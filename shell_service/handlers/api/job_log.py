@@ -3,6 +3,7 @@ earlier attempt's, as stored at its end."""
 
 import asyncio
 import os
+from pathlib import Path
 
 from tornado.iostream import StreamClosedError
 
@@ -50,12 +51,13 @@ def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
 
 
 def file_identity(path) -> tuple[int, int] | None:
-    """The inode and size of the file at ``path``; None when there is none."""
+    """The inode and modification time of the file at ``path``; None when there
+    is none."""
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return stat.st_ino, stat.st_size
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def piece_to_hand_out(data: bytes, at_the_end: bool) -> bytes:
@@ -226,23 +228,21 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
         job_id = job["id"]
-        # Where in the file: the offset asked for, until a retry's next attempt
-        # makes the file anew (another inode, or shorter than what was read); its
-        # output then follows from its start, as Slurm's requeue appends to its
-        # output file.
-        in_file, identity = offset, file_identity(path)
+        # Where in the file: the offset asked for, until a retried job's next
+        # attempt makes its directory anew (the end record seen is gone or
+        # another: each attempt's init writes its own); that attempt's output
+        # then follows from its start, as Slurm's requeue appends to its output.
+        in_file = offset
+        end_record = Path(path).parent / "exit_status"
+        end_seen = file_identity(end_record)
         with self.settings["job_waiters"].watching(job_id) as ended:
             # Read the state once watching, so an end just before is not missed.
             finished = self.job_has_ended(job_id)
             while True:
-                now_identity = file_identity(path)
-                if (
-                    now_identity is not None
-                    and identity is not None
-                    and (now_identity[0] != identity[0] or now_identity[1] < in_file)
-                ):
+                end_now = file_identity(end_record)
+                if end_seen is not None and end_now != end_seen:
                     in_file = 0
-                identity = now_identity or identity
+                end_seen = end_now
                 data = read_from(path, in_file)
                 data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
                 if data:
