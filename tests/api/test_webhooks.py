@@ -559,3 +559,16 @@ def test_an_array_filter_matches_the_array_job_and_its_tasks(api, deliverer, rec
     assert delivered == sorted([again, *(f"{again}_{n}" for n in range(3))])
     assert plain["id"] not in delivered
     assert all(d["job_id"] != again for d in deliveries(api, by_array["id"]))
+
+
+def test_a_retried_attempts_end_is_no_end_event_each_start_is(api, deliverer, receiver):
+    ends = create(api, receiver.url, events=["finished", "failed"])["data"]
+    starts = create(api, receiver.url, events=["started"])["data"]
+    code = '[ "$SHELL_SERVICE_ATTEMPT" -ge 3 ] || exit 75'
+    job = run_job(api, code, retry={"attempts": 3})
+    assert (job["status"], job["attempt"]) == ("COMPLETE", 3)
+    deliver_until(deliverer, lambda: settled(api, starts["id"], 3), "each attempt's start")
+    deliver_until(deliverer, lambda: settled(api, ends["id"], 1), "the job's end")
+    deliverer.run_once()
+    (end,) = deliveries(api, ends["id"])
+    assert (end["job_id"], end["event"]) == (job["id"], "finished")
