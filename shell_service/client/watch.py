@@ -24,14 +24,16 @@ TRANSIENT_HTTP_STATUSES = frozenset({502, 503, 504})
 
 
 def wait_while_queued(api: Api, job_id: str, spinner: Spinner) -> dict:
-    """Poll the job until it has left QUEUED, drawing the spinner meanwhile; the job."""
+    """Poll the job until it has left QUEUED, or is a retried job's next attempt
+    (its followed output goes on with each attempt's), drawing the spinner
+    meanwhile; the job."""
     next_poll = 0.0
     job: dict = {}
     try:
         while True:
             if time.monotonic() >= next_poll:
                 job = api.get_job(job_id)
-                if job["status"] != "QUEUED":
+                if job["status"] != "QUEUED" or job.get("attempt", 1) > 1:
                     return job
                 next_poll = time.monotonic() + POLL_INTERVAL
             # A Slurm queue's job says why Slurm keeps it pending ("pending in
