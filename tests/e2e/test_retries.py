@@ -3,6 +3,7 @@ by the waiting-jobs service as supervisord runs it (``services/waiting``)."""
 
 import time
 
+from ..helpers import wait_for_job
 from .test_cli import Cli
 
 #: Exits 75 until its third attempt, saying which attempt it is.
@@ -41,3 +42,24 @@ def test_attempts_exhausted_exit_with_the_last_attempts_code(stack, stack_user, 
     script = cli.script("fails.sh", "exit $((10 + SHELL_SERVICE_ATTEMPT))")
     result = cli("submit", script, "--retry", "2", "--wait", timeout=120)
     assert result.returncode == 12, (result.stdout, result.stderr)
+
+
+def test_a_slurm_queues_retried_job_is_handed_to_slurm_again(stack_user):
+    code = 'echo "attempt $SHELL_SERVICE_ATTEMPT"\n[ "$SHELL_SERVICE_ATTEMPT" -ge 2 ] || exit 75\n'
+    response = stack_user.post(
+        "/api/jobs",
+        json={"code": code, "queue": "slurm", "execute": True, "retry": {"attempts": 2}},
+    )
+    assert response.status_code == 200, response.text
+    job_id = response.json()["data"]["id"]
+    job = wait_for_job(stack_user, job_id, timeout=120)
+    assert (job["status"], job["attempt"], job["stdout"]) == ("COMPLETE", 2, "attempt 2\n"), job
+    assert [a["status"] for a in job["attempts"]] == ["FAILED", "COMPLETE"]
+    events = stack_user.get(f"/api/jobs/{job_id}/events").json()["data"]
+    submitted = [
+        e["detail"] for e in events if (e["detail"] or "").startswith("submitted to Slurm")
+    ]
+    assert len(submitted) == 2 and submitted[0] != submitted[1], submitted
+    assert submitted[1].startswith(f"submitted to Slurm as job {job['slurm_job_id']}")
+    first = stack_user.get(f"/api/jobs/{job_id}/log", params={"attempt": 1}).json()["data"]
+    assert first["text"] == "attempt 1\n"
