@@ -237,3 +237,83 @@ def complete_job(
     check_exec_limits(job["args"], {**job["env"], **(secret_env or {})})
     check_fits_a_host(sql, job_queue, job["memory_mb"], "Invalid request body: ")
     return job
+
+
+def workflow_fields(
+    sql, cfg, body: dict, job_id: str, may_see
+) -> tuple[dict, list[tuple[str, str]]]:
+    """A new job's ``array`` and ``depends_on`` (from a request ``body``), checked:
+    the fields they add to the job and its dependencies.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    cfg : Config
+        For ``arrays.max_size``.
+    body : dict
+        The loaded request: ``array`` (int or str, as ``fields.ArrayField``
+        loads it) and ``depends_on`` (pairs, as ``fields.DependsOn`` loads them),
+        each optional.
+    job_id : str
+        The new job's id.
+    may_see : callable
+        ``may_see(submitter_id) -> bool``: whether the caller may see a job of
+        that user.
+
+    Returns
+    -------
+    tuple of (dict, list of (str, str))
+        ``queue.waiting_fields`` and, for an array, ``array_spec``,
+        ``array_size``, ``array_max_running``, ``array_indexes``; and the
+        dependencies (job id, condition).
+
+    Raises
+    ------
+    APIError
+        400: a malformed ``array``, a dependency on no job, an array id too long
+        for its tasks' ids; 404: a dependency on a job the caller may not see;
+        409: ``job_id`` is a task id of an array job, or, for an array, a job
+        holds one of its task ids.
+    """
+    from .arrays import MAX_ARRAY_ID_LENGTH, ArraySpecError, parse_array
+    from .queue import waiting
+    from .waiting import waiting_settings
+
+    def bad_request(field: str, error: str) -> APIError:
+        return APIError(
+            400, f"Invalid request body: {field}: {error}", {"errors": {field: [error]}}
+        )
+
+    array = None
+    if "array" in body:
+        try:
+            array = parse_array(body["array"], waiting_settings(cfg).max_array_size)
+        except ArraySpecError as exc:
+            raise bad_request("array", str(exc))
+    dependencies = body.get("depends_on", [])
+    ids = [dependency for dependency, _ in dependencies]
+    owners = waiting.job_owners(sql, ids) if ids else {}
+    for dependency in ids:
+        if dependency not in owners:
+            raise bad_request("depends_on", f"there is no job {dependency!r}")
+        if not may_see(owners[dependency]):
+            raise APIError(404, f"No job with id {dependency!r}")
+    owner = waiting.array_reserving(sql, job_id)
+    if owner is not None:
+        raise APIError(409, f"Job id {job_id!r} is a task id of array job {owner!r}")
+    fields = queue.waiting_fields(dependencies, array is not None)
+    if array is not None:
+        if len(job_id) > MAX_ARRAY_ID_LENGTH:
+            raise bad_request(
+                "id", f"an array job's id is at most {MAX_ARRAY_ID_LENGTH} characters"
+            )
+        taken = waiting.task_id_taken(sql, job_id)
+        if taken is not None:
+            raise APIError(409, f"Job {taken!r} exists: array job {job_id!r} needs its id")
+        fields.update(
+            array_spec=array.spec,
+            array_size=len(array.indexes),
+            array_max_running=array.max_running,
+            array_indexes=array.indexes,
+        )
+    return fields, dependencies

@@ -242,3 +242,32 @@ def test_a_task_id_taken_in_a_race_is_a_task_less_never_someone_elses_job(api):
     assert [task["array_index"] for task in tasks_of(api, array)] == [0]
     stored = api.get(f"/api/jobs/{squatter.id}")
     assert stored.status_code == 404  # still the other user's, untouched
+
+
+def test_a_definition_run_may_be_an_array_that_waits_for_a_job(api):
+    name = f"arr_def_{time.time_ns()}"
+    response = api.post(
+        "/api/definitions",
+        json={
+            "name": name,
+            "code": 'echo "$GREETING $SHELL_SERVICE_ARRAY_INDEX"',
+            "parameters": [{"name": "greeting", "type": "string", "env_var": "GREETING"}],
+        },
+    )
+    assert response.status_code == 200, response.text
+    first = submit(api, "sleep 0.2")
+    run = api.post(
+        f"/api/definitions/{name}/run",
+        json={"parameters": {"greeting": "hi"}, "array": "0-2", "depends_on": f"afterok:{first}"},
+    )
+    assert run.status_code == 200, run.text
+    array = run.json()["data"]["id"]
+    job = wait_for_job(api, array)
+    assert job["status"] == "COMPLETE" and job["definition_name"] == name
+    outputs = sorted(task["stdout"] for task in tasks_of(api, array))
+    assert outputs == ["hi 0\n", "hi 1\n", "hi 2\n"]
+    assert all(task["definition_name"] == name for task in tasks_of(api, array))
+    bad = api.post(f"/api/definitions/{name}/run", json={"array": "x"})
+    assert_error(bad, 400, field="array")
+    missing = api.post(f"/api/definitions/{name}/run", json={"depends_on": "afterok:nope"})
+    assert_error(missing, 400, field="depends_on")
