@@ -301,7 +301,7 @@ def workflow_fields(
     owner = waiting.array_reserving(sql, job_id)
     if owner is not None:
         raise APIError(409, f"Job id {job_id!r} is a task id of array job {owner!r}")
-    fields = queue.waiting_fields(dependencies, array is not None)
+    fields: dict[str, object] = dict(queue.waiting_fields(dependencies, array is not None))
     if array is not None:
         if len(job_id) > MAX_ARRAY_ID_LENGTH:
             raise bad_request(
