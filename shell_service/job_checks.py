@@ -241,7 +241,7 @@ def complete_job(
 
 def workflow_fields(
     sql, cfg, body: dict, job_id: str, may_see
-) -> tuple[dict, list[tuple[str, str]]]:
+) -> tuple[dict, list[queue.Dependency]]:
     """A new job's ``array`` and ``depends_on`` (from a request ``body``), checked:
     the fields they add to the job and its dependencies.
 
@@ -262,18 +262,17 @@ def workflow_fields(
 
     Returns
     -------
-    tuple of (dict, list of (str, str))
+    tuple of (dict, list of queue.Dependency)
         ``queue.waiting_fields`` and, for an array, ``array_spec``,
         ``array_size``, ``array_max_running``, ``array_indexes``; and the
-        dependencies (job id, condition).
+        dependencies, each naming its job as it is now (its number).
 
     Raises
     ------
     APIError
         400: a malformed ``array``, a dependency on no job, an array id too long
         for its tasks' ids; 404: a dependency on a job the caller may not see;
-        409: ``job_id`` is a task id of an array job, or, for an array, a job
-        holds one of its task ids.
+        409: for an array, tasks of an earlier array of that id remain.
     """
     from .arrays import MAX_ARRAY_ID_LENGTH, ArraySpecError, parse_array
     from .queue import waiting
@@ -290,17 +289,16 @@ def workflow_fields(
             array = parse_array(body["array"], waiting_settings(cfg).max_array_size)
         except ArraySpecError as exc:
             raise bad_request("array", str(exc))
-    dependencies = body.get("depends_on", [])
-    ids = [dependency for dependency, _ in dependencies]
-    owners = waiting.job_owners(sql, ids) if ids else {}
-    for dependency in ids:
-        if dependency not in owners:
-            raise bad_request("depends_on", f"there is no job {dependency!r}")
-        if not may_see(owners[dependency]):
-            raise APIError(404, f"No job with id {dependency!r}")
-    owner = waiting.array_reserving(sql, job_id)
-    if owner is not None:
-        raise APIError(409, f"Job id {job_id!r} is a task id of array job {owner!r}")
+    named = body.get("depends_on", [])
+    found = waiting.job_owners(sql, [job for job, _ in named]) if named else {}
+    dependencies = []
+    for job, condition in named:
+        if job not in found:
+            raise bad_request("depends_on", f"there is no job {job!r}")
+        owner, number = found[job]
+        if not may_see(owner):
+            raise APIError(404, f"No job with id {job!r}")
+        dependencies.append(queue.Dependency(job, number, condition))
     fields: dict[str, object] = dict(queue.waiting_fields(dependencies, array is not None))
     if array is not None:
         if len(job_id) > MAX_ARRAY_ID_LENGTH:
@@ -309,7 +307,11 @@ def workflow_fields(
             )
         taken = waiting.task_id_taken(sql, job_id)
         if taken is not None:
-            raise APIError(409, f"Job {taken!r} exists: array job {job_id!r} needs its id")
+            raise APIError(
+                409,
+                f"Job {taken!r}, a task of an earlier array {job_id!r}, exists: delete it, "
+                "or give this array another id",
+            )
         fields.update(
             array_spec=array.spec,
             array_size=len(array.indexes),

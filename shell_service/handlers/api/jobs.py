@@ -340,7 +340,8 @@ class JobHandler(JobAccessMixin, BaseHandler):
           summary: Delete a job
           description: |
             The job, its history and its files (its host's executor removes them
-            moments later). Cancel a QUEUED or RUNNING job first.
+            moments later). Cancel a QUEUED or RUNNING job first. An array job
+            is deleted with its tasks; a task only once its array has ended.
           tags: [jobs]
           security: [{token: []}]
           responses:
@@ -349,12 +350,20 @@ class JobHandler(JobAccessMixin, BaseHandler):
             401: Unauthorized
             404: NotFound
             409:
-              description: The job is QUEUED or RUNNING
+              description: The job is QUEUED or RUNNING, or a task of an array that has not ended
               content: {application/json: {schema: Error}}
         """
         if job_id is None:
             raise APIError(405, "Name the job: DELETE /api/jobs/{job_id}")
-        self.job_row_or_404(job_id, ("id",))
+        task = self.job_row_or_404(job_id, ("array_id",))
+        if task["array_id"] is not None:
+            array = queue.job_status(self.sql, task["array_id"])
+            if array is not None and array not in FINISHED:
+                raise APIError(
+                    409,
+                    f"Job {job_id!r} is a task of array job {task['array_id']!r}, which has "
+                    "not ended: delete the array once it has",
+                )
         state = queue.delete_job(self.sql, job_id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
