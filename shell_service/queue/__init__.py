@@ -118,6 +118,7 @@ from .slurm import (
 from .transitions import (
     NEW_JOB_FIELDS,
     RUN_FIELDS,
+    Dependency,
     JobOutput,
     NewJob,
     finish_job,
@@ -142,6 +143,7 @@ __all__ = [
     "update_schedule",
     "RUN_FIELDS",
     "waiting_fields",
+    "Dependency",
     "schedules_of",
     "VERSION_FIELDS",
     "definition_version",

@@ -108,6 +108,10 @@ _DELETE_FINISHED_BEFORE = Statement(
     dirs AS (
         INSERT INTO job_dirs_to_remove (job_id, host)
         SELECT id, split_part(executor, ':', 1) FROM gone WHERE executor <> ''
+        -- A retried job's earlier attempts may have left directories on other hosts.
+        UNION
+        SELECT a.job_id, a.host FROM job_attempts a JOIN gone ON gone.id = a.job_id
+        WHERE a.host IS NOT NULL
         ON CONFLICT DO NOTHING
     )
     SELECT id FROM gone

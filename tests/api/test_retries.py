@@ -337,3 +337,19 @@ def test_a_followed_log_goes_on_with_each_next_attempts_output(api):
     assert response.status_code == 200
     assert response.text == "attempt 1\nattempt 2\nattempt 3\n"
     assert wait_for_job(api, job_id)["attempt"] == 3
+
+
+def test_deleting_a_retried_job_hands_each_attempts_directory_to_its_host(api, session_factory):
+    job = JobFactory(submitter=api.user, status="FAILED", host="host-b", executor="host-b:7")
+    with session_factory() as session:
+        session.add(JobAttempt(job_id=job.id, number=1, status="FAILED", host="host-a"))
+        session.commit()
+    assert api.delete(f"/api/jobs/{job.id}").status_code == 200
+    with session_factory() as session:
+        rows = session.execute(
+            text("SELECT host FROM job_dirs_to_remove WHERE job_id = :id ORDER BY host"),
+            {"id": job.id},
+        ).all()
+        session.execute(text("DELETE FROM job_dirs_to_remove WHERE job_id = :id"), {"id": job.id})
+        session.commit()
+    assert [row[0] for row in rows] == ["host-a", "host-b"]
