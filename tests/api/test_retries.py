@@ -242,6 +242,22 @@ def test_a_slurm_jobs_retry_is_handed_to_slurm_again(sql, session_factory, pause
     cancel_directly(session_factory, job.id)
 
 
+def test_an_attempt_that_ended_by_itself_after_a_cancel_was_asked_is_not_retried(
+    sql, session_factory, paused_executor
+):
+    # Its own end (exit 75) raced the executor's TERM: the cancel still wins.
+    from shell_service import queue
+    from shell_service.job_states import JobStatus
+
+    strategy = retries.parse_retry({"attempts": 3, "exit_codes": [75]})
+    job = running_on("this-host", retry=strategy, cancel_requested_at=utcnow())
+    output = queue.JobOutput(return_code=75, stdout="partial\n")
+    assert queue.finish_job(sql, job.id, JobStatus.FAILED, output, executor=job.executor)
+    with session_factory() as session:
+        after = session.scalar(select(Job).where(Job.id == job.id))
+    assert (after.status, after.attempt, after.return_code) == ("CANCELLED", 1, 75)
+
+
 # ---- what a request may ask ---------------------------------------------------
 
 BAD_RETRIES = [
