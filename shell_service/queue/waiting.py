@@ -320,6 +320,12 @@ _END_ARRAYS = Statement(
     ends_by_state AS (
         SELECT id, status, sum(n) AS n FROM ends GROUP BY id, status
     ),
+    -- Its end is never stamped before its last task's (each process's clock is
+    -- read before its statement runs).
+    last_end AS (
+        SELECT done.id, max(t.finished_at) AS at
+        FROM done JOIN jobs t ON t.array_id = done.id GROUP BY done.id
+    ),
     outcome AS (
         SELECT done.id,
                CASE WHEN coalesce(sum(ends.n) FILTER (WHERE ends.status = 'COMPLETE'), 0)
@@ -343,7 +349,9 @@ _END_ARRAYS = Statement(
                                  || CASE WHEN outcome.status = 'CANCELLED'
                                          THEN '; cancelled by a user' ELSE '' END
                             END,
-                        finished_at = %(now)s, modified = %(now)s
+                        finished_at = greatest(%(now)s, (SELECT at FROM last_end
+                                                         WHERE last_end.id = outcome.id)),
+                        modified = %(now)s
         FROM outcome WHERE jobs.id = outcome.id
         RETURNING jobs.id, jobs.status, jobs.status_message
     ),
