@@ -1,4 +1,4 @@
-"""The route table: every API path and the handler that serves it."""
+"""The route table: every API path, every dashboard page, and the handler that serves it."""
 
 from .handlers.api.definitions import (
     DefinitionHandler,
@@ -21,6 +21,8 @@ from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
+from .handlers.ui.base import UIRootHandler, UIStaticHandler
+from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 
 _ID = r"[^/]+"
 
@@ -52,4 +54,10 @@ ROUTES = [
     (rf"/api/schedules/(?P<schedule_id>{_ID})", ScheduleHandler),
     (r"/api/sysinfo", SysinfoHandler),
     (r"/metrics", MetricsHandler),
+    # The dashboard: pages for browsers (a session cookie, not the Authorization header).
+    (r"/ui/?", UIRootHandler),
+    (r"/ui/signin", SignInHandler),
+    (r"/ui/signout", SignOutHandler),
+    (r"/ui/sessions", SessionsHandler),
+    (r"/ui/static/(.*)", UIStaticHandler),
 ]
