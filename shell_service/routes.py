@@ -22,6 +22,7 @@ from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
 from .handlers.ui.base import UIRootHandler, UIStaticHandler
+from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 
 _ID = r"[^/]+"
@@ -59,5 +60,10 @@ ROUTES = [
     (r"/ui/signin", SignInHandler),
     (r"/ui/signout", SignOutHandler),
     (r"/ui/sessions", SessionsHandler),
+    (r"/ui/jobs", JobListHandler),
+    # The list's rows alone (htmx's refresh): not under /ui/jobs/, where job ids are.
+    (r"/ui/job-rows", JobRowsHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})", JobPageHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
     (r"/ui/static/(.*)", UIStaticHandler),
 ]

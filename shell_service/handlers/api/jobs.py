@@ -156,6 +156,98 @@ class JobAccessMixin(BaseHandler):
         if taken is not None:
             raise APIError(409, f"Job {taken!r} exists: array job {job_id!r} needs its id")
 
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job the current user may see, unless it is QUEUED or RUNNING
+        (``DELETE /api/jobs/{job_id}`` and the dashboard's delete).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Raises
+        ------
+        APIError
+            404 for no such job or not theirs; 409 for a QUEUED or RUNNING one.
+        """
+        self.job_row_or_404(job_id, ("id",))
+        state = queue.delete_job(self.sql, job_id)
+        if state is not None:
+            raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
+
+    def cancel_job(self, job_id: str) -> str:
+        """Cancel a job the current user may see (``POST /api/jobs/{job_id}/cancel``
+        and the dashboard's cancel).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        str
+            Its state after the cancel (CANCELLED, or RUNNING until its executor ends it).
+
+        Raises
+        ------
+        APIError
+            404 for no such job or not theirs; 409 when it has ended already.
+        """
+        self.job_row_or_404(job_id, ("id",))
+        previous = queue.cancel_job(self.sql, job_id, self.current_user.id)
+        status = self.job_row_or_404(job_id, ("status",))["status"]
+        if previous is None:
+            raise APIError(409, f"Job {job_id!r} is {status}; it has ended already")
+        return status
+
+    async def rerun_job(self, job_id: str) -> str:
+        """Queue a copy of a job the current user may see, as theirs
+        (``POST /api/jobs/{job_id}/rerun`` and the dashboard's rerun).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        str
+            The new job's id.
+
+        Raises
+        ------
+        APIError
+            404 for no such job or not theirs; 403 for someone else's job with secret
+            parameters; 409 when it no longer fits the config.
+        """
+        job = self.job_row_or_404(job_id, (*RERUN_FIELDS, "submitter_id"))
+        if job.pop("submitter_id") != self.current_user.id and job["secret_env"]:
+            # A secret would move into another user's job (and their account).
+            raise APIError(
+                403,
+                f"Job {job_id!r} has secret parameters: only its owner may rerun it "
+                "(run its definition with your own values)",
+            )
+        self.check_still_runnable(job_id, job)
+        array_id, array_index = job.pop("array_id"), job.pop("array_index")
+        if array_id is not None:
+            # A task alone, as it ran: its index and array in its environment.
+            job["env"] = {
+                "SHELL_SERVICE_ARRAY_ID": array_id,
+                "SHELL_SERVICE_ARRAY_INDEX": str(array_index),
+                "SHELL_SERVICE_ARRAY_SIZE": str(job["array_size"]),
+                **job["env"],
+            }
+            job["array_size"] = None
+        job.update(
+            queue.waiting_fields([], job["array_spec"] is not None),
+            id=f"job_{uuid.uuid4().hex}",
+            submitter_id=self.current_user.id,
+        )
+        detail = f"rerun of {job_id}"
+        await self.settings["job_writer"].insert(
+            queue.NewJob(job, self.current_user.id, submit=True, detail=detail)
+        )
+        return job["id"]
+
     async def job_when_ended(self, job_id: str, wait: float) -> dict:
         """The job once it has ended, or after ``wait`` seconds, whichever is first.
 
@@ -414,10 +506,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: DELETE /api/jobs/{job_id}")
-        self.job_row_or_404(job_id, ("id",))
-        state = queue.delete_job(self.sql, job_id)
-        if state is not None:
-            raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
+        self.delete_job(job_id)
         self.success()
 
 
@@ -528,12 +617,7 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
             description: The job has ended already
             content: {application/json: {schema: Error}}
         """
-        self.job_row_or_404(job_id, ("id",))
-        previous = queue.cancel_job(self.sql, job_id, self.current_user.id)
-        status = self.job_row_or_404(job_id, ("status",))["status"]
-        if previous is None:
-            raise APIError(409, f"Job {job_id!r} is {status}; it has ended already")
-        self.success({"id": job_id, "status": status})
+        self.success({"id": job_id, "status": self.cancel_job(job_id)})
 
 
 class JobRerunHandler(JobAccessMixin, BaseHandler):
@@ -568,35 +652,7 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
             description: The job no longer fits the config
             content: {application/json: {schema: Error}}
         """
-        job = self.job_row_or_404(job_id, (*RERUN_FIELDS, "submitter_id"))
-        if job.pop("submitter_id") != self.current_user.id and job["secret_env"]:
-            # A secret would move into another user's job (and their account).
-            raise APIError(
-                403,
-                f"Job {job_id!r} has secret parameters: only its owner may rerun it "
-                "(run its definition with your own values)",
-            )
-        self.check_still_runnable(job_id, job)
-        array_id, array_index = job.pop("array_id"), job.pop("array_index")
-        if array_id is not None:
-            # A task alone, as it ran: its index and array in its environment.
-            job["env"] = {
-                "SHELL_SERVICE_ARRAY_ID": array_id,
-                "SHELL_SERVICE_ARRAY_INDEX": str(array_index),
-                "SHELL_SERVICE_ARRAY_SIZE": str(job["array_size"]),
-                **job["env"],
-            }
-            job["array_size"] = None
-        job.update(
-            queue.waiting_fields([], job["array_spec"] is not None),
-            id=f"job_{uuid.uuid4().hex}",
-            submitter_id=self.current_user.id,
-        )
-        detail = f"rerun of {job_id}"
-        await self.settings["job_writer"].insert(
-            queue.NewJob(job, self.current_user.id, submit=True, detail=detail)
-        )
-        self.success({"id": job["id"]})
+        self.success({"id": await self.rerun_job(job_id)})
 
 
 #: What a rerun copies from the original job.
