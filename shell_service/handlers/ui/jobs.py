@@ -11,6 +11,7 @@ import urllib.parse
 import marshmallow
 import orjson
 
+from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError
 from baselayer.app.models import utcnow
 
@@ -101,6 +102,9 @@ def list_filters(query: dict[str, list[str]], user_id: int, is_admin: bool, now)
 class JobListHandler(UIHandler):
     """``/ui/jobs``: the user's jobs (an admin's: anyone's), newest first, filtered,
     a page at a time."""
+
+    # Signed in: ``prepare`` sent anyone else to the sign-in page.
+    current_user: CurrentUser
 
     def load_page(self) -> dict:
         """The page's jobs and filters.
