@@ -23,6 +23,7 @@ from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, Web
 from .handlers.metrics import MetricsHandler
 from .handlers.ui.base import UIRootHandler, UIStaticHandler
 from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
+from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 
 _ID = r"[^/]+"
@@ -65,5 +66,7 @@ ROUTES = [
     (r"/ui/job-rows", JobRowsHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})", JobPageHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/log", JobLogStreamHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/download/(?P<stream>stdout|stderr)", JobLogDownloadHandler),
     (r"/ui/static/(.*)", UIStaticHandler),
 ]
