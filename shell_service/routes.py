@@ -25,6 +25,7 @@ from .handlers.ui.base import UIRootHandler, UIStaticHandler
 from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
 from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
+from .handlers.ui.submit import SubmitHandler
 
 _ID = r"[^/]+"
 
@@ -62,6 +63,7 @@ ROUTES = [
     (r"/ui/signout", SignOutHandler),
     (r"/ui/sessions", SessionsHandler),
     (r"/ui/jobs", JobListHandler),
+    (r"/ui/submit", SubmitHandler),
     # The list's rows alone (htmx's refresh): not under /ui/jobs/, where job ids are.
     (r"/ui/job-rows", JobRowsHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})", JobPageHandler),

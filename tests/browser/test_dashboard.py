@@ -166,3 +166,22 @@ def test_sign_out_and_a_revoked_session_is_thrown_out(signed_in, stack, browser)
     page.wait_for_url(f"{stack}/ui/signin")
     page.goto(f"{stack}/ui/jobs")
     page.wait_for_url(re.compile(r"/ui/signin\?next="))
+
+
+def test_submit_with_a_field_error_then_fixed(signed_in, stack):
+    page, client = signed_in, signed_in.user
+    page.click("#nav-submit")
+    page.wait_for_url(f"{stack}/ui/submit")
+    page.fill("#field-code", "printf '\\033[32mok %s\\033[0m\\n' \"$1\"")
+    page.fill("#field-args", "from-the-form")
+    page.fill("#field-timeout", "soon")
+    page.click("#submit")
+    expect(page.locator("#error-timeout")).to_contain_text("Not a valid integer")
+    expect(page.locator("#field-timeout")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#field-args")).to_have_value("from-the-form")
+    page.fill("#field-timeout", "30")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/ui/jobs/job_[0-9a-f]+$"))
+    expect(page.locator("#log")).to_contain_text("ok from-the-form", timeout=15000)
+    job_id = page.locator("#job-id").inner_text()
+    assert client.get(f"/api/jobs/{job_id}").json()["data"]["timeout"] == 30

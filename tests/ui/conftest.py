@@ -48,8 +48,8 @@ class Browser:
 
 
 @pytest.fixture
-def browser(server):
-    """A browser signed in as a new normal user (``browser.user``, ``browser.token``)."""
+def web(server):
+    """A browser-like client signed in as a new normal user (``web.user``, ``web.token``)."""
     token = factories.TokenFactory()
     client = Browser(server.url)
     client.sign_in(token.secret)
@@ -60,3 +60,11 @@ def browser(server):
 @pytest.fixture
 def anon_browser(server):
     return Browser(server.url)
+
+
+@pytest.fixture(autouse=True)
+def no_open_transaction(db_session):
+    """End the transaction a test's reads began: a connection held open across the
+    stack tests' PostgreSQL restarts would fail every later test."""
+    yield
+    db_session.rollback()

@@ -25,71 +25,71 @@ def listed(page: str) -> list[str]:
     return re.findall(r'<tr data-job="([^"]*)"', page)
 
 
-def test_the_default_list_is_my_jobs_of_the_last_24_hours_newest_first(browser):
+def test_the_default_list_is_my_jobs_of_the_last_24_hours_newest_first(web):
     other = factories.UserFactory()
-    old = make_job(browser.user, created_at=now() - datetime.timedelta(hours=25))
-    first = make_job(browser.user, created_at=now() - datetime.timedelta(minutes=2))
-    second = make_job(browser.user, created_at=now() - datetime.timedelta(minutes=1))
+    old = make_job(web.user, created_at=now() - datetime.timedelta(hours=25))
+    first = make_job(web.user, created_at=now() - datetime.timedelta(minutes=2))
+    second = make_job(web.user, created_at=now() - datetime.timedelta(minutes=1))
     theirs = make_job(other)
-    page = browser.get("/ui/jobs")
+    page = web.get("/ui/jobs")
     assert page.status_code == 200
     assert listed(page.text) == [second.id, first.id]
     assert old.id not in page.text and theirs.id not in page.text
     # "7d" reaches the older one.
-    assert listed(browser.get("/ui/jobs?range=7d").text) == [second.id, first.id, old.id]
+    assert listed(web.get("/ui/jobs?range=7d").text) == [second.id, first.id, old.id]
 
 
-def test_the_failed_preset_lists_failed_timed_out_and_server_errors(browser):
+def test_the_failed_preset_lists_failed_timed_out_and_server_errors(web):
     jobs = {
-        s: make_job(browser.user, status=s)
+        s: make_job(web.user, status=s)
         for s in ("COMPLETE", "FAILED", "TIMED_OUT", "SERVER_ERROR", "CANCELLED", "READY")
     }
-    shown = set(listed(browser.get("/ui/jobs?preset=failed").text))
+    shown = set(listed(web.get("/ui/jobs?preset=failed").text))
     assert shown == {jobs[s].id for s in ("FAILED", "TIMED_OUT", "SERVER_ERROR")}
-    shown = set(listed(browser.get("/ui/jobs?status=COMPLETE&status=READY").text))
+    shown = set(listed(web.get("/ui/jobs?status=COMPLETE&status=READY").text))
     assert shown == {jobs["COMPLETE"].id, jobs["READY"].id}
 
 
-def test_filters_by_id_prefix_queue_and_definition(browser):
+def test_filters_by_id_prefix_queue_and_definition(web):
     tag = uuid.uuid4().hex[:8]
-    a = make_job(browser.user, id=f"{tag}_a", queue="default")
-    b = make_job(browser.user, id=f"{tag}_b", queue="other", definition_name="nightly")
-    make_job(browser.user)
-    assert set(listed(browser.get(f"/ui/jobs?id_prefix={tag}").text)) == {a.id, b.id}
-    assert listed(browser.get(f"/ui/jobs?id_prefix={tag}&queue=other").text) == [b.id]
-    assert listed(browser.get("/ui/jobs?definition=nightly").text) == [b.id]
+    a = make_job(web.user, id=f"{tag}_a", queue="default")
+    b = make_job(web.user, id=f"{tag}_b", queue="other", definition_name="nightly")
+    make_job(web.user)
+    assert set(listed(web.get(f"/ui/jobs?id_prefix={tag}").text)) == {a.id, b.id}
+    assert listed(web.get(f"/ui/jobs?id_prefix={tag}&queue=other").text) == [b.id]
+    assert listed(web.get("/ui/jobs?definition=nightly").text) == [b.id]
 
 
-def test_a_bad_filter_is_a_400_page_naming_it(browser):
-    page = browser.get("/ui/jobs?status=NOPE")
+def test_a_bad_filter_is_a_400_page_naming_it(web):
+    page = web.get("/ui/jobs?status=NOPE")
     assert page.status_code == 400
     assert "status" in page.text and "<html" in page.text
 
 
-def test_cursor_paging_shows_every_job_once(browser):
+def test_cursor_paging_shows_every_job_once(web):
     base = now() - datetime.timedelta(minutes=30)
     made = [
-        make_job(browser.user, created_at=base + datetime.timedelta(seconds=i))
+        make_job(web.user, created_at=base + datetime.timedelta(seconds=i))
         for i in range(PAGE_SIZE + 7)
     ]
-    first = browser.get("/ui/jobs")
+    first = web.get("/ui/jobs")
     assert len(listed(first.text)) == PAGE_SIZE
     assert f"{PAGE_SIZE + 7} jobs" in first.text
     more = re.search(r'href="([^"]+)" id="next-page"', first.text).group(1).replace("&amp;", "&")
-    second = browser.get(more)
+    second = web.get(more)
     assert len(listed(second.text)) == 7
     assert 'id="next-page"' not in second.text
     seen = listed(first.text) + listed(second.text)
     assert seen == [job.id for job in reversed(made)]
 
 
-def test_the_refresh_answers_the_same_rows_as_a_table_body_alone(browser):
+def test_the_refresh_answers_the_same_rows_as_a_table_body_alone(web):
     for i in range(3):
-        make_job(browser.user, status="FAILED" if i else "COMPLETE")
-    page = browser.get("/ui/jobs?preset=failed").text
+        make_job(web.user, status="FAILED" if i else "COMPLETE")
+    page = web.get("/ui/jobs?preset=failed").text
     refresh_url = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert refresh_url.startswith("/ui/job-rows?") and "preset=failed" in refresh_url
-    rows = browser.get(refresh_url)
+    rows = web.get(refresh_url)
     assert rows.status_code == 200
     assert rows.text.lstrip().startswith('<tbody id="job-rows"')
     assert "<form" not in rows.text and "<html" not in rows.text  # the filters stay untouched
@@ -108,30 +108,30 @@ def test_admins_list_anyones_jobs_only_when_asked(server, admin_token):
     assert listed(admin.get(f"/ui/jobs?submitter={someone.id}").text) == [theirs.id]
 
 
-def test_a_user_cannot_list_another_users_jobs(browser):
+def test_a_user_cannot_list_another_users_jobs(web):
     someone = factories.UserFactory()
     theirs = make_job(someone)
-    assert theirs.id not in browser.get(f"/ui/jobs?submitter={someone.id}").text
-    assert theirs.id not in browser.get("/ui/jobs?submitter=all").text
+    assert theirs.id not in web.get(f"/ui/jobs?submitter={someone.id}").text
+    assert theirs.id not in web.get("/ui/jobs?submitter=all").text
 
 
-def test_another_users_job_page_is_a_404(browser, server, admin_token):
+def test_another_users_job_page_is_a_404(web, server, admin_token):
     theirs = make_job(factories.UserFactory(), code="echo secret-of-b")
-    page = browser.get(f"/ui/jobs/{theirs.id}")
+    page = web.get(f"/ui/jobs/{theirs.id}")
     assert page.status_code == 404
     assert "secret-of-b" not in page.text
     for action in ("cancel", "rerun", "delete"):
-        assert browser.post(f"/ui/jobs/{theirs.id}/{action}").status_code == 404
-    assert browser.get("/ui/jobs/no-such-job").status_code == 404
+        assert web.post(f"/ui/jobs/{theirs.id}/{action}").status_code == 404
+    assert web.get("/ui/jobs/no-such-job").status_code == 404
     admin = Browser(server.url)
     admin.sign_in(admin_token.secret)
     assert admin.get(f"/ui/jobs/{theirs.id}").status_code == 200
 
 
-def test_every_user_text_on_the_job_page_and_list_is_escaped(browser, db_session):
+def test_every_user_text_on_the_job_page_and_list_is_escaped(web, db_session):
     evil = "<img src=x onerror=alert(1)>"
     job = make_job(
-        browser.user,
+        web.user,
         code=f"echo '{evil}'",
         args=[evil],
         env={"EVIL": evil, "X<Y": "1"},
@@ -143,27 +143,27 @@ def test_every_user_text_on_the_job_page_and_list_is_escaped(browser, db_session
         queue="default",
     )
     # Job ids are [A-Za-z0-9_.-] only (ck_jobs_id_name); everything else is the user's text.
-    page = browser.get(f"/ui/jobs/{job.id}")
+    page = web.get(f"/ui/jobs/{job.id}")
     assert page.status_code == 200
     assert "<img" not in page.text
     assert page.text.count("&lt;img src=x onerror=alert(1)&gt;") >= 6
     assert "X&lt;Y" in page.text
-    listing = browser.get("/ui/jobs").text
+    listing = web.get("/ui/jobs").text
     assert job.id in listing and "<img" not in listing
     assert 'title="&lt;img src=x onerror=alert(1)&gt;"' in listing  # the status message
 
 
-def test_the_job_page_shows_fields_and_a_timeline_with_durations(browser, api):
+def test_the_job_page_shows_fields_and_a_timeline_with_durations(web, api):
     job_id = f"ui_{uuid.uuid4().hex[:8]}"
-    client = browser.http
+    client = web.http
     made = client.post(
-        browser.base_url + "/api/jobs",
+        web.base_url + "/api/jobs",
         json={"id": job_id, "code": "echo hi", "env": {"GREETING": "hello"}, "args": ["a1"]},
-        headers={"Authorization": f"token {browser.token}"},
+        headers={"Authorization": f"token {web.token}"},
         timeout=30,
     )
     assert made.status_code == 200, made.text
-    page = browser.get(f"/ui/jobs/{job_id}").text
+    page = web.get(f"/ui/jobs/{job_id}").text
     assert 'id="job-status">READY' in page
     timeline = page[page.index('id="timeline"') : page.index('id="fields"')]
     assert "made → READY" in timeline
@@ -173,58 +173,58 @@ def test_the_job_page_shows_fields_and_a_timeline_with_durations(browser, api):
     assert "<li><code>a1</code></li>" in page
 
 
-def test_secret_parameters_are_never_on_the_job_page(browser, db_session):
-    job = make_job(browser.user, parameters={"password": "***"})
+def test_secret_parameters_are_never_on_the_job_page(web, db_session):
+    job = make_job(web.user, parameters={"password": "***"})
     db_session.execute(
         text('UPDATE jobs SET secret_env = \'{"PASSWORD": "hunter2"}\' WHERE id = :id'),
         {"id": job.id},
     )
     db_session.commit()
-    page = browser.get(f"/ui/jobs/{job.id}").text
+    page = web.get(f"/ui/jobs/{job.id}").text
     assert "hunter2" not in page and "PASSWORD" not in page
     assert "***" in page
 
 
-def test_cancel_rerun_and_delete_from_the_job_page(browser, db_session):
-    job = make_job(browser.user, code="echo again")
-    page = browser.get(f"/ui/jobs/{job.id}").text
+def test_cancel_rerun_and_delete_from_the_job_page(web, db_session):
+    job = make_job(web.user, code="echo again")
+    page = web.get(f"/ui/jobs/{job.id}").text
     assert 'id="cancel"' in page and "confirm(" in page
-    response = browser.post(f"/ui/jobs/{job.id}/cancel")
+    response = web.post(f"/ui/jobs/{job.id}/cancel")
     assert response.status_code == 302
-    page = browser.get(response.headers["Location"]).text
+    page = web.get(response.headers["Location"]).text
     assert 'id="job-status">CANCELLED' in page
     assert 'id="cancel"' not in page
-    assert browser.post(f"/ui/jobs/{job.id}/cancel").status_code == 409  # the API's check
+    assert web.post(f"/ui/jobs/{job.id}/cancel").status_code == 409  # the API's check
 
-    response = browser.post(f"/ui/jobs/{job.id}/rerun")
+    response = web.post(f"/ui/jobs/{job.id}/rerun")
     assert response.status_code == 302
     new_id = re.match(r"/ui/jobs/([^?]+)\?", response.headers["Location"]).group(1)
     assert new_id != job.id
-    rerun = browser.get(response.headers["Location"]).text
+    rerun = web.get(response.headers["Location"]).text
     assert f"Rerun of {job.id}" in rerun and "echo again" in rerun
     db_session.expire_all()
     submitter, code = db_session.execute(
         text("SELECT submitter_id, code FROM jobs WHERE id = :id"), {"id": new_id}
     ).one()
-    assert (submitter, code) == (browser.user.id, "echo again")
+    assert (submitter, code) == (web.user.id, "echo again")
 
-    response = browser.post(f"/ui/jobs/{job.id}/delete")
+    response = web.post(f"/ui/jobs/{job.id}/delete")
     assert response.status_code == 302 and response.headers["Location"] == "/ui/jobs"
-    assert browser.get(f"/ui/jobs/{job.id}").status_code == 404
+    assert web.get(f"/ui/jobs/{job.id}").status_code == 404
 
 
-def test_actions_need_the_xsrf_token(browser):
-    job = make_job(browser.user)
-    assert browser.post(f"/ui/jobs/{job.id}/cancel", xsrf=False).status_code == 403
-    assert browser.post(f"/ui/jobs/{job.id}/delete", xsrf=False).status_code == 403
-    assert 'id="job-status">READY' in browser.get(f"/ui/jobs/{job.id}").text
+def test_actions_need_the_xsrf_token(web):
+    job = make_job(web.user)
+    assert web.post(f"/ui/jobs/{job.id}/cancel", xsrf=False).status_code == 403
+    assert web.post(f"/ui/jobs/{job.id}/delete", xsrf=False).status_code == 403
+    assert 'id="job-status">READY' in web.get(f"/ui/jobs/{job.id}").text
 
 
-def test_a_running_job_cannot_be_deleted_from_the_page(browser):
-    job = make_job(browser.user, status="RUNNING", started_at=now(), queued_at=now())
-    page = browser.get(f"/ui/jobs/{job.id}").text
+def test_a_running_job_cannot_be_deleted_from_the_page(web):
+    job = make_job(web.user, status="RUNNING", started_at=now(), queued_at=now())
+    page = web.get(f"/ui/jobs/{job.id}").text
     assert 'id="delete"' not in page
-    assert browser.post(f"/ui/jobs/{job.id}/delete").status_code == 409
+    assert web.post(f"/ui/jobs/{job.id}/delete").status_code == 409
 
 
 def test_durations_read_as_people_say_them():

@@ -25,8 +25,8 @@ STDOUT = (
 STDERR = "oops é\n"
 
 
-def session_client(browser: Browser) -> Client:
-    client = Client(browser.base_url, browser.token)
+def session_client(web: Browser) -> Client:
+    client = Client(web.base_url, web.token)
     return client
 
 
@@ -45,8 +45,8 @@ def events(response: requests.Response) -> list[dict]:
     return out
 
 
-def test_the_api_answers_the_files_size_a_tail_and_a_download(browser):
-    api = session_client(browser)
+def test_the_api_answers_the_files_size_a_tail_and_a_download(web):
+    api = session_client(web)
     job = run_job(api, SCRIPT)
     assert job["status"] == "COMPLETE", job
     size = len(STDOUT.encode())
@@ -69,16 +69,16 @@ def test_the_api_answers_the_files_size_a_tail_and_a_download(browser):
     assert api.get(f"/api/jobs/{job['id']}/log", params={"tail": -1}).status_code == 400
 
 
-def test_a_ready_jobs_log_is_empty_with_size_zero(browser):
-    api = session_client(browser)
+def test_a_ready_jobs_log_is_empty_with_size_zero(web):
+    api = session_client(web)
     job_id = assert_success(api.post("/api/jobs", json={"code": "echo"}))["id"]
     page = assert_success(api.get(f"/api/jobs/{job_id}/log", params={"tail": 100}))
     assert (page["text"], page["size"], page["offset"]) == ("", 0, 0)
 
 
-def test_the_dashboard_streams_stdout_and_stderr_together_with_their_offsets(browser):
-    job = run_job(session_client(browser), SCRIPT)
-    response = browser.get(f"/ui/jobs/{job['id']}/log")
+def test_the_dashboard_streams_stdout_and_stderr_together_with_their_offsets(web):
+    job = run_job(session_client(web), SCRIPT)
+    response = web.get(f"/ui/jobs/{job['id']}/log")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/event-stream")
     got = events(response)
@@ -89,16 +89,16 @@ def test_the_dashboard_streams_stdout_and_stderr_together_with_their_offsets(bro
     assert got[-1]["id"] == f"{len(STDOUT.encode())},{len(STDERR.encode())}"
 
 
-def test_the_stream_resumes_from_the_last_event_id_with_no_gap_or_duplicate(browser):
+def test_the_stream_resumes_from_the_last_event_id_with_no_gap_or_duplicate(web):
     lines = "".join(f"line {i}\n" for i in range(20000))  # 228,890 bytes: several reads
     job = run_job(
-        session_client(browser), "i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done"
+        session_client(web), "i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done"
     )
-    first = events(browser.get(f"/ui/jobs/{job['id']}/log"))
+    first = events(web.get(f"/ui/jobs/{job['id']}/log"))
     outs = [e for e in first if e["event"] == "out"]
     assert len(outs) >= 3
     cut = outs[1]
-    resumed = events(browser.get(f"/ui/jobs/{job['id']}/log", headers={"Last-Event-ID": cut["id"]}))
+    resumed = events(web.get(f"/ui/jobs/{job['id']}/log", headers={"Last-Event-ID": cut["id"]}))
     text = (
         outs[0]["data"]
         + outs[1]["data"]
@@ -106,30 +106,30 @@ def test_the_stream_resumes_from_the_last_event_id_with_no_gap_or_duplicate(brow
     )
     assert text == lines
     # ?from= (a reopened stream after the tab was hidden) is the same.
-    again = events(browser.get(f"/ui/jobs/{job['id']}/log?from={cut['id']}"))
+    again = events(web.get(f"/ui/jobs/{job['id']}/log?from={cut['id']}"))
     assert [e["data"] for e in again] == [e["data"] for e in resumed]
 
 
-def test_a_big_log_starts_half_a_mebibyte_before_each_end(browser):
-    job = run_job(session_client(browser), "head -c 3000000 /dev/zero | tr '\\0' 'x'")
-    got = events(browser.get(f"/ui/jobs/{job['id']}/log"))
+def test_a_big_log_starts_half_a_mebibyte_before_each_end(web):
+    job = run_job(session_client(web), "head -c 3000000 /dev/zero | tr '\\0' 'x'")
+    got = events(web.get(f"/ui/jobs/{job['id']}/log"))
     out = "".join(e["data"] for e in got if e["event"] == "out")
     assert len(out) == 512 * 1024
     assert got[-1]["id"] == "3000000,0"
-    download = browser.get(f"/ui/jobs/{job['id']}/download/stdout")
+    download = web.get(f"/ui/jobs/{job['id']}/download/stdout")
     assert download.status_code == 200 and len(download.content) == 3_000_000
     assert download.headers["Content-Length"] == "3000000"
 
 
-def test_another_users_log_stream_and_downloads_are_404(browser, server):
+def test_another_users_log_stream_and_downloads_are_404(web, server):
     theirs = factories.JobFactory(status="COMPLETE")
     for path in ("log", "download/stdout", "download/stderr"):
-        assert browser.get(f"/ui/jobs/{theirs.id}/{path}").status_code == 404
+        assert web.get(f"/ui/jobs/{theirs.id}/{path}").status_code == 404
     # And no session: to sign-in.
     assert Browser(server.url).get(f"/ui/jobs/{theirs.id}/log").status_code == 302
 
 
-def test_a_ready_jobs_stream_ends_at_once(browser):
-    job = factories.JobFactory(submitter=browser.user)
-    got = events(browser.get(f"/ui/jobs/{job.id}/log"))
+def test_a_ready_jobs_stream_ends_at_once(web):
+    job = factories.JobFactory(submitter=web.user)
+    got = events(web.get(f"/ui/jobs/{job.id}/log"))
     assert [(e["event"], e["data"]) for e in got] == [("end", "READY")]

@@ -57,8 +57,8 @@ def test_the_session_cookie_is_secure_behind_https(anon_browser):
     assert re.search(r"shell_service_session=[^;]+;.*Secure", set_cookie_header(response))
 
 
-def test_a_session_expires_twelve_hours_after_signing_in(browser, db_session):
-    [(_, expires_at)] = session_rows(db_session, browser.user.id)
+def test_a_session_expires_twelve_hours_after_signing_in(web, db_session):
+    [(_, expires_at)] = session_rows(db_session, web.user.id)
     left = expires_at - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     assert datetime.timedelta(hours=11, minutes=59) < left <= datetime.timedelta(hours=12)
 
@@ -90,19 +90,19 @@ def test_pages_without_a_session_go_to_sign_in_and_back(anon_browser):
     assert response.headers["HX-Redirect"].startswith("/ui/signin?next=")
 
 
-def test_signed_in_pages_show_who_is_signed_in(browser):
-    response = browser.get("/ui/sessions")
+def test_signed_in_pages_show_who_is_signed_in(web):
+    response = web.get("/ui/sessions")
     assert response.status_code == 200
-    assert f">{browser.user.username}<" in response.text
+    assert f">{web.user.username}<" in response.text
 
 
-def test_an_unsafe_request_without_the_xsrf_token_is_refused(browser):
-    response = browser.post("/ui/signout", xsrf=False)
+def test_an_unsafe_request_without_the_xsrf_token_is_refused(web):
+    response = web.post("/ui/signout", xsrf=False)
     assert response.status_code == 403
-    response = browser.post("/ui/signout", {"_xsrf": "wrong"}, xsrf=False)
+    response = web.post("/ui/signout", {"_xsrf": "wrong"}, xsrf=False)
     assert response.status_code == 403
     # Still signed in: nothing was done.
-    assert browser.get("/ui/sessions").status_code == 200
+    assert web.get("/ui/sessions").status_code == 200
 
 
 def test_sign_in_itself_needs_the_xsrf_token(anon_browser):
@@ -112,16 +112,16 @@ def test_sign_in_itself_needs_the_xsrf_token(anon_browser):
     assert anon_browser.session_cookie is None
 
 
-def test_the_api_does_not_accept_the_session_cookie(browser, server):
-    cookie = {"Cookie": f"shell_service_session={browser.session_cookie}"}
+def test_the_api_does_not_accept_the_session_cookie(web, server):
+    cookie = {"Cookie": f"shell_service_session={web.session_cookie}"}
     for path in ("/api/jobs", "/api/tokens", "/api/users/me"):
-        response = browser.http.get(server.url + path, headers=cookie, timeout=30)
+        response = web.http.get(server.url + path, headers=cookie, timeout=30)
         assert response.status_code == 401, path
         assert response.json()["status"] == "error"
     # The same secret as a token works (a session is a token row), and only in the header.
-    response = browser.http.get(
+    response = web.http.get(
         server.url + "/api/jobs",
-        headers={"Authorization": f"token {browser.session_cookie}"},
+        headers={"Authorization": f"token {web.session_cookie}"},
         timeout=30,
     )
     assert response.status_code == 200
@@ -136,89 +136,89 @@ def test_an_api_token_in_the_cookie_is_not_a_session(server):
     assert response.headers["Location"].startswith("/ui/signin")
 
 
-def test_signing_out_deletes_the_session(browser, db_session, server):
-    secret = browser.session_cookie
-    assert len(session_rows(db_session, browser.user.id)) == 1
-    response = browser.post("/ui/signout")
+def test_signing_out_deletes_the_session(web, db_session, server):
+    secret = web.session_cookie
+    assert len(session_rows(db_session, web.user.id)) == 1
+    response = web.post("/ui/signout")
     assert response.status_code == 302
     assert response.headers["Location"] == "/ui/signin"
-    assert session_rows(db_session, browser.user.id) == []
-    assert browser.session_cookie is None
+    assert session_rows(db_session, web.user.id) == []
+    assert web.session_cookie is None
     # The old cookie, replayed, is no session any more.
     replay = Browser(server.url)
     replay.http.cookies.set("shell_service_session", secret, path="/ui")
     assert replay.get("/ui/sessions").status_code == 302
 
 
-def test_a_revoked_session_is_thrown_out_to_sign_in(browser, server, db_session):
+def test_a_revoked_session_is_thrown_out_to_sign_in(web, server, db_session):
     other = Browser(server.url)
-    other.sign_in(browser.token)
+    other.sign_in(web.token)
     page = other.get("/ui/sessions")
     assert page.text.count('data-session="') == 2
-    ids = sorted(row[0] for row in session_rows(db_session, browser.user.id))
+    ids = sorted(row[0] for row in session_rows(db_session, web.user.id))
     # The second browser revokes the first one's session (the older, lower id).
     response = other.post("/ui/sessions", {"id": str(min(ids))})
     assert response.status_code == 302
-    response = browser.get("/ui/sessions")
+    response = web.get("/ui/sessions")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/ui/signin")
-    assert browser.session_cookie is None  # the stale cookie is cleared
+    assert web.session_cookie is None  # the stale cookie is cleared
     assert other.get("/ui/sessions").status_code == 200
 
 
-def test_a_session_revoked_through_the_api_is_thrown_out(browser, server, db_session):
-    [(session_id, _)] = session_rows(db_session, browser.user.id)
-    response = browser.http.delete(
+def test_a_session_revoked_through_the_api_is_thrown_out(web, server, db_session):
+    [(session_id, _)] = session_rows(db_session, web.user.id)
+    response = web.http.delete(
         f"{server.url}/api/tokens/{session_id}",
-        headers={"Authorization": f"token {browser.token}"},
+        headers={"Authorization": f"token {web.token}"},
         timeout=30,
     )
     assert response.status_code == 200
-    assert browser.get("/ui/sessions").status_code == 302
+    assert web.get("/ui/sessions").status_code == 302
 
 
-def test_an_expired_session_is_thrown_out(browser, db_session):
-    assert browser.get("/ui/sessions").status_code == 200  # cached now
+def test_an_expired_session_is_thrown_out(web, db_session):
+    assert web.get("/ui/sessions").status_code == 200  # cached now
     db_session.execute(
         text(
             "UPDATE tokens SET expires_at = now() AT TIME ZONE 'UTC' - interval '1 second'"
             " WHERE id IN (SELECT token_id FROM web_sessions) AND user_id = :user"
         ),
-        {"user": browser.user.id},
+        {"user": web.user.id},
     )
     db_session.commit()
     # The worker's cached lookup goes with the auth NOTIFY (delivered within milliseconds).
     deadline = time.monotonic() + 5
-    while (response := browser.get("/ui/sessions")).status_code == 200:
+    while (response := web.get("/ui/sessions")).status_code == 200:
         assert time.monotonic() < deadline, "the expired session still works"
         time.sleep(0.05)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/ui/signin")
 
 
-def test_a_disabled_users_session_is_thrown_out(browser, admin_api):
-    assert browser.get("/ui/sessions").status_code == 200
-    response = admin_api.request("PATCH", f"/api/users/{browser.user.id}", json={"disabled": True})
+def test_a_disabled_users_session_is_thrown_out(web, admin_api):
+    assert web.get("/ui/sessions").status_code == 200
+    response = admin_api.request("PATCH", f"/api/users/{web.user.id}", json={"disabled": True})
     assert response.status_code == 200, response.text
-    assert browser.get("/ui/sessions").status_code == 302
+    assert web.get("/ui/sessions").status_code == 302
 
 
-def test_a_user_cannot_revoke_another_users_session(browser, server, db_session):
+def test_a_user_cannot_revoke_another_users_session(web, server, db_session):
     victim = Browser(server.url)
     victim_token = factories.TokenFactory()
     victim.sign_in(victim_token.secret)
     [(victim_session, _)] = session_rows(db_session, victim_token.user.id)
-    assert browser.post("/ui/sessions", {"id": str(victim_session)}).status_code == 302
+    assert web.post("/ui/sessions", {"id": str(victim_session)}).status_code == 302
     assert len(session_rows(db_session, victim_token.user.id)) == 1
     assert victim.get("/ui/sessions").status_code == 200
 
 
-def test_the_sessions_page_does_not_revoke_api_tokens(browser, db_session):
+def test_the_sessions_page_does_not_revoke_api_tokens(web, db_session):
     token_id = db_session.execute(
         text("SELECT id FROM tokens WHERE secret_hash = :h"),
-        {"h": hashlib.sha256(browser.token.encode()).hexdigest()},
+        {"h": hashlib.sha256(web.token.encode()).hexdigest()},
     ).scalar_one()
-    browser.post("/ui/sessions", {"id": str(token_id)})
+    web.post("/ui/sessions", {"id": str(token_id)})
     db_session.expire_all()
     assert (
         db_session.execute(

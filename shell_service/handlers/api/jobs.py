@@ -282,7 +282,81 @@ class JobAccessMixin(BaseHandler):
         return self.job_row_or_404(job_id)
 
 
-class JobHandler(JobAccessMixin, BaseHandler):
+class JobCreateMixin(JobAccessMixin):
+    """Making a job from a ``schemas.JobCreate`` body: ``POST /api/jobs`` and the
+    dashboard's submit form (one path, the same checks)."""
+
+    async def create_job(self, body: dict) -> str:
+        """Check ``body`` against the config and store the job (queued if ``execute``).
+
+        Parameters
+        ----------
+        body : dict
+            As ``schemas.JobCreate`` loaded it.
+
+        Returns
+        -------
+        str
+            The new job's id.
+
+        Raises
+        ------
+        APIError
+            400 naming the field for an option over its queue's limits, an unknown
+            queue or shell, a bad array or dependency (``data.errors`` by field);
+            404 for a dependency on another's job; 409 for an id in use.
+        """
+        jobs_cfg = self.settings["config"]["jobs"]
+        job_queue = queue_or_400(self.settings["config"], body.get("queue"))
+        check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
+        memory_mb = body.get("memory_mb", job_queue.defaults["memory_mb"])
+        check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
+        array = None
+        if "array" in body:
+            max_size = waiting_settings(self.settings["config"]).max_array_size
+            try:
+                array = parse_array(body["array"], max_size)
+            except ArraySpecError as exc:
+                message = f"array: {exc}"
+                raise APIError(
+                    400, f"Invalid request body: {message}", {"errors": {"array": [str(exc)]}}
+                )
+        dependencies = body.get("depends_on", [])
+        self.check_dependencies(dependencies)
+        job_id = body.get("id") or f"job_{uuid.uuid4().hex}"
+        self.check_free_id(job_id, array is not None)
+        job = {
+            "id": job_id,
+            "code": body["code"],
+            "shell": body.get("shell", jobs_cfg["default_shell"]),
+            "args": body.get("args", []),
+            "env": body.get("env", {}),
+            "stdin": body.get("stdin"),
+            "timeout": body.get("timeout", job_queue.defaults["timeout"]),
+            "priority": body.get("priority", 0),
+            "cpus": body.get("cpus", job_queue.defaults["cpus"]),
+            "memory_mb": body.get("memory_mb", job_queue.defaults["memory_mb"]),
+            "queue": job_queue.name,
+            "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
+            "submitter_id": self.current_user.id,
+            **queue.waiting_fields(dependencies, array is not None),
+        }
+        if array is not None:
+            job.update(
+                array_spec=array.spec,
+                array_size=len(array.indexes),
+                array_max_running=array.max_running,
+                array_indexes=array.indexes,
+            )
+        new_job = queue.NewJob(
+            job, self.current_user.id, submit=body["execute"], dependencies=dependencies
+        )
+        if not await self.settings["job_writer"].insert(new_job):
+            raise APIError(409, f"A job with id {job['id']!r} exists already")
+        return job["id"]
+
+
+class JobHandler(JobCreateMixin, BaseHandler):
     """Jobs as a collection and one by one: ``/api/jobs`` and ``/api/jobs/{job_id}``.
 
     GET lists (``/api/jobs``) or reads one (waiting with ``wait=N``), POST creates,
@@ -381,55 +455,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is not None:
             raise APIError(405, "POST a new job to /api/jobs")
-        body = self.load_body(schemas.JobCreate)
-        jobs_cfg = self.settings["config"]["jobs"]
-        job_queue = queue_or_400(self.settings["config"], body.get("queue"))
-        check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
-        memory_mb = body.get("memory_mb", job_queue.defaults["memory_mb"])
-        check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
-        array = None
-        if "array" in body:
-            max_size = waiting_settings(self.settings["config"]).max_array_size
-            try:
-                array = parse_array(body["array"], max_size)
-            except ArraySpecError as exc:
-                message = f"array: {exc}"
-                raise APIError(
-                    400, f"Invalid request body: {message}", {"errors": {"array": [str(exc)]}}
-                )
-        dependencies = body.get("depends_on", [])
-        self.check_dependencies(dependencies)
-        job_id = body.get("id") or f"job_{uuid.uuid4().hex}"
-        self.check_free_id(job_id, array is not None)
-        job = {
-            "id": job_id,
-            "code": body["code"],
-            "shell": body.get("shell", jobs_cfg["default_shell"]),
-            "args": body.get("args", []),
-            "env": body.get("env", {}),
-            "stdin": body.get("stdin"),
-            "timeout": body.get("timeout", job_queue.defaults["timeout"]),
-            "priority": body.get("priority", 0),
-            "cpus": body.get("cpus", job_queue.defaults["cpus"]),
-            "memory_mb": body.get("memory_mb", job_queue.defaults["memory_mb"]),
-            "queue": job_queue.name,
-            "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
-            "submitter_id": self.current_user.id,
-            **queue.waiting_fields(dependencies, array is not None),
-        }
-        if array is not None:
-            job.update(
-                array_spec=array.spec,
-                array_size=len(array.indexes),
-                array_max_running=array.max_running,
-                array_indexes=array.indexes,
-            )
-        new_job = queue.NewJob(
-            job, self.current_user.id, submit=body["execute"], dependencies=dependencies
-        )
-        if not await self.settings["job_writer"].insert(new_job):
-            raise APIError(409, f"A job with id {job['id']!r} exists already")
-        self.success({"id": job["id"]})
+        self.success({"id": await self.create_job(self.load_body(schemas.JobCreate))})
 
     async def patch(self, job_id: str | None = None):
         """Change a READY job's code and options (``job_id`` required: 405 without).
