@@ -7,7 +7,7 @@ ranges (``0-999``, ``1,3,5-9``), a range may have a step (``0-15:4`` is 0, 4,
 8, 12), and a ``%N`` suffix bounds how many tasks run at once. A bare size
 (the JSON integer ``100``) means ``0-99``, as AWS Batch's array ``size``.
 
-As in Slurm, every index is below the configured maximum (``jobs.max_array_size``,
+As in Slurm, every index is below the configured maximum (``arrays.max_size``,
 Slurm's ``MaxArraySize``), so an array has at most that many tasks.
 """
 
@@ -52,7 +52,7 @@ def parse_array(value: int | str, max_size: int) -> ArraySpec:
         A size (1 to ``max_size``), or text such as ``"0-999%50"``, ``"1,3,5-9"``,
         ``"0-15:4"``.
     max_size : int
-        ``jobs.max_array_size``: every index must be below it.
+        ``arrays.max_size``: every index must be below it.
 
     Returns
     -------
@@ -68,7 +68,7 @@ def parse_array(value: int | str, max_size: int) -> ArraySpec:
         raise ArraySpecError("must be a size (an integer) or a string such as '0-99%10'")
     if isinstance(value, int):
         if not 1 <= value <= max_size:
-            raise ArraySpecError(f"a size must be 1 to {max_size} (jobs.max_array_size)")
+            raise ArraySpecError(f"a size must be 1 to {max_size} (arrays.max_size)")
         return ArraySpec(f"0-{value - 1}", list(range(value)), None)
     text = value.strip()
     list_part, _, limit_part = text.partition("%")
@@ -95,7 +95,7 @@ def parse_array(value: int | str, max_size: int) -> ArraySpec:
             raise ArraySpecError(f"range {item.strip()!r} has a step of 0")
         if end >= max_size:
             raise ArraySpecError(
-                f"index {end} is past the most allowed, {max_size - 1} (jobs.max_array_size)"
+                f"index {end} is past the most allowed, {max_size - 1} (arrays.max_size)"
             )
         indexes.update(range(start, end + 1, step))
     ordered = sorted(indexes)
@@ -106,7 +106,9 @@ def parse_array(value: int | str, max_size: int) -> ArraySpec:
 
 
 def task_id(array_id: str, index: int) -> str:
-    """A task's job id: ``<array job id>_<index>``, as Slurm names ``123_7``.
+    """A task's job id: ``<array job id>:<index>``, as AWS Batch names an array's
+    children (``job_paths.TASK_ID_PATTERN``; Slurm's ``123_7`` would be a name a
+    user could take first).
 
     Parameters
     ----------
@@ -118,9 +120,9 @@ def task_id(array_id: str, index: int) -> str:
     -------
     str
     """
-    return f"{array_id}_{index}"
+    return f"{array_id}:{index}"
 
 
-#: The longest id an array job may have: its tasks' ids add "_" and an index
-#: below jobs.max_array_size (at most 9 digits), within a job id's 128 characters.
+#: The longest id an array job may have: its tasks' ids add ":" and an index
+#: below arrays.max_size (at most 9 digits), within a job id's 128 characters.
 MAX_ARRAY_ID_LENGTH = 128 - 10

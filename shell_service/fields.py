@@ -1,7 +1,6 @@
 """marshmallow fields and validators the request schemas share (``schemas.py``, and
 the parameter specs of ``definitions.py``, which ``schemas.py`` imports)."""
 
-import re
 import typing
 
 from marshmallow import ValidationError, fields, validate
@@ -67,14 +66,14 @@ class DependsOn(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs) -> list[tuple[str, str]]:
         from .dependencies import DependencyError, parse_depends_on
-        from .job_paths import JOB_NAME_PATTERN
+        from .job_paths import is_job_id
 
         try:
             pairs = parse_depends_on(value)
         except DependencyError as exc:
             raise ValidationError(str(exc)) from exc
         for job_id, _ in pairs:
-            if re.fullmatch(JOB_NAME_PATTERN, job_id) is None:
+            if not is_job_id(job_id):
                 raise ValidationError(f"{job_id[:140]!r} is not a job id")
         return pairs
 

@@ -237,3 +237,85 @@ def complete_job(
     check_exec_limits(job["args"], {**job["env"], **(secret_env or {})})
     check_fits_a_host(sql, job_queue, job["memory_mb"], "Invalid request body: ")
     return job
+
+
+def workflow_fields(
+    sql, cfg, body: dict, job_id: str, may_see
+) -> tuple[dict, list[queue.Dependency]]:
+    """A new job's ``array`` and ``depends_on`` (from a request ``body``), checked:
+    the fields they add to the job and its dependencies.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    cfg : Config
+        For ``arrays.max_size``.
+    body : dict
+        The loaded request: ``array`` (int or str, as ``fields.ArrayField``
+        loads it) and ``depends_on`` (pairs, as ``fields.DependsOn`` loads them),
+        each optional.
+    job_id : str
+        The new job's id.
+    may_see : callable
+        ``may_see(submitter_id) -> bool``: whether the caller may see a job of
+        that user.
+
+    Returns
+    -------
+    tuple of (dict, list of queue.Dependency)
+        ``queue.waiting_fields`` and, for an array, ``array_spec``,
+        ``array_size``, ``array_max_running``, ``array_indexes``; and the
+        dependencies, each naming its job as it is now (its number).
+
+    Raises
+    ------
+    APIError
+        400: a malformed ``array``, a dependency on no job, an array id too long
+        for its tasks' ids; 404: a dependency on a job the caller may not see;
+        409: for an array, tasks of an earlier array of that id remain.
+    """
+    from .arrays import MAX_ARRAY_ID_LENGTH, ArraySpecError, parse_array
+    from .queue import waiting
+    from .waiting import waiting_settings
+
+    def bad_request(field: str, error: str) -> APIError:
+        return APIError(
+            400, f"Invalid request body: {field}: {error}", {"errors": {field: [error]}}
+        )
+
+    array = None
+    if "array" in body:
+        try:
+            array = parse_array(body["array"], waiting_settings(cfg).max_array_size)
+        except ArraySpecError as exc:
+            raise bad_request("array", str(exc))
+    named = body.get("depends_on", [])
+    found = waiting.job_owners(sql, [job for job, _ in named]) if named else {}
+    dependencies = []
+    for job, condition in named:
+        if job not in found:
+            raise bad_request("depends_on", f"there is no job {job!r}")
+        owner, number = found[job]
+        if not may_see(owner):
+            raise APIError(404, f"No job with id {job!r}")
+        dependencies.append(queue.Dependency(job, number, condition))
+    fields: dict[str, object] = dict(queue.waiting_fields(dependencies, array is not None))
+    if array is not None:
+        if len(job_id) > MAX_ARRAY_ID_LENGTH:
+            raise bad_request(
+                "id", f"an array job's id is at most {MAX_ARRAY_ID_LENGTH} characters"
+            )
+        taken = waiting.task_id_taken(sql, job_id)
+        if taken is not None:
+            raise APIError(
+                409,
+                f"Job {taken!r}, a task of an earlier array {job_id!r}, exists: delete it, "
+                "or give this array another id",
+            )
+        fields.update(
+            array_spec=array.spec,
+            array_size=len(array.indexes),
+            array_max_running=array.max_running,
+            array_indexes=array.indexes,
+        )
+    return fields, dependencies

@@ -12,10 +12,15 @@ import re
 import stat
 from pathlib import Path
 
-#: Job names (a job's id): one token of letters, digits, '_', '.', '-', and not
-#: dots only (``job_dir``).
+#: Job names (a job's id, as a user gives it): one token of letters, digits, '_',
+#: '.', '-', and not dots only (``job_dir``).
 JOB_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
 _JOB_NAME = re.compile(JOB_NAME_PATTERN)
+#: An array task's id: its array job's id, ':' and its index (as AWS Batch names
+#: an array's children). No name a user may give holds a ':', so no job can
+#: take a task's id before its task is made.
+TASK_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,118}:[0-9]{1,9}$"
+_TASK_ID = re.compile(TASK_ID_PATTERN)
 
 #: Where job directories go when the configured place is not reachable by job users.
 FALLBACK_ROOT = Path("/var/lib/shell_service")
@@ -60,6 +65,14 @@ def reachable_dir(
     return fallback_root / digest / kind
 
 
+def is_job_id(job_id: str) -> bool:
+    """Whether ``job_id`` may be a job's id: a job's name (not dots only) or an
+    array task's id (``TASK_ID_PATTERN``)."""
+    if _TASK_ID.fullmatch(job_id) is not None:
+        return True
+    return _JOB_NAME.fullmatch(job_id) is not None and set(job_id) != {"."}
+
+
 def job_dir(jobs_dir: Path, job_id: str) -> Path:
     """Job ``job_id``'s own directory under ``jobs_dir``: every path of a job's
     directory is made here.
@@ -77,12 +90,13 @@ def job_dir(jobs_dir: Path, job_id: str) -> Path:
     Raises
     ------
     ValueError
-        ``job_id`` is not a job's name (``JOB_NAME_PATTERN``), or is made of
-        dots only: "." would name ``jobs_dir`` itself (pathlib drops it) and ".."
-        its parent, and whatever removes a job's directory would remove those.
-        The API refuses such ids; this holds for any id from the database too.
+        ``job_id`` is neither a job's name (``JOB_NAME_PATTERN``) nor a task's
+        id (``TASK_ID_PATTERN``), or is made of dots only: "." would name
+        ``jobs_dir`` itself (pathlib drops it) and ".." its parent, and whatever
+        removes a job's directory would remove those. The API refuses such ids;
+        this holds for any id from the database too.
     """
-    if _JOB_NAME.fullmatch(job_id) is None or set(job_id) == {"."}:
+    if not is_job_id(job_id):
         raise ValueError(f"not a job's name: {job_id!r}")
     return jobs_dir / job_id
 

@@ -218,9 +218,12 @@ class Job(Base):
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
         # Every status column holds a JobStatus (migration 0013).
         CheckConstraint(status_check("status"), name="ck_jobs_status"),
-        # Its id names its directory: a name, never "." or ".." (migration 0021).
+        # Its id names its directory: a name, never "." or ".." (migration 0021),
+        # or an array task's <array id>:<index> (migration 0023).
         CheckConstraint(
-            "id ~ '^[A-Za-z0-9_.-]{1,128}$' AND id !~ '^[.]+$'", name="ck_jobs_id_name"
+            "(id ~ '^[A-Za-z0-9_.-]{1,128}$' AND id !~ '^[.]+$')"
+            " OR id ~ '^[A-Za-z0-9_.-]{1,118}:[0-9]{1,9}$'",
+            name="ck_jobs_id_name",
         ),
     )
 
@@ -249,22 +252,27 @@ class JobEvent(Base):
 
 class JobDependency(Base):
     """One dependency of a job (Slurm's ``--dependency``): it waits until job
-    ``depends_on`` has ended as ``condition`` asks (``afterok``: COMPLETE;
-    ``afternotok``: any other end; ``afterany``: any end). ``satisfied`` is None
-    until that job ends, then whether the condition held (queue/waiting.py).
-    No foreign key on ``depends_on``: a job that is deleted leaves the
-    dependency unsatisfiable, not gone."""
+    ``depends_on`` (the one numbered ``depends_on_number``) has ended as
+    ``condition`` asks (``afterok``: COMPLETE; ``afternotok``: any other end;
+    ``afterany``: any end). ``satisfied`` is None until that job ends, then
+    whether the condition held (queue/waiting.py). No foreign key: a job that
+    is deleted leaves the dependency unsatisfiable, not gone."""
 
     __tablename__ = "job_dependencies"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     depends_on: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # The job it names, as it was then: a job deleted and its name taken again by
+    # another (another user's, maybe) is not it.
+    depends_on_number: Mapped[int] = mapped_column(BigInteger, nullable=False)
     condition: Mapped[str] = mapped_column(String(16), nullable=False)
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (
         Index(
-            "ix_job_dependencies_pending", depends_on, postgresql_where=text("satisfied IS NULL")
+            "ix_job_dependencies_pending",
+            depends_on_number,
+            postgresql_where=text("satisfied IS NULL"),
         ),
         CheckConstraint(
             "condition IN ('afterok', 'afternotok', 'afterany')",

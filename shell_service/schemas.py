@@ -963,6 +963,8 @@ class DefinitionRun(DefinitionQuery):
         metadata={"description": "The version to run (default: the latest)"},
     )
     id = JobCreate._declared_fields["id"]
+    array = JobCreate._declared_fields["array"]
+    depends_on = JobCreate._declared_fields["depends_on"]
 
 
 class DefinitionVersion(Schema):

@@ -40,7 +40,8 @@ class WaitingSettings:
     max_array_size : int
         Every array task index is below this (Slurm's ``MaxArraySize``).
     tasks_ahead : int
-        Most tasks of one array QUEUED (made, not yet claimed) at once.
+        Most array tasks of one user QUEUED (made, not yet claimed) at once,
+        over all their arrays; and most made in one statement.
     """
 
     poll_interval: float

@@ -12,7 +12,8 @@ An array job keeps the task indexes it was asked for (``array_indexes``) and
 how many tasks are made so far (``array_made``): its tasks are jobs made as they
 become due (``queue/waiting.py``), as Slurm splits a pending array's record, so
 an array of 100,000 is one row at submit. A task has ``array_id`` (its array
-job) and ``array_index``.
+job) and ``array_index``; its id is ``<array id>:<index>``, which no name a user
+gives can be (``ck_jobs_id_name`` allows it).
 
 ``retry`` is the job's retry strategy (JSON, as asked); ``attempt`` the number
 of the attempt under way or last made; each ended attempt that was retried is a
@@ -44,7 +45,14 @@ def _times() -> list[sa.Column]:
     ]
 
 
+#: A job's id (migration 0021's check), or an array task's: <array id>:<index>.
+OLD_ID_CHECK = "id ~ '^[A-Za-z0-9_.-]{1,128}$' AND id !~ '^[.]+$'"
+NEW_ID_CHECK = f"({OLD_ID_CHECK}) OR id ~ '^[A-Za-z0-9_.-]{{1,118}}:[0-9]{{1,9}}$'"
+
+
 def upgrade() -> None:
+    op.drop_constraint("ck_jobs_id_name", "jobs", type_="check")
+    op.execute(f"ALTER TABLE jobs ADD CONSTRAINT ck_jobs_id_name CHECK ({NEW_ID_CHECK}) NOT VALID")
     op.add_column("jobs", sa.Column("waiting_for", sa.String(16), nullable=True))
     op.add_column("jobs", sa.Column("eligible_at", sa.DateTime(), nullable=True))
     op.add_column("jobs", sa.Column("retry", JSONB(), nullable=True))
@@ -93,6 +101,9 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("depends_on", sa.String(128), primary_key=True),
+        # The job it names, as it was then (jobs.number): a job deleted and its
+        # name taken again is another job.
+        sa.Column("depends_on_number", sa.BigInteger(), nullable=False),
         sa.Column("condition", sa.String(16), nullable=False),
         sa.Column("satisfied", sa.Boolean(), nullable=True),
         *_times(),
@@ -104,7 +115,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_job_dependencies_pending",
         "job_dependencies",
-        ["depends_on"],
+        ["depends_on_number"],
         postgresql_where=sa.text("satisfied IS NULL"),
     )
     op.create_table(
@@ -131,6 +142,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_constraint("ck_jobs_id_name", "jobs", type_="check")
+    op.execute(f"ALTER TABLE jobs ADD CONSTRAINT ck_jobs_id_name CHECK ({OLD_ID_CHECK}) NOT VALID")
     op.drop_table("job_attempts")
     op.drop_table("job_dependencies")
     op.drop_index("ix_jobs_array_active", table_name="jobs")

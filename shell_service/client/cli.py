@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .api import Api
-from .definitions_cli import add_definition_commands
+from .definitions_cli import add_definition_commands, add_workflow_options
 from .errors import ClientError, ExitCode
 from .output import job_details, job_table, printable, queue_table
 from .schedules_cli import add_schedule_commands
@@ -189,18 +189,7 @@ def add_submit_command(commands: argparse._SubParsersAction, common: argparse.Ar
     submit.add_argument("--priority", type=int, help="-100..100; higher starts first (yours)")
     submit.add_argument("--cpus", type=positive_int, help="CPUs the job may use")
     submit.add_argument("--memory-mb", type=positive_int, help="memory the job may use, MiB")
-    submit.add_argument(
-        "--array",
-        metavar="SPEC",
-        help="an array job, one task per index, as sbatch --array: 0-99, 1,3,5-9, 0-15:4; "
-        "%%N at the end: at most N tasks at once (the script reads SHELL_SERVICE_ARRAY_INDEX)",
-    )
-    submit.add_argument(
-        "--depends-on",
-        metavar="DEPS",
-        help="wait for other jobs, as sbatch --dependency: afterok:ID[:ID...], afternotok:..., "
-        "afterany:...; comma-separate several conditions",
-    )
+    add_workflow_options(submit)
     submit.add_argument(
         "--wait", action="store_true", help="stream the output; exit with the job's exit code"
     )

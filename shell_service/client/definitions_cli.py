@@ -83,10 +83,28 @@ def add_definition_commands(commands: argparse._SubParsersAction, common, follow
     run.add_argument("--cpus", type=int, help="override its CPUs")
     run.add_argument("--memory-mb", type=int, help="override its memory, MiB")
     run.add_argument("--id", dest="job_id", metavar="NAME", help="the job's name")
+    add_workflow_options(run)
     run.add_argument(
         "--wait", action="store_true", help="stream the output; exit with the job's exit code"
     )
     run.set_defaults(handler=lambda api, args: cmd_def_run(api, args, follow))
+
+
+def add_workflow_options(command: argparse.ArgumentParser) -> None:
+    """``--array SPEC`` and ``--depends-on DEPS`` (``submit`` and ``def run``), as
+    sbatch's ``--array`` and ``--dependency`` take them; sent as given."""
+    command.add_argument(
+        "--array",
+        metavar="SPEC",
+        help="an array job, one task per index, as sbatch --array: 0-99, 1,3,5-9, 0-15:4; "
+        "%%N at the end: at most N tasks at once (the script reads SHELL_SERVICE_ARRAY_INDEX)",
+    )
+    command.add_argument(
+        "--depends-on",
+        metavar="DEPS",
+        help="wait for other jobs, as sbatch --dependency: afterok:ID[:ID...], afternotok:..., "
+        "afterany:...; comma-separate several conditions",
+    )
 
 
 def add_parameter_options(command: argparse.ArgumentParser) -> None:
@@ -316,7 +334,14 @@ def cmd_def_run(api: Api, args: argparse.Namespace, follow) -> int:
         "parameters": parameter_values(args.param or [], args.param_file or []),
         "overrides": {k: v for k, v in overrides.items() if v is not None},
     }
-    for key, value in (("version", args.version), ("owner", args.owner), ("id", args.job_id)):
+    given = (
+        ("version", args.version),
+        ("owner", args.owner),
+        ("id", args.job_id),
+        ("array", args.array),
+        ("depends_on", args.depends_on),
+    )
+    for key, value in given:
         if value is not None:
             body[key] = value
     return follow(api, api.run_definition(args.name, body), args.wait)

@@ -109,6 +109,7 @@ from .slurm import (
 from .transitions import (
     NEW_JOB_FIELDS,
     RUN_FIELDS,
+    Dependency,
     JobOutput,
     NewJob,
     finish_job,
@@ -132,6 +133,7 @@ __all__ = [
     "update_schedule",
     "RUN_FIELDS",
     "waiting_fields",
+    "Dependency",
     "schedules_of",
     "VERSION_FIELDS",
     "definition_version",

@@ -75,14 +75,15 @@ _CANCEL_ARRAY = Statement(
         RETURNING jobs.id
     ),
     tasks AS (
-        SELECT t.id, t.status, t.cancel_requested_at,
+        SELECT t.id, t.status, t.cancel_requested_at, t.array_id,
                t.status = 'RUNNING' OR t.executor IS NOT NULL AS held
         FROM jobs t JOIN array_job ON t.array_id = array_job.id
         WHERE t.status IN ('QUEUED', 'RUNNING')
         FOR UPDATE OF t
     ),
     cancelled AS (
-        UPDATE jobs SET status = 'CANCELLED', status_message = 'cancelled with its array',
+        UPDATE jobs SET status = 'CANCELLED',
+                        status_message = 'cancelled with array ' || tasks.array_id,
                         waiting_for = NULL, finished_at = %(now)s::timestamp,
                         modified = %(now)s::timestamp
         FROM tasks WHERE jobs.id = tasks.id AND NOT tasks.held

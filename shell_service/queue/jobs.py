@@ -161,14 +161,25 @@ def update_ready_job(
 
 
 # The directory of a job that ran is left to the executor of its host (``executor``
-# is "host:pid"): the app workers never remove job files.
+# is "host:pid"): the app workers never remove job files. An array job goes with
+# its tasks (all ended once it has; a task left behind would take an id a later
+# array of this id needs).
 _DELETE_JOB = Statement(
     """
-    WITH old AS (SELECT id, status, executor FROM jobs WHERE id = %(id)s FOR UPDATE),
+    WITH old AS (
+        SELECT id, status, array_spec FROM jobs WHERE id = %(id)s FOR UPDATE
+    ),
+    doomed AS (
+        SELECT jobs.id, jobs.executor FROM jobs, old
+        WHERE NOT (old.status = ANY(%(busy)s::text[]))
+          AND (jobs.id = old.id
+               OR (old.array_spec IS NOT NULL AND jobs.array_id = old.id
+                   AND NOT (jobs.status = ANY(%(busy)s::text[]))))
+        FOR UPDATE OF jobs
+    ),
     gone AS (
-        DELETE FROM jobs USING old
-        WHERE jobs.id = old.id AND NOT (old.status = ANY(%(busy)s::text[]))
-        RETURNING old.id, old.executor
+        DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id
+        RETURNING doomed.id, doomed.executor
     ),
     dir AS (
         INSERT INTO job_dirs_to_remove (job_id, host)
@@ -187,7 +198,7 @@ _BUSY = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
 def delete_job(sql: PlainSQL, job_id: str) -> str | None:
     """Delete a job that is not QUEUED or RUNNING, with its events, and hand its
     directory (if it ran) to its host's executor (``dirs_to_remove``, NOTIFY
-    ``DELETED_CHANNEL``), in one statement.
+    ``DELETED_CHANNEL``), in one statement. An array job's tasks go with it.
 
     Parameters
     ----------

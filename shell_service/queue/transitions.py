@@ -84,10 +84,12 @@ _INSERT_JOBS = Statement(
     + NEW_JOB_CTES.replace("{only}", "")
     + """,
     dependencies AS (
-        INSERT INTO job_dependencies (job_id, depends_on, condition, created_at, modified)
-        SELECT d.job_id, d.depends_on, d.condition, new.created_at, new.created_at
+        INSERT INTO job_dependencies (job_id, depends_on, depends_on_number, condition,
+                                      created_at, modified)
+        SELECT d.job_id, d.depends_on, d.number, d.condition, new.created_at, new.created_at
         FROM unnest(%(dependency_job)s::text[], %(dependency_on)s::text[],
-                    %(dependency_condition)s::text[]) AS d(job_id, depends_on, condition)
+                    %(dependency_number)s::bigint[], %(dependency_condition)s::text[])
+             AS d(job_id, depends_on, number, condition)
         JOIN job ON job.id = d.job_id JOIN new ON new.id = d.job_id
     )
     SELECT job.id FROM job
@@ -136,9 +138,9 @@ class NewJob:
         The detail of its first event.
     created_at : datetime.datetime
         Naive UTC.
-    dependencies : list of (str, str)
-        The jobs it waits for, each with its condition (``dependencies.py``);
-        with any, ``fields["waiting_for"]`` should be "dependencies".
+    dependencies : list of Dependency
+        The jobs it waits for (``dependencies.py``); with any,
+        ``fields["waiting_for"]`` should be "dependencies".
     """
 
     fields: dict
@@ -146,18 +148,36 @@ class NewJob:
     submit: bool = False
     detail: str = "created"
     created_at: datetime.datetime = field(default_factory=utcnow)
-    dependencies: list[tuple[str, str]] = field(default_factory=list)
+    dependencies: list["Dependency"] = field(default_factory=list)
 
 
-def waiting_fields(dependencies: list[tuple[str, str]], array: bool) -> dict[str, str | None]:
+@dataclass(frozen=True)
+class Dependency:
+    """One job a new job waits for.
+
+    Attributes
+    ----------
+    job_id : str
+    number : int
+        That job's ``jobs.number``: the job it was when named (a job deleted and
+        its id taken again is another).
+    condition : str
+        ``afterok``, ``afternotok`` or ``afterany``.
+    """
+
+    job_id: str
+    number: int
+    condition: str
+
+
+def waiting_fields(dependencies: list[Dependency], array: bool) -> dict[str, str | None]:
     """How a new job waits once it is queued: for its dependencies (the status
     message names them: "waiting for job A (afterok), job B (afterany)"), else,
     an array job, for its tasks; else not at all.
 
     Parameters
     ----------
-    dependencies : list of (str, str)
-        Job id and condition of each.
+    dependencies : list of Dependency
     array : bool
         Whether it is an array job.
 
@@ -168,7 +188,7 @@ def waiting_fields(dependencies: list[tuple[str, str]], array: bool) -> dict[str
     """
     if dependencies:
         named = ", ".join(
-            f"job {job_id} ({condition})" for job_id, condition in sorted(dependencies)
+            f"job {d.job_id} ({d.condition})" for d in sorted(dependencies, key=lambda d: d.job_id)
         )
         return {"waiting_for": "dependencies", "status_message": f"waiting for {named}"}
     return {"waiting_for": "tasks" if array else None, "status_message": None}
@@ -191,11 +211,12 @@ def insert_jobs(sql: PlainSQL, jobs: list[NewJob]) -> set[str]:
     """
     params = new_job_params(jobs)
     params.update(any_submit=any(job.submit for job in jobs), channel=QUEUED_CHANNEL)
-    pairs = [(job.fields["id"], *pair) for job in jobs for pair in job.dependencies]
+    named = [(job.fields["id"], dependency) for job in jobs for dependency in job.dependencies]
     params.update(
-        dependency_job=[pair[0] for pair in pairs],
-        dependency_on=[pair[1] for pair in pairs],
-        dependency_condition=[pair[2] for pair in pairs],
+        dependency_job=[job_id for job_id, _ in named],
+        dependency_on=[dependency.job_id for _, dependency in named],
+        dependency_number=[dependency.number for _, dependency in named],
+        dependency_condition=[dependency.condition for _, dependency in named],
     )
     return {row[0] for row in sql.tuples(_INSERT_JOBS, params)}
 
@@ -332,7 +353,7 @@ class JobOutput:
     stderr_truncated: bool = False
 
 
-#: The CTEs that, in the statement that ends jobs (``ended``: id, status),
+#: The CTEs that, in the statement that ends jobs (``ended``: id, number, status),
 #: settle the dependencies on them and release the jobs that waited only for
 #: them: a chain's next job is claimable when its predecessor's end commits,
 #: with no round trip through the waiting-jobs service. What this cannot see
@@ -347,7 +368,7 @@ DEPENDENTS_CTES = """,
                                          ELSE ended.status <> 'COMPLETE' END,
             modified = %(now)s
         FROM ended
-        WHERE d.depends_on = ended.id AND d.satisfied IS NULL
+        WHERE d.depends_on_number = ended.number AND d.satisfied IS NULL
           AND ended.status = ANY(%(finished)s::text[])
         RETURNING d.job_id, d.depends_on, d.satisfied
     ),
@@ -361,7 +382,7 @@ DEPENDENTS_CTES = """,
           -- visible to it: those it left out by their job).
           AND NOT EXISTS (SELECT 1 FROM job_dependencies other
                           WHERE other.job_id = jobs.id AND other.satisfied IS NOT TRUE
-                            AND other.depends_on NOT IN (SELECT id FROM ended))
+                            AND other.depends_on_number NOT IN (SELECT number FROM ended))
         RETURNING jobs.id, jobs.waiting_for
     ),
     released_events AS (
@@ -403,7 +424,7 @@ _FINISH_JOB = Statement(
                         stdout_truncated = %(stdout_truncated)s,
                         stderr_truncated = %(stderr_truncated)s
         FROM target WHERE jobs.id = target.id
-        RETURNING jobs.id, target.from_status, jobs.status
+        RETURNING jobs.id, jobs.number, target.from_status, jobs.status
     ),
     events AS (
         INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)

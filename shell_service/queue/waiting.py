@@ -9,8 +9,9 @@ QUEUED jobs that wait (``jobs.waiting_for``) and what moves them on.
 * ``backoff``: a retry waiting until ``eligible_at`` is released then.
 * ``tasks``: an array job. Its tasks are made as they become due, as Slurm
   splits a pending array: at most ``%N`` of them unended (its ``max_running``)
-  and at most ``made_ahead`` waiting to be claimed, so an array of 100,000 is
-  one row at submit and the claim sees a few of its tasks at a time. The array
+  and at most ``made_ahead`` of its user's tasks waiting to be claimed, so an
+  array of 100,000 is one row at submit and the claim sees a few of its tasks
+  at a time, however many arrays the user has. The array
   job ends once every task is made and ended: COMPLETE when all completed,
   CANCELLED after a cancel, FAILED otherwise (its message counts the ends).
 
@@ -38,12 +39,15 @@ _SETTLE_DEPENDENCIES = Statement(
                                          ELSE j.status <> 'COMPLETE' END,
             modified = %(now)s
         FROM jobs j
-        WHERE d.satisfied IS NULL AND j.id = d.depends_on AND j.status = ANY(%(finished)s)
+        WHERE d.satisfied IS NULL AND j.number = d.depends_on_number
+          AND j.status = ANY(%(finished)s)
         RETURNING d.job_id
     ),
+    -- Deleted (its id may name another job since: not this dependency's).
     gone AS (
         UPDATE job_dependencies d SET satisfied = false, modified = %(now)s
-        WHERE d.satisfied IS NULL AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = d.depends_on)
+        WHERE d.satisfied IS NULL
+          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.number = d.depends_on_number)
         RETURNING d.job_id
     )
     SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM gone)
@@ -76,7 +80,7 @@ _CANCEL_UNSATISFIABLE = Statement(
                (SELECT 'dependency ' || d.condition || ' on job ' || d.depends_on
                        || ' cannot be satisfied: '
                        || coalesce('it ended ' || o.status, 'it no longer exists')
-                FROM job_dependencies d LEFT JOIN jobs o ON o.id = d.depends_on
+                FROM job_dependencies d LEFT JOIN jobs o ON o.number = d.depends_on_number
                 WHERE d.job_id = j.id AND d.satisfied = false
                 ORDER BY d.depends_on LIMIT 1) AS reason
         FROM jobs j
@@ -186,18 +190,42 @@ TASK_COLUMNS = (
 
 _MAKE_TASKS = Statement(
     """
-    WITH arrays AS (
-        SELECT a.id, a.array_made,
-               least(a.array_size - a.array_made,
-                     coalesce(a.array_max_running, %(unlimited)s)
-                       - (SELECT count(*) FROM jobs t
-                          WHERE t.array_id = a.id AND t.status IN ('QUEUED', 'RUNNING')),
-                     %(made_ahead)s
-                       - (SELECT count(*) FROM jobs t
-                          WHERE t.array_id = a.id AND t.status = 'QUEUED')) AS n
+    WITH active AS (
+        SELECT a.id, a.submitter_id, a.created_at, a.array_made, a.array_size,
+               a.array_max_running,
+               (SELECT count(*) FROM jobs t
+                WHERE t.array_id = a.id AND t.status IN ('QUEUED', 'RUNNING')) AS unended,
+               (SELECT count(*) FROM jobs t
+                WHERE t.array_id = a.id AND t.status = 'QUEUED') AS queued
         FROM jobs a
         WHERE a.status = 'QUEUED' AND a.waiting_for = 'tasks'
           AND a.cancel_requested_at IS NULL AND a.array_made < a.array_size
+    ),
+    -- Each array's room (its size left, its %N), and its user's tasks waiting
+    -- to be claimed over all their arrays.
+    room AS (
+        SELECT active.*,
+               greatest(least(array_size - array_made,
+                              coalesce(array_max_running, %(unlimited)s) - unended), 0) AS room,
+               sum(queued) OVER (PARTITION BY submitter_id) AS user_queued
+        FROM active
+    ),
+    -- A user's arrays share made_ahead, oldest array first.
+    per_user AS (
+        SELECT id, array_made, user_queued, created_at,
+               greatest(least(room, %(made_ahead)s - user_queued
+                                    - (sum(room) OVER (PARTITION BY submitter_id
+                                                       ORDER BY created_at, id) - room)), 0) AS n
+        FROM room WHERE room > 0
+    ),
+    -- One statement makes at most made_ahead tasks: the users with the fewest
+    -- waiting first (the rest in the next pass, which this one's NOTIFY wakes).
+    arrays AS (
+        SELECT id, array_made,
+               least(n, greatest(%(made_ahead)s
+                                 - (sum(n) OVER (ORDER BY user_queued, created_at, id) - n), 0))
+                 AS n
+        FROM per_user WHERE n > 0
     ),
     grown AS (
         UPDATE jobs a SET array_made = a.array_made + arrays.n, modified = %(now)s
@@ -209,14 +237,15 @@ _MAKE_TASKS = Statement(
     task AS (
         INSERT INTO jobs (id, array_id, array_index, array_size, status, queued_at,
                           created_at, modified, {columns})
-        SELECT a.id || '_' || i.idx, a.id, i.idx, a.array_size, 'QUEUED', %(now)s,
+        SELECT a.id || ':' || i.idx, a.id, i.idx, a.array_size, 'QUEUED', %(now)s,
                %(now)s, %(now)s, {a_columns}
         FROM grown JOIN jobs a ON a.id = grown.id
         CROSS JOIN LATERAL unnest(a.array_indexes[grown.made_before + 1 : grown.made_after])
              WITH ORDINALITY AS i(idx, n)
         ORDER BY a.id, i.n
-        -- A taken id (made before the array: the API refuses it since) is one task
-        -- less; the array's end counts it as not completed.
+        -- No user may name a job <id>:<n> (job_paths.TASK_ID_PATTERN); a task
+        -- left by an earlier array of this id (retention deletes an array job and
+        -- its tasks apart) is one task less, counted by the array's end.
         ON CONFLICT (id) DO NOTHING
         RETURNING id, array_id, array_index, submitter_id
     ),
@@ -236,9 +265,12 @@ _MAKE_TASKS = Statement(
 
 
 def make_tasks(sql: PlainSQL, now: datetime.datetime, made_ahead: int, unlimited: int) -> int:
-    """Make the tasks that are due for every array job that runs: as many as
-    keep at most ``array_max_running`` unended and ``made_ahead`` waiting to be
-    claimed, in index order, each QUEUED with an event; wake the claimers.
+    """Make the tasks that are due for the array jobs that run: as many as keep
+    each array at most ``array_max_running`` unended and each user at most
+    ``made_ahead`` tasks waiting to be claimed (over all their arrays, oldest
+    array first), at most ``made_ahead`` in all (the users with the fewest
+    waiting first), in index order, each QUEUED with an event; wake the
+    claimers (and so the next pass, for the rest).
 
     Parameters
     ----------
@@ -246,7 +278,8 @@ def make_tasks(sql: PlainSQL, now: datetime.datetime, made_ahead: int, unlimited
     now : datetime.datetime
         Naive UTC.
     made_ahead : int
-        Most tasks of one array QUEUED at once (``jobs.array_tasks_ahead``).
+        Most array tasks of one user QUEUED at once, and most made by one call
+        (``arrays.tasks_ahead``).
     unlimited : int
         The bound of an array without ``%N``.
 
@@ -267,17 +300,25 @@ def make_tasks(sql: PlainSQL, now: datetime.datetime, made_ahead: int, unlimited
 _END_ARRAYS = Statement(
     """
     WITH done AS (
-        SELECT a.id, a.array_size, a.cancel_requested_at FROM jobs a
+        SELECT a.id, a.array_size, a.array_made, a.cancel_requested_at FROM jobs a
         WHERE a.status = 'QUEUED' AND a.waiting_for = 'tasks'
           AND (a.array_made >= a.array_size OR a.cancel_requested_at IS NOT NULL)
           AND NOT EXISTS (SELECT 1 FROM jobs t
                           WHERE t.array_id = a.id AND t.status IN ('QUEUED', 'RUNNING'))
         FOR UPDATE OF a SKIP LOCKED
     ),
+    -- The tasks never made after a cancel count as CANCELLED (as Slurm's
+    -- pending array tasks do).
     ends AS (
         SELECT done.id, t.status, count(*) AS n
         FROM done JOIN jobs t ON t.array_id = done.id
         GROUP BY done.id, t.status
+        UNION ALL
+        SELECT id, 'CANCELLED', array_size - array_made FROM done
+        WHERE cancel_requested_at IS NOT NULL AND array_size > array_made
+    ),
+    ends_by_state AS (
+        SELECT id, status, sum(n) AS n FROM ends GROUP BY id, status
     ),
     outcome AS (
         SELECT done.id,
@@ -290,7 +331,7 @@ _END_ARRAYS = Statement(
                done.array_size,
                string_agg(ends.n || ' ' || ends.status, ', ' ORDER BY ends.status)
                  FILTER (WHERE ends.status <> 'COMPLETE') AS detail
-        FROM done LEFT JOIN ends ON ends.id = done.id
+        FROM done LEFT JOIN ends_by_state AS ends ON ends.id = done.id
         GROUP BY done.id, done.array_size, done.cancel_requested_at
     ),
     ended AS (
@@ -350,12 +391,13 @@ def next_eligible(sql: PlainSQL) -> datetime.datetime | None:
 
 # ---- what the API reads and checks ------------------------------------------
 
-_OWNERS = Statement("SELECT id, submitter_id FROM jobs WHERE id = ANY(%(ids)s::text[])")
+_OWNERS = Statement("SELECT id, submitter_id, number FROM jobs WHERE id = ANY(%(ids)s::text[])")
 
 
-def job_owners(sql: PlainSQL, job_ids: list[str]) -> dict[str, int]:
-    """The owner of each of ``job_ids`` that exists (a new job's dependencies
-    must name jobs its submitter may see).
+def job_owners(sql: PlainSQL, job_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """The owner and number of each of ``job_ids`` that exists (a new job's
+    dependencies must name jobs its submitter may see, and name them as they
+    are now: ``jobs.number``).
 
     Parameters
     ----------
@@ -364,16 +406,18 @@ def job_owners(sql: PlainSQL, job_ids: list[str]) -> dict[str, int]:
 
     Returns
     -------
-    dict of str to int
-        Job id -> submitter id; a missing id is left out.
+    dict of str to (int, int)
+        Job id -> (submitter id, number); a missing id is left out.
     """
-    return dict(sql.tuples(_OWNERS, {"ids": job_ids}))
+    return {
+        job_id: (owner, number) for job_id, owner, number in sql.tuples(_OWNERS, {"ids": job_ids})
+    }
 
 
 _DEPENDENCIES_OF = Statement(
     """
     SELECT d.depends_on AS job, d.condition, d.satisfied, o.status
-    FROM job_dependencies d LEFT JOIN jobs o ON o.id = d.depends_on
+    FROM job_dependencies d LEFT JOIN jobs o ON o.number = d.depends_on_number
     WHERE d.job_id = %(id)s ORDER BY d.depends_on
     """
 )
@@ -391,7 +435,8 @@ def dependencies_of(sql: PlainSQL, job_id: str) -> list[dict]:
     -------
     list of dict
         ``job``, ``condition``, ``satisfied`` (None until that job ends) and
-        ``status`` (that job's state now; None once it is deleted).
+        ``status`` (that job's state now; None once it is deleted, even if
+        another job has its id since).
     """
     return sql.rows(_DEPENDENCIES_OF, {"id": job_id})
 
@@ -400,8 +445,11 @@ _ARRAY_COUNTS = Statement(
     """
     SELECT status, count(*) FROM jobs WHERE array_id = %(id)s GROUP BY status
     UNION ALL
-    SELECT 'PENDING', array_size - array_made FROM jobs
-    WHERE id = %(id)s AND array_spec IS NOT NULL AND array_size > array_made
+    -- Not made yet: PENDING while the array runs; after it ended (a cancel),
+    -- CANCELLED, as its end counted them.
+    SELECT CASE WHEN status IN ('READY', 'QUEUED') THEN 'PENDING' ELSE 'CANCELLED' END,
+           array_size - array_made
+    FROM jobs WHERE id = %(id)s AND array_spec IS NOT NULL AND array_size > array_made
     """
 )
 
@@ -417,26 +465,23 @@ def array_counts(sql: PlainSQL, array_id: str) -> dict[str, int]:
     Returns
     -------
     dict of str to int
-        State -> tasks, and ``PENDING`` -> tasks not made yet; those with
-        none left out.
+        State -> tasks, and ``PENDING`` -> tasks not made yet (once the array
+        has ended, those count as CANCELLED); those with none left out.
     """
-    return dict(sql.tuples(_ARRAY_COUNTS, {"id": array_id}))
+    counts: dict[str, int] = {}
+    for state, n in sql.tuples(_ARRAY_COUNTS, {"id": array_id}):
+        counts[state] = counts.get(state, 0) + n
+    return counts
 
 
-# ``id_prefix``'s index (ix_jobs_id_pattern) finds the candidates; the pattern
-# keeps those that are a task's id: the prefix, "_", digits.
-_TASK_IDS_TAKEN = Statement(
-    """
-    SELECT id FROM jobs
-    WHERE id LIKE %(prefix)s AND substr(id, %(start)s) ~ '^[0-9]+$'
-    LIMIT 1
-    """
-)
+# ``id_prefix``'s index (ix_jobs_id_pattern) finds them.
+_TASK_IDS_TAKEN = Statement("SELECT id FROM jobs WHERE id LIKE %(prefix)s LIMIT 1")
 
 
 def task_id_taken(sql: PlainSQL, array_id: str) -> str | None:
     """A job whose id is one of array ``array_id``'s task ids
-    (``<array_id>_<digits>``), if any: that array may not take this id.
+    (``<array_id>:<index>``), if any: a task of an earlier array of that id,
+    left when the array job was deleted apart from its tasks (retention).
 
     Parameters
     ----------
@@ -449,30 +494,5 @@ def task_id_taken(sql: PlainSQL, array_id: str) -> str | None:
     str or None
         One such job's id.
     """
-    prefix = array_id.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
-    return sql.value(_TASK_IDS_TAKEN, {"prefix": prefix, "start": len(array_id) + 2})
-
-
-_ARRAY_OF_TASK_ID = Statement(
-    "SELECT id FROM jobs WHERE id = %(array_id)s AND array_spec IS NOT NULL"
-)
-
-
-def array_reserving(sql: PlainSQL, job_id: str) -> str | None:
-    """The array job whose task ids include ``job_id`` (``<array id>_<digits>``),
-    if there is one: no other job may take that id.
-
-    Parameters
-    ----------
-    sql : PlainSQL
-    job_id : str
-
-    Returns
-    -------
-    str or None
-        The array job's id.
-    """
-    head, sep, tail = job_id.rpartition("_")
-    if not sep or not head or not tail.isdigit() or not tail.isascii():
-        return None
-    return sql.value(_ARRAY_OF_TASK_ID, {"array_id": head})
+    prefix = array_id.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + ":%"
+    return sql.value(_TASK_IDS_TAKEN, {"prefix": prefix})

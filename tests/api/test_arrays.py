@@ -40,7 +40,7 @@ def test_an_array_runs_one_task_per_index_with_its_index(api):
     assert job["array_tasks"] == {"COMPLETE": 5}
     assert job["started_at"] is None and job["return_code"] is None
     tasks = tasks_of(api, array)
-    assert sorted(task["id"] for task in tasks) == [f"{array}_{n}" for n in range(5)]
+    assert sorted(task["id"] for task in tasks) == [f"{array}:{n}" for n in range(5)]
     for task in tasks:
         assert task["array_id"] == array and task["array_size"] == 5
         assert task["stdout"] == f"{task['array_index']} of 5 in {array}\n"
@@ -88,7 +88,7 @@ def test_a_failed_task_fails_the_array_with_the_count(api):
     assert job["status"] == "FAILED"
     assert job["status_message"] == "1 of 4 tasks did not complete (1 FAILED)"
     assert job["array_tasks"] == {"COMPLETE": 3, "FAILED": 1}
-    failed = api.get(f"/api/jobs/{array}_2").json()["data"]
+    failed = api.get(f"/api/jobs/{array}:2").json()["data"]
     assert failed["return_code"] == 7
 
 
@@ -102,8 +102,9 @@ def test_cancelling_an_array_cancels_every_unfinished_task(api, gate):
     assert response.status_code == 200
     job = wait_for_job(api, array)
     assert job["status"] == "CANCELLED"
-    assert job["array_tasks"] == {"CANCELLED": 3, "PENDING": 7}
-    assert "10 of 10 tasks did not complete (3 CANCELLED)" in job["status_message"]
+    # The tasks never made count as CANCELLED once the array has ended, as Slurm's.
+    assert job["array_tasks"] == {"CANCELLED": 10}
+    assert "10 of 10 tasks did not complete (10 CANCELLED)" in job["status_message"]
     gate.open()
     assert len(tasks_of(api, array)) == 3
 
@@ -115,7 +116,8 @@ def test_cancel_takes_queued_tasks_at_once(api, paused_executor):
     job = wait_for_job(api, array)
     assert job["status"] == "CANCELLED"
     assert {task["status"] for task in tasks_of(api, array)} == {"CANCELLED"}
-    assert {task["status_message"] for task in tasks_of(api, array)} == {"cancelled with its array"}
+    messages = {task["status_message"] for task in tasks_of(api, array)}
+    assert messages == {f"cancelled with array {array}"}
 
 
 def test_a_large_array_is_one_row_until_its_tasks_are_due(api, paused_executor, cfg):
@@ -198,29 +200,24 @@ def test_a_malformed_array_is_a_400_naming_the_field(api, array):
     assert_error(response, 400, field="array")
 
 
-def test_an_array_reserves_its_task_ids(api, engine):
-    array = create_job(api, "true", id="reserved_arr", array=3)
-    assert_error(
-        api.post("/api/jobs", json={"code": "true", "id": f"{array}_2"}),
-        409,
-        mentions="task id of array job",
-    )
-    # And an array whose task ids are taken is refused.
-    create_job(api, "true", id="taken_7")
-    assert_error(
-        api.post("/api/jobs", json={"code": "true", "id": "taken", "array": 2}),
-        409,
-        mentions="taken_7",
-    )
-    # Ids alike but not task ids stay free.
-    create_job(api, "true", id=f"{array}_x")
-    create_job(api, "true", id="taken")
+@pytest.mark.parametrize("job_id", ["arr:1", "a:b", ":1", "arr:", "arr:1:2"])
+def test_no_user_may_name_a_job_as_a_task_is_named(api, job_id):
+    """A task's id is <array id>:<index>; ':' is in no name a user may give, so no
+    job can take a task's id first, however close in time the two creates are."""
+    response = api.post("/api/jobs", json={"code": "true", "id": job_id})
+    assert_error(response, 400, field="id")
+
+
+def test_an_array_id_too_long_for_its_tasks_ids_is_a_400(api):
+    response = api.post("/api/jobs", json={"code": "true", "id": "a" * 119, "array": 2})
+    assert_error(response, 400, field="id")
+    assert create_job(api, "true", id="a" * 118, array=2)
 
 
 def test_rerun_of_a_task_runs_it_alone_with_its_index(api):
     array = submit(api, 'echo "$SHELL_SERVICE_ARRAY_INDEX/$SHELL_SERVICE_ARRAY_SIZE"', array="4-5")
     assert wait_for_job(api, array)["status"] == "COMPLETE"
-    rerun = api.post(f"/api/jobs/{array}_5/rerun").json()["data"]["id"]
+    rerun = api.post(f"/api/jobs/{array}:5/rerun").json()["data"]["id"]
     job = api.get(f"/api/jobs/{rerun}", params={"wait": 30}).json()["data"]
     assert job["stdout"] == "5/2\n" and job["array_id"] is None
     again = api.post(f"/api/jobs/{array}/rerun").json()["data"]["id"]
@@ -229,16 +226,84 @@ def test_rerun_of_a_task_runs_it_alone_with_its_index(api):
     assert sorted(t["array_index"] for t in tasks_of(api, again)) == [4, 5]
 
 
-def test_a_task_id_taken_in_a_race_is_a_task_less_never_someone_elses_job(api):
-    """The create refuses an array whose task ids are taken; one taken between that
-    check and the task's making is one task less, counted by the array's end, and
-    the job that holds the id is left alone."""
+def test_a_task_left_by_an_earlier_array_is_refused_or_a_task_less(api):
+    """Retention may delete an array job apart from its tasks: an array of that id
+    again is refused while they are there; one taken after that check is one task
+    less, counted by the array's end, and the job that holds the id is untouched."""
+    leftover = JobFactory(id="old_arr:3", status="COMPLETE", submitter=UserFactory())
+    assert_error(
+        api.post("/api/jobs", json={"code": "true", "id": "old_arr", "array": 2}),
+        409,
+        mentions=leftover.id,
+    )
     array = create_job(api, "true", array=2)
-    squatter = JobFactory(id=f"{array}_1", submitter=UserFactory())
+    squatter = JobFactory(id=f"{array}:1", status="COMPLETE", submitter=UserFactory())
     api.post(f"/api/jobs/{array}/execute")
     job = wait_for_job(api, array)
     assert job["status"] == "FAILED"
     assert job["status_message"] == "1 of 2 tasks did not complete"
     assert [task["array_index"] for task in tasks_of(api, array)] == [0]
-    stored = api.get(f"/api/jobs/{squatter.id}")
-    assert stored.status_code == 404  # still the other user's, untouched
+    assert api.get(f"/api/jobs/{squatter.id}").status_code == 404  # not this user's
+
+
+def test_a_task_is_deleted_with_its_array_and_not_before_it_ends(api, gate):
+    array = submit(api, f'[ "$SHELL_SERVICE_ARRAY_INDEX" = 0 ] || {gate.code}', array=2)
+    wait_until(lambda: api.get(f"/api/jobs/{array}:0").status_code == 200, "task 0 is made")
+    wait_for_job(api, f"{array}:0")
+    assert_error(api.delete(f"/api/jobs/{array}:0"), 409, mentions="has not ended")
+    gate.open()
+    assert wait_for_job(api, array)["status"] == "COMPLETE"
+    assert api.delete(f"/api/jobs/{array}").status_code == 200
+    for task in (f"{array}:0", f"{array}:1"):
+        assert api.get(f"/api/jobs/{task}").status_code == 404
+    # Its id may make a new array.
+    assert create_job(api, "true", id=array, array=2) == array
+
+
+def test_each_users_array_tasks_waiting_are_bounded_over_all_their_arrays(
+    api, admin_api, paused_executor, cfg
+):
+    ahead = cfg["arrays"]["tasks_ahead"]
+    first = submit(api, "true", array=5000)
+    second = submit(api, "true", array=5000)
+    other = submit(admin_api, "true", array=10)
+
+    def queued(client, array_id):
+        return client.get(f"/api/jobs/{array_id}").json()["data"]["array_tasks"].get("QUEUED", 0)
+
+    wait_until(lambda: queued(admin_api, other) == 10, "the other user's tasks are made")
+    wait_until(lambda: queued(api, first) + queued(api, second) == ahead, "tasks are made")
+    time.sleep(1)  # passes later: no more
+    assert queued(api, first) == ahead and queued(api, second) == 0  # oldest array first
+    for array_id, client in ((first, api), (second, api), (other, admin_api)):
+        assert client.post(f"/api/jobs/{array_id}/cancel").status_code == 200
+        assert wait_for_job(client, array_id)["status"] == "CANCELLED"
+
+
+def test_a_definition_run_may_be_an_array_that_waits_for_a_job(api):
+    name = f"arr_def_{time.time_ns()}"
+    response = api.post(
+        "/api/definitions",
+        json={
+            "name": name,
+            "code": 'echo "$GREETING $SHELL_SERVICE_ARRAY_INDEX"',
+            "parameters": [{"name": "greeting", "type": "string", "env_var": "GREETING"}],
+        },
+    )
+    assert response.status_code == 200, response.text
+    first = submit(api, "sleep 0.2")
+    run = api.post(
+        f"/api/definitions/{name}/run",
+        json={"parameters": {"greeting": "hi"}, "array": "0-2", "depends_on": f"afterok:{first}"},
+    )
+    assert run.status_code == 200, run.text
+    array = run.json()["data"]["id"]
+    job = wait_for_job(api, array)
+    assert job["status"] == "COMPLETE" and job["definition_name"] == name
+    outputs = sorted(task["stdout"] for task in tasks_of(api, array))
+    assert outputs == ["hi 0\n", "hi 1\n", "hi 2\n"]
+    assert all(task["definition_name"] == name for task in tasks_of(api, array))
+    bad = api.post(f"/api/definitions/{name}/run", json={"array": "x"})
+    assert_error(bad, 400, field="array")
+    missing = api.post(f"/api/definitions/{name}/run", json={"depends_on": "afterok:nope"})
+    assert_error(missing, 400, field="depends_on")

@@ -4,6 +4,7 @@ no longer hold cancels it, naming the dependency. The in-process server runs the
 waiting-jobs service's passes, as the stack's ``services/waiting`` does."""
 
 import datetime
+import time
 
 import pytest
 from sqlalchemy import text
@@ -285,3 +286,19 @@ def test_the_end_of_a_job_releases_its_dependents_in_the_same_statement(cfg, api
             ).scalar()
             assert released == ended_at, job_id
     assert wait_for_job(api, after)["status"] == "COMPLETE"
+
+
+def test_a_dependency_names_a_job_not_its_id(server, api):
+    """Deleted, a job's id may be taken by another user's job: that job is not the
+    dependency, which can no longer hold, and nothing of it shows."""
+    ready = create_job(api, "true", id=f"reused_{time.time_ns()}")
+    waiting = submit(api, "true", depends_on=f"afterok:{ready}")
+    stranger = Client(server.url, TokenFactory(user=UserFactory()).secret)
+    assert api.delete(f"/api/jobs/{ready}").status_code == 200
+    create_job(stranger, "sleep 1", id=ready, execute=True)
+    job = wait_for_job(api, waiting)
+    assert job["status"] == "CANCELLED"
+    assert job["status_message"].endswith("it no longer exists")
+    assert job["depends_on"] == [
+        {"job": ready, "condition": "afterok", "satisfied": False, "status": None}
+    ]

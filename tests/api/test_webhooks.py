@@ -556,6 +556,6 @@ def test_an_array_filter_matches_the_array_job_and_its_tasks(api, deliverer, rec
     plain = run_job(api, "true")
     deliver_until(deliverer, lambda: settled(api, other["id"], 4), "the rerun array's ends")
     delivered = sorted(d["job_id"] for d in deliveries(api, other["id"]))
-    assert delivered == sorted([again, *(f"{again}_{n}" for n in range(3))])
+    assert delivered == sorted([again, *(f"{again}:{n}" for n in range(3))])
     assert plain["id"] not in delivered
     assert all(d["job_id"] != again for d in deliveries(api, by_array["id"]))

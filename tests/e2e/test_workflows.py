@@ -26,12 +26,12 @@ def test_an_array_then_a_job_after_it_with_the_cli(stack, stack_user, tmp_path):
     listed = cli("ls", "--array", array_id)
     assert listed.returncode == 0, listed.stderr
     assert sorted(line.split()[0] for line in listed.stdout.splitlines()[1:]) == [
-        f"{array_id}_{n}" for n in range(4)
+        f"{array_id}:{n}" for n in range(4)
     ]
     shown = cli("show", array_id)
     assert "array:       0-3%2 (4 tasks)" in shown.stdout, shown.stdout
     assert "array tasks: COMPLETE 4" in shown.stdout, shown.stdout
-    log = stack_user.get(f"/api/jobs/{array_id}_2/log").json()["data"]
+    log = stack_user.get(f"/api/jobs/{array_id}:2/log").json()["data"]
     assert log["text"] == "part 2\n"
 
 

@@ -6,7 +6,14 @@ from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import definitions, queue, schemas
-from ...job_checks import check_exec_limits, check_job_options, complete_job, queue_or_400
+from ...job_checks import (
+    check_exec_limits,
+    check_job_options,
+    complete_job,
+    queue_or_400,
+    workflow_fields,
+)
+from .jobs import JobAccessMixin
 
 
 def visible_definition(sql, user: CurrentUser, name: str, owner: str | None = None) -> dict:
@@ -400,7 +407,7 @@ class DefinitionVersionsHandler(DefinitionAccessMixin, BaseHandler):
         self.success(self.shown(definition, found))
 
 
-class DefinitionRunHandler(DefinitionAccessMixin, BaseHandler):
+class DefinitionRunHandler(DefinitionAccessMixin, JobAccessMixin, BaseHandler):
     """``POST /api/definitions/{name}/run``: a job from a definition, queued.
 
     Whoever may see the definition; the job is the caller's and runs as them.
@@ -417,7 +424,9 @@ class DefinitionRunHandler(DefinitionAccessMixin, BaseHandler):
           job from the version asked for (default: the latest) with your
           overrides of its job options (within its queue's limits), and queues
           it. The job is yours; it records the definition, its version and the
-          parameter values (secrets shown as ********).
+          parameter values (secrets shown as ********). With `array`, the run
+          is an array job; with `depends_on`, it waits for those jobs (as for
+          `POST /api/jobs`).
         tags: [definitions]
         security: [{token: []}]
         parameters:
@@ -460,8 +469,11 @@ class DefinitionRunHandler(DefinitionAccessMixin, BaseHandler):
         job = complete_job(
             self.sql, cfg, self.settings["allowed_shells"], run.fields, run.secret_env
         )
+        job_id = body.get("id") or f"job_{uuid.uuid4().hex}"
+        workflow, dependencies = workflow_fields(self.sql, cfg, body, job_id, self.may_see)
         job.update(
-            id=body.get("id") or f"job_{uuid.uuid4().hex}",
+            workflow,
+            id=job_id,
             submitter_id=self.current_user.id,
             definition_id=definition["id"],
             definition_name=definition["name"],
@@ -472,7 +484,9 @@ class DefinitionRunHandler(DefinitionAccessMixin, BaseHandler):
         detail = (
             f"run of definition {definition['owner']}/{definition['name']} v{version['version']}"
         )
-        new_job = queue.NewJob(job, self.current_user.id, submit=True, detail=detail)
+        new_job = queue.NewJob(
+            job, self.current_user.id, submit=True, detail=detail, dependencies=dependencies
+        )
         if not await self.settings["job_writer"].insert(new_job):
             raise APIError(409, f"A job with id {job['id']!r} exists already")
         self.success({"id": job["id"]})

@@ -7,11 +7,15 @@ from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, queues, schemas
-from ...arrays import MAX_ARRAY_ID_LENGTH, ArraySpecError, parse_array
-from ...job_checks import check_exec_limits, check_fits_a_host, check_job_options, queue_or_400
+from ...job_checks import (
+    check_exec_limits,
+    check_fits_a_host,
+    check_job_options,
+    queue_or_400,
+    workflow_fields,
+)
 from ...job_states import FINISHED, JobStatus
 from ...queue import waiting
-from ...waiting import waiting_settings
 
 #: Fields a job list leaves out unless asked for (``include_output``).
 OUTPUT_COLUMNS = ("stdout", "stderr")
@@ -109,53 +113,6 @@ class JobAccessMixin(BaseHandler):
         )
         return job
 
-    def check_dependencies(self, dependencies: list[tuple[str, str]]) -> None:
-        """Every job a new job depends on exists and the current user may see it.
-
-        Parameters
-        ----------
-        dependencies : list of (str, str)
-            Job id and condition of each.
-
-        Raises
-        ------
-        APIError
-            400 naming an unknown job; 404 naming one the user may not see (as
-            for a job one reads).
-        """
-        ids = [job_id for job_id, _ in dependencies]
-        owners = waiting.job_owners(self.sql, ids) if ids else {}
-        for job_id in ids:
-            if job_id not in owners:
-                message = f"depends_on: there is no job {job_id!r}"
-                raise APIError(
-                    400, f"Invalid request body: {message}", {"errors": {"depends_on": [message]}}
-                )
-            if not self.may_see(owners[job_id]):
-                raise APIError(404, f"No job with id {job_id!r}")
-
-    def check_free_id(self, job_id: str, array: bool) -> None:
-        """No array job has ``job_id`` among its task ids, and, for an array job,
-        no job has one of its task ids.
-
-        Raises
-        ------
-        APIError
-            409 naming the array or the job in the way; 400 for an array job's
-            id too long for its tasks' ids.
-        """
-        owner = waiting.array_reserving(self.sql, job_id)
-        if owner is not None:
-            raise APIError(409, f"Job id {job_id!r} is a task id of array job {owner!r}")
-        if not array:
-            return
-        if len(job_id) > MAX_ARRAY_ID_LENGTH:
-            message = f"id: an array job's id is at most {MAX_ARRAY_ID_LENGTH} characters"
-            raise APIError(400, f"Invalid request body: {message}", {"errors": {"id": [message]}})
-        taken = waiting.task_id_taken(self.sql, job_id)
-        if taken is not None:
-            raise APIError(409, f"Job {taken!r} exists: array job {job_id!r} needs its id")
-
     def delete_job(self, job_id: str) -> None:
         """Delete a job the current user may see, unless it is QUEUED or RUNNING
         (``DELETE /api/jobs/{job_id}`` and the dashboard's delete).
@@ -167,9 +124,18 @@ class JobAccessMixin(BaseHandler):
         Raises
         ------
         APIError
-            404 for no such job or not theirs; 409 for a QUEUED or RUNNING one.
+            404 for no such job or not theirs; 409 for a QUEUED or RUNNING one, or a
+            task of an array that has not ended.
         """
-        self.job_row_or_404(job_id, ("id",))
+        task = self.job_row_or_404(job_id, ("array_id",))
+        if task["array_id"] is not None:
+            array = queue.job_status(self.sql, task["array_id"])
+            if array is not None and array not in FINISHED:
+                raise APIError(
+                    409,
+                    f"Job {job_id!r} is a task of array job {task['array_id']!r}, which has "
+                    "not ended: delete the array once it has",
+                )
         state = queue.delete_job(self.sql, job_id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
@@ -311,20 +277,10 @@ class JobCreateMixin(JobAccessMixin):
         check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
         memory_mb = body.get("memory_mb", job_queue.defaults["memory_mb"])
         check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
-        array = None
-        if "array" in body:
-            max_size = waiting_settings(self.settings["config"]).max_array_size
-            try:
-                array = parse_array(body["array"], max_size)
-            except ArraySpecError as exc:
-                message = f"array: {exc}"
-                raise APIError(
-                    400, f"Invalid request body: {message}", {"errors": {"array": [str(exc)]}}
-                )
-        dependencies = body.get("depends_on", [])
-        self.check_dependencies(dependencies)
         job_id = body.get("id") or f"job_{uuid.uuid4().hex}"
-        self.check_free_id(job_id, array is not None)
+        workflow, dependencies = workflow_fields(
+            self.sql, self.settings["config"], body, job_id, self.may_see
+        )
         job = {
             "id": job_id,
             "code": body["code"],
@@ -339,15 +295,8 @@ class JobCreateMixin(JobAccessMixin):
             "queue": job_queue.name,
             "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
             "submitter_id": self.current_user.id,
-            **queue.waiting_fields(dependencies, array is not None),
+            **workflow,
         }
-        if array is not None:
-            job.update(
-                array_spec=array.spec,
-                array_size=len(array.indexes),
-                array_max_running=array.max_running,
-                array_indexes=array.indexes,
-            )
         new_job = queue.NewJob(
             job, self.current_user.id, submit=body["execute"], dependencies=dependencies
         )
@@ -518,7 +467,8 @@ class JobHandler(JobCreateMixin, BaseHandler):
           summary: Delete a job
           description: |
             The job, its history and its files (its host's executor removes them
-            moments later). Cancel a QUEUED or RUNNING job first.
+            moments later). Cancel a QUEUED or RUNNING job first. An array job
+            is deleted with its tasks; a task only once its array has ended.
           tags: [jobs]
           security: [{token: []}]
           responses:
@@ -527,7 +477,7 @@ class JobHandler(JobCreateMixin, BaseHandler):
             401: Unauthorized
             404: NotFound
             409:
-              description: The job is QUEUED or RUNNING
+              description: The job is QUEUED or RUNNING, or a task of an array that has not ended
               content: {application/json: {schema: Error}}
         """
         if job_id is None:
