@@ -90,6 +90,8 @@ def build_app(cfg: Config, session_factory, sql: PlainSQL, listener: Listener):
         # This host's name: a job that ran on another shows its stored output.
         host=queues.host_name(cfg),
         allowed_shells=list(available_shells(cfg["jobs.shells"])),
+        # The docs page at / links to the dashboard.
+        ui_url="/ui/",
     )
 
 

@@ -565,3 +565,15 @@ class WebhookCursor(Base):
     last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
     __table_args__ = (CheckConstraint("id = 1", name="ck_webhook_cursor_one_row"),)
+
+
+class WebSession(Base):
+    """A dashboard sign-in: the token it is (``tokens``, with its expiry) and the
+    browser that signed in. Only such a token is accepted from the UI's cookie."""
+
+    __tablename__ = "web_sessions"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_agent: Mapped[str | None] = mapped_column(Text)

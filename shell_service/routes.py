@@ -1,4 +1,4 @@
-"""The route table: every API path and the handler that serves it."""
+"""The route table: every API path, every dashboard page, and the handler that serves it."""
 
 from .handlers.api.definitions import (
     DefinitionHandler,
@@ -21,6 +21,11 @@ from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
+from .handlers.ui.base import UIRootHandler, UIStaticHandler
+from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
+from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
+from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
+from .handlers.ui.submit import SubmitHandler
 
 _ID = r"[^/]+"
 
@@ -52,4 +57,18 @@ ROUTES = [
     (rf"/api/schedules/(?P<schedule_id>{_ID})", ScheduleHandler),
     (r"/api/sysinfo", SysinfoHandler),
     (r"/metrics", MetricsHandler),
+    # The dashboard: pages for browsers (a session cookie, not the Authorization header).
+    (r"/ui/?", UIRootHandler),
+    (r"/ui/signin", SignInHandler),
+    (r"/ui/signout", SignOutHandler),
+    (r"/ui/sessions", SessionsHandler),
+    (r"/ui/jobs", JobListHandler),
+    (r"/ui/submit", SubmitHandler),
+    # The list's rows alone (htmx's refresh): not under /ui/jobs/, where job ids are.
+    (r"/ui/job-rows", JobRowsHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})", JobPageHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/log", JobLogStreamHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/download/(?P<stream>stdout|stderr)", JobLogDownloadHandler),
+    (r"/ui/static/(.*)", UIStaticHandler),
 ]

@@ -693,7 +693,8 @@ class JobReadQuery(Schema):
 
 
 class JobLogQuery(Schema):
-    """The query of ``GET /api/jobs/{job_id}/log``: ``stream``, byte ``offset``, ``follow``."""
+    """The query of ``GET /api/jobs/{job_id}/log``: ``stream``, byte ``offset`` (or
+    ``tail``), ``follow``, ``download``."""
 
     stream = fields.String(load_default="stdout", validate=validate.OneOf(["stdout", "stderr"]))
     offset = Integer(
@@ -713,14 +714,34 @@ class JobLogQuery(Schema):
             "end (404 for one that does not exist); default the current attempt's"
         },
     )
+    tail = Integer(
+        representable=INT64_RANGE,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "Start this many bytes before the file's end (at a character's "
+            "start) instead of at `offset`: the last part of a big log"
+        },
+    )
+    download = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The whole file as it is now, raw bytes, as an attachment "
+            "(`application/octet-stream`, streamed)"
+        },
+    )
 
 
 class JobLog(Schema):
-    """A piece of a job's output: ``text``, the byte ``offset`` to go on from, ``finished``."""
+    """A piece of a job's output: ``text``, the byte ``offset`` to go on from, ``finished``,
+    and the file's ``size``."""
 
     text = fields.String(required=True)
     offset = fields.Integer(required=True, metadata={"description": "Where to continue from"})
     finished = fields.Boolean(required=True, metadata={"description": "The job has ended"})
+    size = fields.Integer(
+        required=True,
+        metadata={"description": "The output file's size in bytes when it was read"},
+    )
 
 
 class JobEvent(Schema):

@@ -226,6 +226,13 @@ def anon_api(server):
     return Client(server.url, None)
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The browser tests (tests/browser/) last: pytest-playwright's sync API holds an
+    event loop in the main thread from its first test to the session's end, and the
+    tests that call ``asyncio.run`` cannot run while it does."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid)
+
+
 def pytest_configure(config):
     # Under `make test`, a skip that hides a missing feature fails the run.
     config.pluginmanager.register(skip_policy, "skip_policy")

@@ -14,6 +14,7 @@ from baselayer.app.config import CONFIG_ENV, Config, load_config
 
 from .errors import StackError
 from .stack import start_or_explain, stop_stack
+from .system_deps import MissingDependency, ensure_commands
 
 #: pytest's exit code when it collected no tests: a suite that tests nothing fails.
 NO_TESTS_COLLECTED = 5
@@ -53,6 +54,12 @@ def run_tests(pytest_args: list[str]) -> int:
     cfg = load_config()
     print(f"Test stack: run dir {cfg.path('app.run_dir')}, logs {cfg.path('app.log_dir')}")
     code = 1
+    try:
+        # What the tests need beyond the stack (command -> Debian package): a browser, say.
+        ensure_commands(cfg.get("tests.system_commands") or {})
+    except MissingDependency as exc:
+        print(f"The tests need: {exc}", file=sys.stderr, flush=True)
+        return code
     try:
         if clean_up(cfg) and start_or_explain(cfg):
             command = pytest_command(pytest_args)

@@ -288,7 +288,7 @@ def test_the_log_offset_of_the_issue_is_past_the_end_and_one_more_is_a_400(api):
         assert response.status_code == 200, response.text
         if follow == "false":
             data = response.json()["data"]
-            assert data == {"text": "", "offset": 2**63 - 1, "finished": True}
+            assert data == {"text": "", "offset": 2**63 - 1, "finished": True, "size": 4}
         else:
             assert response.text == ""
         params["offset"] = str(2**63)

@@ -48,17 +48,23 @@ def test_a_cut_character_waits_while_the_job_runs_and_comes_out_once_it_ended(ap
             "text": "prix: 5",
             "offset": 7,
             "finished": False,
+            "size": 8,
         }
-        assert log(api, job_id, offset=7) == {"text": "", "offset": 7, "finished": False}
+        assert log(api, job_id, offset=7) == {"text": "", "offset": 7, "finished": False, "size": 8}
     finally:
         release(server, job_id)
     job = wait_for_job(api, job_id)
     assert job["status"] == "COMPLETE"
     assert job["stdout"] == "prix: 5\ufffd"
     # Ended: the rest is handed out and the offset reaches the file's end (8 bytes).
-    assert log(api, job_id, offset=7) == {"text": "\ufffd", "offset": 8, "finished": True}
-    assert log(api, job_id) == {"text": "prix: 5\ufffd", "offset": 8, "finished": True}
-    assert log(api, job_id, offset=8) == {"text": "", "offset": 8, "finished": True}
+    assert log(api, job_id, offset=7) == {
+        "text": "\ufffd",
+        "offset": 8,
+        "finished": True,
+        "size": 8,
+    }
+    assert log(api, job_id) == {"text": "prix: 5\ufffd", "offset": 8, "finished": True, "size": 8}
+    assert log(api, job_id, offset=8) == {"text": "", "offset": 8, "finished": True, "size": 8}
 
 
 def test_follow_holds_a_cut_character_back_until_the_job_ends_then_sends_it(api, server):
@@ -82,9 +88,9 @@ def test_an_emoji_across_the_64_kib_page_boundary_comes_whole_on_the_next_page(a
     # 65534 ASCII bytes, then U+1F600 (4 bytes: 65534-65537), across the 64 KiB page.
     job = run_job(api, "head -c 65534 /dev/zero | tr '\\0' a; printf '\\360\\237\\230\\200 end'")
     first = log(api, job["id"])
-    assert first == {"text": "a" * 65534, "offset": 65534, "finished": True}
+    assert first == {"text": "a" * 65534, "offset": 65534, "finished": True, "size": 65542}
     second = log(api, job["id"], offset=first["offset"])
-    assert second == {"text": "\U0001f600 end", "offset": 65542, "finished": True}
+    assert second == {"text": "\U0001f600 end", "offset": 65542, "finished": True, "size": 65542}
     with follow(api, server, job["id"]) as response:
         assert response.content.decode("utf-8") == "a" * 65534 + "\U0001f600 end"
 
@@ -99,7 +105,12 @@ def test_invalid_bytes_are_u_fffd_in_the_row_the_log_and_the_follow(api, server)
     expected = "a\ufffdb\ufffdc" + "x" * 65530 + "\ufffdyz"
     assert job["stdout"] == expected
     first = log(api, job["id"])
-    assert first == {"text": expected[:65536], "offset": PAGE, "finished": True}
+    assert first == {
+        "text": expected[:65536],
+        "offset": PAGE,
+        "finished": True,
+        "size": 65538,
+    }
     assert log(api, job["id"], offset=PAGE)["text"] == "yz"
     with follow(api, server, job["id"]) as response:
         body = response.content

@@ -11,7 +11,7 @@ from ..helpers import create_job, run_job, wait_for_job
 def test_log_reads_from_an_offset_and_says_where_to_continue(api):
     job = run_job(api, "printf 'abcdef'; printf 'err' >&2")
     first = api.get(f"/api/jobs/{job['id']}/log?offset=2").json()["data"]
-    assert first == {"text": "cdef", "offset": 6, "finished": True}
+    assert first == {"text": "cdef", "offset": 6, "finished": True, "size": 6}
     assert api.get(f"/api/jobs/{job['id']}/log?offset=6").json()["data"]["text"] == ""
     err = api.get(f"/api/jobs/{job['id']}/log?stream=stderr").json()["data"]
     assert err["text"] == "err"

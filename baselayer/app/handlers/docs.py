@@ -59,7 +59,10 @@ class OpenAPIHandler(BaseHandler):
 
 
 class DocsHandler(tornado.web.RequestHandler):
-    """``GET /``: the browsable docs page (HTML, not the JSON envelope); anyone."""
+    """``GET /``: the browsable docs page (HTML, not the JSON envelope); anyone.
+
+    With the ``ui_url`` setting, the page links to the app's browser UI there.
+    """
 
     def get(self):
         """Render the page: the README's usage section above Swagger UI."""
@@ -69,6 +72,7 @@ class DocsHandler(tornado.web.RequestHandler):
             title=spec["info"]["title"],
             version=spec["info"]["version"],
             usage_html=self.settings["docs_usage_html"],
+            ui_url=self.settings.get("ui_url"),
         )
 
 

@@ -1,5 +1,5 @@
-"""A job's output while it runs: read from an offset, or follow it live; an
-earlier attempt's, as stored at its end."""
+"""A job's output while it runs: read from an offset or its tail, follow it live,
+or download it whole; an earlier attempt's, as stored at its end."""
 
 import asyncio
 import os
@@ -50,6 +50,23 @@ def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
         return b""
 
 
+def file_size(path) -> int:
+    """The size of the file at ``path`` in bytes; 0 when it is missing.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    int
+    """
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
 def file_identity(path) -> tuple[int, int] | None:
     """The inode and modification time of the file at ``path``; None when there
     is none."""
@@ -58,6 +75,62 @@ def file_identity(path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_ino, stat.st_mtime_ns
+
+
+def tail_offset(path, tail: int) -> int:
+    """Where the last ``tail`` bytes of the file at ``path`` start, moved on to the
+    start of a UTF-8 character (past at most 3 continuation bytes).
+
+    Parameters
+    ----------
+    path : str or Path
+    tail : int
+        Bytes from the end (0: the end itself).
+
+    Returns
+    -------
+    int
+        A byte offset, 0 for a file shorter than ``tail`` or missing.
+    """
+    offset = max(0, file_size(path) - tail)
+    if offset == 0:
+        return 0
+    head = read_from(path, offset, 4)
+    skip = 0
+    while skip < min(3, len(head)) and head[skip] & 0xC0 == 0x80:
+        skip += 1
+    return offset + skip
+
+
+async def stream_file(handler, path, name: str) -> None:
+    """Send the file at ``path`` as a download, as it is when the download starts,
+    in CHUNK_BYTES pieces (never read whole into memory).
+
+    Parameters
+    ----------
+    handler : tornado.web.RequestHandler
+        Its response: headers, then the bytes; finished here.
+    path : str or Path
+    name : str
+        The attachment's file name (``Content-Disposition``).
+    """
+    size = file_size(path)
+    handler.set_header("Content-Type", "application/octet-stream")
+    handler.set_header("Content-Disposition", f'attachment; filename="{name}"')
+    handler.set_header("Content-Length", str(size))
+    handler.set_header("X-Accel-Buffering", "no")
+    offset = 0
+    while offset < size:
+        data = read_from(path, offset, min(CHUNK_BYTES, size - offset))
+        if not data:  # shorter than it was (removed): end what was promised short
+            break
+        offset += len(data)
+        handler.write(data)
+        try:
+            await handler.flush()
+        except StreamClosedError:
+            return
+    handler.finish()
 
 
 def piece_to_hand_out(data: bytes, at_the_end: bool) -> bytes:
@@ -80,6 +153,34 @@ def piece_to_hand_out(data: bytes, at_the_end: bool) -> bytes:
     return data if at_the_end else whole_characters(data)
 
 
+def output_path(settings: dict, job: dict, stream: str):
+    """Where this host reads a job's output file.
+
+    Parameters
+    ----------
+    settings : dict
+        The app's settings: ``jobs_dir``, ``slurm_jobs_dirs``, ``host``.
+    job : dict
+        Its ``id``, ``host`` and ``queue``.
+    stream : str
+        "stdout" or "stderr".
+
+    Returns
+    -------
+    Path or None
+        None for a job that ran on another host whose jobs directory this host does
+        not share (its output is in its row once it has ended).
+    """
+    slurm_dir = settings["slurm_jobs_dirs"].get(job["queue"])
+    if slurm_dir is not None:
+        # A Slurm queue's: its directory is on the filesystem shared with the nodes.
+        return output_file(slurm_dir, job["id"], stream)
+    path = output_file(settings["jobs_dir"], job["id"], stream)
+    if job["host"] not in (None, settings["host"]) and not os.path.exists(path):
+        return None
+    return path
+
+
 class JobLogHandler(JobAccessMixin, BaseHandler):
     """``GET /api/jobs/{job_id}/log``: a job's output, from an offset or followed live.
 
@@ -93,12 +194,17 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         ---
         summary: Read a job's output
         description: |
-          Text of `stream` (stdout or stderr) from byte `offset`, at most 64 KiB, and
-          the offset to ask from next. A retried job's earlier attempt: `attempt=N`
-          (its output as stored at its end; 404 for an attempt it has not had). With
-          `follow=true` the response stays open and streams plain text as the job
-          writes it, until the job ends:
+          Text of `stream` (stdout or stderr) from byte `offset`, at most 64 KiB, the
+          offset to ask from next, and the file's `size` in bytes. With `tail=N` it
+          starts N bytes before the end instead (at a character's start): the last
+          part of a big log. A retried job's earlier attempt: `attempt=N` (its
+          output as stored at its end; 404 for an attempt it has not had). With
+          `follow=true` the response stays open and
+          streams plain text as the job writes it, until the job ends:
           `curl -N -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?follow=true"`.
+          With `download=true` the answer is the whole file as it is now, raw bytes
+          (`application/octet-stream`, an attachment named `ID.stdout`), streamed:
+          `curl -OJ -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?download=true"`.
         tags: [jobs]
         security: [{token: []}]
         parameters:
@@ -108,6 +214,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             content:
               application/json: {schema: JobLogEnvelope}
               text/plain: {schema: {type: string}}
+              application/octet-stream: {schema: {type: string, format: binary}}
           400: BadRequest
           401: Unauthorized
           404: NotFound
@@ -122,54 +229,33 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         ):
             # It never ran (a directory of its id is not its own: an earlier job's),
             # or its next attempt has not started (the directory holds the last one's).
-            return self.success({"text": "", "offset": args["offset"], "finished": False})
-        slurm_dir = self.settings["slurm_jobs_dirs"].get(job["queue"])
-        if slurm_dir is not None:
-            # A Slurm queue's: its directory is on the filesystem shared with the nodes.
-            path = output_file(slurm_dir, job["id"], args["stream"])
-        else:
-            path = output_file(self.settings["jobs_dir"], job["id"], args["stream"])
-            if job["host"] not in (None, self.settings["host"]) and not os.path.exists(path):
-                return self.from_another_host(job, args)
+            if args["download"]:
+                self.set_header("Content-Type", "application/octet-stream")
+                return self.finish(b"")
+            offset = 0 if "tail" in args else args["offset"]
+            return self.success({"text": "", "offset": offset, "finished": False, "size": 0})
+        path = output_path(self.settings, job, args["stream"])
+        if path is None:
+            return self.from_another_host(job, args)
+        if args["download"]:
+            return await stream_file(self, path, f"{job['id']}.{args['stream']}")
+        if "tail" in args:
+            args["offset"] = tail_offset(path, args["tail"])
         if not args["follow"]:
             # The state before the file: once ended, the file read after is whole.
             finished = job["status"] in FINISHED
             data = read_from(path, args["offset"])
             data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
             return self.success(
-                {"text": decode(data), "offset": args["offset"] + len(data), "finished": finished}
+                {
+                    "text": decode(data),
+                    "offset": args["offset"] + len(data),
+                    "finished": finished,
+                    # After the read: the file only grows, so it covers what was read.
+                    "size": file_size(path),
+                }
             )
         await self.follow(job, path, args["offset"])
-
-    def earlier_attempt(self, job: dict, attempt: int, args: dict) -> None:
-        """The output of an earlier attempt of a retried job, as stored at its end
-        (up to ``jobs.max_output_bytes``), in pages as from the file; with
-        ``follow``, all of it as plain text.
-
-        Raises
-        ------
-        APIError
-            404 when the job has no such ended attempt.
-        """
-        stored = queue.attempt_output(self.sql, job["id"], attempt)
-        if stored is None:
-            raise APIError(
-                404,
-                f"Job {job['id']!r} has no attempt {attempt} (it is at attempt {job['attempt']})",
-            )
-        self.stored_page(stored[args["stream"]] or "", args)
-
-    def stored_page(self, stored: str, args: dict) -> None:
-        """Answer a page of output stored in the database (``args``: the query),
-        ended: whole characters, as from the file; with ``follow``, the rest as
-        plain text."""
-        rest = stored.encode()[args["offset"] :]  # empty past the end
-        if args["follow"]:
-            self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish(rest)
-            return
-        data = piece_to_hand_out(rest[:CHUNK_BYTES], len(rest) <= CHUNK_BYTES)
-        self.success({"text": decode(data), "offset": args["offset"] + len(data), "finished": True})
 
     def from_another_host(self, job: dict, args: dict) -> None:
         """The log of a job that ran on another host, whose jobs directory this host
@@ -190,7 +276,56 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             )
         stream = args["stream"]
         stored = (queue.job_row(self.sql, job["id"], (stream,)) or {}).get(stream) or ""
-        self.stored_page(stored, args)
+        self.stored_page(stored, job, args)
+
+    def earlier_attempt(self, job: dict, attempt: int, args: dict) -> None:
+        """The output of an earlier attempt of a retried job, as stored at its end
+        (up to ``jobs.max_output_bytes``), as ``stored_page`` answers it.
+
+        Raises
+        ------
+        APIError
+            404 when the job has no such ended attempt.
+        """
+        stored = queue.attempt_output(self.sql, job["id"], attempt)
+        if stored is None:
+            raise APIError(
+                404,
+                f"Job {job['id']!r} has no attempt {attempt} (it is at attempt {job['attempt']})",
+            )
+        self.stored_page(stored[args["stream"]] or "", job, args)
+
+    def stored_page(self, stored_text: str, job: dict, args: dict) -> None:
+        """Answer from output stored in the database (``args``: the query), ended:
+        a page of whole characters as from the file (from ``offset``, or the last
+        ``tail`` bytes); with ``follow``, the rest as plain text; with
+        ``download``, all of it as an attachment."""
+        stream, offset = args["stream"], args["offset"]
+        stored = stored_text.encode()
+        if args["download"]:
+            self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", f'attachment; filename="{job["id"]}.{stream}"')
+            self.finish(stored)  # at most jobs.max_output_bytes, in the row already read
+            return
+        if "tail" in args:
+            offset = max(0, len(stored) - args["tail"])
+            while offset < len(stored) and stored[offset] & 0xC0 == 0x80:
+                offset += 1
+        rest = stored[offset:]  # empty past the end
+        if args["follow"]:
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(rest)
+            return
+        # Pages end on whole characters, as from the file.
+        data = piece_to_hand_out(rest[:CHUNK_BYTES], len(rest) <= CHUNK_BYTES)
+        self.success(
+            {
+                "text": decode(data),
+                "offset": offset + len(data),
+                "finished": True,
+                "size": len(stored),
+            }
+        )
 
     def job_has_ended(self, job_id: str) -> bool:
         """Whether the job is in a final state, or gone (deleted meanwhile).

@@ -114,6 +114,107 @@ class JobAccessMixin(BaseHandler):
         job["attempts"] = attempts_of(self.sql, job)
         return job
 
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job the current user may see, unless it is QUEUED or RUNNING
+        (``DELETE /api/jobs/{job_id}`` and the dashboard's delete).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Raises
+        ------
+        APIError
+            404 for no such job or not theirs; 409 for a QUEUED or RUNNING one, or a
+            task of an array that has not ended.
+        """
+        task = self.job_row_or_404(job_id, ("array_id",))
+        if task["array_id"] is not None:
+            array = queue.job_status(self.sql, task["array_id"])
+            if array is not None and array not in FINISHED:
+                raise APIError(
+                    409,
+                    f"Job {job_id!r} is a task of array job {task['array_id']!r}, which has "
+                    "not ended: delete the array once it has",
+                )
+        state = queue.delete_job(self.sql, job_id)
+        if state is not None:
+            raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
+
+    def cancel_job(self, job_id: str) -> str:
+        """Cancel a job the current user may see (``POST /api/jobs/{job_id}/cancel``
+        and the dashboard's cancel).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        str
+            Its state after the cancel (CANCELLED, or RUNNING until its executor ends it).
+
+        Raises
+        ------
+        APIError
+            404 for no such job or not theirs; 409 when it has ended already.
+        """
+        self.job_row_or_404(job_id, ("id",))
+        previous = queue.cancel_job(self.sql, job_id, self.current_user.id)
+        status = self.job_row_or_404(job_id, ("status",))["status"]
+        if previous is None:
+            raise APIError(409, f"Job {job_id!r} is {status}; it has ended already")
+        return status
+
+    async def rerun_job(self, job_id: str) -> str:
+        """Queue a copy of a job the current user may see, as theirs
+        (``POST /api/jobs/{job_id}/rerun`` and the dashboard's rerun).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        str
+            The new job's id.
+
+        Raises
+        ------
+        APIError
+            404 for no such job or not theirs; 403 for someone else's job with secret
+            parameters; 409 when it no longer fits the config.
+        """
+        job = self.job_row_or_404(job_id, (*RERUN_FIELDS, "submitter_id"))
+        if job.pop("submitter_id") != self.current_user.id and job["secret_env"]:
+            # A secret would move into another user's job (and their account).
+            raise APIError(
+                403,
+                f"Job {job_id!r} has secret parameters: only its owner may rerun it "
+                "(run its definition with your own values)",
+            )
+        self.check_still_runnable(job_id, job)
+        array_id, array_index = job.pop("array_id"), job.pop("array_index")
+        if array_id is not None:
+            # A task alone, as it ran: its index and array in its environment.
+            job["env"] = {
+                "SHELL_SERVICE_ARRAY_ID": array_id,
+                "SHELL_SERVICE_ARRAY_INDEX": str(array_index),
+                "SHELL_SERVICE_ARRAY_SIZE": str(job["array_size"]),
+                **job["env"],
+            }
+            job["array_size"] = None
+        job.update(
+            queue.waiting_fields([], job["array_spec"] is not None),
+            id=f"job_{uuid.uuid4().hex}",
+            submitter_id=self.current_user.id,
+        )
+        detail = f"rerun of {job_id}"
+        await self.settings["job_writer"].insert(
+            queue.NewJob(job, self.current_user.id, submit=True, detail=detail)
+        )
+        return job["id"]
+
     async def job_when_ended(self, job_id: str, wait: float) -> dict:
         """The job once it has ended, or after ``wait`` seconds, whichever is first.
 
@@ -148,7 +249,65 @@ class JobAccessMixin(BaseHandler):
         return self.job_row_or_404(job_id)
 
 
-class JobHandler(JobAccessMixin, BaseHandler):
+class JobCreateMixin(JobAccessMixin):
+    """Making a job from a ``schemas.JobCreate`` body: ``POST /api/jobs`` and the
+    dashboard's submit form (one path, the same checks)."""
+
+    async def create_job(self, body: dict) -> str:
+        """Check ``body`` against the config and store the job (queued if ``execute``).
+
+        Parameters
+        ----------
+        body : dict
+            As ``schemas.JobCreate`` loaded it.
+
+        Returns
+        -------
+        str
+            The new job's id.
+
+        Raises
+        ------
+        APIError
+            400 naming the field for an option over its queue's limits, an unknown
+            queue or shell, a bad array or dependency (``data.errors`` by field);
+            404 for a dependency on another's job; 409 for an id in use.
+        """
+        jobs_cfg = self.settings["config"]["jobs"]
+        job_queue = queue_or_400(self.settings["config"], body.get("queue"))
+        check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
+        memory_mb = body.get("memory_mb", job_queue.defaults["memory_mb"])
+        check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
+        job_id = body.get("id") or f"job_{uuid.uuid4().hex}"
+        workflow, dependencies = workflow_fields(
+            self.sql, self.settings["config"], body, job_id, self.may_see
+        )
+        job = {
+            "id": job_id,
+            "code": body["code"],
+            "shell": body.get("shell", jobs_cfg["default_shell"]),
+            "args": body.get("args", []),
+            "env": body.get("env", {}),
+            "stdin": body.get("stdin"),
+            "timeout": body.get("timeout", job_queue.defaults["timeout"]),
+            "priority": body.get("priority", 0),
+            "cpus": body.get("cpus", job_queue.defaults["cpus"]),
+            "memory_mb": body.get("memory_mb", job_queue.defaults["memory_mb"]),
+            "queue": job_queue.name,
+            "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
+            "retry": body.get("retry"),
+            "submitter_id": self.current_user.id,
+            **workflow,
+        }
+        new_job = queue.NewJob(
+            job, self.current_user.id, submit=body["execute"], dependencies=dependencies
+        )
+        if not await self.settings["job_writer"].insert(new_job):
+            raise APIError(409, f"A job with id {job['id']!r} exists already")
+        return job["id"]
+
+
+class JobHandler(JobCreateMixin, BaseHandler):
     """Jobs as a collection and one by one: ``/api/jobs`` and ``/api/jobs/{job_id}``.
 
     GET lists (``/api/jobs``) or reads one (waiting with ``wait=N``), POST creates,
@@ -247,39 +406,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is not None:
             raise APIError(405, "POST a new job to /api/jobs")
-        body = self.load_body(schemas.JobCreate)
-        jobs_cfg = self.settings["config"]["jobs"]
-        job_queue = queue_or_400(self.settings["config"], body.get("queue"))
-        check_job_options(body, jobs_cfg, job_queue, self.settings["allowed_shells"])
-        memory_mb = body.get("memory_mb", job_queue.defaults["memory_mb"])
-        check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
-        job_id = body.get("id") or f"job_{uuid.uuid4().hex}"
-        workflow, dependencies = workflow_fields(
-            self.sql, self.settings["config"], body, job_id, self.may_see
-        )
-        job = {
-            "id": job_id,
-            "code": body["code"],
-            "shell": body.get("shell", jobs_cfg["default_shell"]),
-            "args": body.get("args", []),
-            "env": body.get("env", {}),
-            "stdin": body.get("stdin"),
-            "timeout": body.get("timeout", job_queue.defaults["timeout"]),
-            "priority": body.get("priority", 0),
-            "cpus": body.get("cpus", job_queue.defaults["cpus"]),
-            "memory_mb": body.get("memory_mb", job_queue.defaults["memory_mb"]),
-            "queue": job_queue.name,
-            "requeue_on_host_loss": body.get("requeue_on_host_loss", False),
-            "retry": body.get("retry"),
-            "submitter_id": self.current_user.id,
-            **workflow,
-        }
-        new_job = queue.NewJob(
-            job, self.current_user.id, submit=body["execute"], dependencies=dependencies
-        )
-        if not await self.settings["job_writer"].insert(new_job):
-            raise APIError(409, f"A job with id {job['id']!r} exists already")
-        self.success({"id": job["id"]})
+        self.success({"id": await self.create_job(self.load_body(schemas.JobCreate))})
 
     async def patch(self, job_id: str | None = None):
         """Change a READY job's code and options (``job_id`` required: 405 without).
@@ -357,18 +484,7 @@ class JobHandler(JobAccessMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: DELETE /api/jobs/{job_id}")
-        task = self.job_row_or_404(job_id, ("array_id",))
-        if task["array_id"] is not None:
-            array = queue.job_status(self.sql, task["array_id"])
-            if array is not None and array not in FINISHED:
-                raise APIError(
-                    409,
-                    f"Job {job_id!r} is a task of array job {task['array_id']!r}, which has "
-                    "not ended: delete the array once it has",
-                )
-        state = queue.delete_job(self.sql, job_id)
-        if state is not None:
-            raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
+        self.delete_job(job_id)
         self.success()
 
 
@@ -479,12 +595,7 @@ class JobCancelHandler(JobAccessMixin, BaseHandler):
             description: The job has ended already
             content: {application/json: {schema: Error}}
         """
-        self.job_row_or_404(job_id, ("id",))
-        previous = queue.cancel_job(self.sql, job_id, self.current_user.id)
-        status = self.job_row_or_404(job_id, ("status",))["status"]
-        if previous is None:
-            raise APIError(409, f"Job {job_id!r} is {status}; it has ended already")
-        self.success({"id": job_id, "status": status})
+        self.success({"id": job_id, "status": self.cancel_job(job_id)})
 
 
 class JobRerunHandler(JobAccessMixin, BaseHandler):
@@ -519,35 +630,7 @@ class JobRerunHandler(JobAccessMixin, BaseHandler):
             description: The job no longer fits the config
             content: {application/json: {schema: Error}}
         """
-        job = self.job_row_or_404(job_id, (*RERUN_FIELDS, "submitter_id"))
-        if job.pop("submitter_id") != self.current_user.id and job["secret_env"]:
-            # A secret would move into another user's job (and their account).
-            raise APIError(
-                403,
-                f"Job {job_id!r} has secret parameters: only its owner may rerun it "
-                "(run its definition with your own values)",
-            )
-        self.check_still_runnable(job_id, job)
-        array_id, array_index = job.pop("array_id"), job.pop("array_index")
-        if array_id is not None:
-            # A task alone, as it ran: its index and array in its environment.
-            job["env"] = {
-                "SHELL_SERVICE_ARRAY_ID": array_id,
-                "SHELL_SERVICE_ARRAY_INDEX": str(array_index),
-                "SHELL_SERVICE_ARRAY_SIZE": str(job["array_size"]),
-                **job["env"],
-            }
-            job["array_size"] = None
-        job.update(
-            queue.waiting_fields([], job["array_spec"] is not None),
-            id=f"job_{uuid.uuid4().hex}",
-            submitter_id=self.current_user.id,
-        )
-        detail = f"rerun of {job_id}"
-        await self.settings["job_writer"].insert(
-            queue.NewJob(job, self.current_user.id, submit=True, detail=detail)
-        )
-        self.success({"id": job["id"]})
+        self.success({"id": await self.rerun_job(job_id)})
 
 
 def attempts_of(sql, job: dict) -> list[dict]:

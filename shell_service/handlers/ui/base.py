@@ -1,0 +1,197 @@
+"""What every dashboard page shares: the session cookie, XSRF, templates, HTML errors.
+
+The API (``/api``) authenticates only by the ``Authorization`` header; the pages only
+by the session cookie (``web_sessions``), which is HttpOnly, SameSite=Lax, Secure
+on https, and sent by the browser for ``/ui`` paths only.
+"""
+
+import urllib.parse
+from http import HTTPStatus
+from pathlib import Path
+
+import tornado.web
+
+from baselayer.app.handlers.base import APIError, BaseHandler
+from baselayer.app.plain_sql import database_unavailable
+
+from ... import web_sessions
+
+#: The session cookie: the web session token's secret.
+SESSION_COOKIE = "shell_service_session"
+#: Where the pages live (the cookie's path: the API never receives it).
+UI_ROOT = "/ui"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "ui"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static" / "ui"
+#: Methods that change something: each must carry the XSRF token.
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def utc(value) -> str:
+    """A stored time (naive UTC) as the pages show it.
+
+    Parameters
+    ----------
+    value : datetime.datetime or None
+
+    Returns
+    -------
+    str
+        ``YYYY-MM-DD HH:MM:SS UTC``; empty for None.
+    """
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class UIHandler(BaseHandler):
+    """A dashboard page: the signed-in user from the session cookie, XSRF on unsafe
+    methods, HTML answers (errors too).
+
+    ``auth_required = False`` pages (sign-in) render for anyone. Others send a
+    browser without a live session (none, expired, revoked, a disabled user's) to
+    the sign-in page, and back afterwards (``next``).
+    """
+
+    def get_template_path(self) -> str:
+        """The dashboard's templates (``shell_service/templates/ui/``)."""
+        return str(TEMPLATES_DIR)
+
+    def static_url(self, path: str, include_host=None, **kwargs) -> str:
+        """A vendored or own static file's URL under ``/ui/static/`` with its content hash.
+
+        Parameters
+        ----------
+        path : str
+            Relative to ``shell_service/static/ui/``.
+
+        Returns
+        -------
+        str
+            The URL, ``?v=`` the file's hash (cached for long by the browser).
+        """
+        version = tornado.web.StaticFileHandler.get_version({"static_path": str(STATIC_DIR)}, path)
+        return f"{UI_ROOT}/static/{path}?v={version}"
+
+    def session_secret(self) -> str | None:
+        """The session cookie's value, or None."""
+        return self.get_cookie(SESSION_COOKIE)
+
+    def prepare(self):
+        """Authenticate from the session cookie, and check XSRF on unsafe methods.
+
+        Raises
+        ------
+        tornado.web.HTTPError
+            403 for an unsafe request without a matching XSRF token (Tornado's
+            ``check_xsrf_cookie``); a redirect (or, for htmx, ``HX-Redirect``) to
+            sign-in when the page needs a user and there is none.
+        """
+        if self.request.method in UNSAFE_METHODS:
+            self.check_xsrf_cookie()
+        secret = self.session_secret()
+        self.current_user = web_sessions.user_for_session(
+            self.sql, secret, self.settings.get("token_cache")
+        )
+        if self.current_user is None and secret:
+            # Expired, revoked or its user disabled: forget it.
+            self.clear_cookie(SESSION_COOKIE, path=UI_ROOT)
+        if self.auth_required and self.current_user is None:
+            self.to_sign_in()
+            raise tornado.web.Finish()
+
+    def to_sign_in(self) -> None:
+        """Send the browser to the sign-in page, coming back here (a GET's URL) afterwards."""
+        target = self.request.uri if self.request.method == "GET" else f"{UI_ROOT}/"
+        if self.request.headers.get("HX-Request"):
+            target = self.request.headers.get("HX-Current-URL") or target
+        url = f"{UI_ROOT}/signin?" + urllib.parse.urlencode({"next": target})
+        if self.request.headers.get("HX-Request"):
+            # htmx would swap a redirect's page into the fragment: have it navigate.
+            self.set_status(401)
+            self.set_header("HX-Redirect", url)
+            self.finish()
+        else:
+            self.redirect(url)
+
+    def set_session_cookie(self, secret: str, expires) -> None:
+        """Set the session cookie: HttpOnly, SameSite=Lax, Secure on https, path ``/ui``.
+
+        Parameters
+        ----------
+        secret : str
+            The session token's secret.
+        expires : datetime.datetime
+            The session's expiry (naive UTC); the cookie goes with it.
+        """
+        self.set_cookie(
+            SESSION_COOKIE,
+            secret,
+            path=UI_ROOT,
+            expires=expires,
+            httponly=True,
+            samesite="Lax",
+            secure=self.is_https(),
+        )
+
+    def is_https(self) -> bool:
+        """Whether the browser talks https to us (to nginx, or a proxy before it).
+
+        Returns
+        -------
+        bool
+        """
+        forwarded = self.request.headers.get("X-Forwarded-Proto", "")
+        return self.request.protocol == "https" or forwarded.lower() == "https"
+
+    def render_page(self, template: str, **kwargs) -> None:
+        """Render a page (or fragment) with what every template reads.
+
+        Parameters
+        ----------
+        template : str
+            Under ``templates/ui/``.
+        **kwargs
+            The template's own values (autoescaped when shown with ``{{ }}``).
+        """
+        self.set_header("Cache-Control", "no-store")
+        xsrf = self.xsrf_token.decode()
+        self.render(template, user=self.current_user, ui_root=UI_ROOT, utc=utc, xsrf=xsrf, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """Errors as an HTML page (the API's JSON envelope is for API clients).
+
+        Parameters
+        ----------
+        status_code : int
+        **kwargs
+            ``exc_info``, as Tornado passes it.
+        """
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, APIError):
+            message = exc.message
+        elif exc is not None and database_unavailable(exc):
+            status_code, message = 503, "The service is restarting; try again in a moment."
+            self.set_status(503)
+            self.set_header("Retry-After", "2")
+        elif status_code >= 500:
+            super().write_error(status_code, **kwargs)  # logs the traceback
+            return
+        else:
+            message = (getattr(exc, "log_message", None) or "").strip()
+            message = message or HTTPStatus(status_code).phrase
+        self.clear_header("Content-Type")
+        self.render_page("error.html", status_code=status_code, message=message)
+
+
+class UIRootHandler(UIHandler):
+    """``GET /ui/``: the jobs list for now (the overview will be here)."""
+
+    async def get(self):
+        """Redirect to ``/ui/jobs``."""
+        self.redirect(f"{UI_ROOT}/jobs")
+
+
+class UIStaticHandler(tornado.web.StaticFileHandler):
+    """``/ui/static/``: the dashboard's own and vendored files (``shell_service/static/ui/``)."""
+
+    def initialize(self, path: str = str(STATIC_DIR), **kwargs) -> None:  # type: ignore[override]
+        """Serve ``STATIC_DIR`` (the route table's entries take no arguments)."""
+        super().initialize(path, **kwargs)

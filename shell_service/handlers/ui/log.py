@@ -1,0 +1,181 @@
+"""A job's live log for the dashboard: stdout and stderr in one Server-Sent Events stream.
+
+Each event carries text of one stream (``event: out`` or ``err``, ``data``: the text
+as a JSON string) and, as its ``id``, the byte offsets reached in both files
+(``<stdout>,<stderr>``). A browser that lost the connection reconnects with
+``Last-Event-ID`` and goes on from exactly there: no gap, no duplicate. Without
+one, the stream starts ``TAIL_BYTES`` before each file's end (the page renders the
+last ~1 MiB; the whole file is a download: ``/api/jobs/{id}/log?download=true``,
+or ``/ui/jobs/{id}/download/<stream>`` with the session). ``event: end`` says the
+job has ended and everything is sent; the page then closes the stream.
+
+stdout and stderr are two files, so their relative order is the order in which
+this loop read them (every 0.25 s), not the order the job wrote them.
+"""
+
+import asyncio
+import json
+import time
+
+from tornado.iostream import StreamClosedError
+
+from baselayer.app.handlers.base import APIError
+
+from ... import queue
+from ...job_states import FINISHED, JobStatus
+from ...utf8 import decode
+from ..api.job_log import (
+    CHUNK_BYTES,
+    FOLLOW_INTERVAL,
+    output_path,
+    piece_to_hand_out,
+    read_from,
+    stream_file,
+    tail_offset,
+)
+from ..api.jobs import JobAccessMixin
+from .base import UIHandler
+
+#: Each stream starts this far before its end when the page opens (about 1 MiB in all).
+TAIL_BYTES = 512 * 1024
+#: Seconds between comments that keep an idle stream open through proxies.
+KEEPALIVE_SECONDS = 15
+STREAMS = (("stdout", "out"), ("stderr", "err"))
+
+
+def parse_offsets(value: str | None) -> tuple[int, int] | None:
+    """The offsets of an event id (``"<stdout>,<stderr>"``), or None for none or a bad one.
+
+    Parameters
+    ----------
+    value : str or None
+
+    Returns
+    -------
+    tuple of (int, int) or None
+    """
+    if not value:
+        return None
+    parts = value.split(",")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+class JobLogStreamHandler(JobAccessMixin, UIHandler):
+    """``GET /ui/jobs/{job_id}/log``: the job's stdout and stderr as one event stream,
+    until the job has ended and both files are sent. Someone else's job is a 404."""
+
+    async def get(self, job_id: str):
+        """Stream the log (from ``Last-Event-ID``, ``?from=``, or the last ``TAIL_BYTES``)."""
+        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
+        self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Accel-Buffering", "no")  # nginx: pass events on at once
+        if job["status"] == JobStatus.READY:
+            return self.finish(self.event("end", "READY", None))
+        paths = [output_path(self.settings, job, name) for name, _ in STREAMS]
+        if None in paths:
+            return await self.stored_output(job)
+        offsets = parse_offsets(self.request.headers.get("Last-Event-ID")) or parse_offsets(
+            self.get_argument("from", None)
+        )
+        positions = list(offsets) if offsets else [tail_offset(path, TAIL_BYTES) for path in paths]
+        await self.follow(job_id, paths, positions)
+
+    def event(self, kind: str, text: str, positions: list[int] | None) -> bytes:
+        """One event's bytes.
+
+        Parameters
+        ----------
+        kind : str
+            ``out``, ``err`` or ``end``.
+        text : str
+            Its data (sent as a JSON string: newlines and ``\\r`` intact).
+        positions : list of int or None
+            The offsets reached, as its id.
+
+        Returns
+        -------
+        bytes
+        """
+        lines = [f"event: {kind}"]
+        if positions is not None:
+            lines.append(f"id: {positions[0]},{positions[1]}")
+        lines.append("data: " + json.dumps(text))
+        return ("\n".join(lines) + "\n\n").encode()
+
+    async def stored_output(self, job: dict) -> None:
+        """A job of another host (its files are not here): its stored output once it
+        has ended, else an end saying where it runs."""
+        if job["status"] not in FINISHED:
+            self.finish(self.event("end", f"running on host {job['host']}", None))
+            return
+        row = queue.job_row(self.sql, job["id"], ("stdout", "stderr")) or {}
+        out, err = (row.get("stdout") or ""), (row.get("stderr") or "")
+        sizes = [len(out.encode()), len(err.encode())]
+        self.write(self.event("out", out, sizes))
+        self.write(self.event("err", err, sizes))
+        self.finish(self.event("end", job["status"], sizes))
+
+    async def follow(self, job_id: str, paths: list, positions: list[int]) -> None:
+        """Send what both files get until the job has ended and both are read to the end.
+
+        Parameters
+        ----------
+        job_id : str
+        paths : list of Path
+            stdout's and stderr's files.
+        positions : list of int
+            Where to start in each.
+        """
+        last_sent = time.monotonic()
+        with self.settings["job_waiters"].watching(job_id) as ended:
+            status = queue.job_status(self.sql, job_id)
+            finished = status is None or status in FINISHED
+            while True:
+                sent = False
+                for index, (path, (_, kind)) in enumerate(zip(paths, STREAMS, strict=True)):
+                    data = read_from(path, positions[index])
+                    data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
+                    if data:
+                        positions[index] += len(data)
+                        self.write(self.event(kind, decode(data), positions))
+                        sent = True
+                if sent or time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                    if not sent:
+                        self.write(b": keep-alive\n\n")
+                    last_sent = time.monotonic()
+                    try:
+                        await self.flush()
+                    except StreamClosedError:
+                        return  # the browser went away (tab hidden, page left)
+                    if sent:
+                        continue
+                if finished:
+                    break
+                await asyncio.sleep(FOLLOW_INTERVAL)
+                if ended.is_set():
+                    ended.clear()
+                    status = queue.job_status(self.sql, job_id)
+                    finished = status is None or status in FINISHED
+        self.finish(self.event("end", status or "deleted", positions))
+
+
+class JobLogDownloadHandler(JobAccessMixin, UIHandler):
+    """``GET /ui/jobs/{job_id}/download/{stream}``: the whole stdout or stderr file,
+    raw and streamed (as the API's ``?download=true``), with the session cookie."""
+
+    async def get(self, job_id: str, stream: str):
+        """Send the file as an attachment named ``<job id>.<stream>``."""
+        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
+        if stream not in ("stdout", "stderr"):
+            raise APIError(404, f"No output stream {stream!r}")
+        name = f"{job['id']}.{stream}"
+        path = None if job["status"] == JobStatus.READY else output_path(self.settings, job, stream)
+        if path is None:
+            row = queue.job_row(self.sql, job["id"], (stream,)) or {}
+            self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+            return self.finish((row.get(stream) or "").encode())
+        await stream_file(self, path, name)

@@ -1,0 +1,148 @@
+// A job's live log: stdout and stderr from one Server-Sent Events stream
+// (/ui/jobs/<id>/log, shell_service/handlers/ui/log.py), ANSI colours by ansi_up
+// (escaped HTML), carriage-return progress bars collapsed to their last state,
+// follow that pauses while the reader is scrolled up, only the last ~1 MiB kept
+// in the page, and the stream closed while the tab is hidden (browsers allow 6
+// connections per host) and reopened from the last event's byte offsets.
+import { AnsiUp } from "./vendor/ansi_up-6.0.6.js";
+
+const KEEP_CHARS = 1024 * 1024;
+
+// A line as a terminal would leave it: what follows its last carriage return
+// (a "\r" right before the line's end is part of a "\r\n").
+export function collapseCarriageReturns(line) {
+  const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
+  const at = trimmed.lastIndexOf("\r");
+  return at === -1 ? trimmed : trimmed.slice(at + 1);
+}
+
+class StreamState {
+  constructor(kind) {
+    this.kind = kind;
+    this.ansi = new AnsiUp();
+    this.ansi.use_classes = false;
+    this.partial = "";
+    this.liveLine = null;
+  }
+}
+
+export class LiveLog {
+  constructor(root) {
+    this.root = root;
+    this.url = root.dataset.stream;
+    this.pre = root.querySelector("pre");
+    this.status = root.querySelector("[data-log-status]");
+    this.streams = { out: new StreamState("out"), err: new StreamState("err") };
+    this.lastId = null;
+    this.ended = false;
+    this.source = null;
+    this.chars = 0;
+    this.follow = true;
+    this.pre.addEventListener("scroll", () => {
+      const atBottom = this.pre.scrollTop + this.pre.clientHeight >= this.pre.scrollHeight - 8;
+      this.follow = atBottom;
+      this.root.dataset.follow = atBottom ? "on" : "paused";
+    });
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "hidden") this.close();
+      else if (!this.ended) this.open();
+    });
+    this.open();
+  }
+
+  open() {
+    if (this.source || this.ended) return;
+    const url = this.lastId ? `${this.url}?from=${encodeURIComponent(this.lastId)}` : this.url;
+    const source = new EventSource(url);
+    this.source = source;
+    this.root.dataset.connection = "open";
+    for (const kind of ["out", "err"]) {
+      source.addEventListener(kind, (event) => {
+        this.lastId = event.lastEventId;
+        this.append(this.streams[kind], JSON.parse(event.data));
+      });
+    }
+    source.addEventListener("end", (event) => {
+      if (event.lastEventId) this.lastId = event.lastEventId;
+      this.ended = true;
+      this.flushPartials();
+      this.close();
+      this.root.dataset.connection = "ended";
+      if (this.status) this.status.textContent = `ended (${JSON.parse(event.data)})`;
+    });
+    source.onerror = () => {
+      // EventSource reconnects by itself with Last-Event-ID: nothing is lost.
+      this.root.dataset.connection = "reconnecting";
+    };
+  }
+
+  close() {
+    if (this.source) {
+      this.source.close();
+      this.source = null;
+      if (!this.ended) this.root.dataset.connection = "closed";
+    }
+  }
+
+  append(state, text) {
+    const lines = (state.partial + text).split("\n");
+    state.partial = lines.pop();
+    const fragment = document.createDocumentFragment();
+    for (const line of lines) {
+      fragment.appendChild(this.lineElement(state, collapseCarriageReturns(line)));
+    }
+    if (state.liveLine) {
+      state.liveLine.remove();
+      state.liveLine = null;
+    }
+    this.pre.appendChild(fragment);
+    if (state.partial) {
+      // The line being written (a progress bar): shown as it is now, replaced on each update.
+      const preview = new AnsiUp();
+      preview.use_classes = false;
+      state.liveLine = document.createElement("span");
+      state.liveLine.className = `log-line log-${state.kind} log-partial`;
+      state.liveLine.innerHTML = preview.ansi_to_html(collapseCarriageReturns(state.partial));
+      this.pre.appendChild(state.liveLine);
+    }
+    this.trim();
+    if (this.follow) this.pre.scrollTop = this.pre.scrollHeight;
+  }
+
+  lineElement(state, line) {
+    const span = document.createElement("span");
+    span.className = `log-line log-${state.kind}`;
+    span.innerHTML = state.ansi.ansi_to_html(line) + "\n";
+    this.chars += line.length + 1;
+    return span;
+  }
+
+  flushPartials() {
+    for (const state of Object.values(this.streams)) {
+      if (state.partial) {
+        if (state.liveLine) state.liveLine.remove();
+        state.liveLine = null;
+        this.pre.appendChild(this.lineElement(state, collapseCarriageReturns(state.partial)));
+        state.partial = "";
+      }
+    }
+    if (this.follow) this.pre.scrollTop = this.pre.scrollHeight;
+  }
+
+  // Only the last ~1 MiB stays in the page (the download has the whole file).
+  trim() {
+    let removed = false;
+    while (this.chars > KEEP_CHARS && this.pre.firstChild) {
+      const first = this.pre.firstChild;
+      if (first.classList && first.classList.contains("log-partial")) break;
+      this.chars -= (first.textContent || "").length;
+      first.remove();
+      removed = true;
+    }
+    if (removed) this.root.dataset.trimmed = "yes";
+  }
+}
+
+for (const root of document.querySelectorAll("[data-live-log]")) {
+  root.liveLog = new LiveLog(root);
+}

@@ -1,0 +1,135 @@
+"""A job's log: the API's size, tail and download; the dashboard's one stream of
+stdout and stderr (resumable by byte offsets) and its downloads."""
+
+import json
+
+import requests
+
+from .. import factories
+from ..api.envelope import assert_success
+from ..conftest import Client
+from ..helpers import run_job
+from .conftest import Browser
+
+#: Both streams, a multi-byte character, colours (256 and true colour) and a progress bar.
+SCRIPT = (
+    "printf 'one\\n\\033[38;5;196mred\\033[0m \\033[38;2;0;128;255mblue\\033[0m\\n'; "
+    "printf 'oops \\303\\251\\n' >&2; "
+    "printf 'progress 10%%\\rprogress 50%%\\rprogress 100%%\\n'; "
+    "printf 'last\\n'"
+)
+STDOUT = (
+    "one\n\033[38;5;196mred\033[0m \033[38;2;0;128;255mblue\033[0m\n"
+    "progress 10%\rprogress 50%\rprogress 100%\nlast\n"
+)
+STDERR = "oops é\n"
+
+
+def session_client(web: Browser) -> Client:
+    client = Client(web.base_url, web.token)
+    return client
+
+
+def events(response: requests.Response) -> list[dict]:
+    """The events of a finished Server-Sent Events answer."""
+    out = []
+    for block in response.text.split("\n\n"):
+        if not block.strip() or block.startswith(":"):
+            continue
+        event = {}
+        for line in block.split("\n"):
+            key, _, value = line.partition(": ")
+            event[key] = value
+        event["data"] = json.loads(event["data"])
+        out.append(event)
+    return out
+
+
+def test_the_api_answers_the_files_size_a_tail_and_a_download(web):
+    api = session_client(web)
+    job = run_job(api, SCRIPT)
+    assert job["status"] == "COMPLETE", job
+    size = len(STDOUT.encode())
+    page = assert_success(api.get(f"/api/jobs/{job['id']}/log"))
+    assert (page["text"], page["size"], page["offset"]) == (STDOUT, size, size)
+    page = assert_success(api.get(f"/api/jobs/{job['id']}/log", params={"tail": 5}))
+    assert (page["text"], page["offset"], page["size"]) == ("last\n", size, size)
+    # A tail that starts inside "é" (2 bytes) moves on to the next character.
+    page = assert_success(
+        api.get(f"/api/jobs/{job['id']}/log", params={"stream": "stderr", "tail": 2})
+    )
+    assert page["text"] == "\n"
+    page = assert_success(api.get(f"/api/jobs/{job['id']}/log", params={"tail": 10**9}))
+    assert page["text"] == STDOUT
+    download = api.get(f"/api/jobs/{job['id']}/log", params={"download": "true"})
+    assert download.status_code == 200
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{job["id"]}.stdout"'
+    assert download.content == STDOUT.encode()
+    assert api.get(f"/api/jobs/{job['id']}/log", params={"tail": -1}).status_code == 400
+
+
+def test_a_ready_jobs_log_is_empty_with_size_zero(web):
+    api = session_client(web)
+    job_id = assert_success(api.post("/api/jobs", json={"code": "echo"}))["id"]
+    page = assert_success(api.get(f"/api/jobs/{job_id}/log", params={"tail": 100}))
+    assert (page["text"], page["size"], page["offset"]) == ("", 0, 0)
+
+
+def test_the_dashboard_streams_stdout_and_stderr_together_with_their_offsets(web):
+    job = run_job(session_client(web), SCRIPT)
+    response = web.get(f"/ui/jobs/{job['id']}/log")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    got = events(response)
+    assert got[-1]["event"] == "end" and got[-1]["data"] == "COMPLETE"
+    out = "".join(e["data"] for e in got if e["event"] == "out")
+    err = "".join(e["data"] for e in got if e["event"] == "err")
+    assert (out, err) == (STDOUT, STDERR)
+    assert got[-1]["id"] == f"{len(STDOUT.encode())},{len(STDERR.encode())}"
+
+
+def test_the_stream_resumes_from_the_last_event_id_with_no_gap_or_duplicate(web):
+    lines = "".join(f"line {i}\n" for i in range(20000))  # 228,890 bytes: several reads
+    job = run_job(
+        session_client(web), "i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done"
+    )
+    first = events(web.get(f"/ui/jobs/{job['id']}/log"))
+    outs = [e for e in first if e["event"] == "out"]
+    assert len(outs) >= 3
+    cut = outs[1]
+    resumed = events(web.get(f"/ui/jobs/{job['id']}/log", headers={"Last-Event-ID": cut["id"]}))
+    text = (
+        outs[0]["data"]
+        + outs[1]["data"]
+        + "".join(e["data"] for e in resumed if e["event"] == "out")
+    )
+    assert text == lines
+    # ?from= (a reopened stream after the tab was hidden) is the same.
+    again = events(web.get(f"/ui/jobs/{job['id']}/log?from={cut['id']}"))
+    assert [e["data"] for e in again] == [e["data"] for e in resumed]
+
+
+def test_a_big_log_starts_half_a_mebibyte_before_each_end(web):
+    job = run_job(session_client(web), "head -c 3000000 /dev/zero | tr '\\0' 'x'")
+    got = events(web.get(f"/ui/jobs/{job['id']}/log"))
+    out = "".join(e["data"] for e in got if e["event"] == "out")
+    assert len(out) == 512 * 1024
+    assert got[-1]["id"] == "3000000,0"
+    download = web.get(f"/ui/jobs/{job['id']}/download/stdout")
+    assert download.status_code == 200 and len(download.content) == 3_000_000
+    assert download.headers["Content-Length"] == "3000000"
+
+
+def test_another_users_log_stream_and_downloads_are_404(web, server):
+    theirs = factories.JobFactory(status="COMPLETE")
+    for path in ("log", "download/stdout", "download/stderr"):
+        assert web.get(f"/ui/jobs/{theirs.id}/{path}").status_code == 404
+    # And no session: to sign-in.
+    assert Browser(server.url).get(f"/ui/jobs/{theirs.id}/log").status_code == 302
+
+
+def test_a_ready_jobs_stream_ends_at_once(web):
+    job = factories.JobFactory(submitter=web.user)
+    got = events(web.get(f"/ui/jobs/{job.id}/log"))
+    assert [(e["event"], e["data"]) for e in got] == [("end", "READY")]
