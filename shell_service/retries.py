@@ -47,7 +47,8 @@ class RetryError(ValueError):
     ``backoff.initial``...), ``str()`` says why."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+        # The whole strategy: the request field names it already.
+        super().__init__(message if field == "retry" else f"{field}: {message}")
         self.field = field
 
 

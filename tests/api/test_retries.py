@@ -369,3 +369,10 @@ def test_deleting_a_retried_job_hands_each_attempts_directory_to_its_host(api, s
         session.execute(text("DELETE FROM job_dirs_to_remove WHERE job_id = :id"), {"id": job.id})
         session.commit()
     assert [row[0] for row in rows] == ["host-a", "host-b"]
+
+
+@pytest.mark.parametrize("retry", ["x", 3, []])
+def test_a_retry_that_is_not_an_object_is_named_once(api, retry):
+    response = api.post("/api/jobs", json={"code": "true", "retry": retry})
+    assert_error(response, 400, field="retry")
+    assert "retry: retry:" not in response.json()["message"]
