@@ -12,6 +12,7 @@ from baselayer.app.models import utcnow
 from baselayer.app.plain_sql import PlainSQL, Statement
 
 from ..job_states import FINISHED, JobStatus, may_become
+from . import waiting
 from .channels import ENDED_CHANNEL, QUEUED_CHANNEL
 
 #: The CTEs that store new jobs with their events, from the arrays of
@@ -367,9 +368,7 @@ class JobOutput:
 DEPENDENTS_CTES = """,
     settled AS (
         UPDATE job_dependencies d
-        SET satisfied = CASE d.condition WHEN 'afterany' THEN true
-                                         WHEN 'afterok' THEN ended.status = 'COMPLETE'
-                                         ELSE ended.status <> 'COMPLETE' END,
+        SET satisfied = {condition_holds},
             modified = %(now)s
         FROM ended
         WHERE d.depends_on_number = ended.number AND d.satisfied IS NULL
@@ -377,8 +376,7 @@ DEPENDENTS_CTES = """,
         RETURNING d.job_id, d.depends_on, d.satisfied
     ),
     released AS (
-        UPDATE jobs SET waiting_for = CASE WHEN jobs.array_spec IS NOT NULL THEN 'tasks' END,
-                        status_message = NULL, queued_at = %(now)s, modified = %(now)s
+        UPDATE jobs SET {released}
         FROM settled
         WHERE jobs.id = settled.job_id AND settled.satisfied
           AND jobs.status = 'QUEUED' AND jobs.waiting_for = 'dependencies'
@@ -401,7 +399,9 @@ DEPENDENTS_CTES = """,
         SELECT pg_notify(%(queued_channel)s, 'tasks')
         WHERE EXISTS (SELECT 1 FROM released WHERE waiting_for = 'tasks')
     )
-"""
+""".replace("{condition_holds}", waiting.CONDITION_HOLDS.format(status="ended.status")).replace(
+    "{released}", waiting.RELEASED
+)
 
 # A job whose cancel was asked for ends CANCELLED unless it completed first;
 # either way with its final record, in the one statement that ends it. An

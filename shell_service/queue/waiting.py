@@ -30,13 +30,25 @@ from .channels import ENDED_CHANNEL, QUEUED_CHANNEL
 
 _FINISHED = sorted(status.value for status in FINISHED)
 
+#: Whether a ``job_dependencies`` row ``d``'s condition holds for its job, ended
+#: in ``{status}`` (an SQL expression): Slurm's afterany, afterok, afternotok.
+#: One text for the two statements that settle dependencies (this module's
+#: ``settle_dependencies`` and a job's end, ``transitions.DEPENDENTS_CTES``).
+CONDITION_HOLDS = """CASE d.condition WHEN 'afterany' THEN true
+                                         WHEN 'afterok' THEN {status} = 'COMPLETE'
+                                         ELSE {status} <> 'COMPLETE' END"""
+
+#: What a waiting job released becomes (an UPDATE's SET list): claimable, or, an
+#: array job, waiting for its tasks; queued from ``%(now)s`` (its place in line).
+RELEASED = """waiting_for = CASE WHEN jobs.array_spec IS NOT NULL THEN 'tasks' END,
+                        status_message = NULL, eligible_at = NULL,
+                        queued_at = %(now)s, modified = %(now)s"""
+
 _SETTLE_DEPENDENCIES = Statement(
     """
     WITH ended AS (
         UPDATE job_dependencies d
-        SET satisfied = CASE d.condition WHEN 'afterany' THEN true
-                                         WHEN 'afterok' THEN j.status = 'COMPLETE'
-                                         ELSE j.status <> 'COMPLETE' END,
+        SET satisfied = {condition_holds},
             modified = %(now)s
         FROM jobs j
         WHERE d.satisfied IS NULL AND j.number = d.depends_on_number
@@ -51,7 +63,7 @@ _SETTLE_DEPENDENCIES = Statement(
         RETURNING d.job_id
     )
     SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM gone)
-    """
+    """.replace("{condition_holds}", CONDITION_HOLDS.format(status="j.status"))
 )
 
 
@@ -138,9 +150,7 @@ _RELEASE = Statement(
         FOR UPDATE OF j SKIP LOCKED
     ),
     released AS (
-        UPDATE jobs SET waiting_for = CASE WHEN jobs.array_spec IS NOT NULL THEN 'tasks' END,
-                        status_message = NULL, eligible_at = NULL,
-                        queued_at = %(now)s, modified = %(now)s
+        UPDATE jobs SET {released}
         FROM due WHERE jobs.id = due.id
         RETURNING jobs.id, due.waiting_for AS was, jobs.waiting_for AS now_waiting
     ),
@@ -157,7 +167,7 @@ _RELEASE = Statement(
         WHERE EXISTS (SELECT 1 FROM released WHERE now_waiting IS NULL)
     )
     SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM woken)
-    """
+    """.replace("{released}", RELEASED)
 )
 
 
