@@ -16,7 +16,7 @@ TEST_CONFIG := tests/config.test.yaml
 TEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run stop status log db_init test lint mypy_baseline bench
+.PHONY: help venv run stop status log db_init test screenshots lint mypy_baseline bench
 
 help:
 	@echo "make run      set up and start the stack (again: start what is stopped)"
@@ -25,6 +25,7 @@ help:
 	@echo "make log      follow every service's log"
 	@echo "make db_init  create the configured database"
 	@echo "make test     run the tests against their own stack (TEST_ARGS=... for pytest)"
+	@echo "make screenshots  the README's dashboard images (docs/screenshots/), by the browser tests"
 	@echo "make lint     ruff check + ruff format --check + mypy (new errors only)"
 	@echo "make mypy_baseline  rewrite mypy-baseline.txt with mypy's errors of now"
 
@@ -53,6 +54,10 @@ db_init: $(VENV_STAMP)
 
 test: $(VENV_STAMP) $(JOB_INIT)
 	BASELAYER_CONFIG=$(TEST_CONFIG) $(VENV_PYTHON) -m baselayer.tools.test_runner $(TEST_ARGS)
+
+# The browser tests, saving the dashboard's pages as docs/screenshots/*.png (README).
+screenshots: $(VENV_STAMP) $(JOB_INIT)
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots BASELAYER_CONFIG=$(TEST_CONFIG) $(VENV_PYTHON) -m baselayer.tools.test_runner tests/browser $(TEST_ARGS)
 
 # mypy (pyproject.toml: [tool.mypy]) on shell_service/ and baselayer/; mypy-baseline
 # fails on an error not in mypy-baseline.txt, and on one listed there that is gone.

@@ -2,10 +2,13 @@
 job, watch its live log grow with colours, cancel, rerun, sign out, and a revoked
 session thrown out."""
 
+import datetime
 import re
 import time
 
 from playwright.sync_api import expect
+
+from .screenshots import screenshot
 
 #: A job that writes coloured lines (a basic colour, 256 colours, true colour), a
 #: carriage-return progress bar and a line on stderr, half a second apart.
@@ -61,6 +64,7 @@ def test_filter_the_list_and_its_refresh_keeps_the_form_and_the_scroll(signed_in
     page.wait_for_url(re.compile(r"preset=failed"))
     expect(page.locator(f'tr[data-job="{bad}"]')).to_be_visible()
     expect(page.locator(f'tr[data-job="{ok}"]')).to_have_count(0)
+    screenshot(page, "jobs")
     # While the reader types a filter, refreshes (every 5 s) swap the rows only.
     page.set_viewport_size({"width": 1000, "height": 300})
     page.fill("#filter-id-prefix", "typed-not-sent")
@@ -95,6 +99,8 @@ def test_open_a_job_and_watch_its_live_log_grow_with_colours(signed_in, stack):
     assert "bar 100%" in text and "bar 10%" not in text and "bar 60%" not in text
     expect(page.locator("#log .log-err")).to_have_text("to stderr\n")
     assert text.count("red 1 ") == 1  # no duplicate
+    page.locator("#live-log").scroll_into_view_if_needed()
+    screenshot(page, "live-log")
 
 
 def test_follow_pauses_when_scrolled_up(signed_in, stack):
@@ -178,6 +184,8 @@ def test_submit_with_a_field_error_then_fixed(signed_in, stack):
     page.click("#submit")
     expect(page.locator("#error-timeout")).to_contain_text("Not a valid integer")
     expect(page.locator("#field-timeout")).to_have_attribute("aria-invalid", "true")
+    page.locator("#field-timeout").scroll_into_view_if_needed()
+    screenshot(page, "submit")
     expect(page.locator("#field-args")).to_have_value("from-the-form")
     page.fill("#field-timeout", "30")
     page.click("#submit")
@@ -185,3 +193,24 @@ def test_submit_with_a_field_error_then_fixed(signed_in, stack):
     expect(page.locator("#log")).to_contain_text("ok from-the-form", timeout=15000)
     job_id = page.locator("#job-id").inner_text()
     assert client.get(f"/api/jobs/{job_id}").json()["data"]["timeout"] == 30
+
+
+def test_times_are_in_the_viewers_zone_with_utc_on_hover(stack, stack_user, browser):
+    # Asia/Kolkata: UTC+5:30 all year, so the expected text needs no calendar.
+    context = browser.new_context(timezone_id="Asia/Kolkata", locale="en-US")
+    page = context.new_page()
+    job_id = create(stack_user, "true")
+    page.goto(f"{stack}/ui/signin")
+    page.fill("#token", stack_user.token)
+    page.click("#sign-in")
+    page.wait_for_url(f"{stack}/ui/jobs")
+    for where in (f'tr[data-job="{job_id}"] time', "#fields time"):
+        if where.startswith("#"):
+            page.goto(f"{stack}/ui/jobs/{job_id}")
+        shown = page.locator(where).first
+        expect(shown).to_have_attribute("data-local", "")
+        utc_text = shown.get_attribute("title")
+        at = datetime.datetime.strptime(utc_text, "%Y-%m-%d %H:%M:%S UTC")
+        local = at + datetime.timedelta(hours=5, minutes=30)
+        assert shown.inner_text() == local.strftime("%Y-%m-%d %H:%M:%S GMT+5:30")
+    context.close()

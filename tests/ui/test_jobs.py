@@ -233,3 +233,26 @@ def test_durations_read_as_people_say_them():
     assert duration(12.34) == "12.3 s"
     assert duration(245) == "4 min 05 s"
     assert duration(7380) == "2 h 03 min"
+
+
+def test_times_are_utc_time_elements_the_browser_shows_in_its_zone(web):
+    created = datetime.datetime(2026, 11, 30, 18, 5, 9, 123456)
+    job = make_job(web.user, created_at=created)
+    expected = (
+        '<time datetime="2026-11-30T18:05:09.123Z" title="2026-11-30 18:05:09 UTC">'
+        "2026-11-30 18:05:09 UTC</time>"
+    )
+    page = web.get(f"/ui/jobs/{job.id}").text
+    assert f'<th scope="row">created_at</th><td>{expected}</td>' in page
+    rows = web.get("/ui/jobs?created_after=2026-11-30T00:00:00&created_before=2026-12-01").text
+    assert f"<td>{expected}</td>" in rows
+    assert "static/ui/time.js" in page
+
+
+def test_timestamp_reads_stored_times_and_their_json_text():
+    from shell_service.handlers.ui.base import timestamp
+
+    stored = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    assert timestamp(stored) == timestamp("2026-01-02T03:04:05")
+    assert 'datetime="2026-01-02T03:04:05.000Z"' in timestamp(stored)
+    assert timestamp(None) == "" and timestamp("") == ""

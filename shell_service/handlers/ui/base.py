@@ -5,6 +5,8 @@ by the session cookie (``web_sessions``), which is HttpOnly, SameSite=Lax, Secur
 on https, and sent by the browser for ``/ui`` paths only.
 """
 
+import datetime
+import html
 import urllib.parse
 from http import HTTPStatus
 from pathlib import Path
@@ -39,6 +41,38 @@ def utc(value) -> str:
         ``YYYY-MM-DD HH:MM:SS UTC``; empty for None.
     """
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def timestamp(value) -> str:
+    """A time as HTML that ``static/ui/time.js`` shows in the viewer's zone, UTC on hover.
+
+    Without JavaScript the text stays UTC. Templates write it unescaped
+    (``{% raw timestamp(t) %}``): it holds nothing but the time's digits.
+
+    Parameters
+    ----------
+    value : datetime.datetime, str or None
+        A stored time (naive UTC), or its ISO text as ``to_json`` writes it
+        (``2026-11-30T18:00:00.123456``).
+
+    Returns
+    -------
+    str
+        ``<time datetime="...Z" title="... UTC">YYYY-MM-DD HH:MM:SS UTC</time>``;
+        empty for None or an empty text.
+
+    Raises
+    ------
+    ValueError
+        For a text that is not an ISO time.
+    """
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    shown = utc(value.replace(tzinfo=None))
+    iso = value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return f'<time datetime="{html.escape(iso)}" title="{html.escape(shown)}">{html.escape(shown)}</time>'
 
 
 class UIHandler(BaseHandler):
@@ -153,7 +187,15 @@ class UIHandler(BaseHandler):
         """
         self.set_header("Cache-Control", "no-store")
         xsrf = self.xsrf_token.decode()
-        self.render(template, user=self.current_user, ui_root=UI_ROOT, utc=utc, xsrf=xsrf, **kwargs)
+        self.render(
+            template,
+            user=self.current_user,
+            ui_root=UI_ROOT,
+            utc=utc,
+            timestamp=timestamp,
+            xsrf=xsrf,
+            **kwargs,
+        )
 
     def write_error(self, status_code: int, **kwargs) -> None:
         """Errors as an HTML page (the API's JSON envelope is for API clients).

@@ -138,9 +138,6 @@ class JobListHandler(UIHandler):
         except queue.BadCursor as exc:
             raise APIError(400, f"Invalid cursor: {exc}")
         jobs = orjson.loads(orjson.dumps(data))
-        for job in jobs:
-            for name in ("created_at", "started_at", "finished_at"):
-                job[name] = format_time(job[name])
         without_cursor = {k: v for k, v in query.items() if k != "cursor"}
         return {
             "jobs": jobs,
@@ -175,21 +172,6 @@ class JobRowsHandler(JobListHandler):
     position are never touched, and no row is appended twice)."""
 
     rows_only = True
-
-
-def format_time(value: str | None) -> str:
-    """A time as ``to_json`` wrote it (``2026-11-30T18:00:00.123456``), shown to the second.
-
-    Parameters
-    ----------
-    value : str or None
-
-    Returns
-    -------
-    str
-        ``YYYY-MM-DD HH:MM:SS`` (UTC); empty for None.
-    """
-    return "" if not value else value[:19].replace("T", " ")
 
 
 def timeline(job: dict, events: list[dict]) -> list[dict]:

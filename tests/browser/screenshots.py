@@ -1,0 +1,36 @@
+"""Screenshots of the dashboard's pages for the README, taken by the browser tests.
+
+``make screenshots`` runs the browser tests with ``SCREENSHOTS_DIR`` set (to
+``docs/screenshots``); a test calls :func:`screenshot` once its page shows what the
+README should. Without ``SCREENSHOTS_DIR`` (``make test``) nothing is written.
+"""
+
+import os
+from pathlib import Path
+
+#: The pages' width and height in the README's images (CSS pixels).
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def screenshot(page, name: str) -> Path | None:
+    """Save what ``page`` shows as ``<SCREENSHOTS_DIR>/<name>.png`` (the viewport only).
+
+    Parameters
+    ----------
+    page : playwright.sync_api.Page
+    name : str
+        The file's name without ``.png`` (the README links ``docs/screenshots/<name>.png``).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The file written; None when ``SCREENSHOTS_DIR`` is not set.
+    """
+    folder = os.environ.get("SCREENSHOTS_DIR")
+    if not folder:
+        return None
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(VIEWPORT)
+    page.screenshot(path=str(path))
+    return path
