@@ -70,9 +70,10 @@ def timestamp(value) -> str:
         return ""
     if isinstance(value, str):
         value = datetime.datetime.fromisoformat(value)
-    shown = utc(value.replace(tzinfo=None))
-    iso = value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-    return f'<time datetime="{html.escape(iso)}" title="{html.escape(shown)}">{html.escape(shown)}</time>'
+    value = value.replace(tzinfo=None)
+    iso = html.escape(value.isoformat(timespec="milliseconds") + "Z")
+    shown = html.escape(utc(value))
+    return f'<time datetime="{iso}" title="{shown}">{shown}</time>'
 
 
 class UIHandler(BaseHandler):
