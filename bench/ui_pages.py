@@ -50,7 +50,7 @@ _INSERT_JOBS = text(
                       created_at, modified, timeout, cpus, memory_mb)
     SELECT 'ui_' || :prefix || '_' || n, 'echo job ' || n, 'sh', outcome,
            CASE WHEN outcome <> 'COMPLETE' THEN 'filled by bench/ui_pages.py' END,
-           0, (:user_ids)[1 + n % cardinality(:user_ids)],
+           0, (:user_ids)[1 + (n + n / 100) % cardinality(:user_ids)],
            CASE WHEN n % 7 = 0 THEN 'slurm' ELSE 'default' END,
            CASE outcome WHEN 'COMPLETE' THEN 0 WHEN 'FAILED' THEN 1 END,
            'job ' || n || E'\\n', '',
@@ -65,7 +65,7 @@ _INSERT_JOBS = text(
                  ) AS o,
          LATERAL (SELECT o.ended - interval '1 second' AS started) AS s,
          LATERAL (SELECT s.started - make_interval(
-                      secs => power(2, (n * 7919 % 2000) / 100.0) / 1000) AS queued) AS q
+                      secs => power(2, (n::bigint * 7919 % 2000) / 100.0) / 1000) AS queued) AS q
     """
 )
 # Ends "now" for the pass's timing (as the service finds them: after its cursor).
@@ -167,7 +167,8 @@ def pass_costs(cfg, user_ids: list[int], prefix: str) -> dict:
                     {"prefix": f"{prefix}{count}", "user_ids": user_ids, "count": count, "at": at},
                 )
             started = time.perf_counter()
-            added = _locked(lambda at=at: stats_queries.roll_up(sql, at + _SECOND))
+            # Up to just past them (the cursor is left there: the next batch is later).
+            added = _locked(lambda at=at: stats_queries.roll_up(sql, at + _MILLISECOND))
             out[f"pass_{count}_ends"] = {
                 "added": added,
                 "ms": round(1000 * (time.perf_counter() - started), 1),
@@ -178,7 +179,7 @@ def pass_costs(cfg, user_ids: list[int], prefix: str) -> dict:
     return out
 
 
-_SECOND = datetime.timedelta(seconds=1)
+_MILLISECOND = datetime.timedelta(milliseconds=1)
 
 
 def sign_in(base_url: str, token: str) -> str:

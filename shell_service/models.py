@@ -357,8 +357,8 @@ class JobCount(Base):
 #: The outcomes the stats count (a job's final states; migration 0025).
 _OUTCOMES_CHECK = "outcome IN ('COMPLETE', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'SERVER_ERROR')"
 
-#: Jobs ended per hour (of ``finished_at``), submitter (0: everyone's together),
-#: queue, outcome and queue-wait bucket (``stats.py``: -1, never started), as of
+#: Jobs ended per hour (of ``finished_at``), submitter (0: everyone's together,
+#: queue ''), queue, outcome and queue-wait bucket (``stats.py``: -1, never started), as of
 #: ``job_stats_cursor.rolled_until`` (``queue/stats.py``; migration 0025).
 job_stats_hourly = Table(
     "job_stats_hourly",

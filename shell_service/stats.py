@@ -139,12 +139,11 @@ def job_stats(
     rolled_until = None
     for row in rows:
         kind, n = row["kind"], row["n"]
-        if kind == "hour" and row["hour"] in by_hour:
-            entry = by_hour[row["hour"]]
-            entry["finished"][row["outcome"]] += n
-            if row["bucket"] >= 0:
-                entry["waits"][row["bucket"]] = entry["waits"].get(row["bucket"], 0) + n
-                period_waits[row["bucket"]] = period_waits.get(row["bucket"], 0) + n
+        if kind == "ended" and row["hour"] in by_hour:
+            by_hour[row["hour"]]["finished"][row["outcome"]] += n
+        elif kind == "wait" and row["hour"] in by_hour:
+            by_hour[row["hour"]]["waits"][row["bucket"]] = n
+            period_waits[row["bucket"]] = period_waits.get(row["bucket"], 0) + n
         elif kind == "total":
             by_state[row["outcome"]] += n
         elif kind == "active":

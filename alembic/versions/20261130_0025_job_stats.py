@@ -4,7 +4,8 @@
 outcome (the final state) and queue-wait bucket (``bucket``: fixed log-spaced
 buckets of ``started_at - queued_at``, four per doubling from 1 ms, -1 for a job
 that never started; ``shell_service/stats.py``). ``submitter_id`` 0 holds
-everyone's together, so an admin's figures read as few rows as a user's.
+everyone's together (its ``queue`` empty: no read of everyone's hours asks for
+one), so an admin's figures read about as few rows as a user's.
 ``job_stats_totals``: the same, all hours together. ``job_stats_cursor``: the
 rollups hold exactly the jobs that ended before ``rolled_until``; the stats
 service's pass moves it on (``queue/stats.py``), readers add the jobs ended
@@ -47,18 +48,20 @@ BACKFILL = f"""
     counted AS (
         SELECT hour, submitter_id, queue, outcome, bucket, count(*) AS jobs
         FROM ended GROUP BY hour, submitter_id, queue, outcome, bucket
-        UNION ALL
-        SELECT hour, 0, queue, outcome, bucket, count(*)
-        FROM ended GROUP BY hour, queue, outcome, bucket
     ),
     hourly AS (
         INSERT INTO job_stats_hourly (submitter_id, hour, queue, outcome, bucket, jobs)
         SELECT submitter_id, hour, queue, outcome, bucket, jobs FROM counted
+        UNION ALL
+        SELECT 0, hour, '', outcome, bucket, sum(jobs) FROM counted
+        GROUP BY hour, outcome, bucket
     ),
     totals AS (
         INSERT INTO job_stats_totals (submitter_id, queue, outcome, jobs)
         SELECT submitter_id, queue, outcome, sum(jobs) FROM counted
         GROUP BY submitter_id, queue, outcome
+        UNION ALL
+        SELECT 0, queue, outcome, sum(jobs) FROM counted GROUP BY queue, outcome
     )
     INSERT INTO job_stats_cursor (id, rolled_until) SELECT 1, until FROM mark
 """

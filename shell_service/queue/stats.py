@@ -39,9 +39,12 @@ BUCKET_SQL = """
     END
 """
 
-#: The jobs that ended in [{lower}, {upper}), counted per hour, submitter,
-#: queue, outcome and bucket, and per hour, queue, outcome and bucket for
-#: everyone (``EVERYONE``): CTEs ``ended`` and ``counted``.
+#: The jobs that ended in [{lower}, {upper}): ``counted`` per hour, submitter,
+#: queue, outcome and bucket; ``keyed``, the rows of ``job_stats_hourly`` (those
+#: and everyone's, ``EVERYONE``, per hour, outcome and bucket: no read of
+#: everyone's hours asks for a queue, and leaving it out makes them fewer);
+#: ``added_totals``, the rows of ``job_stats_totals`` (per submitter, queue and
+#: outcome, and everyone's per queue and outcome).
 _COUNTED_CTES = f"""
     ended AS (
         SELECT date_trunc('hour', finished_at) AS hour, submitter_id, queue,
@@ -53,9 +56,18 @@ _COUNTED_CTES = f"""
     counted AS (
         SELECT hour, submitter_id, queue, outcome, bucket, count(*) AS jobs
         FROM ended GROUP BY hour, submitter_id, queue, outcome, bucket
+    ),
+    keyed AS (
+        SELECT hour, submitter_id, queue, outcome, bucket, jobs FROM counted
         UNION ALL
-        SELECT hour, {EVERYONE}, queue, outcome, bucket, count(*)
-        FROM ended GROUP BY hour, queue, outcome, bucket
+        SELECT hour, {EVERYONE}, '', outcome, bucket, sum(jobs)
+        FROM counted GROUP BY hour, outcome, bucket
+    ),
+    added_totals AS (
+        SELECT submitter_id, queue, outcome, sum(jobs) AS jobs
+        FROM counted GROUP BY submitter_id, queue, outcome
+        UNION ALL
+        SELECT {EVERYONE}, queue, outcome, sum(jobs) FROM counted GROUP BY queue, outcome
     )
 """
 
@@ -67,14 +79,13 @@ _ROLL_UP = Statement(
     + """,
     hourly AS (
         INSERT INTO job_stats_hourly AS h (submitter_id, hour, queue, outcome, bucket, jobs)
-        SELECT submitter_id, hour, queue, outcome, bucket, jobs FROM counted
+        SELECT submitter_id, hour, queue, outcome, bucket, jobs FROM keyed
         ON CONFLICT (submitter_id, hour, queue, outcome, bucket)
         DO UPDATE SET jobs = h.jobs + excluded.jobs
     ),
     totals AS (
         INSERT INTO job_stats_totals AS t (submitter_id, queue, outcome, jobs)
-        SELECT submitter_id, queue, outcome, sum(jobs) FROM counted
-        GROUP BY submitter_id, queue, outcome
+        SELECT submitter_id, queue, outcome, jobs FROM added_totals
         ON CONFLICT (submitter_id, queue, outcome) DO UPDATE SET jobs = t.jobs + excluded.jobs
     ),
     moved AS (
@@ -87,32 +98,38 @@ _ROLL_UP = Statement(
 
 # The hours from %(since)s on counted again from the jobs table (up to the
 # cursor: what the rollups hold), their rows replaced; the totals are then the
-# earlier hours' rows plus these.
+# earlier hours' rows (each submitter's, and those summed for everyone) plus these.
 _REBUILD = Statement(
     "WITH mark AS (SELECT rolled_until FROM job_stats_cursor WHERE id = 1),"
     + _COUNTED_CTES.replace("{lower}", "%(since)s").replace(
         "{upper}", "(SELECT rolled_until FROM mark)"
     )
-    + """,
+    + f""",
     hourly AS (
         INSERT INTO job_stats_hourly AS h (submitter_id, hour, queue, outcome, bucket, jobs)
-        SELECT submitter_id, hour, queue, outcome, bucket, jobs FROM counted
+        SELECT submitter_id, hour, queue, outcome, bucket, jobs FROM keyed
         ON CONFLICT (submitter_id, hour, queue, outcome, bucket)
         DO UPDATE SET jobs = excluded.jobs
     ),
     gone AS (
         DELETE FROM job_stats_hourly h
         WHERE h.hour >= %(since)s
-          AND NOT EXISTS (SELECT 1 FROM counted c
-                          WHERE (c.submitter_id, c.hour, c.queue, c.outcome, c.bucket)
+          AND NOT EXISTS (SELECT 1 FROM keyed k
+                          WHERE (k.submitter_id, k.hour, k.queue, k.outcome, k.bucket)
                                 = (h.submitter_id, h.hour, h.queue, h.outcome, h.bucket))
+    ),
+    earlier AS (
+        SELECT submitter_id, queue, outcome, sum(jobs) AS jobs FROM job_stats_hourly
+        WHERE hour < %(since)s AND submitter_id <> {EVERYONE}
+        GROUP BY submitter_id, queue, outcome
     ),
     fresh_totals AS (
         SELECT submitter_id, queue, outcome, sum(jobs) AS jobs
-        FROM (SELECT submitter_id, queue, outcome, jobs FROM job_stats_hourly
-              WHERE hour < %(since)s
+        FROM (SELECT submitter_id, queue, outcome, jobs FROM earlier
               UNION ALL
-              SELECT submitter_id, queue, outcome, jobs FROM counted) AS both_parts
+              SELECT {EVERYONE}, queue, outcome, jobs FROM earlier
+              UNION ALL
+              SELECT submitter_id, queue, outcome, jobs FROM added_totals) AS parts
         GROUP BY submitter_id, queue, outcome
     ),
     totals AS (
@@ -172,24 +189,33 @@ def rebuild(sql: PlainSQL, since: datetime.datetime) -> int | None:
 
 
 #: The read, for one submitter (``%(owner)s``) or (``{owner}`` empty) everyone:
-#: rows ``kind`` 'hour' (hour, outcome, bucket, n) from %(since)s on, 'total'
-#: (queue, outcome, n: every hour), 'active' (queue, outcome = the state, n: now)
-#: and 'mark' (hour = the cursor).
+#: rows ``kind`` 'ended' (hour, outcome, n) and 'wait' (hour, bucket, n) from
+#: %(since)s on, 'total' (queue, outcome, n: every hour), 'active' (queue,
+#: outcome = the state, n: now) and 'mark' (hour = the cursor). The tail (the
+#: ends since the cursor) is bounded by %(hint)s too, a cursor the caller read
+#: just before: the cursor only moves on, so the bound changes nothing, but it
+#: lets the planner see how few rows the tail has.
 _READ = """
     WITH mark AS (SELECT rolled_until FROM job_stats_cursor WHERE id = 1),
     tail AS (
         SELECT date_trunc('hour', finished_at) AS hour, queue, status AS outcome,
                {bucket} AS bucket
         FROM jobs
-        WHERE finished_at >= (SELECT rolled_until FROM mark)
+        WHERE finished_at >= %(hint)s AND finished_at >= (SELECT rolled_until FROM mark)
           AND status IN {outcomes} {owner}
+    ),
+    hourly AS (
+        SELECT hour, outcome, bucket, jobs FROM job_stats_hourly
+        WHERE submitter_id = %(key)s AND hour >= %(since)s
+        UNION ALL
+        SELECT hour, outcome, bucket, 1 FROM tail WHERE hour >= %(since)s
     )
-    SELECT 'hour' AS kind, hour, NULL AS queue, outcome, bucket, sum(jobs)::bigint AS n
-    FROM (SELECT hour, outcome, bucket, jobs FROM job_stats_hourly
-          WHERE submitter_id = %(key)s AND hour >= %(since)s
-          UNION ALL
-          SELECT hour, outcome, bucket, 1 FROM tail WHERE hour >= %(since)s) AS h
-    GROUP BY hour, outcome, bucket
+    SELECT 'ended' AS kind, hour, NULL AS queue, outcome, NULL::int AS bucket,
+           sum(jobs)::bigint AS n
+    FROM hourly GROUP BY hour, outcome
+    UNION ALL
+    SELECT 'wait', hour, NULL, NULL, bucket, sum(jobs)::bigint
+    FROM hourly WHERE bucket >= 0 GROUP BY hour, bucket
     UNION ALL
     SELECT 'total', NULL, queue, outcome, NULL, sum(jobs)::bigint
     FROM (SELECT queue, outcome, jobs FROM job_stats_totals WHERE submitter_id = %(key)s
@@ -207,10 +233,12 @@ _READ = """
 # generic plan would not use the submitter's index for that.
 _READ_ONE = Statement(_READ.replace("{owner}", "AND submitter_id = %(owner)s"))
 _READ_ALL = Statement(_READ.replace("{owner}", ""))
+_CURSOR = Statement("SELECT rolled_until FROM job_stats_cursor WHERE id = 1")
 
 
 def stats_rows(sql: PlainSQL, owner_id: int | None, since: datetime.datetime) -> list[dict]:
-    """Everything the stats show, in one statement (one snapshot).
+    """Everything the stats show, in one statement (one snapshot), after a read
+    of the cursor (the tail's bound for the planner).
 
     Parameters
     ----------
@@ -223,15 +251,18 @@ def stats_rows(sql: PlainSQL, owner_id: int | None, since: datetime.datetime) ->
     Returns
     -------
     list of dict
-        ``kind``, ``hour``, ``queue``, ``outcome``, ``bucket``, ``n``: 'hour' rows
-        (jobs ended per hour, outcome and wait bucket), 'total' rows (jobs ended
-        per queue and outcome, every hour), 'active' rows (jobs per queue and
-        state not ended, now: ``outcome`` is the state) and one 'mark' row
-        (``hour``: how far the rollups reach; the rest was counted from the jobs).
+        ``kind``, ``hour``, ``queue``, ``outcome``, ``bucket``, ``n``: 'ended' rows
+        (jobs ended per hour and outcome), 'wait' rows (jobs that had started, per
+        hour and wait bucket), 'total' rows (jobs ended per queue and outcome,
+        every hour), 'active' rows (jobs per queue and state not ended, now:
+        ``outcome`` is the state) and one 'mark' row (``hour``: how far the
+        rollups reach; the rest was counted from the jobs).
     """
+    hint = sql.value(_CURSOR)
+    params = {"key": EVERYONE, "since": since, "hint": hint}
     if owner_id is None:
-        return sql.rows(_READ_ALL, {"key": EVERYONE, "since": since})
-    return sql.rows(_READ_ONE, {"key": owner_id, "owner": owner_id, "since": since})
+        return sql.rows(_READ_ALL, params)
+    return sql.rows(_READ_ONE, {**params, "key": owner_id, "owner": owner_id})
 
 
 _HOSTS = Statement(
