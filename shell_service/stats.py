@@ -49,7 +49,7 @@ def bucket_seconds(bucket: int) -> float:
     float
         Seconds.
     """
-    return 2 ** ((bucket + 0.5) / BUCKETS_PER_DOUBLING) / 1000
+    return round(2 ** ((bucket + 0.5) / BUCKETS_PER_DOUBLING) / 1000, 6)
 
 
 def wait_bucket(seconds: float) -> int:
