@@ -138,6 +138,7 @@ def fill(cfg, total: int) -> dict:
 
 
 def _locked(call, tries: int = 600):
+    """``call()`` again until it does not answer None (the stats lock taken)."""
     for _ in range(tries):
         result = call()
         if result is not None:
@@ -199,6 +200,8 @@ def sign_in(base_url: str, token: str) -> str:
 
 
 def page_client(base_url: str, cookie: str | None, token: str | None, tag: str) -> ApiClient:
+    """A keep-alive client with a session cookie or a token, its requests tagged
+    (User-Agent ``bench-ui/<tag>``) so NGINX's log lines say which page they were."""
     client = ApiClient(base_url, token)
     if cookie:
         client.headers["Cookie"] = f"shell_service_session={cookie}"
