@@ -339,6 +339,35 @@ def rows(results: dict) -> list[dict]:
                 "ratio": f"{rate['array_over_burst']:.2f}x the burst",
             }
         )
+    ui = _get(results, "extra", "ui")
+    if ui:
+        fill = ui["fill"]
+        for name, page in ui["pages"].items():
+            server = page["server_p95_ms"]
+            table.append(
+                {
+                    "id": "ui",
+                    "what": f"{name}, {fill['jobs']:,} ended jobs in the table",
+                    "result": f"server p50 {_ms(page['server']['p50_ms'])}, p95 {_ms(server)}; "
+                    f"client p50 {_ms(page['client']['p50_ms'])}, "
+                    f"p95 {_ms(page['client_p95_ms'])}",
+                    "goal": "pages < 100 ms on the server" if name.startswith("/ui/") else "",
+                    "met": _met(server is not None and server < 100)
+                    if name.startswith("/ui/")
+                    else "",
+                }
+            )
+        passes = ui["passes"]
+        table.append(
+            {
+                "id": "ui",
+                "what": "the stats service's pass (rollups) at that size: nothing new / "
+                "1,000 / 10,000 new ends; the full recount (backfill)",
+                "result": f"p50 {_ms(passes['idle_pass']['p50_ms'])} / "
+                f"{_ms(passes['pass_1000_ends']['ms'])} / {_ms(passes['pass_10000_ends']['ms'])}; "
+                f"recount {fill['rebuild_seconds']:.1f} s ({fill['rollup_rows']:,} rollup rows)",
+            }
+        )
     for row in table:
         for key in ("ratio", "goal", "met"):
             row.setdefault(key, "")
@@ -489,6 +518,12 @@ def markdown(results: dict) -> str:
         "20 jobs' wait from submit to start, alone and while an array of 100,000 `true` tasks "
         "runs, in the `default` queue (1,100 of the array's tasks at once) and in `capped` "
         "(64 at once per user, as `jobs.max_running_per_user` ships).",
+        "- Dashboard (`bench/ui_pages.py`, `--only ui`): 1,000,000 ended jobs of 20 users "
+        "over 30 days written with one `generate_series` insert and the stats' rollups "
+        "counted again from them; each page then 200 times in a row through NGINX with a "
+        "session cookie (`GET /api/stats` with a token): the client's time and the "
+        "server's (NGINX's `$request_time`, from its access log), p50 and p95; the stats "
+        "service's pass with 0, 1,000 and 10,000 new ends.",
         "- Before each step the bench calls sync(2): no step pays for the disk writeback "
         "of the one before it.",
         "",

@@ -30,11 +30,15 @@ from baselayer.tools.readiness import base_url
 from shell_service.executors.accounts import remove_stack_accounts
 from shell_service.executors.job_files import usable_jobs_dir
 
-from . import machine, report, scenarios, schedules, slurm_queue, workflows
+from . import machine, report, scenarios, schedules, slurm_queue, ui_pages, workflows
 from .tools import BenchError, ensure_commands
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_CONFIG = "bench/config.bench.yaml"
+# BENCH_CONFIG_OVERLAY (a file's path) is laid over it: another port, database and
+# accounts for a second bench stack on the same host.
+BENCH_CONFIG = "bench/config.bench.yaml" + (
+    f":{os.environ['BENCH_CONFIG_OVERLAY']}" if os.environ.get("BENCH_CONFIG_OVERLAY") else ""
+)
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 PARTIAL_RESULTS = ROOT / "run" / "bench-results.json"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
@@ -59,6 +63,8 @@ STEPS = [
     ("slurm", ("extra", "slurm"), slurm_queue.slurm_overhead),
     ("schedules", ("extra", "schedules"), schedules.schedules_at_scale),
     ("workflows", ("extra", "workflows"), workflows.workflows),
+    # Its million rows stay: last.
+    ("ui", ("extra", "ui"), ui_pages.ui_pages),
 ]
 
 
@@ -140,7 +146,8 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying it out")
     parser.add_argument(
         "--only",
-        help="comma-separated steps: ceilings,1,2,3,4,5,6,cancel,depth,hosts (default: all)",
+        help="comma-separated steps: ceilings,1,2,3,4,5,6,cancel,depth,hosts,slurm,schedules,"
+        "workflows,ui (default: all)",
     )
     return parser.parse_args(argv)
 

@@ -7,6 +7,7 @@ from baselayer.app.config import Config
 
 from . import queues, retries, slurm_cluster
 from .scheduler import scheduler_settings
+from .stats import stats_settings
 from .waiting import waiting_settings
 from .webhooks import targets
 
@@ -22,8 +23,8 @@ def check(cfg: Config) -> None:
     ------
     ValueError
         Naming the setting: the queues (``queues.QueueConfigError``), this host's
-        name, ``hosts.lost_after``, ``jobs.max_attempts``, the ``scheduler:``, ``waiting:`` and
-        ``arrays:`` sections, or the ``webhooks:`` section.
+        name, ``hosts.lost_after``, ``jobs.max_attempts``, the ``scheduler:``, ``waiting:``,
+        ``stats:`` and ``arrays:`` sections, or the ``webhooks:`` section.
     """
     check_webhooks(cfg)
     queues.configured_queues(cfg)
@@ -35,6 +36,7 @@ def check(cfg: Config) -> None:
         )
     scheduler_settings(cfg)
     waiting_settings(cfg)
+    stats_settings(cfg)
     retries.retry_settings(cfg)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -214,6 +215,15 @@ class Job(Base):
         CheckConstraint(
             "waiting_for IN ('dependencies', 'backoff', 'tasks')", name="ck_jobs_waiting_for"
         ),
+        # The jobs not ended, counted per submitter, state and queue from this
+        # index alone (the overview, GET /api/stats; migration 0025).
+        Index(
+            "ix_jobs_active",
+            submitter_id,
+            status,
+            queue,
+            postgresql_where=text("status IN ('READY', 'QUEUED', 'RUNNING')"),
+        ),
         # id_prefix filters: LIKE 'prefix%' needs pattern ops under a non-C collation.
         Index("ix_jobs_id_pattern", text("id varchar_pattern_ops")),
         # Every status column holds a JobStatus (migration 0013).
@@ -342,6 +352,45 @@ class JobCount(Base):
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
     __table_args__ = (CheckConstraint(status_check("status"), name="ck_job_counts_status"),)
+
+
+#: The outcomes the stats count (a job's final states; migration 0025).
+_OUTCOMES_CHECK = "outcome IN ('COMPLETE', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'SERVER_ERROR')"
+
+#: Jobs ended per hour (of ``finished_at``), submitter (0: everyone's together,
+#: queue ''), queue, outcome and queue-wait bucket (``stats.py``: -1, never started), as of
+#: ``job_stats_cursor.rolled_until`` (``queue/stats.py``; migration 0025).
+job_stats_hourly = Table(
+    "job_stats_hourly",
+    Base.metadata,
+    Column("submitter_id", Integer, primary_key=True),
+    Column("hour", DateTime, primary_key=True),
+    Column("queue", String(32), primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("bucket", SmallInteger, primary_key=True),
+    Column("jobs", BigInteger, nullable=False),
+    CheckConstraint(_OUTCOMES_CHECK, name="ck_job_stats_hourly_outcome"),
+)
+
+#: The same, every hour together.
+job_stats_totals = Table(
+    "job_stats_totals",
+    Base.metadata,
+    Column("submitter_id", Integer, primary_key=True),
+    Column("queue", String(32), primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("jobs", BigInteger, nullable=False),
+    CheckConstraint(_OUTCOMES_CHECK, name="ck_job_stats_totals_outcome"),
+)
+
+#: The rollups hold exactly the jobs that ended before ``rolled_until`` (one row).
+job_stats_cursor = Table(
+    "job_stats_cursor",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rolled_until", DateTime, nullable=False),
+    CheckConstraint("id = 1", name="ck_job_stats_cursor_one_row"),
+)
 
 
 class UnixAccount(Base):

@@ -16,14 +16,16 @@ from .handlers.api.jobs import (
 )
 from .handlers.api.queues import QueueHandler
 from .handlers.api.schedules import ScheduleHandler
+from .handlers.api.stats import StatsHandler
 from .handlers.api.sysinfo import SysinfoHandler
 from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
-from .handlers.ui.base import UIRootHandler, UIStaticHandler
+from .handlers.ui.base import UIStaticHandler
 from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
 from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
+from .handlers.ui.overview import OverviewHandler
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
 
@@ -56,9 +58,11 @@ ROUTES = [
     (r"/api/schedules", ScheduleHandler),
     (rf"/api/schedules/(?P<schedule_id>{_ID})", ScheduleHandler),
     (r"/api/sysinfo", SysinfoHandler),
+    (r"/api/stats", StatsHandler),
     (r"/metrics", MetricsHandler),
     # The dashboard: pages for browsers (a session cookie, not the Authorization header).
-    (r"/ui/?", UIRootHandler),
+    # The overview (counts, my jobs, failures, hosts, charts): the dashboard's home.
+    (r"/ui/?", OverviewHandler),
     (r"/ui/signin", SignInHandler),
     (r"/ui/signout", SignOutHandler),
     (r"/ui/sessions", SessionsHandler),

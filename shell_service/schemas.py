@@ -1654,3 +1654,112 @@ COMPONENTS.update(
         "ScheduleListEnvelope": ScheduleListEnvelope,
     }
 )
+
+
+# ---- stats --------------------------------------------------------------------
+
+
+class StatsQuery(Schema):
+    """The query of ``GET /api/stats``."""
+
+    hours = Integer(
+        load_default=24,
+        validate=validate.Range(min=1, max=168),
+        metadata={"description": "Hours shown, the current one included (1-168)"},
+    )
+    submitter_id = Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={
+            "description": "Admins: this user's jobs only (everyone's by default). "
+            "Others always get their own"
+        },
+    )
+
+
+class StatsPeriod(Schema):
+    """The jobs ended over the hours shown."""
+
+    finished = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Per outcome: COMPLETE, FAILED, TIMED_OUT, CANCELLED, SERVER_ERROR"
+        },
+    )
+    failed = fields.Integer(
+        required=True, metadata={"description": "FAILED, TIMED_OUT and SERVER_ERROR together"}
+    )
+    waits = fields.Integer(
+        required=True, metadata={"description": "Jobs among them that started (had a wait)"}
+    )
+    wait_p50 = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Median queue wait (queued -> started), seconds; null: none"},
+    )
+    wait_p95 = fields.Float(
+        required=True, allow_none=True, metadata={"description": "95th percentile, seconds"}
+    )
+
+
+class StatsHour(StatsPeriod):
+    """One hour (of the jobs' ends)."""
+
+    hour = UTCDateTime(required=True, metadata={"description": "The hour's start (UTC)"})
+    failed = fields.Integer()
+
+
+class StatsNow(Schema):
+    """Jobs per state and queue now."""
+
+    by_state = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Every state: READY, QUEUED and RUNNING counted now; the ended "
+            "ones are every job that ended since the stats began (deleted ones too)"
+        },
+    )
+    by_queue = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        required=True,
+        metadata={"description": "Queue -> its jobs READY, QUEUED and RUNNING now"},
+    )
+
+
+class Stats(Schema):
+    """``GET /api/stats``'s ``data`` (``shell_service/stats.py``)."""
+
+    submitter_id = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Whose jobs; null: everyone's"}
+    )
+    since = UTCDateTime(required=True, metadata={"description": "The first hour's start"})
+    until = UTCDateTime(required=True, metadata={"description": "Now"})
+    now = fields.Nested(StatsNow, required=True)
+    period = fields.Nested(StatsPeriod, required=True)
+    hours = fields.List(
+        fields.Nested(StatsHour), required=True, metadata={"description": "Oldest first"}
+    )
+    wait_resolution = fields.Float(
+        required=True,
+        metadata={
+            "description": "How far a percentile may be from the true wait (relative, for "
+            "waits of 1 ms and more): the waits are counted in log-spaced buckets"
+        },
+    )
+    rolled_until = UTCDateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The hourly rollups hold the ends before this; later "
+            "ones are counted from the jobs"
+        },
+    )
+
+
+StatsEnvelope = success_envelope("StatsEnvelope", fields.Nested(Stats, required=True))
+
+COMPONENTS.update({"StatsQuery": StatsQuery, "Stats": Stats, "StatsEnvelope": StatsEnvelope})

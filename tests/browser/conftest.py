@@ -35,7 +35,7 @@ def signed_in(page, stack, stack_user, stack_admin):
     assert "/ui/signin" in page.url
     page.fill("#token", stack_user.token)
     page.click("#sign-in")
-    page.wait_for_url(f"{stack}/ui/jobs")
+    page.wait_for_url(f"{stack}/ui/")
     page.user = stack_user
     stack_user.username = stack_admin.get(f"/api/users/{stack_user.user_id}").json()["data"][
         "username"

@@ -157,7 +157,7 @@ def test_sign_out_and_a_revoked_session_is_thrown_out(signed_in, stack, browser)
     other.goto(f"{stack}/ui/signin")
     other.fill("#token", client.token)
     other.click("#sign-in")
-    other.wait_for_url(f"{stack}/ui/jobs")
+    other.wait_for_url(f"{stack}/ui/")
     # The first browser revokes the other's session from its sessions page.
     page.goto(f"{stack}/ui/sessions")
     rows = page.locator("#sessions tbody tr")
@@ -203,7 +203,8 @@ def test_times_are_in_the_viewers_zone_with_utc_on_hover(stack, stack_user, brow
     page.goto(f"{stack}/ui/signin")
     page.fill("#token", stack_user.token)
     page.click("#sign-in")
-    page.wait_for_url(f"{stack}/ui/jobs")
+    page.wait_for_url(f"{stack}/ui/")
+    page.goto(f"{stack}/ui/jobs")
     for where in (f'tr[data-job="{job_id}"] time', "#fields time"):
         if where.startswith("#"):
             page.goto(f"{stack}/ui/jobs/{job_id}")

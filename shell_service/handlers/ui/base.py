@@ -224,14 +224,6 @@ class UIHandler(BaseHandler):
         self.render_page("error.html", status_code=status_code, message=message)
 
 
-class UIRootHandler(UIHandler):
-    """``GET /ui/``: the jobs list for now (the overview will be here)."""
-
-    async def get(self):
-        """Redirect to ``/ui/jobs``."""
-        self.redirect(f"{UI_ROOT}/jobs")
-
-
 class UIStaticHandler(tornado.web.StaticFileHandler):
     """``/ui/static/``: the dashboard's own and vendored files (``shell_service/static/ui/``)."""
 
