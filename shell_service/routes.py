@@ -22,7 +22,12 @@ from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
 from .handlers.ui.base import UIRootHandler, UIStaticHandler
-from .handlers.ui.definitions import DefinitionListPage, DefinitionPage, NewDefinitionPage
+from .handlers.ui.definitions import (
+    DefinitionListPage,
+    DefinitionPage,
+    NewDefinitionPage,
+    NewSchedulePage,
+)
 from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
 from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.schedules import ScheduleActionPage, ScheduleListPage, SchedulePage
@@ -77,6 +82,7 @@ ROUTES = [
     (r"/ui/new-definition", NewDefinitionPage),
     (rf"/ui/definitions/(?P<name>{_ID})", DefinitionPage),
     (rf"/ui/definitions/(?P<name>{_ID})/run", DefinitionPage),
+    (rf"/ui/definitions/(?P<name>{_ID})/new-schedule", NewSchedulePage),
     (rf"/ui/definitions/(?P<name>{_ID})/versions/(?P<version>{_ID})", DefinitionPage),
     (r"/ui/schedules", ScheduleListPage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})", SchedulePage),

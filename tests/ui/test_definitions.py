@@ -536,3 +536,76 @@ def test_a_refused_definition_text_lists_the_errors_beside_it_and_keeps_it(web):
     )
     assert response.status_code == 409 and "already" in response.text
     assert web.post("/ui/new-definition", {"body": kept}, xsrf=False).status_code == 403
+
+
+def test_a_schedule_made_from_its_form_runs_the_definition_with_its_values(web):
+    client = api_of(web)
+    definition = create_definition(client)
+    url = f"/ui/definitions/{definition['name']}/new-schedule?owner={definition['owner']}"
+    form = Elements(web.get(url).text)
+    assert form.attrs("param-DAY")["pattern"] == r"\d{4}-\d{2}-\d{2}"  # the run form's widgets
+    assert "required" in form.attrs("cron")
+    response = web.post(
+        url,
+        {
+            "cron": "30 2 * * MON-FRI",
+            "timezone": "Europe/Berlin",
+            "overlap": "queue",
+            "catch_up": "latest",
+            "version": "latest",
+            "description": "weekday load",
+            "param-DAY": "2026-11-30",
+            "param-MODE": "full",
+            "param-DRY": ["false"],
+            "param-PASSWORD": SECRET_VALUE,
+            "paused": "on",
+        },
+    )
+    assert response.status_code == 302, response.text
+    schedule_id = response.headers["Location"].rsplit("/", 1)[1]
+    shown = client.get(f"/api/schedules/{schedule_id}").json()["data"]
+    assert (shown["cron"], shown["timezone"], shown["overlap"], shown["catch_up"]) == (
+        "30 2 * * MON-FRI", "Europe/Berlin", "queue", "latest",
+    )  # fmt: skip
+    assert shown["definition"] == definition["name"] and shown["version"] is None
+    assert shown["enabled"] is False and shown["description"] == "weekday load"
+    assert shown["parameters"] == {
+        "DAY": "2026-11-30",
+        "MODE": "full",
+        "DRY": False,
+        "PASSWORD": "********",
+    }
+    assert SECRET_VALUE not in web.get(f"/ui/schedules/{schedule_id}").text
+
+
+def test_a_refused_schedule_shows_its_errors_beside_their_fields(web):
+    definition = create_definition(api_of(web))
+    url = f"/ui/definitions/{definition['name']}/new-schedule?owner={definition['owner']}"
+    values = {
+        "cron": "0 30 2 * * *",
+        "timezone": "Europe/Berlin",
+        "param-DAY": "2026-11-30",
+        "param-MODE": "full",
+        "param-PASSWORD": SECRET_VALUE,
+    }
+    response = web.post(url, values)
+    assert response.status_code == 400
+    assert "must have five fields" in error_text(response.text, "cron")
+    found = Elements(response.text)
+    assert found.attrs("cron")["value"] == "0 30 2 * * *"
+    assert found.attrs("param-DAY")["value"] == "2026-11-30"
+    assert SECRET_VALUE not in response.text
+    response = web.post(url, {**values, "cron": "@daily", "timezone": "Mars/Olympus"})
+    assert response.status_code == 400 and error_text(response.text, "timezone")
+    response = web.post(url, {**values, "cron": "@daily", "param-DAY": "soon"})
+    assert response.status_code == 400
+    assert error_text(response.text, "param-DAY").startswith("must match the pattern")
+    assert web.post(url, {**values, "cron": "@daily"}, xsrf=False).status_code == 403
+
+
+def test_another_users_private_definition_cannot_be_scheduled(web, server):
+    private = create_definition(other_user_client(server))
+    url = f"/ui/definitions/{private['name']}/new-schedule?owner={private['owner']}"
+    assert web.get(url).status_code == 404
+    response = web.post(url, {"cron": "@daily", "param-DAY": "2026-11-30", "param-MODE": "full"})
+    assert response.status_code == 404

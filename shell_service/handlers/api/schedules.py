@@ -171,6 +171,64 @@ class ScheduleAccessMixin(BaseHandler):
             raise _invalid("version", f"definition {name} has no version {version}")
         return found
 
+    def create_schedule(self, body: dict) -> dict:
+        """Store a new schedule of the current user (``POST /api/schedules``, and the
+        dashboard's form).
+
+        Parameters
+        ----------
+        body : dict
+            Loaded by ``schemas.ScheduleCreate``.
+
+        Returns
+        -------
+        dict
+            The schedule (``queue.schedule_row``).
+
+        Raises
+        ------
+        APIError
+            404 for a definition the user may not see; 400 naming the field (cron,
+            timezone, version, a parameter, an override); 409 past
+            ``scheduler.max_per_user``.
+        """
+        user = self.current_user
+        most = scheduler_settings(self.settings["config"]).max_per_user
+        if queue.schedules_of(self.sql, user.id) >= most:
+            raise APIError(
+                409,
+                f"You have {most} schedules, the most one user may have "
+                "(config scheduler.max_per_user): delete one first",
+            )
+        definition = visible_definition(self.sql, user, body["definition"], body.get("owner"))
+        if "version" not in body:
+            # Someone else's script runs as you on every tick: pinned to the version
+            # you could read now, unless you ask for "latest".
+            mine = definition["owner_id"] == user.id
+            body["version"] = None if mine else definition["latest_version"]
+        version = self.version_or_400(definition["id"], body["version"], definition["name"])
+        now = utcnow()
+        first = self.check_timing(body["cron"], body["timezone"], now)
+        shown, hidden = self.check_run(version, body["parameters"], body["overrides"])
+        fields = {
+            "definition_id": definition["id"],
+            "version": body["version"],
+            "description": body.get("description"),
+            "parameters": shown,
+            "secret_parameters": hidden,
+            "overrides": body["overrides"],
+            "cron": " ".join(body["cron"].split()),
+            "timezone": body["timezone"],
+            "enabled": body["enabled"],
+            "overlap": body["overlap"],
+            "catch_up": body["catch_up"],
+            "next_fire_at": first,
+        }
+        row = queue.insert_schedule(self.sql, user.id, fields)
+        if row is None:
+            raise _invalid("definition", "the definition was deleted meanwhile")
+        return row
+
     def change_schedule(self, row: dict, changes: dict) -> dict:
         """Change a schedule as ``PATCH /api/schedules/{id}`` does.
 
@@ -326,42 +384,7 @@ class ScheduleHandler(ScheduleAccessMixin, BaseHandler):
         if schedule_id is not None:
             raise APIError(405, "POST a new schedule to /api/schedules")
         body = self.load_body(schemas.ScheduleCreate)
-        user = self.current_user
-        most = scheduler_settings(self.settings["config"]).max_per_user
-        if queue.schedules_of(self.sql, user.id) >= most:
-            raise APIError(
-                409,
-                f"You have {most} schedules, the most one user may have "
-                "(config scheduler.max_per_user): delete one first",
-            )
-        definition = visible_definition(self.sql, user, body["definition"], body.get("owner"))
-        if "version" not in body:
-            # Someone else's script runs as you on every tick: pinned to the version
-            # you could read now, unless you ask for "latest".
-            mine = definition["owner_id"] == user.id
-            body["version"] = None if mine else definition["latest_version"]
-        version = self.version_or_400(definition["id"], body["version"], definition["name"])
-        now = utcnow()
-        first = self.check_timing(body["cron"], body["timezone"], now)
-        shown, hidden = self.check_run(version, body["parameters"], body["overrides"])
-        fields = {
-            "definition_id": definition["id"],
-            "version": body["version"],
-            "description": body.get("description"),
-            "parameters": shown,
-            "secret_parameters": hidden,
-            "overrides": body["overrides"],
-            "cron": " ".join(body["cron"].split()),
-            "timezone": body["timezone"],
-            "enabled": body["enabled"],
-            "overlap": body["overlap"],
-            "catch_up": body["catch_up"],
-            "next_fire_at": first,
-        }
-        row = queue.insert_schedule(self.sql, user.id, fields)
-        if row is None:
-            raise _invalid("definition", "the definition was deleted meanwhile")
-        self.answer([row], one=True)
+        self.answer([self.create_schedule(body)], one=True)
 
     async def patch(self, schedule_id: str | None = None):
         """Change a schedule (``schedule_id`` required: 405 without).

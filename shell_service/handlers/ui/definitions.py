@@ -22,7 +22,7 @@ from baselayer.app.models import utcnow
 from ... import definitions, queue, queues, retries, schemas
 from ...client.definitions_cli import DefinitionLoader
 from ..api.definitions import DefinitionAccessMixin, DefinitionRunMixin
-from ..api.schedules import RECENT_FIRES, dump_schedule
+from ..api.schedules import RECENT_FIRES, ScheduleAccessMixin, dump_schedule
 from .base import UI_ROOT, UIHandler
 
 #: A parameter's form field is this prefix and its name.
@@ -116,7 +116,9 @@ def flat_errors(errors, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def errors_by_field(errors, specs: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
+def errors_by_field(
+    errors, specs: list[dict], fields: dict[str, str] | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
     """A 400's errors split: those beside a form field, and the rest (above the form).
 
     Parameters
@@ -125,6 +127,9 @@ def errors_by_field(errors, specs: list[dict]) -> tuple[dict[str, list[str]], li
         The 400's ``errors``.
     specs : list of dict
         The version's parameters.
+    fields : dict of str to str, optional
+        Error key -> form field, besides the parameters (default: the run form's,
+        ``ERROR_FIELDS``).
 
     Returns
     -------
@@ -135,7 +140,7 @@ def errors_by_field(errors, specs: list[dict]) -> tuple[dict[str, list[str]], li
     beside: dict[str, list[str]] = {}
     above: list[str] = []
     for key, messages in flat_errors(errors).items():
-        field = ERROR_FIELDS.get(key)
+        field = (ERROR_FIELDS if fields is None else fields).get(key)
         if key.startswith("parameters.") and key.split(".", 1)[1] in names:
             field = PARAM_PREFIX + key.split(".", 1)[1]
         if field is None:
@@ -606,3 +611,130 @@ class NewDefinitionPage(DefinitionAccessMixin, UIHandler):
             lines = [f"{key}: {' '.join(messages)}" for key, messages in errors.items()]
             return self.show_form(text, lines or [exc.message], exc.status_code)
         self.redirect(definition_url(created))
+
+
+#: A schedule form's own fields (beside the parameters), each shown beside its errors.
+SCHEDULE_FORM_FIELDS = ("cron", "timezone", "description", "overlap", "catch_up", "version")
+
+
+def schedule_body(specs: list[dict], form: dict[str, list[str]], definition: dict) -> dict:
+    """The ``POST /api/schedules`` body of a new-schedule form.
+
+    Parameters
+    ----------
+    specs : list of dict
+        The definition's latest version's parameters (the form's).
+    form : dict of str to list of str
+        The form's fields as sent.
+    definition : dict
+        ``name`` and ``owner``.
+
+    Returns
+    -------
+    dict
+        ``definition``, ``owner``, ``parameters`` (as a run form's), ``cron``,
+        ``timezone`` (empty: UTC), ``overlap``, ``catch_up``, ``enabled`` (unless
+        "start paused" is ticked), ``version`` (``"latest"`` or a number) and a
+        ``description`` when given.
+    """
+
+    def last(name: str) -> str:
+        values = form.get(name) or [""]
+        return values[-1]
+
+    body: dict = {
+        "definition": definition["name"],
+        "parameters": run_body(specs, form, 1, None)["parameters"],
+        "cron": last("cron").strip(),
+        "timezone": last("timezone").strip() or "UTC",
+        "overlap": last("overlap") or "skip",
+        "catch_up": last("catch_up") or "none",
+        "enabled": last("paused") != "on",
+    }
+    if definition.get("owner"):
+        body["owner"] = definition["owner"]
+    if last("description").strip():
+        body["description"] = last("description").strip()
+    version = last("version")
+    if version == "latest":
+        body["version"] = "latest"
+    elif version.isdigit():
+        body["version"] = int(version)
+    return body
+
+
+class NewSchedulePage(ScheduleAccessMixin, DefinitionPage):
+    """``/ui/definitions/{name}/new-schedule``: a schedule of the definition from a
+    form (its parameters' widgets as the run form's), made by the API's own
+    ``create_schedule``: its errors beside their fields, the values kept (a
+    secret's excepted)."""
+
+    current_user: CurrentUser
+
+    def show_schedule_form(
+        self,
+        definition: dict,
+        version: dict,
+        form: dict[str, list[str]] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        messages: list[str] | None = None,
+        status: int = 200,
+    ) -> None:
+        """Render the form with its values, errors by field, and messages above."""
+        errors = errors or {}
+        specs = version["parameters"]
+        mine = definition["owner_id"] == self.current_user.id
+        values = form or {
+            **default_values(specs),
+            "timezone": ["UTC"],
+            "version": ["latest" if mine else str(version["version"])],
+        }
+        fields = [
+            parameter_field(
+                spec,
+                values.get(PARAM_PREFIX + spec["name"], []),
+                errors.get(PARAM_PREFIX + spec["name"], []),
+            )
+            for spec in specs
+        ]
+        self.set_status(status)
+        self.render_page(
+            "new_schedule.html",
+            definition=definition,
+            version=version,
+            fields=fields,
+            values={
+                name: (values.get(name) or [""])[-1] for name in (*SCHEDULE_FORM_FIELDS, "paused")
+            },
+            errors=errors,
+            messages=messages or [],
+            definition_url=definition_url,
+        )
+
+    async def get(self, name: str, version: str | None = None):
+        """The form, for the definition's latest version."""
+        definition, found = self.definition_and_version(name, None)
+        self.show_schedule_form(definition, found)
+
+    async def post(self, name: str, version: str | None = None):
+        """Make the schedule; to its page, or back to the form with the errors."""
+        form = {
+            key: [value.decode("utf-8", "replace") for value in values]
+            for key, values in self.request.body_arguments.items()
+        }
+        definition, found = self.definition_and_version(name, None)
+        self._form_body = schedule_body(found["parameters"], form, definition)
+        try:
+            row = self.create_schedule(self.load_body(schemas.ScheduleCreate))
+        except APIError as exc:
+            if exc.status_code >= 500 or exc.status_code == 404:
+                raise  # the definition gone meanwhile: a 404 page
+            errors = (exc.data or {}).get("errors") or {}
+            beside, above = errors_by_field(
+                errors, found["parameters"], {name: name for name in SCHEDULE_FORM_FIELDS}
+            )
+            message = "Please fix the fields marked below." if beside else exc.message
+            return self.show_schedule_form(
+                definition, found, form, beside, [message, *above], exc.status_code
+            )
+        self.redirect(f"{UI_ROOT}/schedules/{row['id']}")
