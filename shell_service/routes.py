@@ -23,9 +23,16 @@ from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
 from .handlers.ui.base import UIStaticHandler
+from .handlers.ui.definitions import (
+    DefinitionListPage,
+    DefinitionPage,
+    NewDefinitionPage,
+    NewSchedulePage,
+)
 from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
 from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.overview import OverviewHandler
+from .handlers.ui.schedules import ScheduleActionPage, ScheduleListPage, SchedulePage
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
 
@@ -74,5 +81,15 @@ ROUTES = [
     (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/log", JobLogStreamHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/download/(?P<stream>stdout|stderr)", JobLogDownloadHandler),
+    # Definitions (their run forms) and schedules (pause, resume).
+    (r"/ui/definitions", DefinitionListPage),
+    (r"/ui/new-definition", NewDefinitionPage),
+    (rf"/ui/definitions/(?P<name>{_ID})", DefinitionPage),
+    (rf"/ui/definitions/(?P<name>{_ID})/run", DefinitionPage),
+    (rf"/ui/definitions/(?P<name>{_ID})/new-schedule", NewSchedulePage),
+    (rf"/ui/definitions/(?P<name>{_ID})/versions/(?P<version>{_ID})", DefinitionPage),
+    (r"/ui/schedules", ScheduleListPage),
+    (rf"/ui/schedules/(?P<schedule_id>{_ID})", SchedulePage),
+    (rf"/ui/schedules/(?P<schedule_id>{_ID})/(?P<action>pause|resume)", ScheduleActionPage),
     (r"/ui/static/(.*)", UIStaticHandler),
 ]

@@ -62,6 +62,7 @@ from .definitions import (
     insert_definition,
     insert_version,
     list_definitions,
+    recent_runs,
 )
 from .executors import (
     HEARTBEAT_INTERVAL,
@@ -95,6 +96,7 @@ from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_pa
 from .schedules import (
     SCHEDULE_FIELDS,
     TickOutcome,
+    definition_schedules,
     delete_schedule,
     due_schedules,
     fire_ticks,
@@ -153,6 +155,8 @@ __all__ = [
     "insert_definition",
     "insert_version",
     "list_definitions",
+    "recent_runs",
+    "definition_schedules",
     "CANCEL_CHANNEL",
     "COUNT_CAP",
     "DELETED_CHANNEL",

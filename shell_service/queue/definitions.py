@@ -166,7 +166,8 @@ def definitions_named(
 
 _LIST_DEFINITIONS = Statement(
     f"""
-    SELECT {_DEFINITION_COLUMNS}, v.description
+    SELECT {_DEFINITION_COLUMNS}, v.description,
+           jsonb_array_length(v.parameters) AS parameter_count
     FROM definitions d
     JOIN definition_versions v ON v.definition_id = d.id AND v.version = d.latest_version
     WHERE d.owner_id = %(user_id)s OR d.shared OR %(is_admin)s
@@ -185,7 +186,8 @@ def list_definitions(
     Returns
     -------
     list of dict
-        As ``insert_definition`` returns them, plus ``description``.
+        As ``insert_definition`` returns them, plus ``description`` and
+        ``parameter_count`` (the latest version's).
     """
     params = {"user_id": user_id, "is_admin": is_admin, "limit": limit, "offset": offset}
     return sql.rows(_LIST_DEFINITIONS, params)
@@ -256,3 +258,55 @@ def delete_definition(sql: PlainSQL, definition_id: int) -> bool:
         Whether it was there.
     """
     return sql.row(_DELETE_DEFINITION, {"id": definition_id}) is not None
+
+
+_RECENT_RUNS = Statement(
+    """
+    SELECT d.id AS definition_id, j.id, j.status, j.return_code, j.definition_version,
+           j.created_at, j.finished_at
+    FROM definitions d
+    CROSS JOIN LATERAL (
+        SELECT id, status, return_code, definition_version, created_at, finished_at
+        FROM jobs
+        WHERE definition_name = d.name AND definition_id = d.id
+          AND (%(submitter_id)s::int IS NULL OR submitter_id = %(submitter_id)s::int)
+        ORDER BY created_at DESC, id DESC
+        LIMIT %(per_definition)s
+    ) AS j
+    WHERE d.id = ANY(%(ids)s::int[])
+    ORDER BY d.id, j.created_at DESC, j.id DESC
+    """
+)
+
+
+def recent_runs(
+    sql: PlainSQL, definition_ids: list[int], submitter_id: int | None, per_definition: int
+) -> dict[int, list[dict]]:
+    """The latest jobs run from each definition, newest first: one user's, or everyone's.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    definition_ids : list of int
+    submitter_id : int or None
+        Only this user's jobs (what they may see of a shared definition's runs);
+        None: everyone's (an admin's view).
+    per_definition : int
+        Most jobs per definition.
+
+    Returns
+    -------
+    dict
+        Definition id -> list of ``{"id", "status", "return_code",
+        "definition_version", "created_at", "finished_at"}`` (an empty list for
+        a definition without such runs).
+    """
+    runs: dict[int, list[dict]] = {definition_id: [] for definition_id in definition_ids}
+    params = {
+        "ids": definition_ids,
+        "submitter_id": submitter_id,
+        "per_definition": per_definition,
+    }
+    for row in sql.rows(_RECENT_RUNS, params):
+        runs[row.pop("definition_id")].append(row)
+    return runs

@@ -154,6 +154,31 @@ def list_schedules(sql: PlainSQL, owner_id: int | None, limit: int, offset: int)
     return sql.rows(_LIST_SCHEDULES, params)
 
 
+_DEFINITION_SCHEDULES = Statement(
+    f"""
+    SELECT {_SCHEDULE_COLUMNS} FROM schedules s JOIN definitions d ON d.id = s.definition_id
+    WHERE s.definition_id = %(definition_id)s
+      AND (%(owner_id)s::int IS NULL OR s.owner_id = %(owner_id)s::int)
+    ORDER BY s.id
+    LIMIT %(limit)s
+    """
+)
+
+
+def definition_schedules(
+    sql: PlainSQL, definition_id: int, owner_id: int | None, limit: int = 100
+) -> list[dict]:
+    """The schedules that run one definition, by id: one owner's, or everyone's (None).
+
+    Returns
+    -------
+    list of dict
+        As ``schedule_row``; at most ``limit``.
+    """
+    params = {"definition_id": definition_id, "owner_id": owner_id, "limit": limit}
+    return sql.rows(_DEFINITION_SCHEDULES, params)
+
+
 def update_schedule(sql: PlainSQL, schedule_id: int, changes: dict) -> dict | None:
     """Change a schedule's columns.
 

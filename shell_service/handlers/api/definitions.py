@@ -106,6 +106,39 @@ class DefinitionAccessMixin(BaseHandler):
         """A definition with one of its versions, as ``schemas.Definition`` shows it."""
         return schemas.Definition().dump({**version, **definition})
 
+    def create_definition(self, body: dict) -> dict:
+        """Store a new definition, owned by the current user, as its version 1 (``POST
+        /api/definitions``, and the dashboard's form).
+
+        Parameters
+        ----------
+        body : dict
+            Loaded by ``schemas.DefinitionCreate``.
+
+        Returns
+        -------
+        dict
+            The definition as ``shown``.
+
+        Raises
+        ------
+        APIError
+            400 or 413 for options the config refuses; 409 when the user has a
+            definition of that name; 404 if it was deleted meanwhile.
+        """
+        fields = version_fields(body)
+        self.check_version_fields(fields)
+        user = self.current_user
+        definition = queue.insert_definition(
+            self.sql, user.id, body["name"], body.get("shared", False), fields
+        )
+        if definition is None:
+            raise APIError(409, f"You have a definition called {body['name']!r} already")
+        version = queue.definition_version(self.sql, definition["id"], 1)
+        if version is None:  # deleted meanwhile
+            raise APIError(404, f"No definition called {body['name']!r}")
+        return self.shown(definition, version)
+
 
 def version_fields(body: dict) -> dict:
     """A version's stored fields (``queue.VERSION_FIELDS``) from a validated body."""
@@ -206,19 +239,7 @@ class DefinitionHandler(DefinitionAccessMixin, BaseHandler):
         """
         if name is not None:
             raise APIError(405, "POST a new definition to /api/definitions")
-        body = self.load_body(schemas.DefinitionCreate)
-        fields = version_fields(body)
-        self.check_version_fields(fields)
-        user = self.current_user
-        definition = queue.insert_definition(
-            self.sql, user.id, body["name"], body.get("shared", False), fields
-        )
-        if definition is None:
-            raise APIError(409, f"You have a definition called {body['name']!r} already")
-        version = queue.definition_version(self.sql, definition["id"], 1)
-        if version is None:  # deleted meanwhile
-            raise APIError(404, f"No definition called {body['name']!r}")
-        self.success(self.shown(definition, version))
+        self.success(self.create_definition(self.load_body(schemas.DefinitionCreate)))
 
     async def put(self, name: str | None = None):
         """Replace a definition with a whole new version (``name`` required).
@@ -407,44 +428,34 @@ class DefinitionVersionsHandler(DefinitionAccessMixin, BaseHandler):
         self.success(self.shown(definition, found))
 
 
-class DefinitionRunHandler(DefinitionAccessMixin, JobAccessMixin, BaseHandler):
-    """``POST /api/definitions/{name}/run``: a job from a definition, queued.
+class DefinitionRunMixin(DefinitionAccessMixin, JobAccessMixin):
+    """Running a definition: the job a run makes, checked and queued (the API's run
+    and the dashboard's run form call ``run_definition``)."""
 
-    Whoever may see the definition; the job is the caller's and runs as them.
-    """
+    async def run_definition(self, name: str, body: dict) -> str:
+        """Run the definition ``name`` as the current user; answers the new job's id.
 
-    async def post(self, name: str):
-        """Run the definition ``name`` (from the path) with parameters; answers the job's id.
+        Parameters
+        ----------
+        name : str
+            The definition's name (from the path).
+        body : dict
+            The run as ``schemas.DefinitionRun`` loaded it (``owner``, when
+            given, picks whose; else the query's ``owner``).
 
-        ---
-        summary: Run a definition
-        description: |
-          Checks every parameter (a 400 names each one wrong: missing, wrong
-          type, not a choice, out of range, not matching its pattern), makes the
-          job from the version asked for (default: the latest) with your
-          overrides of its job options (within its queue's limits), and queues
-          it. The job is yours; it records the definition, its version and the
-          parameter values (secrets shown as ********). With `array`, the run
-          is an array job; with `depends_on`, it waits for those jobs (as for
-          `POST /api/jobs`).
-        tags: [definitions]
-        security: [{token: []}]
-        parameters:
-          - {in: query, schema: DefinitionQuery}
-        requestBody:
-          required: true
-          content: {application/json: {schema: DefinitionRun}}
-        responses:
-          200:
-            content: {application/json: {schema: JobIdEnvelope}}
-          400: BadRequest
-          401: Unauthorized
-          404: NotFound
-          409:
-            description: A job with this id exists already
-            content: {application/json: {schema: Error}}
+        Returns
+        -------
+        str
+            The queued job's id.
+
+        Raises
+        ------
+        APIError
+            404 for a definition the user may not see (or a dependency on a job
+            they may not see); 400 naming each wrong parameter, override, the
+            version, ``array`` or ``depends_on``; 413 for a script over the
+            limit; 409 for a job id in use.
         """
-        body = self.load_body(schemas.DefinitionRun)
         owner = body.get("owner") or self.load_query(schemas.DefinitionQuery).get("owner")
         try:
             definition = self.definition_or_404(name, owner)
@@ -489,4 +500,45 @@ class DefinitionRunHandler(DefinitionAccessMixin, JobAccessMixin, BaseHandler):
         )
         if not await self.settings["job_writer"].insert(new_job):
             raise APIError(409, f"A job with id {job['id']!r} exists already")
-        self.success({"id": job["id"]})
+        return job["id"]
+
+
+class DefinitionRunHandler(DefinitionRunMixin, BaseHandler):
+    """``POST /api/definitions/{name}/run``: a job from a definition, queued.
+
+    Whoever may see the definition; the job is the caller's and runs as them.
+    """
+
+    async def post(self, name: str):
+        """Run the definition ``name`` (from the path) with parameters; answers the job's id.
+
+        ---
+        summary: Run a definition
+        description: |
+          Checks every parameter (a 400 names each one wrong: missing, wrong
+          type, not a choice, out of range, not matching its pattern), makes the
+          job from the version asked for (default: the latest) with your
+          overrides of its job options (within its queue's limits), and queues
+          it. The job is yours; it records the definition, its version and the
+          parameter values (secrets shown as ********). With `array`, the run
+          is an array job; with `depends_on`, it waits for those jobs (as for
+          `POST /api/jobs`).
+        tags: [definitions]
+        security: [{token: []}]
+        parameters:
+          - {in: query, schema: DefinitionQuery}
+        requestBody:
+          required: true
+          content: {application/json: {schema: DefinitionRun}}
+        responses:
+          200:
+            content: {application/json: {schema: JobIdEnvelope}}
+          400: BadRequest
+          401: Unauthorized
+          404: NotFound
+          409:
+            description: A job with this id exists already
+            content: {application/json: {schema: Error}}
+        """
+        body = self.load_body(schemas.DefinitionRun)
+        self.success({"id": await self.run_definition(name, body)})

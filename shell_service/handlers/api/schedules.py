@@ -75,10 +75,10 @@ def dump_schedule(row: dict, fires: list[dict], now: datetime.datetime) -> dict:
     return schemas.Schedule().dump(shown)
 
 
-class ScheduleHandler(BaseHandler):
-    """``/api/schedules`` (list, create) and ``/api/schedules/{schedule_id}`` (read,
-    change, delete). Any user with a token; a user sees and changes only their own
-    schedules, an admin anyone's (someone else's answers 404, as a missing one)."""
+class ScheduleAccessMixin(BaseHandler):
+    """Finding a schedule as the current user may see it (their own; an admin's,
+    anyone's), checking its timing and its runs, and changing it (the API's
+    ``PATCH`` and the dashboard's pause and resume call ``change_schedule``)."""
 
     current_user: CurrentUser
 
@@ -97,21 +97,6 @@ class ScheduleHandler(BaseHandler):
         ):
             raise APIError(404, f"No schedule with id {schedule_id!r}")
         return row
-
-    def answer(self, rows: list[dict], one: bool) -> None:
-        """Answer schedules as shown (``dump_schedule``), with their last fires.
-
-        Parameters
-        ----------
-        rows : list of dict
-            As ``queue.schedule_row`` reads them.
-        one : bool
-            Answer the first alone (a read, create or change), not the list.
-        """
-        fires = queue.recent_fires(self.sql, [row["id"] for row in rows], RECENT_FIRES)
-        now = utcnow()
-        data = [dump_schedule(row, fires[row["id"]], now) for row in rows]
-        self.success(data[0] if one else data)
 
     def check_timing(self, cron_text: str, timezone: str, now: datetime.datetime):
         """The five-field expression, and the first tick after ``now``.
@@ -185,6 +170,139 @@ class ScheduleHandler(BaseHandler):
         if found is None:
             raise _invalid("version", f"definition {name} has no version {version}")
         return found
+
+    def create_schedule(self, body: dict) -> dict:
+        """Store a new schedule of the current user (``POST /api/schedules``, and the
+        dashboard's form).
+
+        Parameters
+        ----------
+        body : dict
+            Loaded by ``schemas.ScheduleCreate``.
+
+        Returns
+        -------
+        dict
+            The schedule (``queue.schedule_row``).
+
+        Raises
+        ------
+        APIError
+            404 for a definition the user may not see; 400 naming the field (cron,
+            timezone, version, a parameter, an override); 409 past
+            ``scheduler.max_per_user``.
+        """
+        user = self.current_user
+        most = scheduler_settings(self.settings["config"]).max_per_user
+        if queue.schedules_of(self.sql, user.id) >= most:
+            raise APIError(
+                409,
+                f"You have {most} schedules, the most one user may have "
+                "(config scheduler.max_per_user): delete one first",
+            )
+        definition = visible_definition(self.sql, user, body["definition"], body.get("owner"))
+        if "version" not in body:
+            # Someone else's script runs as you on every tick: pinned to the version
+            # you could read now, unless you ask for "latest".
+            mine = definition["owner_id"] == user.id
+            body["version"] = None if mine else definition["latest_version"]
+        version = self.version_or_400(definition["id"], body["version"], definition["name"])
+        now = utcnow()
+        first = self.check_timing(body["cron"], body["timezone"], now)
+        shown, hidden = self.check_run(version, body["parameters"], body["overrides"])
+        fields = {
+            "definition_id": definition["id"],
+            "version": body["version"],
+            "description": body.get("description"),
+            "parameters": shown,
+            "secret_parameters": hidden,
+            "overrides": body["overrides"],
+            "cron": " ".join(body["cron"].split()),
+            "timezone": body["timezone"],
+            "enabled": body["enabled"],
+            "overlap": body["overlap"],
+            "catch_up": body["catch_up"],
+            "next_fire_at": first,
+        }
+        row = queue.insert_schedule(self.sql, user.id, fields)
+        if row is None:
+            raise _invalid("definition", "the definition was deleted meanwhile")
+        return row
+
+    def change_schedule(self, row: dict, changes: dict) -> dict:
+        """Change a schedule as ``PATCH /api/schedules/{id}`` does.
+
+        Parameters
+        ----------
+        row : dict
+            The schedule (``schedule_or_404``).
+        changes : dict
+            Loaded by ``schemas.ScheduleUpdate`` (partial): ``enabled: false``
+            pauses it, ``true`` resumes it from the next tick after now; a new
+            ``cron`` or ``timezone`` starts from now; ``parameters`` are merged
+            over the stored values (None removes one) and checked again.
+
+        Returns
+        -------
+        dict
+            The schedule as changed (``queue.schedule_row``).
+
+        Raises
+        ------
+        APIError
+            400 naming a field (cron, timezone, version, a parameter, an
+            override over its queue's limits); 404 if it is gone meanwhile.
+        """
+        now = utcnow()
+        if "cron" in changes:
+            changes["cron"] = " ".join(changes["cron"].split())
+        retimed = (
+            "cron" in changes
+            or "timezone" in changes
+            or (changes.get("enabled") and not row["enabled"])
+        )
+        if retimed:
+            changes["next_fire_at"] = self.check_timing(
+                changes.get("cron", row["cron"]), changes.get("timezone", row["timezone"]), now
+            )
+        if changes.keys() & {"version", "parameters", "overrides"}:
+            version_number = changes["version"] if "version" in changes else row["version"]
+            version = self.version_or_400(row["definition_id"], version_number, row["definition"])
+            values = {**row["parameters"], **row["secret_parameters"]}
+            for name, value in changes.pop("parameters", {}).items():
+                if value is None:
+                    values.pop(name, None)
+                else:
+                    values[name] = value
+            overrides = changes.get("overrides", row["overrides"])
+            changes["parameters"], changes["secret_parameters"] = self.check_run(
+                version, values, overrides
+            )
+        changed = queue.update_schedule(self.sql, row["id"], changes)
+        if changed is None:
+            raise APIError(404, f"No schedule with id {str(row['id'])!r}")
+        return changed
+
+
+class ScheduleHandler(ScheduleAccessMixin, BaseHandler):
+    """``/api/schedules`` (list, create) and ``/api/schedules/{schedule_id}`` (read,
+    change, delete). Any user with a token; a user sees and changes only their own
+    schedules, an admin anyone's (someone else's answers 404, as a missing one)."""
+
+    def answer(self, rows: list[dict], one: bool) -> None:
+        """Answer schedules as shown (``dump_schedule``), with their last fires.
+
+        Parameters
+        ----------
+        rows : list of dict
+            As ``queue.schedule_row`` reads them.
+        one : bool
+            Answer the first alone (a read, create or change), not the list.
+        """
+        fires = queue.recent_fires(self.sql, [row["id"] for row in rows], RECENT_FIRES)
+        now = utcnow()
+        data = [dump_schedule(row, fires[row["id"]], now) for row in rows]
+        self.success(data[0] if one else data)
 
     async def get(self, schedule_id: str | None = None):
         """List schedules, or read one.
@@ -266,42 +384,7 @@ class ScheduleHandler(BaseHandler):
         if schedule_id is not None:
             raise APIError(405, "POST a new schedule to /api/schedules")
         body = self.load_body(schemas.ScheduleCreate)
-        user = self.current_user
-        most = scheduler_settings(self.settings["config"]).max_per_user
-        if queue.schedules_of(self.sql, user.id) >= most:
-            raise APIError(
-                409,
-                f"You have {most} schedules, the most one user may have "
-                "(config scheduler.max_per_user): delete one first",
-            )
-        definition = visible_definition(self.sql, user, body["definition"], body.get("owner"))
-        if "version" not in body:
-            # Someone else's script runs as you on every tick: pinned to the version
-            # you could read now, unless you ask for "latest".
-            mine = definition["owner_id"] == user.id
-            body["version"] = None if mine else definition["latest_version"]
-        version = self.version_or_400(definition["id"], body["version"], definition["name"])
-        now = utcnow()
-        first = self.check_timing(body["cron"], body["timezone"], now)
-        shown, hidden = self.check_run(version, body["parameters"], body["overrides"])
-        fields = {
-            "definition_id": definition["id"],
-            "version": body["version"],
-            "description": body.get("description"),
-            "parameters": shown,
-            "secret_parameters": hidden,
-            "overrides": body["overrides"],
-            "cron": " ".join(body["cron"].split()),
-            "timezone": body["timezone"],
-            "enabled": body["enabled"],
-            "overlap": body["overlap"],
-            "catch_up": body["catch_up"],
-            "next_fire_at": first,
-        }
-        row = queue.insert_schedule(self.sql, user.id, fields)
-        if row is None:
-            raise _invalid("definition", "the definition was deleted meanwhile")
-        self.answer([row], one=True)
+        self.answer([self.create_schedule(body)], one=True)
 
     async def patch(self, schedule_id: str | None = None):
         """Change a schedule (``schedule_id`` required: 405 without).
@@ -336,34 +419,7 @@ class ScheduleHandler(BaseHandler):
         changes = self.load_body(schemas.ScheduleUpdate, partial=True)
         if not changes:
             raise APIError(400, "Invalid request body: nothing to change")
-        now = utcnow()
-        if "cron" in changes:
-            changes["cron"] = " ".join(changes["cron"].split())
-        retimed = (
-            "cron" in changes
-            or "timezone" in changes
-            or (changes.get("enabled") and not row["enabled"])
-        )
-        if retimed:
-            changes["next_fire_at"] = self.check_timing(
-                changes.get("cron", row["cron"]), changes.get("timezone", row["timezone"]), now
-            )
-        if changes.keys() & {"version", "parameters", "overrides"}:
-            version_number = changes["version"] if "version" in changes else row["version"]
-            version = self.version_or_400(row["definition_id"], version_number, row["definition"])
-            values = {**row["parameters"], **row["secret_parameters"]}
-            for name, value in changes.pop("parameters", {}).items():
-                if value is None:
-                    values.pop(name, None)
-                else:
-                    values[name] = value
-            overrides = changes.get("overrides", row["overrides"])
-            changes["parameters"], changes["secret_parameters"] = self.check_run(
-                version, values, overrides
-            )
-        changed = queue.update_schedule(self.sql, row["id"], changes)
-        if changed is None:
-            raise APIError(404, f"No schedule with id {schedule_id!r}")
+        changed = self.change_schedule(row, changes)
         self.answer([changed], one=True)
 
     async def delete(self, schedule_id: str | None = None):
