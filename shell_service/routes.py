@@ -21,11 +21,18 @@ from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
+from .handlers.ui.admin import (
+    AdminRootHandler,
+    AdminSystemHandler,
+    AdminUserHandler,
+    AdminUsersHandler,
+)
 from .handlers.ui.base import UIRootHandler, UIStaticHandler
 from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
 from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
+from .handlers.ui.tokens import TokenRevokeHandler, TokensHandler
 
 _ID = r"[^/]+"
 
@@ -70,5 +77,13 @@ ROUTES = [
     (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/log", JobLogStreamHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/download/(?P<stream>stdout|stderr)", JobLogDownloadHandler),
+    # Tokens (anyone's own) and the admin pages (admins only: 404 for anyone else).
+    (r"/ui/tokens", TokensHandler),
+    (rf"/ui/tokens/(?P<token_id>{_ID})/revoke", TokenRevokeHandler),
+    (r"/ui/admin/?", AdminRootHandler),
+    (r"/ui/admin/users", AdminUsersHandler),
+    (rf"/ui/admin/users/(?P<user_id>{_ID})", AdminUserHandler),
+    (rf"/ui/admin/users/(?P<user_id>{_ID})/(?P<action>{_ID})", AdminUserHandler),
+    (r"/ui/admin/system", AdminSystemHandler),
     (r"/ui/static/(.*)", UIStaticHandler),
 ]
