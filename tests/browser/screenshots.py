@@ -34,5 +34,5 @@ def screenshot(page, name: str, mask=None) -> Path | None:
     path = Path(folder) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(VIEWPORT)
-    page.screenshot(path=str(path), mask=mask or [])
+    page.screenshot(path=str(path), mask=mask or [], mask_color="#8a8f98")
     return path

@@ -120,5 +120,24 @@ def test_a_users_own_tokens_page_shows_a_new_secret_once(signed_in, stack):
     # A dismissed confirmation revokes nothing.
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.locator("#tokens tbody tr", has_text="ci-runner").locator("button").click()
+    page.wait_for_timeout(500)  # a revoke's round trip, had the form been sent
     expect(page.locator("#tokens tbody tr", has_text="ci-runner")).to_have_count(1)
     assert api_status(stack, secret) == 200
+
+
+def test_the_system_page_shows_the_stacks_executors_queues_and_isolation(page, stack, stack_admin):
+    sign_in(page, stack, stack_admin.token)
+    page.click("#nav-admin")
+    page.click("#admin-nav-system")
+    page.wait_for_url(f"{stack}/ui/admin/system")
+    sysinfo = stack_admin.get("/api/sysinfo").json()["data"]
+    expect(page.locator("#version")).to_have_text(sysinfo["version"])
+    for executor_id in (e["id"] for e in sysinfo["executors"]):
+        row = page.locator(f'#executors tr[data-executor="{executor_id}"]')
+        expect(row).to_contain_text("alive")
+    for name, kind in (
+        (q["name"], q["executor"]) for q in stack_admin.get("/api/queues").json()["data"]
+    ):
+        expect(page.locator(f'#queues tr[data-queue="{name}"]')).to_contain_text(kind)
+    expect(page.locator("#isolation")).to_contain_text("containment")
+    screenshot(page, "admin-system")

@@ -390,7 +390,7 @@ def test_usernames_and_token_names_are_escaped(admin_web, web, db_session):
     ]
     for page in pages:
         assert "<script>alert" not in page
-        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&#39;" in page
+        assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&quot;&#x27;" in page
 
 
 def test_unsafe_requests_without_xsrf_are_refused(web, admin_web, db_session):

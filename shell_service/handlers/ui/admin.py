@@ -156,7 +156,9 @@ class AdminUserHandler(UserAdminMixin, TokenFormMixin, AdminUIHandler):
             tokens=listed_tokens(self.sql, user["id"], self.session_secret() if own else None),
             form=form or {"expires_in": DEFAULT_EXPIRY},
             errors=errors or {},
-            message=message,
+            # A refusal of the token form above it; of an action, under the actions.
+            form_message=message if errors else "",
+            action_message="" if errors else message,
             notice=NOTICES.get(self.get_argument("notice", ""), ""),
             expiry_choices=expiry_choices(),
             form_action=f"{here}/tokens",

@@ -225,7 +225,7 @@ class TokensHandler(TokenFormMixin, UIHandler):
             tokens=listed_tokens(self.sql, self.current_user.id, self.session_secret()),
             form=form,
             errors=errors,
-            message=message,
+            form_message=message,
             expiry_choices=expiry_choices(),
             form_action=f"{UI_ROOT}/tokens",
             back=f"{UI_ROOT}/tokens",
