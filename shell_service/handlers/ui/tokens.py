@@ -120,9 +120,9 @@ def listed_tokens(sql: PlainSQL, user_id: int, session_secret: str | None) -> li
     return tokens
 
 
-class TokenFormMixin(TokenMixin):
-    """Making a token from the token form, through ``TokenMixin.make_token`` (the
-    form becomes the API's JSON body, loaded by ``schemas.TokenCreate``)."""
+class TokenFormMixin(TokenMixin, UIHandler):
+    """A page making a token from the token form, through ``TokenMixin.make_token``
+    (the form becomes the API's JSON body, loaded by ``schemas.TokenCreate``)."""
 
     # Signed in: ``prepare`` sent anyone else to the sign-in page.
     current_user: CurrentUser
@@ -214,7 +214,7 @@ def expiry_choices() -> list[tuple[str, str]]:
     return [(value, label) for value, (label, _) in EXPIRY_CHOICES.items()]
 
 
-class TokensHandler(TokenFormMixin, UIHandler):
+class TokensHandler(TokenFormMixin):
     """``/ui/tokens``: the user's own tokens (web sessions marked) and a form to make one."""
 
     def show_page(self, form: dict, errors: dict, message: str = "", status: int = 200) -> None:
