@@ -1,6 +1,7 @@
-"""Where job directories are: computed from config, nothing made or probed.
+"""Where job directories are: computed from config, nothing made.
 
-The app workers read a job's output files from here (read-only); the
+The app workers read a job's output files from here (read-only; and
+``attempt_in``, which attempt made a directory); the
 executor makes the directories (``executors/job_files.py``: ``usable_dir``
 makes the fallback's parents). Both compute the same place from the same
 config.
@@ -108,6 +109,37 @@ def output_file(jobs_dir: Path, job_id: str, stream: str) -> Path:
     if stream not in OUTPUT_STREAMS:
         raise ValueError(f"no such output stream: {stream!r}")
     return job_dir(jobs_dir, job_id) / stream
+
+
+#: In a job's directory, beside its output: which attempt of the job made the
+#: directory (the number and a newline). Written by the service (root's, 0600)
+#: before the job starts; each attempt makes the directory anew.
+ATTEMPT_FILE = "attempt"
+
+
+def attempt_in(directory: Path) -> int | None:
+    """Which attempt's files a job's directory holds (``ATTEMPT_FILE``).
+
+    Parameters
+    ----------
+    directory : Path
+        The job's directory.
+
+    Returns
+    -------
+    int or None
+        None when there is no such file, or not yet its number: a directory
+        being made, an earlier job's, or none.
+    """
+    try:
+        fd = os.open(directory / ATTEMPT_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        text = os.read(fd, 32)
+    finally:
+        os.close(fd)
+    return int(text) if text.endswith(b"\n") and text[:-1].isdigit() else None
 
 
 def slurm_jobs_dirs(cfg) -> dict[str, Path]:

@@ -236,6 +236,7 @@ class HostSetup:
             timeout=max((running.deadline - utcnow()).total_seconds(), 0),
             kill_grace=self.kill_grace,
             max_log_bytes=int(self.cfg["jobs.max_log_bytes"]),
+            attempt=job.attempt,
         )
 
     def isolation(self) -> dict:

@@ -3,6 +3,8 @@
 <jobs.dir>/<job id>/          root-owned, 0711; made and written by the job's init
     stdout, stderr            the job's output, copied from its pipes (0600)
     stdin                     what the job reads on standard input (if anything)
+    attempt                   which attempt of the job made the directory
+                              (``job_paths.ATTEMPT_FILE``; the log's follow reads it)
     wrapper.pid               the job init's pid and start time (for adopters)
     exit_status               the end record (JSON), written once every process ended
     work/                     the job's own: its cwd, holds ``script``;
@@ -11,10 +13,12 @@
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..job_paths import (  # noqa: F401 (re-exported: the executor's names for them)
+    ATTEMPT_FILE,
     FALLBACK_ROOT,
     HIDDEN_FROM_JOBS,
     hidden_from_jobs,
@@ -24,6 +28,30 @@ from ..job_paths import (  # noqa: F401 (re-exported: the executor's names for t
 from ..utf8 import decode, whole_characters
 
 log = logging.getLogger(__name__)
+
+
+def write_attempt(root_fd: int, attempt: int) -> None:
+    """Write ``ATTEMPT_FILE`` in a job's new directory.
+
+    Parameters
+    ----------
+    root_fd : int
+        The directory's descriptor (made by the service, root-owned, the job's
+        files not in it yet).
+    attempt : int
+        1 first.
+
+    Raises
+    ------
+    OSError
+        The file exists already or cannot be written.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(ATTEMPT_FILE, flags, 0o600, dir_fd=root_fd)
+    try:
+        os.write(fd, f"{int(attempt)}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def usable_dir(configured: Path, as_root: bool, kind: str) -> Path:

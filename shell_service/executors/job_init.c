@@ -21,7 +21,7 @@
  * cost more CPU than the job's own shell. Measured in BENCHMARKS.md.
  *
  * Descriptors it is started with (JOB_INIT_FDS in job_init.py):
- *   3 the job directory (made by the launcher, root 0711, empty),
+ *   3 the job directory (made by the launcher, root 0711, holding only `attempt`),
  *   4 the request, 5 the script's text, 6 the stdin's text (when there is one);
  *   the last three are anonymous files, read from offset 0.
  * SIGTERM arrives blocked (the launcher's spawn mask) so that the executor's
@@ -299,8 +299,8 @@ static int write_new_file(int dir, const char *name, int from) {
     return 0;
 }
 
-/* The job's files, in the job directory the launcher made (ROOT_FD, root's and
- * empty: nothing in it is the job's yet). 0, or -1 with `failure` set. */
+/* The job's files, in the job directory the launcher made (ROOT_FD, root's:
+ * nothing in it is the job's yet). 0, or -1 with `failure` set. */
 static int prepare_files(const struct request *r, struct job_files *f) {
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     if (mkdirat(ROOT_FD, "work", 0700) != 0) { /* exact: the launcher's umask is 022 */

@@ -3,8 +3,8 @@
 The job init itself is a small C program, ``job_init.c`` (built by
 ``init_program.py``): process 1 of the job's own PID namespace, which runs,
 contains and ends one job; its comment says how. The launcher (``launcher.py``)
-calls ``prepare`` here for each job (its empty directory and its cgroup), then
-starts the init with ``posix_spawn``, handing it the descriptors in
+calls ``prepare`` here for each job (its directory, empty but for ``attempt``, and
+its cgroup), then starts the init with ``posix_spawn``, handing it the descriptors in
 ``JOB_INIT_FDS``: the directory, and the request ``encode_request`` makes, the
 script and the stdin, each in an anonymous file.
 
@@ -18,6 +18,8 @@ import os
 import resource
 from dataclasses import dataclass
 from pathlib import Path
+
+from .job_files import write_attempt
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_NAME = 15
@@ -70,7 +72,8 @@ def process_start_time(pid: str | int = "self") -> int:
 
 # ---- before the job: what the launcher makes ------------------------------------------
 def make_job_directory(request: dict) -> int:
-    """A fresh, empty job directory, root 0711 (``job_files.JobFiles`` names its files).
+    """A fresh job directory, root 0711, holding only ``attempt`` (``job_files.JobFiles``
+    names its files).
 
     The init makes the files in it (``job_init.c``).
 
@@ -96,7 +99,13 @@ def make_job_directory(request: dict) -> int:
         # that job's user): nothing here touches what a job wrote.
         raise OSError(f"{root} is left from an earlier job with this id")
     root.mkdir(mode=0o711)  # exact: the launcher's umask is 022
-    return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        write_attempt(fd, request.get("attempt", 1))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def make_cgroup(cgroup: dict) -> list[Path]:
@@ -163,7 +172,7 @@ class Prepared:
 
 
 def prepare(request: dict) -> Prepared:
-    """What the launcher makes for a job before its init starts: its empty directory
+    """What the launcher makes for a job before its init starts: its directory
     and its cgroup.
 
     The init makes the files (in parallel with other inits: on a busy disk, making

@@ -53,6 +53,9 @@ class JobLaunch:
     timeout : float or None
         Seconds the init lets the job run before it ends it by itself (so a
         timeout holds while no executor runs); None: only the executor's timer.
+    attempt : int
+        Which attempt of the job this is (1 first): written in its directory
+        (``job_files.write_attempt``) for the log's follow.
     """
 
     job_id: str
@@ -72,6 +75,7 @@ class JobLaunch:
     cgroup: JobCgroup | None = None
     cgroup_limits: tuple[int, int, int] = field(default=(0, 0, 0))
     timeout: float | None = None
+    attempt: int = 1
 
     def request(self) -> dict:
         """The launch request: the protocol of ``launcher.py``.
@@ -82,7 +86,7 @@ class JobLaunch:
             JSON-able: ``id``, ``root``, ``script``, ``stdin``, ``uid``, ``gid``,
             ``tmp``, ``private_mounts``, ``argv``, ``env``, ``umask``, ``rlimits``,
             ``cgroup`` (``JobCgroup.request`` or None), ``kill_grace`` (seconds),
-            ``max_log_bytes`` and, if set, ``timeout`` (seconds).
+            ``max_log_bytes``, ``attempt`` and, if set, ``timeout`` (seconds).
         """
         request = {
             "id": self.job_id,
@@ -100,6 +104,7 @@ class JobLaunch:
             "cgroup": self.cgroup.request(*self.cgroup_limits) if self.cgroup else None,
             "kill_grace": self.kill_grace,
             "max_log_bytes": self.max_log_bytes,
+            "attempt": self.attempt,
         }
         if self.timeout is not None:
             request["timeout"] = self.timeout

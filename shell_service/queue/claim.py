@@ -63,7 +63,8 @@ EXECUTOR_JOB_COLUMNS = (
     " jobs.timeout, jobs.cpus, jobs.memory_mb, jobs.queued_at, jobs.started_at,"
     " jobs.submitter_id,"
     " (SELECT username FROM users WHERE users.id = jobs.submitter_id) AS username,"
-    " jobs.executor, jobs.cancel_requested_at, jobs.queue, jobs.requeue_on_host_loss"
+    " jobs.executor, jobs.cancel_requested_at, jobs.queue, jobs.requeue_on_host_loss,"
+    " jobs.attempt"
 )
 
 
@@ -262,6 +263,8 @@ class ClaimedJob:
         Its queue's name.
     requeue_on_host_loss : bool
         Whether it goes back to QUEUED when its host (or Slurm node) is lost.
+    attempt : int
+        Which attempt of the job this is (1 first; a retry makes the next).
     """
 
     id: str
@@ -282,6 +285,7 @@ class ClaimedJob:
     cancel_requested_at: datetime.datetime | None
     queue: str
     requeue_on_host_loss: bool = False
+    attempt: int = 1
 
 
 def claim_jobs(

@@ -5,6 +5,7 @@ the in-process executor (and the waiting-jobs service's passes for back-offs);
 a lost host's job by ``Registry.lose``, as tests/executors/test_lost_hosts.py."""
 
 import datetime
+import os
 
 import pytest
 from sqlalchemy import select, text
@@ -353,6 +354,65 @@ def test_a_followed_log_goes_on_with_each_next_attempts_output(api):
     assert response.status_code == 200
     assert response.text == "attempt 1\nattempt 2\nattempt 3\n"
     assert wait_for_job(api, job_id)["attempt"] == 3
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_followed_log_misses_nothing_when_attempts_follow_at_once(api, stream):
+    # No back-off: an attempt ends and the next starts within one look at the file.
+    # Each attempt writes a different length, so an offset carried over would cut
+    # the next one's start; lines after a pause end each attempt.
+    code = (
+        'n=$SHELL_SERVICE_ATTEMPT; i=0; while [ $i -lt $((4 - n)) ]; do echo "a$n line $i"; '
+        'i=$((i+1)); done; sleep 0.3; echo "a$n end"; [ "$n" -ge 4 ] || exit 75'
+    )
+    if stream == "stderr":
+        code = f"exec >&2; {code}"
+    job_id = submit(api, code, retry={"attempts": 4})
+    response = api.get(f"/api/jobs/{job_id}/log", params={"follow": "true", "stream": stream})
+    expected = "".join(
+        "".join(f"a{n} line {i}\n" for i in range(4 - n)) + f"a{n} end\n" for n in range(1, 5)
+    )
+    assert response.text == expected
+    assert wait_for_job(api, job_id)["attempt"] == 4
+
+
+def test_a_follower_takes_an_attempts_unread_rest_from_its_stored_output(
+    sql, session_factory, tmp_path
+):
+    from shell_service.executors.job_files import write_attempt
+    from shell_service.handlers.api.job_log import FollowedOutput
+
+    job = JobFactory(status="RUNNING", attempt=3)
+    with session_factory() as session:
+        for number, out in ((1, "one\nmore of one\n"), (2, "two\n")):
+            session.add(JobAttempt(job_id=job.id, number=number, status="FAILED", stdout=out))
+        session.commit()
+    directory = tmp_path / job.id
+
+    def attempt_directory(number: int, stdout: str) -> None:
+        if directory.exists():
+            for child in directory.iterdir():
+                child.unlink()
+            directory.rmdir()
+        directory.mkdir()
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        write_attempt(fd, number)
+        os.close(fd)
+        (directory / "stdout").write_text(stdout)
+
+    attempt_directory(1, "one\n")
+    follower = FollowedOutput(sql, job.id, directory / "stdout", "stdout", 0)
+    assert follower.read(False) == b"one\n" and follower.attempt == 1
+    assert follower.read(False) == b""
+    # Attempts 1 and 2 ended and 3 started between two looks: 1's rest and 2's
+    # whole output come from the database, then 3's file from its start.
+    attempt_directory(3, "three\n")
+    assert follower.read(False) == b"more of one\ntwo\n"
+    assert follower.read(False) == b"three\n" and (follower.attempt, follower.in_file) == (3, 6)
+    # A directory being made anew (no attempt file yet) is not read.
+    (directory / "attempt").unlink()
+    (directory / "stdout").write_text("three\nfour\n")
+    assert follower.read(False) == b""
 
 
 def test_deleting_a_retried_job_hands_each_attempts_directory_to_its_host(api, session_factory):

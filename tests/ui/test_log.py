@@ -86,7 +86,8 @@ def test_the_dashboard_streams_stdout_and_stderr_together_with_their_offsets(web
     out = "".join(e["data"] for e in got if e["event"] == "out")
     err = "".join(e["data"] for e in got if e["event"] == "err")
     assert (out, err) == (STDOUT, STDERR)
-    assert got[-1]["id"] == f"{len(STDOUT.encode())},{len(STDERR.encode())}"
+    # Where each file was read to: its attempt and the byte offset in it.
+    assert got[-1]["id"] == f"1:{len(STDOUT.encode())},1:{len(STDERR.encode())}"
 
 
 def test_the_stream_resumes_from_the_last_event_id_with_no_gap_or_duplicate(web):
@@ -110,12 +111,43 @@ def test_the_stream_resumes_from_the_last_event_id_with_no_gap_or_duplicate(web)
     assert [e["data"] for e in again] == [e["data"] for e in resumed]
 
 
+def test_the_stream_goes_on_with_each_next_attempt_and_resumes_in_an_earlier_one(web):
+    # No back-off: attempts follow each other faster than the stream looks.
+    code = (
+        'n=$SHELL_SERVICE_ATTEMPT; echo "out $n"; echo "err $n" >&2; sleep 0.3; '
+        'echo "out $n end"; [ "$n" -ge 3 ] || exit 75'
+    )
+    api = session_client(web)
+    made = api.post("/api/jobs", json={"code": code, "execute": True, "retry": {"attempts": 3}})
+    assert made.status_code == 200, made.text
+    job_id = made.json()["data"]["id"]
+    got = events(web.get(f"/ui/jobs/{job_id}/log?from=1:0,1:0"))
+    assert got[-1]["event"] == "end" and got[-1]["data"] == "COMPLETE"
+    out = "".join(e["data"] for e in got if e["event"] == "out")
+    err = "".join(e["data"] for e in got if e["event"] == "err")
+    assert out == "".join(f"out {n}\nout {n} end\n" for n in (1, 2, 3))
+    assert err == "".join(f"err {n}\n" for n in (1, 2, 3))
+    assert got[-1]["id"] == "3:16,3:6"  # "out 3\nout 3 end\n", "err 3\n"
+    # Resumed in attempt 1 (a browser that lost the stream then): the rest of
+    # attempts 1 and 2 come from their stored output, then attempt 3's file.
+    resumed = events(web.get(f"/ui/jobs/{job_id}/log", headers={"Last-Event-ID": "1:6,1:0"}))
+    out = "".join(e["data"] for e in resumed if e["event"] == "out")
+    assert out == "out 1 end\n" + "".join(f"out {n}\nout {n} end\n" for n in (2, 3))
+
+
+def test_a_bad_event_id_starts_the_stream_afresh(web):
+    job = run_job(session_client(web), "echo hi")
+    for bad in ("1:2", "x:1,1:0", "1:,1:0", "-1:0,0", "1:2:3,0", "9" * 19 + ",0"):
+        got = events(web.get(f"/ui/jobs/{job['id']}/log", headers={"Last-Event-ID": bad}))
+        assert "".join(e["data"] for e in got if e["event"] == "out") == "hi\n", bad
+
+
 def test_a_big_log_starts_half_a_mebibyte_before_each_end(web):
     job = run_job(session_client(web), "head -c 3000000 /dev/zero | tr '\\0' 'x'")
     got = events(web.get(f"/ui/jobs/{job['id']}/log"))
     out = "".join(e["data"] for e in got if e["event"] == "out")
     assert len(out) == 512 * 1024
-    assert got[-1]["id"] == "3000000,0"
+    assert got[-1]["id"] == "1:3000000,1:0"
     download = web.get(f"/ui/jobs/{job['id']}/download/stdout")
     assert download.status_code == 200 and len(download.content) == 3_000_000
     assert download.headers["Content-Length"] == "3000000"

@@ -23,7 +23,7 @@ import shlex
 from pathlib import Path
 
 from ...queues import Queue
-from ..job_files import JobFiles
+from ..job_files import JobFiles, write_attempt
 from ..launch import JobLaunch
 
 #: ``submit/`` holds the init's inputs and Slurm's log; root 0700.
@@ -70,6 +70,11 @@ def write_submission(launch: JobLaunch, init_program: Path) -> Path:
     root.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(root.parent, 0o711)
     root.mkdir(mode=0o711)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        write_attempt(root_fd, launch.attempt)
+    finally:
+        os.close(root_fd)
     submit = root / SUBMIT_DIR
     submit.mkdir(mode=0o700)
     _write(submit / "request", encoded)

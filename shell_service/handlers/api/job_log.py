@@ -10,7 +10,7 @@ from tornado.iostream import StreamClosedError
 from baselayer.app.handlers.base import APIError, BaseHandler
 
 from ... import queue, schemas
-from ...job_paths import output_file
+from ...job_paths import attempt_in, output_file
 from ...job_states import FINISHED, JobStatus
 from ...utf8 import decode, whole_characters
 from .jobs import JobAccessMixin
@@ -65,16 +65,6 @@ def file_size(path) -> int:
         return os.stat(path).st_size
     except FileNotFoundError:
         return 0
-
-
-def file_identity(path) -> tuple[int, int] | None:
-    """The inode and modification time of the file at ``path``; None when there
-    is none."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns
 
 
 def tail_offset(path, tail: int) -> int:
@@ -181,6 +171,101 @@ def output_path(settings: dict, job: dict, stream: str):
     return path
 
 
+class FollowedOutput:
+    """One output stream of a job, followed across its attempts, as Slurm's requeue
+    appends a job's next run to its output: an attempt's text, then the next's.
+
+    Each attempt makes the job's directory anew, saying which attempt it is
+    (``job_paths.ATTEMPT_FILE``, the service's). The file is read at the offset
+    reached in the attempt the directory holds; once it holds a later one, what
+    was not read of the earlier attempts comes from their output stored at their
+    end (``queue.attempt_output``, up to ``jobs.max_output_bytes`` each), and the
+    new attempt's file is read from its start. So nothing is missed when an attempt
+    ends and the next starts between two looks.
+
+    Attributes
+    ----------
+    attempt : int or None
+        The attempt whose file ``in_file`` is an offset in; None until a
+        directory saying which was seen (not made yet, or made before directories
+        said).
+    in_file : int
+        Bytes handed out of that attempt's file.
+    """
+
+    def __init__(self, sql, job_id: str, path: Path, stream: str, offset: int, attempt=None):
+        """
+        Parameters
+        ----------
+        sql : PlainSQL
+            For the stored output of attempts that ended between two looks.
+        job_id : str
+        path : Path
+            The stream's file (``output_path``).
+        stream : str
+            "stdout" or "stderr".
+        offset : int
+            Bytes of ``attempt``'s file (or, None, of the file now there) already
+            handed out.
+        attempt : int or None
+            The attempt ``offset`` is in; None: the one the directory holds.
+        """
+        self.sql, self.job_id, self.path, self.stream = sql, job_id, Path(path), stream
+        self.in_file, self.attempt = offset, attempt
+
+    def read(self, finished: bool) -> bytes:
+        """The next piece to hand out (empty: nothing new now).
+
+        Parameters
+        ----------
+        finished : bool
+            The job had ended before this call: a character cut short at the very
+            end of the file goes out too.
+
+        Returns
+        -------
+        bytes
+            At most ``CHUNK_BYTES`` of the file (whole characters unless
+            finished), or the rest of earlier attempts from the database.
+        """
+        directory = self.path.parent
+        on_disk = attempt_in(directory)
+        if on_disk is None and self.attempt is not None:
+            return b""  # the directory is being made anew (or is gone)
+        if on_disk is not None and self.attempt is not None and on_disk > self.attempt:
+            missed = self.rest_of_attempts(on_disk)
+            self.attempt, self.in_file = on_disk, 0
+            if missed:
+                return missed
+        self.attempt = on_disk if on_disk is not None else self.attempt
+        data = read_from(self.path, self.in_file)
+        if attempt_in(directory) != on_disk:
+            return b""  # made anew while read: the next look starts that attempt
+        data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
+        self.in_file += len(data)
+        return data
+
+    def rest_of_attempts(self, now: int) -> bytes:
+        """What was not handed out of attempts ``self.attempt`` to ``now - 1``, from
+        their stored output (an attempt with none stored, or a deleted job: nothing).
+
+        Parameters
+        ----------
+        now : int
+            The attempt the directory holds now.
+
+        Returns
+        -------
+        bytes
+        """
+        parts = []
+        for number in range(self.attempt, now):
+            stored = queue.attempt_output(self.sql, self.job_id, number) or {}
+            text = (stored.get(self.stream) or "").encode()
+            parts.append(text[self.in_file :] if number == self.attempt else text)
+        return b"".join(parts)
+
+
 class JobLogHandler(JobAccessMixin, BaseHandler):
     """``GET /api/jobs/{job_id}/log``: a job's output, from an offset or followed live.
 
@@ -255,7 +340,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
                     "size": file_size(path),
                 }
             )
-        await self.follow(job, path, args["offset"])
+        await self.follow(job, path, args["stream"], args["offset"])
 
     def from_another_host(self, job: dict, args: dict) -> None:
         """The log of a job that ran on another host, whose jobs directory this host
@@ -341,15 +426,16 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         status = queue.job_status(self.sql, job_id)
         return status is None or status in FINISHED  # None: deleted meanwhile
 
-    async def follow(self, job: dict, path, offset: int) -> None:
+    async def follow(self, job: dict, path, stream: str, offset: int) -> None:
         """Stream new text until the job has ended and the file is read to its end.
 
         Each chunk is whole characters (invalid bytes as U+FFFD), cut as log pages
         are: a character the job has only half written waits for its other half, or
-        for the job's end. The file is looked at every FOLLOW_INTERVAL seconds; the
-        job's state only when its end is announced (the NOTIFY behind ``wait=N``), so
-        a follow costs the database nothing while the job runs. Returns quietly when
-        the client goes away.
+        for the job's end. A retried job's next attempts follow the one being read
+        (``FollowedOutput``). The file is looked at every FOLLOW_INTERVAL seconds;
+        the job's state only when its end is announced (the NOTIFY behind
+        ``wait=N``), so a follow costs the database nothing while the job runs.
+        Returns quietly when the client goes away.
 
         Parameters
         ----------
@@ -357,32 +443,21 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             The job's ``id`` (and ``status``), read and access-checked by the caller.
         path : Path
             Its output file.
+        stream : str
+            "stdout" or "stderr".
         offset : int
-            Byte offset to start from.
+            Byte offset to start from, in the file there now.
         """
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
         job_id = job["id"]
-        # Where in the file: the offset asked for, until a retried job's next
-        # attempt makes its directory anew (the end record seen is gone or
-        # another: each attempt's init writes its own); that attempt's output
-        # then follows from its start, as Slurm's requeue appends to its output.
-        in_file = offset
-        end_record = Path(path).parent / "exit_status"
-        end_seen = file_identity(end_record)
+        output = FollowedOutput(self.sql, job_id, path, stream, offset)
         with self.settings["job_waiters"].watching(job_id) as ended:
             # Read the state once watching, so an end just before is not missed.
             finished = self.job_has_ended(job_id)
             while True:
-                end_now = file_identity(end_record)
-                if end_seen is not None and end_now != end_seen:
-                    in_file = 0
-                end_seen = end_now
-                data = read_from(path, in_file)
-                data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
+                data = output.read(finished)
                 if data:
-                    offset += len(data)
-                    in_file += len(data)
                     self.write(decode(data).encode())
                     try:
                         await self.flush()

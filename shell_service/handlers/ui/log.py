@@ -1,8 +1,10 @@
 """A job's live log for the dashboard: stdout and stderr in one Server-Sent Events stream.
 
 Each event carries text of one stream (``event: out`` or ``err``, ``data``: the text
-as a JSON string) and, as its ``id``, the byte offsets reached in both files
-(``<stdout>,<stderr>``). A browser that lost the connection reconnects with
+as a JSON string) and, as its ``id``, where both files were read to: for each, the
+attempt whose file it is and the byte offset in it (``<a>:<stdout>,<a>:<stderr>``;
+a retried job's next attempts follow the one being read, as ``FollowedOutput`` in
+the API's log does). A browser that lost the connection reconnects with
 ``Last-Event-ID`` and goes on from exactly there: no gap, no duplicate. Without
 one, the stream starts ``TAIL_BYTES`` before each file's end (the page renders the
 last ~1 MiB; the whole file is a download: ``/api/jobs/{id}/log?download=true``,
@@ -22,17 +24,10 @@ from tornado.iostream import StreamClosedError
 from baselayer.app.handlers.base import APIError
 
 from ... import queue
+from ...job_paths import attempt_in
 from ...job_states import FINISHED, JobStatus
 from ...utf8 import decode
-from ..api.job_log import (
-    CHUNK_BYTES,
-    FOLLOW_INTERVAL,
-    output_path,
-    piece_to_hand_out,
-    read_from,
-    stream_file,
-    tail_offset,
-)
+from ..api.job_log import FOLLOW_INTERVAL, FollowedOutput, output_path, stream_file, tail_offset
 from ..api.jobs import JobAccessMixin
 from .base import UIHandler
 
@@ -43,23 +38,50 @@ KEEPALIVE_SECONDS = 15
 STREAMS = (("stdout", "out"), ("stderr", "err"))
 
 
-def parse_offsets(value: str | None) -> tuple[int, int] | None:
-    """The offsets of an event id (``"<stdout>,<stderr>"``), or None for none or a bad one.
+def parse_positions(value: str | None) -> list[tuple[int | None, int]] | None:
+    """Where an event id says both files were read to, or None for none or a bad one.
 
     Parameters
     ----------
     value : str or None
+        ``<attempt>:<offset>,<attempt>:<offset>`` (stdout's, stderr's); an entry
+        without ``<attempt>:`` is in the file there now.
 
     Returns
     -------
-    tuple of (int, int) or None
+    list of (int or None, int), or None
+        (attempt, offset) for stdout and stderr.
     """
     if not value:
         return None
     parts = value.split(",")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+    if len(parts) != 2:
         return None
-    return int(parts[0]), int(parts[1])
+    positions = []
+    for part in parts:
+        attempt, _, offset = part.rpartition(":")
+        numbers = [n for n in (attempt, offset) if n]
+        if not all(n.isdigit() and len(n) <= 18 for n in numbers) or not offset:
+            return None
+        positions.append((int(attempt) if attempt else None, int(offset)))
+    return positions
+
+
+def position_text(outputs: list[FollowedOutput]) -> str:
+    """The event id for where ``outputs`` (stdout's, stderr's) were read to.
+
+    Parameters
+    ----------
+    outputs : list of FollowedOutput
+
+    Returns
+    -------
+    str
+        ``parse_positions``'s text.
+    """
+    return ",".join(
+        f"{'' if o.attempt is None else o.attempt}:{o.in_file}".lstrip(":") for o in outputs
+    )
 
 
 class JobLogStreamHandler(JobAccessMixin, UIHandler):
@@ -77,13 +99,19 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
         paths = [output_path(self.settings, job, name) for name, _ in STREAMS]
         if None in paths:
             return await self.stored_output(job)
-        offsets = parse_offsets(self.request.headers.get("Last-Event-ID")) or parse_offsets(
+        positions = parse_positions(self.request.headers.get("Last-Event-ID")) or parse_positions(
             self.get_argument("from", None)
         )
-        positions = list(offsets) if offsets else [tail_offset(path, TAIL_BYTES) for path in paths]
-        await self.follow(job_id, paths, positions)
+        if positions is None:
+            attempt = attempt_in(paths[0].parent)
+            positions = [(attempt, tail_offset(path, TAIL_BYTES)) for path in paths]
+        outputs = [
+            FollowedOutput(self.sql, job_id, path, name, offset, attempt)
+            for path, (name, _), (attempt, offset) in zip(paths, STREAMS, positions, strict=True)
+        ]
+        await self.follow(job_id, outputs)
 
-    def event(self, kind: str, text: str, positions: list[int] | None) -> bytes:
+    def event(self, kind: str, text: str, positions: str | None) -> bytes:
         """One event's bytes.
 
         Parameters
@@ -92,8 +120,8 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
             ``out``, ``err`` or ``end``.
         text : str
             Its data (sent as a JSON string: newlines and ``\\r`` intact).
-        positions : list of int or None
-            The offsets reached, as its id.
+        positions : str or None
+            Where the files were read to, as its id (``position_text``).
 
         Returns
         -------
@@ -101,7 +129,7 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
         """
         lines = [f"event: {kind}"]
         if positions is not None:
-            lines.append(f"id: {positions[0]},{positions[1]}")
+            lines.append(f"id: {positions}")
         lines.append("data: " + json.dumps(text))
         return ("\n".join(lines) + "\n\n").encode()
 
@@ -113,21 +141,19 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
             return
         row = queue.job_row(self.sql, job["id"], ("stdout", "stderr")) or {}
         out, err = (row.get("stdout") or ""), (row.get("stderr") or "")
-        sizes = [len(out.encode()), len(err.encode())]
+        sizes = f"{len(out.encode())},{len(err.encode())}"
         self.write(self.event("out", out, sizes))
         self.write(self.event("err", err, sizes))
         self.finish(self.event("end", job["status"], sizes))
 
-    async def follow(self, job_id: str, paths: list, positions: list[int]) -> None:
+    async def follow(self, job_id: str, outputs: list[FollowedOutput]) -> None:
         """Send what both files get until the job has ended and both are read to the end.
 
         Parameters
         ----------
         job_id : str
-        paths : list of Path
-            stdout's and stderr's files.
-        positions : list of int
-            Where to start in each.
+        outputs : list of FollowedOutput
+            stdout's and stderr's, from where to start in each.
         """
         last_sent = time.monotonic()
         with self.settings["job_waiters"].watching(job_id) as ended:
@@ -135,12 +161,10 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
             finished = status is None or status in FINISHED
             while True:
                 sent = False
-                for index, (path, (_, kind)) in enumerate(zip(paths, STREAMS, strict=True)):
-                    data = read_from(path, positions[index])
-                    data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
+                for output, (_, kind) in zip(outputs, STREAMS, strict=True):
+                    data = output.read(finished)
                     if data:
-                        positions[index] += len(data)
-                        self.write(self.event(kind, decode(data), positions))
+                        self.write(self.event(kind, decode(data), position_text(outputs)))
                         sent = True
                 if sent or time.monotonic() - last_sent > KEEPALIVE_SECONDS:
                     if not sent:
@@ -159,7 +183,7 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
                     ended.clear()
                     status = queue.job_status(self.sql, job_id)
                     finished = status is None or status in FINISHED
-        self.finish(self.event("end", status or "deleted", positions))
+        self.finish(self.event("end", status or "deleted", position_text(outputs)))
 
 
 class JobLogDownloadHandler(JobAccessMixin, UIHandler):
