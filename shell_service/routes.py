@@ -29,12 +29,20 @@ from .handlers.ui.definitions import (
     NewDefinitionPage,
     NewSchedulePage,
 )
+from .handlers.ui.admin import (
+    AdminRootHandler,
+    AdminSystemHandler,
+    AdminUserHandler,
+    AdminUsersHandler,
+)
+
 from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
 from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.overview import OverviewHandler
 from .handlers.ui.schedules import ScheduleActionPage, ScheduleListPage, SchedulePage
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
+from .handlers.ui.tokens import TokenRevokeHandler, TokensHandler
 
 _ID = r"[^/]+"
 
@@ -91,5 +99,13 @@ ROUTES = [
     (r"/ui/schedules", ScheduleListPage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})", SchedulePage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})/(?P<action>pause|resume)", ScheduleActionPage),
+    # Tokens (anyone's own) and the admin pages (admins only: 404 for anyone else).
+    (r"/ui/tokens", TokensHandler),
+    (rf"/ui/tokens/(?P<token_id>{_ID})/revoke", TokenRevokeHandler),
+    (r"/ui/admin/?", AdminRootHandler),
+    (r"/ui/admin/users", AdminUsersHandler),
+    (rf"/ui/admin/users/(?P<user_id>{_ID})", AdminUserHandler),
+    (rf"/ui/admin/users/(?P<user_id>{_ID})/(?P<action>{_ID})", AdminUserHandler),
+    (r"/ui/admin/system", AdminSystemHandler),
     (r"/ui/static/(.*)", UIStaticHandler),
 ]

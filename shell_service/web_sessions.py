@@ -57,6 +57,12 @@ _USER_SESSIONS = Statement(
     ORDER BY t.id DESC
     """
 )
+_SESSION_TOKEN_IDS = Statement(
+    """
+    SELECT t.id FROM tokens t JOIN web_sessions s ON s.token_id = t.id
+    WHERE t.user_id = %(user_id)s
+    """
+)
 _DELETE_SESSION = Statement(
     """
     DELETE FROM tokens t USING web_sessions s
@@ -163,6 +169,23 @@ def user_sessions(sql: PlainSQL, user_id: int, current_secret: str | None = None
     """
     token_hash = hash_secret(current_secret) if current_secret else ""
     return sql.rows(_USER_SESSIONS, {"user_id": user_id, "now": utcnow(), "hash": token_hash})
+
+
+def session_token_ids(sql: PlainSQL, user_id: int) -> set[int]:
+    """Which of a user's tokens are web sessions (expired ones too), for the token
+    pages to mark them.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    user_id : int
+
+    Returns
+    -------
+    set of int
+        The sessions' token ids.
+    """
+    return {row[0] for row in sql.tuples(_SESSION_TOKEN_IDS, {"user_id": user_id})}
 
 
 def delete_session(sql: PlainSQL, session_id: int, user_id: int) -> bool:

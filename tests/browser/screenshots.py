@@ -12,7 +12,7 @@ from pathlib import Path
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def screenshot(page, name: str) -> Path | None:
+def screenshot(page, name: str, mask=None) -> Path | None:
     """Save what ``page`` shows as ``<SCREENSHOTS_DIR>/<name>.png`` (the viewport only).
 
     Parameters
@@ -20,6 +20,8 @@ def screenshot(page, name: str) -> Path | None:
     page : playwright.sync_api.Page
     name : str
         The file's name without ``.png`` (the README links ``docs/screenshots/<name>.png``).
+    mask : list of playwright.sync_api.Locator, optional
+        What to paint over in the image (a secret on the page).
 
     Returns
     -------
@@ -32,5 +34,5 @@ def screenshot(page, name: str) -> Path | None:
     path = Path(folder) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(VIEWPORT)
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), mask=mask or [], mask_color="#8a8f98")
     return path

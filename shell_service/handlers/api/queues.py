@@ -1,6 +1,7 @@
 """Queues: what each named queue offers and how busy it is."""
 
 from baselayer.app.handlers.base import APIError, BaseHandler
+from baselayer.app.plain_sql import PlainSQL
 
 from ... import queue, queues
 
@@ -36,11 +37,7 @@ class QueueHandler(BaseHandler):
             401: Unauthorized
             404: NotFound
         """
-        configured = queues.configured_queues(self.settings["config"])
-        counts = queue.queue_counts(self.sql)
-        described = [
-            describe(q, counts.get(q.name), default=i == 0) for i, q in enumerate(configured)
-        ]
+        described = describe_queues(self.settings["config"], self.sql)
         if name is None:
             self.success(described)
             return
@@ -48,6 +45,25 @@ class QueueHandler(BaseHandler):
         if found is None:
             raise APIError(404, f"No queue is called {name!r}")
         self.success(found)
+
+
+def describe_queues(cfg, sql: PlainSQL) -> list[dict]:
+    """Every configured queue, in config order, as ``GET /api/queues`` answers them.
+
+    Parameters
+    ----------
+    cfg : Config
+        The app's config (``queues:``).
+    sql : PlainSQL
+
+    Returns
+    -------
+    list of dict
+        Each as ``describe`` makes it (the first is the default).
+    """
+    configured = queues.configured_queues(cfg)
+    counts = queue.queue_counts(sql)
+    return [describe(q, counts.get(q.name), default=i == 0) for i, q in enumerate(configured)]
 
 
 def describe(q: queues.Queue, counts: dict | None, default: bool) -> dict:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from baselayer.app.handlers.base import BaseHandler
+from baselayer.app.plain_sql import PlainSQL
 
 from ... import queue
 
@@ -33,36 +34,47 @@ class SysinfoHandler(BaseHandler):
           200:
             content: {application/json: {schema: SysinfoEnvelope}}
         """
-        jobs_cfg = self.settings["config"]["jobs"]
-        running, running_memory = queue.running_load(self.sql)
-        live = queue.live_executors(
-            self.sql, within=timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL)
-        )
-        published = [executor.pop("published") or {} for executor in live]
-        last = queue.last_published(self.sql) or {}
-        self.success(
-            {
-                "version": self.settings["version"],
-                "executors": live,
-                "workers": live,
-                "jobs_by_status": self.settings["job_counts"].jobs_by_status(),
-                "capacity": {
-                    # Each host's executor counts its own slots: theirs together.
-                    "max_running": sum(p.get("max_running", 0) for p in published),
-                    "max_running_per_user": int(jobs_cfg["max_running_per_user"]),
-                    # Each host's executor counts its own memory: theirs together.
-                    "memory_budget_mb": sum(p.get("memory_budget_mb", 0) for p in published),
-                    "running": running,
-                    "running_memory_mb": running_memory,
-                },
-                # A host's (a Slurm executor's is that of its jobs on the nodes).
-                "isolation": next(
-                    (
-                        p["isolation"]
-                        for p in published
-                        if p.get("kind") != "slurm" and "isolation" in p
-                    ),
-                    last.get("isolation", {}),
-                ),
-            }
-        )
+        self.success(system_info(self.settings, self.sql))
+
+
+def system_info(settings: dict, sql: PlainSQL) -> dict:
+    """What ``GET /api/sysinfo`` answers (``schemas.Sysinfo``); the dashboard's system
+    page shows it too.
+
+    Parameters
+    ----------
+    settings : dict
+        The app's settings (``config``, ``version``, ``job_counts``).
+    sql : PlainSQL
+
+    Returns
+    -------
+    dict
+        ``version``, ``executors`` (and ``workers``, the same list), ``jobs_by_status``,
+        ``capacity`` and ``isolation``.
+    """
+    jobs_cfg = settings["config"]["jobs"]
+    running, running_memory = queue.running_load(sql)
+    live = queue.live_executors(sql, within=timedelta(seconds=3 * queue.HEARTBEAT_INTERVAL))
+    published = [executor.pop("published") or {} for executor in live]
+    last = queue.last_published(sql) or {}
+    return {
+        "version": settings["version"],
+        "executors": live,
+        "workers": live,
+        "jobs_by_status": settings["job_counts"].jobs_by_status(),
+        "capacity": {
+            # Each host's executor counts its own slots: theirs together.
+            "max_running": sum(p.get("max_running", 0) for p in published),
+            "max_running_per_user": int(jobs_cfg["max_running_per_user"]),
+            # Each host's executor counts its own memory: theirs together.
+            "memory_budget_mb": sum(p.get("memory_budget_mb", 0) for p in published),
+            "running": running,
+            "running_memory_mb": running_memory,
+        },
+        # A host's (a Slurm executor's is that of its jobs on the nodes).
+        "isolation": next(
+            (p["isolation"] for p in published if p.get("kind") != "slurm" and "isolation" in p),
+            last.get("isolation", {}),
+        ),
+    }

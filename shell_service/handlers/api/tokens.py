@@ -7,7 +7,65 @@ from baselayer.app.handlers.base import APIError, BaseHandler, parse_int_id
 from ... import schemas
 
 
-class TokenHandler(BaseHandler):
+class TokenMixin(BaseHandler):
+    """What the tokens API does, for ``TokenHandler`` and the dashboard's token pages
+    (one path: the same checks and messages). A web session is a token: a request
+    signed in by one may do here what a request with an API token may, no more.
+
+    Mixed into a ``BaseHandler``: uses ``sql``, ``current_user``, ``require_admin``
+    and ``auth_changed``.
+    """
+
+    current_user: CurrentUser
+
+    def make_token(self, body: dict) -> tuple[int, str]:
+        """Make a token from a loaded ``schemas.TokenCreate`` body: for the current
+        user, or (an admin) for ``user_id``.
+
+        Parameters
+        ----------
+        body : dict
+            ``name``, ``user_id`` (optional), ``expires_at`` (optional, naive UTC).
+
+        Returns
+        -------
+        tuple of (int, str)
+            The token's id and its secret (shown once, stored nowhere).
+
+        Raises
+        ------
+        APIError
+            403 for a token for someone else by a user who is not an admin; 404 for
+            no such user.
+        """
+        user_id = body.get("user_id", self.current_user.id)
+        if user_id != self.current_user.id:
+            self.require_admin()
+        made = auth_store.create_token(self.sql, user_id, body["name"], body.get("expires_at"))
+        if made is None:
+            raise APIError(404, f"No user with id {user_id}")
+        return made
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token of the current user's (an admin: anyone's).
+
+        Parameters
+        ----------
+        token_id : str
+            From the path.
+
+        Raises
+        ------
+        APIError
+            404 for no such token, or someone else's (not an admin).
+        """
+        owner_id = None if self.current_user.is_admin else self.current_user.id
+        if not auth_store.delete_token(self.sql, parse_int_id(token_id) or 0, owner_id):
+            raise APIError(404, f"No token with id {token_id!r}")
+        self.auth_changed()
+
+
+class TokenHandler(TokenMixin):
     """API tokens: ``/api/tokens`` (list yours, create) and ``/api/tokens/{token_id}`` (revoke).
 
     Any user with a token, for their own tokens; an admin may also make tokens for
@@ -62,14 +120,7 @@ class TokenHandler(BaseHandler):
         """
         if token_id is not None:
             raise APIError(405, "POST a new token to /api/tokens")
-        body = self.load_body(schemas.TokenCreate)
-        user_id = body.get("user_id", self.current_user.id)
-        if user_id != self.current_user.id:
-            self.require_admin()
-        made = auth_store.create_token(self.sql, user_id, body["name"], body.get("expires_at"))
-        if made is None:
-            raise APIError(404, f"No user with id {user_id}")
-        new_id, secret = made
+        new_id, secret = self.make_token(self.load_body(schemas.TokenCreate))
         self.success({"id": new_id, "token": secret})
 
     async def delete(self, token_id: str | None = None):
@@ -89,8 +140,5 @@ class TokenHandler(BaseHandler):
         """
         if token_id is None:
             raise APIError(405, "Name the token: DELETE /api/tokens/{token_id}")
-        owner_id = None if self.current_user.is_admin else self.current_user.id
-        if not auth_store.delete_token(self.sql, parse_int_id(token_id) or 0, owner_id):
-            raise APIError(404, f"No token with id {token_id!r}")
-        self.auth_changed()
+        self.revoke_token(token_id)
         self.success()
