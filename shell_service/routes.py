@@ -22,8 +22,14 @@ from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
 from .handlers.ui.base import UIRootHandler, UIStaticHandler
-from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
-from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
+from .handlers.ui.jobs import (
+    JobActionHandler,
+    JobListHandler,
+    JobPageHandler,
+    JobRowsHandler,
+    JobStateHandler,
+)
+from .handlers.ui.log import JobAttemptLogHandler, JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
 
@@ -70,5 +76,13 @@ ROUTES = [
     (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/log", JobLogStreamHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/download/(?P<stream>stdout|stderr)", JobLogDownloadHandler),
+    # Job workflows (issue 17): a job page's state section, an earlier attempt's output.
+    (rf"/ui/jobs/(?P<job_id>{_ID})/state", JobStateHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/attempts/(?P<attempt>[0-9]{{1,9}})", JobAttemptLogHandler),
+    (
+        rf"/ui/jobs/(?P<job_id>{_ID})/attempts/(?P<attempt>[0-9]{{1,9}})"
+        r"/download/(?P<stream>stdout|stderr)",
+        JobAttemptLogHandler,
+    ),
     (r"/ui/static/(.*)", UIStaticHandler),
 ]

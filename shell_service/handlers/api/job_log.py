@@ -181,6 +181,37 @@ def output_path(settings: dict, job: dict, stream: str):
     return path
 
 
+def attempt_output_or_404(sql, job: dict, attempt: int) -> dict:
+    """An ended attempt's output as stored at its end (``/log?attempt=N`` and the
+    dashboard's attempt page).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job : dict
+        Its ``id`` and ``attempt`` (read and access-checked by the caller).
+    attempt : int
+        1 first.
+
+    Returns
+    -------
+    dict
+        ``stdout`` and ``stderr`` (str or None).
+
+    Raises
+    ------
+    APIError
+        404 when the job has no such ended attempt.
+    """
+    stored = queue.attempt_output(sql, job["id"], attempt)
+    if stored is None:
+        raise APIError(
+            404,
+            f"Job {job['id']!r} has no attempt {attempt} (it is at attempt {job['attempt']})",
+        )
+    return stored
+
+
 class JobLogHandler(JobAccessMixin, BaseHandler):
     """``GET /api/jobs/{job_id}/log``: a job's output, from an offset or followed live.
 
@@ -287,12 +318,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         APIError
             404 when the job has no such ended attempt.
         """
-        stored = queue.attempt_output(self.sql, job["id"], attempt)
-        if stored is None:
-            raise APIError(
-                404,
-                f"Job {job['id']!r} has no attempt {attempt} (it is at attempt {job['attempt']})",
-            )
+        stored = attempt_output_or_404(self.sql, job, attempt)
         self.stored_page(stored[args["stream"]] or "", job, args)
 
     def stored_page(self, stored_text: str, job: dict, args: dict) -> None:
