@@ -21,7 +21,7 @@ from .conftest import Browser
 FLAKY = 'echo "attempt $SHELL_SERVICE_ATTEMPT"; echo "err $SHELL_SERVICE_ATTEMPT" >&2\n'
 FLAKY += '[ "$SHELL_SERVICE_ATTEMPT" -ge 3 ] || exit 75'
 EVIL = "<script>alert('x')</script>\"'"
-ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&#39;"
+ESCAPED = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&quot;&#x27;"
 
 
 def now() -> datetime.datetime:
@@ -145,6 +145,7 @@ def test_a_dependency_on_a_job_the_viewer_may_not_see_is_neither_linked_nor_show
     # The other job is deleted and its id taken by someone else's job: not that job.
     db_session.execute(text("DELETE FROM jobs WHERE id = :id"), {"id": gone.id})
     db_session.commit()
+    db_session.expunge(gone)
     factories.JobFactory(id=gone.id, status="FAILED")
     page = web.get(f"/ui/jobs/{mine.id}").text
     deps = section(page, 'id="dependencies"')
@@ -285,7 +286,7 @@ def test_a_bad_retry_is_shown_beside_the_part_it_names(web):
 
 def test_bad_dependencies_and_arrays_are_shown_beside_their_fields(web):
     page = submit(web, depends_on_text="afterok:no_such_job_here").text
-    assert "there is no job &#39;no_such_job_here&#39;" in error_of(page, "depends_on")
+    assert "there is no job &#x27;no_such_job_here&#x27;" in error_of(page, "depends_on")
     assert 'value="afterok:no_such_job_here"' in page
     page = submit(web, depends_on_text="afterwhen:x").text
     assert error_of(page, "depends_on")
@@ -293,7 +294,7 @@ def test_bad_dependencies_and_arrays_are_shown_beside_their_fields(web):
     theirs = factories.JobFactory()
     response = submit(web, depends_job_1=theirs.id, depends_condition_1="afterany")
     assert response.status_code == 404
-    assert f"No job with id &#39;{theirs.id}&#39;" in error_of(response.text, "depends_on")
+    assert f"No job with id &#x27;{theirs.id}&#x27;" in error_of(response.text, "depends_on")
     assert re.search(r"<option\s+selected\s*>afterany</option>", response.text)
     page = submit(web, depends_job_1="a", depends_on_text="afterok:b").text
     assert "not both" in error_of(page, "depends_on")

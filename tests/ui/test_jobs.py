@@ -246,7 +246,7 @@ def test_times_are_utc_time_elements_the_browser_shows_in_its_zone(web):
     assert f'<th scope="row">created_at</th><td>{expected}</td>' in page
     rows = web.get("/ui/jobs?created_after=2026-11-30T00:00:00&created_before=2026-12-01").text
     assert f"<td>{expected}</td>" in rows
-    assert "static/ui/time.js" in page
+    assert "/ui/static/time.js" in page
 
 
 def test_timestamp_reads_stored_times_and_their_json_text():

@@ -236,7 +236,7 @@ def prefill(job: dict) -> dict:
     dict
         The form's values (text), ``retry_on`` a list.
     """
-    env = dict(job["env"] or {})
+    env = dict(sorted((job["env"] or {}).items()))  # as the job's page lists it
     if job["array_id"] is not None:
         env = {
             "SHELL_SERVICE_ARRAY_ID": job["array_id"],

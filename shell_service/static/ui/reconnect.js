@@ -141,7 +141,8 @@ async function sendForm(form, body) {
   if (RESTARTING.has(response.status)) {
     showBanner();
     if (response.redirected) {
-      // Done; the page it leads to is not answering yet.
+      // Done; the page it leads to is not answering yet (never send it twice).
+      form.dataset.sent = "yes";
       const target = response.url;
       pending.push(() => location.assign(target));
       return;
@@ -151,19 +152,25 @@ async function sendForm(form, body) {
   }
   hideBanner();
   if (response.redirected) {
+    form.dataset.sent = "yes";
     location.assign(response.url);
     return;
   }
   // Answered here (errors beside their fields, a refusal): shown in place of <main>.
-  const page = new DOMParser().parseFromString(await response.text(), "text/html");
-  const main = page.querySelector("main");
+  const text = await response.text();
+  let main = new DOMParser().parseFromString(text, "text/html").querySelector("main");
   if (!main) {
-    location.assign(form.action);
-    return;
+    // Not one of our pages (nginx's own answer): its text above the page.
+    const note = document.createElement("p");
+    note.className = "error";
+    note.setAttribute("role", "alert");
+    note.textContent = `HTTP ${response.status}: ${text.slice(0, 500)}`;
+    document.querySelector("main").prepend(note);
+    main = document.querySelector("main");
+  } else {
+    document.title = main.ownerDocument.title;
+    document.querySelector("main").replaceWith(main);
   }
-  document.title = page.title;
-  document.querySelector("main").replaceWith(main);
-  document.body.dispatchEvent(new CustomEvent("ui:replaced", { bubbles: true }));
   const first = main.querySelector('[aria-invalid="true"]') || main.querySelector("[role=alert]");
   if (first) {
     if (!first.matches("input, select, textarea, button, a")) first.tabIndex = -1;
@@ -176,5 +183,10 @@ document.addEventListener("submit", (event) => {
   if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-retry")) return;
   if (event.defaultPrevented) return; // a confirmation said no
   event.preventDefault();
-  sendForm(form, new URLSearchParams(new FormData(form, event.submitter)));
+  // Once: a second click while it is tried again, or after it was done, sends nothing.
+  if (form.dataset.sending || form.dataset.sent) return;
+  form.dataset.sending = "yes";
+  sendForm(form, new URLSearchParams(new FormData(form, event.submitter))).finally(() => {
+    delete form.dataset.sending;
+  });
 });
