@@ -186,25 +186,36 @@ def test_a_401_of_a_refresh_or_of_the_live_log_signs_in_and_comes_back(signed_in
     sign_in_again(page, stack, client.token)
     page.wait_for_url(f"{stack}/ui/jobs?range=7d")
     # The live log reopens (as after a hidden tab) with the session gone; the state
-    # section's refresh is answered "unchanged" (204), so the log's own 401 is what leads.
+    # section's refresh is answered "unchanged" (204), so the log's failure is what
+    # sends the page to sign-in.
     job_id = create(client, "sleep 30")
     page.route(re.compile(r"/ui/jobs/[^/?]+/state\?"), lambda route: route.fulfill(status=204))
-    page.goto(f"{stack}/ui/jobs/{job_id}")
-    expect(page.locator("#live-log")).to_have_attribute("data-connection", "open")
-    page.context.clear_cookies()
-    page.evaluate(
-        "() => { const l = document.querySelector('#live-log').liveLog; l.close(); l.open(); }"
-    )
-    page.wait_for_url(re.compile(rf"/ui/signin\?next=%2Fui%2Fjobs%2F{job_id}$"), timeout=15000)
-    sign_in_again(page, stack, client.token)
-    page.wait_for_url(f"{stack}/ui/jobs/{job_id}")
-    client.post(f"/api/jobs/{job_id}/cancel")
+    try:
+        page.goto(f"{stack}/ui/jobs/{job_id}")
+        expect(page.locator("#live-log")).to_have_attribute("data-connection", "open")
+        page.context.clear_cookies()
+        page.evaluate(
+            "() => { const l = document.querySelector('#live-log').liveLog; l.close(); l.open(); }"
+        )
+        page.wait_for_url(re.compile(rf"/ui/signin\?next=%2Fui%2Fjobs%2F{job_id}$"), timeout=15000)
+        sign_in_again(page, stack, client.token)
+        page.wait_for_url(f"{stack}/ui/jobs/{job_id}")
+    finally:
+        client.post(f"/api/jobs/{job_id}/cancel")
 
 
 def test_every_action_is_reachable_and_usable_with_the_keyboard(signed_in, stack):
     page, client = signed_in, signed_in.user
     job_id = create(client, "sleep 60")
     wait_status(client, job_id, {"RUNNING"})
+    try:
+        keyboard_through_the_page(page, stack, job_id)
+    finally:
+        client.post(f"/api/jobs/{job_id}/cancel")
+    assert wait_status(client, job_id, {"CANCELLED"})["status"] == "CANCELLED"
+
+
+def keyboard_through_the_page(page, stack, job_id: str) -> None:
     page.goto(f"{stack}/ui/jobs/{job_id}")
     reached, outlines = [], {}
     for _ in range(80):
@@ -232,4 +243,3 @@ def test_every_action_is_reachable_and_usable_with_the_keyboard(signed_in, stack
     page.once("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Enter")
     expect(page.locator("#notice")).to_contain_text("Cancelled")
-    assert wait_status(client, job_id, {"CANCELLED"})["status"] == "CANCELLED"
