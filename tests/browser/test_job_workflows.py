@@ -53,7 +53,10 @@ def test_submit_an_array_with_a_retry_see_its_counts_and_open_a_task(signed_in, 
     # The state section refreshes by itself until the array has ended.
     expect(page.locator("#job-status")).to_have_text("COMPLETE", timeout=60000)
     expect(page.locator("#tasks-COMPLETE")).to_have_text("5")
-    expect(page.locator("#retry")).to_contain_text("2 attempts in all; retried on FAILED")
+    expect(page.locator("#retry")).to_contain_text(
+        "each task on its own: 2 attempts in all; retried on FAILED"
+    )
+    expect(page.locator("#attempts")).to_have_count(0)  # the array job never runs itself
     screenshot(page, "array")
     page.click("#tasks-COMPLETE")
     page.wait_for_url(re.compile(rf"/ui/jobs\?array={array_id}&status=COMPLETE"))

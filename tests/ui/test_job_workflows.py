@@ -174,6 +174,7 @@ def test_an_array_jobs_page_counts_its_tasks_each_count_listing_them(web):
         ' id="tasks-COMPLETE">5</a>'
     ) in counts
     assert "indexes <code>0-4</code>" in page
+    assert 'id="attempts"' not in page  # its tasks run, each with its attempts
     listing = web.get(f"/ui/jobs?array={array_id}&status=COMPLETE&range=all").text
     tasks = re.findall(r'<tr data-job="([^"]*)"', listing)
     assert sorted(tasks) == [f"{array_id}:{i}" for i in range(5)]
