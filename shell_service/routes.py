@@ -22,6 +22,12 @@ from .handlers.api.tokens import TokenHandler
 from .handlers.api.users import UserHandler
 from .handlers.api.webhooks import WebhookDeliveriesHandler, WebhookHandler, WebhookTestHandler
 from .handlers.metrics import MetricsHandler
+from .handlers.ui.admin import (
+    AdminRootHandler,
+    AdminSystemHandler,
+    AdminUserHandler,
+    AdminUsersHandler,
+)
 from .handlers.ui.base import UIStaticHandler
 from .handlers.ui.definitions import (
     DefinitionListPage,
@@ -29,15 +35,14 @@ from .handlers.ui.definitions import (
     NewDefinitionPage,
     NewSchedulePage,
 )
-from .handlers.ui.admin import (
-    AdminRootHandler,
-    AdminSystemHandler,
-    AdminUserHandler,
-    AdminUsersHandler,
+from .handlers.ui.jobs import (
+    JobActionHandler,
+    JobListHandler,
+    JobPageHandler,
+    JobRowsHandler,
+    JobStateHandler,
 )
-
-from .handlers.ui.jobs import JobActionHandler, JobListHandler, JobPageHandler, JobRowsHandler
-from .handlers.ui.log import JobLogDownloadHandler, JobLogStreamHandler
+from .handlers.ui.log import JobAttemptLogHandler, JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.overview import OverviewHandler
 from .handlers.ui.schedules import ScheduleActionPage, ScheduleListPage, SchedulePage
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
@@ -89,6 +94,14 @@ ROUTES = [
     (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/log", JobLogStreamHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/download/(?P<stream>stdout|stderr)", JobLogDownloadHandler),
+    # A job page's state section (htmx's refresh) and an earlier attempt's output.
+    (rf"/ui/jobs/(?P<job_id>{_ID})/state", JobStateHandler),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/attempts/(?P<attempt>[0-9]{{1,9}})", JobAttemptLogHandler),
+    (
+        rf"/ui/jobs/(?P<job_id>{_ID})/attempts/(?P<attempt>[0-9]{{1,9}})"
+        r"/download/(?P<stream>stdout|stderr)",
+        JobAttemptLogHandler,
+    ),
     # Definitions (their run forms) and schedules (pause, resume).
     (r"/ui/definitions", DefinitionListPage),
     (r"/ui/new-definition", NewDefinitionPage),

@@ -264,6 +264,35 @@ class FollowedOutput:
             text = (stored.get(self.stream) or "").encode()
             parts.append(text[self.in_file :] if number == self.attempt else text)
         return b"".join(parts)
+def attempt_output_or_404(sql, job: dict, attempt: int) -> dict:
+    """An ended attempt's output as stored at its end (``/log?attempt=N`` and the
+    dashboard's attempt page).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    job : dict
+        Its ``id`` and ``attempt`` (read and access-checked by the caller).
+    attempt : int
+        1 first.
+
+    Returns
+    -------
+    dict
+        ``stdout`` and ``stderr`` (str or None).
+
+    Raises
+    ------
+    APIError
+        404 when the job has no such ended attempt.
+    """
+    stored = queue.attempt_output(sql, job["id"], attempt)
+    if stored is None:
+        raise APIError(
+            404,
+            f"Job {job['id']!r} has no attempt {attempt} (it is at attempt {job['attempt']})",
+        )
+    return stored
 
 
 class JobLogHandler(JobAccessMixin, BaseHandler):
@@ -372,12 +401,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         APIError
             404 when the job has no such ended attempt.
         """
-        stored = queue.attempt_output(self.sql, job["id"], attempt)
-        if stored is None:
-            raise APIError(
-                404,
-                f"Job {job['id']!r} has no attempt {attempt} (it is at attempt {job['attempt']})",
-            )
+        stored = attempt_output_or_404(self.sql, job, attempt)
         self.stored_page(stored[args["stream"]] or "", job, args)
 
     def stored_page(self, stored_text: str, job: dict, args: dict) -> None:

@@ -136,7 +136,9 @@ class UIHandler(BaseHandler):
         """Send the browser to the sign-in page, coming back here (a GET's URL) afterwards."""
         target = self.request.uri if self.request.method == "GET" else f"{UI_ROOT}/"
         if self.request.headers.get("HX-Request"):
-            target = self.request.headers.get("HX-Current-URL") or target
+            # The page the request came from (a full URL): back to its path afterwards.
+            page = urllib.parse.urlsplit(self.request.headers.get("HX-Current-URL") or target)
+            target = urllib.parse.urlunsplit(("", "", page.path, page.query, ""))
         url = f"{UI_ROOT}/signin?" + urllib.parse.urlencode({"next": target})
         if self.request.headers.get("HX-Request"):
             # htmx would swap a redirect's page into the fragment: have it navigate.

@@ -6,6 +6,7 @@ actions go through the API handlers' ``JobAccessMixin`` (someone else's job is a
 """
 
 import datetime
+import hashlib
 import urllib.parse
 
 import marshmallow
@@ -16,9 +17,10 @@ from baselayer.app.handlers.base import APIError
 from baselayer.app.models import utcnow
 
 from ... import queue, schemas
-from ...job_states import JobStatus
+from ...job_states import FINISHED, JobStatus
+from ...queue import waiting
 from ..api.jobs import OUTPUT_COLUMNS, JobAccessMixin
-from .base import UI_ROOT, UIHandler
+from .base import UI_ROOT, UIHandler, timestamp
 
 #: The list's time ranges: name -> how far back ("all": no limit).
 RANGES = {
@@ -36,15 +38,16 @@ PAGE_SIZE = 50
 #: The list's columns (what a row shows).
 LIST_COLUMNS = (
     "id", "status", "return_code", "queue", "definition_name", "submitter_id", "created_at",
-    "started_at", "finished_at", "status_message",
+    "started_at", "finished_at", "status_message", "array_id", "array_index", "array_spec",
 )  # fmt: skip
-#: The job page's fields, in order (attempts, dependencies and arrays come later).
+#: The job page's fields, in order (attempts, dependencies and arrays have sections).
 DETAIL_FIELDS = (
     "id", "status", "status_message", "return_code", "submitter_id", "queue", "shell",
     "timeout", "priority", "cpus", "memory_mb", "requeue_on_host_loss", "host",
     "slurm_job_id", "slurm_node", "definition_name", "definition_version", "schedule_id",
     "scheduled_for", "created_at", "queued_at", "started_at", "finished_at",
-    "cancel_requested_at", "modified",
+    "cancel_requested_at", "modified", "attempt", "waiting_for", "eligible_at", "array_spec",
+    "array_size", "array_id", "array_index",
 )  # fmt: skip
 #: States a job may be cancelled in, and deleted in (the API answers 409 otherwise).
 CANCELLABLE = {JobStatus.READY, JobStatus.QUEUED, JobStatus.RUNNING}
@@ -88,7 +91,7 @@ def list_filters(query: dict[str, list[str]], user_id: int, is_admin: bool, now)
         raw["created_after"] = (now - span).isoformat()
     if last("created_before"):
         raw["created_before"] = last("created_before")
-    for name in ("id_prefix", "queue", "definition", "cursor"):
+    for name in ("id_prefix", "queue", "definition", "array", "cursor"):
         if last(name):
             raw[name] = last(name)
     submitter = last("submitter") or "me"
@@ -222,38 +225,188 @@ def duration(seconds: float | None) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
-class JobPageHandler(JobAccessMixin, UIHandler):
-    """``/ui/jobs/{job_id}``: every field of one job, its timeline, script, args and
-    env, and its actions. Someone else's job (unless an admin) is a 404."""
+#: The order of an array's task counts (``PENDING``: tasks not made yet).
+TASK_STATES = ("PENDING", *(s.value for s in JobStatus))
+#: Seconds between the job page's looks at a job that has not ended.
+STATE_POLL_SECONDS = 3
+#: What the state section reads of a job: all but its output (read every few seconds).
+STATE_COLUMNS = tuple(name for name in schemas.JOB_FIELDS if name not in OUTPUT_COLUMNS)
 
-    async def get(self, job_id: str):
-        """The job's page."""
-        job = self.job_row_or_404(job_id, schemas.JOB_FIELDS)
-        events = timeline(job, queue.job_events(self.sql, job_id))
-        ended_at = job["finished_at"]
+
+def retry_summary(retry: dict | None) -> str:
+    """A job's retry strategy (as ``retries.parse_retry`` completes it) in words.
+
+    Parameters
+    ----------
+    retry : dict or None
+
+    Returns
+    -------
+    str
+        E.g. ``3 attempts in all; retried on FAILED (exit codes 1, 75); back-off
+        10 s, x2, at most 600 s``; ``No retry`` for None.
+    """
+    if not retry:
+        return "No retry"
+    endings = ", ".join(retry.get("on") or ["FAILED"])
+    if retry.get("exit_codes"):
+        endings += f" (exit codes {', '.join(str(c) for c in retry['exit_codes'])})"
+    text = f"{retry['attempts']} attempts in all; retried on {endings}"
+    backoff = retry.get("backoff") or {}
+    if backoff.get("initial"):
+        text += (
+            f"; back-off {backoff['initial']:g} s, x{backoff.get('factor', 2):g}, "
+            f"at most {backoff.get('max', 3600):g} s"
+        )
+    else:
+        text += "; no back-off"
+    return text
+
+
+def task_links(array_id: str, counts: dict[str, int]) -> list[dict]:
+    """An array job's task counts for its page, each with the jobs list of those tasks.
+
+    Parameters
+    ----------
+    array_id : str
+    counts : dict of str to int
+        ``waiting.array_counts``.
+
+    Returns
+    -------
+    list of dict
+        ``state``, ``count`` and ``url`` (None for ``PENDING``: tasks not made yet
+        are no jobs to list), in ``TASK_STATES`` order.
+    """
+    out = []
+    for state in TASK_STATES:
+        if counts.get(state):
+            query = urllib.parse.urlencode({"array": array_id, "status": state, "range": "all"})
+            url = None if state == "PENDING" else f"{UI_ROOT}/jobs?{query}"
+            out.append({"state": state, "count": counts[state], "url": url})
+    return out
+
+
+class JobPageHandler(JobAccessMixin, UIHandler):
+    """``/ui/jobs/{job_id}``: every field of one job, its state (attempts, what it
+    waits for, dependencies, array tasks), timeline, script, args and env, and its
+    actions. Someone else's job (unless an admin) is a 404."""
+
+    def job_state(self, job_id: str, columns=STATE_COLUMNS) -> dict:
+        """What the page's state section shows, read as ``GET /api/jobs/{id}`` reads it.
+
+        Parameters
+        ----------
+        job_id : str
+        columns : sequence of str, optional
+            The job's columns to read (``schemas.JOB_FIELDS``' names; by default
+            all but the output, which the section does not show).
+
+        Returns
+        -------
+        dict
+            The template's values: ``job`` (``schemas.JobDetail``'s fields),
+            ``dependencies`` (each with ``linked``: whether the viewer may open that
+            job), ``tasks`` (``task_links``), ``retry_text``, ``waited``, ``ran``,
+            ``live`` (not ended: the section keeps looking), ``may_cancel``,
+            ``may_delete``.
+
+        Raises
+        ------
+        APIError
+            404 for no such job, or one the user may not see.
+        """
+        job = self.job_detail(self.job_row_or_404(job_id, columns))
+        # A dependency whose job still exists (status) is that job: its id is fixed.
+        existing = [d["job"] for d in job["depends_on"] if d["status"] is not None]
+        owners = waiting.job_owners(self.sql, existing) if existing else {}
+        dependencies = [
+            {**d, "linked": d["job"] in owners and self.may_see(owners[d["job"]][0])}
+            for d in job["depends_on"]
+        ]
         waited = (
             (job["started_at"] - job["queued_at"]).total_seconds()
             if job["started_at"] and job["queued_at"]
             else None
         )
         ran = (
-            (ended_at - job["started_at"]).total_seconds()
-            if ended_at and job["started_at"]
+            (job["finished_at"] - job["started_at"]).total_seconds()
+            if job["finished_at"] and job["started_at"]
             else None
         )
         status = JobStatus(job["status"])
+        return {
+            "job": job,
+            "dependencies": dependencies,
+            "tasks": task_links(job["id"], job["array_tasks"] or {}),
+            "retry_text": retry_summary(job["retry"]),
+            "waited": duration(waited),
+            "ran": duration(ran),
+            "live": status not in FINISHED,
+            "may_cancel": status in CANCELLABLE,
+            "may_delete": status not in DELETABLE_NOT,
+        }
+
+    def state_html(self, state: dict) -> tuple[bytes, str]:
+        """The state section, its refresh URL carrying a hash of what it shows (the
+        refresh answers 204 while that is unchanged, so nothing the reader is on,
+        such as a focused button, is replaced for nothing).
+
+        Parameters
+        ----------
+        state : dict
+            ``job_state``'s values.
+
+        Returns
+        -------
+        tuple of (bytes, str)
+            The HTML and its version (the hash). The version is of the values, not
+            of the HTML: its forms' XSRF tokens differ on every request.
+        """
+        job = {k: v for k, v in state["job"].items() if k not in OUTPUT_COLUMNS}
+        shown = sorted({**state, "job": sorted(job.items())}.items())
+        version = hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
+        html = self.render_string(
+            "job_state.html",
+            ui_root=UI_ROOT,
+            timestamp=timestamp,
+            user=self.current_user,
+            version=version,
+            poll_seconds=STATE_POLL_SECONDS,
+            **state,
+        )
+        return html, version
+
+    async def get(self, job_id: str):
+        """The job's page."""
+        state = self.job_state(job_id, schemas.JOB_FIELDS)  # the output too (<noscript>)
+        job = state["job"]
+        events = timeline(job, queue.job_events(self.sql, job_id))
         self.render_page(
             "job.html",
             job=job,
             fields=DETAIL_FIELDS,
             events=events,
-            waited=duration(waited),
-            ran=duration(ran),
             duration=duration,
-            may_cancel=status in CANCELLABLE,
-            may_delete=status not in DELETABLE_NOT,
+            state_html=self.state_html(state)[0],
             notice=self.get_argument("notice", ""),
         )
+
+
+class JobStateHandler(JobPageHandler):
+    """``/ui/jobs/{job_id}/state``: the job page's state section alone, which htmx
+    asks for every few seconds until the job has ended; 204 while it is what the
+    page shows (``?v=``)."""
+
+    async def get(self, job_id: str):
+        """The section, or 204 (htmx swaps nothing) when unchanged."""
+        state = self.job_state(job_id)
+        html, version = self.state_html(state)
+        self.set_header("Cache-Control", "no-store")
+        if self.get_argument("v", "") == version:
+            self.set_status(204)
+            return self.finish()
+        self.finish(html)
 
 
 class JobActionHandler(JobAccessMixin, UIHandler):

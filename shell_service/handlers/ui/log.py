@@ -27,7 +27,14 @@ from ... import queue
 from ...job_paths import attempt_in
 from ...job_states import FINISHED, JobStatus
 from ...utf8 import decode
-from ..api.job_log import FOLLOW_INTERVAL, FollowedOutput, output_path, stream_file, tail_offset
+from ..api.job_log import (
+    FOLLOW_INTERVAL,
+    FollowedOutput,
+    attempt_output_or_404,
+    output_path,
+    stream_file,
+    tail_offset,
+)
 from ..api.jobs import JobAccessMixin
 from .base import UIHandler
 
@@ -203,3 +210,29 @@ class JobLogDownloadHandler(JobAccessMixin, UIHandler):
             self.set_header("Content-Disposition", f'attachment; filename="{name}"')
             return self.finish((row.get(stream) or "").encode())
         await stream_file(self, path, name)
+
+
+class JobAttemptLogHandler(JobAccessMixin, UIHandler):
+    """``GET /ui/jobs/{job_id}/attempts/{attempt}``: an earlier attempt's stdout and
+    stderr as stored at its end (what ``/api/jobs/{id}/log?attempt=N`` reads), or
+    ``.../download/{stream}`` for one of them as a file. Someone else's job, or an
+    attempt the job has not had (or the one under way: its log is the live one), is
+    a 404."""
+
+    async def get(self, job_id: str, attempt: str, stream: str | None = None):
+        """The attempt's page, or (``stream``) its stdout or stderr as an attachment."""
+        job = self.job_row_or_404(job_id, ("id", "attempt"))
+        stored = attempt_output_or_404(self.sql, job, int(attempt))
+        if stream is not None:
+            self.set_header("Content-Type", "application/octet-stream")
+            name = f"{job['id']}.attempt{int(attempt)}.{stream}"
+            self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+            # At most jobs.max_output_bytes, in the row already read.
+            return self.finish((stored[stream] or "").encode())
+        self.render_page(
+            "attempt.html",
+            job=job,
+            attempt=int(attempt),
+            stdout=stored["stdout"] or "",
+            stderr=stored["stderr"] or "",
+        )

@@ -70,10 +70,55 @@ export class LiveLog {
       this.root.dataset.connection = "ended";
       if (this.status) this.status.textContent = `ended (${JSON.parse(event.data)})`;
     });
+    source.addEventListener("open", () => {
+      this.root.dataset.connection = "open";
+      document.dispatchEvent(new CustomEvent("ui:reachable"));
+    });
     source.onerror = () => {
-      // EventSource reconnects by itself with Last-Event-ID: nothing is lost.
+      if (this.ended || source !== this.source) return;
       this.root.dataset.connection = "reconnecting";
+      document.dispatchEvent(new CustomEvent("ui:unreachable"));
+      if (source.readyState === EventSource.CLOSED) {
+        // An answer that was no stream (a 401, a 503 while the service restarts):
+        // EventSource gives up; ask what it was, then sign in or try again.
+        this.source = null;
+        this.recover();
+      }
+      // Otherwise the connection dropped: EventSource reconnects by itself with
+      // Last-Event-ID, and nothing is lost.
     };
+  }
+
+  async recover() {
+    let wait = 2;
+    for (;;) {
+      const controller = new AbortController();
+      let response = null;
+      try {
+        response = await fetch(this.url, {
+          headers: { "HX-Request": "true", "HX-Current-URL": location.href },
+          cache: "no-store",
+          signal: controller.signal,
+        });
+        controller.abort(); // only its status was wanted: the stream itself reopens below
+      } catch {
+        response = null;
+      }
+      if (response && response.status === 401 && response.headers.get("HX-Redirect")) {
+        location.assign(response.headers.get("HX-Redirect"));
+        return;
+      }
+      if (response && response.ok) break;
+      if (response && ![502, 503, 504].includes(response.status)) {
+        this.root.dataset.connection = "closed";
+        if (this.status) this.status.textContent = `stopped (HTTP ${response.status})`;
+        return;
+      }
+      const header = response ? Number.parseFloat(response.headers.get("Retry-After") || "") : NaN;
+      wait = Number.isFinite(header) && header > 0 ? Math.min(header, 10) : 2;
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
+    if (document.visibilityState !== "hidden") this.open();
   }
 
   close() {
