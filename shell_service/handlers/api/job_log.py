@@ -264,6 +264,8 @@ class FollowedOutput:
             text = (stored.get(self.stream) or "").encode()
             parts.append(text[self.in_file :] if number == self.attempt else text)
         return b"".join(parts)
+
+
 def attempt_output_or_404(sql, job: dict, attempt: int) -> dict:
     """An ended attempt's output as stored at its end (``/log?attempt=N`` and the
     dashboard's attempt page).
