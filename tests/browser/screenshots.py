@@ -12,7 +12,7 @@ from pathlib import Path
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def screenshot(page, name: str, mask=None) -> Path | None:
+def screenshot(page, name: str, mask=None, height: int = VIEWPORT["height"]) -> Path | None:
     """Save what ``page`` shows as ``<SCREENSHOTS_DIR>/<name>.png`` (the viewport only).
 
     Parameters
@@ -22,6 +22,8 @@ def screenshot(page, name: str, mask=None) -> Path | None:
         The file's name without ``.png`` (the README links ``docs/screenshots/<name>.png``).
     mask : list of playwright.sync_api.Locator, optional
         What to paint over in the image (a secret on the page).
+    height : int
+        The image's height in CSS pixels (a taller page shows more of itself).
 
     Returns
     -------
@@ -33,6 +35,6 @@ def screenshot(page, name: str, mask=None) -> Path | None:
         return None
     path = Path(folder) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.set_viewport_size(VIEWPORT)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
     page.screenshot(path=str(path), mask=mask or [], mask_color="#8a8f98")
     return path

@@ -45,7 +45,7 @@ def test_the_overview_shows_counts_charts_and_links_to_the_failures(signed_in, s
         canvas_handle = canvas.element_handle()
         assert page.evaluate(CANVAS_HAS_COLOUR, [canvas_handle, colour]), f"{chart}: no series"
     expect(page.locator("#chart-finished .u-legend")).to_contain_text("FAILED")
-    screenshot(page, "overview")
+    screenshot(page, "overview", height=1500)
     page.click("#failures-link")
     page.wait_for_url(re.compile(r"/ui/jobs\?preset=failed"))
     expect(page.locator(f'tr[data-job="{bad}"]')).to_be_visible()
