@@ -40,14 +40,16 @@ _USER_IDS = text(
     "SELECT id FROM users WHERE username LIKE 'bench\\_ui\\_%' "
     "ORDER BY substring(username FROM 10)::int LIMIT :users"
 )
-# Job n ends at newest - (total - n) * spacing; its wait is 2^((n * 7919 % 2000) / 100)
+# Job n ends at newest - (total - n) * spacing; every fourth is a run of one of the
+# definitions, every fortieth fired by one of the schedules; its wait is 2^((n * 7919 % 2000) / 100)
 # ms (1 ms to ~17 min), it runs a second. Outcomes: 85% COMPLETE, 8% FAILED, 3%
 # CANCELLED (a third of them before starting), 2% TIMED_OUT, 2% SERVER_ERROR.
 _INSERT_JOBS = text(
     """
     INSERT INTO jobs (id, code, shell, status, status_message, priority, submitter_id, queue,
                       return_code, stdout, stderr, queued_at, started_at, finished_at,
-                      created_at, modified, timeout, cpus, memory_mb)
+                      created_at, modified, timeout, cpus, memory_mb,
+                      definition_id, definition_name, definition_version, schedule_id)
     SELECT 'ui_' || :prefix || '_' || n, 'echo job ' || n, 'sh', outcome,
            CASE WHEN outcome <> 'COMPLETE' THEN 'filled by bench/ui_pages.py' END,
            0, (:user_ids)[1 + (n + n / 100) % cardinality(:user_ids)],
@@ -55,7 +57,12 @@ _INSERT_JOBS = text(
            CASE outcome WHEN 'COMPLETE' THEN 0 WHEN 'FAILED' THEN 1 END,
            'job ' || n || E'\\n', '',
            queued, CASE WHEN NOT never_started THEN started END, ended,
-           queued, ended, 3600, 1, 256
+           queued, ended, 3600, 1, 256,
+           CASE WHEN n % 4 = 0 THEN (:definition_ids)[1 + n / 4 % cardinality(:definition_ids)] END,
+           CASE WHEN n % 4 = 0
+                THEN (:definition_names)[1 + n / 4 % cardinality(:definition_ids)] END,
+           CASE WHEN n % 4 = 0 THEN 1 END,
+           CASE WHEN n % 40 = 0 THEN (:schedule_ids)[1 + n / 40 % cardinality(:schedule_ids)] END
     FROM generate_series(1, :total) AS n,
          LATERAL (SELECT CASE WHEN n % 100 < 85 THEN 'COMPLETE' WHEN n % 100 < 93 THEN 'FAILED'
                               WHEN n % 100 < 96 THEN 'CANCELLED' WHEN n % 100 < 98
@@ -81,9 +88,11 @@ _INSERT_RECENT = text(
 )
 
 
-def fill(cfg, total: int) -> dict:
-    """``total`` ended jobs of ``USERS`` users over ``DAYS`` days, then the rollups
-    counted again; returns the user ids and the seconds each part took."""
+def fill(cfg, total: int, definitions: list[dict], schedule_ids: list[int]) -> dict:
+    """``total`` ended jobs of ``USERS`` users over ``DAYS`` days (a quarter of them
+    runs of ``definitions``: ``{"id", "name"}`` each; a fortieth fired by one of
+    ``schedule_ids``), then the rollups counted again; returns the user ids and the
+    seconds each part took."""
     engine = make_engine(cfg, pool_size=1)
     try:
         with engine.begin() as conn:
@@ -101,6 +110,9 @@ def fill(cfg, total: int) -> dict:
                     "total": total,
                     "newest": newest,
                     "spacing": DAYS * 86400 / total,
+                    "definition_ids": [row["id"] for row in definitions],
+                    "definition_names": [row["name"] for row in definitions],
+                    "schedule_ids": schedule_ids,
                 },
             )
         inserted = time.perf_counter() - started
@@ -183,6 +195,36 @@ def pass_costs(cfg, user_ids: list[int], prefix: str) -> dict:
 _MILLISECOND = datetime.timedelta(milliseconds=1)
 
 
+def make_definitions(admin, count: int = 10) -> tuple[list[dict], list[int]]:
+    """``count`` shared definitions of the bench's admin, each with a paused schedule.
+
+    Returns
+    -------
+    tuple
+        ``[{"id", "name", "owner_id"}]`` of the definitions and the schedules' ids.
+    """
+    stamp = time.strftime("%H%M%S")
+    definitions, schedule_ids = [], []
+    for i in range(count):
+        name = f"bench_ui_{stamp}_{i}"
+        body = {
+            "name": name,
+            "code": 'echo "$DAY"',
+            "shared": True,
+            "parameters": [{"name": "DAY", "type": "string", "default": "2026-12-01"}],
+        }
+        made = admin.post("/api/definitions", body)
+        if made.status != 200:
+            raise BenchError(f"POST /api/definitions answered {made.status}: {made.body[:300]!r}")
+        definitions.append({"id": made.data["id"], "name": name, "owner_id": made.data["owner_id"]})
+        schedule = {"definition": name, "cron": "0 3 * * *", "enabled": False}
+        made = admin.post("/api/schedules", schedule)
+        if made.status != 200:
+            raise BenchError(f"POST /api/schedules answered {made.status}: {made.body[:300]!r}")
+        schedule_ids.append(made.data["id"])
+    return definitions, schedule_ids
+
+
 def sign_in(base_url: str, token: str) -> str:
     """A web session's cookie value for ``token`` (the sign-in form, with its XSRF)."""
     session = requests.Session()
@@ -224,8 +266,9 @@ def server_times(access_log: Path, offset: int) -> dict[str, list[float]]:
 def ui_pages(bench, requests_per_page: int = 200) -> dict:
     """Extra: the dashboard's pages and GET /api/stats at 1,000,000 ended jobs."""
     total = 1_000_000 if bench.scale.history_jobs >= 1_000_000 else bench.scale.history_jobs
-    filled = fill(bench.cfg, total)
     admin = bench.client()
+    definitions, schedule_ids = make_definitions(admin)
+    filled = fill(bench.cfg, total, definitions, schedule_ids)
     user_id = filled["user_ids"][0]
     response = admin.post("/api/tokens", {"name": "bench ui", "user_id": user_id})
     if response.status != 200:
@@ -242,6 +285,8 @@ def ui_pages(bench, requests_per_page: int = 200) -> dict:
         cursor = page.json()["next_cursor"]
     one_job = api_user.get("/api/jobs?limit=1&status=FAILED").data[0]["id"]
     api_user.close()
+    admin_user_id = definitions[0]["owner_id"]
+    definition = urllib.parse.quote(definitions[0]["name"])
     pages = {
         "/ui/jobs (user, default: mine, 24 h)": ("user", "/ui/jobs"),
         "/ui/jobs?preset=failed&range=7d (user)": ("user", "/ui/jobs?preset=failed&range=7d"),
@@ -251,6 +296,21 @@ def ui_pages(bench, requests_per_page: int = 200) -> dict:
         ),
         "/ui/jobs?submitter=all&range=all (admin)": ("admin", "/ui/jobs?submitter=all&range=all"),
         "/ui/jobs/<id> (user)": ("user", f"/ui/jobs/{urllib.parse.quote(one_job)}"),
+        "/ui/jobs/<id>/state (user: the page's refresh)": (
+            "user",
+            f"/ui/jobs/{urllib.parse.quote(one_job)}/state",
+        ),
+        "/ui/definitions (user: 10 shared, each one's last run)": ("user", "/ui/definitions"),
+        "/ui/definitions/<name> (user: its runs, schedules, form)": (
+            "user",
+            f"/ui/definitions/{definition}",
+        ),
+        "/ui/schedules (admin: everyone's)": ("admin", "/ui/schedules"),
+        "/ui/schedules/<id> (admin: last runs)": ("admin", f"/ui/schedules/{schedule_ids[0]}"),
+        "/ui/tokens (user)": ("user", "/ui/tokens"),
+        "/ui/admin/users (admin)": ("admin", "/ui/admin/users"),
+        "/ui/admin/users/<id> (admin)": ("admin", f"/ui/admin/users/{admin_user_id}"),
+        "/ui/admin/system (admin)": ("admin", "/ui/admin/system"),
         "/ui/ (user)": ("user", "/ui/"),
         "/ui/ (admin: everyone's)": ("admin", "/ui/"),
         "/api/stats (user)": ("user-api", "/api/stats"),

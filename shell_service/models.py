@@ -179,10 +179,21 @@ class Job(Base):
             text("id DESC"),
             postgresql_where=text("definition_name IS NOT NULL"),
         ),
-        # A definition's delete sets its jobs' definition_id to null.
+        # A definition's latest runs, everyone's and one user's (queue.recent_runs);
+        # the first also finds a deleted definition's jobs (migration 0026).
         Index(
-            "ix_jobs_definition_id",
+            "ix_jobs_definition_runs",
             definition_id,
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("definition_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_jobs_definition_submitter_runs",
+            definition_id,
+            submitter_id,
+            text("created_at DESC"),
+            text("id DESC"),
             postgresql_where=text("definition_id IS NOT NULL"),
         ),
         Index(

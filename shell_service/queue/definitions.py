@@ -268,7 +268,9 @@ _RECENT_RUNS = Statement(
     CROSS JOIN LATERAL (
         SELECT id, status, return_code, definition_version, created_at, finished_at
         FROM jobs
-        WHERE definition_name = d.name AND definition_id = d.id
+        -- ix_jobs_definition_runs, or with a submitter ix_jobs_definition_submitter_runs:
+        -- the newest first, so LIMIT reads that many index entries.
+        WHERE definition_id = d.id
           AND (%(submitter_id)s::int IS NULL OR submitter_id = %(submitter_id)s::int)
         ORDER BY created_at DESC, id DESC
         LIMIT %(per_definition)s
