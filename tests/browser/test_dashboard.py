@@ -115,9 +115,41 @@ def test_follow_pauses_when_scrolled_up(signed_in, stack):
         "l.dispatchEvent(new Event('scroll'))"
     )
     expect(page.locator("#live-log")).to_have_attribute("data-follow", "paused")
+    expect(page.locator("#log-paused")).to_be_visible()  # the reader is told
     expect(page.locator("#live-log")).to_have_attribute("data-connection", "ended", timeout=20000)
     assert page.evaluate("document.querySelector('#log').scrollTop") == 0
     expect(page.locator("#log")).to_contain_text("line 399")
+    page.evaluate(
+        "const l = document.querySelector('#log'); l.scrollTop = l.scrollHeight; "
+        "l.dispatchEvent(new Event('scroll'))"
+    )
+    expect(page.locator("#live-log")).to_have_attribute("data-follow", "on")
+    expect(page.locator("#log-paused")).to_be_hidden()
+
+
+def test_a_big_log_says_what_it_leaves_out_and_dark_colours_stay_readable(signed_in, stack):
+    page, client = signed_in, signed_in.user
+    # 1,288,895 bytes of numbered lines, then ANSI black and blue (30m, 34m).
+    job_id = create(
+        client, "seq 1 200000; printf '\\033[30mblack\\033[0m \\033[34mblue\\033[0m\\n'"
+    )
+    wait_status(client, job_id, {"COMPLETE"})
+    page.goto(f"{stack}/ui/jobs/{job_id}")
+    expect(page.locator("#live-log")).to_have_attribute("data-connection", "ended", timeout=20000)
+    whole = len("".join(f"{i}\n" for i in range(1, 200001))) + len("black blue\n")
+    shown = page.evaluate("document.querySelector('#log').textContent")
+    first = shown.split("\n", 1)[0]
+    assert first.isdigit() and shown.startswith(f"{first}\n{int(first) + 1}\n")  # a whole line
+    note = page.locator("#log-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("bytes of stdout")
+    left_out = re.search(r"the first ([\d,.\s]+) bytes of stdout", note.inner_text()).group(1)
+    assert int(re.sub(r"\D", "", left_out)) == whole - len(shown)  # in the viewer's digits
+    colours = page.evaluate(
+        """() => [...document.querySelectorAll('#log span[style]')]
+              .map(s => [s.textContent, getComputedStyle(s).color])"""
+    )
+    assert colours == [["black", "rgb(118, 118, 118)"], ["blue", "rgb(59, 120, 255)"]], colours
 
 
 def test_cancel_and_rerun_from_the_job_page(signed_in, stack):

@@ -9,7 +9,7 @@ import uuid
 
 from sqlalchemy import text
 
-from shell_service.handlers.ui.jobs import retry_summary
+from shell_service.handlers.ui.jobs import holds_text, retry_summary
 from shell_service.handlers.ui.submit import errors_by_field, form_to_body
 
 from .. import factories
@@ -67,8 +67,14 @@ def test_a_retried_jobs_page_lists_each_attempt_and_each_earlier_attempts_log(we
     download = web.get(f"/ui/jobs/{job_id}/attempts/2/download/stderr")
     assert download.status_code == 200 and download.content == b"err 2\n"
     assert f'filename="{job_id}.attempt2.stderr"' in download.headers["Content-Disposition"]
-    # The current attempt's is the live log; an attempt never made is a 404.
-    assert web.get(f"/ui/jobs/{job_id}/attempts/3").status_code == 404
+    # The current (here the last) attempt's output is the job's own: its page's live
+    # log and downloads; an attempt never made is a 404.
+    current = web.get(f"/ui/jobs/{job_id}/attempts/3")
+    assert current.status_code == 302
+    assert current.headers["Location"] == f"/ui/jobs/{job_id}#live-log"
+    current = web.get(f"/ui/jobs/{job_id}/attempts/3/download/stdout")
+    assert current.headers["Location"] == f"/ui/jobs/{job_id}/download/stdout"
+    assert web.get(f"/ui/jobs/{job_id}/attempts/4").status_code == 404
     assert web.get(f"/ui/jobs/{job_id}/attempts/9").status_code == 404
 
 
@@ -475,3 +481,17 @@ def test_an_htmx_request_without_a_session_goes_to_sign_in_and_back_to_its_page(
         "/ui/signin", {"token": web.token, "next": f"/ui/jobs/{job.id}?notice=x"}
     )
     assert back.status_code == 302 and back.headers["Location"] == f"/ui/jobs/{job.id}?notice=x"
+
+
+def test_a_dependency_says_whether_it_holds_and_never_that_an_ended_job_has_not_ended():
+    def holds(satisfied, status):
+        return holds_text({"satisfied": satisfied, "status": status})
+
+    assert holds(True, "COMPLETE") == "yes"
+    assert holds(False, "FAILED") == "no: it can no longer hold"
+    assert holds(False, None) == "no: it can no longer hold"  # deleted
+    for status in ("READY", "QUEUED", "RUNNING"):
+        assert holds(None, status) == "not yet (it has not ended)"
+    # Ended, and the waiting-jobs service has not looked yet.
+    for status in ("COMPLETE", "FAILED", "TIMED_OUT", "CANCELLED", "SERVER_ERROR"):
+        assert holds(None, status) == "being checked (it has ended)"

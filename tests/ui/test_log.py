@@ -2,6 +2,7 @@
 stdout and stderr (resumable by byte offsets) and its downloads."""
 
 import json
+import threading
 
 import requests
 
@@ -146,7 +147,11 @@ def test_a_big_log_starts_half_a_mebibyte_before_each_end(web):
     job = run_job(session_client(web), "head -c 3000000 /dev/zero | tr '\\0' 'x'")
     got = events(web.get(f"/ui/jobs/{job['id']}/log"))
     out = "".join(e["data"] for e in got if e["event"] == "out")
-    assert len(out) == 512 * 1024
+    assert len(out) == 512 * 1024  # no line starts near there: exactly the tail
+    # The page is told what it does not show.
+    assert got[0]["event"] == "skipped"
+    assert got[0]["data"] == {"stream": "stdout", "bytes": 3_000_000 - 512 * 1024}
+    assert [e for e in got if e["event"] == "skipped"] == got[:1]  # stderr is empty
     assert got[-1]["id"] == "1:3000000,1:0"
     download = web.get(f"/ui/jobs/{job['id']}/download/stdout")
     assert download.status_code == 200 and len(download.content) == 3_000_000
@@ -161,7 +166,45 @@ def test_another_users_log_stream_and_downloads_are_404(web, server):
     assert Browser(server.url).get(f"/ui/jobs/{theirs.id}/log").status_code == 302
 
 
-def test_a_ready_jobs_stream_ends_at_once(web):
-    job = factories.JobFactory(submitter=web.user)
-    got = events(web.get(f"/ui/jobs/{job.id}/log"))
-    assert [(e["event"], e["data"]) for e in got] == [("end", "READY")]
+def test_a_big_logs_first_look_starts_at_a_line_of_each_file(web):
+    # 100,000 numbered lines on each (588,895 and 688,895 bytes).
+    script = "seq 1 100000; seq 1 100000 | sed 's/^/e/' >&2"
+    job = run_job(session_client(web), script)
+    got = events(web.get(f"/ui/jobs/{job['id']}/log"))
+    out = "".join(e["data"] for e in got if e["event"] == "out")
+    err = "".join(e["data"] for e in got if e["event"] == "err")
+    for text, whole in ((out, job["stdout"]), (err, job["stderr"])):
+        assert whole.endswith(text) and len(text) <= 512 * 1024
+        assert whole[len(whole) - len(text) - 1] == "\n"  # a whole first line
+        assert len(text) > 512 * 1024 - 4096
+    skipped = {e["data"]["stream"]: e["data"]["bytes"] for e in got if e["event"] == "skipped"}
+    assert skipped == {
+        "stdout": len(job["stdout"]) - len(out),
+        "stderr": len(job["stderr"]) - len(err),
+    }
+
+
+def test_a_ready_jobs_stream_waits_and_follows_once_it_is_queued(web):
+    client = session_client(web)
+    response = client.post("/api/jobs", json={"code": "echo queued at last"})
+    job_id = response.json()["data"]["id"]
+    executed = threading.Timer(1.0, lambda: client.post(f"/api/jobs/{job_id}/execute"))
+    executed.start()
+    try:
+        got = events(web.get(f"/ui/jobs/{job_id}/log"))
+    finally:
+        executed.join()
+    assert "".join(e["data"] for e in got if e["event"] == "out") == "queued at last\n", got
+    assert (got[-1]["event"], got[-1]["data"]) == ("end", "COMPLETE")
+
+
+def test_a_ready_jobs_stream_ends_when_it_is_deleted(web):
+    client = session_client(web)
+    job_id = client.post("/api/jobs", json={"code": "true"}).json()["data"]["id"]
+    deleted = threading.Timer(1.0, lambda: client.delete(f"/api/jobs/{job_id}"))
+    deleted.start()
+    try:
+        got = events(web.get(f"/ui/jobs/{job_id}/log"))
+    finally:
+        deleted.join()
+    assert [(e["event"], e["data"]) for e in got] == [("end", "deleted")]

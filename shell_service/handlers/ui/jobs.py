@@ -227,6 +227,32 @@ def duration(seconds: float | None) -> str:
 
 #: The order of an array's task counts (``PENDING``: tasks not made yet).
 TASK_STATES = ("PENDING", *(s.value for s in JobStatus))
+
+
+def holds_text(dependency: dict) -> str:
+    """Whether a dependency holds, in words for the job's page.
+
+    Parameters
+    ----------
+    dependency : dict
+        One of ``schemas.JobDetail``'s ``depends_on``: ``satisfied`` (True, False,
+        or None while the waiting-jobs service has not judged it) and ``status``
+        (the job's state now; None once it is deleted).
+
+    Returns
+    -------
+    str
+    """
+    if dependency["satisfied"] is True:
+        return "yes"
+    if dependency["satisfied"] is False:
+        return "no: it can no longer hold"
+    if dependency["status"] in FINISHED:
+        # Ended, not yet looked at: the waiting-jobs service's next pass (a second or so).
+        return "being checked (it has ended)"
+    return "not yet (it has not ended)"
+
+
 #: Seconds between the job page's looks at a job that has not ended.
 STATE_POLL_SECONDS = 3
 #: What the state section reads of a job: all but its output (read every few seconds).
@@ -307,9 +333,9 @@ class JobPageHandler(JobAccessMixin, UIHandler):
         dict
             The template's values: ``job`` (``schemas.JobDetail``'s fields),
             ``dependencies`` (each with ``linked``: whether the viewer may open that
-            job), ``tasks`` (``task_links``), ``retry_text``, ``waited``, ``ran``,
-            ``live`` (not ended: the section keeps looking), ``may_cancel``,
-            ``may_delete``.
+            job, and ``holds``: ``holds_text``), ``tasks`` (``task_links``),
+            ``retry_text``, ``waited``, ``ran``, ``live`` (not ended: the section
+            keeps looking), ``may_cancel``, ``may_delete``.
 
         Raises
         ------
@@ -321,7 +347,11 @@ class JobPageHandler(JobAccessMixin, UIHandler):
         existing = [d["job"] for d in job["depends_on"] if d["status"] is not None]
         owners = waiting.job_owners(self.sql, existing) if existing else {}
         dependencies = [
-            {**d, "linked": d["job"] in owners and self.may_see(owners[d["job"]][0])}
+            {
+                **d,
+                "linked": d["job"] in owners and self.may_see(owners[d["job"]][0]),
+                "holds": holds_text(d),
+            }
             for d in job["depends_on"]
         ]
         waited = (

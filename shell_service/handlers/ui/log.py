@@ -8,8 +8,10 @@ the API's log does). A browser that lost the connection reconnects with
 ``Last-Event-ID`` and goes on from exactly there: no gap, no duplicate. Without
 one, the stream starts ``TAIL_BYTES`` before each file's end (the page renders the
 last ~1 MiB; the whole file is a download: ``/api/jobs/{id}/log?download=true``,
-or ``/ui/jobs/{id}/download/<stream>`` with the session). ``event: end`` says the
-job has ended and everything is sent; the page then closes the stream.
+or ``/ui/jobs/{id}/download/<stream>`` with the session; ``event: skipped``
+says how many bytes of which file were left out). ``event: end`` says the
+job has ended and everything is sent; the page then closes the stream. A READY
+job's stream stays open, saying nothing, until the job is queued.
 
 stdout and stderr are two files, so their relative order is the order in which
 this loop read them (every 0.25 s), not the order the job wrote them.
@@ -19,6 +21,7 @@ import asyncio
 import json
 import time
 
+from tornado.escape import url_escape
 from tornado.iostream import StreamClosedError
 
 from baselayer.app.handlers.base import APIError
@@ -32,14 +35,19 @@ from ..api.job_log import (
     FollowedOutput,
     attempt_output_or_404,
     output_path,
+    read_from,
     stream_file,
     tail_offset,
 )
 from ..api.jobs import JobAccessMixin
-from .base import UIHandler
+from .base import UI_ROOT, UIHandler
 
 #: Each stream starts this far before its end when the page opens (about 1 MiB in all).
 TAIL_BYTES = 512 * 1024
+#: How far past the tail's start a line's start is looked for.
+LINE_SEARCH = 4096
+#: Seconds between looks at a READY job's state (its page's log starts once it is queued).
+READY_INTERVAL = 2.0
 #: Seconds between comments that keep an idle stream open through proxies.
 KEEPALIVE_SECONDS = 15
 STREAMS = (("stdout", "out"), ("stderr", "err"))
@@ -74,6 +82,28 @@ def parse_positions(value: str | None) -> list[tuple[int | None, int]] | None:
     return positions
 
 
+def tail_start(path) -> int:
+    """Where the page's first look at a file starts: ``TAIL_BYTES`` before its end,
+    moved on to the start of the next line when one starts within ``LINE_SEARCH``
+    bytes (else to the start of a UTF-8 character).
+
+    Parameters
+    ----------
+    path : Path
+        An output file (missing: 0).
+
+    Returns
+    -------
+    int
+        A byte offset; 0 for a file of at most ``TAIL_BYTES``.
+    """
+    offset = tail_offset(path, TAIL_BYTES)
+    if offset == 0:
+        return 0
+    newline = read_from(path, offset - 1, LINE_SEARCH).find(b"\n")
+    return offset - 1 + newline + 1 if newline != -1 else offset
+
+
 def position_text(outputs: list[FollowedOutput]) -> str:
     """The event id for where ``outputs`` (stdout's, stderr's) were read to.
 
@@ -102,31 +132,70 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass events on at once
         if job["status"] == JobStatus.READY:
-            return self.finish(self.event("end", "READY", None))
+            if await self.wait_while_ready(job_id) is None:
+                return self.finish(self.event("end", "deleted", None))
+            job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
         paths = [output_path(self.settings, job, name) for name, _ in STREAMS]
         if None in paths:
             return await self.stored_output(job)
         positions = parse_positions(self.request.headers.get("Last-Event-ID")) or parse_positions(
             self.get_argument("from", None)
         )
+        skipped = []
         if positions is None:
             attempt = attempt_in(paths[0].parent)
-            positions = [(attempt, tail_offset(path, TAIL_BYTES)) for path in paths]
+            positions = [(attempt, tail_start(path)) for path in paths]
+            skipped = [
+                {"stream": name, "bytes": offset}
+                for (name, _), (_, offset) in zip(STREAMS, positions, strict=True)
+                if offset
+            ]
+        for left_out in skipped:
+            self.write(self.event("skipped", left_out, None))
         outputs = [
             FollowedOutput(self.sql, job_id, path, name, offset, attempt)
             for path, (name, _), (attempt, offset) in zip(paths, STREAMS, positions, strict=True)
         ]
         await self.follow(job_id, outputs)
 
-    def event(self, kind: str, text: str, positions: str | None) -> bytes:
+    async def wait_while_ready(self, job_id: str) -> str | None:
+        """Wait, the stream open, until a READY job is queued (or deleted, or the
+        browser goes away), looking every ``READY_INTERVAL`` seconds.
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        str or None
+            The job's state once it is no longer READY; None when it was deleted or
+            the browser went away.
+        """
+        last_sent = time.monotonic()
+        while True:
+            await asyncio.sleep(READY_INTERVAL)
+            status = queue.job_status(self.sql, job_id)
+            if status != JobStatus.READY:
+                return status
+            if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                self.write(b": keep-alive\n\n")
+                last_sent = time.monotonic()
+                try:
+                    await self.flush()
+                except StreamClosedError:
+                    return None
+
+    def event(self, kind: str, text: str | dict, positions: str | None) -> bytes:
         """One event's bytes.
 
         Parameters
         ----------
         kind : str
-            ``out``, ``err`` or ``end``.
-        text : str
-            Its data (sent as a JSON string: newlines and ``\\r`` intact).
+            ``out``, ``err``, ``skipped`` or ``end``.
+        text : str or dict
+            Its data, sent as JSON (a string's newlines and ``\\r`` intact;
+            ``skipped``'s ``{"stream", "bytes"}``).
         positions : str or None
             Where the files were read to, as its id (``position_text``).
 
@@ -215,13 +284,17 @@ class JobLogDownloadHandler(JobAccessMixin, UIHandler):
 class JobAttemptLogHandler(JobAccessMixin, UIHandler):
     """``GET /ui/jobs/{job_id}/attempts/{attempt}``: an earlier attempt's stdout and
     stderr as stored at its end (what ``/api/jobs/{id}/log?attempt=N`` reads), or
-    ``.../download/{stream}`` for one of them as a file. Someone else's job, or an
-    attempt the job has not had (or the one under way: its log is the live one), is
-    a 404."""
+    ``.../download/{stream}`` for one of them as a file. The job's current (or last)
+    attempt redirects to the job's page and its downloads, where its output is.
+    Someone else's job, or an attempt the job has not had, is a 404."""
 
     async def get(self, job_id: str, attempt: str, stream: str | None = None):
         """The attempt's page, or (``stream``) its stdout or stderr as an attachment."""
         job = self.job_row_or_404(job_id, ("id", "attempt"))
+        if int(attempt) == job["attempt"]:
+            # The attempt under way, or the last one: its output is the job's own.
+            here = f"{UI_ROOT}/jobs/{url_escape(job['id'], plus=False)}"
+            return self.redirect(f"{here}/download/{stream}" if stream else f"{here}#live-log")
         stored = attempt_output_or_404(self.sql, job, int(attempt))
         if stream is not None:
             self.set_header("Content-Type", "application/octet-stream")

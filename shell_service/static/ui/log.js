@@ -1,12 +1,25 @@
 // A job's live log: stdout and stderr from one Server-Sent Events stream
 // (/ui/jobs/<id>/log, shell_service/handlers/ui/log.py), ANSI colours by ansi_up
 // (escaped HTML), carriage-return progress bars collapsed to their last state,
-// follow that pauses while the reader is scrolled up, only the last ~1 MiB kept
-// in the page, and the stream closed while the tab is hidden (browsers allow 6
+// follow that pauses while the reader is scrolled up (and says so), drawn once
+// per frame, only the last ~1 MiB kept in the page (a note says what is not shown), and the stream closed while the tab is hidden (browsers allow 6
 // connections per host) and reopened from the last event's byte offsets.
 import { AnsiUp } from "./vendor/ansi_up-6.0.6.js";
 
 const KEEP_CHARS = 1024 * 1024;
+
+// ansi_up's black and blue are unreadable on the log's near-black background:
+// lighter ones, as dark terminal themes use (its 256-colour table shares these).
+const ON_DARK = { 0: [118, 118, 118], 4: [59, 120, 255] };
+const BRIGHT_ON_DARK = { 0: [150, 150, 150], 4: [110, 140, 255] };
+
+function readableAnsi() {
+  const ansi = new AnsiUp();
+  ansi.use_classes = false;
+  for (const [index, rgb] of Object.entries(ON_DARK)) ansi.ansi_colors[0][index].rgb = rgb;
+  for (const [index, rgb] of Object.entries(BRIGHT_ON_DARK)) ansi.ansi_colors[1][index].rgb = rgb;
+  return ansi;
+}
 
 // A line as a terminal would leave it: what follows its last carriage return
 // (a "\r" right before the line's end is part of a "\r\n").
@@ -19,8 +32,7 @@ export function collapseCarriageReturns(line) {
 class StreamState {
   constructor(kind) {
     this.kind = kind;
-    this.ansi = new AnsiUp();
-    this.ansi.use_classes = false;
+    this.ansi = readableAnsi();
     this.partial = "";
     this.liveLine = null;
   }
@@ -32,6 +44,10 @@ export class LiveLog {
     this.url = root.dataset.stream;
     this.pre = root.querySelector("pre");
     this.status = root.querySelector("[data-log-status]");
+    this.note = root.querySelector("[data-log-note]");
+    this.paused = root.querySelector("[data-log-paused]");
+    this.skipped = {};
+    this.pending = [];
     this.streams = { out: new StreamState("out"), err: new StreamState("err") };
     this.lastId = null;
     this.ended = false;
@@ -42,6 +58,7 @@ export class LiveLog {
       const atBottom = this.pre.scrollTop + this.pre.clientHeight >= this.pre.scrollHeight - 8;
       this.follow = atBottom;
       this.root.dataset.follow = atBottom ? "on" : "paused";
+      if (this.paused) this.paused.hidden = atBottom;
     });
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") this.close();
@@ -59,12 +76,18 @@ export class LiveLog {
     for (const kind of ["out", "err"]) {
       source.addEventListener(kind, (event) => {
         this.lastId = event.lastEventId;
-        this.append(this.streams[kind], JSON.parse(event.data));
+        this.queue(this.streams[kind], JSON.parse(event.data));
       });
     }
+    source.addEventListener("skipped", (event) => {
+      const { stream, bytes } = JSON.parse(event.data);
+      this.skipped[stream] = bytes;
+      this.showNote();
+    });
     source.addEventListener("end", (event) => {
       if (event.lastEventId) this.lastId = event.lastEventId;
       this.ended = true;
+      this.render();
       this.flushPartials();
       this.close();
       this.root.dataset.connection = "ended";
@@ -129,6 +152,45 @@ export class LiveLog {
     }
   }
 
+  // Events are drawn once per frame, however many arrive: a fast log does not
+  // hold the page's main thread event after event.
+  queue(state, text) {
+    this.pending.push([state, text]);
+    if (this.pending.length === 1) requestAnimationFrame(() => this.render());
+  }
+
+  render() {
+    const pending = this.pending;
+    this.pending = [];
+    // Consecutive pieces of one stream are drawn as one (their order is kept).
+    let state = null;
+    let text = "";
+    for (const [next, piece] of pending) {
+      if (next === state) {
+        text += piece;
+        continue;
+      }
+      if (state) this.append(state, text);
+      state = next;
+      text = piece;
+    }
+    if (state) this.append(state, text);
+  }
+
+  // What the page does not show: the start of a big file, or lines trimmed from the top.
+  showNote() {
+    if (!this.note) return;
+    const parts = [];
+    for (const [stream, bytes] of Object.entries(this.skipped)) {
+      parts.push(`the first ${bytes.toLocaleString()} bytes of ${stream}`);
+    }
+    if (this.root.dataset.trimmed === "yes") parts.push("earlier lines (the page keeps the last ~1 MiB)");
+    this.note.textContent = parts.length
+      ? `Not shown: ${parts.join("; ")}. The downloads have the whole files.`
+      : "";
+    this.note.hidden = parts.length === 0;
+  }
+
   append(state, text) {
     const lines = (state.partial + text).split("\n");
     state.partial = lines.pop();
@@ -143,8 +205,7 @@ export class LiveLog {
     this.pre.appendChild(fragment);
     if (state.partial) {
       // The line being written (a progress bar): shown as it is now, replaced on each update.
-      const preview = new AnsiUp();
-      preview.use_classes = false;
+      const preview = readableAnsi();
       state.liveLine = document.createElement("span");
       state.liveLine.className = `log-line log-${state.kind} log-partial`;
       state.liveLine.innerHTML = preview.ansi_to_html(collapseCarriageReturns(state.partial));
@@ -184,7 +245,10 @@ export class LiveLog {
       first.remove();
       removed = true;
     }
-    if (removed) this.root.dataset.trimmed = "yes";
+    if (removed && this.root.dataset.trimmed !== "yes") {
+      this.root.dataset.trimmed = "yes";
+      this.showNote();
+    }
   }
 }
 
