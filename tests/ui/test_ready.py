@@ -92,6 +92,8 @@ def test_a_ready_jobs_page_queues_it_and_it_runs(web):
     buttons = actions(page)
     assert f'action="/ui/jobs/{job_id}/execute"' in buttons and 'id="queue-it"' in buttons
     assert f'href="/ui/jobs/{job_id}/edit"' in buttons
+    assert web.get(f"/ui/jobs/{job_id}/execute").status_code == 405  # a link queues nothing
+    assert job_of(api, job_id)["status"] == "READY"
     response = web.post(f"/ui/jobs/{job_id}/execute")
     assert response.status_code == 302, response.text
     assert response.headers["Location"] == f"/ui/jobs/{job_id}?notice=Queued."

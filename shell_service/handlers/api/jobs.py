@@ -519,7 +519,8 @@ class JobHandler(JobCreateMixin, BaseHandler):
 
 
 class JobSubmitMixin(JobAccessMixin):
-    """Queueing a READY job, for the two routes that execute one."""
+    """Queueing a READY job, for the two routes that execute one (and the dashboard's
+    "Queue it")."""
 
     def submit(self, job_id: str):
         """Queue the READY job ``job_id`` (READY -> QUEUED) and answer ``{"id", "status"}``.

@@ -97,6 +97,9 @@ class JobExecutePage(JobSubmitMixin, JobPageHandler):
     """``POST /ui/jobs/{job_id}/execute``: "Queue it", as ``POST /api/jobs/{id}/execute``;
     its 409 shown on the job's page."""
 
+    # Not the job page's GET: a link here changes nothing.
+    SUPPORTED_METHODS = ("POST",)
+
     async def post(self, job_id: str):
         """Queue the job; to its page (with the refusal's message, for a 409).
 
