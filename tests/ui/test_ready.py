@@ -228,6 +228,23 @@ def test_saving_the_edit_form_changes_only_what_changed_then_shows_the_job(web):
     assert "Invalid request body: nothing to change" in same.text
 
 
+def test_arguments_and_environment_holding_newlines_stay_as_they_are(web):
+    api = api_of(web)
+    job_id = create_job(api, "echo one", args=["two\nlines", "x"], env={"V": "a\nb=c", "W": "1"})
+    form = edit_form(web.get(f"/ui/jobs/{job_id}/edit").text)
+    form["code"] = "echo two"
+    response = web.post(f"/ui/jobs/{job_id}/edit", form)
+    assert response.status_code == 302, response.text
+    job = job_of(api, job_id)
+    assert (job["code"], job["args"], job["env"]) == (
+        "echo two", ["two\nlines", "x"], {"V": "a\nb=c", "W": "1"}
+    )  # fmt: skip
+    # Changed, they read as the form's lines.
+    form["env"] = form["env"] + "\nX=3"
+    assert web.post(f"/ui/jobs/{job_id}/edit", form).status_code == 302
+    assert job_of(api, job_id)["env"] == {"V": "a", "b": "c", "W": "1", "X": "3"}
+
+
 def test_a_400_is_shown_beside_its_field_with_the_values_kept(web):
     api = api_of(web)
     job_id = create_job(api, "echo kept", priority=1)

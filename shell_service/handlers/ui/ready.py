@@ -173,7 +173,7 @@ class JobEditPage(JobFormPage):
         form: dict = {name: self.get_argument(name, "", strip=False) for name in EDIT_FIELDS}
         form["retry_on"] = [e for e in self.get_arguments("retry_on") if e]
         try:
-            body, errors = self.edit_body(form, job["queue"])
+            body, errors = self.edit_body(form, job)
             if errors:
                 message = "Please fix the fields marked below."
                 return self.show_edit(job_id, job, form, errors, message, 400)
@@ -188,20 +188,22 @@ class JobEditPage(JobFormPage):
         notice = f"Changed: {', '.join(sorted(changes))}."
         self.redirect(f"{job_url(job_id)}?" + urllib.parse.urlencode({"notice": notice}))
 
-    def edit_body(self, form: dict, job_queue: str) -> tuple[dict, dict]:
+    def edit_body(self, form: dict, job: dict) -> tuple[dict, dict]:
         """The ``PATCH`` body of the whole form (what is unchanged is dropped later),
         and the form's own errors.
 
         As in the submit form, an empty number is the queue's default (priority: 0),
         the default shell is config ``jobs.default_shell``; empty arguments,
-        environment, stdin or retry are none.
+        environment, stdin or retry are none. Arguments and environment sent back
+        as the form showed them are the job's own (a value holding a newline would
+        read back as two lines).
 
         Parameters
         ----------
         form : dict
             The fields as typed (``EDIT_FIELDS``; ``retry_on``: a list).
-        job_queue : str
-            The job's queue now (the form's, when it names none).
+        job : dict
+            The job as stored (``EDIT_COLUMNS``).
 
         Returns
         -------
@@ -213,8 +215,13 @@ class JobEditPage(JobFormPage):
         APIError
             400 for an unknown queue when an empty number needs its default.
         """
-        body, errors = form_to_body(form, False)
+        shown = prefill({**job, "array_id": None})
+        unchanged = [
+            name for name in ("args", "env") if form[name].replace("\r\n", "\n") == shown[name]
+        ]
+        body, errors = form_to_body({k: v for k, v in form.items() if k not in unchanged}, False)
         body.pop("execute")
+        body.update({name: job[name] for name in unchanged})
         cfg = self.settings["config"]
         body.setdefault("shell", cfg["jobs"]["default_shell"])
         body.setdefault("args", [])
@@ -223,7 +230,7 @@ class JobEditPage(JobFormPage):
         body.setdefault("retry", None)
         empty = [name for name in NUMBER_FIELDS if name not in body]
         if empty:
-            target = queue_or_400(cfg, body.get("queue", job_queue))
+            target = queue_or_400(cfg, body.get("queue", job["queue"]))
             defaults = {**target.defaults, "priority": 0}
             body.update({name: defaults[name] for name in empty})
         return body, errors
