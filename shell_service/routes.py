@@ -44,6 +44,7 @@ from .handlers.ui.jobs import (
 )
 from .handlers.ui.log import JobAttemptLogHandler, JobLogDownloadHandler, JobLogStreamHandler
 from .handlers.ui.overview import OverviewHandler
+from .handlers.ui.ready import JobEditPage, JobExecutePage
 from .handlers.ui.schedules import ScheduleActionPage, ScheduleListPage, SchedulePage
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
@@ -94,6 +95,9 @@ ROUTES = [
     (rf"/ui/jobs/(?P<job_id>{_ID})/(?P<action>cancel|rerun|delete)", JobActionHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/log", JobLogStreamHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/download/(?P<stream>stdout|stderr)", JobLogDownloadHandler),
+    # A READY job: queue it, or change it in the submit form.
+    (rf"/ui/jobs/(?P<job_id>{_ID})/execute", JobExecutePage),
+    (rf"/ui/jobs/(?P<job_id>{_ID})/edit", JobEditPage),
     # A job page's state section (htmx's refresh) and an earlier attempt's output.
     (rf"/ui/jobs/(?P<job_id>{_ID})/state", JobStateHandler),
     (rf"/ui/jobs/(?P<job_id>{_ID})/attempts/(?P<attempt>[0-9]{{1,9}})", JobAttemptLogHandler),

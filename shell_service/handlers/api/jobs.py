@@ -19,6 +19,8 @@ from ...queue import waiting
 
 #: Fields a job list leaves out unless asked for (``include_output``).
 OUTPUT_COLUMNS = ("stdout", "stderr")
+#: What a change of a READY job checks of it as stored (``change_ready_job``).
+CHANGE_COLUMNS = ("args", "env", "queue", *queues.OPTIONS)
 
 
 class JobAccessMixin(BaseHandler):
@@ -140,6 +142,58 @@ class JobAccessMixin(BaseHandler):
         state = queue.delete_job(self.sql, job_id)
         if state is not None:
             raise APIError(409, f"Job {job_id!r} is {state}; cancel it before deleting it")
+
+    def change_ready_job(self, job_id: str, job: dict, changes: dict) -> dict:
+        """Change a READY job the current user may see (``PATCH /api/jobs/{job_id}``
+        and the dashboard's edit form): the changes are checked with the stored
+        values against the config, then stored only while the job is READY.
+
+        Parameters
+        ----------
+        job_id : str
+        job : dict
+            The job as stored, read with ``job_row_or_404`` (at least ``CHANGE_COLUMNS``).
+        changes : dict
+            As ``schemas.JobUpdate`` loaded them (partial).
+
+        Returns
+        -------
+        dict
+            The changed job's ``schemas.JOB_FIELDS``, as stored.
+
+        Raises
+        ------
+        APIError
+            400 for no changes, or one the config refuses (naming the field: a move
+            to another queue checks the job's options against that queue's maxima);
+            404 when the job was deleted meanwhile; 409 when it is not READY.
+        """
+        if not changes:
+            raise APIError(400, "Invalid request body: nothing to change")
+        if "args" in changes or "env" in changes:
+            # The job runs with both: new args with the stored env, or the reverse.
+            check_exec_limits(changes.get("args", job["args"]), changes.get("env", job["env"]))
+        cfg = self.settings["config"]
+        checked = dict(changes)
+        if "queue" in changes:
+            # Another queue: the job's options must fit its limits too.
+            checked = {option: job[option] for option in queues.OPTIONS} | changes
+        if checked.keys() & {"queue", *queues.OPTIONS}:
+            job_queue = queue_or_400(cfg, checked.get("queue", job["queue"]))
+        else:
+            job_queue = None
+        check_job_options(checked, cfg["jobs"], job_queue, self.settings["allowed_shells"])
+        if job_queue is not None:
+            memory_mb = checked.get("memory_mb", job["memory_mb"])
+            check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
+        state, changed = queue.update_ready_job(
+            self.sql, job_id, changes, self.current_user.id, schemas.JOB_FIELDS
+        )
+        if state is None:  # deleted since we read it
+            raise APIError(404, f"No job with id {job_id!r}")
+        if changed is None:
+            raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
+        return changed
 
     def cancel_job(self, job_id: str) -> str:
         """Cancel a job the current user may see (``POST /api/jobs/{job_id}/cancel``
@@ -432,33 +486,9 @@ class JobHandler(JobCreateMixin, BaseHandler):
         """
         if job_id is None:
             raise APIError(405, "Name the job: PATCH /api/jobs/{job_id}")
-        job = self.job_row_or_404(job_id, ("args", "env", "queue", *queues.OPTIONS))
+        job = self.job_row_or_404(job_id, CHANGE_COLUMNS)
         changes = self.load_body(schemas.JobUpdate, partial=True)
-        if not changes:
-            raise APIError(400, "Invalid request body: nothing to change")
-        if "args" in changes or "env" in changes:
-            # The job runs with both: new args with the stored env, or the reverse.
-            check_exec_limits(changes.get("args", job["args"]), changes.get("env", job["env"]))
-        cfg = self.settings["config"]
-        checked = dict(changes)
-        if "queue" in changes:
-            # Another queue: the job's options must fit its limits too.
-            checked = {option: job[option] for option in queues.OPTIONS} | changes
-        if checked.keys() & {"queue", *queues.OPTIONS}:
-            job_queue = queue_or_400(cfg, checked.get("queue", job["queue"]))
-        else:
-            job_queue = None
-        check_job_options(checked, cfg["jobs"], job_queue, self.settings["allowed_shells"])
-        if job_queue is not None:
-            memory_mb = checked.get("memory_mb", job["memory_mb"])
-            check_fits_a_host(self.sql, job_queue, memory_mb, "Invalid request body: ")
-        state, changed = queue.update_ready_job(
-            self.sql, job_id, changes, self.current_user.id, schemas.JOB_FIELDS
-        )
-        if state is None:  # deleted since we read it
-            raise APIError(404, f"No job with id {job_id!r}")
-        if changed is None:
-            raise APIError(409, f"Job {job_id!r} is {state}; only a READY job can change")
+        changed = self.change_ready_job(job_id, job, changes)
         self.success(self.job_detail(schemas.Job().dump(changed)))
 
     async def delete(self, job_id: str | None = None):
@@ -489,10 +519,29 @@ class JobHandler(JobCreateMixin, BaseHandler):
 
 
 class JobSubmitMixin(JobAccessMixin):
-    """Queueing a READY job, for the two routes that execute one."""
+    """Queueing a READY job, for the two routes that execute one (and the dashboard's
+    "Queue it")."""
 
     def submit(self, job_id: str):
         """Queue the READY job ``job_id`` (READY -> QUEUED) and answer ``{"id", "status"}``.
+
+        Parameters
+        ----------
+        job_id : str
+
+        Raises
+        ------
+        APIError
+            404 when there is no such job or it is not the user's; 409 when it is not
+            READY (it was executed already), or no longer fits the config
+            (``check_still_runnable``).
+        """
+        self.execute_job(job_id)
+        self.success({"id": job_id, "status": "QUEUED"})
+
+    def execute_job(self, job_id: str) -> None:
+        """Queue the READY job ``job_id`` (READY -> QUEUED): ``submit``'s action, which
+        the dashboard's "Queue it" calls too.
 
         Parameters
         ----------
@@ -511,7 +560,6 @@ class JobSubmitMixin(JobAccessMixin):
         if not queue.submit_job(self.sql, job_id, self.current_user.id):
             status = self.job_row_or_404(job_id, ("status",))["status"]
             raise APIError(409, f"Job {job_id!r} is {status}; only a READY job can be executed")
-        self.success({"id": job_id, "status": "QUEUED"})
 
 
 class JobExecuteHandler(JobSubmitMixin, BaseHandler):

@@ -91,7 +91,7 @@ def list_filters(query: dict[str, list[str]], user_id: int, is_admin: bool, now)
         raw["created_after"] = (now - span).isoformat()
     if last("created_before"):
         raw["created_before"] = last("created_before")
-    for name in ("id_prefix", "queue", "definition", "array", "cursor"):
+    for name in ("id_prefix", "queue", "definition", "array", "schedule", "cursor"):
         if last(name):
             raw[name] = last(name)
     submitter = last("submitter") or "me"
@@ -375,6 +375,8 @@ class JobPageHandler(JobAccessMixin, UIHandler):
             "live": status not in FINISHED,
             "may_cancel": status in CANCELLABLE,
             "may_delete": status not in DELETABLE_NOT,
+            # Queue it, Edit: only a READY job (``handlers/ui/ready.py``).
+            "may_change": status == JobStatus.READY,
         }
 
     def state_html(self, state: dict) -> tuple[bytes, str]:
@@ -409,9 +411,28 @@ class JobPageHandler(JobAccessMixin, UIHandler):
 
     async def get(self, job_id: str):
         """The job's page."""
+        self.show_job(job_id)
+
+    def show_job(self, job_id: str, message: str = "", status: int = 200) -> None:
+        """Render the job's page, with a refusal's ``message`` above the rest.
+
+        Parameters
+        ----------
+        job_id : str
+        message : str, optional
+            Why an action was refused (the API's 409), shown as an alert.
+        status : int, optional
+            The answer's status (the refusal's).
+
+        Raises
+        ------
+        APIError
+            404 for no such job, or one the user may not see.
+        """
         state = self.job_state(job_id, schemas.JOB_FIELDS)  # the output too (<noscript>)
         job = state["job"]
         events = timeline(job, queue.job_events(self.sql, job_id))
+        self.set_status(status)
         self.render_page(
             "job.html",
             job=job,
@@ -420,6 +441,7 @@ class JobPageHandler(JobAccessMixin, UIHandler):
             duration=duration,
             state_html=self.state_html(state)[0],
             notice=self.get_argument("notice", ""),
+            message=message,
         )
 
 

@@ -271,8 +271,9 @@ def prefill(job: dict) -> dict:
     return form
 
 
-class SubmitHandler(JobCreateMixin, UIHandler):
-    """``/ui/submit``: the form, and a job made from it (errors beside their fields)."""
+class JobFormPage(JobCreateMixin, UIHandler):
+    """A page of the submit form: its values as the API's JSON body, and the form
+    shown with its errors (``SubmitHandler``; a READY job's edit, ``ready.py``)."""
 
     # Signed in: ``prepare`` sent anyone else to the sign-in page.
     current_user: CurrentUser
@@ -286,22 +287,37 @@ class SubmitHandler(JobCreateMixin, UIHandler):
         """The form as the API's JSON body (``load_body`` reads this)."""
         return self._form_body
 
-    def show_form(self, form: dict, errors: dict, message: str = "", status: int = 200) -> None:
-        """Render the form with its values, errors by field, and a message above."""
+    def show_form(
+        self, form: dict, errors: dict, message: str = "", status: int = 200, **page
+    ) -> None:
+        """Render the form with its values, errors by field, and a message above.
+
+        ``page`` overrides the template's other values: ``editing`` (a READY job's
+        edit form, ``handlers/ui/ready.py``; None here), ``shells``, ``queue_names``.
+        """
         self.set_status(status)
+        values: dict = {
+            "shells": self.settings["allowed_shells"],
+            "queue_names": [q.name for q in queues.configured_queues(self.settings["config"])],
+            "editing": None,
+            **page,
+        }
         self.render_page(
             "submit.html",
             form=form,
             errors=errors,
             message=message,
             notice=form.pop("notice", ""),
-            shells=self.settings["allowed_shells"],
-            queue_names=[q.name for q in queues.configured_queues(self.settings["config"])],
             execute=form.get("execute", "on") == "on",
             endings=RETRY_ENDINGS,
             conditions=CONDITIONS,
             dependency_rows=DEPENDENCY_ROWS,
+            **values,
         )
+
+
+class SubmitHandler(JobFormPage):
+    """``/ui/submit``: the form, and a job made from it (errors beside their fields)."""
 
     async def get(self):
         """The empty form, or (``?from=<job id>``) one filled from a job the user may see."""
