@@ -24,6 +24,7 @@ __all__ = [
     "token_exists",
     "update_user",
     "user_tokens",
+    "usernames",
 ]
 
 # ---- users ---------------------------------------------------------------------
@@ -82,6 +83,29 @@ def get_user(sql: PlainSQL, user_id: int) -> dict | None:
         The user; None if there is no such user.
     """
     return sql.row(_GET_USER, {"id": user_id, "admin_acl": ADMIN_ACL})
+
+
+_USERNAMES = Statement("SELECT id, username FROM users WHERE id = ANY(%(ids)s::int[])")
+
+
+def usernames(sql: PlainSQL, user_ids) -> dict[int, str]:
+    """The usernames of some users (a page naming who submitted or changed what).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    user_ids : iterable of int
+        Ids to name (None and repeats are left out); those of no user are absent.
+
+    Returns
+    -------
+    dict
+        User id -> username.
+    """
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    return {row["id"]: row["username"] for row in sql.rows(_USERNAMES, {"ids": ids})}
 
 
 def create_user(sql: PlainSQL, username: str) -> dict | None:

@@ -106,6 +106,23 @@ def test_admins_list_anyones_jobs_only_when_asked(server, admin_token):
     assert listed(admin.get("/ui/jobs").text) == [mine.id]
     assert theirs.id in listed(admin.get("/ui/jobs?submitter=all").text)
     assert listed(admin.get(f"/ui/jobs?submitter={someone.id}").text) == [theirs.id]
+    # Whose each job is, by name, linking to their jobs.
+    row = admin.get("/ui/jobs?submitter=all").text.split(f'<tr data-job="{theirs.id}"')[1]
+    row = row.split("</tr>")[0]
+    assert f'href="/ui/jobs?submitter={someone.id}&amp;range=all"' in row
+    assert f">{someone.username}</a>" in row
+
+
+def test_the_timeline_names_who_changed_the_job(web, server, admin_token):
+    job_id = web.post("/ui/submit", {"code": "sleep 60", "execute": "on"})
+    job_id = job_id.headers["Location"].rsplit("/", 1)[1]
+    admin = Browser(server.url)
+    admin.sign_in(admin_token.secret)
+    assert admin.post(f"/ui/jobs/{job_id}/cancel").status_code == 302
+    timeline = web.get(f"/ui/jobs/{job_id}").text.split('id="timeline"')[1].split("</table>")[0]
+    assert f"<td>{web.user.username}</td>" in timeline  # made it
+    assert f"<td>{admin_token.user.username}</td>" in timeline  # cancelled it
+    assert "<td>user " not in timeline
 
 
 def test_a_user_cannot_list_another_users_jobs(web):

@@ -12,6 +12,7 @@ import urllib.parse
 import marshmallow
 import orjson
 
+from baselayer.app import auth_store
 from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError
 from baselayer.app.models import utcnow
@@ -141,9 +142,16 @@ class JobListHandler(UIHandler):
         except queue.BadCursor as exc:
             raise APIError(400, f"Invalid cursor: {exc}")
         jobs = orjson.loads(orjson.dumps(data))
+        # An admin's list says whose each job is.
+        names = (
+            auth_store.usernames(self.sql, (j["submitter_id"] for j in jobs))
+            if user.is_admin
+            else {}
+        )
         without_cursor = {k: v for k, v in query.items() if k != "cursor"}
         return {
             "jobs": jobs,
+            "usernames": names,
             "next_cursor": next_cursor,
             "total": total,
             "capped": capped,
@@ -432,12 +440,14 @@ class JobPageHandler(JobAccessMixin, UIHandler):
         state = self.job_state(job_id, schemas.JOB_FIELDS)  # the output too (<noscript>)
         job = state["job"]
         events = timeline(job, queue.job_events(self.sql, job_id))
+        actors = auth_store.usernames(self.sql, (e["actor_id"] for e in events))
         self.set_status(status)
         self.render_page(
             "job.html",
             job=job,
             fields=DETAIL_FIELDS,
             events=events,
+            actors=actors,
             duration=duration,
             state_html=self.state_html(state)[0],
             notice=self.get_argument("notice", ""),
