@@ -471,6 +471,16 @@ def test_an_unchanged_form_changes_nothing_and_emptied_fields_are_removed():
     assert schedule_changes(row, specs, {**values, "param-DRY": ["false"], "version": ["3"]}) == {
         "version": 3
     }
+    # What an <input> cannot show (line breaks) or a list cannot (an order) is no change.
+    lines = {**row, "description": "two\nlines", "parameters": {"DAY": "a\nb", "TAGS": ["c", "a"]}}
+    sent = {**schedule_form_values(lines, specs), "param-DRY": ["true"]}
+    sent |= {"description": ["twolines"], "param-DAY": ["ab"], "param-TAGS": ["a", "c"]}
+    assert schedule_changes(lines, specs, sent) == {}
+    sent |= {"description": ["two lines"], "param-TAGS": ["a"]}
+    assert schedule_changes(lines, specs, sent) == {
+        "description": "two lines",
+        "parameters": {"TAGS": ["a"]},
+    }
     assert editable_body({"name": "n", "shared": False}, {
         "description": None, "shell": None, "code": "true", "args": [], "env": {},
         "stdin": None, "options": {"timeout": 5}, "parameters": [],

@@ -267,15 +267,21 @@ class DefinitionDeletePage(DefinitionAccessMixin, UIHandler):
         self.redirect(f"{UI_ROOT}/definitions")
 
 
+def _as_input(value: str) -> str:
+    # What an <input> sends back of a value: browsers drop its line breaks.
+    return value.replace("\r", "").replace("\n", "")
+
+
 def _same(spec: dict, sent, stored) -> bool:
-    """Whether a form's value is the stored one (text as typed against the checked value)."""
+    """Whether a form's value is the stored one (text as typed against the checked
+    value; a multichoice's list whatever its order, which a list cannot show)."""
     if stored is None:
         return False
     if spec["type"] == "multichoice":
-        return isinstance(stored, list) and list(sent) == stored
+        return isinstance(stored, list) and sorted(sent) == sorted(stored)
     if spec["type"] == "boolean":
         return sent is stored
-    return str(sent) == definitions.as_text(spec, stored)
+    return str(sent) == _as_input(definitions.as_text(spec, stored))
 
 
 def schedule_form_values(row: dict, specs: list[dict]) -> dict[str, list[str]]:
@@ -353,7 +359,7 @@ def schedule_changes(row: dict, specs: list[dict], form: dict[str, list[str]]) -
         if last(name) and last(name) != row[name]:
             changes[name] = last(name)
     description = last("description").strip() or None
-    if description != row["description"]:
+    if description != (_as_input(row["description"] or "").strip() or None):
         changes["description"] = description
     version = last("version")
     if version == "latest":
