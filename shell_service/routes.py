@@ -29,6 +29,12 @@ from .handlers.ui.admin import (
     AdminUsersHandler,
 )
 from .handlers.ui.base import UIStaticHandler
+from .handlers.ui.changes import (
+    DefinitionDeletePage,
+    DefinitionEditPage,
+    ScheduleDeletePage,
+    ScheduleEditPage,
+)
 from .handlers.ui.definitions import (
     DefinitionListPage,
     DefinitionPage,
@@ -116,6 +122,11 @@ ROUTES = [
     (r"/ui/schedules", ScheduleListPage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})", SchedulePage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})/(?P<action>pause|resume)", ScheduleActionPage),
+    # Editing and deleting definitions and schedules (the API's PUT, PATCH and DELETE).
+    (rf"/ui/definitions/(?P<name>{_ID})/edit", DefinitionEditPage),
+    (rf"/ui/definitions/(?P<name>{_ID})/delete", DefinitionDeletePage),
+    (rf"/ui/schedules/(?P<schedule_id>{_ID})/edit", ScheduleEditPage),
+    (rf"/ui/schedules/(?P<schedule_id>{_ID})/delete", ScheduleDeletePage),
     # Tokens (anyone's own) and the admin pages (admins only: 404 for anyone else).
     (r"/ui/tokens", TokensHandler),
     (rf"/ui/tokens/(?P<token_id>{_ID})/revoke", TokenRevokeHandler),

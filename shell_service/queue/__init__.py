@@ -96,6 +96,7 @@ from .listing import COUNT_CAP, BadCursor, decode_cursor, encode_cursor, list_pa
 from .schedules import (
     SCHEDULE_FIELDS,
     TickOutcome,
+    definition_schedule_counts,
     definition_schedules,
     delete_schedule,
     due_schedules,
@@ -156,6 +157,7 @@ __all__ = [
     "insert_version",
     "list_definitions",
     "recent_runs",
+    "definition_schedule_counts",
     "definition_schedules",
     "CANCEL_CHANNEL",
     "COUNT_CAP",

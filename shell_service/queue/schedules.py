@@ -179,6 +179,33 @@ def definition_schedules(
     return sql.rows(_DEFINITION_SCHEDULES, params)
 
 
+_DEFINITION_SCHEDULE_COUNTS = Statement(
+    """
+    SELECT count(*) AS total, count(*) FILTER (WHERE owner_id <> %(owner_id)s) AS others
+    FROM schedules WHERE definition_id = %(definition_id)s
+    """
+)
+
+
+def definition_schedule_counts(sql: PlainSQL, definition_id: int, owner_id: int) -> dict:
+    """How many schedules run one definition (deleting it deletes them all).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    definition_id : int
+    owner_id : int
+        The user asking: ``others`` counts everyone else's.
+
+    Returns
+    -------
+    dict
+        ``total`` and ``others``.
+    """
+    params = {"definition_id": definition_id, "owner_id": owner_id}
+    return sql.row(_DEFINITION_SCHEDULE_COUNTS, params) or {"total": 0, "others": 0}
+
+
 def update_schedule(sql: PlainSQL, schedule_id: int, changes: dict) -> dict | None:
     """Change a schedule's columns.
 

@@ -78,13 +78,42 @@ class DefinitionAccessMixin(BaseHandler):
         """
         owner = self.load_query(schemas.DefinitionQuery).get("owner")
         definition = self.definition_or_404(name, owner)
-        if definition["owner_id"] != self.current_user.id and not self.current_user.is_admin:
+        self.check_changeable(definition)
+        return definition
+
+    def may_change(self, definition: dict) -> bool:
+        """Whether the current user may change or delete ``definition``: its owner or an admin.
+
+        Parameters
+        ----------
+        definition : dict
+            As ``definition_or_404`` returns it.
+
+        Returns
+        -------
+        bool
+        """
+        return definition["owner_id"] == self.current_user.id or self.current_user.is_admin
+
+    def check_changeable(self, definition: dict) -> None:
+        """Refuse a change of ``definition`` by anyone but its owner or an admin.
+
+        Parameters
+        ----------
+        definition : dict
+            As ``definition_or_404`` returns it (one the user may see).
+
+        Raises
+        ------
+        APIError
+            403 for a shared definition of someone else.
+        """
+        if not self.may_change(definition):
             raise APIError(
                 403,
-                f"Definition {name!r} is {definition['owner']}'s: only they or an admin "
-                "may change it",
+                f"Definition {definition['name']!r} is {definition['owner']}'s: only they or "
+                "an admin may change it",
             )
-        return definition
 
     def check_version_fields(self, fields: dict) -> None:
         """A version's job options must fit the config as a job's do (its queue, or the
@@ -105,6 +134,76 @@ class DefinitionAccessMixin(BaseHandler):
     def shown(self, definition: dict, version: dict) -> dict:
         """A definition with one of its versions, as ``schemas.Definition`` shows it."""
         return schemas.Definition().dump({**version, **definition})
+
+    def store_version(self, definition: dict, fields: dict, shared: bool | None) -> dict:
+        """Store ``fields`` as the next version of ``definition``.
+
+        Parameters
+        ----------
+        definition : dict
+            One the user may change (``changeable_or_403``, or ``check_changeable``).
+        fields : dict
+            The version's fields (``version_fields``).
+        shared : bool or None
+            Its new ``shared``; None keeps it.
+
+        Returns
+        -------
+        dict
+            The definition with its new version, as ``shown``.
+
+        Raises
+        ------
+        APIError
+            400 or 413 for options the config refuses; 404 if it was deleted meanwhile.
+        """
+        self.check_version_fields(fields)
+        shared = definition["shared"] if shared is None else shared
+        stored = queue.insert_version(
+            self.sql, definition["id"], shared, fields, self.current_user.id
+        )
+        if stored is None:
+            raise APIError(404, f"No definition called {definition['name']!r}")
+        version = queue.definition_version(self.sql, stored["id"], stored["latest_version"])
+        if version is None:
+            raise APIError(404, f"No definition called {definition['name']!r}")
+        return self.shown(stored, version)
+
+    def replace_definition(self, definition: dict, body: dict) -> dict:
+        """Store ``body`` as the whole next version of ``definition`` (``PUT
+        /api/definitions/{name}``, and the dashboard's editor).
+
+        Parameters
+        ----------
+        definition : dict
+            One the user may change (``changeable_or_403``, or ``check_changeable``).
+        body : dict
+            Loaded by ``schemas.DefinitionReplace``: fields left out are left out
+            of the version (``shared`` left out is kept).
+
+        Returns
+        -------
+        dict
+            The definition with its new version, as ``shown``.
+
+        Raises
+        ------
+        APIError
+            As ``store_version``.
+        """
+        return self.store_version(definition, version_fields(body), body.get("shared"))
+
+    def delete_definition(self, definition: dict) -> None:
+        """Delete ``definition`` with its versions and every schedule of it (anyone's);
+        the jobs that ran from it stay, with its name and the version they ran
+        (``DELETE /api/definitions/{name}``, and the dashboard's Delete).
+
+        Parameters
+        ----------
+        definition : dict
+            One the user may change (``changeable_or_403``, or ``check_changeable``).
+        """
+        queue.delete_definition(self.sql, definition["id"])
 
     def create_definition(self, body: dict) -> dict:
         """Store a new definition, owned by the current user, as its version 1 (``POST
@@ -274,7 +373,7 @@ class DefinitionHandler(DefinitionAccessMixin, BaseHandler):
             raise APIError(405, "Name the definition: PUT /api/definitions/{name}")
         definition = self.changeable_or_403(name)
         body = self.load_body(schemas.DefinitionReplace)
-        self.store_version(definition, version_fields(body), body.get("shared"))
+        self.success(self.replace_definition(definition, body))
 
     async def patch(self, name: str | None = None):
         """Change some fields of a definition: a new version (``name`` required).
@@ -320,27 +419,7 @@ class DefinitionHandler(DefinitionAccessMixin, BaseHandler):
         if "args" in changes or "env" in changes:
             # Stored args with new env (or the reverse) must still fit execve's limits.
             check_exec_limits(merged["args"], merged["env"])
-        self.store_version(definition, version_fields(merged), changes.get("shared"))
-
-    def store_version(self, definition: dict, fields: dict, shared: bool | None) -> None:
-        """Store ``fields`` as the next version of ``definition`` and answer it.
-
-        Raises
-        ------
-        APIError
-            400 or 413 for options the config refuses; 404 if it was deleted meanwhile.
-        """
-        self.check_version_fields(fields)
-        shared = definition["shared"] if shared is None else shared
-        stored = queue.insert_version(
-            self.sql, definition["id"], shared, fields, self.current_user.id
-        )
-        if stored is None:
-            raise APIError(404, f"No definition called {definition['name']!r}")
-        version = queue.definition_version(self.sql, stored["id"], stored["latest_version"])
-        if version is None:
-            raise APIError(404, f"No definition called {definition['name']!r}")
-        self.success(self.shown(stored, version))
+        self.success(self.store_version(definition, version_fields(merged), changes.get("shared")))
 
     async def delete(self, name: str | None = None):
         """Delete a definition (``name`` required).
@@ -367,8 +446,7 @@ class DefinitionHandler(DefinitionAccessMixin, BaseHandler):
         """
         if name is None:
             raise APIError(405, "Name the definition: DELETE /api/definitions/{name}")
-        definition = self.changeable_or_403(name)
-        queue.delete_definition(self.sql, definition["id"])
+        self.delete_definition(self.changeable_or_403(name))
         self.success()
 
 

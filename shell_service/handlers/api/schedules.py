@@ -283,6 +283,23 @@ class ScheduleAccessMixin(BaseHandler):
             raise APIError(404, f"No schedule with id {str(row['id'])!r}")
         return changed
 
+    def delete_schedule(self, row: dict) -> None:
+        """Delete a schedule and its fire records; the jobs it fired stay, with its id
+        (``DELETE /api/schedules/{id}``, and the dashboard's Delete).
+
+        Parameters
+        ----------
+        row : dict
+            The schedule (``schedule_or_404``).
+
+        Raises
+        ------
+        APIError
+            404 if it is gone meanwhile.
+        """
+        if not queue.delete_schedule(self.sql, row["id"]):
+            raise APIError(404, f"No schedule with id {str(row['id'])!r}")
+
 
 class ScheduleHandler(ScheduleAccessMixin, BaseHandler):
     """``/api/schedules`` (list, create) and ``/api/schedules/{schedule_id}`` (read,
@@ -441,7 +458,5 @@ class ScheduleHandler(ScheduleAccessMixin, BaseHandler):
         """
         if schedule_id is None:
             raise APIError(405, "Name the schedule: DELETE /api/schedules/{schedule_id}")
-        row = self.schedule_or_404(schedule_id)
-        if not queue.delete_schedule(self.sql, row["id"]):
-            raise APIError(404, f"No schedule with id {schedule_id!r}")
+        self.delete_schedule(self.schedule_or_404(schedule_id))
         self.success()

@@ -372,6 +372,34 @@ def parameter_field(spec: dict, values: list[str], errors: list[str]) -> dict:
     }
 
 
+def delete_question(definition: dict, schedule_counts: dict) -> str:
+    """What Delete asks before it deletes a definition: what goes with it, what stays.
+
+    Parameters
+    ----------
+    definition : dict
+        ``name`` and ``latest_version``.
+    schedule_counts : dict
+        ``queue.definition_schedule_counts``: ``total`` and ``others``.
+
+    Returns
+    -------
+    str
+    """
+    versions = definition["latest_version"]
+    question = (
+        f"Delete the definition {definition['name']} and its {versions} "
+        f"version{'s' if versions != 1 else ''}?"
+    )
+    total, others = schedule_counts["total"], schedule_counts["others"]
+    if total:
+        question += f" Its {total} schedule{'s' if total != 1 else ''}"
+        if others:
+            question += f" ({others} of other users)"
+        question += " go with it." if total != 1 else " goes with it."
+    return question + " The jobs that ran from it stay, with its name and version."
+
+
 class DefinitionListPage(UIHandler):
     """``/ui/definitions``: the definitions the user may see, as ``GET
     /api/definitions`` lists them (their own and shared ones; an admin's, all), with
@@ -484,6 +512,10 @@ class DefinitionPage(DefinitionRunMixin, UIHandler):
             job_id_pattern=JOB_ID_PATTERN,
             definition_url=definition_url,
             run_url=run_url,
+            may_change=self.may_change(definition),
+            delete_question=delete_question(
+                definition, queue.definition_schedule_counts(self.sql, definition["id"], user.id)
+            ),
         )
 
     async def get(self, name: str, version: str | None = None):
@@ -590,7 +622,13 @@ class NewDefinitionPage(DefinitionAccessMixin, UIHandler):
     def show_form(self, text: str, errors: list[str], status: int = 200) -> None:
         """Render the form with the text and the errors beside it."""
         self.set_status(status)
-        self.render_page("new_definition.html", text=text, errors=errors)
+        self.render_page(
+            "new_definition.html",
+            text=text,
+            errors=errors,
+            editing=None,
+            action=f"{UI_ROOT}/new-definition",
+        )
 
     async def get(self):
         """The form, with an example to start from."""
@@ -700,8 +738,13 @@ class NewSchedulePage(ScheduleAccessMixin, DefinitionPage):
         self.set_status(status)
         self.render_page(
             "new_schedule.html",
+            schedule=None,
             definition=definition,
             version=version,
+            version_choices=[version["version"]],
+            foreign=not mine,
+            action=f"{UI_ROOT}/definitions/{urllib.parse.quote(definition['name'], safe='')}"
+            "/new-schedule?" + urllib.parse.urlencode({"owner": definition["owner"] or ""}),
             fields=fields,
             values={
                 name: (values.get(name) or [""])[-1] for name in (*SCHEDULE_FORM_FIELDS, "paused")
