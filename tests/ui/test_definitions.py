@@ -609,3 +609,35 @@ def test_another_users_private_definition_cannot_be_scheduled(web, server):
     assert web.get(url).status_code == 404
     response = web.post(url, {"cron": "@daily", "param-DAY": "2026-11-30", "param-MODE": "full"})
     assert response.status_code == 404
+
+
+def test_numbers_no_int_reads_are_refused_beside_their_fields_never_a_500(web):
+    # "²" is a digit to str.isdigit, not to int(); int() refuses over 4,300 digits;
+    # "３" is a digit to both: none is an ASCII number, so each is the schema's "not
+    # a valid integer" (or the parameter's "must be an integer"), beside its field.
+    definition = create_definition(api_of(web), parameters=[], code="true")
+    run = f"/ui/definitions/{definition['name']}/run?owner={definition['owner']}"
+    for bad in ("²", "9" * 5000, "３", "-²"):
+        for field in ("timeout", "priority", "cpus", "retry_attempts"):
+            response = web.post(run, {"version": "1", field: bad})
+            assert response.status_code == 400, (field, bad)
+            assert error_text(response.text, field), (field, bad)
+        response = web.post(run, {"version": bad})  # the version: an unknown one
+        assert response.status_code == 400, bad
+        response = web.post("/ui/submit", {"code": "true", "timeout": bad})
+        assert response.status_code == 400, bad
+        assert "Not a valid integer" in error_text(response.text, "timeout")
+        response = web.post("/ui/submit", {"code": "true", "array": bad})
+        assert response.status_code == 400, bad
+        assert error_text(response.text, "array")
+    typed = create_definition(api_of(web))
+    response = web.post(
+        f"/ui/definitions/{typed['name']}/run?owner={typed['owner']}",
+        {"version": "1", "param-DAY": "2026-11-30", "param-MODE": "full", "param-ROWS": "²",
+         "param-PASSWORD": "x"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert error_text(response.text, "param-ROWS")
+    schedule = f"/ui/definitions/{typed['name']}/new-schedule?owner={typed['owner']}"
+    response = web.post(schedule, {"cron": "0 3 * * *", "version": "²", "param-MODE": "full"})
+    assert response.status_code == 400

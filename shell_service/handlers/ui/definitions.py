@@ -11,6 +11,7 @@ into a page).
 """
 
 import json
+import re
 import urllib.parse
 
 import yaml
@@ -23,7 +24,7 @@ from ... import definitions, queue, queues, retries, schemas
 from ...client.definitions_cli import DefinitionLoader
 from ..api.definitions import DefinitionAccessMixin, DefinitionRunMixin
 from ..api.schedules import RECENT_FIRES, ScheduleAccessMixin, dump_schedule
-from .base import UI_ROOT, UIHandler
+from .base import UI_ROOT, UIHandler, form_integer
 
 #: A parameter's form field is this prefix and its name.
 PARAM_PREFIX = "param-"
@@ -152,7 +153,7 @@ def errors_by_field(
 
 def _integer_or_text(text: str):
     # The schema refuses a non-number with its own message ("Not a valid integer").
-    return int(text) if text.lstrip("-").isdigit() else text
+    return form_integer(text)
 
 
 def run_body(
@@ -531,9 +532,9 @@ class DefinitionPage(DefinitionRunMixin, UIHandler):
             for key, values in self.request.body_arguments.items()
         }
         shown_version = (form.get("version") or [""])[-1]
-        definition, found = self.definition_and_version(
-            name, shown_version if shown_version.isdigit() else None
-        )
+        if shown_version and not re.fullmatch(r"[0-9]{1,9}", shown_version):
+            raise APIError(400, f"Invalid version {shown_version!r}: a version number")
+        definition, found = self.definition_and_version(name, shown_version or None)
         self._form_body = run_body(found["parameters"], form, found["version"], definition["owner"])
         try:
             job_id = await self.run_definition(name, self.load_body(schemas.DefinitionRun))
@@ -696,7 +697,7 @@ def schedule_body(specs: list[dict], form: dict[str, list[str]], definition: dic
     version = last("version")
     if version == "latest":
         body["version"] = "latest"
-    elif version.isdigit():
+    elif re.fullmatch(r"[0-9]{1,9}", version):
         body["version"] = int(version)
     return body
 

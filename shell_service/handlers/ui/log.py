@@ -76,7 +76,7 @@ def parse_positions(value: str | None) -> list[tuple[int | None, int]] | None:
     for part in parts:
         attempt, _, offset = part.rpartition(":")
         numbers = [n for n in (attempt, offset) if n]
-        if not all(n.isdigit() and len(n) <= 18 for n in numbers) or not offset:
+        if not all(n.isascii() and n.isdigit() and len(n) <= 18 for n in numbers) or not offset:
             return None
         positions.append((int(attempt) if attempt else None, int(offset)))
     return positions

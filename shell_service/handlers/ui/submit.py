@@ -16,7 +16,7 @@ from baselayer.app.handlers.base import APIError
 
 from ... import queues, retries, schemas
 from ..api.jobs import JobCreateMixin
-from .base import UI_ROOT, UIHandler
+from .base import UI_ROOT, UIHandler, form_integer
 
 #: The form's number fields (left as typed when not a number: the schema says so).
 NUMBER_FIELDS = ("timeout", "priority", "cpus", "memory_mb")
@@ -81,7 +81,7 @@ def number_or_text(text: str):
     int, float or str
     """
     text = text.strip()
-    if re.fullmatch(r"-?[0-9]+", text):
+    if isinstance(form_integer(text), int):
         return int(text)
     try:
         return float(text)
@@ -161,7 +161,7 @@ def form_to_body(form: dict, execute: bool) -> tuple[dict, dict[str, list[str]]]
     for name in NUMBER_FIELDS:
         value = form.get(name, "").strip()
         if value:
-            body[name] = int(value) if value.lstrip("-").isdigit() else value
+            body[name] = form_integer(value)
     retry = retry_of(form)
     if retry is not None:
         body["retry"] = retry
@@ -182,7 +182,7 @@ def form_to_body(form: dict, execute: bool) -> tuple[dict, dict[str, list[str]]]
         body["depends_on"] = rows or text
     array = form.get("array", "").strip()
     if array:
-        body["array"] = int(array) if array.isdigit() else array
+        body["array"] = form_integer(array)
     return body, errors
 
 
