@@ -3,6 +3,7 @@ them, and the OpenAPI document is generated from them."""
 
 import datetime
 import os
+import re
 from pathlib import Path
 
 from marshmallow import (
@@ -121,6 +122,10 @@ INT32_RANGE = (-(2**31), 2**31 - 1)
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
+#: An integer in text: an optional sign and ASCII digits.
+ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 class Integer(fields.Integer):
     """An integer the system can hold: within ``representable`` (a PostgreSQL
     ``integer`` by default; ``INT64_RANGE`` for a ``bigint`` or a file offset).
@@ -147,6 +152,13 @@ class Integer(fields.Integer):
             else:
                 others.append(validator)
         super().__init__(validate=[validate.Range(min=low, max=high), *others], **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # Python's int() also reads other scripts' digits ("３"), "1_000" and
+        # surrounding spaces: a number in text (a query's) is ASCII digits only.
+        if isinstance(value, str) and not ASCII_INTEGER.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class UTCDateTime(fields.DateTime):
@@ -711,7 +723,17 @@ class JobLogQuery(Schema):
         validate=validate.Range(min=1),
         metadata={
             "description": "An attempt's output (1 first): an earlier one's as stored at its "
-            "end (404 for one that does not exist); default the current attempt's"
+            "end (404 for one that does not exist); default the current attempt's. With "
+            "`follow`, where the stream starts (`offset` is in this attempt's output): it "
+            "goes on through every later attempt"
+        },
+    )
+    one_attempt = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "With `follow` and `attempt`: the stream ends once that attempt "
+            "has ended and its text is all out (a client that resumes a broken follow "
+            "counts its bytes per attempt: `attempt=N&offset=M`)"
         },
     )
     tail = Integer(
@@ -726,7 +748,7 @@ class JobLogQuery(Schema):
         load_default=False,
         metadata={
             "description": "The whole file as it is now, raw bytes, as an attachment "
-            "(`application/octet-stream`, streamed)"
+            "(`application/octet-stream`, streamed); not with `tail` (a 400)"
         },
     )
 
