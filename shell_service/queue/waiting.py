@@ -560,10 +560,12 @@ def array_counts(sql: PlainSQL, array_id: str) -> dict[str, int]:
 
 
 # ``id_prefix``'s index (ix_jobs_id_pattern) finds them.
-_TASK_IDS_TAKEN = Statement("SELECT id FROM jobs WHERE id LIKE %(prefix)s LIMIT 1")
+_TASK_IDS_TAKEN = Statement(
+    "SELECT id, submitter_id FROM jobs WHERE id LIKE %(prefix)s ORDER BY id LIMIT 1"
+)
 
 
-def task_id_taken(sql: PlainSQL, array_id: str) -> str | None:
+def task_id_taken(sql: PlainSQL, array_id: str) -> tuple[str, int] | None:
     """A job whose id is one of array ``array_id``'s task ids
     (``<array_id>:<index>``), if any: a task of an earlier array of that id,
     left when the array job was deleted apart from its tasks (retention).
@@ -576,8 +578,9 @@ def task_id_taken(sql: PlainSQL, array_id: str) -> str | None:
 
     Returns
     -------
-    str or None
-        One such job's id.
+    tuple of (str, int) or None
+        One such job's id and its owner's id.
     """
     prefix = array_id.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + ":%"
-    return sql.value(_TASK_IDS_TAKEN, {"prefix": prefix})
+    found = sql.tuples(_TASK_IDS_TAKEN, {"prefix": prefix})
+    return (found[0][0], found[0][1]) if found else None

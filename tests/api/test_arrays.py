@@ -239,12 +239,21 @@ def test_a_task_left_by_an_earlier_array_is_refused_or_a_task_less(api):
     """Retention may delete an array job apart from its tasks: an array of that id
     again is refused while they are there; one taken after that check is one task
     less, counted by the array's end, and the job that holds the id is untouched."""
-    leftover = JobFactory(id="old_arr:3", status="COMPLETE", submitter=UserFactory())
+    leftover = JobFactory(id="old_arr:3", status="COMPLETE", submitter=api.user)
     assert_error(
         api.post("/api/jobs", json={"code": "true", "id": "old_arr", "array": 2}),
         409,
         mentions=leftover.id,
     )
+    # Another user's: nothing of it is told, as for any id taken.
+    JobFactory(id="their_arr:3", status="COMPLETE", submitter=UserFactory())
+    JobFactory(id="taken_id", status="COMPLETE", submitter=UserFactory())
+    clash = api.post("/api/jobs", json={"code": "true", "id": "their_arr", "array": 2})
+    taken = api.post("/api/jobs", json={"code": "true", "id": "taken_id"})
+    assert_error(clash, 409)
+    assert_error(taken, 409)
+    assert clash.json()["message"] == taken.json()["message"].replace("taken_id", "their_arr")
+    assert "their_arr:3" not in clash.text
     array = create_job(api, "true", array=2)
     squatter = JobFactory(id=f"{array}:1", status="COMPLETE", submitter=UserFactory())
     api.post(f"/api/jobs/{array}/execute")
