@@ -1138,8 +1138,14 @@ class DefinitionSummary(Schema):
 # ---- webhooks
 
 
+#: A webhook URL's length, out of bounds.
+URL_LENGTH = f"must be 1 to {webhook_targets.MAX_URL_LENGTH} characters long"
+
+
 def _webhook_url(value: str) -> None:
     # The rules that need no DNS; the address check is the handler's (it resolves).
+    if len(value) > webhook_targets.MAX_URL_LENGTH:
+        return  # the field's Length says so, once
     try:
         webhook_targets.check_url(value)
     except webhook_targets.TargetRefused as exc:
@@ -1156,7 +1162,7 @@ class WebhookCreate(Schema):
 
     url = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH), _webhook_url],
+        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH, error=URL_LENGTH), _webhook_url],
         metadata={
             "description": "http:// or https:// URL the service POSTs each event to. "
             "Its host must not be or resolve to a loopback, private, link-local or "
@@ -1222,7 +1228,7 @@ class WebhookUpdate(WebhookCreate):
     """A webhook's changes: any of its fields (a filter set to null: no filter)."""
 
     url = fields.String(
-        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH), _webhook_url],
+        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH, error=URL_LENGTH), _webhook_url],
         metadata={"description": "A new URL, checked as at create"},
     )
     events = fields.List(

@@ -157,3 +157,34 @@ def test_a_follow_cut_mid_attempt_resumes_in_that_attempt_after_the_next_started
     assert copier.error is None
     assert sink.getvalue() == b"attempt 1\nmore 1\nattempt 2\nend 2\n"
     assert client.follows[:2] == [(1, 0), (1, 10)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"attempt": "\uff13"},  # a full-width 3
+        {"attempt": "\u0663"},  # an Arabic-Indic 3
+        {"offset": "\uff10"},
+        {"tail": "1_000"},
+        {"attempt": " 1"},
+        {"attempt": "+\uff11"},
+    ],
+)
+def test_a_number_in_a_query_is_ascii_digits_only(api, query):
+    job_id = create_job(api, "true")
+    response = api.get(f"/api/jobs/{job_id}/log", params=query)
+    assert response.status_code == 400, response.text
+    [field] = query
+    assert response.json()["data"]["errors"] == {field: ["Not a valid integer."]}
+    listed = api.get("/api/jobs", params={"limit": "\uff15"})
+    assert listed.status_code == 400
+
+
+def test_a_download_takes_no_tail(api):
+    job_id = submit(api, "echo hi")
+    wait_for_job(api, job_id)
+    response = api.get(f"/api/jobs/{job_id}/log", params={"download": "true", "tail": 2})
+    assert response.status_code == 400
+    assert "tail" in response.json()["data"]["errors"]
+    whole = api.get(f"/api/jobs/{job_id}/log", params={"download": "true"})
+    assert whole.content == b"hi\n"
