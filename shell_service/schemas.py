@@ -124,6 +124,8 @@ INT64_RANGE = (-(2**63), 2**63 - 1)
 
 #: An integer in text: an optional sign and ASCII digits.
 ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: A decimal number in text, in ASCII (an exponent allowed).
+ASCII_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class Integer(fields.Integer):
@@ -157,6 +159,16 @@ class Integer(fields.Integer):
         # Python's int() also reads other scripts' digits ("３"), "1_000" and
         # surrounding spaces: a number in text (a query's) is ASCII digits only.
         if isinstance(value, str) and not ASCII_INTEGER.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Float(fields.Float):
+    """A number that, given as text (a query's), is written in ASCII digits, as
+    ``Integer``'s (``float()`` also reads other scripts' digits and ``1_0``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not ASCII_NUMBER.fullmatch(value):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
 
@@ -694,7 +706,7 @@ class JobListQuery(Schema):
 class JobReadQuery(Schema):
     """The query of ``GET /api/jobs/{job_id}``: ``wait``, seconds (0-60) for the job to end."""
 
-    wait = fields.Float(
+    wait = Float(
         load_default=0,
         validate=validate.Range(min=0, max=60),
         metadata={

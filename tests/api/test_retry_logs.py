@@ -178,6 +178,8 @@ def test_a_number_in_a_query_is_ascii_digits_only(api, query):
     assert response.json()["data"]["errors"] == {field: ["Not a valid integer."]}
     listed = api.get("/api/jobs", params={"limit": "\uff15"})
     assert listed.status_code == 400
+    waited = api.get(f"/api/jobs/{job_id}", params={"wait": "\uff11.5"})
+    assert waited.status_code == 400 and "wait" in waited.json()["data"]["errors"]
 
 
 def test_a_download_takes_no_tail(api):
