@@ -83,7 +83,7 @@ def parse_depends_on(value: object) -> list[tuple[str, str]]:
                     + ", ".join(CONDITIONS)
                 )
             job_ids = match[2].split(":")
-            for before, job_id in zip(job_ids, job_ids[1:]):
+            for before, job_id in zip(job_ids, job_ids[1:], strict=False):
                 if job_id.isascii() and job_id.isdigit():
                     raise DependencyError(ambiguous_task(match[1], before, job_id))
             pairs.extend((job_id, match[1]) for job_id in job_ids)

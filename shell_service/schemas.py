@@ -1150,8 +1150,12 @@ class DefinitionSummary(Schema):
 # ---- webhooks
 
 
-#: A webhook URL's length, out of bounds.
-URL_LENGTH = f"must be 1 to {webhook_targets.MAX_URL_LENGTH} characters long"
+#: A webhook URL's length (one message: ``_webhook_url`` leaves it to this).
+_URL_LENGTH = validate.Length(
+    min=1,
+    max=webhook_targets.MAX_URL_LENGTH,
+    error=f"must be 1 to {webhook_targets.MAX_URL_LENGTH} characters long",
+)
 
 
 def _webhook_url(value: str) -> None:
@@ -1174,7 +1178,7 @@ class WebhookCreate(Schema):
 
     url = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH, error=URL_LENGTH), _webhook_url],
+        validate=[_URL_LENGTH, _webhook_url],
         metadata={
             "description": "http:// or https:// URL the service POSTs each event to. "
             "Its host must not be or resolve to a loopback, private, link-local or "
@@ -1240,7 +1244,7 @@ class WebhookUpdate(WebhookCreate):
     """A webhook's changes: any of its fields (a filter set to null: no filter)."""
 
     url = fields.String(
-        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH, error=URL_LENGTH), _webhook_url],
+        validate=[_URL_LENGTH, _webhook_url],
         metadata={"description": "A new URL, checked as at create"},
     )
     events = fields.List(

@@ -126,7 +126,7 @@ def add_workflow_options(command: argparse.ArgumentParser) -> None:
         type=depends_on_value,
         help="wait for other jobs, as sbatch --dependency: afterok:ID[:ID...], afternotok:..., "
         "afterany:...; comma-separate several conditions. An array's task: the API's list "
-        "form in JSON, '[{\"job\": \"ARRAY:7\", \"condition\": \"afterok\"}]'",
+        'form in JSON, \'[{"job": "ARRAY:7", "condition": "afterok"}]\'',
     )
 
 

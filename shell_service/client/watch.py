@@ -54,9 +54,7 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, requests.RequestException)
 
 
-def copy_stream(
-    api: Api, job_id: str, stream: str, sink: BinaryIO, first_attempt: int = 1
-) -> None:
+def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO, first_attempt: int = 1) -> None:
     """Write one of the job's streams to ``sink`` as it is written, until the job ends:
     each attempt's output from ``first_attempt`` on, in order (a retried job's).
 

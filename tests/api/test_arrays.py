@@ -403,9 +403,7 @@ def test_no_task_is_made_once_the_cancel_holds_the_arrays_lock(
         cursor.execute("BEGIN")
         cursor.execute("UPDATE jobs SET status = 'COMPLETE' WHERE array_id = %s", (array,))
         cursor.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE", (array,))
-        cursor.execute(
-            "UPDATE jobs SET cancel_requested_at = %s WHERE id = %s", (utcnow(), array)
-        )
+        cursor.execute("UPDATE jobs SET cancel_requested_at = %s WHERE id = %s", (utcnow(), array))
     # A pass now skips the locked array; once the cancel is committed it sees it.
     passes = WaitingJobs(connections("waiting pass"), waiting_settings(cfg))
     passes.run_once()

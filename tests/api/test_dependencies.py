@@ -186,8 +186,8 @@ def test_a_task_is_named_in_the_list_form_and_the_text_form_refuses_the_ambiguit
     array = submit(api, "true", array=2)
     wait_until(lambda: api.get(f"/api/jobs/{array}:1").status_code == 200, "tasks made")
     # Slurm's text: 'afterok:ARRAY:0' could be task 0 or the jobs ARRAY and '0'.
-    for text in (f"afterok:{array}:0", f"afterany:x,afterok:{array}:1"):
-        refused = api.post("/api/jobs", json={"code": "true", "depends_on": text})
+    for slurm_text in (f"afterok:{array}:0", f"afterany:x,afterok:{array}:1"):
+        refused = api.post("/api/jobs", json={"code": "true", "depends_on": slurm_text})
         assert_error(refused, 400, field="depends_on", mentions="list form")
         assert f'"job": "{array}:' in refused.json()["message"]
     # The list form names the task.
@@ -214,9 +214,7 @@ def test_jobs_named_by_digits_alone_in_the_text_form(api):
     apart = submit(api, "true", depends_on=f"afterany:{first},afterany:{second}")
     # Digits first, then a name: no task id.
     leading = submit(api, "true", depends_on=f"afterany:{first}:{create_job(api, 'true')}")
-    assert [d["job"] for d in api.get(f"/api/jobs/{alone}").json()["data"]["depends_on"]] == [
-        first
-    ]
+    assert [d["job"] for d in api.get(f"/api/jobs/{alone}").json()["data"]["depends_on"]] == [first]
     assert len(api.get(f"/api/jobs/{apart}").json()["data"]["depends_on"]) == 2
     refused = api.post(
         "/api/jobs", json={"code": "true", "depends_on": f"afterany:{first}:{second}"}
