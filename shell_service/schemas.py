@@ -458,9 +458,10 @@ class JobCreate(Schema):
     array = ArrayField(
         metadata={
             "description": "Make it an array job: one task per index, each a job "
-            "`<id>_<index>` whose script sees SHELL_SERVICE_ARRAY_INDEX, "
-            "SHELL_SERVICE_ARRAY_ID and SHELL_SERVICE_ARRAY_SIZE. A size (100: indexes "
-            "0-99) or Slurm's `--array` text: `0-999`, `1,3,5-9`, `0-15:4`, with `%N` "
+            "`<id>:<index>` whose script sees SHELL_SERVICE_ARRAY_INDEX, "
+            "SHELL_SERVICE_ARRAY_ID and SHELL_SERVICE_ARRAY_SIZE. A size, as a number "
+            "(100: indexes 0-99), or Slurm's `--array` text: `0-999`, `1,3,5-9`, "
+            "`0-15:4`, `3` (index 3 alone), with `%N` "
             "at the end for at most N tasks at once. Indexes below config "
             "arrays.max_size. The array job ends COMPLETE when every task did, else "
             "FAILED (CANCELLED after a cancel)",
