@@ -28,6 +28,28 @@ class DependencyError(ValueError):
     """A ``depends_on`` the service cannot take; ``str()`` says why, for a 400."""
 
 
+def ambiguous_task(condition: str, before: str, number: str) -> str:
+    """Why ``CONDITION:...:BEFORE:NUMBER`` in Slurm's text is refused: an array
+    task's id is ``<array id>:<index>`` (``job_paths.TASK_ID_PATTERN``), so it may
+    name task ``BEFORE:NUMBER`` or the jobs ``BEFORE`` and ``NUMBER``.
+
+    Parameters
+    ----------
+    condition, before, number : str
+
+    Returns
+    -------
+    str
+    """
+    before, number = before[:140], number[:20]
+    return (
+        f"'{before}:{number}' could be array '{before}''s task {number} or the jobs "
+        f"'{before}' and '{number}': name a task in the list form, "
+        f'[{{"job": "{before}:{number}", "condition": "{condition}"}}]; for the two '
+        f"jobs, give '{number}' an item of its own ('{condition}:{before},{condition}:{number}')"
+    )
+
+
 def parse_depends_on(value: object) -> list[tuple[str, str]]:
     """Read a ``depends_on``: a list of ``{"job": id, "condition": c}`` (condition
     ``afterok`` when left out), or Slurm's text ``"afterok:A:B,afterany:C"``.
@@ -35,6 +57,9 @@ def parse_depends_on(value: object) -> list[tuple[str, str]]:
     Parameters
     ----------
     value : list of dict, or str
+        In the text, a job whose id is digits only may not follow another job
+        (``afterok:A:7`` could name array ``A``'s task 7): the list form names
+        an array's task (``{"job": "A:7"}``).
 
     Returns
     -------
@@ -57,7 +82,11 @@ def parse_depends_on(value: object) -> list[tuple[str, str]]:
                     f"{item.strip()!r}: use CONDITION:JOB[:JOB...] with CONDITION one of "
                     + ", ".join(CONDITIONS)
                 )
-            pairs.extend((job_id, match[1]) for job_id in match[2].split(":"))
+            job_ids = match[2].split(":")
+            for before, job_id in zip(job_ids, job_ids[1:], strict=False):
+                if job_id.isascii() and job_id.isdigit():
+                    raise DependencyError(ambiguous_task(match[1], before, job_id))
+            pairs.extend((job_id, match[1]) for job_id in job_ids)
     elif isinstance(value, list):
         for item in value:
             if not isinstance(item, dict) or not isinstance(item.get("job"), str):

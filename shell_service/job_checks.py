@@ -314,9 +314,13 @@ def workflow_fields(
             )
         taken = waiting.task_id_taken(sql, job_id)
         if taken is not None:
+            task_id, owner = taken
+            if not may_see(owner):
+                # Nothing of another user's jobs: as for any id taken.
+                raise APIError(409, f"A job with id {job_id!r} exists already")
             raise APIError(
                 409,
-                f"Job {taken!r}, a task of an earlier array {job_id!r}, exists: delete it, "
+                f"Job {task_id!r}, a task of an earlier array {job_id!r}, exists: delete it, "
                 "or give this array another id",
             )
         fields.update(

@@ -8,8 +8,8 @@ by exit code) and Slurm's requeue (a node's failure: ``HOST_LOST``)::
     {"attempts": 3, "on": ["FAILED", "TIMED_OUT", "SERVER_ERROR", "HOST_LOST"],
      "exit_codes": [1, 75], "backoff": {"initial": 10, "factor": 2, "max": 600}}
 
-* ``attempts``: 1 to ``jobs.max_attempts`` (the first attempt included; 1: no
-  retry). Default 3.
+* ``attempts``: 1 to ``jobs.max_attempts`` (``check_attempts``; the first
+  attempt included; 1: no retry). Default 3.
 * ``on``: the endings that retry. ``FAILED`` (a non-zero exit code),
   ``TIMED_OUT``, ``SERVER_ERROR`` (the service could not start or watch it) and
   ``HOST_LOST`` (its host, or its Slurm node, was lost). Default ``["FAILED"]``.
@@ -134,8 +134,10 @@ def parse_retry(value) -> dict | None:
         if key not in _KEYS:
             raise RetryError(str(key)[:64], f"unknown field (known: {', '.join(_KEYS)})")
     attempts = value.get("attempts", DEFAULT_ATTEMPTS)
-    if not _integer(attempts) or not 1 <= attempts <= MAX_ATTEMPTS:
-        raise RetryError("attempts", f"must be an integer 1-{MAX_ATTEMPTS} (the first included)")
+    # The upper bound is the config's jobs.max_attempts (at most MAX_ATTEMPTS),
+    # which every caller checks with ``check_attempts``, naming its number.
+    if not _integer(attempts) or not 1 <= attempts < 2**31:
+        raise RetryError("attempts", "must be an integer, 1 or more (the first included)")
     on = value.get("on")
     if on is None:
         on = list(DEFAULT_ON)

@@ -3,6 +3,7 @@ them, and the OpenAPI document is generated from them."""
 
 import datetime
 import os
+import re
 from pathlib import Path
 
 from marshmallow import (
@@ -121,6 +122,12 @@ INT32_RANGE = (-(2**31), 2**31 - 1)
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
+#: An integer in text: an optional sign and ASCII digits.
+ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: A decimal number in text, in ASCII (an exponent allowed).
+ASCII_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 class Integer(fields.Integer):
     """An integer the system can hold: within ``representable`` (a PostgreSQL
     ``integer`` by default; ``INT64_RANGE`` for a ``bigint`` or a file offset).
@@ -147,6 +154,23 @@ class Integer(fields.Integer):
             else:
                 others.append(validator)
         super().__init__(validate=[validate.Range(min=low, max=high), *others], **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # Python's int() also reads other scripts' digits ("３"), "1_000" and
+        # surrounding spaces: a number in text (a query's) is ASCII digits only.
+        if isinstance(value, str) and not ASCII_INTEGER.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Float(fields.Float):
+    """A number that, given as text (a query's), is written in ASCII digits, as
+    ``Integer``'s (``float()`` also reads other scripts' digits and ``1_0``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not ASCII_NUMBER.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class UTCDateTime(fields.DateTime):
@@ -434,9 +458,10 @@ class JobCreate(Schema):
     array = ArrayField(
         metadata={
             "description": "Make it an array job: one task per index, each a job "
-            "`<id>_<index>` whose script sees SHELL_SERVICE_ARRAY_INDEX, "
-            "SHELL_SERVICE_ARRAY_ID and SHELL_SERVICE_ARRAY_SIZE. A size (100: indexes "
-            "0-99) or Slurm's `--array` text: `0-999`, `1,3,5-9`, `0-15:4`, with `%N` "
+            "`<id>:<index>` whose script sees SHELL_SERVICE_ARRAY_INDEX, "
+            "SHELL_SERVICE_ARRAY_ID and SHELL_SERVICE_ARRAY_SIZE. A size, as a number "
+            "(100: indexes 0-99), or Slurm's `--array` text: `0-999`, `1,3,5-9`, "
+            "`0-15:4`, `3` (index 3 alone), with `%N` "
             "at the end for at most N tasks at once. Indexes below config "
             "arrays.max_size. The array job ends COMPLETE when every task did, else "
             "FAILED (CANCELLED after a cancel)",
@@ -682,7 +707,7 @@ class JobListQuery(Schema):
 class JobReadQuery(Schema):
     """The query of ``GET /api/jobs/{job_id}``: ``wait``, seconds (0-60) for the job to end."""
 
-    wait = fields.Float(
+    wait = Float(
         load_default=0,
         validate=validate.Range(min=0, max=60),
         metadata={
@@ -711,7 +736,17 @@ class JobLogQuery(Schema):
         validate=validate.Range(min=1),
         metadata={
             "description": "An attempt's output (1 first): an earlier one's as stored at its "
-            "end (404 for one that does not exist); default the current attempt's"
+            "end (404 for one that does not exist); default the current attempt's. With "
+            "`follow`, where the stream starts (`offset` is in this attempt's output): it "
+            "goes on through every later attempt"
+        },
+    )
+    one_attempt = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "With `follow` and `attempt`: the stream ends once that attempt "
+            "has ended and its text is all out (a client that resumes a broken follow "
+            "counts its bytes per attempt: `attempt=N&offset=M`)"
         },
     )
     tail = Integer(
@@ -726,7 +761,7 @@ class JobLogQuery(Schema):
         load_default=False,
         metadata={
             "description": "The whole file as it is now, raw bytes, as an attachment "
-            "(`application/octet-stream`, streamed)"
+            "(`application/octet-stream`, streamed); not with `tail` (a 400)"
         },
     )
 
@@ -1116,8 +1151,18 @@ class DefinitionSummary(Schema):
 # ---- webhooks
 
 
+#: A webhook URL's length (one message: ``_webhook_url`` leaves it to this).
+_URL_LENGTH = validate.Length(
+    min=1,
+    max=webhook_targets.MAX_URL_LENGTH,
+    error=f"must be 1 to {webhook_targets.MAX_URL_LENGTH} characters long",
+)
+
+
 def _webhook_url(value: str) -> None:
     # The rules that need no DNS; the address check is the handler's (it resolves).
+    if len(value) > webhook_targets.MAX_URL_LENGTH:
+        return  # the field's Length says so, once
     try:
         webhook_targets.check_url(value)
     except webhook_targets.TargetRefused as exc:
@@ -1134,7 +1179,7 @@ class WebhookCreate(Schema):
 
     url = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH), _webhook_url],
+        validate=[_URL_LENGTH, _webhook_url],
         metadata={
             "description": "http:// or https:// URL the service POSTs each event to. "
             "Its host must not be or resolve to a loopback, private, link-local or "
@@ -1200,7 +1245,7 @@ class WebhookUpdate(WebhookCreate):
     """A webhook's changes: any of its fields (a filter set to null: no filter)."""
 
     url = fields.String(
-        validate=[validate.Length(min=1, max=webhook_targets.MAX_URL_LENGTH), _webhook_url],
+        validate=[_URL_LENGTH, _webhook_url],
         metadata={"description": "A new URL, checked as at create"},
     )
     events = fields.List(

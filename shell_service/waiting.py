@@ -4,7 +4,8 @@ A QUEUED job with ``waiting_for`` set is not claimable (Slurm's PENDING with a
 Reason). One pass settles the dependencies on jobs that have ended, cancels the
 jobs whose dependencies can no longer hold (until none is left: a cancel can
 doom the jobs that depend on it), releases those whose dependencies hold or
-whose retry back-off is over, makes the array tasks that are due and ends the
+whose retry back-off is over, cancels the tasks left QUEUED of cancelled
+arrays, makes the array tasks that are due and ends the
 arrays whose tasks have all ended (which can settle more dependencies: the
 pass goes round again while anything ended). The statements are in
 ``queue/waiting.py``; a pass runs on each NOTIFY of a job queued or ended, and
@@ -137,6 +138,7 @@ class WaitingJobs:
             cancelled = waiting.cancel_unsatisfiable(self.sql, clock())
             result.cancelled += cancelled
             result.released += waiting.release_due(self.sql, clock())
+            result.cancelled += waiting.cancel_tasks_of_cancelled_arrays(self.sql, clock())
             result.tasks_made += waiting.make_tasks(
                 self.sql, clock(), self.settings.tasks_ahead, UNLIMITED
             )

@@ -331,9 +331,12 @@ class Api:
             params["attempt"] = attempt
         return self.call("GET", job_path(job_id, "log"), params=params)["data"]
 
-    def follow_log(self, job_id: str, stream: str, offset: int) -> Iterator[bytes]:
+    def follow_log(
+        self, job_id: str, stream: str, offset: int, attempt: int | None = None
+    ) -> Iterator[bytes]:
         """``GET /api/jobs/<id>/log?follow=true``: the output's bytes as the job writes
-        them, until it ends.
+        them, until it ends; with ``attempt``, that attempt's alone from ``offset``,
+        until it has ended (``one_attempt``).
 
         Raises
         ------
@@ -341,7 +344,9 @@ class Api:
             The connection broke while streaming (the caller may resume from the
             bytes it has).
         """
-        params = {"stream": stream, "offset": offset, "follow": "true"}
+        params: dict = {"stream": stream, "offset": offset, "follow": "true"}
+        if attempt is not None:
+            params.update(attempt=attempt, one_attempt="true")
         response = self.request(
             "GET", job_path(job_id, "log"), params=params, stream=True, timeout=FOLLOW_READ_TIMEOUT
         )

@@ -473,10 +473,16 @@ def cmd_logs(api: Api, args: argparse.Namespace) -> int:
     if args.attempt is not None:
         print_log(api, args.job_id, stream, args.attempt)
         return ExitCode.OK
-    # The followed log is the exact bytes; it is also the way to read an ended job.
-    if args.follow or api.get_job(args.job_id)["status"] in FINISHED:
+    # The followed log is the exact bytes; it is also the way to read an ended job
+    # (its last attempt's output; -f: every attempt's, from the first).
+    if args.follow:
         sys.stdout.flush()
         copy_stream(api, args.job_id, stream, sys.stdout.buffer)
+        return ExitCode.OK
+    job = api.get_job(args.job_id)
+    if job["status"] in FINISHED:
+        sys.stdout.flush()
+        copy_stream(api, args.job_id, stream, sys.stdout.buffer, job.get("attempt", 1))
     else:
         print_log(api, args.job_id, stream)
     return ExitCode.OK

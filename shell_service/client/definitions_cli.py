@@ -90,20 +90,43 @@ def add_definition_commands(commands: argparse._SubParsersAction, common, follow
     run.set_defaults(handler=lambda api, args: cmd_def_run(api, args, follow))
 
 
+def array_value(text: str) -> int | str:
+    """``--array``: a number alone is the array's size (as the API's ``"array": N``),
+    anything else sbatch's index text (``3-3``: index 3 alone)."""
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
+def depends_on_value(text: str) -> list | str:
+    """``--depends-on``: sbatch's text, or the API's list form in JSON (``[{"job":
+    "ARRAY:7"}]``, the way to name an array's task)."""
+    if not text.lstrip().startswith("["):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a JSON list: {exc}") from exc
+
+
 def add_workflow_options(command: argparse.ArgumentParser) -> None:
-    """``--array SPEC`` and ``--depends-on DEPS`` (``submit`` and ``def run``), as
-    sbatch's ``--array`` and ``--dependency`` take them; sent as given."""
+    """``--array`` (a size or sbatch's index text) and ``--depends-on DEPS``
+    (``submit`` and ``def run``), as sbatch's ``--array`` and ``--dependency``
+    take them."""
     command.add_argument(
         "--array",
         metavar="SPEC",
-        help="an array job, one task per index, as sbatch --array: 0-99, 1,3,5-9, 0-15:4; "
-        "%%N at the end: at most N tasks at once (the script reads SHELL_SERVICE_ARRAY_INDEX)",
+        type=array_value,
+        help="an array job, one task per index: N alone is N tasks (indexes 0 to N-1), as "
+        "the API's \"array\": N; or sbatch --array's indexes: 0-99, 1,3,5-9, 0-15:4, 3-3 "
+        "(index 3 alone); %%N at the end: at most N tasks at once (the script reads "
+        "SHELL_SERVICE_ARRAY_INDEX)",
     )
     command.add_argument(
         "--depends-on",
         metavar="DEPS",
+        type=depends_on_value,
         help="wait for other jobs, as sbatch --dependency: afterok:ID[:ID...], afternotok:..., "
-        "afterany:...; comma-separate several conditions",
+        "afterany:...; comma-separate several conditions. An array's task: the API's list "
+        'form in JSON, \'[{"job": "ARRAY:7", "condition": "afterok"}]\'',
     )
 
 

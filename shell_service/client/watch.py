@@ -54,24 +54,33 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, requests.RequestException)
 
 
-def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO) -> None:
-    """Write one of the job's streams to ``sink`` as it is written, until the job ends.
+def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO, first_attempt: int = 1) -> None:
+    """Write one of the job's streams to ``sink`` as it is written, until the job ends:
+    each attempt's output from ``first_attempt`` on, in order (a retried job's).
 
-    A broken connection (a restarted stack, nginx's read timeout) is resumed from the
-    bytes already copied, for up to RECONNECT_WINDOW seconds without progress.
+    Each attempt is followed alone (``one_attempt``), so what was copied is known
+    as (attempt, bytes of it): a broken connection (a restarted stack, nginx's read
+    timeout) is resumed there, for up to RECONNECT_WINDOW seconds without progress.
+    Once an attempt's stream has ended and the job has gone on (or ended), the rest
+    of that attempt, if a proxy cut the stream short, is read page by page.
     """
-    offset = 0
+    attempt, offset = first_attempt, 0
     broken_since: float | None = None
     while True:
         try:
-            for chunk in api.follow_log(job_id, stream, offset):
+            for chunk in api.follow_log(job_id, stream, offset, attempt):
                 sink.write(chunk)
                 sink.flush()
                 offset += len(chunk)
                 broken_since = None
-            # The stream ends when the job has; make sure, since a proxy may end it early.
-            if api.get_job(job_id)["status"] in FINISHED:
-                return
+            # The stream ends when the attempt has; make sure, since a proxy may end it early.
+            job = api.get_job(job_id)
+            if job.get("attempt", 1) > attempt or job["status"] in FINISHED:
+                offset += copy_rest(api, job_id, stream, sink, offset, attempt)
+                if job.get("attempt", 1) <= attempt:
+                    return
+                attempt, offset = attempt + 1, 0
+                continue
             time.sleep(POLL_INTERVAL)
         except (ClientError, requests.RequestException) as error:
             if isinstance(error, ClientError) and error.http_status == 409:
@@ -92,6 +101,20 @@ def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO) -> None:
                     ExitCode.UNREACHABLE,
                 )
             time.sleep(POLL_INTERVAL)
+
+
+def copy_rest(api: Api, job_id: str, stream: str, sink: BinaryIO, offset: int, attempt: int):
+    """Copy what an ended attempt's output holds past ``offset`` (nothing, unless its
+    followed stream was cut short), page by page; the bytes copied."""
+    copied = 0
+    while True:
+        page = api.read_log(job_id, stream, offset + copied, attempt)
+        data = page["text"].encode()
+        if not data or page["offset"] <= offset + copied:
+            return copied
+        sink.write(data)
+        sink.flush()
+        copied = page["offset"] - offset
 
 
 class StreamCopier(threading.Thread):

@@ -118,7 +118,7 @@ _CANCEL_ARRAY = Statement(
 
 
 def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
-    """Cancel a job, in one statement; the state it had.
+    """Cancel a job, in one statement (two for an array); the state it had.
 
     A READY or QUEUED job (``_CANCEL_AT_ONCE``) becomes CANCELLED at once (it
     never ran: no return code, no output) and ``ENDED_CHANNEL`` is sent. For a
@@ -130,8 +130,10 @@ def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
 
     An array job whose tasks run (``_CANCEL_ARRAY``) has its cancel recorded;
     its waiting tasks are cancelled at once, its running ones asked to end, and
-    it ends CANCELLED once none is left (the waiting-jobs service). One that
-    waits for its dependencies has no task yet: it is cancelled at once.
+    it ends CANCELLED once none is left (the waiting-jobs service). The array's
+    row lock orders the cancel and the making of its tasks; a second statement
+    takes the tasks made just before. One that waits for its dependencies has
+    no task yet: it is cancelled at once.
 
     Parameters
     ----------
@@ -155,6 +157,11 @@ def cancel_job(sql: PlainSQL, job_id: str, actor_id: int) -> str | None:
         "ended_channel": ENDED_CHANNEL,
     }
     if sql.tuples(_CANCEL_ARRAY, params)[0][0]:
+        # A pass making its tasks held the array's lock when this statement began:
+        # the tasks it made are not in that statement's snapshot. Once the cancel
+        # is committed no task is made (``waiting.make_tasks`` locks the array and
+        # reads ``cancel_requested_at``), so a second statement sees every task.
+        sql.tuples(_CANCEL_ARRAY, params)
         return JobStatus.QUEUED.value
     row = sql.row(_CANCEL_JOB, params)
     if row is None or row["status"] not in (*_CANCEL_AT_ONCE, JobStatus.RUNNING):

@@ -9,9 +9,12 @@ QUEUED jobs that wait (``jobs.waiting_for``) and what moves them on.
 * ``backoff``: a retry waiting until ``eligible_at`` is released then.
 * ``tasks``: an array job. Its tasks are made as they become due, as Slurm
   splits a pending array: at most ``%N`` of them unended (its ``max_running``)
-  and at most ``made_ahead`` of its user's tasks waiting to be claimed, so an
-  array of 100,000 is one row at submit and the claim sees a few of its tasks
-  at a time, however many arrays the user has. The array
+  and at most ``made_ahead`` of its user's tasks waiting to be claimed (over
+  all their arrays not ended, cancelled ones included), so an array of 100,000
+  is one row at submit and the claim sees a few of its tasks at a time,
+  however many arrays the user has. Making an array's tasks locks its row, as
+  its cancel does, so no task is made after the cancel has looked; a cancelled
+  array's QUEUED tasks are cancelled by the pass too. The array
   job ends once every task is made and ended: COMPLETE when all completed,
   CANCELLED after a cancel, FAILED otherwise (its message counts the ends).
 
@@ -200,25 +203,39 @@ TASK_COLUMNS = (
 
 _MAKE_TASKS = Statement(
     """
-    WITH active AS (
+    WITH running AS (
         SELECT a.id, a.submitter_id, a.created_at, a.array_made, a.array_size,
                a.array_max_running,
+               a.cancel_requested_at IS NULL AND a.array_made < a.array_size AS growing,
                (SELECT count(*) FROM jobs t
                 WHERE t.array_id = a.id AND t.status IN ('QUEUED', 'RUNNING')) AS unended,
                (SELECT count(*) FROM jobs t
                 WHERE t.array_id = a.id AND t.status = 'QUEUED') AS queued
         FROM jobs a
         WHERE a.status = 'QUEUED' AND a.waiting_for = 'tasks'
-          AND a.cancel_requested_at IS NULL AND a.array_made < a.array_size
     ),
-    -- Each array's room (its size left, its %N), and its user's tasks waiting
-    -- to be claimed over all their arrays.
+    -- Each user's array tasks waiting to be claimed, over all their arrays that
+    -- have not ended: those made in full and those cancelled count too, until
+    -- their tasks end.
+    users AS (
+        SELECT submitter_id, sum(queued) AS user_queued FROM running GROUP BY submitter_id
+    ),
+    -- The arrays that grow, each locked until this statement ends: a cancel
+    -- locks its array too, so the two never overlap on one array (an array
+    -- locked now, by a cancel or another service's pass, waits for the next
+    -- pass), and a cancel committed since this statement began is seen here.
+    locked AS (
+        SELECT a.id FROM jobs a
+        WHERE a.id IN (SELECT id FROM running WHERE growing)
+          AND a.status = 'QUEUED' AND a.waiting_for = 'tasks' AND a.cancel_requested_at IS NULL
+        FOR UPDATE OF a SKIP LOCKED
+    ),
+    -- Each array's room (its size left, its %N).
     room AS (
-        SELECT active.*,
+        SELECT running.*, users.user_queued,
                greatest(least(array_size - array_made,
-                              coalesce(array_max_running, %(unlimited)s) - unended), 0) AS room,
-               sum(queued) OVER (PARTITION BY submitter_id) AS user_queued
-        FROM active
+                              coalesce(array_max_running, %(unlimited)s) - unended), 0) AS room
+        FROM running JOIN locked USING (id) JOIN users USING (submitter_id)
     ),
     -- A user's arrays share made_ahead, oldest array first.
     per_user AS (
@@ -305,6 +322,56 @@ def make_tasks(sql: PlainSQL, now: datetime.datetime, made_ahead: int, unlimited
         "queued_channel": QUEUED_CHANNEL,
     }
     return sql.tuples(_MAKE_TASKS, params)[0][0]
+
+
+# The tasks of an array whose cancel is recorded that are still QUEUED and not
+# held by an executor: none should be (the cancel takes them), but a task is
+# never left to run after its array's cancel.
+_CANCEL_TASKS_OF_CANCELLED_ARRAYS = Statement(
+    """
+    WITH tasks AS (
+        SELECT t.id, t.array_id FROM jobs a JOIN jobs t ON t.array_id = a.id
+        WHERE a.status = 'QUEUED' AND a.waiting_for = 'tasks'
+          AND a.cancel_requested_at IS NOT NULL
+          AND t.status = 'QUEUED' AND t.executor IS NULL
+        FOR UPDATE OF t SKIP LOCKED
+    ),
+    cancelled AS (
+        UPDATE jobs SET status = 'CANCELLED',
+                        status_message = 'cancelled with array ' || tasks.array_id,
+                        waiting_for = NULL, eligible_at = NULL, finished_at = %(now)s,
+                        modified = %(now)s
+        FROM tasks WHERE jobs.id = tasks.id AND jobs.status = 'QUEUED'
+        RETURNING jobs.id
+    ),
+    events AS (
+        INSERT INTO job_events (job_id, from_status, to_status, detail, created_at, modified)
+        SELECT id, 'QUEUED', 'CANCELLED', 'cancelled with its array', %(now)s, %(now)s
+        FROM cancelled
+    ),
+    woken AS (SELECT pg_notify(%(ended_channel)s, id) FROM cancelled)
+    SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM woken)
+    """
+)
+
+
+def cancel_tasks_of_cancelled_arrays(sql: PlainSQL, now: datetime.datetime) -> int:
+    """End CANCELLED the QUEUED tasks (not held by an executor) of every array whose
+    cancel is recorded and that has not ended, with their events and NOTIFYs.
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    now : datetime.datetime
+        Naive UTC.
+
+    Returns
+    -------
+    int
+        How many tasks were cancelled.
+    """
+    params = {"now": now, "ended_channel": ENDED_CHANNEL}
+    return sql.tuples(_CANCEL_TASKS_OF_CANCELLED_ARRAYS, params)[0][0]
 
 
 _END_ARRAYS = Statement(
@@ -493,10 +560,12 @@ def array_counts(sql: PlainSQL, array_id: str) -> dict[str, int]:
 
 
 # ``id_prefix``'s index (ix_jobs_id_pattern) finds them.
-_TASK_IDS_TAKEN = Statement("SELECT id FROM jobs WHERE id LIKE %(prefix)s LIMIT 1")
+_TASK_IDS_TAKEN = Statement(
+    "SELECT id, submitter_id FROM jobs WHERE id LIKE %(prefix)s ORDER BY id LIMIT 1"
+)
 
 
-def task_id_taken(sql: PlainSQL, array_id: str) -> str | None:
+def task_id_taken(sql: PlainSQL, array_id: str) -> tuple[str, int] | None:
     """A job whose id is one of array ``array_id``'s task ids
     (``<array_id>:<index>``), if any: a task of an earlier array of that id,
     left when the array job was deleted apart from its tasks (retention).
@@ -509,8 +578,9 @@ def task_id_taken(sql: PlainSQL, array_id: str) -> str | None:
 
     Returns
     -------
-    str or None
-        One such job's id.
+    tuple of (str, int) or None
+        One such job's id and its owner's id.
     """
     prefix = array_id.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + ":%"
-    return sql.value(_TASK_IDS_TAKEN, {"prefix": prefix})
+    found = sql.tuples(_TASK_IDS_TAKEN, {"prefix": prefix})
+    return (found[0][0], found[0][1]) if found else None

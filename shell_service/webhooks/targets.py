@@ -13,9 +13,12 @@ or the service's own ports. So:
   fe80::/10), CGNAT (100.64/10), unspecified, multicast, reserved and
   documentation ranges are refused, and so are IPv6 forms that carry an IPv4
   address (IPv4-mapped ::ffff:0:0/96, IPv4-compatible ::/96, NAT64 64:ff9b::/96,
-  6to4 2002::/16, Teredo) whose IPv4 address is refused, and this host's own
-  addresses. ``allow_networks`` (config ``webhooks.allow_networks``) overrides
-  all of this for the networks it lists.
+  6to4 2002::/16, Teredo) are judged as the IPv4 address they carry, and this
+  host's own addresses. ``allow_networks`` (config
+  ``webhooks.allow_networks``) overrides all of this for the networks it
+  lists; its IPv4 networks reach an IPv6 form only when it is IPv4-mapped (the
+  same address): a 6to4 or Teredo address carrying an allowed 127.0.0.1 is
+  still refused.
 - ``resolve``: every address the name resolves to must pass, and the caller
   connects to one of exactly those (``sender`` pins it), so a DNS answer that
   changes between the check and the connection (rebinding) cannot redirect the
@@ -192,9 +195,13 @@ def refused_reason(
     if isinstance(address, ipaddress.IPv6Address):
         inner = _embedded_ipv4(address)
         if inner is not None:
-            reason = refused_reason(inner, allow, own)
-            if reason is not None:
-                return f"{reason} (as IPv6 {address})"
+            # Judged as the IPv4 address it carries. Only the mapped form is that
+            # address itself (a dual-stack socket connects to it): the allow-list's
+            # networks reach no other (6to4, Teredo, NAT64 and the compatible form
+            # go through a relay or translator), so those are judged by default.
+            inner_allow = allow if address.ipv4_mapped is not None else ()
+            reason = refused_reason(inner, inner_allow, own)
+            return None if reason is None else f"{reason} (as IPv6 {address})"
         if address in _NAT64_LOCAL:
             return "a local-use NAT64 address"
     if address in set(own):

@@ -4,9 +4,18 @@ the array job ends when every task has. Tasks are made as they become due (the
 waiting-jobs service's passes, run by the in-process server)."""
 
 import datetime
+import threading
 import time
 
 import pytest
+from sqlalchemy import text
+
+from baselayer.app.database import database_url
+from baselayer.app.models import utcnow
+from baselayer.app.plain_sql import PlainSQL
+from shell_service import queue
+from shell_service.queue import waiting
+from shell_service.waiting import UNLIMITED, WaitingJobs, waiting_settings
 
 from ..factories import JobFactory, UserFactory
 from ..helpers import create_job, wait_for_job, wait_until
@@ -230,12 +239,21 @@ def test_a_task_left_by_an_earlier_array_is_refused_or_a_task_less(api):
     """Retention may delete an array job apart from its tasks: an array of that id
     again is refused while they are there; one taken after that check is one task
     less, counted by the array's end, and the job that holds the id is untouched."""
-    leftover = JobFactory(id="old_arr:3", status="COMPLETE", submitter=UserFactory())
+    leftover = JobFactory(id="old_arr:3", status="COMPLETE", submitter=api.user)
     assert_error(
         api.post("/api/jobs", json={"code": "true", "id": "old_arr", "array": 2}),
         409,
         mentions=leftover.id,
     )
+    # Another user's: nothing of it is told, as for any id taken.
+    JobFactory(id="their_arr:3", status="COMPLETE", submitter=UserFactory())
+    JobFactory(id="taken_id", status="COMPLETE", submitter=UserFactory())
+    clash = api.post("/api/jobs", json={"code": "true", "id": "their_arr", "array": 2})
+    taken = api.post("/api/jobs", json={"code": "true", "id": "taken_id"})
+    assert_error(clash, 409)
+    assert_error(taken, 409)
+    assert clash.json()["message"] == taken.json()["message"].replace("taken_id", "their_arr")
+    assert "their_arr:3" not in clash.text
     array = create_job(api, "true", array=2)
     squatter = JobFactory(id=f"{array}:1", status="COMPLETE", submitter=UserFactory())
     api.post(f"/api/jobs/{array}/execute")
@@ -307,3 +325,152 @@ def test_a_definition_run_may_be_an_array_that_waits_for_a_job(api):
     assert_error(bad, 400, field="array")
     missing = api.post(f"/api/definitions/{name}/run", json={"depends_on": "afterok:nope"})
     assert_error(missing, 400, field="depends_on")
+
+
+@pytest.fixture
+def connections(cfg):
+    """Plain connections of the test's own, by name (``application_name``)."""
+    made: dict[str, PlainSQL] = {}
+
+    def connection(name: str) -> PlainSQL:
+        made[name] = PlainSQL(database_url(cfg), name)
+        return made[name]
+
+    yield connection
+    for sql in made.values():
+        sql.close()
+
+
+def waits_for_a_lock(sql: PlainSQL, name: str) -> bool:
+    found = sql.value(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE application_name = %(name)s AND wait_event_type = 'Lock'",
+        {"name": name},
+    )
+    return found > 0
+
+
+def test_a_cancel_while_tasks_are_being_made_cancels_those_tasks_too(
+    api, cfg, paused_executor, connections
+):
+    array = submit(api, "true", array="0-5%2")
+    wait_until(lambda: len(tasks_of(api, array)) == 2, "two tasks are made")
+    # A pass makes the next two tasks (the first two ended) and has not committed.
+    maker = connections("tasks maker").connection()
+    with maker.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute(
+            "UPDATE jobs SET status = 'COMPLETE', finished_at = %(now)s WHERE array_id = %(id)s",
+            {"now": utcnow(), "id": array},
+        )
+        make = waiting._MAKE_TASKS
+        params = {"now": utcnow(), "made_ahead": 1000, "unlimited": UNLIMITED}
+        cursor.execute(make.prepare_sql)
+        cursor.execute(make.execute_sql, make.arguments({**params, "queued_channel": "-"}))
+        assert cursor.fetchone()[0] == 2
+    # Meanwhile the array is cancelled: the cancel waits for the array's lock.
+    canceller = connections("array canceller")
+    cancelled: list = []
+    thread = threading.Thread(
+        target=lambda: cancelled.append(queue.cancel_job(canceller, array, api.user.id))
+    )
+    thread.start()
+    watcher = connections("lock watcher")
+    wait_until(lambda: waits_for_a_lock(watcher, "array canceller"), "the cancel waits")
+    with maker.cursor() as cursor:
+        cursor.execute("COMMIT")
+    thread.join(30)
+    assert cancelled == ["QUEUED"]
+    statuses = {task["id"]: task["status"] for task in tasks_of(api, array)}
+    assert statuses == {
+        f"{array}:0": "COMPLETE",
+        f"{array}:1": "COMPLETE",
+        f"{array}:2": "CANCELLED",
+        f"{array}:3": "CANCELLED",
+    }
+    job = wait_for_job(api, array)
+    assert job["status"] == "CANCELLED"
+    assert job["array_tasks"] == {"COMPLETE": 2, "CANCELLED": 4}
+
+
+def test_no_task_is_made_once_the_cancel_holds_the_arrays_lock(
+    api, cfg, paused_executor, connections
+):
+    array = submit(api, "true", array="0-5%2")
+    wait_until(lambda: len(tasks_of(api, array)) == 2, "two tasks are made")
+    canceller = connections("array canceller").connection()
+    with canceller.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("UPDATE jobs SET status = 'COMPLETE' WHERE array_id = %s", (array,))
+        cursor.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE", (array,))
+        cursor.execute("UPDATE jobs SET cancel_requested_at = %s WHERE id = %s", (utcnow(), array))
+    # A pass now skips the locked array; once the cancel is committed it sees it.
+    passes = WaitingJobs(connections("waiting pass"), waiting_settings(cfg))
+    passes.run_once()
+    with canceller.cursor() as cursor:
+        cursor.execute("COMMIT")
+    passes.run_once()
+    assert len(tasks_of(api, array)) == 2
+    job = wait_for_job(api, array)
+    assert job["status"] == "CANCELLED" and job["array_tasks"] == {"COMPLETE": 2, "CANCELLED": 4}
+
+
+def test_a_cancelled_arrays_queued_task_is_cancelled_by_the_next_pass(
+    api, cfg, paused_executor, connections, session_factory
+):
+    array = submit(api, "true", array=3)
+    wait_until(lambda: len(tasks_of(api, array)) == 3, "the tasks are made")
+    # As if a task were made after its array's cancel had looked.
+    with session_factory() as session:
+        session.execute(
+            text("UPDATE jobs SET cancel_requested_at = now() WHERE id = :id"), {"id": array}
+        )
+        session.commit()
+    WaitingJobs(connections("waiting pass"), waiting_settings(cfg)).run_once()
+    assert {task["status"] for task in tasks_of(api, array)} == {"CANCELLED"}
+    job = wait_for_job(api, array)
+    assert job["status"] == "CANCELLED" and job["array_tasks"] == {"CANCELLED": 3}
+
+
+@pytest.mark.parametrize("how", ["made in full", "cancel requested, tasks held"])
+def test_tasks_of_a_users_full_or_cancelled_array_count_toward_tasks_ahead(
+    api, cfg, paused_executor, connections, session_factory, how
+):
+    ahead = cfg["arrays"]["tasks_ahead"]
+    size = ahead if how == "made in full" else 2 * ahead
+    first = submit(api, "true", array=size)
+
+    def queued(array_id):
+        counts = api.get(f"/api/jobs/{array_id}").json()["data"]["array_tasks"]
+        return counts.get("QUEUED", 0)
+
+    wait_until(lambda: queued(first) == ahead, "the first array's tasks are made")
+    if how != "made in full":
+        # Its tasks wait for their executor (Slurm's) to end them.
+        with session_factory() as session:
+            session.execute(
+                text(
+                    "UPDATE jobs SET executor = 'elsewhere/slurm:1' "
+                    "WHERE array_id = :id AND status = 'QUEUED'"
+                ),
+                {"id": first},
+            )
+            session.execute(
+                text("UPDATE jobs SET cancel_requested_at = now() WHERE id = :id"), {"id": first}
+            )
+            session.commit()
+    second = submit(api, "true", array=10)
+    WaitingJobs(connections("waiting pass"), waiting_settings(cfg)).run_once()
+    assert queued(second) == 0 and tasks_of(api, second) == []
+    with session_factory() as session:
+        session.execute(
+            text(
+                "UPDATE jobs SET status = 'CANCELLED', executor = NULL, finished_at = now() "
+                "WHERE array_id = :id AND status = 'QUEUED'"
+            ),
+            {"id": first},
+        )
+        session.commit()
+    for array_id in (first, second):
+        api.post(f"/api/jobs/{array_id}/cancel")
+        assert wait_for_job(api, array_id)["status"] == "CANCELLED"

@@ -180,6 +180,50 @@ def test_a_dependency_on_someone_elses_job_is_a_404_and_on_no_job_a_400(server, 
     assert_error(response, 400, field="depends_on")
 
 
+def test_a_task_is_named_in_the_list_form_and_the_text_form_refuses_the_ambiguity(
+    server, api, paused_executor
+):
+    array = submit(api, "true", array=2)
+    wait_until(lambda: api.get(f"/api/jobs/{array}:1").status_code == 200, "tasks made")
+    # Slurm's text: 'afterok:ARRAY:0' could be task 0 or the jobs ARRAY and '0'.
+    for slurm_text in (f"afterok:{array}:0", f"afterany:x,afterok:{array}:1"):
+        refused = api.post("/api/jobs", json={"code": "true", "depends_on": slurm_text})
+        assert_error(refused, 400, field="depends_on", mentions="list form")
+        assert f'"job": "{array}:' in refused.json()["message"]
+    # The list form names the task.
+    waiting = submit(api, "true", depends_on=[{"job": f"{array}:1", "condition": "afterok"}])
+    [dependency] = api.get(f"/api/jobs/{waiting}").json()["data"]["depends_on"]
+    assert dependency["job"] == f"{array}:1"
+    # Another user's task: 404; a task not made (or of no array): 400.
+    stranger = Client(server.url, TokenFactory(user=UserFactory()).secret)
+    theirs = submit(stranger, "true", array=1)
+    wait_until(lambda: stranger.get(f"/api/jobs/{theirs}:0").status_code == 200, "their task")
+    assert_error(
+        api.post("/api/jobs", json={"code": "true", "depends_on": [{"job": f"{theirs}:0"}]}), 404
+    )
+    for missing in (f"{array}:7", "no_array:0"):
+        response = api.post("/api/jobs", json={"code": "true", "depends_on": [{"job": missing}]})
+        assert_error(response, 400, field="depends_on", mentions="there is no job")
+    for job_id in (array, waiting, theirs):
+        (stranger if job_id == theirs else api).post(f"/api/jobs/{job_id}/cancel")
+
+
+def test_jobs_named_by_digits_alone_in_the_text_form(api):
+    first, second = (create_job(api, "true", id=str(time.time_ns() + n)) for n in (0, 1))
+    alone = submit(api, "true", depends_on=f"afterany:{first}")
+    apart = submit(api, "true", depends_on=f"afterany:{first},afterany:{second}")
+    # Digits first, then a name: no task id.
+    leading = submit(api, "true", depends_on=f"afterany:{first}:{create_job(api, 'true')}")
+    assert [d["job"] for d in api.get(f"/api/jobs/{alone}").json()["data"]["depends_on"]] == [first]
+    assert len(api.get(f"/api/jobs/{apart}").json()["data"]["depends_on"]) == 2
+    refused = api.post(
+        "/api/jobs", json={"code": "true", "depends_on": f"afterany:{first}:{second}"}
+    )
+    assert refused.status_code == 400
+    for job_id in (alone, apart, leading):
+        api.post(f"/api/jobs/{job_id}/cancel")
+
+
 def test_an_admin_may_depend_on_anyones_job(api, admin_api):
     mine = submit(api, "true")
     theirs = submit(admin_api, "true", depends_on=f"afterok:{mine}")

@@ -299,6 +299,17 @@ def test_a_bad_retry_is_a_400_naming_the_field(api, retry, named):
     assert f"{named}:" in response.json()["message"], response.json()["message"]
 
 
+@pytest.mark.parametrize("attempts", [0, 11, 100, 101, 10**30])
+def test_a_bad_attempts_names_the_real_limit(api, cfg, attempts):
+    response = api.post("/api/jobs", json={"code": "true", "retry": {"attempts": attempts}})
+    message = response.json()["message"]
+    assert response.status_code == 400 and "100" not in message.replace(str(attempts), "")
+    if attempts > 0 and attempts < 2**31:
+        assert f"at most {cfg['jobs']['max_attempts']} (config jobs.max_attempts)" in message
+    else:
+        assert "1 or more" in message
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_non_finite_numbers_are_a_400(api, number):
     body = '{"code": "true", "retry": {"backoff": {"initial": NUMBER}}}'.replace("NUMBER", number)

@@ -64,6 +64,37 @@ def test_the_allow_list_permits_its_networks_only():
     assert targets.refused_reason(ipaddress.ip_address("::ffff:127.0.0.2"), allow) is not None
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:7f00:1::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo of 127.0.0.1
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+    ],
+)
+def test_an_allowed_ipv4_network_reaches_no_ipv6_form_but_the_mapped_one(address):
+    # The test's receiver is 127.0.0.1: its allow-list entry is that address alone.
+    allow = targets.parse_networks(["127.0.0.1/32"])
+    assert targets.refused_reason(ipaddress.ip_address(address), allow) == (
+        f"loopback (as IPv6 {ipaddress.ip_address(address)})"
+    )
+    assert targets.refused_reason(ipaddress.ip_address("::ffff:127.0.0.1"), allow) is None
+
+
+@pytest.mark.parametrize(
+    "address, embedded",
+    [("2002:a00:1::", "10.0.0.1"), ("2002:c0a8:101::", "192.168.1.1"), ("2002:808:808::", None)],
+)
+def test_a_6to4_address_is_judged_as_the_ipv4_address_it_carries(address, embedded):
+    reason = targets.refused_reason(ipaddress.ip_address(address))
+    if embedded is None:
+        assert reason is None
+    else:
+        assert reason == f"private (as IPv6 {address})"
+
+
 def test_the_service_s_own_public_addresses_are_refused():
     own = {ipaddress.ip_address("8.8.8.8")}
     reason = targets.refused_reason(ipaddress.ip_address("8.8.8.8"), (), own)

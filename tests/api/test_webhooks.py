@@ -287,6 +287,8 @@ def test_patch_and_delete(api, receiver):
         "http://[::1]/",
         "http://[::ffff:169.254.169.254]/",
         "http://[fd00::1]/",
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1, which the tests allow
+        "http://[2002:a9fe:a9fe::]/",  # 6to4 of 169.254.169.254
         "http://2130706434/",  # 127.0.0.2
         "http://0x7f.2/",
         "http://0251.0376.0251.0376/",  # 169.254.169.254 in octal
@@ -298,6 +300,21 @@ def test_targets_refused_at_create(api, url):
     response = api.post("/api/webhooks", json={"url": url})
     assert response.status_code == 400, response.text
     assert "url" in response.json()["data"]["errors"]
+
+
+@pytest.mark.parametrize("patch", [False, True])
+def test_a_url_over_2048_characters_is_one_plain_message(api, receiver, patch):
+    url = "https://example.org/" + "x" * 2100
+    if patch:
+        hook = api.post("/api/webhooks", json={"url": receiver.url}).json()["data"]["id"]
+        response = api.request("PATCH", f"/api/webhooks/{hook}", json={"url": url})
+        api.delete(f"/api/webhooks/{hook}")
+    else:
+        response = api.post("/api/webhooks", json={"url": url})
+    assert response.status_code == 400
+    said = "must be 1 to 2048 characters long"
+    assert response.json()["data"]["errors"] == {"url": [said]}
+    assert response.json()["message"] == f"Invalid request body: url: {said}"
 
 
 @pytest.mark.parametrize(

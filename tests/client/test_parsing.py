@@ -56,6 +56,22 @@ def test_submit_retry_options_become_the_jobs_retry():
     assert (both.retry, both.attempts) == ("30", 2)
 
 
+@pytest.mark.parametrize(
+    "given, sent",
+    [("3", 3), ("3-3", "3-3"), ("0-99%10", "0-99%10"), ("1,3,5-9", "1,3,5-9"), ("３", "３")],
+)
+def test_array_alone_a_number_is_a_size_as_in_the_api(given, sent):
+    # --array 3 is 3 tasks (the API's "array": 3); index 3 alone is 3-3.
+    assert cli.submit_body(parse("submit", "x.sh", "--array", given), "true")["array"] == sent
+
+
+def test_depends_on_takes_sbatch_text_or_the_list_form_in_json():
+    text = parse("submit", "x.sh", "--depends-on", "afterok:a:b")
+    assert cli.submit_body(text, "true")["depends_on"] == "afterok:a:b"
+    listed = parse("submit", "x.sh", "--depends-on", '[{"job": "parts:7"}]')
+    assert cli.submit_body(listed, "true")["depends_on"] == [{"job": "parts:7"}]
+
+
 def test_logs_attempt_reads_an_earlier_attempt():
     assert parse("logs", "job1", "--attempt", "2").attempt == 2
     assert parse("logs", "job1").attempt is None

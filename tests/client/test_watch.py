@@ -16,7 +16,7 @@ class FlakyLog:
         self.breaks = breaks
         self.offsets: list[int] = []
 
-    def follow_log(self, job_id, stream, offset):
+    def follow_log(self, job_id, stream, offset, attempt=None):
         self.offsets.append(offset)
         if self.breaks:
             error = self.breaks.pop(0)
@@ -27,6 +27,9 @@ class FlakyLog:
 
     def get_job(self, job_id):
         return {"id": job_id, "status": "COMPLETE"}
+
+    def read_log(self, job_id, stream, offset, attempt=None):
+        return {"text": "", "offset": offset}
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +65,7 @@ def test_reconnecting_gives_up_after_the_window(monkeypatch):
     monkeypatch.setattr(watch, "RECONNECT_WINDOW", 0.05)
 
     class Down(FlakyLog):
-        def follow_log(self, job_id, stream, offset):
+        def follow_log(self, job_id, stream, offset, attempt=None):
             raise requests.ConnectionError("refused")
 
     api = Down([])
@@ -81,7 +84,7 @@ def test_a_job_on_another_host_is_waited_for_then_its_stored_output_is_copied(ca
             super().__init__([])
             self.polls = 0
 
-        def follow_log(self, job_id, stream, offset):
+        def follow_log(self, job_id, stream, offset, attempt=None):
             self.offsets.append(offset)
             if self.polls < 3:
                 raise elsewhere
@@ -97,3 +100,33 @@ def test_a_job_on_another_host_is_waited_for_then_its_stored_output_is_copied(ca
     assert sink.getvalue() == b"abcdef"
     assert api.offsets == [0, 0]
     assert "runs on host 'hostb'" in capsys.readouterr().err
+
+
+def test_each_attempt_is_followed_alone_and_a_cut_resumes_in_its_attempt():
+    """Attempt 1 (``one``) ends while the connection is down; its rest comes by
+    (attempt 1, offset 3), then attempt 2 from its start: nothing lost or repeated."""
+    outputs = {1: b"one\n", 2: b"two\n"}
+
+    class Retried:
+        def __init__(self):
+            self.follows: list[tuple] = []
+
+        def follow_log(self, job_id, stream, offset, attempt=None):
+            self.follows.append((attempt, offset))
+            if len(self.follows) == 1:
+                yield b"one"
+                raise requests.exceptions.ChunkedEncodingError("cut")
+            yield outputs[attempt][offset:]
+
+        def get_job(self, job_id):
+            return {"id": job_id, "status": "COMPLETE", "attempt": 2}
+
+        def read_log(self, job_id, stream, offset, attempt=None):
+            text = outputs[attempt][offset:]
+            return {"text": text.decode(), "offset": offset + len(text)}
+
+    api = Retried()
+    sink = io.BytesIO()
+    watch.copy_stream(api, "j1", "stdout", sink)
+    assert sink.getvalue() == b"one\ntwo\n"
+    assert api.follows == [(1, 0), (1, 3), (2, 0)]

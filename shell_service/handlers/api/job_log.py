@@ -123,6 +123,25 @@ async def stream_file(handler, path, name: str) -> None:
     handler.finish()
 
 
+def stored_tail_offset(stored: bytes, tail: int) -> int:
+    """Where the last ``tail`` bytes of ``stored`` start, moved on to the start of
+    a UTF-8 character (``tail_offset`` for output stored in the database).
+
+    Parameters
+    ----------
+    stored : bytes
+    tail : int
+
+    Returns
+    -------
+    int
+    """
+    offset = max(0, len(stored) - tail)
+    while offset < len(stored) and stored[offset] & 0xC0 == 0x80:
+        offset += 1
+    return offset
+
+
 def piece_to_hand_out(data: bytes, at_the_end: bool) -> bytes:
     """What to hand out of ``data``, bytes just read from the output at some offset.
 
@@ -188,12 +207,17 @@ class FollowedOutput:
     attempt : int or None
         The attempt whose file ``in_file`` is an offset in; None until a
         directory saying which was seen (not made yet, or made before directories
-        said).
+        said). A directory holding an earlier attempt is not read: the one asked
+        for has not started yet.
     in_file : int
         Bytes handed out of that attempt's file.
+    last : int or None
+        The last attempt to hand out (None: every one); ``done`` once it is all out.
     """
 
-    def __init__(self, sql, job_id: str, path: Path, stream: str, offset: int, attempt=None):
+    def __init__(
+        self, sql, job_id: str, path: Path, stream: str, offset: int, attempt=None, last=None
+    ):
         """
         Parameters
         ----------
@@ -209,9 +233,17 @@ class FollowedOutput:
             handed out.
         attempt : int or None
             The attempt ``offset`` is in; None: the one the directory holds.
+        last : int or None
+            The last attempt to hand out (``attempt`` alone, say); None: all.
         """
         self.sql, self.job_id, self.path, self.stream = sql, job_id, Path(path), stream
-        self.in_file, self.attempt = offset, attempt
+        self.in_file, self.attempt, self.last = offset, attempt, last
+        self.seen = False  # whether the directory was seen holding ``attempt``
+
+    @property
+    def done(self) -> bool:
+        """Whether the last attempt asked for (``last``) is all handed out."""
+        return None not in (self.last, self.attempt) and self.attempt > self.last
 
     def read(self, finished: bool) -> bytes:
         """The next piece to hand out (empty: nothing new now).
@@ -230,14 +262,21 @@ class FollowedOutput:
         """
         directory = self.path.parent
         on_disk = attempt_in(directory)
-        if on_disk is None and self.attempt is not None:
-            return b""  # the directory is being made anew (or is gone)
-        if on_disk is not None and self.attempt is not None and on_disk > self.attempt:
-            missed = self.rest_of_attempts(on_disk)
-            self.attempt, self.in_file = on_disk, 0
-            if missed:
-                return missed
+        if self.done:
+            return b""
+        if self.attempt is not None:
+            if on_disk is None or on_disk < self.attempt:
+                # Being made anew, gone, or an earlier attempt's (the one followed
+                # has not started yet).
+                return b""
+            if on_disk > self.attempt:
+                upto = on_disk if self.last is None else min(on_disk, self.last + 1)
+                missed = self.rest_of_attempts(upto)
+                self.attempt, self.in_file = upto, 0
+                if missed or self.done:
+                    return missed
         self.attempt = on_disk if on_disk is not None else self.attempt
+        self.seen = self.seen or on_disk is not None
         data = read_from(self.path, self.in_file)
         if attempt_in(directory) != on_disk:
             return b""  # made anew while read: the next look starts that attempt
@@ -264,6 +303,32 @@ class FollowedOutput:
             text = (stored.get(self.stream) or "").encode()
             parts.append(text[self.in_file :] if number == self.attempt else text)
         return b"".join(parts)
+
+    def rest_at_end(self, final: int) -> bytes:
+        """Once the job has ended at attempt ``final`` and its directory has no more
+        to read: what was not handed out of the attempts from ``self.attempt`` to
+        ``final`` (or ``last``), from their stored output (the last attempt's is the
+        job's own), when the directory did not hold them (it is gone, the job ran
+        on another host, or its last attempt never started).
+
+        Parameters
+        ----------
+        final : int
+            The job's last attempt.
+
+        Returns
+        -------
+        bytes
+        """
+        if self.attempt is None or self.done or (self.attempt >= final and self.seen):
+            return b""
+        upto = final if self.last is None else min(final, self.last + 1)
+        missed = self.rest_of_attempts(upto)
+        if upto == final:
+            row = queue.job_row(self.sql, self.job_id, (self.stream,)) or {}
+            text = (row.get(self.stream) or "").encode()
+            missed += text[self.in_file :] if self.attempt == final else text
+        return missed
 
 
 def attempt_output_or_404(sql, job: dict, attempt: int) -> dict:
@@ -318,9 +383,15 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           `follow=true` the response stays open and
           streams plain text as the job writes it, until the job ends:
           `curl -N -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?follow=true"`.
+          A retried job's follow from an attempt: `follow=true&attempt=1` streams
+          attempt 1 from `offset` (its stored output once it has ended), then every
+          later attempt's, in order, until the job ends; add `one_attempt=true` to
+          end the stream with that attempt (a client that resumes a broken follow
+          asks again with `attempt=N&offset=M`, the bytes it has of attempt N).
           With `download=true` the answer is the whole file as it is now, raw bytes
           (`application/octet-stream`, an attachment named `ID.stdout`), streamed:
-          `curl -OJ -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?download=true"`.
+          `curl -OJ -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?download=true"`;
+          with `tail` too it is a 400.
         tags: [jobs]
         security: [{token: []}]
         parameters:
@@ -337,7 +408,18 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         """
         job = self.job_row_or_404(job_id, ("id", "status", "host", "queue", "attempt"))
         args = self.load_query(schemas.JobLogQuery)
+        if args["download"] and "tail" in args:
+            raise APIError(
+                400,
+                "Invalid query arguments: tail: a download is the whole file; leave out tail",
+                {"errors": {"tail": ["a download is the whole file; leave out tail"]}},
+            )
         attempt = args.get("attempt", job["attempt"])
+        if args["follow"] and "attempt" in args and job["status"] != JobStatus.READY:
+            if attempt < job["attempt"] and args["one_attempt"]:
+                return self.earlier_attempt(job, attempt, args)  # ended: its stored rest
+            if attempt <= job["attempt"]:
+                return await self.follow_from(job, attempt, args)
         if attempt != job["attempt"]:
             return self.earlier_attempt(job, attempt, args)
         if job["status"] == JobStatus.READY or (
@@ -372,6 +454,45 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
                 }
             )
         await self.follow(job, path, args["stream"], args["offset"])
+
+    async def follow_from(self, job: dict, attempt: int, args: dict) -> None:
+        """Follow the output from attempt ``attempt`` (at ``offset``, or ``tail``
+        bytes before its end) through every later one, or (``one_attempt``) to the
+        end of that attempt alone.
+
+        Parameters
+        ----------
+        job : dict
+            Its ``id``, ``status``, ``host``, ``queue`` and ``attempt``.
+        attempt : int
+            At most the job's attempt now.
+        args : dict
+            The query.
+
+        Raises
+        ------
+        APIError
+            404 for an earlier attempt with no stored record; 409 while the job runs
+            on a host whose jobs directory this host does not share.
+        """
+        stream, offset = args["stream"], args["offset"]
+        path = output_path(self.settings, job, stream)
+        if path is None:
+            if job["status"] not in FINISHED:
+                self.from_another_host(job, args)  # its 409
+            # Every attempt's output is stored: no directory here holds one.
+            path = output_file(self.settings["jobs_dir"], job["id"], stream)
+        if attempt < job["attempt"]:
+            stored = queue.attempt_output(self.sql, job["id"], attempt)
+            if stored is None:
+                self.earlier_attempt(job, attempt, args)  # its 404
+                return
+            if "tail" in args:
+                offset = stored_tail_offset((stored[stream] or "").encode(), args["tail"])
+        elif "tail" in args:
+            offset = tail_offset(path, args["tail"])
+        last = attempt if args["one_attempt"] else None
+        await self.follow(job, path, stream, offset, attempt, last)
 
     def from_another_host(self, job: dict, args: dict) -> None:
         """The log of a job that ran on another host, whose jobs directory this host
@@ -419,9 +540,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             self.finish(stored)  # at most jobs.max_output_bytes, in the row already read
             return
         if "tail" in args:
-            offset = max(0, len(stored) - args["tail"])
-            while offset < len(stored) and stored[offset] & 0xC0 == 0x80:
-                offset += 1
+            offset = stored_tail_offset(stored, args["tail"])
         rest = stored[offset:]  # empty past the end
         if args["follow"]:
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
@@ -452,8 +571,11 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         status = queue.job_status(self.sql, job_id)
         return status is None or status in FINISHED  # None: deleted meanwhile
 
-    async def follow(self, job: dict, path, stream: str, offset: int) -> None:
-        """Stream new text until the job has ended and the file is read to its end.
+    async def follow(
+        self, job: dict, path, stream: str, offset: int, attempt=None, last=None
+    ) -> None:
+        """Stream new text until the job has ended and the file is read to its end
+        (or, ``last`` given, until that attempt's text is all out).
 
         Each chunk is whole characters (invalid bytes as U+FFFD), cut as log pages
         are: a character the job has only half written waits for its other half, or
@@ -472,17 +594,29 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         stream : str
             "stdout" or "stderr".
         offset : int
-            Byte offset to start from, in the file there now.
+            Byte offset to start from, in ``attempt``'s output (None: in the file
+            there now).
+        attempt : int, optional
+            The attempt to start in (None: the one the directory holds).
+        last : int, optional
+            The last attempt to stream (None: every one).
         """
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
         job_id = job["id"]
-        output = FollowedOutput(self.sql, job_id, path, stream, offset)
+        output = FollowedOutput(self.sql, job_id, path, stream, offset, attempt, last)
         with self.settings["job_waiters"].watching(job_id) as ended:
             # Read the state once watching, so an end just before is not missed.
             finished = self.job_has_ended(job_id)
-            while True:
+            while not output.done:
                 data = output.read(finished)
+                if not data and finished:
+                    # The directory has no more: what it did not hold is stored.
+                    final = (queue.job_row(self.sql, job_id, ("attempt",)) or {}).get("attempt")
+                    data = output.rest_at_end(final) if final is not None else b""
+                    if data:
+                        self.write(decode(data).encode())
+                    break
                 if data:
                     self.write(decode(data).encode())
                     try:
@@ -490,8 +624,6 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
                     except StreamClosedError:
                         return  # the client went away
                     continue
-                if finished:
-                    break
                 await asyncio.sleep(FOLLOW_INTERVAL)
                 if ended.is_set():
                     # Announced (or the listener was lost): the database says.
