@@ -42,7 +42,9 @@ def editor_text(page: str) -> str:
         r'<textarea name="body" id="definition-body"[^>]*>(.*?)</textarea>', page, re.S
     )
     assert found, "no editor"
-    return html.unescape(found.group(1))
+    text = html.unescape(found.group(1))
+    # What a browser's textarea holds: HTML drops the newline right after the tag.
+    return text[1:] if text.startswith("\n") else text
 
 
 def edit_url(definition: dict, fmt: str | None = None) -> str:

@@ -61,7 +61,10 @@ def field_value(page: str, name: str) -> str:
             rf'<textarea name="{name}" id="field-{name}"[^>]*>(.*?)</textarea>', page, re.S
         )
     assert found is not None, name
-    return html.unescape(found.group(1))
+    text = html.unescape(found.group(1))
+    if found.group(0).startswith("<textarea") and text.startswith("\n"):
+        text = text[1:]  # HTML drops the newline right after <textarea>
+    return text
 
 
 def selected(page: str, name: str) -> list[str]:
