@@ -48,6 +48,12 @@ from .handlers.ui.schedules import ScheduleActionPage, ScheduleListPage, Schedul
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
 from .handlers.ui.tokens import TokenRevokeHandler, TokensHandler
+from .handlers.ui.webhooks import (
+    WebhookActionPage,
+    WebhookDeliveriesPart,
+    WebhookListPage,
+    WebhookPage,
+)
 
 _ID = r"[^/]+"
 
@@ -112,6 +118,14 @@ ROUTES = [
     (r"/ui/schedules", ScheduleListPage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})", SchedulePage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})/(?P<action>pause|resume)", ScheduleActionPage),
+    # Webhooks: a user's own (an admin's: everyone's), their deliveries, test, change, delete.
+    (r"/ui/webhooks", WebhookListPage),
+    (rf"/ui/webhooks/(?P<webhook_id>{_ID})", WebhookPage),
+    (rf"/ui/webhooks/(?P<webhook_id>{_ID})/deliveries", WebhookDeliveriesPart),
+    (
+        rf"/ui/webhooks/(?P<webhook_id>{_ID})/(?P<action>enable|disable|test|delete)",
+        WebhookActionPage,
+    ),
     # Tokens (anyone's own) and the admin pages (admins only: 404 for anyone else).
     (r"/ui/tokens", TokensHandler),
     (rf"/ui/tokens/(?P<token_id>{_ID})/revoke", TokenRevokeHandler),
