@@ -182,6 +182,18 @@ def test_the_api_s_400s_are_beside_their_fields(web, db_session):
     assert webhooks_of(db_session, web.user.id) == []
 
 
+def test_past_the_most_per_user_the_api_s_409_is_above_the_form(web, cfg, db_session):
+    most = cfg["webhooks"]["max_per_user"]
+    for _ in range(most):
+        assert make(web).status_code == 200
+    page = make(web, description="one too many")
+    assert page.status_code == 409
+    message = re.search(r'id="form-message">([^<]*)<', page.text)[1]
+    assert html.unescape(message) == f"You have {most} webhooks already (webhooks.max_per_user)"
+    assert 'value="one too many"' in page.text
+    assert len(webhooks_of(db_session, web.user.id)) == most
+
+
 def test_a_url_holding_quotes_and_a_script_is_escaped_everywhere(web, db_session):
     made = make(web, url=EVIL_URL, description=EVIL, array=EVIL[:100])
     assert made.status_code == 200, made.text
