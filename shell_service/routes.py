@@ -55,6 +55,12 @@ from .handlers.ui.schedules import ScheduleActionPage, ScheduleListPage, Schedul
 from .handlers.ui.sessions import SessionsHandler, SignInHandler, SignOutHandler
 from .handlers.ui.submit import SubmitHandler
 from .handlers.ui.tokens import TokenRevokeHandler, TokensHandler
+from .handlers.ui.webhooks import (
+    WebhookActionPage,
+    WebhookDeliveriesPart,
+    WebhookListPage,
+    WebhookPage,
+)
 
 _ID = r"[^/]+"
 
@@ -127,6 +133,14 @@ ROUTES = [
     (rf"/ui/definitions/(?P<name>{_ID})/delete", DefinitionDeletePage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})/edit", ScheduleEditPage),
     (rf"/ui/schedules/(?P<schedule_id>{_ID})/delete", ScheduleDeletePage),
+    # Webhooks: a user's own (an admin's: everyone's), their deliveries, test, change, delete.
+    (r"/ui/webhooks", WebhookListPage),
+    (rf"/ui/webhooks/(?P<webhook_id>{_ID})", WebhookPage),
+    (rf"/ui/webhooks/(?P<webhook_id>{_ID})/deliveries", WebhookDeliveriesPart),
+    (
+        rf"/ui/webhooks/(?P<webhook_id>{_ID})/(?P<action>enable|disable|test|delete)",
+        WebhookActionPage,
+    ),
     # Tokens (anyone's own) and the admin pages (admins only: 404 for anyone else).
     (r"/ui/tokens", TokensHandler),
     (rf"/ui/tokens/(?P<token_id>{_ID})/revoke", TokenRevokeHandler),

@@ -218,6 +218,35 @@ def list_deliveries(
     return rows
 
 
+_LAST_DELIVERIES = Statement(
+    f"""
+    SELECT {_DELIVERY_COLUMNS}
+    FROM unnest(%(ids)s::int[]) AS ids(id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM webhook_deliveries WHERE webhook_id = ids.id ORDER BY id DESC LIMIT 1
+    ) AS d
+    """
+)
+
+
+def last_deliveries(sql: PlainSQL, webhook_ids: list[int]) -> dict[int, dict]:
+    """Each webhook's newest delivery (the dashboard's list shows how it went).
+
+    Parameters
+    ----------
+    sql : PlainSQL
+    webhook_ids : list of int
+
+    Returns
+    -------
+    dict
+        Webhook id -> its newest delivery (``_DELIVERY_COLUMNS``, without its
+        attempts); a webhook without deliveries is left out.
+    """
+    rows = sql.rows(_LAST_DELIVERIES, {"ids": webhook_ids})
+    return {row["webhook_id"]: row for row in rows}
+
+
 _INSERT_PING = Statement(
     f"""
     WITH d AS (

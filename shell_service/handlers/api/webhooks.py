@@ -39,7 +39,9 @@ def _field_error(field: str, message: str) -> APIError:
 
 class WebhookAccessMixin(BaseHandler):
     """Finding a webhook as the current user may see it: their own (an admin: any);
-    another user's answers exactly like a missing one (404)."""
+    another user's answers exactly like a missing one (404). And what is done to
+    one (create, change, delete, ping), which the API's handlers and the
+    dashboard's pages (``handlers/ui/webhooks.py``) both call."""
 
     current_user: CurrentUser
 
@@ -130,6 +132,115 @@ class WebhookAccessMixin(BaseHandler):
             fields["array_id"] = body["array"]
         return fields
 
+    async def create_webhook(self, body: dict) -> dict:
+        """Store a new webhook of the current user's (``POST /api/webhooks``).
+
+        Parameters
+        ----------
+        body : dict
+            Loaded by ``schemas.WebhookCreate``.
+
+        Returns
+        -------
+        dict
+            The webhook (``queue.webhooks.webhook_row``'s keys) and ``secret``: the
+            one given, or a new random one (shown this once).
+
+        Raises
+        ------
+        APIError
+            400 naming ``url`` (a refused target) or a filter (``filter_fields``);
+            409 when the user has ``webhooks.max_per_user`` webhooks already.
+        """
+        await self.check_target(body["url"])
+        fields = {
+            "url": body["url"],
+            "events": body["events"],
+            "enabled": body["enabled"],
+            "description": body.get("description"),
+            **self.filter_fields(body, None),
+        }
+        secret = body.get("secret") or payload.new_secret()
+        most = int(self.settings["config"]["webhooks"]["max_per_user"])
+        row = statements.insert_webhook(self.sql, self.current_user.id, fields, secret, most)
+        if row is None:
+            raise APIError(409, f"You have {most} webhooks already (webhooks.max_per_user)")
+        return {**row, "secret": secret}
+
+    async def change_webhook(self, stored: dict, changes: dict) -> dict:
+        """Change a webhook (``PATCH /api/webhooks/{id}``): the fields in ``changes``
+        replace the stored ones; a new ``secret`` replaces the stored one.
+
+        Parameters
+        ----------
+        stored : dict
+            ``webhook_or_404``'s.
+        changes : dict
+            Loaded by ``schemas.WebhookUpdate`` (partial).
+
+        Returns
+        -------
+        dict
+            The webhook as stored now (no secret).
+
+        Raises
+        ------
+        APIError
+            400 for no change, a refused URL or a filter (``filter_fields``); 404
+            when it was deleted meanwhile.
+        """
+        if not changes:
+            raise APIError(400, "Invalid request body: nothing to change")
+        if "url" in changes:
+            await self.check_target(changes["url"])
+        fields = {key: stored[key] for key in ("url", "events", "enabled", "description")}
+        fields.update({k: v for k, v in changes.items() if k in fields})
+        fields.update(self.filter_fields(changes, stored))
+        row = statements.update_webhook(self.sql, stored["id"], fields, changes.get("secret"))
+        if row is None:
+            raise APIError(404, f"No webhook with id {str(stored['id'])!r}")
+        return row
+
+    def remove_webhook(self, stored: dict) -> None:
+        """Delete a webhook with its deliveries (``DELETE /api/webhooks/{id}``).
+
+        Parameters
+        ----------
+        stored : dict
+            ``webhook_or_404``'s.
+
+        Raises
+        ------
+        APIError
+            404 when it was deleted meanwhile.
+        """
+        if not statements.delete_webhook(self.sql, stored["id"]):
+            raise APIError(404, f"No webhook with id {str(stored['id'])!r}")
+
+    def ping_webhook(self, stored: dict) -> dict:
+        """Queue a ``ping`` delivery, due now, and wake the deliverer
+        (``POST /api/webhooks/{id}/test``).
+
+        Parameters
+        ----------
+        stored : dict
+            ``webhook_or_404``'s.
+
+        Returns
+        -------
+        dict
+            The delivery (``queue.webhooks.list_deliveries``'s keys, no attempt yet).
+
+        Raises
+        ------
+        APIError
+            404 when the webhook was deleted meanwhile.
+        """
+        row = statements.insert_ping(self.sql, stored["id"], queue.WEBHOOK_CHANNEL)
+        if row is None:
+            raise APIError(404, f"No webhook with id {str(stored['id'])!r}")
+        return row
+
 
 class WebhookHandler(WebhookAccessMixin, BaseHandler):
     """``/api/webhooks`` and ``/api/webhooks/{webhook_id}``.
@@ -203,21 +314,8 @@ class WebhookHandler(WebhookAccessMixin, BaseHandler):
         """
         if webhook_id is not None:
             raise APIError(405, "POST a new webhook to /api/webhooks")
-        body = self.load_body(schemas.WebhookCreate)
-        await self.check_target(body["url"])
-        fields = {
-            "url": body["url"],
-            "events": body["events"],
-            "enabled": body["enabled"],
-            "description": body.get("description"),
-            **self.filter_fields(body, None),
-        }
-        secret = body.get("secret") or payload.new_secret()
-        most = int(self.settings["config"]["webhooks"]["max_per_user"])
-        row = statements.insert_webhook(self.sql, self.current_user.id, fields, secret, most)
-        if row is None:
-            raise APIError(409, f"You have {most} webhooks already (webhooks.max_per_user)")
-        self.success(schemas.NewWebhook().dump({**row, "secret": secret}))
+        created = await self.create_webhook(self.load_body(schemas.WebhookCreate))
+        self.success(schemas.NewWebhook().dump(created))
 
     async def patch(self, webhook_id: str | None = None):
         """Change a webhook.
@@ -245,16 +343,7 @@ class WebhookHandler(WebhookAccessMixin, BaseHandler):
             raise APIError(405, "Name the webhook: PATCH /api/webhooks/{webhook_id}")
         stored = self.webhook_or_404(webhook_id)
         changes = self.load_body(schemas.WebhookUpdate, partial=True)
-        if not changes:
-            raise APIError(400, "Invalid request body: nothing to change")
-        if "url" in changes:
-            await self.check_target(changes["url"])
-        fields = {key: stored[key] for key in ("url", "events", "enabled", "description")}
-        fields.update({k: v for k, v in changes.items() if k in fields})
-        fields.update(self.filter_fields(changes, stored))
-        row = statements.update_webhook(self.sql, stored["id"], fields, changes.get("secret"))
-        if row is None:
-            raise APIError(404, f"No webhook with id {webhook_id!r}")
+        row = await self.change_webhook(stored, changes)
         self.success(schemas.Webhook().dump(row))
 
     async def delete(self, webhook_id: str | None = None):
@@ -274,9 +363,7 @@ class WebhookHandler(WebhookAccessMixin, BaseHandler):
         """
         if webhook_id is None:
             raise APIError(405, "Name the webhook: DELETE /api/webhooks/{webhook_id}")
-        stored = self.webhook_or_404(webhook_id)
-        if not statements.delete_webhook(self.sql, stored["id"]):
-            raise APIError(404, f"No webhook with id {webhook_id!r}")
+        self.remove_webhook(self.webhook_or_404(webhook_id))
         self.success()
 
 
@@ -329,8 +416,5 @@ class WebhookTestHandler(WebhookAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        stored = self.webhook_or_404(webhook_id)
-        row = statements.insert_ping(self.sql, stored["id"], queue.WEBHOOK_CHANNEL)
-        if row is None:
-            raise APIError(404, f"No webhook with id {webhook_id!r}")
+        row = self.ping_webhook(self.webhook_or_404(webhook_id))
         self.success(schemas.WebhookDelivery().dump(row))
