@@ -123,10 +123,7 @@ class JobListHandler(UIHandler):
         APIError
             400 for a filter that does not validate (the message names it).
         """
-        query = {
-            key: [v.decode("utf-8", "replace") for v in values]
-            for key, values in self.request.query_arguments.items()
-        }
+        query = self.decoded_arguments(self.request.query_arguments)
         user = self.current_user
         raw = list_filters(query, user.id, user.is_admin, utcnow())
         try:
