@@ -273,3 +273,42 @@ def test_static_files_are_served_under_ui_static(anon_browser):
     assert "htmx" in response.text[:2000]
     page = anon_browser.get("/ui/signin").text
     assert "/ui/static/vendor/pico-2.1.1.min.css?v=" in page
+
+
+def plant_xsrf_cookie(browser: Browser) -> str:
+    """An attacker's double-submit pair: a ``_xsrf`` cookie set (say, from a sibling
+    subdomain) in the victim's browser, and the same value in the forged form."""
+    attacker = Browser(browser.base_url)
+    attacker.get("/ui/signin")
+    planted = attacker.http.cookies.get("_xsrf")
+    browser.http.cookies.set("_xsrf", planted, path="/")
+    return planted
+
+
+def test_a_planted_xsrf_cookie_does_not_pass_for_a_signed_in_browser(web, db_session):
+    made = web.post("/ui/submit", {"code": "sleep 60", "execute": "off"})
+    job_id = made.headers["Location"].rsplit("/", 1)[1]
+    planted = plant_xsrf_cookie(web)
+    forged = web.post(f"/ui/jobs/{job_id}/cancel", {"_xsrf": planted}, xsrf=False)
+    assert forged.status_code == 403
+    forged = web.post("/ui/submit", {"_xsrf": planted, "code": "echo forged"}, xsrf=False)
+    assert forged.status_code == 403
+    # The page's own token (bound to the session) still works.
+    assert web.get(f"/ui/jobs/{job_id}").status_code == 200
+    assert web.post(f"/ui/jobs/{job_id}/cancel").status_code == 302
+    # Another session's token does not pass either.
+    other = Browser(web.base_url)
+    other.sign_in(factories.TokenFactory(user=web.user).secret)
+    assert (
+        web.post("/ui/submit", {"_xsrf": other.xsrf, "code": "echo"}, xsrf=False).status_code == 403
+    )
+
+
+def test_pages_may_not_be_framed(web, anon_browser):
+    for response in (
+        web.get("/ui/jobs"),
+        anon_browser.get("/ui/signin"),
+        web.get("/ui/jobs/no-such-job"),
+    ):
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
