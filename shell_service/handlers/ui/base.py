@@ -105,6 +105,37 @@ def session_xsrf(session_secret: str) -> bytes:
     return hmac.new(session_secret.encode(), b"shell_service ui xsrf", hashlib.sha256).digest()
 
 
+def readable_errors(messages) -> str:
+    """A validation's messages (marshmallow's, or a 400's ``data.errors``) as one
+    line people read: ``"status: Must be one of: ...; created_after: Not a valid
+    datetime."``.
+
+    Parameters
+    ----------
+    messages : dict, list or str
+        Field -> messages, nested for lists (by index) and nested fields.
+
+    Returns
+    -------
+    str
+    """
+    lines: list[str] = []
+
+    def add(path: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                # A list's item (an index): named by the field; its value is not known here.
+                add(path if isinstance(key, int) else f"{path}.{key}" if path else str(key), inner)
+        elif isinstance(value, list | tuple):
+            for inner in value:
+                add(path, inner)
+        else:
+            lines.append(f"{path}: {value}" if path else str(value))
+
+    add("", messages)
+    return "; ".join(dict.fromkeys(lines))
+
+
 def decode_form_value(value: bytes, name: str) -> str:
     """A form or query value as sent, decoded as UTF-8 (control characters kept).
 

@@ -20,7 +20,7 @@ from ... import queue, schemas
 from ...job_states import FINISHED, JobStatus
 from ...queue import waiting
 from ..api.jobs import OUTPUT_COLUMNS, JobAccessMixin
-from .base import UI_ROOT, UIHandler, timestamp
+from .base import UI_ROOT, UIHandler, readable_errors, timestamp
 
 #: The list's time ranges: name -> how far back ("all": no limit).
 RANGES = {
@@ -129,7 +129,7 @@ class JobListHandler(UIHandler):
         try:
             args = schemas.JobListQuery().load(raw)
         except marshmallow.ValidationError as exc:
-            raise APIError(400, f"Invalid filter: {exc.messages}")
+            raise APIError(400, f"Invalid filter: {readable_errors(exc.messages)}")
         owner_id = None if user.is_admin else user.id
         try:
             data, next_cursor, total, capped = queue.list_page(
