@@ -628,12 +628,17 @@ class WebhookCursor(Base):
 
 
 class WebSession(Base):
-    """A dashboard sign-in: the token it is (``tokens``, with its expiry) and the
-    browser that signed in. Only such a token is accepted from the UI's cookie."""
+    """A dashboard sign-in: the token it is (``tokens``, with its expiry), the API
+    token it was made from, and the browser that signed in. Only such a token is
+    accepted from the UI's cookie. Deleting the source token deletes this row, and
+    a trigger (migration 0027) deletes the session's own token with it."""
 
     __tablename__ = "web_sessions"
 
     token_id: Mapped[int] = mapped_column(
         ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), index=True, nullable=False
     )
     user_agent: Mapped[str | None] = mapped_column(Text)

@@ -1,11 +1,13 @@
 """The dashboard's sign-ins: web sessions.
 
 A web session is an API token (a ``tokens`` row: its hash, user and expiry)
-marked by a ``web_sessions`` row (migration 0024). It is made from a token the
-user pastes once; its secret lives only in the browser's HttpOnly cookie. So a
-session stops working exactly as a token does: at its expiry, when it is
-deleted (sign-out, revoke, or ``DELETE /api/tokens/<id>``) and when its user is
-disabled; the auth trigger's NOTIFY drops every worker's cached lookup.
+marked by a ``web_sessions`` row (migration 0024). It is made from an API token
+the user pastes once (not from another session); its secret lives only in the
+browser's HttpOnly cookie. So a session stops working exactly as a token does: at
+its expiry, when it is deleted (sign-out, revoke, or ``DELETE /api/tokens/<id>``)
+and when its user is disabled; the auth trigger's NOTIFY drops every worker's
+cached lookup. It also dies with the token it was made from (migration 0027):
+it expires no later than that token, and revoking that token ends it.
 """
 
 import datetime
@@ -22,18 +24,25 @@ SESSION_TOKEN_NAME = "web session"
 #: Cache keys of sessions differ from API tokens' (the same secret is one or the other).
 _CACHE_PREFIX = "web:"
 
-# One statement: no token without its session row.
+# One statement: no token without its session row. The source must be a live
+# API token (not expired, not itself a session) of a user who is not disabled;
+# the session expires with it at the latest.
 _CREATE_SESSION = Statement(
     """
-    WITH token AS (
+    WITH source AS (
+        SELECT t.id, t.user_id, LEAST(t.expires_at, %(expires_at)s) AS expires_at
+        FROM tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.secret_hash = %(source_hash)s AND NOT u.disabled
+          AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
+          AND NOT EXISTS (SELECT FROM web_sessions s WHERE s.token_id = t.id)
+    ), token AS (
         INSERT INTO tokens (name, user_id, secret_hash, expires_at, created_at, modified)
-        SELECT %(name)s, id, %(secret_hash)s, %(expires_at)s, %(now)s, %(now)s
-        FROM users WHERE id = %(user_id)s AND NOT disabled
-        RETURNING id
+        SELECT %(name)s, user_id, %(secret_hash)s, expires_at, %(now)s, %(now)s FROM source
+        RETURNING id, expires_at
     )
-    INSERT INTO web_sessions (token_id, user_agent, created_at, modified)
-    SELECT id, %(user_agent)s, %(now)s, %(now)s FROM token
-    RETURNING token_id
+    INSERT INTO web_sessions (token_id, source_token_id, user_agent, created_at, modified)
+    SELECT token.id, source.id, %(user_agent)s, %(now)s, %(now)s FROM token, source
+    RETURNING token_id, (SELECT expires_at FROM token) AS expires_at
     """
 )
 # As auth's token lookup, for a token that is a web session only.
@@ -80,14 +89,16 @@ _DELETE_SESSION_BY_HASH = Statement(
 
 
 def create_session(
-    sql: PlainSQL, user_id: int, user_agent: str | None
+    sql: PlainSQL, source_secret: str, user_agent: str | None
 ) -> tuple[int, str, datetime.datetime] | None:
-    """Make a web session for a user: a token row with an expiry, marked as a session.
+    """Make a web session from a pasted API token: a token row for the same user
+    with an expiry, marked as a session of that token.
 
     Parameters
     ----------
     sql : PlainSQL
-    user_id : int
+    source_secret : str
+        The API token's secret, as pasted.
     user_agent : str or None
         The browser's User-Agent, shown in the list of sessions (cut to 200 characters).
 
@@ -95,24 +106,24 @@ def create_session(
     -------
     tuple of (int, str, datetime.datetime) or None
         The session's token id, its secret (for the cookie; only its hash is stored)
-        and when it expires (naive UTC); None, nothing made, for no such user or a
-        disabled one.
+        and when it expires (naive UTC: ``SESSION_LIFETIME`` from now, or the source
+        token's expiry if sooner); None, nothing made, for an unknown, expired or
+        revoked token, a disabled user's, or a token that is itself a web session.
     """
     secret = secrets.token_urlsafe(32)
     now = utcnow()
-    expires_at = now + SESSION_LIFETIME
-    session_id = sql.value(
+    row = sql.row(
         _CREATE_SESSION,
         {
             "name": SESSION_TOKEN_NAME,
-            "user_id": user_id,
+            "source_hash": hash_secret(source_secret),
             "secret_hash": hash_secret(secret),
-            "expires_at": expires_at,
+            "expires_at": now + SESSION_LIFETIME,
             "now": now,
             "user_agent": (user_agent or "")[:200] or None,
         },
     )
-    return None if session_id is None else (session_id, secret, expires_at)
+    return None if row is None else (row["token_id"], secret, row["expires_at"])
 
 
 def user_for_session(

@@ -14,6 +14,7 @@ from ..e2e import conftest as e2e
 
 # The stack's fixtures (tests/e2e/conftest.py).
 stack, stack_admin, stack_user = e2e.stack, e2e.stack_admin, e2e.stack_user
+supervisorctl = e2e.supervisorctl
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 

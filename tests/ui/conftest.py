@@ -40,6 +40,8 @@ class Browser:
         self.get("/ui/signin")
         response = self.post("/ui/signin", {"token": token, "next": "/ui/jobs"})
         assert response.status_code == 302, response.text
+        # As a browser: the page it goes to carries the session's XSRF token.
+        self.get(response.headers["Location"])
         return response
 
     @property

@@ -371,7 +371,7 @@ def test_errors_by_field_names_a_retrys_parts_and_nested_errors():
         "retry.backoff.initial": ["must be 0-86400"],
         "retry": ["must be an object"],
         "timeout": ["Not a valid integer."],
-        "env.X Y.key": ["bad name"],
+        "env": ["X Y: bad name"],  # beside the env box, naming the variable
     }
 
 

@@ -61,9 +61,17 @@ def test_filters_by_id_prefix_queue_and_definition(web):
 
 
 def test_a_bad_filter_is_a_400_page_naming_it(web):
-    page = web.get("/ui/jobs?status=NOPE")
+    page = web.get("/ui/jobs?status=NOPE&created_after=yesterday")
     assert page.status_code == 400
     assert "status" in page.text and "<html" in page.text
+    # One readable message per field, not a Python repr.
+    message = re.search(r'id="error-message">([^<]*)<', page.text).group(1)
+    assert re.fullmatch(
+        r"Invalid filter: (status: Must be one of: [^;]+|created_after: Not a valid datetime\.)"
+        r"; (status: Must be one of: [^;]+|created_after: Not a valid datetime\.)",
+        message,
+    ), message
+    assert "{" not in message and "[" not in message
 
 
 def test_cursor_paging_shows_every_job_once(web):

@@ -273,3 +273,96 @@ def test_static_files_are_served_under_ui_static(anon_browser):
     assert "htmx" in response.text[:2000]
     page = anon_browser.get("/ui/signin").text
     assert "/ui/static/vendor/pico-2.1.1.min.css?v=" in page
+
+
+def plant_xsrf_cookie(browser: Browser) -> str:
+    """An attacker's double-submit pair: a ``_xsrf`` cookie set (say, from a sibling
+    subdomain) in the victim's browser, and the same value in the forged form."""
+    attacker = Browser(browser.base_url)
+    attacker.get("/ui/signin")
+    planted = attacker.http.cookies.get("_xsrf")
+    browser.http.cookies.set("_xsrf", planted, path="/")
+    return planted
+
+
+def test_a_planted_xsrf_cookie_does_not_pass_for_a_signed_in_browser(web, db_session):
+    made = web.post("/ui/submit", {"code": "sleep 60", "execute": "off"})
+    job_id = made.headers["Location"].rsplit("/", 1)[1]
+    planted = plant_xsrf_cookie(web)
+    forged = web.post(f"/ui/jobs/{job_id}/cancel", {"_xsrf": planted}, xsrf=False)
+    assert forged.status_code == 403
+    forged = web.post("/ui/submit", {"_xsrf": planted, "code": "echo forged"}, xsrf=False)
+    assert forged.status_code == 403
+    # The page's own token (bound to the session) still works.
+    assert web.get(f"/ui/jobs/{job_id}").status_code == 200
+    assert web.post(f"/ui/jobs/{job_id}/cancel").status_code == 302
+    # Another session's token does not pass either.
+    other = Browser(web.base_url)
+    other.sign_in(factories.TokenFactory(user=web.user).secret)
+    assert (
+        web.post("/ui/submit", {"_xsrf": other.xsrf, "code": "echo"}, xsrf=False).status_code == 403
+    )
+
+
+def test_pages_may_not_be_framed(web, anon_browser):
+    for response in (
+        web.get("/ui/jobs"),
+        anon_browser.get("/ui/signin"),
+        web.get("/ui/jobs/no-such-job"),
+    ):
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
+def thrown_out(browser: Browser) -> bool:
+    """Whether the browser's session stopped working (the auth NOTIFY within 5 s)."""
+    deadline = time.monotonic() + 5
+    while browser.get("/ui/sessions").status_code == 200:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_revoking_the_token_a_session_was_made_from_ends_the_session(web, server, db_session):
+    other_token = factories.TokenFactory(user=web.user)
+    other = Browser(server.url)
+    other.sign_in(other_token.secret)
+    assert len(session_rows(db_session, web.user.id)) == 2
+    # Revoked through the API: its sessions end, the session of the other token stays.
+    response = other.http.delete(
+        f"{server.url}/api/tokens/{other_token.id}",
+        headers={"Authorization": f"token {web.token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert thrown_out(other)
+    assert web.get("/ui/sessions").status_code == 200
+    assert len(session_rows(db_session, web.user.id)) == 1
+    # Revoked on the tokens page: this browser's own session ends too.
+    [source_id] = db_session.execute(
+        text("SELECT id FROM tokens WHERE secret_hash = :hash"),
+        {"hash": hashlib.sha256(web.token.encode()).hexdigest()},
+    ).scalars()
+    assert web.post(f"/ui/tokens/{source_id}/revoke").status_code == 302
+    assert thrown_out(web)
+    assert session_rows(db_session, web.user.id) == []
+
+
+def test_a_session_expires_no_later_than_its_token(anon_browser, db_session):
+    soon = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(hours=1)
+    token = factories.TokenFactory(expires_at=soon)
+    anon_browser.sign_in(token.secret)
+    [(_, expires_at)] = session_rows(db_session, token.user.id)
+    assert abs(expires_at - soon) < datetime.timedelta(seconds=1)
+    cookie = next(c for c in anon_browser.http.cookies if c.name == "shell_service_session")
+    assert abs(cookie.expires - soon.replace(tzinfo=datetime.UTC).timestamp()) < 2
+
+
+def test_a_session_cannot_be_made_from_a_sessions_secret(web, server, db_session):
+    again = Browser(server.url)
+    again.get("/ui/signin")
+    response = again.post("/ui/signin", {"token": web.session_cookie})
+    assert response.status_code == 401
+    assert again.session_cookie is None
+    assert len(session_rows(db_session, web.user.id)) == 1

@@ -153,6 +153,7 @@ class AdminUserHandler(UserAdminMixin, TokenFormMixin, AdminUIHandler):
         self.render_page(
             "admin_user.html",
             shown_user=user,
+            own=own,
             tokens=listed_tokens(self.sql, user["id"], self.session_secret() if own else None),
             form=form or {"expires_in": DEFAULT_EXPIRY},
             errors=errors or {},

@@ -3,11 +3,19 @@
 The API (``/api``) authenticates only by the ``Authorization`` header; the pages only
 by the session cookie (``web_sessions``), which is HttpOnly, SameSite=Lax, Secure
 on https, and sent by the browser for ``/ui`` paths only.
+
+A signed-in browser's XSRF token is derived from its session (``session_xsrf``), so
+a ``_xsrf`` cookie planted from a sibling domain cannot match it; before sign-in it
+is Tornado's double-submit cookie. Form fields arrive exactly as sent (Tornado's
+readers would turn control characters into spaces), for the API's checks to see.
 """
 
 import datetime
+import hashlib
+import hmac
 import html
 import re
+import secrets
 import urllib.parse
 from http import HTTPStatus
 from pathlib import Path
@@ -27,6 +35,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "ui"
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static" / "ui"
 #: Methods that change something: each must carry the XSRF token.
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+#: A session-bound XSRF token's version mark (Tornado's own start with "2|").
+_SESSION_XSRF = "s"
 
 
 def utc(value) -> str:
@@ -96,6 +106,85 @@ def timestamp(value) -> str:
     return f'<time datetime="{iso}" title="{shown}">{shown}</time>'
 
 
+def session_xsrf(session_secret: str) -> bytes:
+    """The XSRF token a web session's pages carry: an HMAC keyed by its secret.
+
+    Only the browser holding the (HttpOnly) session cookie can know it, and it
+    reveals nothing of the secret.
+
+    Parameters
+    ----------
+    session_secret : str
+        The session cookie's value.
+
+    Returns
+    -------
+    bytes
+        32 bytes.
+    """
+    return hmac.new(session_secret.encode(), b"shell_service ui xsrf", hashlib.sha256).digest()
+
+
+def readable_errors(messages) -> str:
+    """A validation's messages (marshmallow's, or a 400's ``data.errors``) as one
+    line people read: ``"status: Must be one of: ...; created_after: Not a valid
+    datetime."``.
+
+    Parameters
+    ----------
+    messages : dict, list or str
+        Field -> messages, nested for lists (by index) and nested fields.
+
+    Returns
+    -------
+    str
+    """
+    lines: list[str] = []
+
+    def add(path: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                # A list's item (an index): named by the field; its value is not known here.
+                add(path if isinstance(key, int) else f"{path}.{key}" if path else str(key), inner)
+        elif isinstance(value, list | tuple):
+            for inner in value:
+                add(path, inner)
+        else:
+            lines.append(f"{path}: {value}" if path else str(value))
+
+    add("", messages)
+    return "; ".join(dict.fromkeys(lines))
+
+
+def decode_form_value(value: bytes, name: str) -> str:
+    """A form or query value as sent, decoded as UTF-8 (control characters kept).
+
+    Parameters
+    ----------
+    value : bytes
+        Percent-decoded.
+    name : str
+        The field's name, for the error.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    APIError
+        400 naming the field for bytes that are not UTF-8.
+    """
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise APIError(
+            400,
+            f"The field {name!r} is not valid UTF-8 text",
+            data={"errors": {name: ["Not valid UTF-8 text."]}},
+        ) from None
+
+
 class UIHandler(BaseHandler):
     """A dashboard page: the signed-in user from the session cookie, XSRF on unsafe
     methods, HTML answers (errors too).
@@ -129,14 +218,120 @@ class UIHandler(BaseHandler):
         """The session cookie's value, or None."""
         return self.get_cookie(SESSION_COOKIE)
 
+    def set_default_headers(self) -> None:
+        """No page of the dashboard may be framed (clickjacking its buttons)."""
+        super().set_default_headers()
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Content-Security-Policy", "frame-ancestors 'none'")
+
+    def _get_arguments(self, name: str, source: dict[str, list[bytes]], strip: bool = True):
+        """Every ``get_*argument(s)`` reader's values: as Tornado's, but exactly as
+        sent (Tornado turns control characters such as ESC and NUL into spaces).
+
+        Parameters
+        ----------
+        name : str
+        source : dict of str to list of bytes
+            The request's (query, body or both) arguments.
+        strip : bool
+            Strip surrounding whitespace, as the caller asked.
+
+        Returns
+        -------
+        list of str
+
+        Raises
+        ------
+        APIError
+            400 for a value that is not UTF-8.
+        """
+        values = [decode_form_value(value, name) for value in source.get(name, [])]
+        return [value.strip() for value in values] if strip else values
+
+    def decoded_arguments(self, source: dict[str, list[bytes]]) -> dict[str, list[str]]:
+        """All of a request's arguments (``self.request.body_arguments`` or
+        ``query_arguments``) as sent, decoded as ``get_arguments`` does.
+
+        Parameters
+        ----------
+        source : dict of str to list of bytes
+
+        Returns
+        -------
+        dict of str to list of str
+
+        Raises
+        ------
+        APIError
+            400 for a value that is not UTF-8.
+        """
+        return {name: self._get_arguments(name, source, strip=False) for name in source}
+
+    def xsrf_session_secret(self) -> str | None:
+        """The session the XSRF token is bound to: the cookie's (None: none, or one
+        ``prepare`` found dead and cleared, so the double-submit cookie is used)."""
+        if getattr(self, "_xsrf_unbound", False):
+            return None
+        return self.session_secret()
+
+    @property
+    def xsrf_token(self) -> bytes:
+        """The token forms and htmx send: bound to the session when signed in
+        (masked afresh on each page, as Tornado's), else Tornado's.
+
+        Returns
+        -------
+        bytes
+        """
+        secret = self.xsrf_session_secret()
+        if not secret:
+            return super().xsrf_token
+        if not hasattr(self, "_session_xsrf_token"):
+            raw = session_xsrf(secret)
+            mask = secrets.token_bytes(len(raw))
+            masked = bytes(a ^ b for a, b in zip(mask, raw, strict=True))
+            self._session_xsrf_token = f"{_SESSION_XSRF}|{mask.hex()}|{masked.hex()}".encode()
+        return self._session_xsrf_token
+
+    def check_xsrf_cookie(self) -> None:
+        """Check an unsafe request's XSRF token: with a session cookie, against the
+        session's token (a planted ``_xsrf`` cookie is not looked at); without,
+        Tornado's double-submit check (sign-in).
+
+        Raises
+        ------
+        tornado.web.HTTPError
+            403 for a missing or wrong token.
+        """
+        secret = self.session_secret()
+        if not secret:
+            return super().check_xsrf_cookie()
+        sent = (
+            self.get_argument("_xsrf", None)
+            or self.request.headers.get("X-Xsrftoken")
+            or self.request.headers.get("X-Csrftoken")
+            or ""
+        )
+        version, _, rest = sent.partition("|")
+        mask_hex, _, masked_hex = rest.partition("|")
+        try:
+            mask, masked = bytes.fromhex(mask_hex), bytes.fromhex(masked_hex)
+        except ValueError:
+            mask = masked = b""
+        if version != _SESSION_XSRF or not mask or len(mask) != len(masked):
+            raise tornado.web.HTTPError(403, "XSRF token missing or not this session's")
+        token = bytes(a ^ b for a, b in zip(mask, masked, strict=True))
+        if not hmac.compare_digest(token, session_xsrf(secret)):
+            raise tornado.web.HTTPError(403, "XSRF token does not match this session")
+
     def prepare(self):
         """Authenticate from the session cookie, and check XSRF on unsafe methods.
 
         Raises
         ------
         tornado.web.HTTPError
-            403 for an unsafe request without a matching XSRF token (Tornado's
-            ``check_xsrf_cookie``); a redirect (or, for htmx, ``HX-Redirect``) to
+            403 for an unsafe request without a matching XSRF token
+            (``check_xsrf_cookie``); a redirect (or, for htmx, ``HX-Redirect``) to
             sign-in when the page needs a user and there is none.
         """
         if self.request.method in UNSAFE_METHODS:
@@ -148,6 +343,7 @@ class UIHandler(BaseHandler):
         if self.current_user is None and secret:
             # Expired, revoked or its user disabled: forget it.
             self.clear_cookie(SESSION_COOKIE, path=UI_ROOT)
+            self._xsrf_unbound = True
         if self.auth_required and self.current_user is None:
             self.to_sign_in()
             raise tornado.web.Finish()

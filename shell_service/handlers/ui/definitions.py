@@ -527,10 +527,7 @@ class DefinitionPage(DefinitionRunMixin, UIHandler):
     async def post(self, name: str, version: str | None = None):
         """Run the version the form was made from; to the job's page, or back to the
         form with the errors beside their fields (400, values kept)."""
-        form = {
-            key: [value.decode("utf-8", "replace") for value in values]
-            for key, values in self.request.body_arguments.items()
-        }
+        form = self.decoded_arguments(self.request.body_arguments)
         shown_version = (form.get("version") or [""])[-1]
         if shown_version and not re.fullmatch(r"[0-9]{1,9}", shown_version):
             raise APIError(400, f"Invalid version {shown_version!r}: a version number")
@@ -762,10 +759,7 @@ class NewSchedulePage(ScheduleAccessMixin, DefinitionPage):
 
     async def post(self, name: str, version: str | None = None):
         """Make the schedule; to its page, or back to the form with the errors."""
-        form = {
-            key: [value.decode("utf-8", "replace") for value in values]
-            for key, values in self.request.body_arguments.items()
-        }
+        form = self.decoded_arguments(self.request.body_arguments)
         definition, found = self.definition_and_version(name, None)
         self._form_body = schedule_body(found["parameters"], form, definition)
         try:

@@ -21,7 +21,7 @@ from ... import queue, schemas
 from ...job_states import FINISHED, JobStatus
 from ...queue import waiting
 from ..api.jobs import OUTPUT_COLUMNS, JobAccessMixin
-from .base import UI_ROOT, UIHandler, timestamp
+from .base import UI_ROOT, UIHandler, readable_errors, timestamp
 
 #: The list's time ranges: name -> how far back ("all": no limit).
 RANGES = {
@@ -124,16 +124,13 @@ class JobListHandler(UIHandler):
         APIError
             400 for a filter that does not validate (the message names it).
         """
-        query = {
-            key: [v.decode("utf-8", "replace") for v in values]
-            for key, values in self.request.query_arguments.items()
-        }
+        query = self.decoded_arguments(self.request.query_arguments)
         user = self.current_user
         raw = list_filters(query, user.id, user.is_admin, utcnow())
         try:
             args = schemas.JobListQuery().load(raw)
         except marshmallow.ValidationError as exc:
-            raise APIError(400, f"Invalid filter: {exc.messages}")
+            raise APIError(400, f"Invalid filter: {readable_errors(exc.messages)}")
         owner_id = None if user.is_admin else user.id
         try:
             data, next_cursor, total, capped = queue.list_page(

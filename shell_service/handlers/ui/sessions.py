@@ -2,8 +2,6 @@
 
 import urllib.parse
 
-from baselayer.app.auth import user_for_header
-
 from ... import web_sessions
 from .base import SESSION_COOKIE, UI_ROOT, UIHandler
 
@@ -47,13 +45,13 @@ class SignInHandler(UIHandler):
 
     async def post(self):
         """Check the pasted token (as the API does: unknown, expired, a disabled user's
-        fail), make a web session and set its cookie, then go to ``next``."""
+        fail; a web session's secret is not an API token here), make a web session
+        of it and set its cookie, then go to ``next``."""
         target = safe_next(self.get_argument("next", None))
         token = self.get_argument("token", "").strip()
-        user = user_for_header(self.sql, f"token {token}") if token else None
         made = (
-            web_sessions.create_session(self.sql, user.id, self.request.headers.get("User-Agent"))
-            if user is not None
+            web_sessions.create_session(self.sql, token, self.request.headers.get("User-Agent"))
+            if token
             else None
         )
         if made is None:

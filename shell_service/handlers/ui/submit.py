@@ -189,7 +189,8 @@ def form_to_body(form: dict, execute: bool) -> tuple[dict, dict[str, list[str]]]
 def errors_by_field(errors: dict) -> dict[str, list[str]]:
     """A 400's ``errors`` by the form's fields: nested ones flattened with dots, and
     a retry's message (``"backoff.initial: must be 0-86400"``) under the part it
-    names (``retry.backoff.initial``).
+    names (``retry.backoff.initial``), and one arg's or env variable's under
+    ``args`` or ``env`` (``"Line 2: ..."``, ``"NAME: ..."``).
 
     Parameters
     ----------
@@ -214,6 +215,12 @@ def errors_by_field(errors: dict) -> dict[str, list[str]]:
                 part, sep, rest = message.partition(": ")
                 if sep and part in set(RETRY_FIELDS.values()) | {"on", "backoff"}:
                     field, message = f"retry.{part}", rest
+            elif key.startswith(("args.", "env.")):
+                # One line of the args or env box: beside the box, naming the line.
+                field, _, item = key.partition(".")
+                item = item.removesuffix(".key").removesuffix(".value")
+                label = f"Line {int(item) + 1}" if item.isdigit() else item
+                message = f"{label}: {message}"
             out.setdefault(field, []).append(message)
 
     for key, value in errors.items():

@@ -7,9 +7,12 @@
 //   an error answer; the banner shows on htmx:responseError / htmx:sendError, and
 //   goes on the next answer that succeeds. A request that does not repeat by
 //   itself (no "every" trigger) is sent again once the service answers.
-// - Forms marked data-retry are sent with fetch: a 502/503/504 answer (nothing was
-//   done) is sent again after Retry-After; a redirect is followed; any other answer
-//   (a 400's errors beside their fields) replaces the page's <main>.
+// - Every POST form (forms added later too; one marked data-no-retry is left to the
+//   browser) is sent with fetch: a 502/503/504 answer (nothing was done) is sent
+//   again after Retry-After; a redirect is followed; any other answer (a 400's
+//   errors beside their fields, a made token's page) replaces the page's <main>,
+//   its scripts run; an answer that is not one of our pages (nginx's JSON, as for
+//   a 413) shows its message above the page.
 // - The live log (log.js) reports with the events "ui:unreachable" / "ui:reachable".
 // A 401 sends the browser to sign-in and back: htmx follows the HX-Redirect that
 // base.py's to_sign_in answers; log.js does so for its stream.
@@ -127,12 +130,45 @@ document.addEventListener("ui:reachable", () => {
   if (document.body.dataset.reconnecting) hideBanner();
 });
 
-// ---- forms marked data-retry ---------------------------------------------------
+// ---- POST forms ------------------------------------------------------------------
 
-async function sendForm(form, body) {
+// The text an answer that is not one of our pages holds: the JSON envelope's
+// message (nginx's 413, 429), else its start.
+function refusalText(status, text) {
+  let message = text.slice(0, 500);
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed && typeof parsed.message === "string" && parsed.message) message = parsed.message;
+  } catch {
+    // Not JSON: its text as it is.
+  }
+  return `Not done (HTTP ${status}): ${message}`;
+}
+
+let scriptRuns = 0;
+
+// Scripts of a <main> swapped in do not run by themselves: put fresh copies in
+// (a module is run again under a new URL: the browser runs a URL's module once).
+function runScripts(main) {
+  for (const old of main.querySelectorAll("script")) {
+    const script = document.createElement("script");
+    for (const { name, value } of old.attributes) script.setAttribute(name, value);
+    if (old.src) {
+      const url = new URL(old.src, location.href);
+      url.searchParams.set("run", String(++scriptRuns));
+      script.src = url.href;
+    } else {
+      script.textContent = old.textContent;
+    }
+    old.replaceWith(script);
+  }
+  if (window.htmx) window.htmx.process(main);
+}
+
+async function sendForm(form, action, body) {
   let response;
   try {
-    response = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
+    response = await fetch(action, { method: "POST", body, credentials: "same-origin" });
   } catch {
     // No answer at all: it may have arrived, so it is not sent again by itself.
     showBanner();
@@ -148,7 +184,7 @@ async function sendForm(form, body) {
       return;
     }
     await sleep(retryAfter(response));
-    return sendForm(form, body);
+    return sendForm(form, action, body);
   }
   hideBanner();
   if (response.redirected) {
@@ -160,16 +196,17 @@ async function sendForm(form, body) {
   const text = await response.text();
   let main = new DOMParser().parseFromString(text, "text/html").querySelector("main");
   if (!main) {
-    // Not one of our pages (nginx's own answer): its text above the page.
+    // Not one of our pages (nginx's own answer): its message above the page.
     const note = document.createElement("p");
     note.className = "error";
     note.setAttribute("role", "alert");
-    note.textContent = `HTTP ${response.status}: ${text.slice(0, 500)}`;
+    note.textContent = refusalText(response.status, text);
     document.querySelector("main").prepend(note);
     main = document.querySelector("main");
   } else {
     document.title = main.ownerDocument.title;
     document.querySelector("main").replaceWith(main);
+    runScripts(main);
   }
   const first = main.querySelector('[aria-invalid="true"]') || main.querySelector("[role=alert]");
   if (first) {
@@ -180,13 +217,22 @@ async function sendForm(form, body) {
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-retry")) return;
-  if (event.defaultPrevented) return; // a confirmation said no
+  if (!(form instanceof HTMLFormElement) || form.hasAttribute("data-no-retry")) return;
+  const submitter = event.submitter;
+  const method = (submitter?.getAttribute("formmethod") || form.getAttribute("method") || "get");
+  if (method.toLowerCase() !== "post") return;
+  if (event.defaultPrevented) return; // a confirmation said no (or htmx sends it)
   event.preventDefault();
   // Once: a second click while it is tried again, or after it was done, sends nothing.
   if (form.dataset.sending || form.dataset.sent) return;
   form.dataset.sending = "yes";
-  sendForm(form, new URLSearchParams(new FormData(form, event.submitter))).finally(() => {
+  const action = new URL(
+    submitter?.getAttribute("formaction") || form.getAttribute("action") || location.href,
+    location.href,
+  ).href;
+  const data = new FormData(form, submitter);
+  const body = form.enctype === "multipart/form-data" ? data : new URLSearchParams(data);
+  sendForm(form, action, body).finally(() => {
     delete form.dataset.sending;
   });
 });
