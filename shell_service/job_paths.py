@@ -111,35 +111,43 @@ def output_file(jobs_dir: Path, job_id: str, stream: str) -> Path:
     return job_dir(jobs_dir, job_id) / stream
 
 
-#: In a job's directory, beside its output: which attempt of the job made the
-#: directory (the number and a newline). Written by the service (root's, 0600)
-#: before the job starts; each attempt makes the directory anew.
+#: In a job's directory, beside its output: which job and which attempt of it made
+#: the directory (``<attempt>\n<job number>\n``: ``jobs.number``, never reused, so a
+#: deleted job's directory is never taken for a new job of the same id). Written by
+#: the service (root's, 0600) before the job starts; each attempt makes it anew.
 ATTEMPT_FILE = "attempt"
 
 
-def attempt_in(directory: Path) -> int | None:
-    """Which attempt's files a job's directory holds (``ATTEMPT_FILE``).
+def attempt_in(directory: Path, number: int) -> int | None:
+    """Which attempt's files a job's directory holds (``ATTEMPT_FILE``), if the
+    directory is job ``number``'s.
 
     Parameters
     ----------
     directory : Path
         The job's directory.
+    number : int
+        The job's ``jobs.number``.
 
     Returns
     -------
     int or None
-        None when there is no such file, or not yet its number: a directory
-        being made, an earlier job's, or none.
+        None when there is no such file or not yet its numbers (a directory being
+        made, or none), or it is another job's: a deleted job's of the same id,
+        until the executor removes it.
     """
     try:
         fd = os.open(directory / ATTEMPT_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        text = os.read(fd, 32)
+        text = os.read(fd, 64)
     finally:
         os.close(fd)
-    return int(text) if text.endswith(b"\n") and text[:-1].isdigit() else None
+    found = re.fullmatch(rb"([0-9]{1,9})\n([0-9]{1,19})\n", text)
+    if found is None or int(found.group(2)) != number:
+        return None
+    return int(found.group(1))
 
 
 def slurm_jobs_dirs(cfg) -> dict[str, Path]:

@@ -45,6 +45,21 @@ def wait_while_queued(api: Api, job_id: str, spinner: Spinner) -> dict:
         spinner.clear()
 
 
+def wait_while_ready(api: Api, job_id: str, announce: bool) -> None:
+    """Wait while the job is READY (made, not queued: it has no output, and the log
+    answers a page, not a stream), saying so once on stderr when ``announce``."""
+    if api.get_job(job_id)["status"] != "READY":
+        return
+    if announce:
+        print(
+            f"shell-service: {job_id} is READY, not queued: its output follows once it is "
+            f"(POST /api/jobs/{job_id}/execute, or Queue it on its dashboard page)",
+            file=sys.stderr,
+        )
+    while api.get_job(job_id)["status"] == "READY":
+        time.sleep(POLL_INTERVAL)
+
+
 def is_transient(error: Exception) -> bool:
     """Whether a failed request may work if sent again: no answer, or a restarting service."""
     if isinstance(error, ClientError):
@@ -66,6 +81,7 @@ def copy_stream(api: Api, job_id: str, stream: str, sink: BinaryIO, first_attemp
     """
     attempt, offset = first_attempt, 0
     broken_since: float | None = None
+    wait_while_ready(api, job_id, announce=stream == "stdout")
     while True:
         try:
             for chunk in api.follow_log(job_id, stream, offset, attempt):

@@ -237,6 +237,7 @@ class HostSetup:
             kill_grace=self.kill_grace,
             max_log_bytes=int(self.cfg["jobs.max_log_bytes"]),
             attempt=job.attempt,
+            number=job.number,
         )
 
     def isolation(self) -> dict:

@@ -30,7 +30,7 @@ from ..utf8 import decode, whole_characters
 log = logging.getLogger(__name__)
 
 
-def write_attempt(root_fd: int, attempt: int) -> None:
+def write_attempt(root_fd: int, attempt: int, number: int) -> None:
     """Write ``ATTEMPT_FILE`` in a job's new directory.
 
     Parameters
@@ -40,6 +40,8 @@ def write_attempt(root_fd: int, attempt: int) -> None:
         files not in it yet).
     attempt : int
         1 first.
+    number : int
+        The job's ``jobs.number`` (``job_paths.attempt_in`` reads both).
 
     Raises
     ------
@@ -49,7 +51,7 @@ def write_attempt(root_fd: int, attempt: int) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(ATTEMPT_FILE, flags, 0o600, dir_fd=root_fd)
     try:
-        os.write(fd, f"{int(attempt)}\n".encode())
+        os.write(fd, f"{int(attempt)}\n{int(number)}\n".encode())
     finally:
         os.close(fd)
 

@@ -101,7 +101,7 @@ def make_job_directory(request: dict) -> int:
     root.mkdir(mode=0o711)  # exact: the launcher's umask is 022
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        write_attempt(fd, request.get("attempt", 1))
+        write_attempt(fd, request.get("attempt", 1), request.get("number", 0))
     except BaseException:
         os.close(fd)
         raise

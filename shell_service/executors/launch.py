@@ -56,6 +56,8 @@ class JobLaunch:
     attempt : int
         Which attempt of the job this is (1 first): written in its directory
         (``job_files.write_attempt``) for the log's follow.
+    number : int
+        The job's ``jobs.number``, written beside it: the directory is this job's.
     """
 
     job_id: str
@@ -76,6 +78,7 @@ class JobLaunch:
     cgroup_limits: tuple[int, int, int] = field(default=(0, 0, 0))
     timeout: float | None = None
     attempt: int = 1
+    number: int = 0
 
     def request(self) -> dict:
         """The launch request: the protocol of ``launcher.py``.
@@ -86,7 +89,8 @@ class JobLaunch:
             JSON-able: ``id``, ``root``, ``script``, ``stdin``, ``uid``, ``gid``,
             ``tmp``, ``private_mounts``, ``argv``, ``env``, ``umask``, ``rlimits``,
             ``cgroup`` (``JobCgroup.request`` or None), ``kill_grace`` (seconds),
-            ``max_log_bytes``, ``attempt`` and, if set, ``timeout`` (seconds).
+            ``max_log_bytes``, ``attempt``, ``number`` and, if set, ``timeout``
+            (seconds).
         """
         request = {
             "id": self.job_id,
@@ -105,6 +109,7 @@ class JobLaunch:
             "kill_grace": self.kill_grace,
             "max_log_bytes": self.max_log_bytes,
             "attempt": self.attempt,
+            "number": self.number,
         }
         if self.timeout is not None:
             request["timeout"] = self.timeout

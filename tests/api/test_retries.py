@@ -407,12 +407,12 @@ def test_a_follower_takes_an_attempts_unread_rest_from_its_stored_output(
             directory.rmdir()
         directory.mkdir()
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        write_attempt(fd, number)
+        write_attempt(fd, number, job.number)
         os.close(fd)
         (directory / "stdout").write_text(stdout)
 
     attempt_directory(1, "one\n")
-    follower = FollowedOutput(sql, job.id, directory / "stdout", "stdout", 0)
+    follower = FollowedOutput(sql, job.id, directory / "stdout", "stdout", 0, number=job.number)
     assert follower.read(False) == b"one\n" and follower.attempt == 1
     assert follower.read(False) == b""
     # Attempts 1 and 2 ended and 3 started between two looks: 1's rest and 2's

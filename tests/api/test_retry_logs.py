@@ -190,3 +190,22 @@ def test_a_download_takes_no_tail(api):
     assert "tail" in response.json()["data"]["errors"]
     whole = api.get(f"/api/jobs/{job_id}/log", params={"download": "true"})
     assert whole.content == b"hi\n"
+
+
+def test_the_cli_follow_of_a_ready_job_waits_for_it_and_prints_only_its_output(
+    api, client_api, capfd
+):
+    lines = "".join(f"line {i}\n" for i in range(1, 301))
+    job_id = create_job(api, "seq 1 300 | sed 's/^/line /'")
+    sink = io.BytesIO()
+    copier = threading.Thread(
+        target=watch.copy_stream, args=(client_api, job_id, "stdout", sink), daemon=True
+    )
+    copier.start()
+    try:
+        wait_until(lambda: "is READY, not queued" in capfd.readouterr().err, "the note", 10)
+        assert api.post(f"/api/jobs/{job_id}/execute").status_code == 200
+    finally:
+        copier.join(30)
+    assert not copier.is_alive()
+    assert sink.getvalue().decode() == lines  # no JSON page, nothing missing

@@ -72,7 +72,7 @@ def write_submission(launch: JobLaunch, init_program: Path) -> Path:
     root.mkdir(mode=0o711)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        write_attempt(root_fd, launch.attempt)
+        write_attempt(root_fd, launch.attempt, launch.number)
     finally:
         os.close(root_fd)
     submit = root / SUBMIT_DIR

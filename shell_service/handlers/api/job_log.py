@@ -216,7 +216,16 @@ class FollowedOutput:
     """
 
     def __init__(
-        self, sql, job_id: str, path: Path, stream: str, offset: int, attempt=None, last=None
+        self,
+        sql,
+        job_id: str,
+        path: Path,
+        stream: str,
+        offset: int,
+        attempt=None,
+        last=None,
+        *,
+        number: int,
     ):
         """
         Parameters
@@ -235,7 +244,11 @@ class FollowedOutput:
             The attempt ``offset`` is in; None: the one the directory holds.
         last : int or None
             The last attempt to hand out (``attempt`` alone, say); None: all.
+        number : int
+            The job's ``jobs.number``: a directory of its id made for another job
+            (a deleted one's) is never read.
         """
+        self.number = number
         self.sql, self.job_id, self.path, self.stream = sql, job_id, Path(path), stream
         self.in_file, self.attempt, self.last = offset, attempt, last
         self.seen = False  # whether the directory was seen holding ``attempt``
@@ -261,7 +274,7 @@ class FollowedOutput:
             finished), or the rest of earlier attempts from the database.
         """
         directory = self.path.parent
-        on_disk = attempt_in(directory)
+        on_disk = attempt_in(directory, self.number)
         if self.done:
             return b""
         if self.attempt is not None:
@@ -275,10 +288,12 @@ class FollowedOutput:
                 self.attempt, self.in_file = upto, 0
                 if missed or self.done:
                     return missed
-        self.attempt = on_disk if on_disk is not None else self.attempt
-        self.seen = self.seen or on_disk is not None
+        if on_disk is None:
+            return b""  # no directory of this job's here (yet, or any more)
+        self.attempt = on_disk
+        self.seen = True
         data = read_from(self.path, self.in_file)
-        if attempt_in(directory) != on_disk:
+        if attempt_in(directory, self.number) != on_disk:
             return b""  # made anew while read: the next look starts that attempt
         data = piece_to_hand_out(data, finished and len(data) < CHUNK_BYTES)
         self.in_file += len(data)
@@ -406,7 +421,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           401: Unauthorized
           404: NotFound
         """
-        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue", "attempt"))
+        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue", "attempt", "number"))
         args = self.load_query(schemas.JobLogQuery)
         if args["download"] and "tail" in args:
             raise APIError(
@@ -435,6 +450,16 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         path = output_path(self.settings, job, args["stream"])
         if path is None:
             return self.from_another_host(job, args)
+        if not args["follow"] and attempt_in(path.parent, job["number"]) is None:
+            # No directory of this job's: not made yet (a directory of its id is a
+            # deleted job's, until the executor removes it), or gone after its end.
+            if job["status"] in FINISHED:
+                return self.stored_output(job, args)
+            if args["download"]:
+                self.set_header("Content-Type", "application/octet-stream")
+                return self.finish(b"")
+            offset = 0 if "tail" in args else args["offset"]
+            return self.success({"text": "", "offset": offset, "finished": False, "size": 0})
         if args["download"]:
             return await stream_file(self, path, f"{job['id']}.{args['stream']}")
         if "tail" in args:
@@ -493,6 +518,13 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
             offset = tail_offset(path, args["tail"])
         last = attempt if args["one_attempt"] else None
         await self.follow(job, path, stream, offset, attempt, last)
+
+    def stored_output(self, job: dict, args: dict) -> None:
+        """An ended job's output as stored with it (up to ``jobs.max_output_bytes``):
+        ``stored_page``."""
+        stream = args["stream"]
+        stored = (queue.job_row(self.sql, job["id"], (stream,)) or {}).get(stream) or ""
+        self.stored_page(stored, job, args)
 
     def from_another_host(self, job: dict, args: dict) -> None:
         """The log of a job that ran on another host, whose jobs directory this host
@@ -604,7 +636,9 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass chunks on at once
         job_id = job["id"]
-        output = FollowedOutput(self.sql, job_id, path, stream, offset, attempt, last)
+        output = FollowedOutput(
+            self.sql, job_id, path, stream, offset, attempt, last, number=job["number"]
+        )
         with self.settings["job_waiters"].watching(job_id) as ended:
             # Read the state once watching, so an end just before is not missed.
             finished = self.job_has_ended(job_id)

@@ -452,10 +452,7 @@ class ScheduleEditPage(ScheduleAccessMixin, UIHandler):
     async def post(self, schedule_id: str):
         """Change the schedule; to its page, or back to the form with the errors."""
         row = self.schedule_or_404(schedule_id)
-        form = {
-            key: [value.decode("utf-8", "replace") for value in values]
-            for key, values in self.request.body_arguments.items()
-        }
+        form = self.decoded_arguments(self.request.body_arguments)
         version = self.version_or_400(row["definition_id"], row["version"], row["definition"])
         changes = schedule_changes(row, version["parameters"], form)
         here = f"{UI_ROOT}/schedules/{row['id']}"

@@ -51,6 +51,8 @@ READY_INTERVAL = 2.0
 #: Seconds between comments that keep an idle stream open through proxies.
 KEEPALIVE_SECONDS = 15
 STREAMS = (("stdout", "out"), ("stderr", "err"))
+#: What the log's handlers read of a job (``number``: whose directory is whose).
+LOG_COLUMNS = ("id", "status", "host", "queue", "number")
 
 
 def parse_positions(value: str | None) -> list[tuple[int | None, int]] | None:
@@ -127,24 +129,27 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
 
     async def get(self, job_id: str):
         """Stream the log (from ``Last-Event-ID``, ``?from=``, or the last ``TAIL_BYTES``)."""
-        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
+        job = self.job_row_or_404(job_id, LOG_COLUMNS)
         self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass events on at once
         if job["status"] == JobStatus.READY:
             if await self.wait_while_ready(job_id) is None:
                 return self.finish(self.event("end", "deleted", None))
-            job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
+            job = self.job_row_or_404(job_id, LOG_COLUMNS)
         paths = [output_path(self.settings, job, name) for name, _ in STREAMS]
-        if None in paths:
+        on_disk = None if None in paths else attempt_in(paths[0].parent, job["number"])
+        if None in paths or (on_disk is None and job["status"] in FINISHED):
+            # Another host's, or ended and its directory gone: as stored with it.
             return await self.stored_output(job)
         positions = parse_positions(self.request.headers.get("Last-Event-ID")) or parse_positions(
             self.get_argument("from", None)
         )
         skipped = []
         if positions is None:
-            attempt = attempt_in(paths[0].parent)
-            positions = [(attempt, tail_start(path)) for path in paths]
+            # No directory of this job's yet (one of its id may be a deleted job's):
+            # from the start of the one it makes.
+            positions = [(on_disk, 0 if on_disk is None else tail_start(path)) for path in paths]
             skipped = [
                 {"stream": name, "bytes": offset}
                 for (name, _), (_, offset) in zip(STREAMS, positions, strict=True)
@@ -153,7 +158,7 @@ class JobLogStreamHandler(JobAccessMixin, UIHandler):
         for left_out in skipped:
             self.write(self.event("skipped", left_out, None))
         outputs = [
-            FollowedOutput(self.sql, job_id, path, name, offset, attempt)
+            FollowedOutput(self.sql, job_id, path, name, offset, attempt, number=job["number"])
             for path, (name, _), (attempt, offset) in zip(paths, STREAMS, positions, strict=True)
         ]
         await self.follow(job_id, outputs)
@@ -268,12 +273,14 @@ class JobLogDownloadHandler(JobAccessMixin, UIHandler):
 
     async def get(self, job_id: str, stream: str):
         """Send the file as an attachment named ``<job id>.<stream>``."""
-        job = self.job_row_or_404(job_id, ("id", "status", "host", "queue"))
+        job = self.job_row_or_404(job_id, LOG_COLUMNS)
         if stream not in ("stdout", "stderr"):
             raise APIError(404, f"No output stream {stream!r}")
         name = f"{job['id']}.{stream}"
         path = None if job["status"] == JobStatus.READY else output_path(self.settings, job, stream)
-        if path is None:
+        if path is None or attempt_in(path.parent, job["number"]) is None:
+            # Not here, or no directory of this job's (not made yet, or gone): as
+            # stored with it (nothing before its end).
             row = queue.job_row(self.sql, job["id"], (stream,)) or {}
             self.set_header("Content-Type", "application/octet-stream")
             self.set_header("Content-Disposition", f'attachment; filename="{name}"')
