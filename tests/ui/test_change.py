@@ -148,6 +148,22 @@ def test_a_refused_edit_lists_the_apis_errors_keeps_the_text_and_stores_nothing(
     assert client.get(f"/api/definitions/{definition['name']}").json()["data"]["version"] == 1
 
 
+def test_a_refused_save_keeps_the_opened_version_so_a_newer_one_is_still_reported(web):
+    client = api_of(web)
+    definition = create_definition(client, parameters=[], code="echo mine")
+    typed = editor_text(web.get(edit_url(definition)).text).replace("mine", "edited")
+    client.request("PATCH", f"/api/definitions/{definition['name']}", json={"code": "echo theirs"})
+    for broken in ("code: [unclosed", "code: echo \x1b[31m"):  # YAML refuses both
+        response = save(web, definition, broken, 1)
+        assert response.status_code == 400, broken
+        assert 'name="base_version" value="1"' in response.text  # not moved on to 2
+    response = save(web, definition, typed, 1)
+    assert response.status_code == 409  # version 2 is still reported, not overwritten
+    assert client.get(f"/api/definitions/{definition['name']}").json()["data"]["code"] == (
+        "echo theirs"
+    )
+
+
 def test_a_version_stored_meanwhile_is_not_overwritten_unseen(web):
     client = api_of(web)
     definition = create_definition(client, parameters=[], code="echo mine")

@@ -506,3 +506,7 @@ def test_a_form_keeps_a_scripts_and_stdins_leading_blank_lines(web):
     for field, value in (("code", "\n\necho x"), ("stdin", "\nline two")):
         found = re.search(rf'<textarea name="{field}"[^>]*>(.*?)</textarea>', form, re.S)
         assert found.group(1) == "\n" + value, field
+    # And the job's page shows them in <pre>s, where HTML drops a first newline too.
+    page = web.get(f"/ui/jobs/{job.id}").text
+    assert '<pre class="script" id="script">\n\n\necho x</pre>' in page
+    assert '<pre id="stdin">\n\nline two</pre>' in page

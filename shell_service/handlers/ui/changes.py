@@ -12,6 +12,7 @@ value is never written into a page: its field stays empty, and empty keeps it.
 """
 
 import json
+import re
 import urllib.parse
 
 import yaml
@@ -208,6 +209,9 @@ class DefinitionEditPage(DefinitionAccessMixin, UIHandler):
         text = self.get_argument("body", "", strip=False).replace("\r\n", "\n")
         base = self.get_argument("base_version", "")
         latest = definition["latest_version"]
+        # A refused save keeps the version the editor opened: a newer one stored
+        # meanwhile is still reported by the next save, never overwritten unseen.
+        opened = int(base) if re.fullmatch(r"[0-9]{1,9}", base) else latest
         try:
             body = parse_definition_text(text)
             typed_name = body.pop("name", definition["name"])
@@ -234,14 +238,14 @@ class DefinitionEditPage(DefinitionAccessMixin, UIHandler):
             self._form_body = body
             stored = self.replace_definition(definition, self.load_body(schemas.DefinitionReplace))
         except ValueError as exc:
-            return self.show_editor(definition, latest, text, text_format, [str(exc)], 400)
+            return self.show_editor(definition, opened, text, text_format, [str(exc)], 400)
         except APIError as exc:
             if exc.status_code >= 500 or exc.status_code == 404:
                 raise  # gone meanwhile: a 404 page
             errors = flat_errors((exc.data or {}).get("errors") or {})
             lines = [f"{key}: {' '.join(messages)}" for key, messages in errors.items()]
             return self.show_editor(
-                definition, latest, text, text_format, lines or [exc.message], exc.status_code
+                definition, opened, text, text_format, lines or [exc.message], exc.status_code
             )
         self.redirect(definition_url(stored))
 

@@ -76,6 +76,8 @@ export class LiveLog {
     for (const kind of ["out", "err"]) {
       source.addEventListener(kind, (event) => {
         this.lastId = event.lastEventId;
+        // A READY job's note ("the log starts once the job is queued") has done its work.
+        if (this.status && this.status.textContent.startsWith("READY")) this.status.textContent = "";
         this.queue(this.streams[kind], JSON.parse(event.data));
       });
     }
