@@ -195,8 +195,9 @@ def pass_costs(cfg, user_ids: list[int], prefix: str) -> dict:
 _MILLISECOND = datetime.timedelta(milliseconds=1)
 
 
-def make_definitions(admin, count: int = 10) -> tuple[list[dict], list[int]]:
-    """``count`` shared definitions of the bench's admin, each with a paused schedule.
+def make_definitions(bench, admin, count: int = 10) -> tuple[list[dict], list[int]]:
+    """``count`` shared definitions, each with a paused schedule, of a user made for
+    them (the admin may hold its 200 schedules already: the schedules step's).
 
     Returns
     -------
@@ -204,6 +205,13 @@ def make_definitions(admin, count: int = 10) -> tuple[list[dict], list[int]]:
         ``[{"id", "name", "owner_id"}]`` of the definitions and the schedules' ids.
     """
     stamp = time.strftime("%H%M%S")
+    user = admin.post("/api/users", {"username": f"bench_definitions_owner_{time.time_ns()}"})
+    if user.status != 200:
+        raise BenchError(f"POST /api/users answered {user.status}: {user.body[:300]!r}")
+    token = admin.post("/api/tokens", {"name": "bench ui owner", "user_id": user.data["id"]})
+    if token.status != 200:
+        raise BenchError(f"POST /api/tokens answered {token.status}: {token.body[:300]!r}")
+    owner = bench.client(token.data["token"])
     definitions, schedule_ids = [], []
     for i in range(count):
         name = f"bench_ui_{stamp}_{i}"
@@ -213,15 +221,16 @@ def make_definitions(admin, count: int = 10) -> tuple[list[dict], list[int]]:
             "shared": True,
             "parameters": [{"name": "DAY", "type": "string", "default": "2026-12-01"}],
         }
-        made = admin.post("/api/definitions", body)
+        made = owner.post("/api/definitions", body)
         if made.status != 200:
             raise BenchError(f"POST /api/definitions answered {made.status}: {made.body[:300]!r}")
         definitions.append({"id": made.data["id"], "name": name, "owner_id": made.data["owner_id"]})
         schedule = {"definition": name, "cron": "0 3 * * *", "enabled": False}
-        made = admin.post("/api/schedules", schedule)
+        made = owner.post("/api/schedules", schedule)
         if made.status != 200:
             raise BenchError(f"POST /api/schedules answered {made.status}: {made.body[:300]!r}")
         schedule_ids.append(made.data["id"])
+    owner.close()
     return definitions, schedule_ids
 
 
@@ -267,7 +276,7 @@ def ui_pages(bench, requests_per_page: int = 200) -> dict:
     """Extra: the dashboard's pages and GET /api/stats at 1,000,000 ended jobs."""
     total = 1_000_000 if bench.scale.history_jobs >= 1_000_000 else bench.scale.history_jobs
     admin = bench.client()
-    definitions, schedule_ids = make_definitions(admin)
+    definitions, schedule_ids = make_definitions(bench, admin)
     filled = fill(bench.cfg, total, definitions, schedule_ids)
     user_id = filled["user_ids"][0]
     response = admin.post("/api/tokens", {"name": "bench ui", "user_id": user_id})
