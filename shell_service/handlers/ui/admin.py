@@ -86,15 +86,6 @@ class AdminUsersHandler(UserAdminMixin, AdminUIHandler):
     """``/ui/admin/users``: every user, and a form to make one (as ``POST /api/users``,
     then the admin role as ``PATCH`` grants it when ticked)."""
 
-    def initialize(self):
-        """No JSON body yet (``json_body`` answers the form's)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The form as the API's JSON body (``load_body`` reads this)."""
-        return self._form_body
-
     def show_page(self, form: dict, errors: dict, message: str = "", status: int = 200) -> None:
         """Render the users and the form (its values and errors by field)."""
         self.set_status(status)

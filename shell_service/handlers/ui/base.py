@@ -194,6 +194,17 @@ class UIHandler(BaseHandler):
     the sign-in page, and back afterwards (``next``).
     """
 
+    def initialize(self):
+        """As ``BaseHandler``; no form body yet (``json_body``)."""
+        super().initialize()
+        self._form_body: dict = {}
+
+    def json_body(self) -> dict:
+        """What the API's own code (``load_body``) reads as the request's JSON body:
+        a page's form, made into the API's body by the page before it calls that
+        code (a dashboard request's own body is a form, never JSON)."""
+        return self._form_body
+
     def get_template_path(self) -> str:
         """The dashboard's templates (``shell_service/templates/ui/``)."""
         return str(TEMPLATES_DIR)

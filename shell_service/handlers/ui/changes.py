@@ -144,15 +144,6 @@ class DefinitionEditPage(DefinitionAccessMixin, UIHandler):
 
     current_user: CurrentUser
 
-    def initialize(self):
-        """As ``UIHandler``; the body is the typed text, parsed (``json_body``)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The typed definition without its name (``load_body`` reads this)."""
-        return self._form_body
-
     def changeable(self, name: str) -> tuple[dict, str]:
         """The definition, if the current user may change it, and the text's format.
 
@@ -395,15 +386,6 @@ class ScheduleEditPage(ScheduleAccessMixin, UIHandler):
     (``PATCH``), its errors beside their fields, the values kept (never a secret's)."""
 
     current_user: CurrentUser
-
-    def initialize(self):
-        """As ``UIHandler``; the body is the form's changes (``json_body``)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The form's changes (``load_body`` reads this)."""
-        return self._form_body
 
     def show_form(
         self,

@@ -437,15 +437,6 @@ class DefinitionPage(DefinitionRunMixin, UIHandler):
 
     current_user: CurrentUser
 
-    def initialize(self):
-        """As ``UIHandler``; the run's body is the form's (``json_body``)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The run form as the API's JSON body (``load_body`` reads this)."""
-        return self._form_body
-
     def definition_and_version(self, name: str, version: str | None) -> tuple[dict, dict]:
         """The definition (as the user sees it) and one of its versions.
 
@@ -607,15 +598,6 @@ class NewDefinitionPage(DefinitionAccessMixin, UIHandler):
     API's own ``create_definition`` (its errors listed beside the text, kept)."""
 
     current_user: CurrentUser
-
-    def initialize(self):
-        """As ``UIHandler``; the body is the form's (``json_body``)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The typed definition, parsed (``load_body`` reads this)."""
-        return self._form_body
 
     def show_form(self, text: str, errors: list[str], status: int = 200) -> None:
         """Render the form with the text and the errors beside it."""

@@ -285,15 +285,6 @@ class JobFormPage(JobCreateMixin, UIHandler):
     # Signed in: ``prepare`` sent anyone else to the sign-in page.
     current_user: CurrentUser
 
-    def initialize(self):
-        """As ``UIHandler``, and no JSON body yet (``json_body`` answers the form's)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The form as the API's JSON body (``load_body`` reads this)."""
-        return self._form_body
-
     def show_form(
         self, form: dict, errors: dict, message: str = "", status: int = 200, **page
     ) -> None:

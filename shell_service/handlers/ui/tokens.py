@@ -127,15 +127,6 @@ class TokenFormMixin(TokenMixin, UIHandler):
     # Signed in: ``prepare`` sent anyone else to the sign-in page.
     current_user: CurrentUser
 
-    def initialize(self):
-        """No JSON body yet (``json_body`` answers the form's)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The form as the API's JSON body (``load_body`` reads this)."""
-        return self._form_body
-
     def token_form(self) -> dict[str, str]:
         """The token form's fields as sent.
 

@@ -239,15 +239,6 @@ class WebhookFormMixin(WebhookAccessMixin, UIHandler):
     # Signed in: ``prepare`` sent anyone else to the sign-in page.
     current_user: CurrentUser
 
-    def initialize(self):
-        """No JSON body yet (``json_body`` answers the form's)."""
-        super().initialize()
-        self._form_body: dict = {}
-
-    def json_body(self) -> dict:
-        """The form as the API's JSON body (``load_body`` reads this)."""
-        return self._form_body
-
     def posted_form(self) -> dict:
         """The webhook form's fields as sent (never the secret: ``posted_secret``).
 
