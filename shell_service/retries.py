@@ -135,8 +135,9 @@ def parse_retry(value) -> dict | None:
             raise RetryError(str(key)[:64], f"unknown field (known: {', '.join(_KEYS)})")
     attempts = value.get("attempts", DEFAULT_ATTEMPTS)
     # The upper bound is the config's jobs.max_attempts (at most MAX_ATTEMPTS),
-    # which every caller checks with ``check_attempts``, naming its number.
-    if not _integer(attempts) or not 1 <= attempts < 2**31:
+    # which every caller checks with ``check_attempts``, naming its number (for
+    # 10**30 too: a bound here would name another).
+    if not _integer(attempts) or attempts < 1:
         raise RetryError("attempts", "must be an integer, 1 or more (the first included)")
     on = value.get("on")
     if on is None:

@@ -761,7 +761,8 @@ class JobLogQuery(Schema):
         load_default=False,
         metadata={
             "description": "The whole file as it is now, raw bytes, as an attachment "
-            "(`application/octet-stream`, streamed); not with `tail` (a 400)"
+            "(`application/octet-stream`, streamed); not with `offset`, `tail`, `follow` or "
+            "`one_attempt` (a 400)"
         },
     )
 
@@ -1384,6 +1385,14 @@ class JobAttempt(Schema):
     host = fields.String(allow_none=True, metadata={"description": "The host that ran it"})
     started_at = UTCDateTime(allow_none=True)
     finished_at = UTCDateTime(allow_none=True)
+    stdout_truncated = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Its stdout as stored was cut at jobs.max_output_bytes (an "
+            "earlier attempt's `/log?attempt=N` is what was stored)"
+        },
+    )
+    stderr_truncated = fields.Boolean(required=True)
 
 
 class JobDetail(Job):

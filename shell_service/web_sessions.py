@@ -7,7 +7,9 @@ browser's HttpOnly cookie. So a session stops working exactly as a token does: a
 its expiry, when it is deleted (sign-out, revoke, or ``DELETE /api/tokens/<id>``)
 and when its user is disabled; the auth trigger's NOTIFY drops every worker's
 cached lookup. It also dies with the token it was made from (migration 0027):
-it expires no later than that token, and revoking that token ends it.
+it expires no later than that token, and revoking that token ends it. Its
+secret is no API token (``tokens.api_access`` false, migration 0028): the cookie
+works on the dashboard only, behind its XSRF check.
 """
 
 import datetime
@@ -36,8 +38,10 @@ _CREATE_SESSION = Statement(
           AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
           AND NOT EXISTS (SELECT FROM web_sessions s WHERE s.token_id = t.id)
     ), token AS (
-        INSERT INTO tokens (name, user_id, secret_hash, expires_at, created_at, modified)
-        SELECT %(name)s, user_id, %(secret_hash)s, expires_at, %(now)s, %(now)s FROM source
+        INSERT INTO tokens (name, user_id, secret_hash, expires_at, api_access, created_at,
+                            modified)
+        SELECT %(name)s, user_id, %(secret_hash)s, expires_at, false, %(now)s, %(now)s
+        FROM source
         RETURNING id, expires_at
     )
     INSERT INTO web_sessions (token_id, source_token_id, user_agent, created_at, modified)

@@ -133,7 +133,7 @@ _USER_FOR_TOKEN = Statement(
                  SELECT ra.acl_id FROM role_acls ra JOIN user_roles ur USING (role_id)
                  WHERE ur.user_id = u.id) AS permissions
     FROM tokens t JOIN users u ON u.id = t.user_id
-    WHERE t.secret_hash = %(hash)s AND NOT u.disabled
+    WHERE t.secret_hash = %(hash)s AND NOT u.disabled AND t.api_access
       AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
     """
 )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -124,4 +125,8 @@ class Token(Base):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     # None: never expires.
     expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # False: not an API token (a web session's: its secret is the dashboard's cookie).
+    api_access: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
     user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")

@@ -428,6 +428,10 @@ def cmd_ls(api: Api, args: argparse.Namespace) -> int:
         print(json.dumps(jobs, indent=2))
         return ExitCode.OK
     if not jobs:
+        if args.array:
+            # No tasks: say so when the array is not one (404: exits NOT_FOUND).
+            if api.get_job(args.array).get("array_spec") is None:
+                raise ClientError(f"job {args.array} is not an array job", ExitCode.NOT_FOUND)
         print("no jobs", file=sys.stderr)
         return ExitCode.OK
     print(printable(job_table(jobs)))

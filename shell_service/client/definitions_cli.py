@@ -92,8 +92,24 @@ def add_definition_commands(commands: argparse._SubParsersAction, common, follow
 
 def array_value(text: str) -> int | str:
     """``--array``: a number alone is the array's size (as the API's ``"array": N``),
-    anything else sbatch's index text (``3-3``: index 3 alone)."""
-    return int(text) if text.isascii() and text.isdigit() else text
+    anything else sbatch's index text (``3-3``: index 3 alone).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        A number with a ``%M`` bound (``3%1``): to sbatch that is index 3 alone, to
+        this option's ``3`` three tasks; the message gives both spellings.
+    """
+    if text.isascii() and text.isdigit():
+        return int(text)
+    number, _, bound = text.partition("%")
+    if all(part.isascii() and part.isdigit() for part in (number, bound)) and int(number):
+        size = int(number)
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is ambiguous: for {size} tasks, {bound} at once, write "
+            f"0-{size - 1}%{bound}; for index {size} alone, write {size}-{size}%{bound}"
+        )
+    return text
 
 
 def depends_on_value(text: str) -> list | str:
@@ -170,9 +186,12 @@ def read_definition_file(path: str) -> dict:
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
-        body = yaml.load(text, Loader=DefinitionLoader)  # noqa: S506 (a SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ClientError(f"cannot read {path}: {exc}")
+    try:
+        body = yaml.load(text, Loader=DefinitionLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ClientError(f"cannot read {path}: {yaml_problem(exc, text)}")
     if not isinstance(body, dict):
         raise ClientError(f"{path}: expected a mapping (name, code, parameters...)")
     if "code_file" in body:
@@ -198,6 +217,34 @@ def read_code_file(definition_file: Path, name: str) -> str:
         return code_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ClientError(f"cannot read {code_path}: {exc}")
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """What is wrong with a YAML text, for a person: PyYAML's message, but a control
+    character YAML cannot hold as typed (ESC, NUL...: YAML takes them only as
+    escapes in double quotes) named with its line and column and how to write it.
+
+    Parameters
+    ----------
+    exc : yaml.YAMLError
+        What the loader raised on ``text``.
+    text : str
+
+    Returns
+    -------
+    str
+    """
+    if not (isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int)):
+        return str(exc)
+    before = text[: exc.position]
+    line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+    code = exc.character
+    return (
+        f"line {line}, column {column}: YAML cannot hold the control character "
+        f"U+{code:04X} as typed; write it as an escape inside double quotes "
+        f'("\\x{code:02x}"; ESC is also "\\e", as in "echo \\e[31mred"), or send JSON '
+        f'("\\u{code:04x}")'
+    )
 
 
 class DefinitionLoader(yaml.SafeLoader):

@@ -15,10 +15,12 @@ them from their end record, or, when both are gone, ends them as SERVER_ERROR.
 
 import asyncio
 import datetime
+import functools
 import logging
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import sessionmaker
 
@@ -136,8 +138,11 @@ class LocalExecutor(Executor):
     def __init__(self, cfg: Config, session_factory: sessionmaker):
         self.cfg = cfg
         self.session_factory = session_factory
-        # The hot paths (claim, finish) use plain SQL on the event loop's thread.
+        # The claim uses plain SQL on the event loop's thread; a job's end is
+        # recorded on a thread and connection of its own (``_finish``).
         self.sql = PlainSQL(executor_database_url(cfg), cfg["app.name"])
+        self.end_sql = PlainSQL(executor_database_url(cfg), cfg["app.name"])
+        self._ends = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-ends")
         self.host = queues.host_name(cfg)
         self.setup = HostSetup(cfg)
         self.as_root = self.setup.as_root
@@ -156,6 +161,7 @@ class LocalExecutor(Executor):
         self.retention = Retention(cfg, self.sql, self.host, self.setup.jobs_dir)
         # The server went away: the connections reconnect before their next use.
         self.listener.on_lost(self.sql.mark_stale)
+        self.listener.on_lost(self.end_sql.mark_stale)
 
     @staticmethod
     async def _every(seconds: float, step, what: str) -> None:
@@ -367,7 +373,7 @@ class LocalExecutor(Executor):
             log.exception("Could not start job %s", job.id)
             self.watching.pop(job.id, None)
             try:
-                self._finish(
+                await self._finish(
                     job.id, JobStatus.SERVER_ERROR, message=f"could not start the job: {exc}"
                 )
             except Exception:
@@ -475,14 +481,34 @@ class LocalExecutor(Executor):
         )
         if running.taken:
             return  # no longer this executor's: another host ended or runs it
-        self._finish(running.id, status, output, message)
+        await self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(running.queue, status, run_seconds, limit)
 
-    def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
-        queue.finish_job(
-            self.sql, job_id, status, output or JobOutput(), message, self.executor_name
+    async def _finish(self, job_id: str, status: JobStatus, output=None, message=None) -> None:
+        """Record a job's end (``queue.finish_job``) on the ends' own thread and
+        connection, then look for queued jobs (capacity freed).
+
+        Ends and starts do not queue behind each other: while an array's tasks end
+        by hundreds a second, a finish (a statement that also releases dependents)
+        would hold the event loop, and with it the claim of another user's job, for
+        its whole round trip. One thread keeps each job's statements in order.
+
+        Raises
+        ------
+        DatabaseUnavailable
+            The database is away (the adoption loop records the job once it is back).
+        """
+        finish = functools.partial(
+            queue.finish_job,
+            self.end_sql,
+            job_id,
+            status,
+            output or JobOutput(),
+            message,
+            self.executor_name,
         )
+        await asyncio.get_running_loop().run_in_executor(self._ends, finish)
         # Capacity freed: others' NOTIFY wakes them; wake ourselves at once.
         self.wake()
 
@@ -673,7 +699,7 @@ class LocalExecutor(Executor):
                     self._end(running)
                 self._spawn(self.watch_job(job.id))
             elif files.wrapper_pid.exists() or utcnow() - started_at(job) > LAUNCH_GRACE:
-                self._finish(
+                await self._finish(
                     job.id,
                     JobStatus.SERVER_ERROR,
                     message="the job's process and exit status are both gone "

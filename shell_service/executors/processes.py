@@ -3,6 +3,7 @@ watching or ending its init (``job_init.c``) through a pidfd."""
 
 import asyncio
 import os
+import select
 import shutil
 import signal
 from dataclasses import asdict, dataclass
@@ -177,7 +178,10 @@ def open_job_init(files: JobFiles) -> int | None:
     """A pidfd of the job's init if it still runs.
 
     It still runs when its pid and start time both match what it recorded (pids
-    get reused).
+    get reused) and it has not exited: an init that exited and is not reaped yet
+    (a zombie, its pidfd already readable) does not run; its end record says how
+    the job ended. (A retry's next attempt on the same host finds the last
+    attempt's init so, moments after its end.)
 
     Parameters
     ----------
@@ -200,7 +204,7 @@ def open_job_init(files: JobFiles) -> int | None:
         now = process_start_time(pid)
     except (OSError, ValueError):
         now = None
-    if now != started:
+    if now != started or select.select([fd], [], [], 0)[0]:
         os.close(fd)
         return None
     return fd

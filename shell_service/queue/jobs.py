@@ -77,7 +77,8 @@ def job_events(sql: PlainSQL, job_id: str) -> list[dict]:
 
 
 _JOB_ATTEMPTS = Statement(
-    "SELECT number, status, status_message, return_code, host, started_at, finished_at"
+    "SELECT number, status, status_message, return_code, host, started_at, finished_at,"
+    " stdout_truncated, stderr_truncated"
     " FROM job_attempts WHERE job_id = %(job_id)s ORDER BY number"
 )
 
@@ -95,7 +96,8 @@ def job_attempts(sql: PlainSQL, job_id: str) -> list[dict]:
     -------
     list of dict
         ``number``, ``status``, ``status_message``, ``return_code``, ``host``,
-        ``started_at``, ``finished_at`` (naive UTC); empty if none was retried.
+        ``started_at``, ``finished_at`` (naive UTC), ``stdout_truncated``,
+        ``stderr_truncated``; empty if none was retried.
     """
     return sql.rows(_JOB_ATTEMPTS, {"job_id": job_id})
 

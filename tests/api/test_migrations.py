@@ -1,6 +1,7 @@
-"""Migration 0016 renames the executors' registry and the job's column: every row
-and value stays, no table, column, index or constraint name says "worker", and
-it goes back down to the names before."""
+"""Migrations that move rows, up and down: 0016 renames the executors' registry
+and the job's column (every row and value stays, no table, column, index or
+constraint name says "worker", and it goes back down to the names before); 0028
+takes API access from the web sessions made before it."""
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -82,3 +83,36 @@ def test_migration_0016_renames_workers_to_executors_and_goes_back_down(cfg, scr
     assert len(names_with_worker(scratch_database)) == 5
     command.upgrade(alembic_cfg, "heads")
     assert stored(scratch_database, "executors", "executor") == before
+
+
+def test_migration_0028_takes_api_access_from_sessions_made_before_it(cfg, scratch_database):
+    alembic_cfg = AlembicConfig(str(cfg.root / "alembic.ini"))
+    alembic_cfg.attributes["engine"] = scratch_database
+    command.upgrade(alembic_cfg, "0027")
+    with scratch_database.begin() as connection:
+        connection.execute(text("INSERT INTO users (id, username) VALUES (1, 'someone')"))
+        connection.execute(
+            text(
+                "INSERT INTO tokens (id, name, user_id, secret_hash) VALUES"
+                " (1, 'api', 1, 'a'), (2, 'web session', 1, 'b')"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO web_sessions (token_id, source_token_id) VALUES (2, 1)")
+        )
+
+    def api_access() -> list[tuple]:
+        with scratch_database.connect() as connection:
+            query = "SELECT id, api_access FROM tokens ORDER BY id"
+            return [tuple(row) for row in connection.execute(text(query))]
+
+    command.upgrade(alembic_cfg, "heads")
+    assert api_access() == [(1, True), (2, False)]
+    command.downgrade(alembic_cfg, "0027")
+    assert api_access() == [(1, True), (2, True)]
+    command.downgrade(alembic_cfg, "baselayer@-1")
+    with scratch_database.connect() as connection:
+        columns = connection.execute(
+            text("SELECT column_name FROM information_schema.columns WHERE table_name = 'tokens'")
+        )
+        assert "api_access" not in {row[0] for row in columns}

@@ -299,12 +299,12 @@ def test_a_bad_retry_is_a_400_naming_the_field(api, retry, named):
     assert f"{named}:" in response.json()["message"], response.json()["message"]
 
 
-@pytest.mark.parametrize("attempts", [0, 11, 100, 101, 10**30])
+@pytest.mark.parametrize("attempts", [0, -1, 11, 100, 101, 2**31, 2**63, 10**30])
 def test_a_bad_attempts_names_the_real_limit(api, cfg, attempts):
     response = api.post("/api/jobs", json={"code": "true", "retry": {"attempts": attempts}})
     message = response.json()["message"]
     assert response.status_code == 400 and "100" not in message.replace(str(attempts), "")
-    if attempts > 0 and attempts < 2**31:
+    if attempts > 0:
         assert f"at most {cfg['jobs']['max_attempts']} (config jobs.max_attempts)" in message
     else:
         assert "1 or more" in message

@@ -182,12 +182,16 @@ def test_a_number_in_a_query_is_ascii_digits_only(api, query):
     assert waited.status_code == 400 and "wait" in waited.json()["data"]["errors"]
 
 
-def test_a_download_takes_no_tail(api):
+@pytest.mark.parametrize(
+    "extra",
+    [{"tail": 2}, {"offset": 1}, {"offset": 0}, {"follow": "true"}, {"one_attempt": "false"}],
+)
+def test_a_download_takes_no_part_or_stream_argument(api, extra):
     job_id = submit(api, "echo hi")
     wait_for_job(api, job_id)
-    response = api.get(f"/api/jobs/{job_id}/log", params={"download": "true", "tail": 2})
+    response = api.get(f"/api/jobs/{job_id}/log", params={"download": "true", **extra})
     assert response.status_code == 400
-    assert "tail" in response.json()["data"]["errors"]
+    assert list(response.json()["data"]["errors"]) == list(extra)
     whole = api.get(f"/api/jobs/{job_id}/log", params={"download": "true"})
     assert whole.content == b"hi\n"
 
@@ -209,3 +213,24 @@ def test_the_cli_follow_of_a_ready_job_waits_for_it_and_prints_only_its_output(
         copier.join(30)
     assert not copier.is_alive()
     assert sink.getvalue().decode() == lines  # no JSON page, nothing missing
+
+
+def test_each_attempt_says_whether_its_stored_output_was_cut(api, server):
+    limit = server.cfg["jobs"]["max_output_bytes"]
+    server.cfg["jobs"]["max_output_bytes"] = 1000
+    try:
+        # Attempt 1 writes 2,000 bytes to stdout and fails; attempt 2 writes little.
+        code = (
+            'if [ "$SHELL_SERVICE_ATTEMPT" = 1 ]; then head -c 2000 /dev/zero | tr "\\0" a;'
+            " echo e >&2; exit 3; fi; echo ok"
+        )
+        job_id = submit(api, code, retry={"attempts": 2})
+        job = wait_for_job(api, job_id)
+    finally:
+        server.cfg["jobs"]["max_output_bytes"] = limit
+    assert job["status"] == "COMPLETE", job
+    first, second = job["attempts"]
+    assert (first["stdout_truncated"], first["stderr_truncated"]) == (True, False)
+    assert (second["stdout_truncated"], second["stderr_truncated"]) == (False, False)
+    stored = api.get(f"/api/jobs/{job_id}/log", params={"attempt": 1}).json()["data"]
+    assert stored["text"] == "a" * 1000

@@ -245,4 +245,4 @@ def keyboard_through_the_page(page, stack, job_id: str) -> None:
     expect(page.locator("#cancel")).to_be_focused()
     page.once("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Enter")
-    expect(page.locator("#notice")).to_contain_text("Cancelled")
+    expect(page.locator("#notice")).to_contain_text("Cancel asked for")

@@ -65,6 +65,18 @@ def test_array_alone_a_number_is_a_size_as_in_the_api(given, sent):
     assert cli.submit_body(parse("submit", "x.sh", "--array", given), "true")["array"] == sent
 
 
+@pytest.mark.parametrize(
+    "given, both", [("3%1", ("0-2%1", "3-3%1")), ("10%4", ("0-9%4", "10-10%4"))]
+)
+def test_array_a_number_with_a_bound_is_refused_naming_both_meanings(capsys, given, both):
+    # sbatch reads 3%1 as index 3 alone, this option's 3 as three tasks: neither is guessed.
+    with pytest.raises(SystemExit) as exited:
+        parse("submit", "x.sh", "--array", given)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "ambiguous" in error and all(spelling in error for spelling in both)
+
+
 def test_depends_on_takes_sbatch_text_or_the_list_form_in_json():
     text = parse("submit", "x.sh", "--depends-on", "afterok:a:b")
     assert cli.submit_body(text, "true")["depends_on"] == "afterok:a:b"

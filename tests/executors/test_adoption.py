@@ -8,17 +8,21 @@ import asyncio
 import dataclasses
 import datetime
 import json
+import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from baselayer.app.models import utcnow
+from shell_service.executors.job_files import JobFiles
+from shell_service.executors.job_init import process_start_time
 from shell_service.executors.launch import launch_job
 from shell_service.executors.launcher_client import LauncherClient
 from shell_service.executors.local import RunningJob
-from shell_service.executors.processes import wait_for_pidfd
+from shell_service.executors.processes import open_job_init, wait_for_pidfd
 from shell_service.queue import ClaimedJob
 
 from ..factories import JobFactory
@@ -217,3 +221,26 @@ def test_a_cancel_while_no_executor_holds_the_job_is_carried_out_once_one_is_bac
     done = wait_for_job(api, job.id, timeout=ADOPTION_WAIT + 10)
     wait_for_init()
     assert (done["status"], done["return_code"], done["stdout"]) == ("CANCELLED", 143, "started\n")
+
+
+def test_an_init_that_exited_unreaped_does_not_run(tmp_path):
+    # A retry's next attempt on this host finds the last attempt's init so: its
+    # directory is reused without "ending the processes of its earlier run".
+    files = JobFiles(tmp_path / "job_x")
+    files.root.mkdir()
+    live = subprocess.Popen(["sleep", "30"])
+    exited = subprocess.Popen(["true"])
+    try:
+        files.wrapper_pid.write_text(f"{live.pid} {process_start_time(live.pid)}\n")
+        fd = open_job_init(files)
+        assert fd is not None
+        os.close(fd)
+        started = process_start_time(exited.pid)
+        stat = Path(f"/proc/{exited.pid}/stat")
+        wait_until(lambda: stat.read_text().split()[2] == "Z", "the child a zombie", 10)
+        files.wrapper_pid.write_text(f"{exited.pid} {started}\n")  # a zombie now
+        assert open_job_init(files) is None
+    finally:
+        live.kill()
+        live.wait()
+        exited.wait()

@@ -530,6 +530,18 @@ def test_a_refused_definition_text_lists_the_errors_beside_it_and_keeps_it(web):
     assert response.status_code == 400 and "aliases" in response.text
     response = web.post("/ui/new-definition", {"body": '{"name": "x", '})
     assert response.status_code == 400 and "not JSON or YAML" in response.text
+    # A control character typed into YAML: where it is and how to write it.
+    for typed, where in (
+        ('name: x\ncode: "echo \x1b[31mred"\n', "line 2, column 13"),
+        ("name: x\ncode: |\n  a\x07b\n", "line 3, column 4"),
+    ):
+        response = web.post("/ui/new-definition", {"body": typed})
+        shown = html.unescape(response.text)
+        assert response.status_code == 400 and where in shown, shown
+        assert "escape inside double quotes" in shown and "\\e" in shown
+    name = f"esc_{uuid.uuid4().hex[:8]}"
+    escaped = {"body": f'name: {name}\ncode: "echo \\e[31mred"\n'}
+    assert web.post("/ui/new-definition", escaped).status_code == 302
     existing = create_definition(api_of(web))
     response = web.post(
         "/ui/new-definition", {"body": json.dumps({"name": existing["name"], "code": "true"})}

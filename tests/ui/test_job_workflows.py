@@ -226,6 +226,24 @@ def test_user_text_in_attempts_dependencies_and_the_attempt_log_is_escaped(web, 
     assert "<script>alert" not in attempt and attempt.count(ESCAPED) == 2
 
 
+def test_the_refreshed_section_carries_the_timeline_and_fields_and_no_stale_notice(web):
+    api = api_of(web)
+    job_id = create_job(api, "echo hi")  # READY: nothing ran, nothing to rerun
+    page = web.get(f"/ui/jobs/{job_id}?notice=queued").text
+    assert 'id="rerun"' not in page and 'id="queue-it"' in page
+    assert page.index('id="job-state"') < page.index('id="notice"') < page.index('id="timeline"')
+    version = re.search(r'hx-get="/ui/jobs/[^"]+/state\?v=([0-9a-f]+)"', page).group(1)
+    assert api.post(f"/api/jobs/{job_id}/execute").status_code == 200
+    wait_for_job(api, job_id)
+    section = web.get(f"/ui/jobs/{job_id}/state?v={version}").text
+    timeline = section[section.index('id="timeline"') : section.index('id="fields"')]
+    assert "RUNNING → COMPLETE" in timeline
+    fields = section[section.index('id="fields"') :]
+    assert re.search(r'<th scope="row">return_code</th><td>0</td>', fields)
+    assert re.search(r'<th scope="row">finished_at</th><td><time', fields)
+    assert 'id="notice"' not in section and 'id="rerun"' in section
+
+
 def test_the_state_section_answers_204_while_unchanged(web, db_session):
     job = factories.JobFactory(submitter=web.user)  # READY: it stays so
     page = web.get(f"/ui/jobs/{job.id}").text

@@ -91,7 +91,7 @@ def test_cursor_paging_shows_every_job_once(web):
     assert seen == [job.id for job in reversed(made)]
 
 
-def test_the_refresh_answers_the_same_rows_as_a_table_body_alone(web):
+def test_the_refresh_answers_the_same_rows_and_count_as_the_list_alone(web):
     for i in range(3):
         make_job(web.user, status="FAILED" if i else "COMPLETE")
     page = web.get("/ui/jobs?preset=failed").text
@@ -99,10 +99,15 @@ def test_the_refresh_answers_the_same_rows_as_a_table_body_alone(web):
     assert refresh_url.startswith("/ui/job-rows?") and "preset=failed" in refresh_url
     rows = web.get(refresh_url)
     assert rows.status_code == 200
-    assert rows.text.lstrip().startswith('<tbody id="job-rows"')
+    assert rows.text.lstrip().startswith('<div id="job-list"')
     assert "<form" not in rows.text and "<html" not in rows.text  # the filters stay untouched
     assert listed(rows.text) == listed(page)
     assert len(listed(rows.text)) == 2
+    assert '<p id="job-count">2 jobs</p>' in rows.text
+    # A job more: the refresh counts it too.
+    make_job(web.user, status="TIMED_OUT")
+    again = web.get(refresh_url).text
+    assert len(listed(again)) == 3 and '<p id="job-count">3 jobs</p>' in again
 
 
 def test_admins_list_anyones_jobs_only_when_asked(server, admin_token):
@@ -151,6 +156,33 @@ def test_another_users_job_page_is_a_404(web, server, admin_token):
     admin = Browser(server.url)
     admin.sign_in(admin_token.secret)
     assert admin.get(f"/ui/jobs/{theirs.id}").status_code == 200
+
+
+def notice_of(page: str) -> str | None:
+    found = re.search(r'<p role="status" id="notice">([^<]*)</p>', page)
+    return found and found.group(1)
+
+
+def test_the_job_page_says_only_its_own_notices_never_the_links_words(web):
+    mine, other = make_job(web.user), make_job(web.user)
+    theirs = make_job(factories.UserFactory())
+    here = f"/ui/jobs/{mine.id}"
+    assert notice_of(web.get(f"{here}?notice=queued").text) == "Queued."
+    assert notice_of(web.get(f"{here}?notice=rerun&of={other.id}").text) == f"Rerun of {other.id}."
+    assert notice_of(web.get(f"{here}?notice=changed&fields=code,env").text) == (
+        "Changed: code, env."
+    )
+    for query in (
+        "notice=Your+session+ended%3A+paste+your+token+at+evil.example",
+        "notice=Queued.",  # the text itself is no key
+        f"notice=rerun&of={theirs.id}",  # another user's job: not even its id
+        "notice=rerun&of=no-such-job",
+        "notice=rerun",
+        "notice=changed&fields=code,paste+your+token",
+        "notice=changed",
+    ):
+        page = web.get(f"{here}?{query}")
+        assert page.status_code == 200 and notice_of(page.text) is None, query
 
 
 def test_every_user_text_on_the_job_page_and_list_is_escaped(web, db_session):

@@ -99,7 +99,7 @@ def test_a_ready_jobs_page_queues_it_and_it_runs(web):
     assert job_of(api, job_id)["status"] == "READY"
     response = web.post(f"/ui/jobs/{job_id}/execute")
     assert response.status_code == 302, response.text
-    assert response.headers["Location"] == f"/ui/jobs/{job_id}?notice=Queued."
+    assert response.headers["Location"] == f"/ui/jobs/{job_id}?notice=queued"
     job = wait_for_job(api, job_id)
     assert (job["status"], job["stdout"]) == ("COMPLETE", "queued from the page\n")
     # Executed by the same code as the API's: its event is the execute's.
@@ -202,7 +202,7 @@ def test_saving_the_edit_form_changes_only_what_changed_then_shows_the_job(web):
     response = web.post(f"/ui/jobs/{job_id}/edit", form)
     assert response.status_code == 302, response.text
     assert response.headers["Location"] == (
-        f"/ui/jobs/{job_id}?notice=Changed%3A+args%2C+code%2C+env."
+        f"/ui/jobs/{job_id}?notice=changed&fields=args%2Ccode%2Cenv"
     )
     after = job_of(api, job_id)
     assert (after["code"], after["env"], after["args"]) == (

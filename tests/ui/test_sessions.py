@@ -118,11 +118,19 @@ def test_the_api_does_not_accept_the_session_cookie(web, server):
         response = web.http.get(server.url + path, headers=cookie, timeout=30)
         assert response.status_code == 401, path
         assert response.json()["status"] == "error"
-    # The same secret as a token works (a session is a token row), and only in the header.
+    # Nor its secret as a token (a stolen cookie is no token; tokens.api_access),
+    # while the session itself goes on working, and an API token of the same user works.
+    for path in ("/api/jobs", "/api/tokens", "/api/users/me"):
+        response = web.http.get(
+            server.url + path,
+            headers={"Authorization": f"token {web.session_cookie}"},
+            timeout=30,
+        )
+        assert response.status_code == 401, path
+    assert web.get("/ui/jobs").status_code == 200
+    token = factories.TokenFactory(user=web.user)
     response = web.http.get(
-        server.url + "/api/jobs",
-        headers={"Authorization": f"token {web.session_cookie}"},
-        timeout=30,
+        server.url + "/api/jobs", headers={"Authorization": f"token {token.secret}"}, timeout=30
     )
     assert response.status_code == 200
 
@@ -305,11 +313,18 @@ def test_a_planted_xsrf_cookie_does_not_pass_for_a_signed_in_browser(web, db_ses
 
 
 def test_pages_may_not_be_framed(web, anon_browser):
+    # Every answer: the dashboard's, the docs page (its "Try it out" takes a
+    # token), the API's, 404s of any path and redirects.
     for response in (
         web.get("/ui/jobs"),
         anon_browser.get("/ui/signin"),
         web.get("/ui/jobs/no-such-job"),
+        anon_browser.get("/"),
+        anon_browser.get("/no/such/path"),
+        anon_browser.get("/api/jobs"),
+        anon_browser.get("/ui/jobs"),
     ):
+        assert response.status_code in (200, 302, 401, 404), response.status_code
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
 

@@ -11,7 +11,7 @@ import markdown
 import swagger_ui_bundle
 import tornado.web
 
-from .base import BaseHandler
+from .base import BaseHandler, deny_framing
 
 SWAGGER_UI_PATH = swagger_ui_bundle.swagger_ui_path
 TEMPLATE = Path(__file__).parent.parent / "templates" / "docs.html"
@@ -63,6 +63,10 @@ class DocsHandler(tornado.web.RequestHandler):
 
     With the ``ui_url`` setting, the page links to the app's browser UI there.
     """
+
+    def set_default_headers(self) -> None:
+        """Not framed: its "Try it out" takes a token (``deny_framing``)."""
+        deny_framing(self)
 
     def get(self):
         """Render the page: the README's usage section above Swagger UI."""

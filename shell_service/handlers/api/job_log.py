@@ -21,6 +21,10 @@ CHUNK_BYTES = 65536
 FOLLOW_INTERVAL = 0.25
 
 
+#: The query arguments a download (the whole file, at once) takes none of.
+DOWNLOAD_EXCLUDES = ("offset", "tail", "follow", "one_attempt")
+
+
 def read_from(path, offset: int, limit: int = CHUNK_BYTES) -> bytes:
     """Up to ``limit`` bytes of the file at ``path`` from byte ``offset``.
 
@@ -406,7 +410,7 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
           With `download=true` the answer is the whole file as it is now, raw bytes
           (`application/octet-stream`, an attachment named `ID.stdout`), streamed:
           `curl -OJ -H "Authorization: token $TOKEN" ".../api/jobs/ID/log?download=true"`;
-          with `tail` too it is a 400.
+          with `offset`, `tail`, `follow` or `one_attempt` too it is a 400.
         tags: [jobs]
         security: [{token: []}]
         parameters:
@@ -423,12 +427,15 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         """
         job = self.job_row_or_404(job_id, ("id", "status", "host", "queue", "attempt", "number"))
         args = self.load_query(schemas.JobLogQuery)
-        if args["download"] and "tail" in args:
-            raise APIError(
-                400,
-                "Invalid query arguments: tail: a download is the whole file; leave out tail",
-                {"errors": {"tail": ["a download is the whole file; leave out tail"]}},
-            )
+        if args["download"]:
+            # The whole file, once: a part of it or a stream is another request's.
+            given = [name for name in DOWNLOAD_EXCLUDES if name in self.request.query_arguments]
+            if given:
+                errors = {
+                    name: [f"a download is the whole file; leave out {name}"] for name in given
+                }
+                message = "; ".join(f"{name}: {problem[0]}" for name, problem in errors.items())
+                raise APIError(400, f"Invalid query arguments: {message}", {"errors": errors})
         attempt = args.get("attempt", job["attempt"])
         if args["follow"] and "attempt" in args and job["status"] != JobStatus.READY:
             if attempt < job["attempt"] and args["one_attempt"]:

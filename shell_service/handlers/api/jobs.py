@@ -692,7 +692,8 @@ def attempts_of(sql, job: dict) -> list[dict]:
     sql : PlainSQL
     job : dict
         Its ``id``, ``attempt``, ``status``, ``status_message``, ``return_code``,
-        ``host``, ``started_at``, ``finished_at`` (dates as dumped or naive UTC).
+        ``host``, ``started_at``, ``finished_at`` (dates as dumped or naive UTC),
+        ``stdout_truncated``, ``stderr_truncated``.
 
     Returns
     -------

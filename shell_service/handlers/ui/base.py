@@ -229,12 +229,6 @@ class UIHandler(BaseHandler):
         """The session cookie's value, or None."""
         return self.get_cookie(SESSION_COOKIE)
 
-    def set_default_headers(self) -> None:
-        """No page of the dashboard may be framed (clickjacking its buttons)."""
-        super().set_default_headers()
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Content-Security-Policy", "frame-ancestors 'none'")
-
     def _get_arguments(self, name: str, source: dict[str, list[bytes]], strip: bool = True):
         """Every ``get_*argument(s)`` reader's values: as Tornado's, but exactly as
         sent (Tornado turns control characters such as ESC and NUL into spaces).

@@ -21,7 +21,7 @@ from baselayer.app.handlers.base import APIError
 from baselayer.app.models import utcnow
 
 from ... import definitions, queue, queues, retries, schemas
-from ...client.definitions_cli import DefinitionLoader
+from ...client.definitions_cli import DefinitionLoader, yaml_problem
 from ..api.definitions import DefinitionAccessMixin, DefinitionRunMixin
 from ..api.schedules import RECENT_FIRES, ScheduleAccessMixin, dump_schedule
 from .base import UI_ROOT, UIHandler, form_integer
@@ -586,7 +586,9 @@ def parse_definition_text(text: str) -> dict:
             body = json.loads(text)
         else:
             body = yaml.load(text, Loader=DefinitionTextLoader)  # a SafeLoader
-    except (ValueError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not JSON or YAML: {yaml_problem(exc, text)}") from None
+    except ValueError as exc:
         raise ValueError(f"not JSON or YAML: {exc}") from None
     if not isinstance(body, dict):
         raise ValueError("must be an object: name, code, parameters, ...")

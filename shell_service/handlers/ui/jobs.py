@@ -50,6 +50,54 @@ DETAIL_FIELDS = (
     "cancel_requested_at", "modified", "attempt", "waiting_for", "eligible_at", "array_spec",
     "array_size", "array_id", "array_index",
 )  # fmt: skip
+#: What the job page says after an action (``?notice=``): fixed texts only, never
+#: the URL's (a link could otherwise put any words on a user's job page). ``of``
+#: (a rerun's job) and ``fields`` (what an edit changed) are checked before shown.
+NOTICES = {
+    "queued": "Queued.",
+    "cancelled": "Cancel asked for: the job ends CANCELLED once its processes have.",
+    "rerun": "Rerun of {of}.",
+    "changed": "Changed: {fields}.",
+}
+
+
+def job_url(job_id: str) -> str:
+    """The job's page.
+
+    Parameters
+    ----------
+    job_id : str
+
+    Returns
+    -------
+    str
+    """
+    return f"{UI_ROOT}/jobs/{urllib.parse.quote(job_id, safe='')}"
+
+
+def notice_url(job_id: str, notice: str, **values: str) -> str:
+    """The job page's URL with ``notice`` (a key of NOTICES) and its values.
+
+    Parameters
+    ----------
+    job_id : str
+    notice : str
+        ``queued``, ``cancelled``, ``rerun`` (``of``: the job rerun) or ``changed``
+        (``fields``: comma-separated names).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    KeyError
+        ``notice`` is not one of NOTICES.
+    """
+    NOTICES[notice]  # noqa: B018  (a typo fails here, not on the page)
+    return f"{job_url(job_id)}?{urllib.parse.urlencode({'notice': notice, **values})}"
+
+
 #: States a job may be cancelled in, and deleted in (the API answers 409 otherwise).
 CANCELLABLE = {JobStatus.READY, JobStatus.QUEUED, JobStatus.RUNNING}
 DELETABLE_NOT = {JobStatus.QUEUED, JobStatus.RUNNING}
@@ -158,13 +206,13 @@ class JobListHandler(UIHandler):
             "query_without_cursor": urllib.parse.urlencode(without_cursor, doseq=True),
         }
 
-    #: Answer the table body alone (``JobRowsHandler``).
+    #: Answer the list alone: its count and table (``JobRowsHandler``).
     rows_only = False
 
     async def get(self):
-        """The page, or (``rows_only``) its table body alone for htmx's refresh."""
+        """The page, or (``rows_only``) its list alone for htmx's refresh."""
         page = self.load_page()
-        template = "job_rows.html" if self.rows_only else "jobs.html"
+        template = "job_list.html" if self.rows_only else "jobs.html"
         self.render_page(
             template,
             ranges=list(RANGES),
@@ -175,9 +223,9 @@ class JobListHandler(UIHandler):
 
 
 class JobRowsHandler(JobListHandler):
-    """``/ui/job-rows``: the jobs list's table body alone, for the same query (htmx
-    swaps it in every few seconds: the filter form, an open picker and the scroll
-    position are never touched, and no row is appended twice)."""
+    """``/ui/job-rows``: the jobs list alone (its count and table), for the same
+    query (htmx swaps it in every few seconds: the filter form, an open picker and
+    the scroll position are never touched, and no row is appended twice)."""
 
     rows_only = True
 
@@ -339,8 +387,9 @@ class JobPageHandler(JobAccessMixin, UIHandler):
             The template's values: ``job`` (``schemas.JobDetail``'s fields),
             ``dependencies`` (each with ``linked``: whether the viewer may open that
             job, and ``holds``: ``holds_text``), ``tasks`` (``task_links``),
-            ``retry_text``, ``waited``, ``ran``, ``live`` (not ended: the section
-            keeps looking), ``may_cancel``, ``may_delete``.
+            ``retry_text``, ``waited``, ``ran``, ``events`` (``timeline``) and
+            ``actors`` (their users' names), ``live`` (not ended: the section keeps
+            looking), ``may_cancel``, ``may_delete``, ``may_change``, ``may_rerun``.
 
         Raises
         ------
@@ -370,8 +419,11 @@ class JobPageHandler(JobAccessMixin, UIHandler):
             else None
         )
         status = JobStatus(job["status"])
+        events = timeline(job, queue.job_events(self.sql, job_id))
         return {
             "job": job,
+            "events": events,
+            "actors": auth_store.usernames(self.sql, (e["actor_id"] for e in events)),
             "dependencies": dependencies,
             "tasks": task_links(job["id"], job["array_tasks"] or {}),
             "retry_text": retry_summary(job["retry"]),
@@ -380,19 +432,25 @@ class JobPageHandler(JobAccessMixin, UIHandler):
             "live": status not in FINISHED,
             "may_cancel": status in CANCELLABLE,
             "may_delete": status not in DELETABLE_NOT,
-            # Queue it, Edit: only a READY job (``handlers/ui/ready.py``).
+            # Queue it, Edit: only a READY job (``handlers/ui/ready.py``), which
+            # has not run: nothing to run again.
             "may_change": status == JobStatus.READY,
+            "may_rerun": status != JobStatus.READY,
         }
 
-    def state_html(self, state: dict) -> tuple[bytes, str]:
-        """The state section, its refresh URL carrying a hash of what it shows (the
-        refresh answers 204 while that is unchanged, so nothing the reader is on,
-        such as a focused button, is replaced for nothing).
+    def state_html(self, state: dict, notice: str = "", message: str = "") -> tuple[bytes, str]:
+        """The state section (all the page shows but the script and the log), its
+        refresh URL carrying a hash of what it shows (the refresh answers 204 while
+        that is unchanged, so nothing the reader is on, such as a focused button,
+        is replaced for nothing).
 
         Parameters
         ----------
         state : dict
             ``job_state``'s values.
+        notice, message : str, optional
+            What an action did, or why it was refused: on the page as loaded, not
+            in its refreshes (the moment has passed once the job changed).
 
         Returns
         -------
@@ -410,6 +468,10 @@ class JobPageHandler(JobAccessMixin, UIHandler):
             user=self.current_user,
             version=version,
             poll_seconds=STATE_POLL_SECONDS,
+            fields=DETAIL_FIELDS,
+            duration=duration,
+            notice=notice,
+            message=message,
             **state,
         )
         return html, version
@@ -417,6 +479,25 @@ class JobPageHandler(JobAccessMixin, UIHandler):
     async def get(self, job_id: str):
         """The job's page."""
         self.show_job(job_id)
+
+    def notice(self) -> str:
+        """The ``?notice=`` text (NOTICES), its values checked: ``of`` must be a job
+        this user may see, ``fields`` names of a READY job's fields. Anything else
+        shows nothing."""
+        text = NOTICES.get(self.get_argument("notice", ""), "")
+        if "{of}" in text:
+            of = self.get_argument("of", "")
+            try:
+                self.job_row_or_404(of, ("id",))
+            except APIError:
+                return ""
+            return text.format(of=of)
+        if "{fields}" in text:
+            fields = self.get_argument("fields", "").split(",")
+            if not set(fields) <= set(schemas.JobUpdate().fields):
+                return ""
+            return text.format(fields=", ".join(fields))
+        return text
 
     def show_job(self, job_id: str, message: str = "", status: int = 200) -> None:
         """Render the job's page, with a refusal's ``message`` above the rest.
@@ -435,20 +516,11 @@ class JobPageHandler(JobAccessMixin, UIHandler):
             404 for no such job, or one the user may not see.
         """
         state = self.job_state(job_id, schemas.JOB_FIELDS)  # the output too (<noscript>)
-        job = state["job"]
-        events = timeline(job, queue.job_events(self.sql, job_id))
-        actors = auth_store.usernames(self.sql, (e["actor_id"] for e in events))
         self.set_status(status)
         self.render_page(
             "job.html",
-            job=job,
-            fields=DETAIL_FIELDS,
-            events=events,
-            actors=actors,
-            duration=duration,
-            state_html=self.state_html(state)[0],
-            notice=self.get_argument("notice", ""),
-            message=message,
+            job=state["job"],
+            state_html=self.state_html(state, self.notice(), message)[0],
         )
 
 
@@ -482,14 +554,12 @@ class JobActionHandler(JobAccessMixin, UIHandler):
             message) when the job's state does not allow it; 403 for rerunning
             someone else's job with secret parameters.
         """
-        here = f"{UI_ROOT}/jobs/{urllib.parse.quote(job_id, safe='')}"
         if action == "cancel":
-            status = self.cancel_job(job_id)
-            self.redirect(f"{here}?" + urllib.parse.urlencode({"notice": f"Cancelled ({status})"}))
+            self.cancel_job(job_id)
+            self.redirect(notice_url(job_id, "cancelled"))
         elif action == "rerun":
             new_id = await self.rerun_job(job_id)
-            notice = urllib.parse.urlencode({"notice": f"Rerun of {job_id}"})
-            self.redirect(f"{UI_ROOT}/jobs/{urllib.parse.quote(new_id, safe='')}?{notice}")
+            self.redirect(notice_url(new_id, "rerun", of=job_id))
         elif action == "delete":
             self.delete_job(job_id)
             self.redirect(f"{UI_ROOT}/jobs")

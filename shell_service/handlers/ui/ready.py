@@ -8,8 +8,6 @@ or its options over its queue's maxima) is shown on the page, a 400's errors
 beside their fields in the submit form, filled with the job (``submit.html``).
 """
 
-import urllib.parse
-
 from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError
 
@@ -17,8 +15,7 @@ from ... import queues, schemas
 from ...job_checks import queue_or_400
 from ...job_states import JobStatus
 from ..api.jobs import CHANGE_COLUMNS, JobSubmitMixin
-from .base import UI_ROOT
-from .jobs import JobPageHandler
+from .jobs import JobPageHandler, job_url, notice_url
 from .submit import (
     DEPENDENCY_FIELDS,
     NUMBER_FIELDS,
@@ -39,20 +36,6 @@ EDITABLE = ("code", "shell", "args", "env", "stdin", "queue", *NUMBER_FIELDS, "r
 #: The submit form's fields the edit form has: not the id, dependencies or array.
 NOT_EDITABLE = {"id", "array", "depends_on_text", *DEPENDENCY_FIELDS}
 EDIT_FIELDS = tuple(name for name in TEXT_FIELDS if name not in NOT_EDITABLE)
-
-
-def job_url(job_id: str) -> str:
-    """The job's page.
-
-    Parameters
-    ----------
-    job_id : str
-
-    Returns
-    -------
-    str
-    """
-    return f"{UI_ROOT}/jobs/{urllib.parse.quote(job_id, safe='')}"
 
 
 def not_ready(job_id: str, status: str) -> APIError:
@@ -114,7 +97,7 @@ class JobExecutePage(JobSubmitMixin, JobPageHandler):
             if exc.status_code != 409:
                 raise
             return self.show_job(job_id, message=exc.message, status=409)
-        self.redirect(f"{job_url(job_id)}?" + urllib.parse.urlencode({"notice": "Queued."}))
+        self.redirect(notice_url(job_id, "queued"))
 
 
 class JobEditPage(JobFormPage):
@@ -185,8 +168,7 @@ class JobEditPage(JobFormPage):
                 raise
             field_errors = errors_by_field((exc.data or {}).get("errors") or {})
             return self.show_edit(job_id, job, form, field_errors, exc.message, exc.status_code)
-        notice = f"Changed: {', '.join(sorted(changes))}."
-        self.redirect(f"{job_url(job_id)}?" + urllib.parse.urlencode({"notice": notice}))
+        self.redirect(notice_url(job_id, "changed", fields=",".join(sorted(changes))))
 
     def edit_body(self, form: dict, job: dict) -> tuple[dict, dict]:
         """The ``PATCH`` body of the whole form (what is unchanged is dropped later),
