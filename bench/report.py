@@ -515,7 +515,7 @@ def markdown(results: dict) -> str:
         "three rounds of each, interleaved, the medians; one POST of an executed array of "
         "1,000, 10,000 and 100,000 tasks, timed to its answer, cancelled after; an array of "
         "scenario 2's size against scenario 2's burst in the same step; another user's "
-        "20 jobs' wait from submit to start, alone and while an array of 100,000 `true` tasks "
+        "40 jobs' wait from submit to start, alone and while an array of 100,000 `true` tasks "
         "runs, in the `default` queue (1,100 of the array's tasks at once) and in `capped` "
         "(64 at once per user, as `jobs.max_running_per_user` ships).",
         "- Dashboard (`bench/ui_pages.py`, `--only ui`): 1,000,000 ended jobs of 20 users "

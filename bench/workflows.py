@@ -16,7 +16,7 @@
   measured in the same run.
 - Another user's jobs while an array of 100,000 ``true`` tasks of the bench user
   runs: how long each waits from its submit to its start (``started_at -
-  queued_at``), 20 jobs alone and 20 during the array, p50 and max; the array
+  queued_at``), 40 jobs alone and 40 during each array, p50 and max; the array
   in the ``default`` queue (the bench lets a user run 1,100 jobs at once: the
   host's 2 cores are saturated), then in ``capped`` (64 at once per user, the
   shipped ``jobs.max_running_per_user``). The claim ranks that user's first job
@@ -34,7 +34,7 @@ from .tools import BenchError
 
 CHAIN = 100
 ARRAY_SIZES = (1_000, 10_000, 100_000)
-OTHERS = 20
+OTHERS = 40
 
 
 def workflows(bench: Bench) -> dict:
