@@ -508,6 +508,10 @@ def cancel_latency(bench: Bench, repeats: int = 5) -> dict:
     """Extra: from a cancel call to CANCELLED with the job's processes gone."""
     client = bench.client()
     seconds = []
+    # The bench stack's jobs only (their Unix accounts' uids): a `sleep 300` of
+    # another stack on this machine (a test run's) is not this job's.
+    base = int(bench.cfg["jobs.accounts.uid_base"])
+    accounts = range(base, base + 10**6)
     try:
         for _ in range(repeats):
             response = client.post("/api/jobs", {"code": "sleep 300 & sleep 300", "execute": True})
@@ -517,13 +521,13 @@ def cancel_latency(bench: Bench, repeats: int = 5) -> dict:
                 if time.monotonic() > deadline:
                     raise BenchError(f"job {job_id} did not start within 60 s")
                 time.sleep(0.01)
-            while not processes_of(b"sleep\x00300\x00"):
+            while not processes_of(b"sleep\x00300\x00", accounts):
                 time.sleep(0.01)
             started = time.perf_counter()
             client.post(f"/api/jobs/{job_id}/cancel")
             while client.get(f"/api/jobs/{job_id}").data["status"] != "CANCELLED":
                 time.sleep(0.005)
-            while processes_of(b"sleep\x00300\x00"):
+            while processes_of(b"sleep\x00300\x00", accounts):
                 time.sleep(0.005)
             seconds.append(time.perf_counter() - started)
     finally:
@@ -531,13 +535,14 @@ def cancel_latency(bench: Bench, repeats: int = 5) -> dict:
     return latency_summary(seconds)
 
 
-def processes_of(cmdline: bytes) -> list[int]:
-    """Pids whose command line is exactly ``cmdline`` (NUL-separated)."""
+def processes_of(cmdline: bytes, uids: range) -> list[int]:
+    """Pids whose command line is exactly ``cmdline`` (NUL-separated), run by a uid
+    in ``uids``."""
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if f.read() == cmdline:
+                if f.read() == cmdline and os.stat(f"/proc/{pid}").st_uid in uids:
                     pids.append(int(pid))
         except OSError:
             pass

@@ -30,6 +30,10 @@ class RunningJob:
         The executor's timer ended it (a backup to the init's own).
     cancel_requested : bool
         A user asked to cancel it.
+    taken : bool
+        Taken from this executor (its host was judged lost): ended, not recorded.
+    recording : bool
+        Its end is being stored (``LocalExecutor._finish``, on another thread).
     """
 
     id: str
@@ -46,6 +50,9 @@ class RunningJob:
     queue: str = "default"
     # Taken from this executor (its host was judged lost): ended, not recorded.
     taken: bool = False
+    # Its end is being stored: from that statement on, the database no longer
+    # shows it RUNNING here, yet it is watched until the store returns.
+    recording: bool = False
 
 
 def how_it_ended(

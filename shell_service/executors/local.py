@@ -481,6 +481,7 @@ class LocalExecutor(Executor):
         )
         if running.taken:
             return  # no longer this executor's: another host ended or runs it
+        running.recording = True
         await self._finish(running.id, status, output, message)
         run_seconds = (utcnow() - running.started_at).total_seconds()
         metrics.record_end(running.queue, status, run_seconds, limit)
@@ -661,7 +662,9 @@ class LocalExecutor(Executor):
             outcome = self.registry.lose(job_id, host, requeue)
             if outcome:
                 log.warning("Job %s: host %s lost; the job is %s", job_id, host, outcome)
-        for job_id in self.registry.taken_from_me(list(self.watching)):
+        # A job whose end is being stored is no longer RUNNING here: not taken.
+        unrecorded = [job_id for job_id, run in self.watching.items() if not run.recording]
+        for job_id in self.registry.taken_from_me(unrecorded):
             # This host was judged lost while it ran them (the database or the
             # network was away for hosts.lost_after): they are ended or queued
             # again elsewhere, so they must not go on here.

@@ -8,15 +8,18 @@ import asyncio
 import dataclasses
 import datetime
 import json
+import logging
 import os
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from baselayer.app.models import utcnow
+from shell_service import queue
 from shell_service.executors.job_files import JobFiles
 from shell_service.executors.job_init import process_start_time
 from shell_service.executors.launch import launch_job
@@ -244,3 +247,36 @@ def test_an_init_that_exited_unreaped_does_not_run(tmp_path):
         live.kill()
         live.wait()
         exited.wait()
+
+
+def test_a_job_whose_end_is_being_stored_is_not_taken_from_its_executor(
+    api, server, monkeypatch, caplog
+):
+    # Its end is stored on the executor's ends thread; until that returns the job is
+    # still watched, though the database no longer shows it RUNNING here. An
+    # adoption pass meanwhile must not judge it taken (a WARNING per job, and its
+    # pidfd signalled after the end).
+    job_id = api.post("/api/jobs", json={"code": "true"}).json()["data"]["id"]
+    stored, release = threading.Event(), threading.Event()
+    finish_job = queue.finish_job
+
+    def finish_then_hold(sql, finished_id, *args, **kwargs):
+        result = finish_job(sql, finished_id, *args, **kwargs)
+        if finished_id == job_id:
+            stored.set()
+            release.wait(30)
+        return result
+
+    monkeypatch.setattr(queue, "finish_job", finish_then_hold)
+    assert api.post(f"/api/jobs/{job_id}/execute").status_code == 200
+    try:
+        assert stored.wait(30)
+        executor = server.executor
+        assert job_id in executor.watching
+        with caplog.at_level(logging.WARNING, logger="shell_service.executors.local"):
+            asyncio.run_coroutine_threadsafe(executor.adopt_jobs(), server.loop).result(30)
+        assert not executor.watching[job_id].taken
+        assert "was taken from this executor" not in caplog.text
+    finally:
+        release.set()
+    assert wait_for_job(api, job_id)["status"] == "COMPLETE"

@@ -87,6 +87,25 @@ def test_an_env_line_without_equals_is_refused_beside_env(web):
     assert re.search(r'id="error-env">Line 2: write NAME=value', response.text)
 
 
+def test_the_forms_and_the_apis_errors_are_marked_at_once(web, db_session):
+    # An env line without "=" (the form's own check) beside a bad timeout, priority
+    # and retry (the API's body checks): all marked on the first submit.
+    before = db_session.execute(text("SELECT count(*) FROM jobs")).scalar_one()
+    response = web.post(
+        "/ui/submit",
+        {
+            "code": "echo", "env": "BAD", "timeout": "soon", "priority": "-1000",
+            "retry_attempts": "0", "execute": "on",
+        },
+    )  # fmt: skip
+    assert response.status_code == 400
+    page = response.text
+    for field in ("env", "timeout", "priority", "retry-attempts"):
+        assert f'id="error-{field}"' in page, field
+    assert re.search(r'id="error-env">Line 1: write NAME=value', page)
+    assert db_session.execute(text("SELECT count(*) FROM jobs")).scalar_one() == before
+
+
 def test_an_id_in_use_is_a_409_above_the_form(web):
     job = factories.JobFactory(submitter=web.user)
     response = web.post("/ui/submit", {"code": "echo", "id": job.id})

@@ -25,6 +25,7 @@ from .submit import (
     errors_by_field,
     form_to_body,
     prefill,
+    with_shape_errors,
 )
 
 #: What the edit form reads of a job (``PREFILL_COLUMNS``: never ``secret_env``), its
@@ -158,6 +159,7 @@ class JobEditPage(JobFormPage):
         try:
             body, errors = self.edit_body(form, job)
             if errors:
+                errors = with_shape_errors(body, errors, schemas.JobUpdate(partial=True))
                 message = "Please fix the fields marked below."
                 return self.show_edit(job_id, job, form, errors, message, 400)
             self._form_body = body

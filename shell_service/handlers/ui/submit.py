@@ -11,6 +11,8 @@ API takes no changes, so this makes a new job).
 import re
 import urllib.parse
 
+import marshmallow
+
 from baselayer.app.auth import CurrentUser
 from baselayer.app.handlers.base import APIError
 
@@ -186,6 +188,30 @@ def form_to_body(form: dict, execute: bool) -> tuple[dict, dict[str, list[str]]]
     return body, errors
 
 
+def with_shape_errors(
+    body: dict, errors: dict[str, list[str]], schema: marshmallow.Schema
+) -> dict[str, list[str]]:
+    """The form's own ``errors`` and, for its other fields, what ``schema`` (the API's
+    body check) says of ``body``: every mistake is marked at once, not the form's
+    first and the API's after a second submit.
+
+    Parameters
+    ----------
+    body : dict
+        What the form made of the fields it could read.
+    errors : dict of str to list of str
+        The form's own errors by field (they win over the schema's for a field).
+    schema : marshmallow.Schema
+        The body's schema (``JobCreate``; a partial ``JobUpdate`` for an edit).
+
+    Returns
+    -------
+    dict of str to list of str
+    """
+    found = errors_by_field(schema.validate(body))
+    return {**{k: v for k, v in found.items() if k not in errors}, **errors}
+
+
 def errors_by_field(errors: dict) -> dict[str, list[str]]:
     """A 400's ``errors`` by the form's fields: nested ones flattened with dots, and
     a retry's message (``"backoff.initial: must be 0-86400"``) under the part it
@@ -349,6 +375,7 @@ class SubmitHandler(JobFormPage):
         form["execute"] = "on" if self.get_argument("execute", "") else "off"
         body, errors = form_to_body(form, form["execute"] == "on")
         if errors:
+            errors = with_shape_errors(body, errors, schemas.JobCreate())
             return self.show_form(form, errors, "Please fix the fields marked below.", 400)
         self._form_body = body
         try:
