@@ -6,6 +6,7 @@ Each command takes the Api and the parsed arguments and returns the exit code;
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -118,6 +119,8 @@ def backoff_spec(value: str) -> dict:
         numbers = [float(part) for part in parts]
     except ValueError:
         numbers = []
+    if not all(math.isfinite(n) for n in numbers):
+        numbers = []  # nan, inf: no number JSON can carry
     if not 1 <= len(numbers) <= 3 or len(numbers) != len(parts):
         raise argparse.ArgumentTypeError(
             f"expected INITIAL[:FACTOR[:MAX]] such as 10:2:600, got {value!r}"
@@ -431,7 +434,7 @@ def cmd_ls(api: Api, args: argparse.Namespace) -> int:
         if args.array:
             # No tasks: say so when the array is not one (404: exits NOT_FOUND).
             if api.get_job(args.array).get("array_spec") is None:
-                raise ClientError(f"job {args.array} is not an array job", ExitCode.NOT_FOUND)
+                raise ClientError(f"job {args.array} is not an array job")
         print("no jobs", file=sys.stderr)
         return ExitCode.OK
     print(printable(job_table(jobs)))

@@ -234,3 +234,28 @@ def test_each_attempt_says_whether_its_stored_output_was_cut(api, server):
     assert (second["stdout_truncated"], second["stderr_truncated"]) == (False, False)
     stored = api.get(f"/api/jobs/{job_id}/log", params={"attempt": 1}).json()["data"]
     assert stored["text"] == "a" * 1000
+
+
+def test_an_attempt_cancelled_in_its_back_off_has_no_output_of_the_last_ones(api, client_api):
+    # Attempt 2 never ran: the job's directory still holds attempt 1's files, which
+    # are not attempt 2's output (nor the job's, which ended at attempt 2).
+    code = 'echo "try $SHELL_SERVICE_ATTEMPT"; exit 1'
+    job_id = submit(api, code, retry={"attempts": 5, "backoff": {"initial": 300}})
+    wait_until(
+        lambda: api.get(f"/api/jobs/{job_id}").json()["data"]["waiting_for"] == "backoff",
+        "the back-off",
+    )
+    assert api.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+    job = wait_for_job(api, job_id)
+    assert (job["status"], job["attempt"], job["stdout"]) == ("CANCELLED", 2, None)
+    log = f"/api/jobs/{job_id}/log"
+    for query in ({}, {"attempt": 2}, {"tail": 100}):
+        assert api.get(log, params=query).json()["data"]["text"] == "", query
+    assert api.get(log, params={"download": "true"}).content == b""
+    assert api.get(log, params={"attempt": 1}).json()["data"]["text"] == "try 1\n"
+    assert follow(api, job_id, attempt=1).text == "try 1\n"
+    assert follow(api, job_id).text == ""
+    # The CLI's follow prints every attempt's, each once.
+    out, err = io.BytesIO(), io.BytesIO()
+    watch.stream_output(client_api, job_id, out, err)
+    assert (out.getvalue(), err.getvalue()) == (b"try 1\n", b"")

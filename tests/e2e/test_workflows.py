@@ -35,12 +35,16 @@ def test_an_array_then_a_job_after_it_with_the_cli(stack, stack_user, tmp_path):
     assert log["text"] == "part 2\n"
 
 
-def test_ls_array_of_a_job_that_is_no_array_or_none_exits_not_found(stack, stack_user, tmp_path):
+def test_ls_array_of_a_job_that_is_no_array_or_none_exits_non_zero(stack, stack_user, tmp_path):
     cli = Cli(stack, stack_user.token, tmp_path)
     plain = cli("submit", cli.script("plain.sh", "true")).stdout.strip()
-    for named, says in ((plain, "is not an array job"), (f"nosuch_{time.time_ns()}", "")):
+    # Exit 1 for a job that is no array; 5 (the API's 404) for none.
+    for named, says, code in (
+        (plain, "is not an array job", 1),
+        (f"nosuch_{time.time_ns()}", "", 5),
+    ):
         listed = cli("ls", "--array", named)
-        assert listed.returncode == 5, (named, listed.stdout, listed.stderr)
+        assert listed.returncode == code, (named, listed.stdout, listed.stderr)
         assert says in listed.stderr and listed.stdout == ""
 
 

@@ -457,9 +457,10 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
         path = output_path(self.settings, job, args["stream"])
         if path is None:
             return self.from_another_host(job, args)
-        if not args["follow"] and attempt_in(path.parent, job["number"]) is None:
-            # No directory of this job's: not made yet (a directory of its id is a
-            # deleted job's, until the executor removes it), or gone after its end.
+        if not args["follow"] and attempt_in(path.parent, job["number"]) != job["attempt"]:
+            # No directory of this attempt's: not made yet (a directory of its id is a
+            # deleted job's, until the executor removes it; or the last attempt's, when
+            # this one was cancelled in its back-off), or gone after its end.
             if job["status"] in FINISHED:
                 return self.stored_output(job, args)
             if args["download"]:
@@ -485,7 +486,10 @@ class JobLogHandler(JobAccessMixin, BaseHandler):
                     "size": file_size(path),
                 }
             )
-        await self.follow(job, path, args["stream"], args["offset"])
+        # An ended job's follow is its last attempt's output, as its read is: its
+        # directory may hold an earlier one's (the last was cancelled in its back-off).
+        attempt = job["attempt"] if job["status"] in FINISHED else None
+        await self.follow(job, path, args["stream"], args["offset"], attempt)
 
     async def follow_from(self, job: dict, attempt: int, args: dict) -> None:
         """Follow the output from attempt ``attempt`` (at ``offset``, or ``tail``

@@ -52,7 +52,7 @@ READY_INTERVAL = 2.0
 KEEPALIVE_SECONDS = 15
 STREAMS = (("stdout", "out"), ("stderr", "err"))
 #: What the log's handlers read of a job (``number``: whose directory is whose).
-LOG_COLUMNS = ("id", "status", "host", "queue", "number")
+LOG_COLUMNS = ("id", "status", "host", "queue", "number", "attempt")
 
 
 def parse_positions(value: str | None) -> list[tuple[int | None, int]] | None:
@@ -278,9 +278,9 @@ class JobLogDownloadHandler(JobAccessMixin, UIHandler):
             raise APIError(404, f"No output stream {stream!r}")
         name = f"{job['id']}.{stream}"
         path = None if job["status"] == JobStatus.READY else output_path(self.settings, job, stream)
-        if path is None or attempt_in(path.parent, job["number"]) is None:
-            # Not here, or no directory of this job's (not made yet, or gone): as
-            # stored with it (nothing before its end).
+        if path is None or attempt_in(path.parent, job["number"]) != job["attempt"]:
+            # Not here, or no directory of this attempt's (not made yet, the last
+            # attempt's, or gone): as stored with it (nothing before its end).
             row = queue.job_row(self.sql, job["id"], (stream,)) or {}
             self.set_header("Content-Type", "application/octet-stream")
             self.set_header("Content-Disposition", f'attachment; filename="{name}"')
