@@ -204,9 +204,15 @@ _CLAIM_TEMPLATE = (
     .replace("{executor_job_columns}", EXECUTOR_JOB_COLUMNS)
 )
 
-# A local executor's claim starts the jobs: RUNNING from now.
+# A local executor's claim starts the jobs: RUNNING from now, the database's clock
+# as the row is claimed: a job released by another connection's finish (its
+# dependency's end, timed before that statement ran) starts after that end, though
+# this claim's parameters were made before it.
 _CLAIM_SQL = Statement(
-    _CLAIM_TEMPLATE.replace("{claimed_state}", "status = 'RUNNING', started_at = %(now)s")
+    _CLAIM_TEMPLATE.replace(
+        "{claimed_state}",
+        "status = 'RUNNING', started_at = greatest(%(now)s, clock_timestamp() AT TIME ZONE 'UTC')",
+    )
 )
 # A Slurm executor's claim holds the jobs it is about to submit: they stay QUEUED
 # (pending in Slurm) with no start until Slurm starts them.
